@@ -1,0 +1,416 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* netspy's kernel side: connection attempts (cgroup sock_addr hooks), TCP connect outcomes
+ * (inet_sock_set_state) and packet drops with the kernel's reason (kfree_skb). Every record goes to
+ * one ring buffer; every record that does not fit is counted. */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+
+#include "netspy.h"
+
+#define AF_INET 2
+#define AF_INET6 10
+#define ETH_P_IP 0x0800
+#define ETH_P_IPV6 0x86DD
+#define IPPROTO_TCP_ 6
+#define IPPROTO_UDP_ 17
+#define TCP_ESTABLISHED_ 1
+#define TCP_SYN_SENT_ 2
+#define TCP_CLOSE_ 7
+#define ECONNRESET_ 104
+#define ETIMEDOUT_ 110
+#define ECONNREFUSED_ 111
+#define EHOSTUNREACH_ 113
+#define ENETUNREACH_ 101
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* Set by netspyd before load. */
+const volatile __u64 wakeup_bytes = 1 << 20; /* wake the reader once this much is queued */
+const volatile bool kfree_skb_has_rx_sk = false; /* kernel passes the receiving socket */
+const volatile __u32 ignore_tgid = 0;		 /* netspyd itself */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 16 << 20); /* resized by netspyd */
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, NETSPY_CNT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} counters SEC(".maps");
+
+/* Socket cookie -> the process that connected or bound it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, struct netspy_owner);
+} owners SEC(".maps");
+
+static __always_inline void count(__u32 which)
+{
+	__u64 *c = bpf_map_lookup_elem(&counters, &which);
+
+	if (c)
+		*c += 1;
+}
+
+static __always_inline struct netspy_event *reserve(void)
+{
+	struct netspy_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+
+	if (!e)
+		count(NETSPY_CNT_LOST);
+	return e;
+}
+
+/* Wake the reader only when a batch worth reading has piled up; netspyd also drains on a short
+ * timer, so a lone event is never stuck. A wakeup per event costs more than the event. */
+static __always_inline void submit(struct netspy_event *e, __u32 counter)
+{
+	__u64 flags = BPF_RB_NO_WAKEUP;
+
+	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes)
+		flags = BPF_RB_FORCE_WAKEUP;
+	bpf_ringbuf_submit(e, flags);
+	count(counter);
+}
+
+static __always_inline void remember_owner(__u64 cookie, __u64 pid_tgid, bool tcp, __u64 now)
+{
+	struct netspy_owner *o, fresh = {};
+
+	o = bpf_map_lookup_elem(&owners, &cookie);
+	if (o && o->tid == (__u32)pid_tgid) {
+		/* The common case of a socket connecting again: touch only what changes. */
+		if (tcp)
+			o->connect_ts_ns = now;
+		return;
+	}
+	fresh.pid = pid_tgid >> 32;
+	fresh.tid = (__u32)pid_tgid;
+	fresh.connect_ts_ns = tcp ? now : 0;
+	bpf_get_current_comm(fresh.comm, sizeof(fresh.comm));
+	bpf_map_update_elem(&owners, &cookie, &fresh, BPF_ANY);
+}
+
+static __always_inline void emit_connect(struct bpf_sock_addr *ctx, __u8 family)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u64 now = bpf_ktime_get_boot_ns();
+	struct bpf_sock *sk = ctx->sk;
+	struct netspy_event *e;
+	__u64 cookie;
+	bool tcp;
+
+	if ((pid_tgid >> 32) == ignore_tgid)
+		return;
+	cookie = bpf_get_socket_cookie(ctx);
+	tcp = ctx->protocol == IPPROTO_TCP_;
+	remember_owner(cookie, pid_tgid, tcp, now);
+
+	e = reserve();
+	if (!e)
+		return;
+	e->type = NETSPY_EV_CONNECT;
+	e->family = family;
+	e->ip_proto = ctx->protocol;
+	e->sock_type = ctx->type;
+	e->flags = 0;
+	e->outcome = 0;
+	e->pid = pid_tgid >> 32;
+	e->tid = (__u32)pid_tgid;
+	e->uid = (__u32)bpf_get_current_uid_gid();
+	e->netns = 0;
+	e->ts_ns = now;
+	e->cookie = cookie;
+	e->cgroup_id = bpf_get_current_cgroup_id();
+	e->dport = bpf_ntohs((__u16)ctx->user_port);
+	e->sport = 0;
+	__builtin_memset(e->saddr, 0, sizeof(e->saddr));
+	__builtin_memset(e->daddr, 0, sizeof(e->daddr));
+	if (family == AF_INET) {
+		__u32 d = ctx->user_ip4;
+
+		__builtin_memcpy(e->daddr, &d, 4);
+		if (sk) {
+			__u32 s = sk->src_ip4;
+
+			__builtin_memcpy(e->saddr, &s, 4);
+			e->sport = sk->src_port;
+		}
+	} else {
+		__u32 d[4] = { ctx->user_ip6[0], ctx->user_ip6[1], ctx->user_ip6[2],
+			       ctx->user_ip6[3] };
+
+		__builtin_memcpy(e->daddr, d, 16);
+		if (sk) {
+			__u32 s[4] = { sk->src_ip6[0], sk->src_ip6[1], sk->src_ip6[2],
+				       sk->src_ip6[3] };
+
+			__builtin_memcpy(e->saddr, s, 16);
+			e->sport = sk->src_port;
+		}
+	}
+	if (e->sport)
+		e->flags |= NETSPY_F_SRC_BOUND;
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	e->tcp.err = 0;
+	e->tcp.pad2 = 0;
+	e->tcp.latency_ns = 0;
+	submit(e, NETSPY_CNT_CONNECT);
+}
+
+/* A cgroup hook must never change what the connect does: always allow (return 1). */
+SEC("cgroup/connect4")
+int cgroup_connect4(struct bpf_sock_addr *ctx)
+{
+	emit_connect(ctx, AF_INET);
+	return 1;
+}
+
+SEC("cgroup/connect6")
+int cgroup_connect6(struct bpf_sock_addr *ctx)
+{
+	emit_connect(ctx, AF_INET6);
+	return 1;
+}
+
+/* Servers bind instead of connect: remember who bound, so their drops can be attributed. */
+static __always_inline void note_bind(struct bpf_sock *sk)
+{
+	__u64 cookie = bpf_get_socket_cookie(sk);
+
+	remember_owner(cookie, bpf_get_current_pid_tgid(), false, 0);
+}
+
+SEC("cgroup/post_bind4")
+int cgroup_post_bind4(struct bpf_sock *sk)
+{
+	note_bind(sk);
+	return 1;
+}
+
+SEC("cgroup/post_bind6")
+int cgroup_post_bind6(struct bpf_sock *sk)
+{
+	note_bind(sk);
+	return 1;
+}
+
+static __always_inline void copy_sock_tuple(struct netspy_event *e, const struct sock *sk)
+{
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+
+	/* Only inet sockets have addresses worth reporting (AF_UNIX, netlink... do not). */
+	if (family != AF_INET && family != AF_INET6) {
+		e->family = 0;
+		return;
+	}
+	e->family = family;
+	e->ip_proto = BPF_CORE_READ(sk, sk_protocol);
+	e->sport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	e->dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	if (e->family == AF_INET) {
+		__u32 s = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
+		__u32 d = BPF_CORE_READ(sk, __sk_common.skc_daddr);
+
+		__builtin_memcpy(e->saddr, &s, 4);
+		__builtin_memcpy(e->daddr, &d, 4);
+	} else {
+		BPF_CORE_READ_INTO(&e->saddr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
+		BPF_CORE_READ_INTO(&e->daddr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
+	}
+}
+
+static __always_inline __u8 outcome_of(int newstate, int err)
+{
+	if (newstate == TCP_ESTABLISHED_)
+		return NETSPY_OUT_ESTABLISHED;
+	switch (err) {
+	case 0:
+		return NETSPY_OUT_ABORTED;
+	case ECONNREFUSED_:
+		return NETSPY_OUT_REFUSED;
+	case ETIMEDOUT_:
+		return NETSPY_OUT_TIMEOUT;
+	case EHOSTUNREACH_:
+	case ENETUNREACH_:
+		return NETSPY_OUT_UNREACHABLE;
+	case ECONNRESET_:
+		return NETSPY_OUT_RESET;
+	default:
+		return NETSPY_OUT_ERROR;
+	}
+}
+
+/* A TCP connect resolves when the socket leaves SYN_SENT: to ESTABLISHED on success, to CLOSE
+ * with sk_err set (refused, timed out, unreachable) on failure. This fires for blocking and
+ * non-blocking connects alike, usually in softirq context: the owner comes from the map. */
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(tp_inet_sock_set_state, const struct sock *sk, int oldstate, int newstate)
+{
+	struct netspy_owner *o;
+	struct netspy_event *e;
+	__u64 now, cookie;
+
+	if (oldstate != TCP_SYN_SENT_ || BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP_)
+		return 0;
+	if (newstate != TCP_ESTABLISHED_ && newstate != TCP_CLOSE_)
+		return 0;
+	now = bpf_ktime_get_boot_ns();
+	cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
+
+	e = reserve();
+	if (!e)
+		return 0;
+	e->type = NETSPY_EV_TCP_OUTCOME;
+	e->ip_proto = IPPROTO_TCP_;
+	e->sock_type = 1; /* SOCK_STREAM */
+	e->flags = 0;
+	e->uid = 0;
+	e->netns = 0;
+	e->cgroup_id = 0;
+	e->ts_ns = now;
+	e->cookie = cookie;
+	copy_sock_tuple(e, sk);
+	e->tcp.err = newstate == TCP_ESTABLISHED_ ? 0 : BPF_CORE_READ(sk, sk_err);
+	e->tcp.pad2 = 0;
+	e->outcome = outcome_of(newstate, e->tcp.err);
+	e->tcp.latency_ns = 0;
+	e->pid = 0;
+	e->tid = 0;
+	__builtin_memset(e->comm, 0, sizeof(e->comm));
+	o = cookie ? bpf_map_lookup_elem(&owners, &cookie) : NULL;
+	if (o) {
+		e->pid = o->pid;
+		e->tid = o->tid;
+		__builtin_memcpy(e->comm, o->comm, sizeof(e->comm));
+		if (o->connect_ts_ns && o->connect_ts_ns <= now)
+			e->tcp.latency_ns = now - o->connect_ts_ns;
+		o->connect_ts_ns = 0;
+	}
+	submit(e, NETSPY_CNT_OUTCOME);
+	return 0;
+}
+
+/* Fills addresses and ports from the packet's own headers. Returns false when the packet is not
+ * (or not yet) IPv4/IPv6. */
+static __always_inline bool parse_packet(struct netspy_event *e, struct sk_buff *skb)
+{
+	unsigned char *head = BPF_CORE_READ(skb, head);
+	__u16 nh = BPF_CORE_READ(skb, network_header);
+	__u16 th = BPF_CORE_READ(skb, transport_header);
+	__u16 proto = bpf_ntohs(BPF_CORE_READ(skb, protocol));
+	__u16 ports[2];
+
+	if (!head || nh == (__u16)~0U)
+		return false;
+	if (proto == ETH_P_IP) {
+		struct iphdr ip;
+
+		if (bpf_probe_read_kernel(&ip, sizeof(ip), head + nh) || ip.version != 4)
+			return false;
+		e->family = AF_INET;
+		e->ip_proto = ip.protocol;
+		__builtin_memcpy(e->saddr, &ip.saddr, 4);
+		__builtin_memcpy(e->daddr, &ip.daddr, 4);
+		if (th == (__u16)~0U || th <= nh)
+			th = nh + ip.ihl * 4;
+	} else if (proto == ETH_P_IPV6) {
+		struct ipv6hdr ip6;
+
+		if (bpf_probe_read_kernel(&ip6, sizeof(ip6), head + nh) || ip6.version != 6)
+			return false;
+		e->family = AF_INET6;
+		e->ip_proto = ip6.nexthdr;
+		__builtin_memcpy(e->saddr, &ip6.saddr, 16);
+		__builtin_memcpy(e->daddr, &ip6.daddr, 16);
+		if (th == (__u16)~0U || th <= nh)
+			th = nh + sizeof(ip6);
+	} else {
+		return false;
+	}
+	if ((e->ip_proto == IPPROTO_TCP_ || e->ip_proto == IPPROTO_UDP_) &&
+	    !bpf_probe_read_kernel(ports, sizeof(ports), head + th)) {
+		e->sport = bpf_ntohs(ports[0]);
+		e->dport = bpf_ntohs(ports[1]);
+	}
+	return true;
+}
+
+static __always_inline bool is_drop(enum skb_drop_reason reason)
+{
+	if (bpf_core_enum_value_exists(enum skb_drop_reason, SKB_NOT_DROPPED_YET) &&
+	    reason == bpf_core_enum_value(enum skb_drop_reason, SKB_NOT_DROPPED_YET))
+		return false;
+	if (bpf_core_enum_value_exists(enum skb_drop_reason, SKB_CONSUMED) &&
+	    reason == bpf_core_enum_value(enum skb_drop_reason, SKB_CONSUMED))
+		return false;
+	return true;
+}
+
+/* Drops happen in softirq context, where "current" is whoever was interrupted: the owner is
+ * found through the packet's socket and the owners map, or not at all. */
+SEC("tp_btf/kfree_skb")
+int tp_kfree_skb(__u64 *ctx)
+{
+	struct sk_buff *skb = (struct sk_buff *)ctx[0];
+	enum skb_drop_reason reason = (enum skb_drop_reason)ctx[2];
+	struct net_device *dev;
+	struct netspy_owner *o;
+	struct netspy_event *e;
+	struct sock *sk;
+
+	if (!is_drop(reason))
+		return 0;
+	sk = BPF_CORE_READ(skb, sk);
+	if (!sk && kfree_skb_has_rx_sk)
+		sk = (struct sock *)ctx[3];
+
+	e = reserve();
+	if (!e)
+		return 0;
+	e->type = NETSPY_EV_DROP;
+	e->family = 0;
+	e->ip_proto = 0;
+	e->sock_type = 0;
+	e->flags = 0;
+	e->outcome = 0;
+	e->sport = e->dport = 0;
+	e->pid = e->tid = e->uid = 0;
+	e->cgroup_id = 0;
+	e->ts_ns = bpf_ktime_get_boot_ns();
+	__builtin_memset(e->saddr, 0, sizeof(e->saddr));
+	__builtin_memset(e->daddr, 0, sizeof(e->daddr));
+	__builtin_memset(e->comm, 0, sizeof(e->comm));
+	e->drop.reason = (__u32)reason;
+	e->drop.location = ctx[1];
+	dev = BPF_CORE_READ(skb, dev);
+	e->drop.ifindex = dev ? BPF_CORE_READ(dev, ifindex) : BPF_CORE_READ(skb, skb_iif);
+	e->netns = dev ? BPF_CORE_READ(dev, nd_net.net, ns.inum) : 0;
+	if (!parse_packet(e, skb) && sk)
+		copy_sock_tuple(e, sk);
+	e->cookie = 0;
+	if (sk) {
+		if (!e->netns)
+			e->netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+		e->cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
+	}
+	o = e->cookie ? bpf_map_lookup_elem(&owners, &e->cookie) : NULL;
+	if (o) {
+		e->pid = o->pid;
+		e->tid = o->tid;
+		__builtin_memcpy(e->comm, o->comm, sizeof(e->comm));
+		e->flags |= NETSPY_F_ATTRIBUTED;
+	} else {
+		count(NETSPY_CNT_OWNER_MISS);
+	}
+	submit(e, NETSPY_CNT_DROP);
+	return 0;
+}

@@ -1,0 +1,71 @@
+/* The bounded backlog: a power-of-two ring of fixed-size records addressed by sequence number. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backlog.h"
+
+int backlog_init(struct backlog *b, size_t capacity, uint64_t max_age_ns)
+{
+	size_t cap = 1;
+
+	memset(b, 0, sizeof(*b));
+	if (capacity == 0 || capacity > ((size_t)1 << 30))
+		return -EINVAL;
+	while (cap < capacity)
+		cap <<= 1;
+	b->ring = calloc(cap, sizeof(*b->ring));
+	if (!b->ring)
+		return -ENOMEM;
+	b->cap = cap;
+	b->max_age_ns = max_age_ns;
+	/* Sequence numbers start at 1 so that 0 can mean "none". */
+	b->head = b->tail = 1;
+	return 0;
+}
+
+void backlog_fini(struct backlog *b)
+{
+	free(b->ring);
+	memset(b, 0, sizeof(*b));
+}
+
+uint64_t backlog_push(struct backlog *b, const struct netspy_event *ev)
+{
+	uint64_t seq = b->head++;
+
+	memcpy(&b->ring[seq & (b->cap - 1)], ev, sizeof(*ev));
+	if (b->head - b->tail > b->cap)
+		b->tail = b->head - b->cap;
+	return seq;
+}
+
+const struct netspy_event *backlog_get(const struct backlog *b, uint64_t seq)
+{
+	if (seq < b->tail || seq >= b->head)
+		return NULL;
+	return &b->ring[seq & (b->cap - 1)];
+}
+
+size_t backlog_expire(struct backlog *b, uint64_t now_ns)
+{
+	size_t n = 0;
+
+	if (!b->max_age_ns || now_ns < b->max_age_ns)
+		return 0;
+	while (b->tail < b->head && b->ring[b->tail & (b->cap - 1)].ts_ns < now_ns - b->max_age_ns) {
+		b->tail++;
+		n++;
+	}
+	return n;
+}
+
+uint64_t backlog_seek(const struct backlog *b, uint64_t since_ns)
+{
+	/* Timestamps from different CPUs can be a little out of order: a linear scan keeps the
+	 * answer exact (no event at or after since_ns is skipped). */
+	for (uint64_t s = b->tail; s < b->head; s++)
+		if (b->ring[s & (b->cap - 1)].ts_ns >= since_ns)
+			return s;
+	return b->head;
+}

@@ -1,0 +1,35 @@
+/* The bounded in-memory backlog of recent events: a ring indexed by sequence number, limited in
+ * count and in age. Clients read from it through cursors, so it is also every client's queue. */
+#ifndef NETSPYD_BACKLOG_H
+#define NETSPYD_BACKLOG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "netspy.h"
+
+/* ts_ns is wall-clock time (ns since the Unix epoch) once stored. */
+struct backlog {
+	struct netspy_event *ring;
+	size_t cap;	    /* power of two */
+	uint64_t head;	    /* sequence number the next event gets */
+	uint64_t tail;	    /* oldest sequence number still held */
+	uint64_t max_age_ns;
+};
+
+int backlog_init(struct backlog *b, size_t capacity, uint64_t max_age_ns);
+void backlog_fini(struct backlog *b);
+/* Appends a copy of ev (overwriting the oldest when full). Returns its sequence number. */
+uint64_t backlog_push(struct backlog *b, const struct netspy_event *ev);
+/* The event with sequence number seq, or NULL when it is no longer (or not yet) held. */
+const struct netspy_event *backlog_get(const struct backlog *b, uint64_t seq);
+/* Drops events older than now_ns - max_age. Returns how many were dropped. */
+size_t backlog_expire(struct backlog *b, uint64_t now_ns);
+/* First sequence number whose event is at or after since_ns (head when none). */
+uint64_t backlog_seek(const struct backlog *b, uint64_t since_ns);
+static inline size_t backlog_len(const struct backlog *b)
+{
+	return (size_t)(b->head - b->tail);
+}
+
+#endif

@@ -1,0 +1,611 @@
+/* netspyd: loads netspy's eBPF programs, keeps a bounded backlog of what they see and streams it
+ * to clients over a Unix socket. Modules are set up in a fixed order and undone in reverse; every
+ * capability is dropped at one visible point before the first client byte is read. */
+#include <errno.h>
+#include <getopt.h>
+#include <grp.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/epoll.h>
+#include <sys/random.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <systemd/sd-daemon.h>
+
+#include "backlog.h"
+#include "caps.h"
+#include "dropnames.h"
+#include "log.h"
+#include "probes.h"
+#include "server.h"
+
+struct config {
+	const char *socket_path;
+	const char *group;
+	mode_t socket_mode;
+	size_t backlog_events;
+	unsigned backlog_age_s;
+	size_t ringbuf_bytes;
+	unsigned flush_ms;
+	unsigned max_clients;
+	size_t client_buffer;
+	unsigned stall_timeout_s;
+	const char *cgroup_root;
+	bool drops;
+	bool check_peers;
+	enum log_target log_target;
+	int log_level;
+};
+
+struct daemon {
+	struct config cfg;
+	struct backlog bl;
+	struct probes probes;
+	struct dropnames *names;
+	struct server srv;
+	int epfd;
+	struct watch ring_w, signal_w, timer_w;
+	int sfd, tfd;
+	bool stop;
+	uint64_t started_mono_ns;
+	int64_t boot_to_real_ns;
+	uint64_t boot_id;
+	uint64_t events_total;
+	uint64_t by_type[4];
+	uint64_t kernel_lost;
+	uint64_t last_loss_log_mono;
+	uint64_t loss_unlogged;
+	uint64_t watchdog_usec;
+	uint64_t last_watchdog_ns;
+	uint64_t last_second_ns;
+};
+
+static uint64_t clock_ns(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: netspyd [OPTION]...\n"
+		"Trace connection attempts, TCP connect outcomes and packet drops with eBPF and\n"
+		"stream them to netspyctl and other clients over a Unix socket. Runs as root\n"
+		"(normally as the systemd service netspyd.service).\n"
+		"\n"
+		"Socket:\n"
+		"  -s, --socket PATH        listen here (env NETSPY_SOCKET; default %s)\n"
+		"  -g, --group NAME         group allowed to connect (default netspy)\n"
+		"      --socket-mode MODE   socket file mode, octal (default 0660)\n"
+		"      --max-clients N      clients served at once (default 64)\n"
+		"      --client-buffer BYTES  output buffered per client (default 4194304)\n"
+		"      --stall-timeout SECS cut off a client that reads nothing this long (default 30)\n"
+		"      --no-peer-check      do not check client credentials (testing only)\n"
+		"\n"
+		"Collection:\n"
+		"      --backlog-events N   events kept for replay (default 131072)\n"
+		"      --backlog-age SECS   drop backlog events older than this (default 3600)\n"
+		"      --ringbuf-size BYTES kernel ring buffer size, power of two (default 16777216)\n"
+		"      --flush-interval MS  drain the ring buffer at least this often (default 20)\n"
+		"      --cgroup PATH        cgroup2 directory to attach to (default: the cgroup2 root)\n"
+		"      --no-drops           do not trace packet drops\n"
+		"\n"
+		"Logging:\n"
+		"      --log-target T       auto, journal or console (default auto: the journal when\n"
+		"                           stderr is connected to it)\n"
+		"  -v, --verbose            log client connections and other details\n"
+		"  -h, --help               show this help\n"
+		"  -V, --version            show the version\n"
+		"\n"
+		"Clients need read-write access to the socket: root, or membership in its group.\n"
+		"Exit status: 0 after a clean stop (SIGTERM/SIGINT), 1 on a usage error, 2 when\n"
+		"setup fails (the message says which step).\n",
+		NETSPY_DEFAULT_SOCKET);
+}
+
+static int parse_size(const char *s, size_t min, size_t max, size_t *ret)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(s, &end, 0);
+	if (errno || end == s || *end || v < min || v > max || s[0] == '-')
+		return -EINVAL;
+	*ret = (size_t)v;
+	return 0;
+}
+
+enum {
+	OPT_SOCKET_MODE = 256,
+	OPT_MAX_CLIENTS,
+	OPT_CLIENT_BUFFER,
+	OPT_STALL,
+	OPT_NO_PEER_CHECK,
+	OPT_BACKLOG_EVENTS,
+	OPT_BACKLOG_AGE,
+	OPT_RINGBUF,
+	OPT_FLUSH,
+	OPT_CGROUP,
+	OPT_NO_DROPS,
+	OPT_LOG_TARGET,
+};
+
+static int bad_value(const char *opt, const char *val, const char *expect)
+{
+	fprintf(stderr, "netspyd: invalid value '%s' for %s: expected %s\n", val, opt, expect);
+	return -EINVAL;
+}
+
+static int parse_numeric(int opt, const char *arg, struct config *c)
+{
+	size_t v;
+
+	switch (opt) {
+	case OPT_SOCKET_MODE:
+		if (parse_size(arg, 0, 0777, &v) < 0 || arg[0] != '0')
+			return bad_value("--socket-mode", arg, "an octal mode such as 0660");
+		c->socket_mode = (mode_t)v;
+		return 0;
+	case OPT_MAX_CLIENTS:
+		if (parse_size(arg, 1, 4096, &v) < 0)
+			return bad_value("--max-clients", arg, "1 to 4096");
+		c->max_clients = (unsigned)v;
+		return 0;
+	case OPT_CLIENT_BUFFER:
+		if (parse_size(arg, 65536, 1ull << 30, &v) < 0)
+			return bad_value("--client-buffer", arg, "65536 to 1073741824 bytes");
+		c->client_buffer = v;
+		return 0;
+	case OPT_STALL:
+		if (parse_size(arg, 1, 86400, &v) < 0)
+			return bad_value("--stall-timeout", arg, "1 to 86400 seconds");
+		c->stall_timeout_s = (unsigned)v;
+		return 0;
+	case OPT_BACKLOG_EVENTS:
+		if (parse_size(arg, 1, 1u << 26, &v) < 0)
+			return bad_value("--backlog-events", arg, "1 to 67108864");
+		c->backlog_events = v;
+		return 0;
+	case OPT_BACKLOG_AGE:
+		if (parse_size(arg, 1, 30 * 86400, &v) < 0)
+			return bad_value("--backlog-age", arg, "1 to 2592000 seconds");
+		c->backlog_age_s = (unsigned)v;
+		return 0;
+	case OPT_RINGBUF:
+		if (parse_size(arg, 4096, 1u << 30, &v) < 0 || (v & (v - 1)))
+			return bad_value("--ringbuf-size", arg, "a power of two from 4096 to 2^30");
+		c->ringbuf_bytes = v;
+		return 0;
+	case OPT_FLUSH:
+		if (parse_size(arg, 1, 10000, &v) < 0)
+			return bad_value("--flush-interval", arg, "1 to 10000 milliseconds");
+		c->flush_ms = (unsigned)v;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+/* Returns 0 to run, 1 when done (help/version), -EINVAL on a usage error. */
+static int parse_args(int argc, char **argv, struct config *c)
+{
+	static const struct option opts[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "group", required_argument, NULL, 'g' },
+		{ "socket-mode", required_argument, NULL, OPT_SOCKET_MODE },
+		{ "max-clients", required_argument, NULL, OPT_MAX_CLIENTS },
+		{ "client-buffer", required_argument, NULL, OPT_CLIENT_BUFFER },
+		{ "stall-timeout", required_argument, NULL, OPT_STALL },
+		{ "no-peer-check", no_argument, NULL, OPT_NO_PEER_CHECK },
+		{ "backlog-events", required_argument, NULL, OPT_BACKLOG_EVENTS },
+		{ "backlog-age", required_argument, NULL, OPT_BACKLOG_AGE },
+		{ "ringbuf-size", required_argument, NULL, OPT_RINGBUF },
+		{ "flush-interval", required_argument, NULL, OPT_FLUSH },
+		{ "cgroup", required_argument, NULL, OPT_CGROUP },
+		{ "no-drops", no_argument, NULL, OPT_NO_DROPS },
+		{ "log-target", required_argument, NULL, OPT_LOG_TARGET },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ 0 },
+	};
+	int opt;
+
+	while ((opt = getopt_long(argc, argv, "s:g:vhV", opts, NULL)) != -1) {
+		switch (opt) {
+		case 's':
+			c->socket_path = optarg;
+			break;
+		case 'g':
+			c->group = optarg;
+			break;
+		case OPT_NO_PEER_CHECK:
+			c->check_peers = false;
+			break;
+		case OPT_CGROUP:
+			c->cgroup_root = optarg;
+			break;
+		case OPT_NO_DROPS:
+			c->drops = false;
+			break;
+		case OPT_LOG_TARGET:
+			if (!strcmp(optarg, "auto"))
+				c->log_target = LOG_TARGET_AUTO;
+			else if (!strcmp(optarg, "journal"))
+				c->log_target = LOG_TARGET_JOURNAL;
+			else if (!strcmp(optarg, "console"))
+				c->log_target = LOG_TARGET_CONSOLE;
+			else
+				return bad_value("--log-target", optarg, "auto, journal or console");
+			break;
+		case 'v':
+			c->log_level = LOG_DEBUG;
+			break;
+		case 'h':
+			usage(stdout);
+			return 1;
+		case 'V':
+			printf("netspyd %s (protocol %d)\n", NETSPY_VERSION, NETSPY_PROTOCOL_VERSION);
+			return 1;
+		case '?':
+			fprintf(stderr, "Try 'netspyd --help' for more information.\n");
+			return -EINVAL;
+		default:
+			if (parse_numeric(opt, optarg, c) < 0)
+				return -EINVAL;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "netspyd: unexpected argument '%s'\n", argv[optind]);
+		fprintf(stderr, "Try 'netspyd --help' for more information.\n");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* ---- event flow ---------------------------------------------------------------------------- */
+
+static void on_event(void *ctx, const struct netspy_event *ev)
+{
+	struct daemon *d = ctx;
+	uint64_t seq = backlog_push(&d->bl, ev);
+	struct netspy_event *stored = &d->bl.ring[seq & (d->bl.cap - 1)];
+
+	stored->ts_ns = (uint64_t)((int64_t)ev->ts_ns + d->boot_to_real_ns);
+	d->events_total++;
+	if (ev->type < 4)
+		d->by_type[ev->type]++;
+}
+
+static void update_clock_offset(struct daemon *d)
+{
+	d->boot_to_real_ns = (int64_t)clock_ns(CLOCK_REALTIME) - (int64_t)clock_ns(CLOCK_BOOTTIME);
+}
+
+static void fill_stats(void *ctx, Netspy__V1__Stats *st)
+{
+	struct daemon *d = ctx;
+	const struct netspy_event *oldest = backlog_get(&d->bl, d->bl.tail);
+
+	st->version = (char *)NETSPY_VERSION;
+	st->uptime_seconds = (clock_ns(CLOCK_MONOTONIC) - d->started_mono_ns) / 1000000000ull;
+	st->events_total = d->events_total;
+	st->events_lost = d->kernel_lost;
+	st->clients = d->srv.n_clients;
+	st->backlog_events = backlog_len(&d->bl);
+	st->backlog_capacity = d->bl.cap;
+	st->backlog_oldest_ns = oldest ? oldest->ts_ns : 0;
+	st->connects_total = d->by_type[NETSPY_EV_CONNECT];
+	st->tcp_outcomes_total = d->by_type[NETSPY_EV_TCP_OUTCOME];
+	st->drops_total = d->by_type[NETSPY_EV_DROP];
+	st->clients_refused = d->srv.cnt.refused;
+	st->clients_dropped_events = d->srv.cnt.client_lost_events;
+	st->boot_id = d->boot_id;
+}
+
+/* Kernel-side losses: every subscriber is told, and the journal gets at most one record a minute. */
+static void check_kernel_loss(struct daemon *d, uint64_t now_s)
+{
+	uint64_t cnt[NETSPY_CNT_MAX], delta;
+	char f1[48], f2[48];
+	const char *fields[] = { f1, f2, NULL };
+
+	if (probes_counters(&d->probes, cnt) < 0 || cnt[NETSPY_CNT_LOST] <= d->kernel_lost)
+		return;
+	/* Drain first: the lost counter is read after the events around it are in the backlog. */
+	delta = cnt[NETSPY_CNT_LOST] - d->kernel_lost;
+	d->kernel_lost = cnt[NETSPY_CNT_LOST];
+	server_kernel_loss(&d->srv, delta, d->kernel_lost);
+	d->loss_unlogged += delta;
+	if (d->last_loss_log_mono && now_s - d->last_loss_log_mono < 60)
+		return;
+	snprintf(f1, sizeof(f1), "EVENTS_LOST=%" PRIu64, d->loss_unlogged);
+	snprintf(f2, sizeof(f2), "EVENTS_LOST_TOTAL=%" PRIu64, d->kernel_lost);
+	log_record(LOG_WARNING, MSGID_EVENTS_LOST, fields,
+		   "kernel ring buffer full: %" PRIu64 " events lost (%" PRIu64
+		   " in total); consider a larger --ringbuf-size",
+		   d->loss_unlogged, d->kernel_lost);
+	d->loss_unlogged = 0;
+	d->last_loss_log_mono = now_s;
+}
+
+static void every_second(struct daemon *d, uint64_t now_ns)
+{
+	uint64_t now_s = now_ns / 1000000000ull;
+
+	update_clock_offset(d);
+	check_kernel_loss(d, now_s);
+	backlog_expire(&d->bl, clock_ns(CLOCK_REALTIME));
+	server_tick(&d->srv, now_s);
+	sd_notifyf(0,
+		   "STATUS=%" PRIu64 " events, %" PRIu64 " lost, %u clients, backlog %zu/%zu",
+		   d->events_total, d->kernel_lost, d->srv.n_clients, backlog_len(&d->bl),
+		   d->bl.cap);
+}
+
+static void on_timer(struct daemon *d)
+{
+	uint64_t expirations, now = clock_ns(CLOCK_MONOTONIC);
+
+	if (read(d->tfd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
+		log_warn("timer: %s", strerror(errno));
+	probes_drain(&d->probes);
+	if (now - d->last_second_ns >= 1000000000ull) {
+		d->last_second_ns = now;
+		every_second(d, now);
+	}
+	if (d->watchdog_usec && now - d->last_watchdog_ns >= d->watchdog_usec * 1000 / 2) {
+		sd_notify(0, "WATCHDOG=1");
+		d->last_watchdog_ns = now;
+	}
+}
+
+static void on_signal(struct daemon *d)
+{
+	struct signalfd_siginfo si;
+
+	while (read(d->sfd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
+			d->stop = true;
+	}
+}
+
+static int run(struct daemon *d)
+{
+	struct epoll_event evs[64];
+
+	while (!d->stop) {
+		int n = epoll_wait(d->epfd, evs, 64, -1);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			log_err("epoll_wait: %s", strerror(errno));
+			return -errno;
+		}
+		for (int i = 0; i < n; i++) {
+			struct watch *w = evs[i].data.ptr;
+
+			switch (w->type) {
+			case WATCH_RING:
+				probes_drain(&d->probes);
+				break;
+			case WATCH_SIGNAL:
+				on_signal(d);
+				break;
+			case WATCH_TIMER:
+				on_timer(d);
+				break;
+			default:
+				server_handle(&d->srv, w, evs[i].events);
+				break;
+			}
+		}
+		server_pump(&d->srv);
+	}
+	return 0;
+}
+
+/* ---- setup and teardown ------------------------------------------------------------------- */
+
+static int watch_fd(struct daemon *d, int fd, struct watch *w, enum watch_type type)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = w };
+
+	w->type = type;
+	return epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
+}
+
+static int setup_loop(struct daemon *d)
+{
+	struct itimerspec its = { 0 };
+	sigset_t mask;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+		return -errno;
+	signal(SIGPIPE, SIG_IGN);
+	d->epfd = epoll_create1(EPOLL_CLOEXEC);
+	d->sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	d->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (d->epfd < 0 || d->sfd < 0 || d->tfd < 0)
+		return -errno;
+	its.it_interval.tv_sec = d->cfg.flush_ms / 1000;
+	its.it_interval.tv_nsec = (long)(d->cfg.flush_ms % 1000) * 1000000L;
+	its.it_value = its.it_interval;
+	if (timerfd_settime(d->tfd, 0, &its, NULL) < 0)
+		return -errno;
+	if (watch_fd(d, d->sfd, &d->signal_w, WATCH_SIGNAL) < 0 ||
+	    watch_fd(d, d->tfd, &d->timer_w, WATCH_TIMER) < 0 ||
+	    watch_fd(d, probes_fd(&d->probes), &d->ring_w, WATCH_RING) < 0)
+		return -errno;
+	return 0;
+}
+
+static int resolve_group(const char *name, gid_t *ret)
+{
+	struct group gr, *res = NULL;
+	char buf[4096];
+	int r = getgrnam_r(name, &gr, buf, sizeof(buf), &res);
+
+	if (r || !res)
+		return r ? -r : -ENOENT;
+	*ret = res->gr_gid;
+	return 0;
+}
+
+static int setup(struct daemon *d)
+{
+	struct probes_opts po = {
+		.ringbuf_bytes = d->cfg.ringbuf_bytes,
+		.wakeup_bytes = d->cfg.ringbuf_bytes / 4,
+		.cgroup_root = d->cfg.cgroup_root,
+		.drops = d->cfg.drops,
+		.on_event = on_event,
+		.ctx = d,
+	};
+	struct server_opts so = {
+		.path = d->cfg.socket_path,
+		.mode = d->cfg.socket_mode,
+		.max_clients = d->cfg.max_clients,
+		.out_limit = d->cfg.client_buffer,
+		.hello_timeout_s = 10,
+		.stall_timeout_s = d->cfg.stall_timeout_s,
+		.check_peers = d->cfg.check_peers,
+	};
+	const char *why = NULL;
+	int r;
+
+	r = resolve_group(d->cfg.group, &so.gid);
+	if (r < 0) {
+		log_err("group '%s' does not exist: create it (systemd-sysusers, or groupadd --system "
+			"%s) or choose another with --group",
+			d->cfg.group, d->cfg.group);
+		return r;
+	}
+	r = backlog_init(&d->bl, d->cfg.backlog_events, d->cfg.backlog_age_s * 1000000000ull);
+	if (r < 0) {
+		log_err("allocating the backlog: %s", strerror(-r));
+		return r;
+	}
+	update_clock_offset(d);
+	r = probes_init(&d->probes, &po);
+	if (r < 0) {
+		log_err("%s%s", d->probes.error,
+			r == -EPERM ? " (netspyd needs root: CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN "
+				      "and CAP_SYS_ADMIN)" : "");
+		return r;
+	}
+	r = dropnames_load(probes_btf(&d->probes), &d->names);
+	if (r < 0)
+		log_warn("no drop-reason names in the kernel's BTF (%s): reasons are shown as numbers",
+			 strerror(-r));
+	r = setup_loop(d);
+	if (r < 0) {
+		log_err("setting up the event loop: %s", strerror(-r));
+		return r;
+	}
+	r = server_init(&d->srv, &so, d->epfd, &d->bl, d->names, fill_stats, d, &why);
+	if (r < 0) {
+		log_err("socket %s: %s: %s", d->cfg.socket_path, why, strerror(-r));
+		return r;
+	}
+	return 0;
+}
+
+static void teardown(struct daemon *d)
+{
+	server_fini(&d->srv);
+	probes_fini(&d->probes);
+	dropnames_free(d->names);
+	backlog_fini(&d->bl);
+	if (d->tfd >= 0)
+		close(d->tfd);
+	if (d->sfd >= 0)
+		close(d->sfd);
+	if (d->epfd >= 0)
+		close(d->epfd);
+}
+
+static void announce_ready(struct daemon *d)
+{
+	char f1[300], f2[64];
+	const char *fields[] = { f1, f2, NULL };
+
+	snprintf(f1, sizeof(f1), "NETSPY_SOCKET=%s", d->cfg.socket_path);
+	snprintf(f2, sizeof(f2), "NETSPY_BACKLOG=%zu", d->bl.cap);
+	log_record(LOG_INFO, MSGID_READY, fields,
+		   "ready: programs attached to %s, listening on %s (group %s), %zu drop reasons",
+		   d->probes.cgroup_path, d->cfg.socket_path, d->cfg.group,
+		   dropnames_count(d->names));
+	sd_notifyf(0, "READY=1\nSTATUS=listening on %s", d->cfg.socket_path);
+}
+
+int main(int argc, char **argv)
+{
+	static struct daemon d = {
+		.cfg = {
+			.group = "netspy",
+			.socket_mode = 0660,
+			.backlog_events = 131072,
+			.backlog_age_s = 3600,
+			.ringbuf_bytes = 16u << 20,
+			.flush_ms = 20,
+			.max_clients = 64,
+			.client_buffer = 4u << 20,
+			.stall_timeout_s = 30,
+			.drops = true,
+			.check_peers = true,
+			.log_level = LOG_INFO,
+		},
+		.epfd = -1, .sfd = -1, .tfd = -1,
+	};
+	const char *env = getenv("NETSPY_SOCKET");
+	int r;
+
+	d.cfg.socket_path = env && *env ? env : NETSPY_DEFAULT_SOCKET;
+	r = parse_args(argc, argv, &d.cfg);
+	if (r)
+		return r > 0 ? 0 : 1;
+	log_init(d.cfg.log_target, d.cfg.log_level);
+	d.started_mono_ns = clock_ns(CLOCK_MONOTONIC);
+	if (getrandom(&d.boot_id, sizeof(d.boot_id), 0) != sizeof(d.boot_id))
+		d.boot_id = d.started_mono_ns ^ (uint64_t)getpid();
+	log_record(LOG_INFO, MSGID_STARTED, NULL, "netspyd %s starting", NETSPY_VERSION);
+
+	if (setup(&d) < 0) {
+		teardown(&d);
+		return 2;
+	}
+	/* Everything privileged is done: drop every capability before reading any client byte. */
+	r = caps_drop_all();
+	if (r < 0) {
+		log_err("dropping capabilities: %s", strerror(-r));
+		teardown(&d);
+		return 2;
+	}
+	if (sd_watchdog_enabled(0, &d.watchdog_usec) <= 0)
+		d.watchdog_usec = 0;
+	announce_ready(&d);
+
+	r = run(&d);
+
+	sd_notify(0, "STOPPING=1");
+	log_record(LOG_INFO, MSGID_STOPPING, NULL,
+		   "stopping: %" PRIu64 " events seen, %" PRIu64 " lost in the kernel",
+		   d.events_total, d.kernel_lost);
+	teardown(&d);
+	return r < 0 ? 2 : 0;
+}
