@@ -89,3 +89,4 @@ clean:
 
 format:
 	clang-format -i $(wildcard */*.c */*.h bpf/*.bpf.c)
+.SECONDARY:

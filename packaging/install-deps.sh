@@ -1,0 +1,27 @@
+#!/bin/sh
+# Installs everything netspy needs to build and run its tests on Debian 12 (run as root).
+# Used by .ci/run and by packaging/quickstart.sh; safe to run again.
+set -eu
+export DEBIAN_FRONTEND=noninteractive
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "install-deps.sh: run as root (sudo $0)" >&2
+	exit 1
+fi
+
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends \
+	make gcc clang llvm pkg-config \
+	libbpf-dev bpftool libelf-dev zlib1g-dev \
+	protobuf-c-compiler libprotobuf-c-dev \
+	libcurl4-openssl-dev libjson-c-dev libsystemd-dev libedit-dev \
+	iproute2 procps python3 ca-certificates >/dev/null
+
+# The MCP tests drive netspyctl with the official MCP SDK, which needs Node.js 18 or newer.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+	apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+fi
+if [ -f tests/mcp/package.json ]; then
+	(cd tests/mcp && npm ci --no-audit --no-fund --loglevel=error)
+fi
+echo "install-deps.sh: build and test dependencies are installed"

@@ -1,0 +1,106 @@
+# Shared helpers for the shell test suites (tests/*.test.sh). Source it first:
+#   . "$(dirname "$0")/lib.sh"
+# Each check prints "ok - ..." or "not ok - ..."; tests/run-all counts them. Every daemon a suite
+# starts gets a private socket in a private temporary directory and is killed by the EXIT trap.
+set -u
+NETSPYD=${NETSPYD:-$PWD/build/netspyd}
+NETSPYCTL=${NETSPYCTL:-$PWD/build/netspyctl}
+NETSPY_TESTS_BIN=${NETSPY_TESTS_BIN:-$PWD/build/tests}
+T=$(mktemp -d /tmp/netspy-test.XXXXXX)
+chmod 755 "$T"
+SOCK=$T/netspyd.sock
+DAEMON_PID=
+_cleanups=()
+
+_run_cleanups() {
+	local i
+	for ((i = ${#_cleanups[@]} - 1; i >= 0; i--)); do eval "${_cleanups[$i]}" >/dev/null 2>&1; done
+	[ -n "$DAEMON_PID" ] && kill "$DAEMON_PID" 2>/dev/null && wait "$DAEMON_PID" 2>/dev/null
+	rm -rf "$T"
+}
+trap _run_cleanups EXIT
+# Adds a shell command to run at exit (in reverse order of registration).
+on_exit() { _cleanups+=("$*"); }
+
+pass() { echo "ok - $*"; }
+fail() { echo "not ok - $*"; }
+# check DESCRIPTION COMMAND...: passes when the command succeeds.
+check() {
+	local d=$1; shift
+	if "$@"; then pass "$d"; else fail "$d"; fi
+}
+# check_eq DESCRIPTION EXPECTED ACTUAL
+check_eq() {
+	if [ "$2" = "$3" ]; then pass "$1"; else fail "$1 (expected '$2', got '$3')"; fi
+}
+# check_ge DESCRIPTION MIN ACTUAL (integers)
+check_ge() {
+	if [ "$3" -ge "$2" ] 2>/dev/null; then pass "$1"; else fail "$1 (expected >= $2, got '$3')"; fi
+}
+
+require_root() {
+	if [ "$(id -u)" -ne 0 ]; then
+		fail "this suite loads eBPF programs and must run as root"
+		exit 1
+	fi
+}
+
+ensure_group() { getent group netspy >/dev/null || groupadd --system netspy; }
+
+# start_daemon [NETSPYD OPTIONS...]: starts netspyd on $SOCK and waits until it answers.
+start_daemon() {
+	require_root
+	ensure_group
+	"$NETSPYD" --socket "$SOCK" --log-target console "$@" >"$T/netspyd.log" 2>&1 &
+	DAEMON_PID=$!
+	local i
+	for i in $(seq 1 100); do
+		if [ -S "$SOCK" ] && "$NETSPYCTL" --socket "$SOCK" status >/dev/null 2>&1; then
+			return 0
+		fi
+		kill -0 "$DAEMON_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	fail "netspyd did not start: $(tail -5 "$T/netspyd.log")"
+	return 1
+}
+
+stop_daemon() {
+	[ -n "$DAEMON_PID" ] || return 0
+	kill -TERM "$DAEMON_PID" 2>/dev/null
+	wait "$DAEMON_PID" 2>/dev/null
+	local rc=$?
+	DAEMON_PID=
+	return $rc
+}
+
+# A copy of the traffic generator under a unique name (its comm): unique_gen NAME -> path
+unique_gen() {
+	cp "$NETSPY_TESTS_BIN/trafficgen" "$T/$1"
+	echo "$T/$1"
+}
+
+# Waits until `netspyctl status --json` shows at least N events in total.
+wait_events() {
+	local n=$1 i total
+	for i in $(seq 1 50); do
+		total=$("$NETSPYCTL" --socket "$SOCK" status --json 2>/dev/null |
+			sed -n 's/.*"events_total": *\([0-9]*\).*/\1/p')
+		[ "${total:-0}" -ge "$n" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# Names of netspy's programs still attached anywhere (empty when none).
+attached_netspy_progs() {
+	bpftool -j prog show 2>/dev/null | python3 -c '
+import json, sys
+names = {"cgroup_connect4", "cgroup_connect6", "cgroup_post_bind4", "cgroup_post_bind6",
+         "tp_inet_sock_set_state", "tp_kfree_skb"}
+try:
+    progs = json.load(sys.stdin)
+except Exception:
+    progs = []
+print(" ".join(sorted(p.get("name", "") for p in progs if p.get("name") in names)))'
+}

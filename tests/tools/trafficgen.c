@@ -1,0 +1,178 @@
+/* Makes known network traffic for the tests, on loopback or in test namespaces only. Copied under
+ * a unique name per test so that its comm identifies the events it causes.
+ *
+ *   trafficgen tcp ADDR PORT COUNT         blocking TCP connects; prints "refused=N ok=N ..."
+ *   trafficgen tcp-nb ADDR PORT COUNT      the same with non-blocking connects + poll
+ *   trafficgen tcp-local ADDR COUNT        listens on ADDR (port chosen by the kernel), connects
+ *                                          COUNT times and accepts; prints "port=P ok=N"
+ *   trafficgen udp ADDR PORT COUNT [send]  UDP connects (each on a new socket), optionally
+ *                                          sending one datagram after each
+ *   trafficgen udp-storm ADDR PORT SECONDS connect() in a tight loop on one UDP socket; prints
+ *                                          "connects=N"
+ *   trafficgen hold ADDR PORT SECONDS      connect once and keep the socket open
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/socket.h>
+
+static socklen_t make_addr(const char *host, int port, struct sockaddr_storage *ss)
+{
+	struct sockaddr_in *a4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)ss;
+
+	memset(ss, 0, sizeof(*ss));
+	if (inet_pton(AF_INET, host, &a4->sin_addr) == 1) {
+		a4->sin_family = AF_INET;
+		a4->sin_port = htons((uint16_t)port);
+		return sizeof(*a4);
+	}
+	if (inet_pton(AF_INET6, host, &a6->sin6_addr) == 1) {
+		a6->sin6_family = AF_INET6;
+		a6->sin6_port = htons((uint16_t)port);
+		return sizeof(*a6);
+	}
+	fprintf(stderr, "trafficgen: not an address: %s\n", host);
+	exit(2);
+}
+
+static int tcp_connects(const char *host, int port, int count, int nonblock)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = make_addr(host, port, &ss);
+	int ok = 0, refused = 0, other = 0;
+
+	for (int i = 0; i < count; i++) {
+		int fd = socket(ss.ss_family, SOCK_STREAM | (nonblock ? SOCK_NONBLOCK : 0), 0);
+		int r = connect(fd, (struct sockaddr *)&ss, len), err = r < 0 ? errno : 0;
+
+		if (nonblock && err == EINPROGRESS) {
+			struct pollfd p = { .fd = fd, .events = POLLOUT };
+			socklen_t el = sizeof(err);
+
+			poll(&p, 1, 5000);
+			getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el);
+		}
+		if (!err)
+			ok++;
+		else if (err == ECONNREFUSED)
+			refused++;
+		else
+			other++;
+		close(fd);
+	}
+	printf("ok=%d refused=%d other=%d\n", ok, refused, other);
+	return 0;
+}
+
+static int tcp_local(const char *host, int count)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = make_addr(host, 0, &ss);
+	int l = socket(ss.ss_family, SOCK_STREAM, 0), ok = 0, port;
+
+	if (bind(l, (struct sockaddr *)&ss, len) < 0 || listen(l, count + 8) < 0) {
+		perror("trafficgen: listen");
+		return 1;
+	}
+	getsockname(l, (struct sockaddr *)&ss, &len);
+	port = ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
+					    : ((struct sockaddr_in6 *)&ss)->sin6_port);
+	for (int i = 0; i < count; i++) {
+		int fd = socket(ss.ss_family, SOCK_STREAM, 0), a;
+
+		if (connect(fd, (struct sockaddr *)&ss, len) == 0)
+			ok++;
+		a = accept(l, NULL, NULL);
+		if (a >= 0)
+			close(a);
+		close(fd);
+	}
+	close(l);
+	printf("port=%d ok=%d\n", port, ok);
+	return 0;
+}
+
+static int udp_connects(const char *host, int port, int count, int send_one)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = make_addr(host, port, &ss);
+	int ok = 0;
+
+	for (int i = 0; i < count; i++) {
+		int fd = socket(ss.ss_family, SOCK_DGRAM, 0);
+
+		if (connect(fd, (struct sockaddr *)&ss, len) == 0)
+			ok++;
+		if (send_one)
+			(void)!send(fd, "x", 1, 0);
+		close(fd);
+	}
+	printf("ok=%d\n", ok);
+	return 0;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int udp_storm(const char *host, int port, double seconds)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = make_addr(host, port, &ss);
+	int fd = socket(ss.ss_family, SOCK_DGRAM, 0);
+	unsigned long n = 0;
+	double end = now_s() + seconds;
+
+	while (now_s() < end) {
+		for (int i = 0; i < 1000; i++)
+			connect(fd, (struct sockaddr *)&ss, len);
+		n += 1000;
+	}
+	printf("connects=%lu\n", n);
+	return 0;
+}
+
+static int hold(const char *host, int port, int seconds)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = make_addr(host, port, &ss);
+	int fd = socket(ss.ss_family, SOCK_STREAM, 0);
+
+	if (connect(fd, (struct sockaddr *)&ss, len) < 0)
+		perror("trafficgen: connect");
+	sleep((unsigned)seconds);
+	close(fd);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc == 5 && !strcmp(argv[1], "tcp"))
+		return tcp_connects(argv[2], atoi(argv[3]), atoi(argv[4]), 0);
+	if (argc == 5 && !strcmp(argv[1], "tcp-nb"))
+		return tcp_connects(argv[2], atoi(argv[3]), atoi(argv[4]), 1);
+	if (argc == 4 && !strcmp(argv[1], "tcp-local"))
+		return tcp_local(argv[2], atoi(argv[3]));
+	if ((argc == 5 || argc == 6) && !strcmp(argv[1], "udp"))
+		return udp_connects(argv[2], atoi(argv[3]), atoi(argv[4]),
+				    argc == 6 && !strcmp(argv[5], "send"));
+	if (argc == 5 && !strcmp(argv[1], "udp-storm"))
+		return udp_storm(argv[2], atoi(argv[3]), atof(argv[4]));
+	if (argc == 5 && !strcmp(argv[1], "hold"))
+		return hold(argv[2], atoi(argv[3]), atoi(argv[4]));
+	fprintf(stderr, "usage: see the comment at the top of tests/tools/trafficgen.c\n");
+	return 2;
+}
