@@ -92,15 +92,25 @@ wait_events() {
 	return 1
 }
 
-# Names of netspy's programs still attached anywhere (empty when none).
-attached_netspy_progs() {
+# IDs of the BPF programs that process PID holds (one per line).
+prog_ids_of() {
 	bpftool -j prog show 2>/dev/null | python3 -c '
 import json, sys
-names = {"cgroup_connect4", "cgroup_connect6", "cgroup_post_bind4", "cgroup_post_bind6",
-         "tp_inet_sock_set_state", "tp_kfree_skb"}
+pid = int(sys.argv[1])
 try:
     progs = json.load(sys.stdin)
 except Exception:
     progs = []
-print(" ".join(sorted(p.get("name", "") for p in progs if p.get("name") in names)))'
+for p in progs:
+    if any(h.get("pid") == pid for h in p.get("pids", [])):
+        print(p["id"])' "$1"
+}
+
+# Succeeds when none of the given program IDs still exists.
+progs_gone() {
+	local id
+	for id in "$@"; do
+		bpftool prog show id "$id" >/dev/null 2>&1 && return 1
+	done
+	return 0
 }
