@@ -19,8 +19,12 @@ struct ai_settings {
 	long timeout_s;		  /* total time for one model request (0: default) */
 };
 
+struct tool;
+
 struct tool_context {
 	struct analyzer *an;
+	/* The tools available (normally tool_registry); the AI loop offers and calls these. */
+	const struct tool *const *tools;
 	struct ai_settings ai;
 	/* The shell keeps its contextual_analysis conversation here so that follow-up questions
 	 * keep their context (owned by the AI module; NULL outside the shell). */

@@ -37,4 +37,14 @@ extern const struct tool *const tool_registry[];
 /* Finds a tool by name, command or alias; NULL when none. */
 const struct tool *tool_find(const char *name);
 
+/* Validates args against t->input_schema, then runs t. Same contract as run(); invalid arguments
+ * give -EINVAL and a message naming the argument and what is expected. args may be NULL (= {}). */
+int tool_invoke(const struct tool *t, struct tool_context *ctx, json_object *args,
+		json_object **ret, char **ret_error);
+
+/* Validates value against a JSON Schema given as JSON text (the subset our schemas use: type,
+ * properties, required, additionalProperties, enum, minimum, maximum, minLength, maxLength,
+ * items, nullable types as ["string","null"]). NULL when valid, else a malloc'd message. */
+char *schema_validate(const char *schema_json, json_object *value);
+
 #endif
