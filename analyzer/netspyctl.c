@@ -64,7 +64,7 @@ int main(int argc, char **argv)
 	uint64_t v;
 	int opt;
 
-	while ((opt = getopt_long(argc, argv, "+s:hV", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "s:hV", opts, NULL)) != -1) {
 		switch (opt) {
 		case 's':
 			o.socket = optarg;

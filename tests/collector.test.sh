@@ -1,0 +1,173 @@
+# netspyd against the real kernel: known traffic from uniquely named processes must come out of the
+# socket with exact counts, protocols, families and outcomes; hostile and slow clients must not
+# hurt the others; SIGTERM must leave nothing attached.
+. "$(dirname "$0")/lib.sh"
+require_root
+
+PEER=$NETSPY_TESTS_BIN/collector_peer
+
+# Live subscriptions, filtered by the daemon, started before the traffic: other processes on the
+# machine may produce so many events that a later replay of the bounded backlog would miss ours.
+# dump_start FILE FILTERS... / dump_stop FILE
+declare -A DUMPERS
+dump_start() {
+	local f=$1; shift
+	"$PEER" "$SOCK" dump 120 "$@" >"$f" &
+	DUMPERS[$f]=$!
+	on_exit "kill ${DUMPERS[$f]}"
+	for _ in $(seq 50); do grep -q subscribed "$f" 2>/dev/null && return 0; sleep 0.1; done
+	fail "dump subscriber for $f did not start"
+}
+dump_stop() {
+	sleep 0.5
+	kill "${DUMPERS[$1]}" 2>/dev/null
+	wait "${DUMPERS[$1]}" 2>/dev/null
+}
+# count FILE PYTHON-CONDITION: number of JSON lines in FILE for which the condition on e holds.
+count() {
+	python3 - "$1" "$2" <<'EOF'
+import json, sys
+n = 0
+for line in open(sys.argv[1]):
+    line = line.strip()
+    if not line:
+        continue
+    e = json.loads(line)
+    if e.get("kind") == "subscribed":
+        continue
+    if eval(sys.argv[2], {}, {"e": e}):
+        n += 1
+print(n)
+EOF
+}
+# A TCP port with nothing listening on it (bound, never listened, so nobody else takes it).
+closed_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+start_daemon || exit 1
+check "netspyd answers status" eval '"$NETSPYCTL" --socket "$SOCK" status >/dev/null'
+check_eq "socket is mode 0660 group netspy" "660 netspy" "$(stat -c '%a %G' "$SOCK")"
+
+# --- TCP refused, TCP established, UDP, IPv6 -------------------------------------------------
+port=$(closed_port)
+dump_start "$T/refused.json" comm nsc-refused
+dump_start "$T/est.json" comm nsc-established
+dump_start "$T/udp.json" comm nsc-udp4
+dump_start "$T/v6.json" comm nsc-ipv6
+dump_start "$T/nb.json" comm nsc-nonblock
+dump_start "$T/all.json" drops
+refuser=$(unique_gen nsc-refused)
+out=$("$refuser" tcp 127.0.0.1 "$port" 3)
+check_eq "trafficgen saw 3 refused connects" "ok=0 refused=3 other=0" "$out"
+okgen=$(unique_gen nsc-established)
+out=$("$okgen" tcp-local 127.0.0.1 2)
+lport=${out#port=}; lport=${lport%% *}
+udpgen=$(unique_gen nsc-udp4)
+"$udpgen" udp 127.0.0.1 "$port" 2 send >/dev/null
+v6gen=$(unique_gen nsc-ipv6)
+"$v6gen" tcp-local ::1 1 >/dev/null
+"$v6gen" udp ::1 "$port" 1 send >/dev/null
+nbgen=$(unique_gen nsc-nonblock)
+"$nbgen" tcp-nb 127.0.0.1 "$port" 2 >/dev/null
+for f in refused est udp v6 nb all; do dump_stop "$T/$f.json"; done
+
+check_eq "3 TCP IPv4 connect events to the closed port" 3 \
+	"$(count "$T/refused.json" "e['kind']=='connect' and e['protocol']=='TCP' and e['family']=='IPv4' and e['destination_port']==$port and e['destination_ip']=='127.0.0.1'")"
+check_eq "3 refused outcomes with ECONNREFUSED" 3 \
+	"$(count "$T/refused.json" "e['kind']=='tcp_outcome' and e['outcome']=='refused' and e['errno']==111 and e['destination_port']==$port")"
+check_eq "connect events carry pid, uid and cookie" 3 \
+	"$(count "$T/refused.json" "e['kind']=='connect' and e['pid']>0 and e['uid']==0 and e['cookie']>0 and e['process']=='nsc-refused'")"
+
+check_eq "2 TCP connects to the listener" 2 \
+	"$(count "$T/est.json" "e['kind']=='connect' and e['protocol']=='TCP' and e['destination_port']==$lport")"
+check_eq "2 established outcomes with non-zero latency" 2 \
+	"$(count "$T/est.json" "e['kind']=='tcp_outcome' and e['outcome']=='established' and e.get('latency_ms',0)>0 and e['destination_port']==$lport")"
+
+check_eq "2 UDP IPv4 connects (protocol from the socket)" 2 \
+	"$(count "$T/udp.json" "e['kind']=='connect' and e['protocol']=='UDP' and e['family']=='IPv4' and e['outcome']=='sent' and e['destination_port']==$port")"
+check_eq "no TCP outcome for UDP" 0 "$(count "$T/udp.json" "e['kind']=='tcp_outcome'")"
+
+check_eq "IPv6 TCP connect to ::1 established" 1 \
+	"$(count "$T/v6.json" "e['kind']=='tcp_outcome' and e['family']=='IPv6' and e['outcome']=='established' and e['destination_ip']=='::1'")"
+check_eq "IPv6 UDP connect to ::1" 1 \
+	"$(count "$T/v6.json" "e['kind']=='connect' and e['protocol']=='UDP' and e['family']=='IPv6' and e['destination_ip']=='::1' and e['destination_port']==$port")"
+
+check_eq "non-blocking connects resolved as refused" 2 \
+	"$(count "$T/nb.json" "e['kind']=='tcp_outcome' and e['outcome']=='refused'")"
+
+# Each refused SYN and each datagram to the closed port is dropped by the receiver: NO_SOCKET.
+check_ge "NO_SOCKET drops for the 3+2 refused TCP connects (SYNs to the closed port)" 5 \
+	"$(count "$T/all.json" "e['kind']=='drop' and e['reason']=='NO_SOCKET' and e['protocol']=='TCP' and e['destination_port']==$port")"
+check_eq "NO_SOCKET drops for the 2 IPv4 datagrams to the closed port" 2 \
+	"$(count "$T/all.json" "e['kind']=='drop' and e['reason']=='NO_SOCKET' and e['protocol']=='UDP' and e['family']=='IPv4' and e['destination_port']==$port")"
+check_eq "NO_SOCKET drop for the IPv6 datagram" 1 \
+	"$(count "$T/all.json" "e['kind']=='drop' and e['reason']=='NO_SOCKET' and e['protocol']=='UDP' and e['family']=='IPv6' and e['destination_port']==$port")"
+check_eq "drops without a known socket owner say so (process null)" 0 \
+	"$(count "$T/all.json" "e['kind']=='drop' and e['destination_port']==$port and e['process'] is not None")"
+
+# --- who may connect ---------------------------------------------------------------------------
+gid=$(getent group netspy | cut -d: -f3)
+out=$(setpriv --reuid=nobody --regid=nogroup --clear-groups "$NETSPYCTL" --socket "$SOCK" status 2>&1)
+rc=$?
+check_eq "a user outside the group gets exit 3" 3 "$rc"
+check "the refusal tells the user to join group netspy" grep -q "group netspy" <<<"$out"
+check "a member of group netspy is served" eval \
+	'setpriv --reuid=nobody --regid=nogroup --groups="$gid" "$NETSPYCTL" --socket "$SOCK" status >/dev/null'
+
+# The daemon's own check (SO_PEERCRED) holds even when the file mode would let anyone in.
+SOCK_OPEN=$T/open.sock
+"$NETSPYD" --socket "$SOCK_OPEN" --socket-mode 0666 --no-drops --log-target console \
+	>"$T/open.log" 2>&1 &
+open_pid=$!
+on_exit "kill $open_pid"
+for _ in $(seq 50); do [ -S "$SOCK_OPEN" ] && break; sleep 0.1; done
+sleep 0.5
+out=$(setpriv --reuid=nobody --regid=nogroup --clear-groups "$NETSPYCTL" --socket "$SOCK_OPEN" status 2>&1)
+check_eq "a peer outside the group is refused by the daemon (exit 3)" 3 "$?"
+check "the daemon logs the refusal with the peer's uid" grep -q "refused client uid 65534" "$T/open.log"
+kill "$open_pid"; wait "$open_pid" 2>/dev/null
+
+# --- hostile clients -----------------------------------------------------------------------------
+"$NETSPY_TESTS_BIN/collector_peer" "$SOCK" count nsc-hostile 6 >"$T/watcher.out" &
+watcher=$!
+sleep 0.5
+check_eq "garbage frame: BAD_REQUEST error, then disconnect" "error=2 closed=1" "$("$PEER" "$SOCK" garbage)"
+check_eq "oversized frame: disconnected before anything is allocated" "error=2 closed=1" \
+	"$("$PEER" "$SOCK" oversized)"
+check_eq "protocol version mismatch: VERSION_MISMATCH error" "error=1 closed=1" \
+	"$("$PEER" "$SOCK" badversion)"
+hostile=$(unique_gen nsc-hostile)
+"$hostile" udp 127.0.0.1 "$port" 5 >/dev/null
+wait "$watcher"
+check_eq "another client kept receiving meanwhile" "connect=5 outcome=0 drop=0 kernel_lost=0 client_lost=0" \
+	"$(cat "$T/watcher.out")"
+check "netspyd survived the hostile clients" eval '"$NETSPYCTL" --socket "$SOCK" status >/dev/null'
+
+# --- a client that never reads ------------------------------------------------------------------
+"$PEER" "$SOCK" noread 15 &
+noread=$!
+on_exit "kill $noread"
+sleep 0.3
+"$PEER" "$SOCK" count nsc-storm 6 >"$T/storm.out" &
+counter=$!
+sleep 0.5
+storm=$(unique_gen nsc-storm)
+generated=$("$storm" udp-storm 127.0.0.1 "$port" 2)
+generated=${generated#connects=}
+wait "$counter"
+read -r c _ _ kl cl < <(sed 's/[a-z_]*=//g' "$T/storm.out")
+check_ge "the storm made connects" 100000 "$generated"
+check_eq "a reading client got every storm event despite a client that never reads" \
+	"$generated" "$((c + kl))"
+check_eq "the reading client lost nothing on its side" 0 "$cl"
+kill "$noread" 2>/dev/null
+
+# --- SIGTERM: clean exit, nothing left attached -------------------------------------------------
+ids=$(prog_ids_of "$DAEMON_PID")
+check_ge "netspyd holds its 6 programs" 6 "$(echo "$ids" | wc -w)"
+stop_daemon
+check_eq "SIGTERM: exit status 0" 0 "$?"
+check "SIGTERM: no netspy program left attached" progs_gone $ids
+check "SIGTERM: socket file removed" test ! -e "$SOCK"
+check "SIGTERM: stopping record logged" grep -q "stopping:" "$T/netspyd.log"

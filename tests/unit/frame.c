@@ -1,0 +1,160 @@
+/* Unit tests for the frame codec and message validation (proto/frame.c). */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "frame.h"
+
+static void pipe_write(int fd, const void *p, size_t n)
+{
+	if (write(fd, p, n) != (ssize_t)n)
+		abort();
+}
+
+static void test_roundtrip(void)
+{
+	Netspy__V1__ClientMessage m = NETSPY__V1__CLIENT_MESSAGE__INIT, *got = NULL;
+	Netspy__V1__Subscribe s = NETSPY__V1__SUBSCRIBE__INIT;
+	char *comms[] = { "curl" };
+	uint32_t pids[] = { 42 };
+	struct nbuf b = { 0 };
+	struct frame_reader r;
+	const uint8_t *p;
+	const char *why = NULL;
+	size_t len;
+	int fds[2];
+
+	s.replay_since_ns = 123;
+	s.n_comms = 1;
+	s.comms = comms;
+	s.n_pids = 1;
+	s.pids = pids;
+	s.live = 1;
+	m.msg_case = NETSPY__V1__CLIENT_MESSAGE__MSG_SUBSCRIBE;
+	m.subscribe = &s;
+	CHECK(frame_append(&b, &m.base, NETSPY_MAX_CLIENT_FRAME) == 0, "frame_append packs a subscribe");
+	CHECK(b.len > 4 && b.data[0] == 0 && b.data[1] == 0, "length prefix is big-endian");
+
+	/* Deliver it one byte at a time: the reader must reassemble. */
+	frame_reader_init(&r, NETSPY_MAX_CLIENT_FRAME);
+	CHECK(pipe(fds) == 0, "pipe");
+	fcntl(fds[0], F_SETFL, O_NONBLOCK);
+	int frames = 0;
+	for (size_t i = 0; i < b.len; i++) {
+		pipe_write(fds[1], b.data + i, 1);
+		frame_reader_fill(&r, fds[0]);
+		if (frame_reader_next(&r, &p, &len) == 1)
+			frames++;
+	}
+	CHECK(frames == 1, "a frame split into single bytes is reassembled once");
+	CHECK(netspy_decode_client(p, len, &got, &why) == 0, "decodes and validates");
+	CHECK(got && got->subscribe->replay_since_ns == 123 && got->subscribe->n_comms == 1 &&
+		      !strcmp(got->subscribe->comms[0], "curl") && got->subscribe->pids[0] == 42,
+	      "fields survive the round trip");
+	netspy__v1__client_message__free_unpacked(got, NULL);
+	frame_reader_fini(&r);
+	nbuf_free(&b);
+	close(fds[0]);
+	close(fds[1]);
+}
+
+static void test_oversized(void)
+{
+	static const uint8_t big[] = { 0x00, 0x10, 0x00, 0x01 }; /* 1 MiB + 1 announced */
+	static const uint8_t empty[] = { 0, 0, 0, 0 };
+	struct frame_reader r;
+	const uint8_t *p;
+	size_t len;
+	int fds[2];
+
+	CHECK(pipe(fds) == 0, "pipe");
+	frame_reader_init(&r, NETSPY_MAX_CLIENT_FRAME);
+	pipe_write(fds[1], big, sizeof(big));
+	frame_reader_fill(&r, fds[0]);
+	CHECK(frame_reader_next(&r, &p, &len) == -EMSGSIZE,
+	      "an announced frame over the limit is rejected from its header alone");
+	CHECK(r.in.cap <= 128 * 1024, "nothing was allocated for the announced size (cap %zu)",
+	      r.in.cap);
+	frame_reader_fini(&r);
+
+	frame_reader_init(&r, NETSPY_MAX_CLIENT_FRAME);
+	pipe_write(fds[1], empty, sizeof(empty));
+	frame_reader_fill(&r, fds[0]);
+	CHECK(frame_reader_next(&r, &p, &len) == -EBADMSG, "an empty frame is a violation");
+	frame_reader_fini(&r);
+	close(fds[0]);
+	close(fds[1]);
+}
+
+static int decode_event(Netspy__V1__Event *ev, const char **why)
+{
+	Netspy__V1__ServerMessage m = NETSPY__V1__SERVER_MESSAGE__INIT, *got = NULL;
+	Netspy__V1__EventBatch batch = NETSPY__V1__EVENT_BATCH__INIT;
+	Netspy__V1__Event *evs[1] = { ev };
+	struct nbuf b = { 0 };
+	int r;
+
+	batch.n_events = 1;
+	batch.events = evs;
+	m.msg_case = NETSPY__V1__SERVER_MESSAGE__MSG_EVENTS;
+	m.events = &batch;
+	frame_append(&b, &m.base, NETSPY_MAX_SERVER_FRAME);
+	r = netspy_decode_server(b.data + 4, b.len - 4, &got, why);
+	if (got)
+		netspy__v1__server_message__free_unpacked(got, NULL);
+	nbuf_free(&b);
+	return r;
+}
+
+static void test_validation(void)
+{
+	Netspy__V1__Event ev = NETSPY__V1__EVENT__INIT;
+	Netspy__V1__Connect c = NETSPY__V1__CONNECT__INIT;
+	uint8_t a4[4] = { 127, 0, 0, 1 }, a16[16] = { 0 };
+	const char *why = NULL;
+
+	ev.kind_case = NETSPY__V1__EVENT__KIND_CONNECT;
+	ev.connect = &c;
+	c.family = 2;
+	c.ip_proto = 6;
+	c.dst_addr = (ProtobufCBinaryData){ 4, a4 };
+	c.src_addr = (ProtobufCBinaryData){ 4, a4 };
+	c.dst_port = 80;
+	CHECK(decode_event(&ev, &why) == 0, "a valid connect event passes");
+	c.dst_addr = (ProtobufCBinaryData){ 16, a16 };
+	CHECK(decode_event(&ev, &why) == -EBADMSG && strstr(why, "address"),
+	      "an IPv4 event with a 16-byte address is rejected (%s)", why);
+	c.dst_addr = (ProtobufCBinaryData){ 4, a4 };
+	c.dst_port = 70000;
+	CHECK(decode_event(&ev, &why) == -EBADMSG && strstr(why, "port"),
+	      "a port over 65535 is rejected");
+	c.dst_port = 80;
+	c.family = 1;
+	CHECK(decode_event(&ev, &why) == -EBADMSG, "AF_UNIX is not a network connection");
+	c.family = 2;
+	c.comm = (ProtobufCBinaryData){ 17, (uint8_t *)"0123456789abcdefg" };
+	CHECK(decode_event(&ev, &why) == -EBADMSG && strstr(why, "comm"),
+	      "a comm longer than the kernel's 16 bytes is rejected");
+}
+
+static void test_garbage(void)
+{
+	static const uint8_t junk[] = { 0xff, 0xfe, 0x01, 0x99, 0x42 };
+	Netspy__V1__ClientMessage *m = NULL;
+	const char *why = NULL;
+
+	CHECK(netspy_decode_client(junk, sizeof(junk), &m, &why) == -EBADMSG && m == NULL,
+	      "garbage does not decode (%s)", why);
+}
+
+int main(void)
+{
+	test_roundtrip();
+	test_oversized();
+	test_validation();
+	test_garbage();
+	return CHECK_DONE();
+}
