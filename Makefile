@@ -43,35 +43,49 @@ NS_CPPFLAGS := -D_GNU_SOURCE -DNETSPY_VERSION='"$(VERSION)"' -I$(BUILD)/proto -I
 NS_CFLAGS := $(CFLAGS) $(WARN) $(HARDEN) $(SAN_FLAGS) -MMD -MP
 NS_LDFLAGS := $(LDFLAGS) -pie -Wl,-z,relro,-z,now $(SAN_FLAGS)
 
+# Quiet by default, kernel style; `make V=1` shows every command.
+ifeq ($(V),1)
+Q :=
+msg = @true
+else
+Q := @
+msg = @printf '  %-7s %s\n' $(1) $(2)
+endif
+
 .PHONY: all clean install uninstall check bench fuzz format
 all: $(BUILD)/netspyd $(BUILD)/netspyctl
 
 # ---- generated code: protocol and BPF skeleton ------------------------------------------
 $(BUILD)/proto/netspy.pb-c.c $(BUILD)/proto/netspy.pb-c.h: proto/netspy.proto
 	@mkdir -p $(BUILD)/proto
-	$(PROTOC_C) --c_out=$(BUILD)/proto --proto_path=proto $<
+	$(call msg,PROTOC,$<)
+	$(Q)$(PROTOC_C) --c_out=$(BUILD)/proto --proto_path=proto $<
 
 $(BUILD)/proto/netspy.pb-c.o: $(BUILD)/proto/netspy.pb-c.c
-	$(CC) $(NS_CPPFLAGS) $(CPPFLAGS) $(filter-out -Werror,$(NS_CFLAGS)) -c $< -o $@
+	$(call msg,CC,$<)
+	$(Q)$(CC) $(NS_CPPFLAGS) $(CPPFLAGS) $(filter-out -Werror,$(NS_CFLAGS)) -c $< -o $@
 
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Ibpf/vmlinux/$(ARCH) -Ibpf \
 	-Wall -Werror -Wno-unused-function
 
 $(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c bpf/netspy.h bpf/vmlinux/$(ARCH)/vmlinux.h
 	@mkdir -p $(BUILD)/bpf
-	$(CLANG) $(BPF_CFLAGS) -c $< -o $@.tmp
-	$(BPFTOOL) gen object $@ $@.tmp
+	$(call msg,BPF,$<)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@.tmp
+	$(Q)$(BPFTOOL) gen object $@ $@.tmp
 	@rm -f $@.tmp
 
 $(BUILD)/bpf/%.skel.h: $(BUILD)/bpf/%.bpf.o
-	$(BPFTOOL) gen skeleton $< name $(subst -,_,$*)_bpf > $@.tmp && mv $@.tmp $@
+	$(call msg,SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name $(subst -,_,$*)_bpf > $@.tmp && mv $@.tmp $@
 
 # ---- C objects ----------------------------------------------------------------------------
 GEN_HEADERS := $(BUILD)/proto/netspy.pb-c.h
 
 $(BUILD)/obj/%.o: %.c $(GEN_HEADERS)
 	@mkdir -p $(dir $@)
-	$(CC) $(NS_CPPFLAGS) $(CPPFLAGS) $(NS_CFLAGS) -c $< -o $@
+	$(call msg,CC,$<)
+	$(Q)$(CC) $(NS_CPPFLAGS) $(CPPFLAGS) $(NS_CFLAGS) -c $< -o $@
 
 PROTO_OBJS := $(BUILD)/proto/netspy.pb-c.o $(BUILD)/obj/proto/frame.o
 

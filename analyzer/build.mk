@@ -7,7 +7,9 @@ ANALYZER_LIBS := $(shell $(PKG_CONFIG) --libs libprotobuf-c json-c libcurl libed
 
 $(BUILD)/libanalyzer.a: $(ANALYZER_OBJS) $(PROTO_OBJS)
 	@rm -f $@
-	$(AR) rcs $@ $^
+	$(call msg,AR,$@)
+	$(Q)$(AR) rcs $@ $^
 
 $(BUILD)/netspyctl: $(BUILD)/obj/analyzer/netspyctl.o $(BUILD)/libanalyzer.a
-	$(CC) $(NS_LDFLAGS) -o $@ $^ $(ANALYZER_LIBS)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(NS_LDFLAGS) -o $@ $^ $(ANALYZER_LIBS)

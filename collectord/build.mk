@@ -6,4 +6,5 @@ NETSPYD_LIBS := $(shell $(PKG_CONFIG) --libs libbpf libprotobuf-c libsystemd 2>/
 $(NETSPYD_OBJS): $(BUILD)/bpf/netspy.skel.h
 
 $(BUILD)/netspyd: $(NETSPYD_OBJS) $(PROTO_OBJS)
-	$(CC) $(NS_LDFLAGS) -o $@ $^ $(NETSPYD_LIBS)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(NS_LDFLAGS) -o $@ $^ $(NETSPYD_LIBS)

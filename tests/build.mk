@@ -9,12 +9,14 @@ TEST_LIBS := $(ANALYZER_LIBS) $(NETSPYD_LIBS)
 
 $(BUILD)/tests/unit_%: tests/unit/%.c $(BUILD)/libanalyzer.a $(GEN_HEADERS) $(BUILD)/bpf/netspy.skel.h
 	@mkdir -p $(dir $@)
-	$(CC) $(NS_CPPFLAGS) $(CPPFLAGS) -Itests/unit $(NS_CFLAGS) $(NS_LDFLAGS) -o $@ $< \
+	$(call msg,CC,$<)
+	$(Q)$(CC) $(NS_CPPFLAGS) $(CPPFLAGS) -Itests/unit $(NS_CFLAGS) $(NS_LDFLAGS) -o $@ $< \
 		$(BUILD)/libanalyzer.a $(TEST_LIBS)
 
 $(BUILD)/tests/%: tests/tools/%.c $(BUILD)/libanalyzer.a $(GEN_HEADERS)
 	@mkdir -p $(dir $@)
-	$(CC) $(NS_CPPFLAGS) $(CPPFLAGS) $(NS_CFLAGS) $(NS_LDFLAGS) -o $@ $< \
+	$(call msg,CC,$<)
+	$(Q)$(CC) $(NS_CPPFLAGS) $(CPPFLAGS) $(NS_CFLAGS) $(NS_LDFLAGS) -o $@ $< \
 		$(BUILD)/libanalyzer.a $(ANALYZER_LIBS)
 
 .PHONY: check check-unit check-build
