@@ -107,7 +107,7 @@ static int count(const char *path, const char *comm, int seconds)
 	netspy_client_subscribe(&c, &sub);
 	while (time(NULL) < end) {
 		Netspy__V1__ServerMessage *m;
-		int r = netspy_client_next(&c, 200, &m);
+		int r = netspy_client_next_borrowed(&c, 200, &m);
 
 		if (r < 0)
 			break;
@@ -122,7 +122,6 @@ static int count(const char *path, const char *comm, int seconds)
 			else
 				client_lost += m->loss->count;
 		}
-		netspy__v1__server_message__free_unpacked(m, NULL);
 	}
 	printf("connect=%lu outcome=%lu drop=%lu kernel_lost=%lu client_lost=%lu\n", n[1], n[2],
 	       n[3], kernel_lost, client_lost);
@@ -161,7 +160,7 @@ static int dump(const char *path, int seconds, int argc, char **argv)
 	printf("{\"kind\":\"subscribed\"}\n");
 	while (!stop && time(NULL) < end) {
 		Netspy__V1__ServerMessage *m;
-		int r = netspy_client_next(&c, 200, &m);
+		int r = netspy_client_next_borrowed(&c, 200, &m);
 
 		if (r < 0 && r != -EINTR)
 			break;
@@ -175,7 +174,6 @@ static int dump(const char *path, int seconds, int argc, char **argv)
 				json_object_put(j);
 			}
 		}
-		netspy__v1__server_message__free_unpacked(m, NULL);
 	}
 	netspy_client_close(&c);
 	return 0;
