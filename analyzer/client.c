@@ -99,59 +99,7 @@ int netspy_client_flush(struct netspy_client *c)
 	return 0;
 }
 
-#define ARENA_SIZE (4u << 20)
-
-static void *arena_alloc(void *data, size_t size)
-{
-	struct netspy_arena *a = data;
-	void *p;
-
-	size = (size + 15) & ~(size_t)15;
-	if (a->mem && size <= a->cap - a->pos) {
-		p = a->mem + a->pos;
-		a->pos += size;
-		return p;
-	}
-	if (a->n_spill == a->cap_spill) {
-		size_t cap = a->cap_spill ? a->cap_spill * 2 : 16;
-		void **v = realloc(a->spill, cap * sizeof(*v));
-
-		if (!v)
-			return NULL;
-		a->spill = v;
-		a->cap_spill = cap;
-	}
-	p = malloc(size);
-	if (p)
-		a->spill[a->n_spill++] = p;
-	return p;
-}
-
-static void arena_free(void *data, void *p)
-{
-	/* Everything is released at once by arena_reset(). */
-	(void)data;
-	(void)p;
-}
-
-static void arena_reset(struct netspy_arena *a)
-{
-	for (size_t i = 0; i < a->n_spill; i++)
-		free(a->spill[i]);
-	a->n_spill = 0;
-	a->pos = 0;
-}
-
-static void arena_fini(struct netspy_arena *a)
-{
-	arena_reset(a);
-	free(a->spill);
-	free(a->mem);
-	memset(a, 0, sizeof(*a));
-}
-
-static int next_frame(struct netspy_client *c, int timeout_ms, ProtobufCAllocator *alloc,
-		      Netspy__V1__ServerMessage **ret)
+int netspy_client_next(struct netspy_client *c, int timeout_ms, Netspy__V1__ServerMessage **ret)
 {
 	int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
 
@@ -170,7 +118,7 @@ static int next_frame(struct netspy_client *c, int timeout_ms, ProtobufCAllocato
 			return -EPROTO;
 		}
 		if (r == 1) {
-			if (netspy_decode_server_with(alloc, p, len, ret, &why) < 0) {
+			if (netspy_decode_server_alloc(p, len, c->alloc, ret, &why) < 0) {
 				snprintf(c->error, sizeof(c->error),
 					 "netspyd sent an invalid message: %s", why);
 				return -EPROTO;
@@ -200,23 +148,6 @@ static int next_frame(struct netspy_client *c, int timeout_ms, ProtobufCAllocato
 			return (int)n;
 		}
 	}
-}
-
-int netspy_client_next(struct netspy_client *c, int timeout_ms, Netspy__V1__ServerMessage **ret)
-{
-	return next_frame(c, timeout_ms, NULL, ret);
-}
-
-int netspy_client_next_borrowed(struct netspy_client *c, int timeout_ms,
-				Netspy__V1__ServerMessage **ret)
-{
-	arena_reset(&c->arena);
-	if (!c->arena.mem) {
-		c->arena.mem = malloc(ARENA_SIZE);
-		c->arena.cap = c->arena.mem ? ARENA_SIZE : 0;
-	}
-	c->arena_alloc = (ProtobufCAllocator){ arena_alloc, arena_free, &c->arena };
-	return next_frame(c, timeout_ms, &c->arena_alloc, ret);
 }
 
 static int error_to_errno(const Netspy__V1__Error *e)
@@ -309,7 +240,6 @@ void netspy_client_close(struct netspy_client *c)
 	c->fd = -1;
 	frame_reader_fini(&c->in);
 	nbuf_free(&c->out);
-	arena_fini(&c->arena);
 }
 
 int netspy_client_request_stats(struct netspy_client *c)

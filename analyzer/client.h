@@ -17,24 +17,17 @@ enum netspy_exit {
 	NETSPY_EXIT_AI = 4,
 };
 
-/* Bump allocator for borrowed messages: reset on every netspy_client_next_borrowed(). */
-struct netspy_arena {
-	uint8_t *mem;
-	size_t pos, cap;
-	void **spill; /* allocations that did not fit, freed on reset */
-	size_t n_spill, cap_spill;
-};
-
 struct netspy_client {
 	int fd;
-	struct netspy_arena arena;
-	ProtobufCAllocator arena_alloc;
 	char path[108];
 	struct frame_reader in;
 	struct nbuf out;
 	uint64_t boot_id;
 	char server_software[NETSPY_MAX_SOFTWARE_LEN + 1];
 	char error[512]; /* the last error, ready for the user */
+	/* Allocator for messages netspy_client_next returns (NULL: malloc); set it after
+	 * connecting and free those messages with it. */
+	ProtobufCAllocator *alloc;
 };
 
 struct netspy_subscription {
@@ -71,12 +64,6 @@ int netspy_client_flush(struct netspy_client *c);
  * connection, -EPROTO on a malformed frame (c->error says why), or another -errno. An Error
  * message from the daemon is returned like any other. */
 int netspy_client_next(struct netspy_client *c, int timeout_ms, Netspy__V1__ServerMessage **ret);
-
-/* Like netspy_client_next(), but the message is decoded into the client's arena: no free, and it
- * stays valid only until the next call of this function (or netspy_client_close()). Decoding an
- * event stream this way costs far less than one malloc per field. */
-int netspy_client_next_borrowed(struct netspy_client *c, int timeout_ms,
-				Netspy__V1__ServerMessage **ret);
 
 /* Convenience: one Stats round trip. */
 int netspy_client_get_stats(struct netspy_client *c, int timeout_ms, Netspy__V1__Stats **ret,

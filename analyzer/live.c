@@ -189,10 +189,9 @@ int live_watch(const struct live_opts *o)
 		int wait = 500;
 		int n;
 
-
 		if (deadline && realtime_ns() >= deadline)
 			break;
-		n = netspy_client_next_borrowed(&c, wait, &m);
+		n = netspy_client_next(&c, wait, &m);
 		if (n == 0 || n == -EINTR)
 			continue;
 		if (n < 0) {
@@ -200,7 +199,9 @@ int live_watch(const struct live_opts *o)
 			r = NETSPY_EXIT_UNREACHABLE;
 			break;
 		}
-		if (print_message(m, o, &printed))
+		n = print_message(m, o, &printed);
+		netspy__v1__server_message__free_unpacked(m, NULL);
+		if (n)
 			break;
 	}
 	netspy_client_close(&c);

@@ -324,8 +324,14 @@ int netspy_decode_client(const uint8_t *data, size_t len, Netspy__V1__ClientMess
 	return 0;
 }
 
-int netspy_decode_server_with(ProtobufCAllocator *alloc, const uint8_t *data, size_t len,
-			      Netspy__V1__ServerMessage **ret_msg, const char **ret_why)
+int netspy_decode_server(const uint8_t *data, size_t len, Netspy__V1__ServerMessage **ret_msg,
+			 const char **ret_why)
+{
+	return netspy_decode_server_alloc(data, len, NULL, ret_msg, ret_why);
+}
+
+int netspy_decode_server_alloc(const uint8_t *data, size_t len, ProtobufCAllocator *alloc,
+			       Netspy__V1__ServerMessage **ret_msg, const char **ret_why)
 {
 	Netspy__V1__ServerMessage *m;
 	const char *why;
@@ -347,10 +353,4 @@ int netspy_decode_server_with(ProtobufCAllocator *alloc, const uint8_t *data, si
 	}
 	*ret_msg = m;
 	return 0;
-}
-
-int netspy_decode_server(const uint8_t *data, size_t len, Netspy__V1__ServerMessage **ret_msg,
-			 const char **ret_why)
-{
-	return netspy_decode_server_with(NULL, data, len, ret_msg, ret_why);
 }

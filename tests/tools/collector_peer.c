@@ -24,6 +24,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
+#include "arena.h"
 #include "client.h"
 #include "format.h"
 
@@ -100,14 +101,21 @@ static int count(const char *path, const char *comm, int seconds)
 	unsigned long n[4] = { 0 }, kernel_lost = 0, client_lost = 0;
 	time_t end = time(NULL) + seconds;
 
+	struct arena ar;
+
 	if (netspy_client_connect(&c, path, "collector_peer", 5000) < 0) {
 		fprintf(stderr, "collector_peer: %s\n", c.error);
 		return 2;
 	}
+	arena_init(&ar);
+	c.alloc = &ar.allocator;
 	netspy_client_subscribe(&c, &sub);
 	while (time(NULL) < end) {
 		Netspy__V1__ServerMessage *m;
-		int r = netspy_client_next_borrowed(&c, 200, &m);
+		int r;
+
+		arena_reset(&ar);
+		r = netspy_client_next(&c, 200, &m);
 
 		if (r < 0)
 			break;
@@ -126,6 +134,7 @@ static int count(const char *path, const char *comm, int seconds)
 	printf("connect=%lu outcome=%lu drop=%lu kernel_lost=%lu client_lost=%lu\n", n[1], n[2],
 	       n[3], kernel_lost, client_lost);
 	netspy_client_close(&c);
+	arena_fini(&ar);
 	return 0;
 }
 
@@ -151,16 +160,23 @@ static int dump(const char *path, int seconds, int argc, char **argv)
 		else if (!strcmp(argv[i], "drops"))
 			sub.kinds = kinds, sub.n_kinds = 1;
 	}
+	struct arena ar;
+
 	if (netspy_client_connect(&c, path, "collector_peer", 5000) < 0) {
 		fprintf(stderr, "collector_peer: %s\n", c.error);
 		return 2;
 	}
+	arena_init(&ar);
+	c.alloc = &ar.allocator;
 	signal(SIGTERM, on_term);
 	netspy_client_subscribe(&c, &sub);
 	printf("{\"kind\":\"subscribed\"}\n");
 	while (!stop && time(NULL) < end) {
 		Netspy__V1__ServerMessage *m;
-		int r = netspy_client_next_borrowed(&c, 200, &m);
+		int r;
+
+		arena_reset(&ar);
+		r = netspy_client_next(&c, 200, &m);
 
 		if (r < 0 && r != -EINTR)
 			break;
@@ -176,6 +192,7 @@ static int dump(const char *path, int seconds, int argc, char **argv)
 		}
 	}
 	netspy_client_close(&c);
+	arena_fini(&ar);
 	return 0;
 }
 
