@@ -16,7 +16,7 @@
 #include <sys/un.h>
 
 #include "server.h"
-#include "encode.h"
+#include "wire.h"
 #include "log.h"
 
 #define BATCH_MAX_EVENTS 512
@@ -54,8 +54,8 @@ struct client {
 	uint32_t kinds_mask; /* bit per enum netspy_event_type; 0 = all */
 };
 
-static struct event_scratch scratch[BATCH_MAX_EVENTS];
-static Netspy__V1__Event *scratch_ptrs[BATCH_MAX_EVENTS];
+/* Where one batch's events are encoded before they are framed. */
+static uint8_t batch_buf[BATCH_MAX_EVENTS * WIRE_EVENT_MAX];
 
 static uint64_t mono_now(void)
 {
@@ -153,8 +153,6 @@ int server_init(struct server *s, const struct server_opts *o, int epfd, struct 
 	s->names = names;
 	s->stats = stats;
 	s->stats_ctx = stats_ctx;
-	for (int i = 0; i < BATCH_MAX_EVENTS; i++)
-		scratch_ptrs[i] = &scratch[i].ev;
 	r = listen_on(s, ret_why);
 	if (r < 0)
 		return r;
@@ -292,10 +290,8 @@ static void queue_replay_done(struct client *c)
 static bool queue_batch(struct client *c)
 {
 	struct server *s = c->srv;
-	Netspy__V1__ServerMessage m = NETSPY__V1__SERVER_MESSAGE__INIT;
-	Netspy__V1__EventBatch batch = NETSPY__V1__EVENT_BATCH__INIT;
 	uint64_t end = s->bl->head;
-	size_t n = 0;
+	size_t n = 0, len = 0;
 
 	if (c->cursor < s->bl->tail) {
 		uint64_t lost = s->bl->tail - c->cursor;
@@ -310,15 +306,18 @@ static bool queue_batch(struct client *c)
 	for (; c->cursor < end && n < BATCH_MAX_EVENTS; c->cursor++) {
 		const struct netspy_event *e = backlog_get(s->bl, c->cursor);
 
-		if (e && matches(c, e))
-			encode_event(&scratch[n++], e, c->cursor, s->names);
+		if (e && matches(c, e)) {
+			len += wire_batch_entry(batch_buf + len, e, c->cursor, s->names);
+			n++;
+		}
 	}
 	if (n) {
-		batch.n_events = n;
-		batch.events = scratch_ptrs;
-		m.msg_case = NETSPY__V1__SERVER_MESSAGE__MSG_EVENTS;
-		m.events = &batch;
-		queue_msg(c, &m);
+		int r = wire_batch_frame(&c->out, batch_buf, len);
+
+		if (r < 0) {
+			log_warn("client %" PRIu64 ": cannot queue events: %s", c->id, strerror(-r));
+			c->state = CLIENT_CLOSING;
+		}
 		if (c->replaying)
 			c->replayed += n;
 	}

@@ -1,0 +1,176 @@
+/* Direct protobuf encoding of events. Field numbers and order follow proto/netspy.proto; as in
+ * protobuf-c, proto3 fields holding their default (0, empty) are left out and fields are written
+ * in field-number order, so the bytes equal protobuf-c's. */
+#include <errno.h>
+#include <string.h>
+
+#include "wire.h"
+#include "dropnames.h"
+
+enum { WT_VARINT = 0, WT_LEN = 2 };
+
+static inline uint8_t *put_varint(uint8_t *p, uint64_t v)
+{
+	while (v >= 0x80) {
+		*p++ = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	*p++ = (uint8_t)v;
+	return p;
+}
+
+static inline uint8_t *put_uint(uint8_t *p, unsigned field, uint64_t v)
+{
+	if (!v)
+		return p;
+	*p++ = (uint8_t)(field << 3 | WT_VARINT);
+	return put_varint(p, v);
+}
+
+static inline uint8_t *put_bytes(uint8_t *p, unsigned field, const void *data, size_t len)
+{
+	if (!len)
+		return p;
+	*p++ = (uint8_t)(field << 3 | WT_LEN);
+	p = put_varint(p, len);
+	memcpy(p, data, len);
+	return p + len;
+}
+
+static size_t addr_len(const struct netspy_event *e)
+{
+	return e->family == 2 ? 4 : e->family == 10 ? 16 : 0;
+}
+
+static size_t comm_len(const char *c)
+{
+	return strnlen(c, NETSPY_COMM_LEN_BPF);
+}
+
+static uint8_t *connect_body(uint8_t *p, const struct netspy_event *e)
+{
+	p = put_uint(p, 1, e->pid);
+	p = put_uint(p, 2, e->tid);
+	p = put_uint(p, 3, e->uid);
+	p = put_bytes(p, 4, e->comm, comm_len(e->comm));
+	p = put_uint(p, 5, e->cgroup_id);
+	p = put_uint(p, 6, e->cookie);
+	p = put_uint(p, 7, e->family);
+	p = put_uint(p, 8, e->ip_proto);
+	p = put_uint(p, 9, e->sock_type);
+	p = put_bytes(p, 10, e->saddr, addr_len(e));
+	p = put_uint(p, 11, e->sport);
+	p = put_bytes(p, 12, e->daddr, addr_len(e));
+	p = put_uint(p, 13, e->dport);
+	return put_uint(p, 14, e->netns);
+}
+
+static uint8_t *outcome_body(uint8_t *p, const struct netspy_event *e)
+{
+	p = put_uint(p, 1, e->cookie);
+	p = put_uint(p, 2, e->pid);
+	p = put_uint(p, 3, e->tid);
+	p = put_bytes(p, 4, e->comm, comm_len(e->comm));
+	p = put_uint(p, 5, e->outcome);
+	/* int32: a negative value is sign-extended to 64 bits, as protobuf-c does. */
+	p = put_uint(p, 6, (uint64_t)(int64_t)e->tcp.err);
+	p = put_uint(p, 7, e->tcp.latency_ns);
+	p = put_uint(p, 8, e->family);
+	p = put_bytes(p, 9, e->saddr, addr_len(e));
+	p = put_uint(p, 10, e->sport);
+	p = put_bytes(p, 11, e->daddr, addr_len(e));
+	return put_uint(p, 12, e->dport);
+}
+
+static uint8_t *drop_body(uint8_t *p, const struct netspy_event *e, const struct dropnames *names)
+{
+	bool attributed = e->flags & NETSPY_F_ATTRIBUTED;
+	char buf[32];
+	const char *name = dropnames_get(names, e->drop.reason, buf, sizeof(buf));
+
+	p = put_uint(p, 1, e->drop.reason);
+	p = put_bytes(p, 2, name, strnlen(name, 64));
+	p = put_uint(p, 3, e->family);
+	p = put_uint(p, 4, e->ip_proto);
+	p = put_bytes(p, 5, e->saddr, addr_len(e));
+	p = put_uint(p, 6, e->sport);
+	p = put_bytes(p, 7, e->daddr, addr_len(e));
+	p = put_uint(p, 8, e->dport);
+	p = put_uint(p, 9, e->drop.ifindex);
+	p = put_uint(p, 10, e->netns);
+	p = put_uint(p, 11, e->cookie);
+	p = put_uint(p, 12, attributed);
+	if (attributed) {
+		p = put_uint(p, 13, e->pid);
+		p = put_bytes(p, 14, e->comm, comm_len(e->comm));
+	}
+	return put_uint(p, 15, e->drop.location);
+}
+
+size_t wire_event(uint8_t *out, const struct netspy_event *e, uint64_t seq,
+		  const struct dropnames *names)
+{
+	uint8_t body[256], *b = body, *p = out;
+	unsigned field;
+
+	switch (e->type) {
+	case NETSPY_EV_CONNECT:
+		field = 3;
+		b = connect_body(b, e);
+		break;
+	case NETSPY_EV_TCP_OUTCOME:
+		field = 4;
+		b = outcome_body(b, e);
+		break;
+	default:
+		field = 5;
+		b = drop_body(b, e, names);
+		break;
+	}
+	p = put_uint(p, 1, seq);
+	p = put_uint(p, 2, e->ts_ns);
+	/* A oneof member is written even when empty. */
+	*p++ = (uint8_t)(field << 3 | WT_LEN);
+	p = put_varint(p, (uint64_t)(b - body));
+	memcpy(p, body, (size_t)(b - body));
+	return (size_t)(p - out) + (size_t)(b - body);
+}
+
+size_t wire_batch_entry(uint8_t *out, const struct netspy_event *e, uint64_t seq,
+			const struct dropnames *names)
+{
+	uint8_t ev[WIRE_EVENT_MAX];
+	size_t n = wire_event(ev, e, seq, names);
+	uint8_t *p = out;
+
+	*p++ = 1 << 3 | WT_LEN;
+	p = put_varint(p, n);
+	memcpy(p, ev, n);
+	return (size_t)(p - out) + n;
+}
+
+int wire_batch_frame(struct nbuf *out, const uint8_t *events, size_t len)
+{
+	uint8_t head[16], *h = head;
+	size_t total;
+	int r;
+
+	/* ServerMessage field 2 (events) = EventBatch, whose body is the entries. */
+	*h++ = 2 << 3 | WT_LEN;
+	h = put_varint(h, len);
+	total = (size_t)(h - head) + len;
+	if (total > NETSPY_MAX_SERVER_FRAME)
+		return -EMSGSIZE;
+	r = nbuf_reserve(out, NETSPY_FRAME_HEADER_SIZE + total);
+	if (r < 0)
+		return r;
+	h = out->data + out->len;
+	h[0] = (uint8_t)(total >> 24);
+	h[1] = (uint8_t)(total >> 16);
+	h[2] = (uint8_t)(total >> 8);
+	h[3] = (uint8_t)total;
+	memcpy(h + 4, head, total - len);
+	memcpy(h + 4 + (total - len), events, len);
+	out->len += NETSPY_FRAME_HEADER_SIZE + total;
+	return 0;
+}
