@@ -18,6 +18,7 @@ int backlog_init(struct backlog *b, size_t capacity, uint64_t max_age_ns)
 	if (!b->ring)
 		return -ENOMEM;
 	b->cap = cap;
+	b->limit = capacity;
 	b->max_age_ns = max_age_ns;
 	/* Sequence numbers start at 1 so that 0 can mean "none". */
 	b->head = b->tail = 1;
@@ -35,8 +36,8 @@ uint64_t backlog_push(struct backlog *b, const struct netspy_event *ev)
 	uint64_t seq = b->head++;
 
 	memcpy(&b->ring[seq & (b->cap - 1)], ev, sizeof(*ev));
-	if (b->head - b->tail > b->cap)
-		b->tail = b->head - b->cap;
+	if (b->head - b->tail > b->limit)
+		b->tail = b->head - b->limit;
 	return seq;
 }
 

@@ -302,7 +302,7 @@ static void fill_stats(void *ctx, Netspy__V1__Stats *st)
 	st->events_lost = d->kernel_lost;
 	st->clients = d->srv.n_clients;
 	st->backlog_events = backlog_len(&d->bl);
-	st->backlog_capacity = d->bl.cap;
+	st->backlog_capacity = d->bl.limit;
 	st->backlog_oldest_ns = oldest ? oldest->ts_ns : 0;
 	st->connects_total = d->by_type[NETSPY_EV_CONNECT];
 	st->tcp_outcomes_total = d->by_type[NETSPY_EV_TCP_OUTCOME];
@@ -349,7 +349,7 @@ static void every_second(struct daemon *d, uint64_t now_ns)
 	sd_notifyf(0,
 		   "STATUS=%" PRIu64 " events, %" PRIu64 " lost, %u clients, backlog %zu/%zu",
 		   d->events_total, d->kernel_lost, d->srv.n_clients, backlog_len(&d->bl),
-		   d->bl.cap);
+		   d->bl.limit);
 }
 
 static void on_timer(struct daemon *d)
@@ -545,7 +545,7 @@ static void announce_ready(struct daemon *d)
 	const char *fields[] = { f1, f2, NULL };
 
 	snprintf(f1, sizeof(f1), "NETSPY_SOCKET=%s", d->cfg.socket_path);
-	snprintf(f2, sizeof(f2), "NETSPY_BACKLOG=%zu", d->bl.cap);
+	snprintf(f2, sizeof(f2), "NETSPY_BACKLOG=%zu", d->bl.limit);
 	log_record(LOG_INFO, MSGID_READY, fields,
 		   "ready: programs attached to %s, listening on %s (group %s), %zu drop reasons",
 		   d->probes.cgroup_path, d->cfg.socket_path, d->cfg.group,

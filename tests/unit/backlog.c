@@ -28,11 +28,11 @@ int main(void)
 		e = at(i * 10);
 		backlog_push(&b, &e);
 	}
-	CHECK(backlog_len(&b) == 8 && b.tail == 5, "full ring overwrites the oldest");
-	CHECK(backlog_get(&b, 4) == NULL && backlog_get(&b, 5)->ts_ns == 50,
-	      "an overwritten event is gone, the next is there");
-	CHECK(backlog_expire(&b, 175) == 3 && b.tail == 8,
-	      "events older than the age limit expire (75 ns and older)");
+	CHECK(backlog_len(&b) == 5 && b.tail == 8, "a full backlog keeps exactly the configured count");
+	CHECK(backlog_get(&b, 7) == NULL && backlog_get(&b, 8)->ts_ns == 80,
+	      "an evicted event is gone, the next is there");
+	CHECK(backlog_expire(&b, 195) == 2 && b.tail == 10,
+	      "events older than the age limit expire (95 ns and older)");
 	CHECK(backlog_expire(&b, 50) == 0, "expiry with a clock before the limit does nothing");
 	backlog_fini(&b);
 	CHECK(backlog_init(&b, 0, 0) == -EINVAL, "a zero capacity is refused");
