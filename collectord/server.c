@@ -47,6 +47,8 @@ struct client {
 	bool subscribed, live, replaying;
 	uint64_t cursor, replay_end, replayed;
 	uint64_t lost_total;
+	uint64_t lost_unlogged;	 /* lost since the last journal record about it */
+	uint64_t last_loss_log;	 /* CLOCK_MONOTONIC seconds, 0: never */
 	uint32_t pids[NETSPY_MAX_FILTER_PIDS];
 	size_t n_pids;
 	char comms[NETSPY_MAX_FILTER_COMMS][NETSPY_COMM_LEN];
@@ -162,6 +164,25 @@ int server_init(struct server *s, const struct server_opts *o, int epfd, struct 
 		return -errno;
 	}
 	return 0;
+}
+
+/* Structured journal fields naming a client; buf holds the strings. */
+struct client_fields {
+	char uid[32], pid[32], extra[64];
+	const char *v[4];
+};
+
+static const char *const *client_fields(struct client_fields *f, const struct client *c,
+					const char *extra)
+{
+	snprintf(f->uid, sizeof(f->uid), "CLIENT_UID=%u", (unsigned)c->uid);
+	snprintf(f->pid, sizeof(f->pid), "CLIENT_PID=%d", (int)c->pid);
+	snprintf(f->extra, sizeof(f->extra), "%s", extra ? extra : "");
+	f->v[0] = f->uid;
+	f->v[1] = f->pid;
+	f->v[2] = extra ? f->extra : NULL;
+	f->v[3] = NULL;
+	return f->v;
 }
 
 /* ---- output -------------------------------------------------------------------------------- */
@@ -286,6 +307,25 @@ static void queue_replay_done(struct client *c)
 		c->state = CLIENT_CLOSING;
 }
 
+/* A slow client's losses go to the journal at most once a minute per client. */
+static void log_client_loss(struct client *c, uint64_t lost)
+{
+	struct client_fields f;
+	char extra[48];
+	uint64_t now = mono_now();
+
+	c->lost_unlogged += lost;
+	if (c->last_loss_log && now - c->last_loss_log < 60)
+		return;
+	snprintf(extra, sizeof(extra), "EVENTS_LOST=%" PRIu64, c->lost_unlogged);
+	log_record(LOG_WARNING, MSGID_CLIENT_LOST_EVENTS, client_fields(&f, c, extra),
+		   "client %" PRIu64 " (uid %u, pid %d) reads too slowly: %" PRIu64
+		   " events skipped (%" PRIu64 " in total)",
+		   c->id, (unsigned)c->uid, (int)c->pid, c->lost_unlogged, c->lost_total);
+	c->lost_unlogged = 0;
+	c->last_loss_log = now;
+}
+
 /* Encodes the next batch for c. Returns false when there is nothing more to send now. */
 static bool queue_batch(struct client *c)
 {
@@ -300,6 +340,7 @@ static bool queue_batch(struct client *c)
 		s->cnt.client_lost_events += lost;
 		c->cursor = s->bl->tail;
 		queue_loss(c, NETSPY__V1__LOSS_SOURCE__LOSS_SOURCE_CLIENT, lost, c->lost_total);
+		log_client_loss(c, lost);
 	}
 	if (!c->live && end > c->replay_end)
 		end = c->replay_end;
@@ -473,8 +514,10 @@ static void read_client(struct client *c)
 
 			if (r == -EBADMSG)
 				why = "empty frame";
+			struct client_fields f;
+
 			snprintf(msg, sizeof(msg), "malformed request: %s", why);
-			log_record(LOG_WARNING, MSGID_CLIENT_DISCONNECTED, NULL,
+			log_record(LOG_WARNING, MSGID_CLIENT_DISCONNECTED, client_fields(&f, c, NULL),
 				   "client %" PRIu64 " (uid %u, pid %d) disconnected: %s", c->id,
 				   (unsigned)c->uid, (int)c->pid, msg);
 			queue_error(c, NETSPY__V1__ERROR_CODE__ERROR_CODE_BAD_REQUEST, msg);
@@ -501,9 +544,10 @@ static void client_close(struct client *c, const char *why)
 {
 	struct server *s = c->srv;
 	struct client **pp;
+	struct client_fields f;
 
 	if (why)
-		log_record(LOG_INFO, MSGID_CLIENT_DISCONNECTED, NULL,
+		log_record(LOG_INFO, MSGID_CLIENT_DISCONNECTED, client_fields(&f, c, NULL),
 			   "client %" PRIu64 " (uid %u, pid %d) disconnected: %s", c->id,
 			   (unsigned)c->uid, (int)c->pid, why);
 	else
