@@ -154,3 +154,21 @@ check_eq "socket is root:netspy 0660" "660 root netspy" "$(stat -c '%a %U %G' "$
 out=$(setpriv --reuid nobody --regid nogroup --clear-groups "$T/netspyctl" --socket "$SOCK" summary 2>&1); rc=$?
 check_eq "not in group netspy: exit 3" 3 "$rc"
 check "not in group netspy: says to join the group" grep -q "group netspy" <<<"$out"
+
+# ---- a live analyzer (as the shell and MCP server hold one) across a daemon restart ----
+PGEN=$(unique_gen "nslive$$")
+PNAME=${PGEN##*/}
+PNAME=${PNAME:0:15}
+"$NETSPY_TESTS_BIN/analyzer_probe" "$SOCK" "$PNAME" 6 >"$T/probe.out" 2>&1 &
+PROBE=$!
+on_exit "kill $PROBE"
+for i in $(seq 1 50); do grep -q ready "$T/probe.out" && break; sleep 0.1; done
+in_cg "$PGEN" udp 127.0.0.1 9 3 >/dev/null
+sleep 0.5
+stop_daemon
+start_daemon --cgroup "$CG" || exit 1
+sleep 0.5
+in_cg "$PGEN" udp 127.0.0.1 9 2 >/dev/null
+wait "$PROBE"
+check "live analyzer says the daemon restarted" grep -q "notice: netspyd at $SOCK restarted: reconnected" "$T/probe.out"
+check "live analyzer kept the old events and got the new ones" grep -q "^connects=5 reconnects=1" "$T/probe.out"
