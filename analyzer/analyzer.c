@@ -196,9 +196,14 @@ static int reconnect(struct analyzer *an)
 	return 0;
 }
 
+/* Most time one analyzer_poll spends catching up, so that a tool call under an event storm
+ * still answers (the rest is read by the next call). */
+#define POLL_BUDGET_MS 250
+
 int analyzer_poll(struct analyzer *an, int timeout_ms)
 {
 	int total = 0, wait = timeout_ms;
+	int64_t budget_end = -1;
 
 	if (!an->connected) {
 		int r = reconnect(an);
@@ -226,5 +231,9 @@ int analyzer_poll(struct analyzer *an, int timeout_ms)
 			return r;
 		total += r;
 		wait = 0;
+		if (budget_end < 0)
+			budget_end = mono_ms() + POLL_BUDGET_MS;
+		else if (mono_ms() >= budget_end)
+			return total;
 	}
 }
