@@ -189,8 +189,11 @@ static void rescan(struct cgroup_names *c)
 static const char *lookup(const struct cgroup_names *c, uint64_t id)
 {
 	struct cgroup_entry key = { .id = id };
-	const struct cgroup_entry *e = bsearch(&key, c->v, c->n, sizeof(*c->v), cmp_entry);
+	const struct cgroup_entry *e;
 
+	if (!c->n)
+		return NULL;
+	e = bsearch(&key, c->v, c->n, sizeof(*c->v), cmp_entry);
 	return e ? e->path : NULL;
 }
 
