@@ -64,7 +64,8 @@ static json_object *args_from_words(const struct tool *t, const uint8_t *data, s
 
 	memcpy(buf, data, size);
 	buf[size] = 0;
-	for (char *w = strtok_r(buf, "\n", &save); w && n < MAX_WORDS; w = strtok_r(NULL, "\n", &save))
+	for (char *w = strtok_r(buf, "\n", &save); w && n < MAX_WORDS;
+	     w = strtok_r(NULL, "\n", &save))
 		words[n++] = w;
 	if (tool_args_from_argv(t, n, words, &args, &err) < 0)
 		args = NULL;
