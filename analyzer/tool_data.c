@@ -71,12 +71,8 @@ int data_store(struct tool_context *ctx, struct store **ret, char **ret_error)
 
 int data_error(int err, char **ret_error)
 {
-	if (err == -EOPNOTSUPP)
-		*ret_error = strdup("packet drops cannot be filtered by unit: the kernel does not "
-				    "say which cgroup a dropped packet belonged to");
-	else
-		*ret_error = strdup(strerror(-err));
-	return err == -EOPNOTSUPP ? -EINVAL : err;
+	*ret_error = strdup(strerror(-err));
+	return err;
 }
 
 static json_object *str_or_null(const char *s)

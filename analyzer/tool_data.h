@@ -14,9 +14,10 @@
 #define ARG_PID                                                            \
 	"\"pid\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":4194304," \
 	"\"description\":\"Only this process id\"}"
-#define ARG_PROCESS                                                               \
-	"\"process_name\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":15," \
-	"\"description\":\"Only processes with this name (the kernel's comm)\"}"
+#define ARG_PROCESS                                                                         \
+	"\"process_name\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":255,"          \
+	"\"description\":\"Only processes with this name (the kernel's comm: its first 15 " \
+	"bytes)\"}"
 #define ARG_DURATION                                                          \
 	"\"duration\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":86400," \
 	"\"description\":\"Look back this many seconds (default 60)\"}"

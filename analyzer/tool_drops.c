@@ -81,12 +81,14 @@ const struct tool tool_get_packet_drop_summary = {
 	.name = "get_packet_drop_summary",
 	.command = "drops",
 	.title = "Packet drop summary",
-	.description = "Count the packets the kernel dropped over the last DURATION seconds, "
-		       "optionally only those of one process id or process name: total, by drop "
-		       "reason as the running kernel names it (NO_SOCKET, TCP_CSUM, ...), by "
-		       "protocol and by owning process (drops whose socket owner is unknown are "
-		       "counted as unattributed, never guessed).",
-	.input_schema = ARGS_SCHEMA(ARG_PID "," ARG_PROCESS "," ARG_DURATION),
+	.description =
+	    "Count the packets the kernel dropped over the last DURATION seconds, "
+	    "optionally only those of one process id, process name or systemd unit (a "
+	    "drop belongs to a unit when its owner was seen connecting from it): total, by drop "
+	    "reason as the running kernel names it (NO_SOCKET, TCP_CSUM, ...), by "
+	    "protocol and by owning process (drops whose socket owner is unknown are "
+	    "counted as unattributed, never guessed).",
+	.input_schema = ARGS_SCHEMA(ARG_PID "," ARG_PROCESS "," ARG_DURATION "," ARG_UNIT),
 	.output_schema =
 	    "{\"type\":\"object\",\"properties\":{" OUT_COMMON ",\"total_drops\":" S_COUNT
 	    ",\"by_reason\":" S_COUNTS ",\"by_protocol\":" S_COUNTS
