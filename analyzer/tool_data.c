@@ -56,13 +56,13 @@ int data_store(struct tool_context *ctx, struct store **ret, char **ret_error)
 		*ret_error = strdup("not connected to netspyd: no event data");
 		return -ENOTCONN;
 	}
-	/* Live sessions (shell, MCP) answer with everything that happened up to now. A failed
-	 * poll leaves the store as it was: answers then cover what was received. */
+	/* Live sessions (shell, MCP) answer with everything that happened up to now. When the
+	 * daemon has gone away they answer from what was received (the frontend says so); only
+	 * an analyzer that never reached the daemon has nothing to answer from. */
 	if (ctx->an->opts.live)
 		analyzer_poll(ctx->an, 0);
-	if (ctx->an->opts.live && !ctx->an->connected) {
-		*ret_error =
-		    strdup(ctx->an->error[0] ? ctx->an->error : "not connected to netspyd");
+	if (ctx->an->opts.live && !ctx->an->connected && !ctx->an->boot_id) {
+		*ret_error = strdup(ctx->an->error[0] ? ctx->an->error : "not connected to netspyd");
 		return -ENOTCONN;
 	}
 	*ret = &ctx->an->store;
