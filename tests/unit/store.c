@@ -171,6 +171,15 @@ static void test_bounds_and_memory(void)
 	CHECK(store_memory(&s) / n <= 64, "memory per event: %zu bytes (<= 64)",
 	      store_memory(&s) / n);
 	store_fini(&s);
+
+	/* Worst case: every event to a destination of its own. */
+	store_init(&s, n, "/nonexistent");
+	for (size_t i = 0; i < n; i++)
+		synth_connect(&s, T0 + i, 1, "a", 17, (uint8_t)i, (uint32_t)(i >> 8) + 1, 0, 0);
+	CHECK(s.endpoints.n == n + 1 && store_memory(&s) / n <= 64,
+	      "memory per event with 1,000,000 distinct destinations: %zu bytes (<= 64)",
+	      store_memory(&s) / n);
+	store_fini(&s);
 }
 
 static void test_units(void)
