@@ -1,5 +1,6 @@
 /* Fuzzes the MCP dispatcher: the input is split into lines and fed to a fresh server and to an
  * initialized one, whose fake registry has a data tool (lists, truncation) and a text tool. */
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,7 +35,7 @@ static int text_run(struct tool_context *ctx, json_object *args, json_object **r
 		    char **ret_error)
 {
 	*ret_error = strdup("no model configured");
-	return -5;
+	return -EIO;
 }
 
 static const struct tool fuzz_data = {
