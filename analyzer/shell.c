@@ -3,6 +3,7 @@
  * from a pipe. */
 #include <errno.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -267,6 +268,31 @@ static void remember(const char *line, const char *hist_file)
 		write_history(hist_file);
 }
 
+static volatile sig_atomic_t interrupted;
+
+static void on_interrupt(int sig)
+{
+	interrupted = 1;
+}
+
+/* Reads one line at the prompt. Ctrl-C there abandons the line being typed rather than the
+ * shell (during a command it still stops the program, as people expect of a stuck command). */
+static char *prompt_line(void)
+{
+	struct sigaction sa = { .sa_handler = on_interrupt }, old;
+	char *line;
+
+	for (;;) {
+		interrupted = 0;
+		sigaction(SIGINT, &sa, &old);
+		line = readline(SHELL_PROMPT);
+		sigaction(SIGINT, &old, NULL);
+		if (line || !interrupted)
+			return line;
+		fputc('\n', stdout);
+	}
+}
+
 static int interactive(struct shell *sh)
 {
 	char hist[PATH_MAX];
@@ -279,7 +305,7 @@ static int interactive(struct shell *sh)
 		read_history(hist_file);
 	fprintf(sh->out, "netspy %s shell: type 'help' for commands, 'quit' or Ctrl-D to leave.\n",
 		NETSPY_VERSION);
-	while ((line = readline(SHELL_PROMPT))) {
+	while ((line = prompt_line())) {
 		int done;
 
 		remember(line, hist_file);

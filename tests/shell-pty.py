@@ -110,8 +110,8 @@ out = sh.command(f"list --process {name} --max-events 20")
 report("list --process NAME --max-events 20 shows the events", out is not None and
        out.count(port) >= 3, out or sh.buf)
 
-# History: the up arrow twice brings back the summary --json line.
-sh.send("\x1b[A\x1b[A\r")
+# History: the up arrow three times brings back the summary --json line.
+sh.send("\x1b[A\x1b[A\x1b[A\r")
 out = sh.expect(r"netspy-mcp> ")
 report("history: the up arrow recalls an earlier command", total_of(out) == 3, out or sh.buf)
 
@@ -121,6 +121,9 @@ report("an unknown command prints an error and the shell continues",
 out = sh.command("summary --pid notanumber")
 report("bad arguments print an error and the shell continues",
        out is not None and "error" in out.lower(), out or sh.buf)
+sh.send("half a command\x03")
+out = sh.expect(r"netspy-mcp> ", 5)
+report("Ctrl-C at the prompt abandons the line, not the shell", out is not None, sh.buf)
 out = sh.command('insights "3 of 8 connections failed"')
 report('insights "..." answers (offline analyst)', out is not None and
        "error" not in out.lower() and len(out) > 60, out or sh.buf)
