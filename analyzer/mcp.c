@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "analyzer.h"
 #include "mcp.h"
 #include "tool.h"
 
@@ -310,7 +311,7 @@ static json_object *do_tools_call(struct mcp_server *s, json_object *params, str
 				name);
 	if (json_object_object_get_ex(params, "arguments", &args) && args &&
 	    !json_object_is_type(args, json_type_object)) {
-		snprintf(msg, sizeof(msg), "Invalid arguments for %s: arguments must be an object.",
+		snprintf(msg, sizeof(msg), "invalid arguments for %s: arguments must be an object.",
 			 t->name);
 		return text_result(msg, true);
 	}
@@ -322,11 +323,14 @@ static json_object *do_tools_call(struct mcp_server *s, json_object *params, str
 	if (rc == 0)
 		snprintf(msg, sizeof(msg), "%s returned no result object (internal error).",
 			 t->name);
-	else if (rc == -EINVAL)
+	else if (rc == -EINVAL && err)
 		snprintf(msg, sizeof(msg),
-			 "Invalid arguments for %s: %s. Correct them to match the tool's "
-			 "inputSchema and call it again.",
-			 t->name, err ? err : "rejected");
+			 "%s. Correct the arguments to match the inputSchema of %s and call it "
+			 "again.",
+			 err, t->name);
+	else if (rc == -EINVAL)
+		snprintf(msg, sizeof(msg), "Invalid arguments for %s; see its inputSchema.",
+			 t->name);
 	else
 		snprintf(msg, sizeof(msg), "%s failed: %s", t->name, err ? err : strerror(-rc));
 	json_object_put(res);
@@ -519,9 +523,23 @@ int mcp_serve(struct mcp_server *s, int in_fd, FILE *out)
 	return rc;
 }
 
+/* Ingests what the daemon reported since the last call (reconnecting after a restart), so
+ * that answers are current; what happened goes to stderr, never into the protocol stream. */
 static void refresh(struct mcp_server *s)
 {
-	/* Filled in by the analyzer integration: ingest new events before answering. */
+	struct analyzer *an = s->ctx->an;
+	int r;
+
+	if (!an)
+		return;
+	r = analyzer_poll(an, 0);
+	if (an->notice[0]) {
+		fprintf(stderr, "netspyctl mcp: %s\n", an->notice);
+		an->notice[0] = '\0';
+	}
+	if (r < 0)
+		fprintf(stderr, "netspyctl mcp: %s (answering from the events received so far)\n",
+			an->error[0] ? an->error : strerror(-r));
 }
 
 int mcp_main(struct tool_context *ctx)

@@ -393,7 +393,7 @@ static void test_tools_call(void)
 	CHECK(path(r, "result.isError") && json_object_get_boolean(path(r, "result.isError")) &&
 		  !path(r, "result.structuredContent"),
 	      "invalid arguments: a result with isError true, no structuredContent");
-	CHECK(strstr(str(r, "result.content.0.text"), "Invalid arguments for fake_count") &&
+	CHECK(strcasestr(str(r, "result.content.0.text"), "invalid arguments for fake_count") &&
 		  strstr(str(r, "result.content.0.text"), "n"),
 	      "the message names the tool and the argument (%s)", str(r, "result.content.0.text"));
 	json_object_put(r);
