@@ -318,6 +318,8 @@ static json_object *do_tools_call(struct mcp_server *s, json_object *params, str
 	if (s->before_call)
 		s->before_call(s);
 	rc = tool_invoke(t, s->ctx, args, &res, &err);
+	if (s->after_call)
+		s->after_call(s);
 	if (rc == 0 && json_object_is_type(res, json_type_object))
 		return data_result(s, t, res);
 	if (rc == 0)
@@ -523,6 +525,14 @@ int mcp_serve(struct mcp_server *s, int in_fd, FILE *out)
 	return rc;
 }
 
+static void report_notice(struct analyzer *an)
+{
+	if (an->notice[0]) {
+		fprintf(stderr, "netspyctl mcp: %s\n", an->notice);
+		an->notice[0] = '\0';
+	}
+}
+
 /* Ingests what the daemon reported since the last call (reconnecting after a restart), so
  * that answers are current; what happened goes to stderr, never into the protocol stream. */
 static void refresh(struct mcp_server *s)
@@ -533,13 +543,19 @@ static void refresh(struct mcp_server *s)
 	if (!an)
 		return;
 	r = analyzer_poll(an, 0);
-	if (an->notice[0]) {
-		fprintf(stderr, "netspyctl mcp: %s\n", an->notice);
-		an->notice[0] = '\0';
-	}
+	if (r < 0) /* the daemon went away (it may say so first): a second poll reconnects */
+		r = analyzer_poll(an, 0);
+	report_notice(an);
 	if (r < 0)
 		fprintf(stderr, "netspyctl mcp: %s (answering from the events received so far)\n",
 			an->error[0] ? an->error : strerror(-r));
+}
+
+/* Tools may poll too: report what they noticed. */
+static void after_call(struct mcp_server *s)
+{
+	if (s->ctx->an)
+		report_notice(s->ctx->an);
 }
 
 int mcp_main(struct tool_context *ctx)
@@ -560,6 +576,7 @@ int mcp_main(struct tool_context *ctx)
 	ctx->stream_out = NULL;
 	mcp_server_init(&s, ctx);
 	s.before_call = refresh;
+	s.after_call = after_call;
 	fprintf(stderr, "netspyctl mcp: serving on stdio (MCP %s)\n", MCP_LATEST_PROTOCOL);
 	rc = mcp_serve(&s, STDIN_FILENO, out);
 	fclose(out);

@@ -35,6 +35,7 @@ struct mcp_server {
 	/* Called before each tools/call so that answers include the newest events (the stdio
 	 * server ingests from the daemon here); may be NULL. */
 	void (*before_call)(struct mcp_server *s);
+	void (*after_call)(struct mcp_server *s); /* after each tools/call; may be NULL */
 	void *hook_data;
 };
 
