@@ -11,7 +11,9 @@
 #include <editline/readline.h>
 
 #include "ai.h"
+#include "analyzer.h"
 #include "cliargs.h"
+#include "live.h"
 #include "shell.h"
 #include "tool.h"
 
@@ -152,7 +154,7 @@ static void run_tool(struct shell *sh, const struct tool *t, int argc, char **ar
 	char *err = NULL;
 	int rc;
 
-	rc = tool_args_from_argv(t, argc, argv, &args, &err);
+	rc = tool_args_from_argv(t, argc - 1, argv + 1, &args, &err);
 	if (rc) {
 		fprintf(sh->err, "error: %s: %s\nType 'help %s' for its arguments.\n", argv[0],
 			err ? err : strerror(-rc), argv[0]);
@@ -206,12 +208,16 @@ int shell_execute(struct shell *sh, const char *line)
 	if (!strcmp(argv[0], "help") || !strcmp(argv[0], "?")) {
 		print_help(sh, argc > 1 ? argv[1] : NULL);
 	} else if (!strcmp(argv[0], "status")) {
-		int rc = sh->status ? sh->status(sh) : -ENOTSUP;
+		bool json = take_json_flag(&argc, argv);
 
-		if (rc == -ENOTSUP)
+		if (!sh->status)
 			fprintf(sh->err, "error: status is not available here\n");
+		else
+			sh->status(sh, json);
 	} else if ((t = find_command(sh, argv[0]))) {
 		run_tool(sh, t, argc, argv);
+		if (sh->after_command)
+			sh->after_command(sh);
 	} else {
 		fprintf(sh->err, "error: unknown command '%s'; type 'help' for the list\n",
 			argv[0]);
@@ -343,9 +349,54 @@ static int scripted(struct shell *sh, FILE *in)
 	return 0;
 }
 
+static void report_notice(struct shell *sh, struct analyzer *an)
+{
+	if (an->notice[0]) {
+		fprintf(sh->err, "netspy: %s\n", an->notice);
+		an->notice[0] = '\0';
+	}
+}
+
+/* Brings the store up to date before a command (reconnecting when the daemon restarted), so
+ * that answers include everything that happened since the shell started. */
 static void refresh(struct shell *sh)
 {
-	/* Filled in by the analyzer integration: ingest new events, reconnect if needed. */
+	struct analyzer *an = sh->ctx->an;
+	int r;
+
+	if (!an)
+		return;
+	r = analyzer_poll(an, 0);
+	if (r < 0) /* the daemon went away (it may say so first): a second poll reconnects */
+		r = analyzer_poll(an, 0);
+	report_notice(sh, an);
+	if (r < 0)
+		fprintf(sh->err, "warning: %s; answers cover the events received so far\n",
+			an->error[0] ? an->error : strerror(-r));
+}
+
+/* Tools may poll too: report what they noticed. */
+static void after_command(struct shell *sh)
+{
+	if (sh->ctx->an)
+		report_notice(sh, sh->ctx->an);
+}
+
+/* The daemon's status, then this shell's own subscription. */
+static int status(struct shell *sh, bool json)
+{
+	struct analyzer *an = sh->ctx->an;
+	int rc;
+
+	fflush(sh->out);
+	rc =
+	    live_status(&(struct live_opts){ .socket = an ? an->opts.socket : NULL, .json = json });
+	if (an && !json)
+		fprintf(sh->out, "This shell: %s, reconnected %u time%s, %llu events lost\n",
+			an->connected ? "subscribed" : "not connected", an->reconnects,
+			an->reconnects == 1 ? "" : "s",
+			(unsigned long long)analyzer_events_lost(an));
+	return rc ? -ENOTCONN : 0;
 }
 
 int shell_main(struct tool_context *ctx)
@@ -355,6 +406,8 @@ int shell_main(struct tool_context *ctx)
 		.out = stdout,
 		.err = stderr,
 		.before_command = refresh,
+		.after_command = after_command,
+		.status = status,
 	};
 	int rc;
 

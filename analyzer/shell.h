@@ -20,8 +20,10 @@ struct shell {
 	FILE *err; /* errors and notices */
 	/* Called before each command so that answers include the newest events; may be NULL. */
 	void (*before_command)(struct shell *sh);
-	/* Prints the daemon's status for `status`; 0 or -errno. NULL: `status` is unavailable. */
-	int (*status)(struct shell *sh);
+	void (*after_command)(struct shell *sh); /* after each tool; may be NULL */
+	/* Prints the daemon's status for `status` (as JSON with --json); 0 or -errno. NULL:
+	 * `status` is unavailable. */
+	int (*status)(struct shell *sh, bool json);
 	void *hook_data;
 };
 
