@@ -88,13 +88,15 @@ static void print_arguments(FILE *f, const struct tool *t)
 	json_object_object_foreach (props, name, prop) {
 		json_object *type = NULL, *desc = NULL;
 		bool required = false;
+		char option[64];
 
 		for (size_t i = 0; req && i < json_object_array_length(req); i++)
 			required |= !strcmp(
 			    json_object_get_string(json_object_array_get_idx(req, i)), name);
 		json_object_object_get_ex(prop, "type", &type);
 		json_object_object_get_ex(prop, "description", &desc);
-		fprintf(f, "  %-14s %-9s %s%s\n", name, type ? json_object_get_string(type) : "",
+		cliargs_option_name(name, option, sizeof(option));
+		fprintf(f, "  %-14s %-9s %s%s\n", option, type ? json_object_get_string(type) : "",
 			desc ? json_object_get_string(desc) : "", required ? " (required)" : "");
 	}
 	json_object_put(schema);
@@ -114,9 +116,8 @@ static void print_help(struct shell *sh, const char *topic)
 			t->alias ? ", " : "", t->alias ? t->alias : "", t->name, t->title,
 			t->description);
 		print_arguments(f, t);
-		fprintf(f, "Give them as on netspyctl's command line, e.g. --pid 1234 "
-			   "--duration 120; quote text with spaces. Add --json for the JSON "
-			   "result.\n");
+		fprintf(f, "For example --pid 1234 --duration 120; quote text with spaces. Add "
+			   "--json for the JSON result.\n");
 		return;
 	}
 	fprintf(f, "Commands:\n");
