@@ -74,3 +74,13 @@ check "the reconnection is reported on stderr" grep -qi reconnect "$T/mcp-restar
 eval "exec $mcp_in>&-"
 wait "$mcp_pid"
 check_eq "the session ends with status 0" 0 "$?"
+
+# ---- no daemon: the server still starts, and tool calls say what is wrong ----------------------
+out=$(printf '%s\n' "$INIT" \
+	'{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"get_network_summary","arguments":{}}}' |
+	timeout 20 "$NETSPYCTL" --socket "$T/nowhere.sock" mcp 2>/dev/null)
+check_eq "without a daemon netspyctl mcp still serves and exits 0" 0 "$?"
+check "without a daemon a tool call is an isError result naming the socket" python3 -c '
+import json, sys
+r = json.loads(sys.stdin.read().splitlines()[1])["result"]
+assert r["isError"] is True and sys.argv[1] in r["content"][0]["text"], r' "$T/nowhere.sock" <<<"$out"

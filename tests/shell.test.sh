@@ -31,3 +31,8 @@ check "scripted shell prints no prompt" bash -c '! grep -q "netspy-mcp> " <<<"$1
 check "scripted shell answers each line" grep -q '"total_connections"' <<<"$out"
 check "scripted shell reports errors on stderr" grep -q "unknown command" "$T/err"
 check_eq "scripted shell stops at quit" 1 "$(grep -c '^Commands:' <<<"$out")"
+
+# No daemon: a clear message and exit status 2 (the contract's "cannot reach the daemon").
+msg=$(echo summary | timeout 20 "$NETSPYCTL" --socket "$T/nowhere.sock" shell 2>&1)
+check_eq "without a daemon the shell exits 2" 2 "$?"
+check "without a daemon the shell names the socket" grep -q "$T/nowhere.sock" <<<"$msg"
