@@ -33,7 +33,8 @@ class Shell:
         env.pop("OPENAI_BASE_URL", None)
         self.pid, self.fd = pty.fork()
         if self.pid == 0:
-            os.execve(netspyctl, [netspyctl, "--socket", sock, "shell"], env)
+            # --offline: the AI commands never call a model from the tests.
+            os.execve(netspyctl, [netspyctl, "--offline", "--socket", sock, "shell"], env)
         self.buf = ""
 
     def expect(self, pattern, timeout=15):
@@ -121,7 +122,10 @@ report("an unknown command prints an error and the shell continues",
 out = sh.command("summary --pid notanumber")
 report("bad arguments print an error and the shell continues",
        out is not None and "error" in out.lower(), out or sh.buf)
-sh.send("half a command\x03")
+sh.send("half a command")
+sh.expect(r"half a command", 5)
+time.sleep(0.2)  # as a person would: the shell is waiting for input
+sh.send("\x03")
 out = sh.expect(r"netspy-mcp> ", 5)
 report("Ctrl-C at the prompt abandons the line, not the shell", out is not None, sh.buf)
 out = sh.command('insights "3 of 8 connections failed"')

@@ -79,8 +79,8 @@ async function expectToolError(client, name, args, mention) {
 async function main() {
 	const transport = new StdioClientTransport({
 		command: env.NETSPYCTL,
-		args: ['--socket', env.NETSPY_SOCK, 'mcp'],
-		// No OPENAI_* variables: the AI tools answer with the offline analyst.
+		// --offline: the AI tools answer with the built-in analyst and never call a model.
+		args: ['--offline', '--socket', env.NETSPY_SOCK, 'mcp'],
 		env: { PATH: env.PATH ?? '/usr/bin:/bin', HOME: env.HOME ?? '/' },
 		stderr: 'pipe',
 	});
