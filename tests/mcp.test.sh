@@ -19,6 +19,19 @@ free_port() {
 	done
 }
 
+# Waits (up to 5 s) until the daemon has delivered N connection events of process NAME: it
+# batches its deliveries, so events reach clients a fraction of a second after they happen.
+wait_total() {
+	local i n
+	for i in $(seq 1 50); do
+		n=$("$NETSPYCTL" --socket "$SOCK" summary --process "$1" --duration 300 --json 2>/dev/null |
+			sed -n 's/^ *"total_connections": *\([0-9]*\).*/\1/p')
+		[ "${n:-0}" -ge "$2" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 FAIL_NAME=mcpf$$; FAIL_NAME=${FAIL_NAME:0:15}
 OK_NAME=mcpo$$; OK_NAME=${OK_NAME:0:15}
 PORT=$(free_port)
@@ -28,7 +41,8 @@ gen_ok=$(unique_gen "$OK_NAME")
 "$gen_fail" tcp 127.0.0.1 "$PORT" "$FAIL_TCP" >/dev/null
 "$gen_fail" udp 127.0.0.1 "$PORT" "$FAIL_UDP" >/dev/null
 "$gen_ok" tcp-local 127.0.0.1 "$OK_COUNT" >/dev/null
-sleep 0.3 # let the daemon's batch reach its backlog
+check "the daemon delivered the test traffic" wait_total "$FAIL_NAME" $((FAIL_TCP + FAIL_UDP))
+wait_total "$OK_NAME" "$OK_COUNT"
 
 (cd tests/mcp && NETSPYCTL=$NETSPYCTL NETSPY_SOCK=$SOCK FAIL_NAME=$FAIL_NAME FAIL_PORT=$PORT \
 	FAIL_TCP=$FAIL_TCP FAIL_UDP=$FAIL_UDP OK_NAME=$OK_NAME OK_COUNT=$OK_COUNT \
@@ -66,7 +80,7 @@ start_daemon || exit 1
 AFTER_NAME=mcpa$$; AFTER_NAME=${AFTER_NAME:0:15}
 gen_after=$(unique_gen "$AFTER_NAME")
 "$gen_after" tcp 127.0.0.1 "$PORT" 2 >/dev/null
-sleep 0.3
+wait_total "$AFTER_NAME" 2
 call 3 "$AFTER_NAME" >&"${MCP[1]}"
 read -r -t 20 line <&"${MCP[0]}"
 check_eq "after a daemon restart: new events are answered" 2 "$(total_of <<<"$line")"

@@ -44,6 +44,11 @@ async function callData(client, name, args) {
 		return null;
 	}
 	const label = `${name} ${JSON.stringify(args)}`;
+	const placeholder = 'not built into this netspyctl';
+	if (result.isError && result.content?.[0]?.text?.includes(placeholder)) {
+		console.log(`ok - ${name} # SKIP this build has no AI module yet`);
+		return null;
+	}
 	if (result.isError) {
 		check(`${label} succeeds`, false, result.content);
 		return null;
