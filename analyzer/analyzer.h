@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "arena.h"
 #include "client.h"
 #include "store.h"
 
@@ -23,6 +24,7 @@ struct analyzer_opts {
 struct analyzer {
 	struct store store;
 	struct netspy_client client;
+	struct arena arena; /* messages are decoded into it */
 	struct analyzer_opts opts;
 	bool connected, replay_done;
 	uint64_t boot_id;

@@ -224,6 +224,29 @@ static const char *metavar(const char *k, const char *type)
 	return !strcmp(type, "integer") ? "N" : "TEXT";
 }
 
+/* Prints text wrapped at 80 columns. */
+static void print_wrapped(FILE *f, const char *text)
+{
+	size_t col = 0;
+
+	while (*text) {
+		size_t n = strcspn(text, " ");
+
+		if (col && col + 1 + n > 80) {
+			fputc('\n', f);
+			col = 0;
+		} else if (col) {
+			fputc(' ', f);
+			col++;
+		}
+		fprintf(f, "%.*s", (int)n, text);
+		col += n;
+		text += n;
+		text += strspn(text, " ");
+	}
+	fputc('\n', f);
+}
+
 void tool_print_help(FILE *f, const struct tool *t, const char *program)
 {
 	json_object *schema = json_tokener_parse(t->input_schema), *props = NULL;
@@ -235,7 +258,8 @@ void tool_print_help(FILE *f, const struct tool *t, const char *program)
 		pos ? (strcmp(pos, "query") ? " TEXT" : " QUERY") : "");
 	if (t->alias)
 		fprintf(f, "   or: %s %s ...\n", program, t->alias);
-	fprintf(f, "%s (tool %s).\n\n%s\n", t->title, t->name, t->description);
+	fprintf(f, "%s (tool %s).\n\n", t->title, t->name);
+	print_wrapped(f, t->description);
 	if (props && json_object_object_length(props))
 		fprintf(f, "\nOptions:\n");
 	json_object_object_foreach(props, k, p)

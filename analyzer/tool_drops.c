@@ -1,7 +1,9 @@
 /* get_packet_drop_summary: how many packets the kernel dropped, by reason (as the running
  * kernel names it), protocol and owning process. */
 #include <stdlib.h>
+#include <string.h>
 
+#include "format.h"
 #include "tool.h"
 #include "tool_data.h"
 
@@ -9,10 +11,15 @@ static json_object *reason_counts(const struct store *s, const struct store_drop
 {
 	json_object *o = json_object_new_object();
 
-	for (size_t i = 0; i < st->n_reasons; i++)
-		if (st->by_reason[i])
-			json_object_object_add(o, store_reason(s, (uint16_t)i),
-					       json_object_new_int64((int64_t)st->by_reason[i]));
+	for (size_t i = 0; i < st->n_reasons; i++) {
+		const char *raw = store_reason(s, (uint16_t)i);
+		char name[STORE_REASON_LEN * 4];
+
+		if (!st->by_reason[i])
+			continue;
+		fmt_sanitize(name, sizeof(name), (const uint8_t *)raw, strlen(raw));
+		json_object_object_add(o, name, json_object_new_int64((int64_t)st->by_reason[i]));
+	}
 	return o;
 }
 
