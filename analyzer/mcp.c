@@ -299,7 +299,7 @@ static json_object *do_tools_call(struct mcp_server *s, json_object *params, str
 {
 	const char *name = get_string(params, "name");
 	const struct tool *t;
-	json_object *args = NULL, *res = NULL, *r;
+	json_object *args = NULL, *res = NULL;
 	char *err = NULL, msg[1024];
 	int rc;
 
@@ -337,8 +337,7 @@ static json_object *do_tools_call(struct mcp_server *s, json_object *params, str
 		snprintf(msg, sizeof(msg), "%s failed: %s", t->name, err ? err : strerror(-rc));
 	json_object_put(res);
 	free(err);
-	r = text_result(msg, true);
-	return r;
+	return text_result(msg, true);
 }
 
 static const struct method {
@@ -392,7 +391,7 @@ static char *dispatch(struct mcp_server *s, json_object *msg)
 	if (!method || strcmp(get_string(msg, "jsonrpc") ?: "", "2.0")) {
 		rpc_fail(&e, MCP_INVALID_REQUEST,
 			 "Invalid Request: need \"jsonrpc\":\"2.0\" and a string \"method\"");
-		return has_id ? reply_error(id, &e) : reply_error(NULL, &e);
+		return reply_error(id, &e);
 	}
 	if (!has_id) {
 		handle_notification(s, method);
