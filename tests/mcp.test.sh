@@ -41,11 +41,16 @@ gen_ok=$(unique_gen "$OK_NAME")
 "$gen_fail" tcp 127.0.0.1 "$PORT" "$FAIL_TCP" >/dev/null
 "$gen_fail" udp 127.0.0.1 "$PORT" "$FAIL_UDP" >/dev/null
 "$gen_ok" tcp-local 127.0.0.1 "$OK_COUNT" >/dev/null
+BIG_NAME=mcpb$$; BIG_NAME=${BIG_NAME:0:15} BIG_COUNT=3000
+gen_big=$(unique_gen "$BIG_NAME")
+"$gen_big" udp 127.0.0.1 "$PORT" "$BIG_COUNT" >/dev/null
 check "the daemon delivered the test traffic" wait_total "$FAIL_NAME" $((FAIL_TCP + FAIL_UDP))
 wait_total "$OK_NAME" "$OK_COUNT"
+wait_total "$BIG_NAME" "$BIG_COUNT"
 
 (cd tests/mcp && NETSPYCTL=$NETSPYCTL NETSPY_SOCK=$SOCK FAIL_NAME=$FAIL_NAME FAIL_PORT=$PORT \
 	FAIL_TCP=$FAIL_TCP FAIL_UDP=$FAIL_UDP OK_NAME=$OK_NAME OK_COUNT=$OK_COUNT \
+	BIG_NAME=$BIG_NAME BIG_COUNT=$BIG_COUNT \
 	timeout 60 node mcp-test.mjs)
 
 # ---- raw stdio ------------------------------------------------------------------------------

@@ -7,6 +7,7 @@
 //   FAIL_NAME, FAIL_PORT         a process that made FAIL_TCP refused TCP connects and FAIL_UDP
 //   FAIL_TCP, FAIL_UDP           UDP connects to 127.0.0.1:FAIL_PORT
 //   OK_NAME, OK_COUNT            a process that made OK_COUNT established TCP connections
+//   BIG_NAME, BIG_COUNT          a process that made BIG_COUNT UDP connects (a result too large)
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import Ajv from 'ajv';
@@ -192,6 +193,22 @@ async function main() {
 	if (sc)
 		check('contextual: answered offline after calling tools',
 			sc.offline === true && !!sc.answer && sc.tools_called.length > 0, sc);
+
+	// A list larger than the 256 KiB cap: shortened, still valid, and the cut is stated.
+	const big = Number(env.BIG_COUNT);
+	const res = await client.callTool({ name: 'list_connections',
+		arguments: { process_name: env.BIG_NAME, duration: 300, max_events: big } });
+	const bigText = res.content?.[0]?.text ?? '';
+	const bigEvents = res.structuredContent?.events ?? [];
+	check(`list of ${big} events: shortened to fit 256 KiB (${bigEvents.length} kept)`,
+		!res.isError && bigEvents.length > 100 && bigEvents.length < big &&
+		bigText.length <= 256 * 1024, { isError: res.isError, n: bigEvents.length });
+	check('list of many events: still valid against the outputSchema',
+		validators.get('list_connections')?.(res.structuredContent) === true,
+		validators.get('list_connections')?.errors);
+	check('list of many events: the truncation is stated',
+		/truncated/i.test(res.content?.[1]?.text ?? '') &&
+		(res.content?.[1]?.text ?? '').includes(`of ${big}`), res.content?.[1]);
 
 	await expectToolError(client, 'get_network_summary', { pid: 'abc' }, 'pid');
 	await expectToolError(client, 'get_network_summary', { duration: -5 }, 'duration');
