@@ -27,14 +27,14 @@ def report(desc, cond, detail=""):
 
 
 class Shell:
-    def __init__(self):
+    def __init__(self, command=("shell",)):
         env = dict(os.environ, XDG_STATE_HOME=state, TERM="xterm")
         env.pop("OPENAI_API_KEY", None)
         env.pop("OPENAI_BASE_URL", None)
         self.pid, self.fd = pty.fork()
         if self.pid == 0:
             # --offline: the AI commands never call a model from the tests.
-            os.execve(netspyctl, [netspyctl, "--offline", "--socket", sock, "shell"], env)
+            os.execve(netspyctl, [netspyctl, "--offline", "--socket", sock, *command], env)
         self.buf = ""
 
     def expect(self, pattern, timeout=15):
@@ -177,4 +177,10 @@ out = sh.expect(r"quit", timeout=5)
 report("history is loaded by the next session", out is not None, sh.buf)
 sh.send("\x15\x04")  # clear the line, then Ctrl-D on an empty line
 report("Ctrl-D exits with status 0", sh.wait() == 0)
+# Plain netspyctl on a terminal is the shell too.
+sh = Shell(command=())
+out = sh.expect(r"netspy-mcp> ")
+report("plain netspyctl on a terminal starts the shell", out is not None, sh.buf)
+sh.send("exit\r")
+report("exit leaves with status 0", sh.wait() == 0)
 sys.exit(1 if failures else 0)
