@@ -473,53 +473,55 @@ int mcp_serve(struct mcp_server *s, int in_fd, FILE *out)
 {
 	const size_t cap = MCP_MAX_LINE + 1;
 	char *buf = malloc(cap);
-	size_t used = 0, scanned = 0;
-	bool discarding = false; /* skipping the rest of an over-long line */
+	size_t start = 0, used = 0, scanned = 0; /* buf[start, used) is not handled yet */
+	bool discarding = false;		 /* skipping the rest of an over-long line */
 	int rc = 0;
 
 	if (!buf)
 		return -ENOMEM;
-	for (;;) {
+	while (!rc) {
 		char *nl = memchr(buf + scanned, '\n', used - scanned);
 		ssize_t n;
 
 		if (nl) {
-			size_t len = (size_t)(nl - buf);
-
 			if (!discarding)
-				rc = send_line(out, mcp_handle_line(s, buf, len));
+				rc = send_line(out, mcp_handle_line(s, buf + start,
+								    (size_t)(nl - buf) - start));
 			discarding = false;
-			memmove(buf, nl + 1, used - len - 1);
-			used -= len + 1;
-			scanned = 0;
-			if (rc)
-				break;
+			start = scanned = (size_t)(nl - buf) + 1;
 			continue;
 		}
+		if (start == used)
+			start = used = 0;
 		scanned = used;
-		if (used == cap) {
+		if (used - start == cap) {
 			/* Too long: answer once, then drop bytes up to the next newline. */
 			if (!discarding)
 				rc = send_line(out, mcp_handle_line(s, buf, used));
 			discarding = true;
-			used = scanned = 0;
-			if (rc)
-				break;
+			start = used = scanned = 0;
+			continue;
+		}
+		if (used == cap) {
+			/* Make room: the partial line moves to the front (a forward copy). */
+			for (size_t i = start; i < used; i++)
+				buf[i - start] = buf[i];
+			used -= start;
+			scanned = used;
+			start = 0;
 		}
 		n = read(in_fd, buf + used, cap - used);
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0) {
+		if (n < 0)
 			rc = -errno;
+		else if (n == 0)
 			break;
-		}
-		if (n == 0) {
-			if (used && !discarding)
-				rc = send_line(out, mcp_handle_line(s, buf, used));
-			break;
-		}
-		used += (size_t)n;
+		else
+			used += (size_t)n;
 	}
+	if (!rc && used > start && !discarding) /* a last line without a newline */
+		rc = send_line(out, mcp_handle_line(s, buf + start, used - start));
 	free(buf);
 	return rc;
 }

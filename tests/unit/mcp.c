@@ -494,6 +494,31 @@ static void test_serve(void)
 	fclose(out);
 }
 
+/* Many messages per read, and lines that straddle reads: every one answered, in order. */
+static void test_serve_many(void)
+{
+	struct mcp_server s;
+	FILE *in = tmpfile(), *out = tmpfile();
+	char line[256];
+	int n = 0, in_order = 1;
+
+	mcp_server_init(&s, &ctx);
+	for (int i = 0; i < 20000; i++)
+		fprintf(in, "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"ping\"}\n", i);
+	rewind(in);
+	CHECK(mcp_serve(&s, fileno(in), out) == 0, "20000 pings served");
+	rewind(out);
+	while (fgets(line, sizeof(line), out)) {
+		json_object *r = json_tokener_parse(line);
+
+		in_order &= json_object_get_int(path(r, "id")) == n++;
+		json_object_put(r);
+	}
+	CHECK(n == 20000 && in_order, "20000 answers, in order (%d)", n);
+	fclose(in);
+	fclose(out);
+}
+
 int main(void)
 {
 	test_lifecycle();
@@ -505,5 +530,6 @@ int main(void)
 	test_tools_call();
 	test_size_cap();
 	test_serve();
+	test_serve_many();
 	return CHECK_DONE();
 }
