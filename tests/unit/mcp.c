@@ -503,10 +503,10 @@ static void test_serve_many(void)
 	int n = 0, in_order = 1;
 
 	mcp_server_init(&s, &ctx);
-	for (int i = 0; i < 20000; i++)
+	for (int i = 0; i < 40000; i++)
 		fprintf(in, "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"ping\"}\n", i);
 	rewind(in);
-	CHECK(mcp_serve(&s, fileno(in), out) == 0, "20000 pings served");
+	CHECK(mcp_serve(&s, fileno(in), out) == 0, "40000 pings served");
 	rewind(out);
 	while (fgets(line, sizeof(line), out)) {
 		json_object *r = json_tokener_parse(line);
@@ -514,7 +514,7 @@ static void test_serve_many(void)
 		in_order &= json_object_get_int(path(r, "id")) == n++;
 		json_object_put(r);
 	}
-	CHECK(n == 20000 && in_order, "20000 answers, in order (%d)", n);
+	CHECK(n == 40000 && in_order, "40000 answers, in order (%d)", n);
 	fclose(in);
 	fclose(out);
 }
