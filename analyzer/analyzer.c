@@ -41,8 +41,8 @@ static int handle(struct analyzer *an, const Netspy__V1__ServerMessage *m)
 		return 0;
 	case NETSPY__V1__SERVER_MESSAGE__MSG_LOSS:
 		if (m->loss->source == NETSPY__V1__LOSS_SOURCE__LOSS_SOURCE_KERNEL)
-			an->lost_kernel = m->loss->total > an->lost_kernel ? m->loss->total
-									: an->lost_kernel;
+			an->lost_kernel =
+			    m->loss->total > an->lost_kernel ? m->loss->total : an->lost_kernel;
 		else
 			an->lost_client += m->loss->count;
 		return 0;
@@ -190,8 +190,8 @@ static int reconnect(struct analyzer *an)
 	an->reconnects++;
 	snprintf(an->notice, sizeof(an->notice),
 		 an->boot_id != old_boot
-			 ? "netspyd at %s restarted: reconnected and replayed its new backlog"
-			 : "reconnected to netspyd at %s and caught up",
+		     ? "netspyd at %s restarted: reconnected and replayed its new backlog"
+		     : "reconnected to netspyd at %s and caught up",
 		 an->client.path);
 	return 0;
 }

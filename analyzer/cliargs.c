@@ -34,8 +34,7 @@ void cliargs_option_name(const char *property, char *buf, size_t len)
 /* The property an option names ("--process" and "--process-name" both name process_name). */
 static const char *property_of(json_object *props, const char *opt, size_t opt_len)
 {
-	json_object_object_foreach(props, k, unused)
-	{
+	json_object_object_foreach (props, k, unused) {
 		char name[64];
 
 		(void)unused;
@@ -106,8 +105,7 @@ static char *option_list(json_object *props)
 {
 	char list[512] = "";
 
-	json_object_object_foreach(props, k, unused)
-	{
+	json_object_object_foreach (props, k, unused) {
 		char name[64];
 
 		(void)unused;
@@ -163,7 +161,8 @@ static int parse_words(const struct tool *t, json_object *schema, json_object *p
 				continue;
 			}
 			if (!positional)
-				return fail(ret_error, "%s takes no argument '%s' (options start with --)",
+				return fail(ret_error,
+					    "%s takes no argument '%s' (options start with --)",
 					    t->command, w);
 			add_word(args, positional, w);
 			continue;
@@ -262,8 +261,7 @@ void tool_print_help(FILE *f, const struct tool *t, const char *program)
 	print_wrapped(f, t->description);
 	if (props && json_object_object_length(props))
 		fprintf(f, "\nOptions:\n");
-	json_object_object_foreach(props, k, p)
-	{
+	json_object_object_foreach (props, k, p) {
 		char name[64], left[96];
 		json_object *d = NULL;
 

@@ -61,7 +61,8 @@ int data_store(struct tool_context *ctx, struct store **ret, char **ret_error)
 	if (ctx->an->opts.live)
 		analyzer_poll(ctx->an, 0);
 	if (ctx->an->opts.live && !ctx->an->connected) {
-		*ret_error = strdup(ctx->an->error[0] ? ctx->an->error : "not connected to netspyd");
+		*ret_error =
+		    strdup(ctx->an->error[0] ? ctx->an->error : "not connected to netspyd");
 		return -ENOTCONN;
 	}
 	*ret = &ctx->an->store;
@@ -253,8 +254,7 @@ json_object *conn_to_json(struct store *s, uint64_t abs)
 	json_object_object_add(o, "outcome",
 			       json_object_new_string(store_outcome_name(r->outcome)));
 	if (r->latency_us)
-		json_object_object_add(o, "latency_ms",
-				       json_number(r->latency_us / 1000.0, 3));
+		json_object_object_add(o, "latency_ms", json_number(r->latency_us / 1000.0, 3));
 	json_object_object_add(o, "unit", str_or_null(cg ? cg->unit : NULL));
 	json_object_object_add(o, "container", str_or_null(cg ? cg->container : NULL));
 	return o;
@@ -369,8 +369,7 @@ void text_counts(FILE *f, json_object *counts)
 		fputs("none", f);
 		return;
 	}
-	json_object_object_foreach(counts, k, v)
-	{
+	json_object_object_foreach (counts, k, v) {
 		fprintf(f, "%s%s %lld", sep, k, (long long)json_object_get_int64(v));
 		sep = ", ";
 	}
@@ -415,8 +414,9 @@ void text_events_lost(FILE *f, json_object *result)
 	int64_t lost = json_int(result, "events_lost");
 
 	if (lost)
-		fprintf(f, "  warning: %lld events were lost (kernel ring buffer or a slow reader): "
-			   "counts may be low\n",
+		fprintf(f,
+			"  warning: %lld events were lost (kernel ring buffer or a slow reader): "
+			"counts may be low\n",
 			(long long)lost);
 }
 
@@ -508,10 +508,10 @@ void text_latency(FILE *f, json_object *result)
 	json_object_object_get_ex(result, "latency_ms", &l);
 	if (!json_int(l, "count"))
 		return;
-	fprintf(f, "  TCP handshake latency: p50 %.3f ms, p90 %.3f ms, p99 %.3f ms (%lld connects)\n",
+	fprintf(f,
+		"  TCP handshake latency: p50 %.3f ms, p90 %.3f ms, p99 %.3f ms (%lld connects)\n",
 		json_object_get_double(json_object_object_get(l, "p50")),
 		json_object_get_double(json_object_object_get(l, "p90")),
 		json_object_get_double(json_object_object_get(l, "p99")),
 		(long long)json_int(l, "count"));
 }
-

@@ -45,7 +45,8 @@ static int drops_run(struct tool_context *ctx, json_object *args, json_object **
 	json_object_object_add(o, "total_drops", json_object_new_int64((int64_t)st.total));
 	json_object_object_add(o, "by_reason", reason_counts(s, &st));
 	json_object_object_add(o, "by_protocol", json_proto_counts(st.by_proto));
-	json_object_object_add(o, "by_process", json_top_processes(s, st.processes, st.n_processes));
+	json_object_object_add(o, "by_process",
+			       json_top_processes(s, st.processes, st.n_processes));
 	json_object_object_add(o, "unattributed",
 			       json_object_new_int64((int64_t)(st.total - st.attributed)));
 	free(st.by_reason);
@@ -86,12 +87,13 @@ const struct tool tool_get_packet_drop_summary = {
 		       "protocol and by owning process (drops whose socket owner is unknown are "
 		       "counted as unattributed, never guessed).",
 	.input_schema = ARGS_SCHEMA(ARG_PID "," ARG_PROCESS "," ARG_DURATION),
-	.output_schema = "{\"type\":\"object\",\"properties\":{" OUT_COMMON
-			 ",\"total_drops\":" S_COUNT ",\"by_reason\":" S_COUNTS
-			 ",\"by_protocol\":" S_COUNTS ",\"by_process\":" S_TOP("process")
-			 ",\"unattributed\":" S_COUNT "},"
-			 "\"required\":[" OUT_COMMON_REQUIRED ",\"total_drops\",\"by_reason\","
-			 "\"by_protocol\",\"by_process\",\"unattributed\"]}",
+	.output_schema =
+	    "{\"type\":\"object\",\"properties\":{" OUT_COMMON ",\"total_drops\":" S_COUNT
+	    ",\"by_reason\":" S_COUNTS ",\"by_protocol\":" S_COUNTS
+	    ",\"by_process\":" S_TOP("process") ",\"unattributed\":" S_COUNT "},"
+						"\"required\":[" OUT_COMMON_REQUIRED
+						",\"total_drops\",\"by_reason\","
+						"\"by_protocol\",\"by_process\",\"unattributed\"]}",
 	.read_only = true,
 	.open_world = false,
 	.offered_to_model = true,

@@ -35,7 +35,8 @@ static void list_drops_print(FILE *f, json_object *r)
 
 	if (!n) {
 		fprintf(f, "No packet drops (%s, last %lld seconds)\n",
-			text_subject(r, subject, sizeof(subject)), (long long)json_int(r, "duration"));
+			text_subject(r, subject, sizeof(subject)),
+			(long long)json_int(r, "duration"));
 		text_events_lost(f, r);
 		return;
 	}
@@ -50,7 +51,7 @@ static void list_drops_print(FILE *f, json_object *r)
 }
 
 #define S_DROP_EVENT                                                                               \
-	"{\"type\":\"object\",\"properties\":{\"timestamp\":" S_STRING ",\"reason\":" S_STRING      \
+	"{\"type\":\"object\",\"properties\":{\"timestamp\":" S_STRING ",\"reason\":" S_STRING     \
 	",\"protocol\":" S_STRING ",\"source_ip\":" S_STRING ",\"source_port\":" S_COUNT           \
 	",\"destination_ip\":" S_STRING ",\"destination_port\":" S_COUNT ",\"pid\":" S_INT_OR_NULL \
 	",\"process\":" S_STRING_OR_NULL "},"                                                      \

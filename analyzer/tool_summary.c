@@ -39,7 +39,8 @@ static int summary_run(struct tool_context *ctx, json_object *args, json_object 
 static void summary_print(FILE *f, json_object *r)
 {
 	char subject[256];
-	int64_t total = json_int(r, "total_connections"), failed = json_int(r, "failed_connections");
+	int64_t total = json_int(r, "total_connections"),
+		failed = json_int(r, "failed_connections");
 
 	fprintf(f, "%s made %lld outbound connection attempt%s over the last %lld seconds",
 		text_subject(r, subject, sizeof(subject)), (long long)total, total == 1 ? "" : "s",
@@ -71,14 +72,15 @@ const struct tool tool_get_network_summary = {
 		       "refused, timeout, unreachable, pending, sent), by process, and TCP "
 		       "handshake latency percentiles in milliseconds.",
 	.input_schema = ARGS_SCHEMA(ARG_PID "," ARG_PROCESS "," ARG_DURATION "," ARG_UNIT),
-	.output_schema = "{\"type\":\"object\",\"properties\":{" OUT_COMMON
-			 ",\"total_connections\":" S_COUNT ",\"failed_connections\":" S_COUNT
-			 ",\"failure_rate\":" S_NUMBER ",\"by_protocol\":" S_COUNTS
-			 ",\"by_outcome\":" S_COUNTS ",\"latency_ms\":" S_LATENCY
-			 ",\"processes\":" S_TOP("process") "},"
-			 "\"required\":[" OUT_COMMON_REQUIRED ",\"total_connections\","
-			 "\"failed_connections\",\"failure_rate\",\"by_protocol\",\"by_outcome\","
-			 "\"latency_ms\",\"processes\"]}",
+	.output_schema =
+	    "{\"type\":\"object\",\"properties\":{" OUT_COMMON ",\"total_connections\":" S_COUNT
+	    ",\"failed_connections\":" S_COUNT ",\"failure_rate\":" S_NUMBER
+	    ",\"by_protocol\":" S_COUNTS ",\"by_outcome\":" S_COUNTS ",\"latency_ms\":" S_LATENCY
+	    ",\"processes\":" S_TOP(
+		"process") "},"
+			   "\"required\":[" OUT_COMMON_REQUIRED ",\"total_connections\","
+			   "\"failed_connections\",\"failure_rate\",\"by_protocol\",\"by_outcome\","
+			   "\"latency_ms\",\"processes\"]}",
 	.read_only = true,
 	.open_world = false,
 	.offered_to_model = true,

@@ -20,16 +20,17 @@ static void test_aggregations(void)
 	CHECK(st.total == 11 && st.failed == 3, "11 connects, 3 failed (got %llu, %llu)",
 	      (unsigned long long)st.total, (unsigned long long)st.failed);
 	CHECK(st.by_proto[6] == 5 && st.by_proto[17] == 6, "by protocol: 5 TCP, 6 UDP");
-	CHECK(st.by_outcome[2] == 3 && st.by_outcome[1] == 2 && st.by_outcome[STORE_OUTCOME_SENT] == 6,
+	CHECK(st.by_outcome[2] == 3 && st.by_outcome[1] == 2 &&
+		  st.by_outcome[STORE_OUTCOME_SENT] == 6,
 	      "outcomes: 3 refused, 2 established, 6 sent");
 	CHECK(st.latency_count == 2 && st.latency_p50_ms == 1.0 && st.latency_p99_ms == 3.0,
-	      "latency percentiles of established connects (p50 %.3f, p99 %.3f)",
-	      st.latency_p50_ms, st.latency_p99_ms);
+	      "latency percentiles of established connects (p50 %.3f, p99 %.3f)", st.latency_p50_ms,
+	      st.latency_p99_ms);
 	CHECK(st.n_destinations == 4 && st.destinations[0].count == 4 &&
-		      store_endpoint(&s, st.destinations[0].key)->port == 53,
+		  store_endpoint(&s, st.destinations[0].key)->port == 53,
 	      "top destination is 10.0.0.53:53 with 4");
 	CHECK(st.n_refused == 1 && st.refused[0].count == 3 &&
-		      store_endpoint(&s, st.refused[0].key)->port == 1,
+		  store_endpoint(&s, st.refused[0].key)->port == 1,
 	      "refused destination 10.0.0.1:1 x3");
 	CHECK(st.n_processes == 2 && st.processes[0].count == 7 && st.processes[0].failed == 3,
 	      "per process: curl 7 (3 failed) first");
@@ -130,7 +131,8 @@ static void test_bounds_and_memory(void)
 			      (uint8_t)(i % 250), (uint32_t)(i % 1000), i + 1, 0);
 	}
 	CHECK(store_count(&s) == n, "1,000,000 events stored");
-	CHECK(store_memory(&s) / n <= 64, "memory per event: %zu bytes (<= 64)", store_memory(&s) / n);
+	CHECK(store_memory(&s) / n <= 64, "memory per event: %zu bytes (<= 64)",
+	      store_memory(&s) / n);
 	store_fini(&s);
 }
 
@@ -170,7 +172,7 @@ static void test_units(void)
 	store_init(&s, 16, tmpl);
 	synth_connect(&s, T0, 5, "web", 6, 1, 80, 1, (uint64_t)st.st_ino);
 	CHECK(store_cgroup(&s, 0) && store_cgroup(&s, 0)->unit &&
-		      !strcmp(store_cgroup(&s, 0)->unit, "web.service"),
+		  !strcmp(store_cgroup(&s, 0)->unit, "web.service"),
 	      "cgroup id (directory inode) resolves to its unit");
 	{
 		struct store_filter fu = { .unit = "web" };
@@ -189,7 +191,7 @@ static void test_units(void)
 		   "41 31 0:38 / /sys/fs/cgroup/uni\\040fied rw,relatime - cgroup2 cgroup2 rw\n");
 	fclose(f);
 	CHECK(cgroup_find_mount(mi, path, sizeof(path)) == 0 &&
-		      !strcmp(path, "/sys/fs/cgroup/uni fied"),
+		  !strcmp(path, "/sys/fs/cgroup/uni fied"),
 	      "cgroup2 mount found in mountinfo (%s)", path);
 	snprintf(path, sizeof(path), "rm -rf %s", tmpl);
 	CHECK(system(path) == 0, "cleanup");
