@@ -2,21 +2,27 @@
 // one against a real netspyd after known traffic, validates every structuredContent against the
 // tool's outputSchema with Ajv and checks the counts. Prints "ok - ..." / "not ok - ..." lines.
 //
-// Environment (set by tests/mcp.test.sh):
-//   NETSPYCTL, NETSPY_SOCK       the program and the daemon's socket
-//   FAIL_NAME, FAIL_PORT         a process that made FAIL_TCP refused TCP connects and FAIL_UDP
-//   FAIL_TCP, FAIL_UDP           UDP connects to 127.0.0.1:FAIL_PORT
-//   OK_NAME, OK_COUNT            a process that made OK_COUNT established TCP connections
-//   BIG_NAME, BIG_COUNT          a process that made BIG_COUNT UDP connects (a result too large)
+// Environment (set by tests/mcp.test.sh): NETSPYCTL and NETSPY_SOCK, the program and the daemon's
+// socket; PORT, a port nobody listens on; and uniquely named traffic generators, run once the
+// session is subscribed:
+//   FAIL_GEN  makes FAIL_TCP refused TCP connects and FAIL_UDP UDP connects to 127.0.0.1:PORT
+//   OK_GEN    makes OK_COUNT established TCP connections
+//   BIG_GEN   makes BIG_COUNT UDP connects (a result too large for one answer)
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import Ajv from 'ajv';
+import { execFileSync } from 'node:child_process';
+import { basename } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 
 const env = process.env;
 const failTcp = Number(env.FAIL_TCP);
 const failUdp = Number(env.FAIL_UDP);
 const okCount = Number(env.OK_COUNT);
+const bigCount = Number(env.BIG_COUNT);
+const failName = basename(env.FAIL_GEN);
+const okName = basename(env.OK_GEN);
+const bigName = basename(env.BIG_GEN);
 const DATA_TOOLS = ['get_network_summary', 'list_connections', 'get_packet_drop_summary',
 	'list_packet_drops', 'analyze_patterns'];
 const ALL_TOOLS = [...DATA_TOOLS, 'ai_insights', 'contextual_analysis'];
@@ -66,6 +72,18 @@ async function callData(client, name, args) {
 	} catch { /* not JSON */ }
 	check(`${label}: the text content is the same JSON`, same);
 	return sc;
+}
+
+// Asks for name's connection count until it is n (the daemon batches its deliveries).
+async function waitTotal(client, name, n) {
+	for (let i = 0; i < 50; i++) {
+		const r = await client.callTool({ name: 'get_network_summary',
+			arguments: { process_name: name, duration: 300 } });
+		if (r.structuredContent?.total_connections === n)
+			return true;
+		await new Promise((resolve) => setTimeout(resolve, 100));
+	}
+	return false;
 }
 
 async function expectToolError(client, name, args, mention) {
@@ -128,8 +146,17 @@ async function main() {
 			check(`${t.name}: openWorldHint false`, t.annotations?.openWorldHint === false);
 	}
 
+	// Traffic made now, while the session is subscribed.
+	const gen = (path, ...args) => execFileSync(path, args.map(String), { stdio: 'ignore' });
+	gen(env.FAIL_GEN, 'tcp', '127.0.0.1', env.PORT, failTcp);
+	gen(env.FAIL_GEN, 'udp', '127.0.0.1', env.PORT, failUdp);
+	gen(env.OK_GEN, 'tcp-local', '127.0.0.1', okCount);
+	gen(env.BIG_GEN, 'udp', '127.0.0.1', env.PORT, bigCount);
+	for (const [name, n] of [[failName, failTcp + failUdp], [okName, okCount], [bigName, bigCount]])
+		check(`the session sees the ${n} connections of ${name}`, await waitTotal(client, name, n));
+
 	// The process that made refused TCP connects and UDP connects.
-	const f = env.FAIL_NAME;
+	const f = failName;
 	let sc = await callData(client, 'get_network_summary', { process_name: f, duration: 300 });
 	if (sc) {
 		check(`summary: ${failTcp + failUdp} connections of ${f}`,
@@ -147,8 +174,8 @@ async function main() {
 		check(`list: every event is from ${f}`, ev.every((e) => e.process === f));
 		check(`list: ${failTcp} TCP connects refused`,
 			ev.filter((e) => e.protocol === 'TCP' && e.outcome === 'refused').length === failTcp);
-		check(`list: destinations are 127.0.0.1:${env.FAIL_PORT}`, ev.every((e) =>
-			e.destination_ip === '127.0.0.1' && e.destination_port === Number(env.FAIL_PORT)));
+		check(`list: destinations are 127.0.0.1:${env.PORT}`, ev.every((e) =>
+			e.destination_ip === '127.0.0.1' && e.destination_port === Number(env.PORT)));
 	}
 	sc = await callData(client, 'list_connections',
 		{ process_name: f, duration: 300, max_events: 2 });
@@ -157,20 +184,20 @@ async function main() {
 	sc = await callData(client, 'analyze_patterns', { process_name: f, duration: 300 });
 	if (sc) {
 		const top = sc.top_destinations ?? [];
-		check(`analyze: the top destination is 127.0.0.1:${env.FAIL_PORT}`,
-			top.length > 0 && String(top[0].destination).includes(`:${env.FAIL_PORT}`), top);
+		check(`analyze: the top destination is 127.0.0.1:${env.PORT}`,
+			top.length > 0 && String(top[0].destination).includes(`:${env.PORT}`), top);
 		check('analyze: destination counts add up to the connections',
 			top.reduce((n, d) => n + d.count, 0) === failTcp + failUdp, top);
 		check('analyze: a failure rate above zero', sc.failure_rate > 0, sc.failure_rate);
 	}
 
 	// The process whose connections were accepted.
-	sc = await callData(client, 'get_network_summary', { process_name: env.OK_NAME, duration: 300 });
+	sc = await callData(client, 'get_network_summary', { process_name: okName, duration: 300 });
 	if (sc) {
-		check(`summary: ${okCount} connections of ${env.OK_NAME}, none failed`,
+		check(`summary: ${okCount} connections of ${okName}, none failed`,
 			sc.total_connections === okCount && sc.failed_connections === 0, sc);
 	}
-	sc = await callData(client, 'list_connections', { process_name: env.OK_NAME, duration: 300 });
+	sc = await callData(client, 'list_connections', { process_name: okName, duration: 300 });
 	if (sc) {
 		const ev = sc.events ?? [];
 		check('list: accepted connections are established with a latency',
@@ -195,9 +222,9 @@ async function main() {
 			sc.offline === true && !!sc.answer && sc.tools_called.length > 0, sc);
 
 	// A list larger than the 256 KiB cap: shortened, still valid, and the cut is stated.
-	const big = Number(env.BIG_COUNT);
+	const big = bigCount;
 	const res = await client.callTool({ name: 'list_connections',
-		arguments: { process_name: env.BIG_NAME, duration: 300, max_events: big } });
+		arguments: { process_name: bigName, duration: 300, max_events: big } });
 	const bigText = res.content?.[0]?.text ?? '';
 	const bigEvents = res.structuredContent?.events ?? [];
 	check(`list of ${big} events: shortened to fit 256 KiB (${bigEvents.length} kept)`,
