@@ -30,6 +30,8 @@ PORT=$(free_port)
 	OK_GEN=$(unique_gen "$OK_NAME") OK_COUNT=4 \
 	BIG_GEN=$(unique_gen "$BIG_NAME") BIG_COUNT=3000 \
 	timeout 90 node mcp-test.mjs)
+rc=$?
+[ "$rc" -eq 0 ] || fail "the MCP SDK test program ended with status $rc"
 
 # ---- raw stdio ------------------------------------------------------------------------------
 INIT='{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"sh","version":"0"}}}'
