@@ -12,6 +12,7 @@ mkdir -p "$T/state"
 
 coproc PTY { python3 tests/shell-pty.py "$NETSPYCTL" "$SOCK" "$gen" "$port" "$T/state" 2>&1; }
 pty_pid=$PTY_PID pty_in=${PTY[1]}
+failures=0
 while IFS= read -r -t 120 line <&"${PTY[0]}"; do
 	if [ "$line" = RESTART ]; then
 		stop_daemon
@@ -19,9 +20,12 @@ while IFS= read -r -t 120 line <&"${PTY[0]}"; do
 		echo go >&"$pty_in"
 	else
 		echo "$line"
+		[[ $line == "not ok"* ]] && failures=$((failures + 1))
 	fi
 done
 wait "$pty_pid"
+rc=$?
+[ "$rc" -ne 0 ] && [ "$failures" -eq 0 ] && fail "the pseudo-terminal driver ended with status $rc"
 
 # Scripted: no terminal, no prompt, one command per line, errors on stderr, status 0.
 out=$(printf 'help\nfrobnicate\nsummary --pid 1 --duration 5 --json\nquit\nhelp\n' |
