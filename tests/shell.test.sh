@@ -11,9 +11,9 @@ gen=$(unique_gen "$name")
 mkdir -p "$T/state"
 
 coproc PTY { python3 tests/shell-pty.py "$NETSPYCTL" "$SOCK" "$gen" "$port" "$T/state" 2>&1; }
-pty_pid=$PTY_PID pty_in=${PTY[1]}
+pty_pid=$PTY_PID pty_in=${PTY[1]} pty_out=${PTY[0]}
 failures=0
-while IFS= read -r -t 120 line <&"${PTY[0]}"; do
+while IFS= read -r -t 120 line <&"$pty_out"; do
 	if [ "$line" = RESTART ]; then
 		stop_daemon
 		start_daemon || exit 1
