@@ -197,17 +197,21 @@ static void print_result(const struct cli *c, const struct tool *t, json_object 
 		t->print(stdout, result);
 }
 
-/* One-shot queries ask the daemon only for the process they are about. */
+/* One-shot queries ask the daemon only for the process they are about (names as the kernel keeps
+ * them: at most 15 bytes). */
 static void push_down_filter(const struct tool *t, json_object *args, struct analyzer_opts *o)
 {
+	static char comm[16];
 	json_object *v;
 
 	if (t->open_world)
 		return; /* the AI tools may look at anything */
 	if (json_object_object_get_ex(args, "pid", &v))
 		o->pid = (uint32_t)json_object_get_int64(v);
-	if (json_object_object_get_ex(args, "process_name", &v))
-		o->process = json_object_get_string(v);
+	if (json_object_object_get_ex(args, "process_name", &v)) {
+		snprintf(comm, sizeof(comm), "%s", json_object_get_string(v));
+		o->process = comm;
+	}
 }
 
 static int invoke(const struct cli *c, const struct tool *t, struct tool_context *ctx,

@@ -69,14 +69,26 @@ int data_store(struct tool_context *ctx, struct store **ret, char **ret_error)
 	return 0;
 }
 
+int data_begin(struct tool_context *ctx, json_object *args, int64_t default_max,
+	       struct data_query *ret, char **ret_error)
+{
+	data_args_get(args, default_max, &ret->a);
+	data_filter(&ret->a, &ret->f);
+	return data_store(ctx, &ret->s, ret_error);
+}
+
+void data_add_totals(json_object *o, const struct store_conn_stats *st)
+{
+	json_object_object_add(o, "total_connections", json_object_new_int64((int64_t)st->total));
+	json_object_object_add(o, "failed_connections", json_object_new_int64((int64_t)st->failed));
+	json_object_object_add(o, "failure_rate",
+			       json_number(data_failure_rate(st->failed, st->total), 4));
+}
+
 int data_error(int err, char **ret_error)
 {
-	if (err == -EOPNOTSUPP)
-		*ret_error = strdup("packet drops cannot be filtered by unit: the kernel does not "
-				    "say which cgroup a dropped packet belonged to");
-	else
-		*ret_error = strdup(strerror(-err));
-	return err == -EOPNOTSUPP ? -EINVAL : err;
+	*ret_error = strdup(strerror(-err));
+	return err;
 }
 
 static json_object *str_or_null(const char *s)
@@ -287,31 +299,26 @@ json_object *drop_to_json(struct store *s, uint64_t abs)
 int data_list_run(struct tool_context *ctx, json_object *args, data_list_fn list,
 		  data_record_fn to_json, const char *key, json_object **ret, char **ret_error)
 {
-	struct store_filter f;
-	struct data_args a;
-	struct store *s;
+	struct data_query q;
 	uint64_t *idx, total;
 	size_t n;
 	json_object *o, *arr;
-	int r;
+	int r = data_begin(ctx, args, 100, &q, ret_error);
 
-	data_args_get(args, 100, &a);
-	r = data_store(ctx, &s, ret_error);
 	if (r < 0)
 		return r;
-	data_filter(&a, &f);
-	idx = malloc((size_t)a.max_events * sizeof(*idx));
+	idx = malloc((size_t)q.a.max_events * sizeof(*idx));
 	if (!idx)
 		return data_error(-ENOMEM, ret_error);
-	r = list(s, &f, idx, (size_t)a.max_events, &n, &total);
+	r = list(q.s, &q.f, idx, (size_t)q.a.max_events, &n, &total);
 	if (r < 0) {
 		free(idx);
 		return data_error(r, ret_error);
 	}
-	o = data_result_new(ctx, &a);
+	o = data_result_new(ctx, &q.a);
 	arr = json_object_new_array_ext((int)n);
 	for (size_t i = 0; i < n; i++)
-		json_object_array_add(arr, to_json(s, idx[i]));
+		json_object_array_add(arr, to_json(q.s, idx[i]));
 	free(idx);
 	json_object_object_add(o, key, arr);
 	json_object_object_add(o, "total_matching", json_object_new_int64((int64_t)total));

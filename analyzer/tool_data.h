@@ -14,9 +14,10 @@
 #define ARG_PID                                                            \
 	"\"pid\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":4194304," \
 	"\"description\":\"Only this process id\"}"
-#define ARG_PROCESS                                                               \
-	"\"process_name\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":15," \
-	"\"description\":\"Only processes with this name (the kernel's comm)\"}"
+#define ARG_PROCESS                                                                         \
+	"\"process_name\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":255,"          \
+	"\"description\":\"Only processes with this name (the kernel's comm: its first 15 " \
+	"bytes)\"}"
 #define ARG_DURATION                                                          \
 	"\"duration\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":86400," \
 	"\"description\":\"Look back this many seconds (default 60)\"}"
@@ -70,6 +71,16 @@ void data_args_get(json_object *args, int64_t default_max, struct data_args *ret
 void data_filter(const struct data_args *a, struct store_filter *ret);
 /* The store, brought up to date in live mode; -ENOTCONN with a message when there is none. */
 int data_store(struct tool_context *ctx, struct store **ret, char **ret_error);
+/* Everything a data tool's run() starts from. */
+struct data_query {
+	struct data_args a;
+	struct store_filter f;
+	struct store *s;
+};
+int data_begin(struct tool_context *ctx, json_object *args, int64_t default_max,
+	       struct data_query *ret, char **ret_error);
+/* total_connections, failed_connections, failure_rate */
+void data_add_totals(json_object *o, const struct store_conn_stats *st);
 /* Maps a store error to the tool contract. */
 int data_error(int err, char **ret_error);
 

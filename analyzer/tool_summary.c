@@ -9,25 +9,19 @@ static int summary_run(struct tool_context *ctx, json_object *args, json_object 
 		       char **ret_error)
 {
 	struct store_conn_stats st;
-	struct store_filter f;
-	struct data_args a;
+	struct data_query q;
 	struct store *s;
 	json_object *o;
-	int r;
+	int r = data_begin(ctx, args, 0, &q, ret_error);
 
-	data_args_get(args, 0, &a);
-	r = data_store(ctx, &s, ret_error);
 	if (r < 0)
 		return r;
-	data_filter(&a, &f);
-	r = store_conn_stats(s, &f, 0, &st);
+	s = q.s;
+	r = store_conn_stats(s, &q.f, 0, &st);
 	if (r < 0)
 		return data_error(r, ret_error);
-	o = data_result_new(ctx, &a);
-	json_object_object_add(o, "total_connections", json_object_new_int64((int64_t)st.total));
-	json_object_object_add(o, "failed_connections", json_object_new_int64((int64_t)st.failed));
-	json_object_object_add(o, "failure_rate",
-			       json_number(data_failure_rate(st.failed, st.total), 4));
+	o = data_result_new(ctx, &q.a);
+	data_add_totals(o, &st);
 	json_object_object_add(o, "by_protocol", json_proto_counts(st.by_proto));
 	json_object_object_add(o, "by_outcome", json_outcome_counts(st.by_outcome));
 	json_object_object_add(o, "latency_ms", json_latency(&st));
