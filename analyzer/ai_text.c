@@ -35,7 +35,8 @@ static bool filter_escape(struct ai_text_filter *f, unsigned char c)
 			f->state = TF_TEXT; /* malformed: stop swallowing text */
 		return true;
 	case TF_STRING:
-		if (c == 0x07)
+		/* A newline also ends it, so that an unterminated OSC cannot eat the answer. */
+		if (c == 0x07 || c == '\n')
 			f->state = TF_TEXT;
 		else if (c == 0x1b)
 			f->state = TF_STRING_ESC;
@@ -51,8 +52,10 @@ static bool filter_escape(struct ai_text_filter *f, unsigned char c)
 	return false;
 }
 
-/* A complete UTF-8 sequence: valid, not a C1 control, not a bidirectional override. */
-static bool utf8_acceptable(const unsigned char *s, int n)
+/* A complete UTF-8 sequence: valid, not a C1 control, not a bidirectional override. A C1 control
+ * that opens a sequence (CSI, OSC, DCS...) also swallows the sequence, as terminals that honour
+ * 8-bit controls would read it. */
+static bool utf8_acceptable(struct ai_text_filter *f, const unsigned char *s, int n)
 {
 	static const uint32_t min[5] = { 0, 0, 0x80, 0x800, 0x10000 };
 	uint32_t cp = s[0] & (0x7f >> n);
@@ -62,6 +65,10 @@ static bool utf8_acceptable(const unsigned char *s, int n)
 		cp = cp << 6 | (s[i] & 0x3f);
 	if (cp < min[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
 		return false;
+	if (cp == 0x9b)
+		f->state = TF_CSI;
+	else if (cp == 0x90 || cp == 0x98 || cp == 0x9d || cp == 0x9e || cp == 0x9f)
+		f->state = TF_STRING;
 	if (cp <= 0x9f)
 		return false; /* C1 controls */
 	if ((cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069) || cp == 0x200e ||
@@ -79,7 +86,7 @@ static size_t filter_byte(struct ai_text_filter *f, unsigned char c, char *out)
 			f->utf8[f->utf8_have++] = c;
 			if (f->utf8_have < f->utf8_need)
 				return 0;
-			if (utf8_acceptable(f->utf8, f->utf8_need))
+			if (utf8_acceptable(f, f->utf8, f->utf8_need))
 				for (n = 0; n < (size_t)f->utf8_need; n++)
 					out[n] = (char)f->utf8[n];
 			f->utf8_need = f->utf8_have = 0;
