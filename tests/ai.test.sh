@@ -252,7 +252,7 @@ check "unreadable key file: message names the file" grep -q "cannot read the API
 fake_start session '{"steps":[{"answer":"first answer"},{"answer":"second answer"}]}'
 ask --json --followup "and what about drops?" ask "what is curl doing?" --process curl
 checkpy "session: the follow-up carries the earlier turn" \
-	'[(m["role"], m["content"].split("\\n")[0]) for m in B(2)["messages"]][1:] == [("user", "what is curl doing?"), ("assistant", "first answer"), ("user", "and what about drops?")]'
+	'[(m["role"], m["content"].split("\n")[0]) for m in B(2)["messages"]][1:] == [("user", "what is curl doing?"), ("assistant", "first answer"), ("user", "and what about drops?")]'
 checkpy "session: the focus is passed in the user message" '"process_name=curl" in B(1)["messages"][1]["content"]'
 
 # ---- ai_insights: one request, no tools --------------------------------------------------------
