@@ -121,9 +121,12 @@ static int merge_tool_call(struct ai_reply *r, size_t idx, json_object *tc)
 	/* Names arrive whole in practice, but a fragmented name is concatenated like arguments. */
 	if (append_json_string(&c->name, &name_len, get(fn, "name"), 256))
 		return -E2BIG;
-	if (json_object_is_type(args, json_type_object)) /* some servers send an object */
-		return append(&c->arguments, &c->arguments_len, json_object_to_json_string(args),
-			      strlen(json_object_to_json_string(args)), AI_MAX_ARGUMENTS);
+	if (json_object_is_type(args, json_type_object)) { /* some servers send an object */
+		const char *text = json_object_to_json_string_ext(args, JSON_C_TO_STRING_PLAIN);
+
+		return append(&c->arguments, &c->arguments_len, text, strlen(text),
+			      AI_MAX_ARGUMENTS);
+	}
 	return append_json_string(&c->arguments, &c->arguments_len, args, AI_MAX_ARGUMENTS);
 }
 
