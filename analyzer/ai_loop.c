@@ -277,7 +277,7 @@ int ai_loop_run(struct tool_context *ctx, struct ai_backend *be, const struct ai
 	int iter, r = 0;
 
 	for (iter = 0;; iter++) {
-		json_object *req = json_object_new_object();
+		json_object *req;
 
 		if (iter >= l->max_iterations) {
 			why = ai_strdupf("Stopped early: the model was still calling tools after %d "
@@ -287,6 +287,7 @@ int ai_loop_run(struct tool_context *ctx, struct ai_backend *be, const struct ai
 			break;
 		}
 		ai_reply_free(&reply);
+		req = json_object_new_object();
 		json_object_object_add(req, "messages", json_object_get(messages));
 		if (json_object_array_length(functions))
 			json_object_object_add(req, "tools", json_object_get(functions));
