@@ -57,7 +57,8 @@ long ai_http_backoff_ms(int attempt, long retry_after_s, double rnd)
 	long ms;
 
 	if (retry_after_s >= 0)
-		return (retry_after_s > AI_RETRY_AFTER_CAP_S ? AI_RETRY_AFTER_CAP_S : retry_after_s) *
+		return (retry_after_s > AI_RETRY_AFTER_CAP_S ? AI_RETRY_AFTER_CAP_S
+							     : retry_after_s) *
 		       1000;
 	ms = AI_BACKOFF_BASE_MS << (attempt > 5 ? 4 : attempt - 1);
 	if (ms > AI_BACKOFF_CAP_MS)
@@ -79,7 +80,8 @@ static int key_read(struct ai_backend *b, const char *path, char **ret_error)
 	ssize_t n = 0, got;
 
 	if (fd < 0) {
-		*ret_error = ai_strdupf("cannot read the API key file %s: %s", path, strerror(errno));
+		*ret_error =
+		    ai_strdupf("cannot read the API key file %s: %s", path, strerror(errno));
 		return -errno;
 	}
 	while (n < AI_KEY_MAX && (got = read(fd, b->key + n, AI_KEY_MAX - n)) > 0)
@@ -126,8 +128,8 @@ static int key_load(struct ai_backend *b, const char *key_file, char **ret_error
 	int r = 0;
 
 	b->key_map_len = 4 * AI_KEY_MAX; /* the key, then its Authorization header */
-	b->key = mmap(NULL, b->key_map_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-		      -1, 0);
+	b->key =
+	    mmap(NULL, b->key_map_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (b->key == MAP_FAILED) {
 		b->key = NULL;
 		return -ENOMEM;
@@ -209,11 +211,11 @@ int ai_backend_open(const struct ai_settings *s, struct ai_backend *ret, bool *r
 	n = strlen(ret->base_url);
 	while (n && ret->base_url[n - 1] == '/')
 		ret->base_url[--n] = '\0';
-	ret->timeout_s = s->timeout_s > 0 ? s->timeout_s
-					  : env_long("NETSPY_AI_TIMEOUT", AI_DEFAULT_TIMEOUT_S, 1,
-						     3600);
+	ret->timeout_s = s->timeout_s > 0
+			     ? s->timeout_s
+			     : env_long("NETSPY_AI_TIMEOUT", AI_DEFAULT_TIMEOUT_S, 1, 3600);
 	ret->connect_timeout_s =
-		ret->timeout_s < AI_CONNECT_TIMEOUT_S ? ret->timeout_s : AI_CONNECT_TIMEOUT_S;
+	    ret->timeout_s < AI_CONNECT_TIMEOUT_S ? ret->timeout_s : AI_CONNECT_TIMEOUT_S;
 	ret->max_attempts = AI_MAX_ATTEMPTS;
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	*ret_configured = true;
@@ -398,17 +400,18 @@ static char *status_error(const struct ai_backend *b, long status, const struct 
 				  "permission for model %s",
 				  b->model);
 	if (status == 429 && r->error_code && strcmp(r->error_code, "insufficient_quota") == 0)
-		return ai_strdupf("the API account has no quota left (HTTP 429 insufficient_quota)");
+		return ai_strdupf(
+		    "the API account has no quota left (HTTP 429 insufficient_quota)");
 	msg = server_message(b, r);
 	if (status == 404)
 		out = ai_strdupf("the model server at %s answered HTTP 404 (is the base URL right, "
 				 "and does model %s exist?)%s%s",
 				 b->base_url, b->model, msg ? ": " : "", msg ? msg : "");
 	else
-		out = ai_strdupf("the model server at %s answered HTTP %ld%s%s%s%s", b->base_url,
-				 status, attempts > 1 ? " " : "",
-				 attempts > 1 ? "after retries" : "", msg ? ": " : "",
-				 msg ? msg : "");
+		out =
+		    ai_strdupf("the model server at %s answered HTTP %ld%s%s%s%s", b->base_url,
+			       status, attempts > 1 ? " " : "", attempts > 1 ? "after retries" : "",
+			       msg ? ": " : "", msg ? msg : "");
 	free(msg);
 	return out;
 }
@@ -531,7 +534,8 @@ static int chat_attempts(struct ai_backend *b, struct xfer *x, struct ai_reply *
 			return -EREMOTEIO;
 		}
 		ai_reply_free(&err);
-		sleep_ms(ai_http_backoff_ms(attempt, ai_http_retry_after(x->retry_after, time(NULL)),
+		sleep_ms(ai_http_backoff_ms(attempt,
+					    ai_http_retry_after(x->retry_after, time(NULL)),
 					    arc4random() / 4294967296.0));
 		xfer_free(x);
 	}

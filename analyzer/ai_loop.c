@@ -70,9 +70,9 @@ json_object *ai_loop_functions(const struct tool_context *ctx)
 		}
 		fn = json_object_new_object();
 		json_object_object_add(fn, "name", json_object_new_string((*t)->name));
-		json_object_object_add(fn, "description",
-				       json_object_new_string((*t)->description ? (*t)->description
-										: (*t)->name));
+		json_object_object_add(
+		    fn, "description",
+		    json_object_new_string((*t)->description ? (*t)->description : (*t)->name));
 		json_object_object_add(fn, "parameters", params);
 		def = json_object_new_object();
 		json_object_object_add(def, "type", json_object_new_string("function"));
@@ -192,23 +192,20 @@ static json_object *assistant_message(const struct ai_reply *r)
 	size_t i;
 
 	json_object_object_add(m, "role", json_object_new_string("assistant"));
-	json_object_object_add(m, "content",
-			       r->content ? json_object_new_string_len(r->content,
-								       (int)r->content_len)
-					  : NULL);
+	json_object_object_add(
+	    m, "content",
+	    r->content ? json_object_new_string_len(r->content, (int)r->content_len) : NULL);
 	if (!r->n_calls)
 		return m;
 	calls = json_object_new_array();
 	for (i = 0; i < r->n_calls; i++) {
 		fn = json_object_new_object();
-		json_object_object_add(fn, "name",
-				       json_object_new_string(r->calls[i].name ? r->calls[i].name
-									       : ""));
-		json_object_object_add(fn, "arguments",
-				       json_object_new_string_len(r->calls[i].arguments
-									  ? r->calls[i].arguments
-									  : "",
-								  (int)r->calls[i].arguments_len));
+		json_object_object_add(
+		    fn, "name", json_object_new_string(r->calls[i].name ? r->calls[i].name : ""));
+		json_object_object_add(
+		    fn, "arguments",
+		    json_object_new_string_len(r->calls[i].arguments ? r->calls[i].arguments : "",
+					       (int)r->calls[i].arguments_len));
 		tc = json_object_new_object();
 		json_object_object_add(tc, "id", json_object_new_string(r->calls[i].id));
 		json_object_object_add(tc, "type", json_object_new_string("function"));
@@ -242,8 +239,8 @@ static size_t answer_calls(struct tool_context *ctx, const struct ai_reply *r,
 		if (!content)
 			content = error_json("out of memory");
 		bytes += content ? strlen(content) : 0;
-		json_object_array_add(messages, tool_message(r->calls[i].id,
-							     content ? content : "{}"));
+		json_object_array_add(messages,
+				      tool_message(r->calls[i].id, content ? content : "{}"));
 		free(content);
 	}
 	return bytes;
@@ -280,10 +277,11 @@ int ai_loop_run(struct tool_context *ctx, struct ai_backend *be, const struct ai
 		json_object *req;
 
 		if (iter >= l->max_iterations) {
-			why = ai_strdupf("Stopped early: the model was still calling tools after %d "
-					 "requests (netspy's limit), so this answer may be "
-					 "incomplete.",
-					 l->max_iterations);
+			why =
+			    ai_strdupf("Stopped early: the model was still calling tools after %d "
+				       "requests (netspy's limit), so this answer may be "
+				       "incomplete.",
+				       l->max_iterations);
 			break;
 		}
 		ai_reply_free(&reply);

@@ -11,8 +11,8 @@
 #include "tool.h"
 
 static const char offline_label[] =
-	"Offline analysis: no model was configured, so netspy's built-in analyst produced this "
-	"deterministic report from the data tools.";
+    "Offline analysis: no model was configured, so netspy's built-in analyst produced this "
+    "deterministic report from the data tools.";
 
 static const struct {
 	const char *name, *why;
@@ -23,7 +23,8 @@ static const struct {
 	{ "TCP_CSUM", "a TCP segment arrived with a bad checksum (corruption on the path or broken "
 		      "checksum offload)" },
 	{ "UDP_CSUM", "a UDP datagram arrived with a bad checksum" },
-	{ "NETFILTER_DROP", "a firewall rule (netfilter: nftables or iptables) dropped the packet" },
+	{ "NETFILTER_DROP",
+	  "a firewall rule (netfilter: nftables or iptables) dropped the packet" },
 	{ "OTHERHOST", "the packet was addressed to another host's MAC address (normal on shared "
 		       "segments or in promiscuous mode)" },
 	{ "PKT_TOO_SMALL", "the packet was shorter than its headers say (truncated or malformed)" },
@@ -72,8 +73,9 @@ static const char *drop_explanation(const char *name)
 {
 	const char *why = ai_offline_drop_reason(name);
 
-	return why ? why : "the kernel dropped packets for this reason (see enum skb_drop_reason "
-			   "in the kernel sources for its meaning)";
+	return why ? why
+		   : "the kernel dropped packets for this reason (see enum skb_drop_reason "
+		     "in the kernel sources for its meaning)";
 }
 
 /* A count per key, kept sorted by count for the report. */
@@ -81,7 +83,7 @@ struct tally {
 	struct tally_entry {
 		char *key;
 		long count;
-	} *v;
+	} * v;
 	size_t n;
 };
 
@@ -282,13 +284,12 @@ static void report_summary(FILE *f, struct offline *o)
 	json_object_object_add(o->findings, "failed_connections", json_object_new_int64(failed));
 	json_object_object_add(o->findings, "failure_rate",
 			       json_object_new_double(total > 0 ? failed / total : 0));
-	fprintf(f, "\nConnections: %.0f attempts, %.0f failed (failure rate %.1f%%)", total,
-		failed, total > 0 ? 100 * failed / total : 0.0);
+	fprintf(f, "\nConnections: %.0f attempts, %.0f failed (failure rate %.1f%%)", total, failed,
+		total > 0 ? 100 * failed / total : 0.0);
 	if (json_object_is_type(by, json_type_object) && json_object_object_length(by)) {
 		const char *sep = "; by protocol: ";
 
-		json_object_object_foreach(by, proto, count)
-		{
+		json_object_object_foreach (by, proto, count) {
 			fprintf(f, "%s%s %s", sep, proto, json_object_get_string(count));
 			sep = ", ";
 		}
@@ -348,7 +349,8 @@ static void report_connections(FILE *f, struct offline *o)
 	report_tally(f, &timeout, "Destinations that timed out", "timed out", 10);
 	report_tally(f, &talkers, "Top talkers", "connection attempts", 5);
 	json_object_object_add(o->findings, "refused", tally_json(&refused, "destination", 100));
-	json_object_object_add(o->findings, "unreachable", tally_json(&unreach, "destination", 100));
+	json_object_object_add(o->findings, "unreachable",
+			       tally_json(&unreach, "destination", 100));
 	json_object_object_add(o->findings, "timeout", tally_json(&timeout, "destination", 100));
 	json_object_object_add(o->findings, "top_talkers", tally_json(&talkers, "process", 10));
 	tally_free(&refused);
@@ -369,7 +371,7 @@ static void report_drops(FILE *f, struct offline *o)
 	field_number(d, "total_drops", &total);
 	fprintf(f, "\nPacket drops: %.0f%s\n", total, total > 0 ? ", by reason:" : ".");
 	if (json_object_is_type(by, json_type_object)) {
-		json_object_object_foreach(by, reason, count)
+		json_object_object_foreach (by, reason, count)
 			tally_add(&reasons, reason, json_object_get_int64(count));
 	}
 	tally_sort(&reasons);
@@ -508,8 +510,7 @@ static void numbers_from_json(struct numbers *n, json_object *o, const char *pat
 
 	if (depth > 4 || !json_object_is_type(o, json_type_object))
 		return;
-	json_object_object_foreach(o, key, val)
-	{
+	json_object_object_foreach (o, key, val) {
 		snprintf(sub, sizeof(sub), "%s%s%s", path, *path ? "." : "", key);
 		if (json_object_is_type(val, json_type_int) && n->t.n < INSIGHT_MAX_NUMBERS) {
 			tally_add(&n->t, sub, json_object_get_int64(val));
@@ -555,12 +556,12 @@ static void numbers_from_text(struct numbers *n, const char *text)
 	}
 }
 
-static long find_number(const struct numbers *n, const char *a, const char *b, const char *not)
+static long find_number(const struct numbers *n, const char *a, const char *b, const char * not )
 {
 	size_t i;
 
 	for (i = 0; i < n->t.n; i++)
-		if (label_has(n->t.v[i].key, a, b) && !(not && strcasestr(n->t.v[i].key, not)))
+		if (label_has(n->t.v[i].key, a, b) && !(not &&strcasestr(n->t.v[i].key, not )))
 			return n->t.v[i].count;
 	return -1;
 }

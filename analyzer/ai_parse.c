@@ -101,8 +101,8 @@ static void parse_error_object(json_object *err, struct ai_reply *r)
 		return;
 	}
 	set_string(&r->error_message, get(err, "message"));
-	set_string(&r->error_code, code && !json_object_is_type(code, json_type_null) ?
-					   code : get(err, "type"));
+	set_string(&r->error_code,
+		   code && !json_object_is_type(code, json_type_null) ? code : get(err, "type"));
 	if (!r->error_code && !r->error_message)
 		r->error_code = strdup("error");
 }

@@ -13,11 +13,11 @@
 #include "context.h"
 
 /* Bounds on what a model server can make us hold. */
-#define AI_MAX_CONTENT (1u << 20)	/* answer text of one reply */
-#define AI_MAX_TOOL_CALLS 32		/* tool calls in one reply */
-#define AI_MAX_ARGUMENTS (64u << 10)	/* arguments text of one tool call */
-#define AI_MAX_RESPONSE (4u << 20)	/* body of one non-streamed response */
-#define AI_MAX_SSE_LINE (1u << 20)	/* one SSE line */
+#define AI_MAX_CONTENT (1u << 20)    /* answer text of one reply */
+#define AI_MAX_TOOL_CALLS 32	     /* tool calls in one reply */
+#define AI_MAX_ARGUMENTS (64u << 10) /* arguments text of one tool call */
+#define AI_MAX_RESPONSE (4u << 20)   /* body of one non-streamed response */
+#define AI_MAX_SSE_LINE (1u << 20)   /* one SSE line */
 
 struct ai_tool_call {
 	char *id;	 /* "call_abc"; generated when the server sent none */
@@ -51,9 +51,9 @@ struct ai_sse {
 	struct ai_reply reply;
 	char *line;
 	size_t line_len;
-	bool done;	  /* data: [DONE] seen */
-	bool overflow;	  /* a bound was exceeded; the rest is ignored */
-	bool seen_chunk;  /* at least one chunk object parsed */
+	bool done;	 /* data: [DONE] seen */
+	bool overflow;	 /* a bound was exceeded; the rest is ignored */
+	bool seen_chunk; /* at least one chunk object parsed */
 	void (*on_text)(void *opaque, const char *text, size_t len);
 	void *opaque;
 };

@@ -35,7 +35,8 @@ static int sse_parse(const uint8_t *data, size_t size, size_t piece, struct ai_r
 
 	ai_sse_init(&s, NULL, NULL);
 	for (off = 0; off < size && !r; off += piece)
-		r = ai_sse_feed(&s, (const char *)data + off, size - off < piece ? size - off : piece);
+		r = ai_sse_feed(&s, (const char *)data + off,
+				size - off < piece ? size - off : piece);
 	return ai_sse_finish(&s, ret) ?: r;
 }
 

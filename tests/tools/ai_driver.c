@@ -82,24 +82,24 @@ static int fail_run(struct tool_context *ctx, json_object *args, json_object **r
 	return -EIO;
 }
 
-#define FOCUS_SCHEMA                                                                               \
-	"{\"type\":\"object\",\"properties\":{\"pid\":{\"type\":\"integer\"},"                     \
-	"\"process_name\":{\"type\":\"string\"},\"duration\":{\"type\":\"integer\"}},"             \
+#define FOCUS_SCHEMA                                                                   \
+	"{\"type\":\"object\",\"properties\":{\"pid\":{\"type\":\"integer\"},"         \
+	"\"process_name\":{\"type\":\"string\"},\"duration\":{\"type\":\"integer\"}}," \
 	"\"additionalProperties\":false}"
-#define LIST_SCHEMA                                                                                \
-	"{\"type\":\"object\",\"properties\":{\"pid\":{\"type\":\"integer\"},"                     \
-	"\"process_name\":{\"type\":\"string\"},\"duration\":{\"type\":\"integer\"},"              \
-	"\"max_events\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":5000}},"                   \
+#define LIST_SCHEMA                                                                   \
+	"{\"type\":\"object\",\"properties\":{\"pid\":{\"type\":\"integer\"},"        \
+	"\"process_name\":{\"type\":\"string\"},\"duration\":{\"type\":\"integer\"}," \
+	"\"max_events\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":5000}},"      \
 	"\"additionalProperties\":false}"
 
-#define FAKE_TOOL(var, nm, schema, fn, offer)                                                      \
-	static const struct tool var = { .name = nm,                                               \
-					 .command = nm,                                            \
-					 .description = "fake " nm,                                \
-					 .input_schema = schema,                                   \
-					 .output_schema = "{\"type\":\"object\"}",                 \
-					 .read_only = true,                                        \
-					 .offered_to_model = offer,                                \
+#define FAKE_TOOL(var, nm, schema, fn, offer)                                      \
+	static const struct tool var = { .name = nm,                               \
+					 .command = nm,                            \
+					 .description = "fake " nm,                \
+					 .input_schema = schema,                   \
+					 .output_schema = "{\"type\":\"object\"}", \
+					 .read_only = true,                        \
+					 .offered_to_model = offer,                \
 					 .run = fn }
 
 FAKE_TOOL(fake_summary, "get_network_summary", FOCUS_SCHEMA, summary_run, true);
@@ -117,8 +117,8 @@ static const struct tool fake_self = { .name = "contextual_analysis",
 				       .run = ai_contextual };
 
 static const struct tool *const fake_tools[] = {
-	&fake_summary, &fake_list,   &fake_drops,   &fake_patterns, &fake_failing,
-	&fake_hidden,  &fake_badname, &fake_self,   NULL,
+	&fake_summary, &fake_list,    &fake_drops, &fake_patterns, &fake_failing,
+	&fake_hidden,  &fake_badname, &fake_self,  NULL,
 };
 
 /* Until the analyzer's registry is linked in, validate nothing and run the tool. */
@@ -165,12 +165,18 @@ static int run_one(struct tool_context *ctx, bool insights, json_object *args, b
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "pid", required_argument, NULL, 'p' },	{ "process", required_argument, NULL, 'n' },
-		{ "duration", required_argument, NULL, 'd' }, { "followup", required_argument, NULL, 'f' },
-		{ "json", no_argument, NULL, 'j' },		{ "stream", no_argument, NULL, 's' },
-		{ "offline", no_argument, NULL, 'o' },	{ "base-url", required_argument, NULL, 'b' },
-		{ "model", required_argument, NULL, 'm' },	{ "api-key-file", required_argument, NULL, 'k' },
-		{ "timeout", required_argument, NULL, 't' },	{ 0 },
+		{ "pid", required_argument, NULL, 'p' },
+		{ "process", required_argument, NULL, 'n' },
+		{ "duration", required_argument, NULL, 'd' },
+		{ "followup", required_argument, NULL, 'f' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "stream", no_argument, NULL, 's' },
+		{ "offline", no_argument, NULL, 'o' },
+		{ "base-url", required_argument, NULL, 'b' },
+		{ "model", required_argument, NULL, 'm' },
+		{ "api-key-file", required_argument, NULL, 'k' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ 0 },
 	};
 	struct tool_context ctx = { .tools = fake_tools };
 	json_object *args = json_object_new_object();
@@ -184,7 +190,8 @@ int main(int argc, char **argv)
 			json_object_object_add(args, "pid", json_object_new_int(atoi(optarg)));
 			break;
 		case 'n':
-			json_object_object_add(args, "process_name", json_object_new_string(optarg));
+			json_object_object_add(args, "process_name",
+					       json_object_new_string(optarg));
 			break;
 		case 'd':
 			json_object_object_add(args, "duration", json_object_new_int(atoi(optarg)));

@@ -26,7 +26,7 @@ static void test_retry_after(void)
 	CHECK(ai_http_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", 784111799) == 0,
 	      "a date in the past means now");
 	CHECK(ai_http_retry_after("soon", 0) == -1 && ai_http_retry_after("", 0) == -1 &&
-		      ai_http_retry_after(NULL, 0) == -1 && ai_http_retry_after("5x", 0) == -1,
+		  ai_http_retry_after(NULL, 0) == -1 && ai_http_retry_after("5x", 0) == -1,
 	      "unusable values are ignored");
 }
 
@@ -35,8 +35,8 @@ static void test_backoff(void)
 	long a = ai_http_backoff_ms(1, -1, 0), b = ai_http_backoff_ms(1, -1, 0.999);
 	long c = ai_http_backoff_ms(3, -1, 0), d = ai_http_backoff_ms(30, -1, 0.999);
 
-	CHECK(a == 250 && b < 500 && b >= 490, "first backoff 250-500 ms with jitter (%ld, %ld)",
-	      a, b);
+	CHECK(a == 250 && b < 500 && b >= 490, "first backoff 250-500 ms with jitter (%ld, %ld)", a,
+	      b);
 	CHECK(c == 1000, "grows exponentially (%ld)", c);
 	CHECK(d <= 8000, "capped (%ld)", d);
 	CHECK(ai_http_backoff_ms(1, 3, 0.5) == 3000, "Retry-After wins");
@@ -48,24 +48,24 @@ static void test_parse(void)
 	static const char answer[] = "{\"choices\":[{\"message\":{\"content\":\"hi\"},"
 				     "\"finish_reason\":\"stop\"}]}";
 	static const char calls[] =
-		"{\"choices\":[{\"message\":{\"content\":null,\"tool_calls\":["
-		"{\"id\":\"c1\",\"function\":{\"name\":\"a\",\"arguments\":\"{}\"}},"
-		"{\"function\":{\"name\":\"b\",\"arguments\":{\"pid\":1}}}]}}]}";
+	    "{\"choices\":[{\"message\":{\"content\":null,\"tool_calls\":["
+	    "{\"id\":\"c1\",\"function\":{\"name\":\"a\",\"arguments\":\"{}\"}},"
+	    "{\"function\":{\"name\":\"b\",\"arguments\":{\"pid\":1}}}]}}]}";
 	static const char err[] = "{\"error\":{\"message\":\"m\",\"code\":\"insufficient_quota\"}}";
 	struct ai_reply r;
 
 	CHECK(ai_parse_response(answer, strlen(answer), &r) == 0 && r.content_len == 2 &&
-		      !strcmp(r.content, "hi") && r.n_calls == 0,
+		  !strcmp(r.content, "hi") && r.n_calls == 0,
 	      "an answer");
 	ai_reply_free(&r);
 	CHECK(ai_parse_response(calls, strlen(calls), &r) == 0 && r.n_calls == 2 && !r.content,
 	      "tool calls");
 	CHECK(r.n_calls == 2 && !strcmp(r.calls[0].id, "c1") && !strcmp(r.calls[1].id, "call_1") &&
-		      !strcmp(r.calls[1].arguments, "{\"pid\":1}"),
+		  !strcmp(r.calls[1].arguments, "{\"pid\":1}"),
 	      "missing ids are generated, object arguments become text");
 	ai_reply_free(&r);
 	CHECK(ai_parse_response(err, strlen(err), &r) == 0 &&
-		      !strcmp(r.error_code, "insufficient_quota") && !strcmp(r.error_message, "m"),
+		  !strcmp(r.error_code, "insufficient_quota") && !strcmp(r.error_message, "m"),
 	      "an error body");
 	ai_reply_free(&r);
 	CHECK(ai_parse_response("{\"choices\":[]} x", 16, &r) == -EBADMSG, "trailing garbage");
@@ -84,14 +84,14 @@ static void on_text(void *opaque, const char *text, size_t len)
 static void test_sse(void)
 {
 	static const char s[] =
-		"data: {\"choices\":[{\"delta\":{\"content\":\"Hel\"}}]}\n\n"
-		"data: {\"choices\":[{\"delta\":{\"content\":\"lo\",\"tool_calls\":[{\"index\":2,"
-		"\"id\":\"x\",\"function\":{\"name\":\"get_\",\"arguments\":\"{\\\"a\"}}]}}]}\r\n\r\n"
-		"event: ignored\n"
-		"data: {\"choices\":[{\"delta\":{\"tool_calls\":[{\"index\":2,\"function\":{"
-		"\"name\":\"x\",\"arguments\":\"\\\":1}\"}}]}}]}\n"
-		"data: [DONE]\n"
-		"data: {\"choices\":[{\"delta\":{\"content\":\"after done\"}}]}\n";
+	    "data: {\"choices\":[{\"delta\":{\"content\":\"Hel\"}}]}\n\n"
+	    "data: {\"choices\":[{\"delta\":{\"content\":\"lo\",\"tool_calls\":[{\"index\":2,"
+	    "\"id\":\"x\",\"function\":{\"name\":\"get_\",\"arguments\":\"{\\\"a\"}}]}}]}\r\n\r\n"
+	    "event: ignored\n"
+	    "data: {\"choices\":[{\"delta\":{\"tool_calls\":[{\"index\":2,\"function\":{"
+	    "\"name\":\"x\",\"arguments\":\"\\\":1}\"}}]}}]}\n"
+	    "data: [DONE]\n"
+	    "data: {\"choices\":[{\"delta\":{\"content\":\"after done\"}}]}\n";
 	struct ai_sse p;
 	struct ai_reply r;
 	size_t i;
@@ -103,7 +103,7 @@ static void test_sse(void)
 	CHECK(r.content && !strcmp(r.content, "Hello") && !strcmp(streamed, "Hello"),
 	      "text deltas accumulate and are passed on (%s)", streamed);
 	CHECK(r.n_calls == 1 && !strcmp(r.calls[0].id, "x") && !strcmp(r.calls[0].name, "get_x") &&
-		      !strcmp(r.calls[0].arguments, "{\"a\":1}"),
+		  !strcmp(r.calls[0].arguments, "{\"a\":1}"),
 	      "tool-call deltas merge by index (sparse index compacted)");
 	ai_reply_free(&r);
 	ai_sse_init(&p, NULL, NULL);
@@ -122,8 +122,10 @@ static void test_filter(void)
 	char buf[64];
 	size_t n;
 
-	CHECK(out && !strcmp(out, "abcde" "f\xc3\xa9\n\tgh"), "escapes, controls, C1, bidi and "
-							       "invalid UTF-8 removed (%s)",
+	CHECK(out && !strcmp(out, "abcde"
+				  "f\xc3\xa9\n\tgh"),
+	      "escapes, controls, C1, bidi and "
+	      "invalid UTF-8 removed (%s)",
 	      out);
 	free(out);
 	ai_text_filter_init(&f);
