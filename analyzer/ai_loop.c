@@ -20,7 +20,9 @@ void ai_loop_limits_default(struct ai_loop_limits *l)
 	long n = v ? strtol(v, NULL, 10) : 0;
 
 	l->max_iterations = n >= 1 && n <= 64 ? (int)n : AI_DEFAULT_MAX_ITERATIONS;
-	l->max_bytes = AI_DEFAULT_MAX_BYTES;
+	v = getenv("NETSPY_AI_MAX_BYTES");
+	n = v ? strtol(v, NULL, 10) : 0;
+	l->max_bytes = n >= 1024 && n <= (64l << 20) ? (size_t)n : AI_DEFAULT_MAX_BYTES;
 	l->max_tool_bytes = AI_DEFAULT_MAX_TOOL_BYTES;
 }
 

@@ -8,7 +8,7 @@ DRIVER=$NETSPY_TESTS_BIN/ai_driver
 FAKE=$PWD/tests/tools/fake_openai.py
 SECRET=sk-test-$RANDOM$RANDOM-do-not-print
 unset OPENAI_API_KEY OPENAI_BASE_URL NETSPY_MODEL NETSPY_AI_TIMEOUT CREDENTIALS_DIRECTORY \
-	NETSPY_AI_MAX_ITERATIONS
+	NETSPY_AI_MAX_ITERATIONS NETSPY_AI_MAX_BYTES
 
 # fake_start NAME SCENARIO: starts a fake server; sets URL (its base URL) and REC (its record).
 fake_start() {
@@ -65,7 +65,7 @@ check_eq "chain: three requests" 3 "$(wc -l <"$REC")"
 checkpy "chain: the answer carries the numbers the tools returned" \
 	'OUT["answer"] == "4217 connections, 389 failed; 12 drops, NO_SOCKET 9."'
 checkpy "chain: offered functions come from the tool list (not contextual_analysis, not hidden, not invalid names)" \
-	'OFFERED(1) == ["always_fails", "analyze_patterns", "get_network_summary", "get_packet_drop_summary", "list_connections"]'
+	'OFFERED(1) == ["always_fails", "analyze_patterns", "big_data", "get_network_summary", "get_packet_drop_summary", "list_connections"]'
 checkpy "chain: functions carry the input schema as parameters" \
 	'[t for t in B(1)["tools"] if t["function"]["name"] == "list_connections"][0]["function"]["parameters"]["properties"]["max_events"]["maximum"] == 5000 and all(t["type"] == "function" for t in B(1)["tools"])'
 checkpy "chain: the system prompt calls tool data untrusted and the tools read-only" \
@@ -201,6 +201,16 @@ checkpy "cap: says so (stopped_early, a sentence, iterations)" \
 NETSPY_AI_MAX_ITERATIONS=3 ask --json ask "q"
 check_eq "cap: NETSPY_AI_MAX_ITERATIONS lowers it" 11 "$(wc -l <"$REC")"
 
+# ---- the byte bounds ----------------------------------------------------------------------------
+fake_start big '{"steps":[{"tool_calls":[["big_data","{\"kb\":200}"]]},{"answer":"ok"}]}'
+ask --json ask "q"
+checkpy "bytes: a result over the per-tool limit is replaced by an error the model can act on" \
+	'"too large" in C(TOOLS(2)[0])["error"] and "narrower" in C(TOOLS(2)[0])["error"] and len(TOOLS(2)[0]["content"]) < 1000'
+fake_start bigtotal '{"steps":[{"tool_calls":[["big_data","{\"kb\":40}"]]}]}'
+NETSPY_AI_MAX_BYTES=100000 ask --json ask "q"
+check_eq "bytes: the conversation limit stops the loop" "0 3" "$RC $(wc -l <"$REC")"
+checkpy "bytes: and says so" 'OUT["stopped_early"] is True and "reached netspy'"'"'s limit of 100000 bytes" in OUT["answer"] and OUT["iterations"] == 3'
+
 # ---- streaming, with tool-call deltas split across chunks -------------------------------------
 fake_start stream '{"steps":[
  {"chunk_bytes":7,"sse":[
@@ -275,6 +285,9 @@ checkpy "offline: failure rate from the summary" 'round(OUT["findings"]["failure
 checkpy "offline: drop reasons explained, unknown ones generically, names from the data" \
 	'[d["reason"] for d in OUT["findings"]["drops"]] == ["NO_SOCKET", "SOME_NEW_REASON"] and "closed port" in OUT["findings"]["drops"][0]["explanation"] and "kernel sources" in OUT["findings"]["drops"][1]["explanation"]'
 checkpy "offline: top talkers" 'OUT["findings"]["top_talkers"][0] == {"process": "gen (pid 77)", "count": 3}'
+"$DRIVER" --no-daemon --json ask "q" >"$T/out" 2>"$T/err"
+check_eq "offline: without the daemon, exit 2 as the data tools" 2 $?
+check "offline: and the tool's message" grep -q "cannot connect to netspyd" "$T/err"
 OPENAI_API_KEY=$SECRET "$DRIVER" --offline --json ask "q" >"$T/out" 2>"$T/err"
 checkpy "offline: --offline wins over a configured key" 'OUT["offline"] is True'
 "$DRIVER" ask "q" >"$T/out" 2>"$T/err"

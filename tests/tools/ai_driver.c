@@ -4,7 +4,7 @@
  *   ai_driver ask QUERY [--pid N] [--process NAME] [--duration S] [--followup QUERY]
  *   ai_driver insights TEXT
  *   common: [--json] [--stream] [--offline] [--base-url URL] [--model M] [--api-key-file F]
- *           [--timeout S]
+ *           [--timeout S] [--no-daemon (the data tools fail as without netspyd)]
  * Prints the result (JSON with --json, one document per question), errors on stderr; exits 0, 1
  * (bad arguments), 2 (no daemon) or 4 (AI backend error) like netspyctl.
  */
@@ -29,9 +29,15 @@ static int fake_run(json_object *args, json_object **ret, char **ret_error, cons
 	return 0;
 }
 
+static bool no_daemon; /* --no-daemon: the data tools fail as without netspyd */
+
 static int summary_run(struct tool_context *ctx, json_object *args, json_object **ret,
 		       char **ret_error)
 {
+	if (no_daemon) {
+		*ret_error = strdup("cannot connect to netspyd (fake)");
+		return -ENOTCONN;
+	}
 	return fake_run(args, ret, ret_error,
 			"{\"total_connections\":4217,\"failed_connections\":389,\"duration\":60,"
 			"\"by_protocol\":{\"TCP\":4000,\"UDP\":217}}");
@@ -75,6 +81,23 @@ static int patterns_run(struct tool_context *ctx, json_object *args, json_object
 			"\"protocols\":{\"TCP\":4},\"failure_rate\":0.75}");
 }
 
+/* {"kb": N} -> a result of about N KiB. */
+static int big_run(struct tool_context *ctx, json_object *args, json_object **ret, char **ret_error)
+{
+	json_object *v;
+	size_t n = json_object_object_get_ex(args, "kb", &v) ? (size_t)json_object_get_int(v) : 1;
+	char *pad = malloc(n * 1024 + 1);
+
+	if (!pad)
+		return -ENOMEM;
+	memset(pad, 'x', n * 1024);
+	pad[n * 1024] = '\0';
+	*ret = json_object_new_object();
+	json_object_object_add(*ret, "padding", json_object_new_string(pad));
+	free(pad);
+	return 0;
+}
+
 static int fail_run(struct tool_context *ctx, json_object *args, json_object **ret,
 		    char **ret_error)
 {
@@ -106,6 +129,8 @@ FAKE_TOOL(fake_summary, "get_network_summary", FOCUS_SCHEMA, summary_run, true);
 FAKE_TOOL(fake_list, "list_connections", LIST_SCHEMA, list_run, true);
 FAKE_TOOL(fake_drops, "get_packet_drop_summary", FOCUS_SCHEMA, drops_run, true);
 FAKE_TOOL(fake_patterns, "analyze_patterns", FOCUS_SCHEMA, patterns_run, true);
+FAKE_TOOL(fake_big, "big_data",
+	  "{\"type\":\"object\",\"properties\":{\"kb\":{\"type\":\"integer\"}}}", big_run, true);
 FAKE_TOOL(fake_failing, "always_fails", "{\"type\":\"object\"}", fail_run, true);
 FAKE_TOOL(fake_hidden, "list_packet_drops", FOCUS_SCHEMA, fail_run, false);
 FAKE_TOOL(fake_badname, "bad name!", FOCUS_SCHEMA, fail_run, true);
@@ -117,8 +142,8 @@ static const struct tool fake_self = { .name = "contextual_analysis",
 				       .run = ai_contextual };
 
 static const struct tool *const fake_tools[] = {
-	&fake_summary, &fake_list,    &fake_drops, &fake_patterns, &fake_failing,
-	&fake_hidden,  &fake_badname, &fake_self,  NULL,
+	&fake_summary, &fake_list,   &fake_drops,   &fake_patterns, &fake_big,
+	&fake_failing, &fake_hidden, &fake_badname, &fake_self,	    NULL,
 };
 
 /* Until the analyzer's registry is linked in, validate nothing and run the tool. */
@@ -176,6 +201,7 @@ int main(int argc, char **argv)
 		{ "model", required_argument, NULL, 'm' },
 		{ "api-key-file", required_argument, NULL, 'k' },
 		{ "timeout", required_argument, NULL, 't' },
+		{ "no-daemon", no_argument, NULL, 'D' },
 		{ 0 },
 	};
 	struct tool_context ctx = { .tools = fake_tools };
@@ -220,6 +246,9 @@ int main(int argc, char **argv)
 			break;
 		case 't':
 			ctx.ai.timeout_s = atol(optarg);
+			break;
+		case 'D':
+			no_daemon = true;
 			break;
 		default:
 			return 1;
