@@ -184,7 +184,15 @@ check "malformed response: clear message" grep -q "could not be understood" "$T/
 # ---- a server that hangs ----------------------------------------------------------------------
 fake_start hang '{"steps":[{"hang":30}]}'
 t0=$(date +%s)
-ask --json --timeout 2 ask "q"
+"$DRIVER" --base-url "$URL" --api-key-file "$T/keyfile" --json --timeout 2 ask "q" \
+	>"$T/out" 2>"$T/err" &
+dpid=$!
+for i in $(seq 1 40); do [ -s "$REC" ] && break; sleep 0.05; done
+check "hang: the key sits in a mapping excluded from core dumps" \
+	grep -q "^VmFlags:.* dd" "/proc/$dpid/smaps"
+check "hang: the key is not in the command line" sh -c "! grep -qaF -- '$SECRET' /proc/$dpid/cmdline"
+wait $dpid
+RC=$?
 t1=$(date +%s)
 check_eq "hang: exit 4" 4 "$RC"
 check "hang: the message says it timed out" grep -q "did not answer within 2 s" "$T/err"
