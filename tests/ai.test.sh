@@ -52,6 +52,13 @@ ask() {
 	OPENAI_API_KEY=$SECRET "$DRIVER" --base-url "$URL" "$@" >"$T/out" 2>"$T/err"
 	RC=$?
 }
+# key_mapping_nodump PID: PID has an anonymous read-write 16 kB mapping (the key's) marked dd.
+key_mapping_nodump() {
+	awk '/^[0-9a-f]+-[0-9a-f]+ / { anon = ($2 == "rw-p" && NF == 5) }
+	     /^Size:/ { size = $2 }
+	     /^VmFlags:/ && / dd/ && anon && size == 16 { found = 1 }
+	     END { exit !found }' "/proc/$1/smaps"
+}
 no_secret() { ! grep -qF -- "$SECRET" "$T/out" "$T/err"; }
 
 # ---- a two-step chain: the final answer carries the tools' real numbers -------------------
@@ -189,7 +196,7 @@ t0=$(date +%s)
 dpid=$!
 for i in $(seq 1 40); do [ -s "$REC" ] && break; sleep 0.05; done
 check "hang: the key sits in a mapping excluded from core dumps" \
-	grep -q "^VmFlags:.* dd" "/proc/$dpid/smaps"
+	key_mapping_nodump "$dpid"
 check "hang: the key is not in the command line" sh -c "! grep -qaF -- '$SECRET' /proc/$dpid/cmdline"
 wait $dpid
 RC=$?
