@@ -175,7 +175,7 @@ static bool field_number(json_object *o, const char *key, double *ret)
 	return true;
 }
 
-enum { STEP_SUMMARY, STEP_CONNECTIONS, STEP_DROPS, STEP_PATTERNS, N_STEPS };
+enum { STEP_SUMMARY, STEP_CONNECTIONS, STEP_DROPS, STEP_PATTERNS, STEP_DROPS_ALL, N_STEPS };
 
 /* The fixed plan: the same tools a model would call, looked up by name in ctx->tools. */
 static const char *const plan[N_STEPS] = {
@@ -183,6 +183,9 @@ static const char *const plan[N_STEPS] = {
 	"list_connections",
 	"get_packet_drop_summary",
 	"analyze_patterns",
+	/* Only when a focused drop summary is empty: the kernel frees most dropped packets in
+	 * softirq context, where the owning process is often unknown. */
+	"get_packet_drop_summary",
 };
 
 struct offline {
@@ -226,20 +229,42 @@ static json_object *plan_args(const struct tool *t, json_object *focus)
 	return args;
 }
 
+/* Whether the machine-wide drop summary is worth running. */
+static bool want_drops_all(json_object *focus, struct offline *o)
+{
+	double total = 0;
+
+	if (!field(focus, "pid") && !field(focus, "process_name"))
+		return false;
+	return !o->results[STEP_DROPS] ||
+	       (field_number(o->results[STEP_DROPS], "total_drops", &total) && total == 0);
+}
+
 static int run_plan(struct tool_context *ctx, json_object *focus, struct offline *o,
 		    char **ret_error)
 {
+	json_object *args, *rec, *unfocused;
 	const struct tool *t;
-	json_object *args, *rec;
 	int i, r;
 
 	for (i = 0; i < N_STEPS; i++) {
+		if (i == STEP_DROPS_ALL && !want_drops_all(focus, o))
+			break;
 		t = find_tool(ctx, plan[i]);
 		if (!t) {
 			o->errors[i] = ai_strdupf("%s is not available", plan[i]);
 			continue;
 		}
-		args = plan_args(t, focus);
+		if (i == STEP_DROPS_ALL) {
+			unfocused = json_object_new_object();
+			if (field(focus, "duration"))
+				json_object_object_add(unfocused, "duration",
+						       json_object_get(field(focus, "duration")));
+			args = plan_args(t, unfocused);
+			json_object_put(unfocused);
+		} else {
+			args = plan_args(t, focus);
+		}
 		rec = json_object_new_object();
 		json_object_object_add(rec, "name", json_object_new_string(t->name));
 		json_object_object_add(rec, "arguments", json_object_get(args));
@@ -359,17 +384,20 @@ static void report_connections(FILE *f, struct offline *o)
 	tally_free(&talkers);
 }
 
-static void report_drops(FILE *f, struct offline *o)
+/* One drop summary: the total and each reason with its explanation. */
+static void report_drops(FILE *f, struct offline *o, json_object *d, const char *heading,
+			 const char *key)
 {
-	json_object *d = o->results[STEP_DROPS], *by = field(d, "by_reason"), *arr, *e;
+	json_object *by = field(d, "by_reason"), *arr, *e;
 	struct tally reasons = { 0 };
 	double total = 0;
+	char total_key[64];
 	size_t i;
 
 	if (!d)
 		return;
 	field_number(d, "total_drops", &total);
-	fprintf(f, "\nPacket drops: %.0f%s\n", total, total > 0 ? ", by reason:" : ".");
+	fprintf(f, "\n%s: %.0f%s\n", heading, total, total > 0 ? ", by reason:" : ".");
 	if (json_object_is_type(by, json_type_object)) {
 		json_object_object_foreach (by, reason, count)
 			tally_add(&reasons, reason, json_object_get_int64(count));
@@ -387,8 +415,9 @@ static void report_drops(FILE *f, struct offline *o)
 		json_object_object_add(e, "explanation", json_object_new_string(why));
 		json_object_array_add(arr, e);
 	}
-	json_object_object_add(o->findings, "total_drops", json_object_new_int64(total));
-	json_object_object_add(o->findings, "drops", arr);
+	snprintf(total_key, sizeof(total_key), "total_%s", key);
+	json_object_object_add(o->findings, total_key, json_object_new_int64(total));
+	json_object_object_add(o->findings, key, arr);
 	tally_free(&reasons);
 }
 
@@ -440,7 +469,14 @@ static char *write_report(json_object *focus, struct offline *o)
 	report_scope(f, focus);
 	report_summary(f, o);
 	report_connections(f, o);
-	report_drops(f, o);
+	report_drops(f, o, o->results[STEP_DROPS],
+		     o->results[STEP_DROPS_ALL] ? "Packet drops attributed to this focus"
+						: "Packet drops",
+		     "drops");
+	report_drops(f, o, o->results[STEP_DROPS_ALL],
+		     "Packet drops machine-wide (the kernel drops most packets outside any "
+		     "process's context, so they are often not attributable)",
+		     "drops_machine_wide");
 	report_patterns(f, o);
 	for (i = 0; i < N_STEPS; i++)
 		if (o->errors[i])

@@ -300,6 +300,9 @@ checkpy "offline: failure rate from the summary" 'round(OUT["findings"]["failure
 checkpy "offline: drop reasons explained, unknown ones generically, names from the data" \
 	'[d["reason"] for d in OUT["findings"]["drops"]] == ["NO_SOCKET", "SOME_NEW_REASON"] and "closed port" in OUT["findings"]["drops"][0]["explanation"] and "kernel sources" in OUT["findings"]["drops"][1]["explanation"]'
 checkpy "offline: top talkers" 'OUT["findings"]["top_talkers"][0] == {"process": "gen (pid 77)", "count": 3}'
+"$DRIVER" --json ask "q" --process quiet --duration 30 >"$T/out" 2>"$T/err"
+checkpy "offline: no drops for the focus -> the machine-wide drop summary too" \
+	'OUT["tools_called"][4] == {"name": "get_packet_drop_summary", "arguments": {"duration": 30}} and OUT["findings"]["total_drops"] == 0 and OUT["findings"]["drops_machine_wide"][0]["reason"] == "NO_SOCKET" and "machine-wide" in OUT["answer"]'
 "$DRIVER" --no-daemon --json ask "q" >"$T/out" 2>"$T/err"
 check_eq "offline: without the daemon, exit 2 as the data tools" 2 $?
 check "offline: and the tool's message" grep -q "cannot connect to netspyd" "$T/err"
