@@ -473,11 +473,13 @@ static int xfer_reply(const struct ai_backend *b, struct xfer *x, struct ai_repl
 		*ret_error = ai_strdupf("the model server reported an error: %s",
 					msg ? msg : ret->error_code);
 		free(msg);
+		ai_reply_free(ret);
 		return -EREMOTEIO;
 	}
 	if (r) {
 		*ret_error = ai_strdupf("the model server's response could not be understood "
 					"(not an OpenAI-compatible chat completion)");
+		ai_reply_free(ret);
 		return -EREMOTEIO;
 	}
 	return 0;
@@ -547,8 +549,8 @@ static int chat_attempts(struct ai_backend *b, struct xfer *x, struct ai_reply *
 	}
 }
 
-int ai_backend_chat(struct ai_backend *b, json_object *request, FILE *stream_out,
-		    struct ai_reply *ret, bool *ret_streamed, char **ret_error)
+static int chat_once(struct ai_backend *b, json_object *request, FILE *stream_out,
+		     struct ai_reply *ret, bool *ret_streamed, char **ret_error, long *ret_status)
 {
 	struct xfer x = { .stream_out = stream_out };
 	struct curl_slist *h = NULL;
@@ -571,6 +573,7 @@ int ai_backend_chat(struct ai_backend *b, json_object *request, FILE *stream_out
 	}
 	xfer_setup(x.curl, b, &x, url, body, h);
 	r = chat_attempts(b, &x, ret, ret_error);
+	curl_easy_getinfo(x.curl, CURLINFO_RESPONSE_CODE, ret_status);
 	if (!r && stream_out && x.event_stream) {
 		*ret_streamed = true;
 		if (ret->content_len && ret->content[ret->content_len - 1] != '\n')
@@ -582,5 +585,21 @@ out:
 	if (x.curl)
 		curl_easy_cleanup(x.curl);
 	free(url);
+	return r;
+}
+
+int ai_backend_chat(struct ai_backend *b, json_object *request, FILE *stream_out,
+		    struct ai_reply *ret, bool *ret_streamed, char **ret_error)
+{
+	long status = 0;
+	int r;
+
+	r = chat_once(b, request, stream_out, ret, ret_streamed, ret_error, &status);
+	if (r && stream_out && status == 400) {
+		/* Some servers refuse to stream (or to stream with tools): ask without it. */
+		free(*ret_error);
+		*ret_error = NULL;
+		r = chat_once(b, request, NULL, ret, ret_streamed, ret_error, &status);
+	}
 	return r;
 }

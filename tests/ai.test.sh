@@ -251,6 +251,16 @@ check "stream: no escape character reached the terminal" sh -c "! grep -q \$(pri
 check_eq "stream: the answer is printed once" 1 "$(grep -c "^Total:" "$T/out")"
 check "stream: footer lists the tools used" grep -q 'get_network_summary {"duration":30}' "$T/out"
 
+fake_start nostream '{"steps":[{"answer":"plain {req}"}]}'
+ask --stream ask "q"
+check "stream: a server that ignores stream:true still works (JSON fallback)" \
+	grep -qx "plain 1" "$T/out"
+fake_start stream400 '{"steps":[{"status":400,"json":{"error":{"message":"streaming is not supported"}}},{"answer":"plain {req}"}]}'
+ask --stream ask "q"
+check "stream: a server that refuses streaming gets the request again without it" \
+	grep -qx "plain 2" "$T/out"
+checkpy "stream: the second request did not ask for streaming" 'B(1)["stream"] is True and B(2)["stream"] is False'
+
 # ---- escape sequences in a non-streamed answer --------------------------------------------------
 fake_start escapes '{"steps":[{"answer":"fine\u001b[2J\u001b]0;title\u0007 \u009b31m\u202eend"}]}'
 ask --json ask "q"
