@@ -117,7 +117,8 @@ ask --json ask "q"
 check_eq "bad arguments: no crash, exit 0" 0 "$RC"
 checkpy "bad arguments: invalid JSON is answered with an error" \
 	'"error" in C(TOOLS(2)[0]) and "not a valid JSON object" in C(TOOLS(2)[0])["error"] and TOOLS(2)[0]["tool_call_id"] == "call_1_0"'
-checkpy "bad arguments: a tool's own error reaches the model" 'C(TOOLS(3)[1])["error"] == "pid must be an integer"'
+checkpy "bad arguments: arguments that fail the schema are answered with the validator's message" \
+	'"invalid arguments for get_network_summary" in C(TOOLS(3)[1])["error"] and "pid" in C(TOOLS(3)[1])["error"]'
 checkpy "bad arguments: the corrected call succeeds" 'OUT["answer"] == "4217"'
 checkpy "bad arguments: unparsable calls are not listed as called" \
 	'[c["arguments"] for c in OUT["tools_called"]] == [{"pid": "seventy"}, {"duration": 60}]'

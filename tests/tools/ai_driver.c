@@ -6,7 +6,9 @@
  *   common: [--json] [--stream] [--offline] [--base-url URL] [--model M] [--api-key-file F]
  *           [--timeout S] [--no-daemon (the data tools fail as without netspyd)]
  * Prints the result (JSON with --json, one document per question), errors on stderr; exits 0, 1
- * (bad arguments), 2 (no daemon) or 4 (AI backend error) like netspyctl.
+ * (bad arguments), 2 (no daemon) or 4 (AI backend error) like netspyctl, and 5 when a result
+ * does not validate against the tool's output schema. Arguments go through the registry's
+ * tool_invoke, so they are validated against each fake tool's input schema.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -152,20 +154,6 @@ static const struct tool *const fake_tools[] = {
 	&fake_failing, &fake_hidden, &fake_badname, &fake_self,	    NULL,
 };
 
-/* Until the analyzer's registry is linked in, validate nothing and run the tool. */
-__attribute__((weak)) int tool_invoke(const struct tool *t, struct tool_context *ctx,
-				      json_object *args, json_object **ret, char **ret_error)
-{
-	json_object *empty = NULL;
-	int r;
-
-	if (!args)
-		args = empty = json_object_new_object();
-	r = t->run(ctx, args, ret, ret_error);
-	json_object_put(empty);
-	return r;
-}
-
 static int exit_code(int r)
 {
 	return r == -EREMOTEIO ? 4 : r == -ENOTCONN ? 2 : r == -EACCES ? 3 : 1;
@@ -182,6 +170,16 @@ static int run_one(struct tool_context *ctx, bool insights, json_object *args, b
 		fprintf(stderr, "ai_driver: %s\n", err ? err : strerror(-r));
 		free(err);
 		return exit_code(r);
+	}
+	/* Every result must match the contract its tool publishes. */
+	err = schema_validate(
+	    tool_find(insights ? "ai_insights" : "contextual_analysis")->output_schema, res);
+	if (err) {
+		fprintf(stderr, "ai_driver: the result does not match the output schema: %s\n",
+			err);
+		free(err);
+		json_object_put(res);
+		return 5;
 	}
 	if (json)
 		printf("%s\n", json_object_to_json_string_ext(res, JSON_C_TO_STRING_PLAIN));
