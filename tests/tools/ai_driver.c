@@ -5,6 +5,7 @@
  *   ai_driver insights TEXT
  *   common: [--json] [--stream] [--offline] [--base-url URL] [--model M] [--api-key-file F]
  *           [--timeout S] [--no-daemon (the data tools fail as without netspyd)]
+ *           [--socket PATH (the real tool registry against the netspyd at PATH)]
  * Prints the result (JSON with --json, one document per question), errors on stderr; exits 0, 1
  * (bad arguments), 2 (no daemon) or 4 (AI backend error) like netspyctl, and 5 when a result
  * does not validate against the tool's output schema. Arguments go through the registry's
@@ -16,6 +17,7 @@
 #include <string.h>
 
 #include "ai.h"
+#include "analyzer.h"
 #include "tool.h"
 
 static int fake_run(json_object *args, json_object **ret, char **ret_error, const char *json)
@@ -206,11 +208,13 @@ int main(int argc, char **argv)
 		{ "api-key-file", required_argument, NULL, 'k' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "no-daemon", no_argument, NULL, 'D' },
+		{ "socket", required_argument, NULL, 'S' },
 		{ 0 },
 	};
 	struct tool_context ctx = { .tools = fake_tools };
 	json_object *args = json_object_new_object();
-	const char *followup = NULL;
+	const char *followup = NULL, *socket_path = NULL;
+	struct analyzer an = { 0 };
 	bool json = false, insights;
 	int opt, r;
 
@@ -254,12 +258,25 @@ int main(int argc, char **argv)
 		case 'D':
 			no_daemon = true;
 			break;
+		case 'S':
+			socket_path = optarg;
+			break;
 		default:
 			return 1;
 		}
 	}
 	if (argc - optind != 2)
 		return 1;
+	if (socket_path) {
+		struct analyzer_opts ao = { .socket = socket_path };
+
+		if (analyzer_open(&an, &ao, 5000) < 0) {
+			fprintf(stderr, "ai_driver: %s\n", an.error);
+			return 2;
+		}
+		ctx.an = &an;
+		ctx.tools = tool_registry;
+	}
 	insights = strcmp(argv[optind], "insights") == 0;
 	json_object_object_add(args, insights ? "summary_text" : "query",
 			       json_object_new_string(argv[optind + 1]));
@@ -269,6 +286,8 @@ int main(int argc, char **argv)
 		r = run_one(&ctx, false, args, json);
 	}
 	ai_session_free(&ctx);
+	if (socket_path)
+		analyzer_close(&an);
 	json_object_put(args);
 	return r;
 }
