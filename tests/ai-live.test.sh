@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# ask / insights end to end over the real tool registry: a real netspyd, known traffic from a uniquely named
-# traffic generator, and either the offline analyst or the scripted model server on loopback
-# (tests/tools/fake_openai.py). Checks that the answers carry the real counts.
+# ask / insights end to end over the real tool registry: a real netspyd, known traffic from a
+# uniquely named traffic generator, and either the offline analyst or the scripted model server
+# on loopback (tests/tools/fake_openai.py). Checks that the answers carry the real counts.
 . "$(dirname "$0")/lib.sh"
 FAKE=$PWD/tests/tools/fake_openai.py
 SECRET=sk-live-$RANDOM$RANDOM-do-not-print
