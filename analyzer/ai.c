@@ -76,7 +76,7 @@ static char *user_message(json_object *args)
 
 	if (!f)
 		return NULL;
-	fprintf(f, "%s", arg_string(args, "query"));
+	fprintf(f, "%s", arg_string(args, "query") ? arg_string(args, "query") : "");
 	if (process || pid || duration) {
 		fprintf(f, "\n\nFocus:");
 		if (process)
@@ -136,6 +136,7 @@ int ai_contextual(struct tool_context *ctx, json_object *args, json_object **ret
 		return backend_failed(r, ret_error);
 	if (!configured)
 		return ai_offline_contextual(ctx, args, ret, ret_error);
+	be.progress = ctx->progress;
 	ai_loop_limits_default(&l);
 	messages = session_messages(ctx, l.max_bytes);
 	user = user_message(args);
@@ -179,6 +180,7 @@ int ai_insights(struct tool_context *ctx, json_object *args, json_object **ret, 
 		return backend_failed(r, ret_error);
 	if (!configured)
 		return ai_offline_insights(text ? text : "", ret, ret_error);
+	be.progress = ctx->progress;
 	user = ai_strdupf("Interpret this network summary:\n<summary>\n%s\n</summary>",
 			  text ? text : "");
 	messages = json_object_new_array();

@@ -518,7 +518,7 @@ static int chat_attempts(struct ai_backend *b, struct xfer *x, struct ai_reply *
 {
 	struct ai_reply err;
 	int attempt;
-	long status;
+	long status, wait;
 	CURLcode rc;
 
 	for (attempt = 1;; attempt++) {
@@ -542,9 +542,13 @@ static int chat_attempts(struct ai_backend *b, struct xfer *x, struct ai_reply *
 			return -EREMOTEIO;
 		}
 		ai_reply_free(&err);
-		sleep_ms(ai_http_backoff_ms(attempt,
-					    ai_http_retry_after(x->retry_after, time(NULL)),
-					    arc4random() / 4294967296.0));
+		wait = ai_http_backoff_ms(attempt, ai_http_retry_after(x->retry_after, time(NULL)),
+					  arc4random() / 4294967296.0);
+		if (b->progress)
+			fprintf(b->progress, "netspy: the model server %s; retrying in %.1f s\n",
+				rc != CURLE_OK ? "could not be reached" : "is busy or failing",
+				wait / 1000.0);
+		sleep_ms(wait);
 		xfer_free(x);
 	}
 }

@@ -95,6 +95,7 @@ struct ai_backend {
 	char *key; /* in a no-dump mapping; NULL for a local server without a key */
 	size_t key_map_len;
 	long timeout_s, connect_timeout_s;
+	FILE *progress; /* retry notices for a person, or NULL */
 	int max_attempts;
 };
 

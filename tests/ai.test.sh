@@ -97,7 +97,8 @@ check "chain: the key appears nowhere in the output" no_secret
 fake_start multi '{"steps":[
  {"tool_calls":[["get_network_summary","{}"],["get_packet_drop_summary","{\"pid\":77}"],["list_connections","{\"process_name\":\"gen\"}"]]},
  {"answer":"done"}]}'
-ask --json ask "everything?"
+ask --json --progress ask "everything?"
+check_eq "multi: each call is announced on the progress stream" 3 "$(grep -c "^netspy: calling " "$T/err")"
 check_eq "multi: exit status" 0 "$RC"
 checkpy "multi: every call answered in order with its id" \
 	'[m["tool_call_id"] for m in TOOLS(2)] == ["call_1_0", "call_1_1", "call_1_2"]'
@@ -154,8 +155,9 @@ fake_start r500 '{"steps":[
  {"status":500,"json":{"error":{"message":"boom"}}},
  {"status":503,"json":{"error":{"message":"busy"}}},
  {"answer":"third time lucky"}]}'
-ask --json ask "q"
+ask --json --progress ask "q"
 check_eq "500 twice: retried and succeeded" "0 3" "$RC $(wc -l <"$REC")"
+check_eq "500 twice: each retry is announced on the progress stream" 2 "$(grep -c "is busy or failing; retrying in" "$T/err")"
 checkpy "500 twice: every attempt sent the same request" 'B(1) == B(2) == B(3)'
 
 fake_start r500x '{"steps":[{"status":502,"json":{"error":{"message":"bad gateway"}}}]}'

@@ -6,6 +6,7 @@
  *   common: [--json] [--stream] [--offline] [--base-url URL] [--model M] [--api-key-file F]
  *           [--timeout S] [--no-daemon (the data tools fail as without netspyd)]
  *           [--socket PATH (the real tool registry against the netspyd at PATH)]
+ *           [--progress (progress notices on stderr)]
  * Prints the result (JSON with --json, one document per question), errors on stderr; exits 0, 1
  * (bad arguments), 2 (no daemon) or 4 (AI backend error) like netspyctl, and 5 when a result
  * does not validate against the tool's output schema. Arguments go through the registry's
@@ -209,6 +210,7 @@ int main(int argc, char **argv)
 		{ "timeout", required_argument, NULL, 't' },
 		{ "no-daemon", no_argument, NULL, 'D' },
 		{ "socket", required_argument, NULL, 'S' },
+		{ "progress", no_argument, NULL, 'P' },
 		{ 0 },
 	};
 	struct tool_context ctx = { .tools = fake_tools };
@@ -260,6 +262,9 @@ int main(int argc, char **argv)
 			break;
 		case 'S':
 			socket_path = optarg;
+			break;
+		case 'P':
+			ctx.progress = stderr;
 			break;
 		default:
 			return 1;
