@@ -120,7 +120,7 @@ static int connect_and_replay(struct analyzer *an, int timeout_ms)
 	return replay(an, timeout_ms);
 }
 
-int analyzer_open(struct analyzer *an, const struct analyzer_opts *o, int timeout_ms)
+int analyzer_init(struct analyzer *an, const struct analyzer_opts *o)
 {
 	int r;
 
@@ -128,11 +128,28 @@ int analyzer_open(struct analyzer *an, const struct analyzer_opts *o, int timeou
 	an->opts = *o;
 	an->client.fd = -1;
 	r = store_init(&an->store, o->capacity, o->cgroup_root);
-	if (r < 0) {
+	if (r < 0)
 		snprintf(an->error, sizeof(an->error), "cannot allocate the event store");
-		return r;
+	return r;
+}
+
+int analyzer_connect(struct analyzer *an, int timeout_ms)
+{
+	int r = connect_and_replay(an, timeout_ms);
+
+	if (r < 0 && an->connected) {
+		netspy_client_close(&an->client);
+		an->connected = false;
 	}
-	r = connect_and_replay(an, timeout_ms);
+	return r;
+}
+
+int analyzer_open(struct analyzer *an, const struct analyzer_opts *o, int timeout_ms)
+{
+	int r = analyzer_init(an, o);
+
+	if (r == 0)
+		r = analyzer_connect(an, timeout_ms);
 	if (r < 0)
 		analyzer_close(an);
 	return r;
@@ -161,15 +178,12 @@ static int reconnect(struct analyzer *an)
 	uint64_t old_boot = an->boot_id;
 	int r;
 
-	netspy_client_close(&an->client);
+	if (an->connected)
+		netspy_client_close(&an->client);
 	an->connected = false;
-	r = connect_and_replay(an, 5000);
-	if (r < 0) {
-		if (an->connected)
-			netspy_client_close(&an->client);
-		an->connected = false;
+	r = analyzer_connect(an, 5000);
+	if (r < 0)
 		return r;
-	}
 	an->reconnects++;
 	snprintf(an->notice, sizeof(an->notice),
 		 an->boot_id != old_boot

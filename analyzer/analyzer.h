@@ -40,6 +40,10 @@ struct analyzer {
  * -ECONNREFUSED (daemon not running), -EACCES (permission): see netspy_client_exit_code(). */
 int analyzer_open(struct analyzer *an, const struct analyzer_opts *o, int timeout_ms);
 void analyzer_close(struct analyzer *an);
+/* analyzer_open in two steps, for frontends that start without the daemon and connect later
+ * (analyzer_poll retries): init allocates the store, connect does the rest. */
+int analyzer_init(struct analyzer *an, const struct analyzer_opts *o);
+int analyzer_connect(struct analyzer *an, int timeout_ms);
 /* Live mode: ingests what arrived, waiting up to timeout_ms for the first message. When the
  * daemon went away it reconnects (and replays what it missed, or everything when the daemon
  * restarted) and says so in an->notice. Returns events ingested, or -errno (an->error). */

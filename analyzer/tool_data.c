@@ -60,6 +60,10 @@ int data_store(struct tool_context *ctx, struct store **ret, char **ret_error)
 	 * poll leaves the store as it was: answers then cover what was received. */
 	if (ctx->an->opts.live)
 		analyzer_poll(ctx->an, 0);
+	if (ctx->an->opts.live && !ctx->an->connected) {
+		*ret_error = strdup(ctx->an->error[0] ? ctx->an->error : "not connected to netspyd");
+		return -ENOTCONN;
+	}
 	*ret = &ctx->an->store;
 	return 0;
 }
@@ -132,9 +136,17 @@ json_object *json_outcome_counts(const uint64_t by_outcome[STORE_N_OUTCOMES])
 	return o;
 }
 
+json_object *json_number(double v, int decimals)
+{
+	char buf[64];
+
+	snprintf(buf, sizeof(buf), "%.*f", decimals, v);
+	return json_object_new_double_s(strtod(buf, NULL), buf);
+}
+
 static json_object *ms_or_null(uint64_t count, double ms)
 {
-	return count ? json_object_new_double(ms) : NULL;
+	return count ? json_number(ms, 3) : NULL;
 }
 
 json_object *json_latency(const struct store_conn_stats *st)
@@ -242,7 +254,7 @@ json_object *conn_to_json(struct store *s, uint64_t abs)
 			       json_object_new_string(store_outcome_name(r->outcome)));
 	if (r->latency_us)
 		json_object_object_add(o, "latency_ms",
-				       json_object_new_double(r->latency_us / 1000.0));
+				       json_number(r->latency_us / 1000.0, 3));
 	json_object_object_add(o, "unit", str_or_null(cg ? cg->unit : NULL));
 	json_object_object_add(o, "container", str_or_null(cg ? cg->container : NULL));
 	return o;

@@ -27,7 +27,7 @@ static int summary_run(struct tool_context *ctx, json_object *args, json_object 
 	json_object_object_add(o, "total_connections", json_object_new_int64((int64_t)st.total));
 	json_object_object_add(o, "failed_connections", json_object_new_int64((int64_t)st.failed));
 	json_object_object_add(o, "failure_rate",
-			       json_object_new_double(data_failure_rate(st.failed, st.total)));
+			       json_number(data_failure_rate(st.failed, st.total), 4));
 	json_object_object_add(o, "by_protocol", json_proto_counts(st.by_proto));
 	json_object_object_add(o, "by_outcome", json_outcome_counts(st.by_outcome));
 	json_object_object_add(o, "latency_ms", json_latency(&st));
