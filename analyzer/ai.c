@@ -26,16 +26,24 @@ static const char insights_prompt[] =
     "reasons), what looks normal or abnormal, and what to check next. Answer concisely in "
     "plain text.";
 
-/* The conversation the shell keeps between questions. */
+/* The conversation a person's frontend (the shell) keeps between questions. Live sessions are
+ * linked from here so that a frontend which exits without ai_session_free leaves memory that is
+ * still reachable rather than leaked. */
 struct ai_session {
 	json_object *messages;
+	struct ai_session *next, **pprev;
 };
+
+static struct ai_session *sessions;
 
 void ai_session_free(struct tool_context *ctx)
 {
 	struct ai_session *s = ctx->ai_session;
 
 	if (s) {
+		*s->pprev = s->next;
+		if (s->next)
+			s->next->pprev = s->pprev;
 		json_object_put(s->messages);
 		free(s);
 	}
@@ -92,26 +100,42 @@ static char *user_message(json_object *args)
 	return s;
 }
 
-/* The shell's conversation, or a new one; a conversation that grew too large starts over. */
-static json_object *session_messages(struct tool_context *ctx, size_t max_bytes)
+static json_object *new_conversation(void)
+{
+	json_object *m = json_object_new_array();
+
+	if (m)
+		json_object_array_add(m, message("system", system_prompt));
+	return m;
+}
+
+/* The conversation to continue (a reference the caller puts). Frontends for a person (with a
+ * progress stream: the shell, netspyctl) keep it in ctx->ai_session; the MCP server has none,
+ * so each of its calls stands alone. One that grew too large starts over. */
+static json_object *conversation(struct tool_context *ctx, size_t max_bytes)
 {
 	struct ai_session *s = ctx->ai_session;
 
-	if (s && strlen(json_object_to_json_string(s->messages)) > max_bytes / 2) {
-		json_object_put(s->messages);
-		s->messages = NULL;
-	}
+	if (!s && !ctx->progress)
+		return new_conversation();
 	if (!s) {
 		s = calloc(1, sizeof(*s));
 		if (!s)
 			return NULL;
+		s->next = sessions;
+		if (sessions)
+			sessions->pprev = &s->next;
+		s->pprev = &sessions;
+		sessions = s;
 		ctx->ai_session = s;
 	}
-	if (!s->messages) {
-		s->messages = json_object_new_array();
-		json_object_array_add(s->messages, message("system", system_prompt));
+	if (s->messages && strlen(json_object_to_json_string(s->messages)) > max_bytes / 2) {
+		json_object_put(s->messages);
+		s->messages = NULL;
 	}
-	return s->messages;
+	if (!s->messages)
+		s->messages = new_conversation();
+	return json_object_get(s->messages);
 }
 
 static int backend_failed(int r, char **ret_error)
@@ -138,9 +162,10 @@ int ai_contextual(struct tool_context *ctx, json_object *args, json_object **ret
 		return ai_offline_contextual(ctx, args, ret, ret_error);
 	be.progress = ctx->progress;
 	ai_loop_limits_default(&l);
-	messages = session_messages(ctx, l.max_bytes);
+	messages = conversation(ctx, l.max_bytes);
 	user = user_message(args);
 	if (!messages || !user) {
+		json_object_put(messages);
 		free(user);
 		ai_backend_close(&be);
 		return -ENOMEM;
@@ -154,12 +179,14 @@ int ai_contextual(struct tool_context *ctx, json_object *args, json_object **ret
 		/* Forget the failed turn so that the next question starts from a clean state. */
 		json_object_array_del_idx(messages, before,
 					  json_object_array_length(messages) - before);
+		json_object_put(messages);
 		json_object_put(result);
 		ai_backend_close(&be);
 		return backend_failed(r, ret_error);
 	}
 	json_object_object_add(result, "offline", json_object_new_boolean(false));
 	json_object_object_add(result, "model", json_object_new_string(be.model));
+	json_object_put(messages);
 	ai_backend_close(&be);
 	*ret = result;
 	return 0;

@@ -288,10 +288,14 @@ check "unreadable key file: message names the file" grep -q "cannot read the API
 
 # ---- a session keeps the conversation ------------------------------------------------------------
 fake_start session '{"steps":[{"answer":"first answer"},{"answer":"second answer"}]}'
-ask --json --followup "and what about drops?" ask "what is curl doing?" --process curl
+ask --json --progress --followup "and what about drops?" ask "what is curl doing?" --process curl
 checkpy "session: the follow-up carries the earlier turn" \
 	'[(m["role"], m["content"].split("\n")[0]) for m in B(2)["messages"]][1:] == [("user", "what is curl doing?"), ("assistant", "first answer"), ("user", "and what about drops?")]'
 checkpy "session: the focus is passed in the user message" '"process_name=curl" in B(1)["messages"][1]["content"]'
+fake_start nosession '{"steps":[{"answer":"first answer"},{"answer":"second answer"}]}'
+ask --json --followup "and what about drops?" ask "what is curl doing?"
+checkpy "session: without a person (MCP: no progress stream) each question stands alone" \
+	'[m["role"] for m in B(2)["messages"]] == ["system", "user"]'
 
 # ---- ai_insights: one request, no tools --------------------------------------------------------
 fake_start insights '{"steps":[{"answer":"Looks fine: {req}"}]}'
