@@ -187,6 +187,13 @@ static long env_long(const char *name, long def, long min, long max)
 	return *end || n < min || n > max ? def : n;
 }
 
+static bool is_default_url(const char *url)
+{
+	size_t n = strlen(AI_DEFAULT_BASE_URL);
+
+	return strncmp(url, AI_DEFAULT_BASE_URL, n) == 0 && strspn(url + n, "/") == strlen(url + n);
+}
+
 int ai_backend_open(const struct ai_settings *s, struct ai_backend *ret, bool *ret_configured,
 		    char **ret_error)
 {
@@ -204,7 +211,9 @@ int ai_backend_open(const struct ai_settings *s, struct ai_backend *ret, bool *r
 		ai_backend_close(ret);
 		return -EREMOTEIO;
 	}
-	if (!ret->key && !base) {
+	/* The OpenAI API without a key cannot answer: only another endpoint (a local server) is
+	 * worth calling without one. Frontends may fill in the default URL themselves. */
+	if (!ret->key && (!base || is_default_url(base))) {
 		ai_backend_close(ret);
 		return 0; /* nothing configured: the offline analyst answers */
 	}

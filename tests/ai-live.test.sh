@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# ask / insights end to end over the real tool registry: a real netspyd, known traffic from a
-# uniquely named traffic generator, and either the offline analyst or the scripted model server
-# on loopback (tests/tools/fake_openai.py). Checks that the answers carry the real counts.
+# netspyctl ask / insights end to end: a real netspyd, known traffic from a uniquely named
+# traffic generator, and either the offline analyst or the scripted model server on loopback
+# (tests/tools/fake_openai.py). Checks that the answers carry the real counts.
 . "$(dirname "$0")/lib.sh"
 FAKE=$PWD/tests/tools/fake_openai.py
 SECRET=sk-live-$RANDOM$RANDOM-do-not-print
@@ -38,7 +38,7 @@ print(eval(sys.argv[3]))
 PY
 }
 checkpy() { check_eq "$1" True "$(py "$2" 2>&1)"; }
-ctl() { "$NETSPY_TESTS_BIN/ai_driver" --socket "$SOCK" "$@" >"$T/out" 2>"$T/err"; RC=$?; }
+ctl() { "$NETSPYCTL" --socket "$SOCK" "$@" >"$T/out" 2>"$T/err"; RC=$?; }
 
 start_daemon || exit 1
 NAME=aigen$$
@@ -98,6 +98,6 @@ checkpy "model ask: result" \
 fake_start live401 '{"steps":[{"status":401,"json":{"error":{"message":"bad key '"$SECRET"'","code":"invalid_api_key"}}}]}'
 printf '%s\n' "$SECRET" >"$T/key"
 ctl --base-url "$URL" --api-key-file "$T/key" ask "q"
-check_eq "model 401: exit 4" 4 "$RC"
+check_eq "model 401: netspyctl exits 4" 4 "$RC"
 check "model 401: clear message" grep -q "the API key was rejected (HTTP 401)" "$T/err"
 check "model 401: the key is printed nowhere" sh -c "! grep -qF -- '$SECRET' '$T/out' '$T/err'"

@@ -323,6 +323,8 @@ checkpy "offline: no drops for the focus -> the machine-wide drop summary too" \
 "$DRIVER" --no-daemon --json ask "q" >"$T/out" 2>"$T/err"
 check_eq "offline: without the daemon, exit 2 as the data tools" 2 $?
 check "offline: and the tool's message" grep -q "cannot connect to netspyd" "$T/err"
+"$DRIVER" --base-url https://api.openai.com/v1/ --json ask "q" >"$T/out" 2>"$T/err"
+checkpy "offline: the default OpenAI URL without a key means no model" 'OUT["offline"] is True'
 OPENAI_API_KEY=$SECRET "$DRIVER" --offline --json ask "q" >"$T/out" 2>"$T/err"
 checkpy "offline: --offline wins over a configured key" 'OUT["offline"] is True'
 "$DRIVER" ask "q" >"$T/out" 2>"$T/err"
