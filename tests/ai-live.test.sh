@@ -101,3 +101,21 @@ ctl --base-url "$URL" --api-key-file "$T/key" ask "q"
 check_eq "model 401: netspyctl exits 4" 4 "$RC"
 check "model 401: clear message" grep -q "the API key was rejected (HTTP 401)" "$T/err"
 check "model 401: the key is printed nowhere" sh -c "! grep -qF -- '$SECRET' '$T/out' '$T/err'"
+
+# ---- on a terminal the answer streams, terminal-safe, and is printed once ------------------------
+fake_start livestream '{"steps":[
+ {"sse":[{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"call_t","type":"function","function":{"name":"get_network_summary","arguments":"{\"process_name\":\"'"$NAME"'\"}"}}]}}]}]},
+ {"chunk_bytes":9,"sse":[
+  {"choices":[{"index":0,"delta":{"content":"Streamed: {tool.0.failed_connections} failed"}}]},
+  {"choices":[{"index":0,"delta":{"content":"\u001b]0;pwned\u0007 connects.\u001b[2J"}}]}]}]}'
+OPENAI_API_KEY=$SECRET script -qec "'$NETSPYCTL' --socket '$SOCK' --base-url '$URL' ask 'stream please'" /dev/null \
+	>"$T/raw" 2>&1
+RC=$?
+tr -d '\r' <"$T/raw" >"$T/out"
+check_eq "terminal: exit 0" 0 "$RC"
+checkpy "terminal: netspyctl asked for a stream" 'B(1)["stream"] is True and B(2)["stream"] is True'
+check "terminal: the streamed answer carries the real count, escapes stripped" \
+	grep -qx "Streamed: 3 failed connects." "$T/out"
+check_eq "terminal: the answer is printed once" 1 "$(grep -c "Streamed:" "$T/out")"
+check "terminal: no escape character reached the terminal" sh -c "! grep -q \$(printf '\\033') '$T/out'"
+check "terminal: the tools used are listed" grep -q "get_network_summary {\"process_name\":\"$NAME\"}" "$T/out"
