@@ -97,7 +97,7 @@ static int key_read(struct ai_backend *b, const char *path, char **ret_error)
 }
 
 /* The key goes into a header: trim it and refuse anything that could break the header. */
-static int key_check(struct ai_backend *b, const char *origin, char **ret_error)
+static int key_check(struct ai_backend *b, const char *origin, bool explicit, char **ret_error)
 {
 	size_t n = strlen(b->key), start = 0, i;
 
@@ -114,6 +114,10 @@ static int key_check(struct ai_backend *b, const char *origin, char **ret_error)
 						origin);
 			return -EINVAL;
 		}
+	}
+	if (n == 0 && explicit) {
+		*ret_error = ai_strdupf("the API key file %s is empty", origin);
+		return -EINVAL;
 	}
 	if (n == 0) {
 		munmap(b->key, b->key_map_len);
@@ -156,7 +160,7 @@ static int key_load(struct ai_backend *b, const char *key_file, char **ret_error
 	}
 	if (r)
 		return r;
-	r = key_check(b, origin ? origin : "", ret_error);
+	r = key_check(b, origin ? origin : "", key_file != NULL, ret_error);
 	/* libcurl copies the Authorization header into its own buffers, which MADV_DONTDUMP
 	 * cannot reach: with a key loaded, the process makes no core dump at all. */
 	if (!r && b->key)
@@ -273,6 +277,8 @@ static size_t on_header(char *line, size_t size, size_t nmemb, void *opaque)
 		if (n >= sizeof(x->retry_after))
 			n = sizeof(x->retry_after) - 1;
 		memcpy(x->retry_after, v, n);
+		while (n && (v[n - 1] == '\r' || v[n - 1] == '\n'))
+			n--;
 		x->retry_after[n] = '\0';
 	} else if (header_is(line, len, "Content-Type")) {
 		v = line + strlen("Content-Type:");

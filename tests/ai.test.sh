@@ -285,6 +285,13 @@ checkpy "systemd credential: the key is read from CREDENTIALS_DIRECTORY" \
 "$DRIVER" --base-url "$URL" --api-key-file "$T/missing" --json ask "q" >"$T/out" 2>"$T/err"
 check_eq "unreadable key file: exit 4" 4 $?
 check "unreadable key file: message names the file" grep -q "cannot read the API key file $T/missing" "$T/err"
+: >"$T/emptykey"
+"$DRIVER" --base-url "$URL" --api-key-file "$T/emptykey" --json ask "q" >"$T/out" 2>"$T/err"
+check_eq "empty key file: exit 4" 4 $?
+check "empty key file: says so" grep -q "the API key file $T/emptykey is empty" "$T/err"
+printf 'sk-two words\n' >"$T/badkey"
+"$DRIVER" --base-url "$URL" --api-key-file "$T/badkey" --json ask "q" >"$T/out" 2>"$T/err"
+check "a key with spaces is refused (it would break the header)" grep -q "contains spaces or control characters" "$T/err"
 
 # ---- a session keeps the conversation ------------------------------------------------------------
 fake_start session '{"steps":[{"answer":"first answer"},{"answer":"second answer"}]}'

@@ -277,6 +277,7 @@ int main(int argc, char **argv)
 
 		if (analyzer_open(&an, &ao, 5000) < 0) {
 			fprintf(stderr, "ai_driver: %s\n", an.error);
+			json_object_put(args);
 			return 2;
 		}
 		ctx.an = &an;
