@@ -40,21 +40,30 @@ PY
 checkpy() { check_eq "$1" True "$(py "$2" 2>&1)"; }
 ctl() { "$NETSPYCTL" --socket "$SOCK" "$@" >"$T/out" 2>"$T/err"; RC=$?; }
 
+# traffic TAG: 3 refused TCP connects to a closed loopback port by a new uniquely named process
+# ($NAME, $PORT), then waits until netspyd's replay shows them. Each scenario makes its own just
+# before it asks: other work on this machine may flood the daemon's bounded backlog.
+traffic() {
+	local gen i n
+	NAME=ai$1$$
+	NAME=${NAME:0:15}
+	gen=$(unique_gen "$NAME")
+	# A port with no listener: the kernel picks a free one, which is closed again at once.
+	PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	check_eq "traffic $1: 3 refused connects by $NAME" "ok=0 refused=3 other=0" \
+		"$("$gen" tcp 127.0.0.1 "$PORT" 3)"
+	for i in $(seq 1 50); do
+		n=$("$NETSPY_TESTS_BIN/ai_driver" --socket "$SOCK" --offline --json ask q \
+			--process "$NAME" 2>/dev/null |
+			python3 -c 'import json,sys; print(json.load(sys.stdin)["findings"]["failed_connections"])' 2>/dev/null)
+		[ "${n:-0}" -ge 3 ] && break
+		sleep 0.1
+	done
+	check_eq "traffic $1: netspyd saw the 3 refused connects" 3 "${n:-0}"
+}
+
 start_daemon || exit 1
-NAME=aigen$$
-NAME=${NAME:0:15}
-GEN=$(unique_gen "$NAME")
-# A port with no listener: the kernel picks a free one, which is closed again at once.
-PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-check_eq "traffic: 3 refused connects by $NAME" "ok=0 refused=3 other=0" \
-	"$("$GEN" tcp 127.0.0.1 "$PORT" 3)"
-for i in $(seq 1 50); do
-	n=$("$NETSPY_TESTS_BIN/ai_driver" --socket "$SOCK" --offline --json ask q --process "$NAME" 2>/dev/null |
-		python3 -c 'import json,sys; print(json.load(sys.stdin)["findings"]["failed_connections"])' 2>/dev/null)
-	[ "${n:-0}" -ge 3 ] && break
-	sleep 0.1
-done
-check_eq "traffic: netspyd saw the 3 refused connects" 3 "${n:-0}"
+traffic o
 
 # ---- the offline analyst on real traffic --------------------------------------------------------
 REC=/dev/null
@@ -80,6 +89,7 @@ check_eq "offline insights: exit 0" 0 "$RC"
 check "offline insights: comments on the numbers" grep -q "4 of 10 connection attempts failed" "$T/out"
 
 # ---- a model (the scripted server) chaining the real tools --------------------------------------
+traffic m
 fake_start live '{"steps":[
  {"tool_calls":[["get_network_summary","{\"process_name\":\"'"$NAME"'\"}"]]},
  {"tool_calls":[["list_connections","{\"process_name\":\"'"$NAME"'\",\"max_events\":10}"]]},
@@ -103,6 +113,7 @@ check "model 401: clear message" grep -q "the API key was rejected (HTTP 401)" "
 check "model 401: the key is printed nowhere" sh -c "! grep -qF -- '$SECRET' '$T/out' '$T/err'"
 
 # ---- on a terminal the answer streams, terminal-safe, and is printed once ------------------------
+traffic t
 fake_start livestream '{"steps":[
  {"sse":[{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"call_t","type":"function","function":{"name":"get_network_summary","arguments":"{\"process_name\":\"'"$NAME"'\"}"}}]}}]}]},
  {"chunk_bytes":9,"sse":[
