@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "format.h"
 #include "store.h"
 
 #define MAX_SMALL_IDS 65535 /* ids stored in 16 bits */
@@ -196,6 +197,14 @@ void store_fini(struct store *s)
 	memset(s, 0, sizeof(*s));
 }
 
+static char *sanitized(const char *s)
+{
+	char out[CGROUP_NAME_LEN * 4];
+
+	fmt_sanitize(out, sizeof(out), (const uint8_t *)s, strlen(s));
+	return strdup(out);
+}
+
 /* Resolves a cgroup's unit and container now: short-lived scopes may be gone by query time. */
 static void cgroup_resolve(struct store *s, struct store_cgroup_info *ci)
 {
@@ -206,8 +215,9 @@ static void cgroup_resolve(struct store *s, struct store_cgroup_info *ci)
 		return;
 	ci->resolved = true;
 	cgroup_classify(path, unit, sizeof(unit), container, sizeof(container));
-	ci->unit = unit[0] ? strdup(unit) : NULL;
-	ci->container = container[0] ? strdup(container) : NULL;
+	/* Directory names are chosen by whoever may create cgroups: make them safe to show. */
+	ci->unit = unit[0] ? sanitized(unit) : NULL;
+	ci->container = container[0] ? sanitized(container) : NULL;
 }
 
 static int cgroup_index(struct store *s, uint64_t id)
