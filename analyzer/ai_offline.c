@@ -3,6 +3,7 @@
  * and ai_insights comments on the numbers it finds in the text. Every name in a report comes
  * from the data; nothing is invented. */
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -96,7 +97,8 @@ static void tally_add(struct tally *t, const char *key, long count)
 
 	for (i = 0; i < t->n; i++) {
 		if (strcmp(t->v[i].key, key) == 0) {
-			t->v[i].count += count;
+			if (__builtin_add_overflow(t->v[i].count, count, &t->v[i].count))
+				t->v[i].count = count > 0 ? LONG_MAX : LONG_MIN; /* saturate */
 			return;
 		}
 	}
@@ -165,6 +167,16 @@ static const char *field_string(json_object *o, const char *key)
 	return json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
 }
 
+/* A count from the data as JSON, clamped: a double out of int64 range cannot be converted. */
+static json_object *json_count(double v)
+{
+	if (!(v > -9e18))
+		v = v != v ? 0 : -9e18; /* NaN counts as nothing */
+	if (v > 9e18)
+		v = 9e18;
+	return json_object_new_int64((int64_t)v);
+}
+
 static bool field_number(json_object *o, const char *key, double *ret)
 {
 	json_object *v = field(o, key);
@@ -224,7 +236,7 @@ static json_object *plan_args(const struct tool *t, json_object *focus)
 		json_object_object_add(args, "duration", json_object_get(v));
 	/* As many events as the tool allows: the report counts them. */
 	if (field_number(field(props, "max_events"), "maximum", &max))
-		json_object_object_add(args, "max_events", json_object_new_int64((int64_t)max));
+		json_object_object_add(args, "max_events", json_count(max));
 	json_object_put(schema);
 	return args;
 }
@@ -305,8 +317,8 @@ static void report_summary(FILE *f, struct offline *o)
 		return;
 	field_number(s, "total_connections", &total);
 	field_number(s, "failed_connections", &failed);
-	json_object_object_add(o->findings, "total_connections", json_object_new_int64(total));
-	json_object_object_add(o->findings, "failed_connections", json_object_new_int64(failed));
+	json_object_object_add(o->findings, "total_connections", json_count(total));
+	json_object_object_add(o->findings, "failed_connections", json_count(failed));
 	json_object_object_add(o->findings, "failure_rate",
 			       json_object_new_double(total > 0 ? failed / total : 0));
 	fprintf(f, "\nConnections: %.0f attempts, %.0f failed (failure rate %.1f%%)", total, failed,
@@ -416,7 +428,7 @@ static void report_drops(FILE *f, struct offline *o, json_object *d, const char 
 		json_object_array_add(arr, e);
 	}
 	snprintf(total_key, sizeof(total_key), "total_%s", key);
-	json_object_object_add(o->findings, total_key, json_object_new_int64(total));
+	json_object_object_add(o->findings, total_key, json_count(total));
 	json_object_object_add(o->findings, key, arr);
 	tally_free(&reasons);
 }

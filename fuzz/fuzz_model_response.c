@@ -1,7 +1,8 @@
-/* Fuzzes what a model server can send: the Chat Completions response parser, the SSE stream
- * parser and the terminal-safe text filter. Beyond "no crash, no leak, no undefined behaviour":
- * the SSE parser gives the same reply whether the bytes arrive at once or in small pieces, bounds
- * hold, and filtered text never contains an escape or control character but newline and tab. */
+/* Fuzzes what a model server (or a user) can send: the Chat Completions response parser, the SSE
+ * stream parser, the terminal-safe text filter and the offline analyst's reading of a summary.
+ * Beyond "no crash, no leak, no undefined behaviour": the SSE parser gives the same reply whether
+ * the bytes arrive at once or in small pieces, bounds hold, and filtered text never contains an
+ * escape or control character but newline and tab. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,5 +87,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	free(out);
 	free(clean);
+
+	/* The offline analyst reads numbers out of a summary text (at most 16 KiB by schema). */
+	if (size <= 16384 && (clean = malloc(size + 1))) {
+		json_object *res = NULL;
+		char *err = NULL;
+
+		memcpy(clean, data, size);
+		clean[size] = '\0';
+		check(ai_offline_insights(clean, &res, &err) == 0 && res);
+		check_clean(
+		    json_object_get_string(json_object_object_get(res, "insights")),
+		    strlen(json_object_get_string(json_object_object_get(res, "insights"))));
+		json_object_put(res);
+		free(err);
+		free(clean);
+	}
 	return 0;
 }
