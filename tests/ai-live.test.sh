@@ -62,7 +62,9 @@ traffic() {
 	check_eq "traffic $1: netspyd saw the 3 refused connects" 3 "${n:-0}"
 }
 
-start_daemon || exit 1
+# A backlog as large as the analyzer's store, so that a connect storm elsewhere on the machine
+# does not evict this suite's events between the traffic and the question.
+start_daemon --backlog-events 1048576 || exit 1
 traffic o
 
 # ---- the offline analyst on real traffic --------------------------------------------------------
