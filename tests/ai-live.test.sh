@@ -132,3 +132,8 @@ check "terminal: the streamed answer carries the real count, escapes stripped" \
 check_eq "terminal: the answer is printed once" 1 "$(grep -c "Streamed:" "$T/out")"
 check "terminal: no escape character reached the terminal" sh -c "! grep -q \$(printf '\\033') '$T/out'"
 check "terminal: the tools used are listed" grep -q "get_network_summary {\"process_name\":\"$NAME\"}" "$T/out"
+
+# ---- without the daemon the offline analyst has nothing to read: exit 2 like the data tools -----
+"$NETSPYCTL" --socket "$T/nothing.sock" ask "q" >"$T/out" 2>"$T/err"
+check_eq "no daemon: offline ask exits 2" 2 $?
+check "no daemon: the message names the socket" grep -q "$T/nothing.sock" "$T/err"

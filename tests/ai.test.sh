@@ -208,6 +208,8 @@ check_eq "hang: exit 4" 4 "$RC"
 check "hang: the message says it timed out" grep -q "did not answer within 2 s" "$T/err"
 check "hang: gave up well before the server would answer (s)" test $((t1 - t0)) -lt 20
 check_eq "hang: a request that reached the server is not retried" 1 "$(wc -l <"$REC")"
+NETSPY_AI_TIMEOUT=1 ask --json ask "q"
+check "hang: NETSPY_AI_TIMEOUT sets the limit" grep -q "did not answer within 1 s" "$T/err"
 
 # ---- the iteration cap ------------------------------------------------------------------------
 fake_start cap '{"steps":[{"tool_calls":[["get_network_summary","{}"]],"content":"still looking ({req})"}]}'
