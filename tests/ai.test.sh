@@ -151,6 +151,15 @@ check_eq "429: retried and succeeded" "0 2" "$RC $(wc -l <"$REC")"
 check_ge "429: waited the Retry-After second (ms)" 1000 $(((t1 - t0) / 1000000))
 checkpy "429: the answer is the second response" 'OUT["answer"] == "after the wait"'
 
+fake_start r429date '{"steps":[
+ {"status":429,"headers":{"Retry-After":"{date+3}"},"json":{"error":{"message":"slow down"}}},
+ {"answer":"after the date"}]}'
+t0=$(date +%s%N)
+ask --json ask "q"
+t1=$(date +%s%N)
+check_eq "429 with an HTTP-date Retry-After: retried and succeeded" "0 2" "$RC $(wc -l <"$REC")"
+check_ge "429 with an HTTP-date Retry-After: waited until about that date (ms)" 1000 $(((t1 - t0) / 1000000))
+
 fake_start r500 '{"steps":[
  {"status":500,"json":{"error":{"message":"boom"}}},
  {"status":503,"json":{"error":{"message":"busy"}}},

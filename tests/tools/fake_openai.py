@@ -15,7 +15,8 @@ A scenario is {"steps": [STEP, ...]}; a STEP is one of
                                            written N bytes at a time
   {"status": 429, "headers": {...}, "json": {...}}   any status, headers and JSON body
   {"hang": SECONDS}                        accept the request and say nothing
-Strings in answers, tool-call arguments and SSE chunks may use {req} (the request number,
+Header values may use {date+N} (an HTTP date N seconds from now). Strings in answers, tool-call
+arguments and SSE chunks may use {req} (the request number,
 from 1) and {tool.I.KEY.KEY} (a field of the JSON content of the I-th tool message of the
 request, counting from 0; negative I counts from the end).
 """
@@ -24,6 +25,7 @@ import re
 import sys
 import threading
 import time
+from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 SCENARIO = json.load(open(sys.argv[1]))
@@ -77,7 +79,8 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         for k, v in (headers or {}).items():
-            self.send_header(k, v)
+            self.send_header(k, re.sub(r"\{date\+(\d+)\}", lambda m: formatdate(
+                time.time() + int(m.group(1)), usegmt=True), v))
         self.end_headers()
         self.wfile.write(data)
 
