@@ -134,6 +134,11 @@ checkpy "unknown function: each is answered with an error naming the available f
 	'all("unknown function" in C(m)["error"] and "get_network_summary" in C(m)["error"] for m in TOOLS(2)) and len(TOOLS(2)) == 3'
 checkpy "unknown function: nothing was called" 'OUT["tools_called"] == []'
 
+# ---- finish_reason is not trusted: no tool calls means an answer -------------------------------
+fake_start finish '{"steps":[{"tool_calls":[],"content":"final words","finish_reason":"tool_calls"},{"answer":"never"}]}'
+ask --json ask "q"
+checkpy "finish_reason tool_calls without tool calls is an answer" 'OUT["answer"] == "final words" and len(R) == 1'
+
 # ---- a failing tool -----------------------------------------------------------------------------
 fake_start toolfail '{"steps":[{"tool_calls":[["always_fails","{}"]]},{"answer":"ok"}]}'
 ask --json ask "q"
