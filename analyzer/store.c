@@ -63,13 +63,12 @@ static void *ring_push(struct store_ring *r, uint64_t *ts, uint64_t *evicted)
 	return p;
 }
 
+/* The map starts small and doubles (keeping at most half its slots used) up to 2 * max slots. */
 static int cookie_map_init(struct cookie_map *m, size_t max)
 {
 	m->max = max;
 	m->n = 0;
-	m->n_slots = 1;
-	while (m->n_slots < 2 * max)
-		m->n_slots <<= 1;
+	m->n_slots = 64;
 	m->slots = calloc(m->n_slots, sizeof(*m->slots));
 	return m->slots ? 0 : -ENOMEM;
 }
@@ -81,6 +80,26 @@ static size_t cookie_slot(const struct cookie_map *m, uint64_t cookie)
 	while (m->slots[i].cookie && m->slots[i].cookie != cookie)
 		i = (i + 1) & (m->n_slots - 1);
 	return i;
+}
+
+/* Doubles the map. Never needed beyond 2 * max slots: the map is cleared at max entries. */
+static void cookie_map_grow(struct cookie_map *m)
+{
+	struct cookie_map bigger = { .n_slots = m->n_slots * 2, .max = m->max, .n = m->n };
+
+	bigger.slots = calloc(bigger.n_slots, sizeof(*bigger.slots));
+	if (!bigger.slots) {
+		if (m->n + 1 >= m->n_slots) { /* probing needs a free slot: forget the pending */
+			memset(m->slots, 0, m->n_slots * sizeof(*m->slots));
+			m->n = 0;
+		}
+		return;
+	}
+	for (size_t i = 0; i < m->n_slots; i++)
+		if (m->slots[i].cookie)
+			bigger.slots[cookie_slot(&bigger, m->slots[i].cookie)] = m->slots[i];
+	free(m->slots);
+	*m = bigger;
 }
 
 /* Removes slot i, shifting back the entries of its probe run (no tombstones). */
@@ -117,6 +136,8 @@ static void cookie_put(struct store *s, uint64_t cookie, uint64_t abs)
 		memset(m->slots, 0, m->n_slots * sizeof(*m->slots));
 		m->n = 0;
 	}
+	if (2 * (m->n + 1) > m->n_slots)
+		cookie_map_grow(m);
 	i = cookie_slot(m, cookie);
 	if (!m->slots[i].cookie)
 		m->n++;

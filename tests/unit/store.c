@@ -106,6 +106,42 @@ static void test_cookie_merge(void)
 	store_fini(&s);
 }
 
+/* Outcomes arriving in any order land on their own connect (exercises the cookie map's probing
+ * and deletion with many entries). */
+static void test_cookie_shuffle(void)
+{
+	enum { N = 5000 };
+	static uint64_t cookies[N], orig[N];
+	struct store s;
+	int bad = 0;
+
+	store_init(&s, 8192, "/nonexistent");
+	srand(7);
+	for (int i = 0; i < N; i++) {
+		cookies[i] = ((uint64_t)rand() << 32 | (uint64_t)rand()) | 1;
+		orig[i] = cookies[i];
+		synth_connect(&s, T0 + (uint64_t)i, 1, "a", 6, 1, 80, cookies[i], 0);
+	}
+	for (int i = N - 1; i > 0; i--) {
+		int j = rand() % (i + 1);
+		uint64_t t = cookies[i];
+
+		cookies[i] = cookies[j];
+		cookies[j] = t;
+	}
+	for (int i = 0; i < N; i++)
+		synth_outcome(&s, T0 + N, cookies[i], 1, (cookies[i] % 1000 + 1) * 1000);
+	for (uint64_t a = 0; a < N; a++) {
+		const struct store_conn *r = store_conn_at(&s, a);
+
+		bad += r->outcome != 1 || r->latency_us != orig[a] % 1000 + 1;
+	}
+	CHECK(bad == 0 && s.orphan_outcomes == 0 && s.pending.n == 0,
+	      "5000 outcomes in shuffled order all merged (%d wrong, %llu orphans, %zu left)", bad,
+	      (unsigned long long)s.orphan_outcomes, s.pending.n);
+	store_fini(&s);
+}
+
 static void test_bounds_and_memory(void)
 {
 	struct store s;
@@ -133,6 +169,15 @@ static void test_bounds_and_memory(void)
 	}
 	CHECK(store_count(&s) == n, "1,000,000 events stored");
 	CHECK(store_memory(&s) / n <= 64, "memory per event: %zu bytes (<= 64)",
+	      store_memory(&s) / n);
+	store_fini(&s);
+
+	/* Worst case: every event to a destination of its own. */
+	store_init(&s, n, "/nonexistent");
+	for (size_t i = 0; i < n; i++)
+		synth_connect(&s, T0 + i, 1, "a", 17, (uint8_t)i, (uint32_t)(i >> 8) + 1, 0, 0);
+	CHECK(s.endpoints.n == n + 1 && store_memory(&s) / n <= 64,
+	      "memory per event with 1,000,000 distinct destinations: %zu bytes (<= 64)",
 	      store_memory(&s) / n);
 	store_fini(&s);
 }
@@ -214,6 +259,7 @@ int main(void)
 	test_aggregations();
 	test_filters();
 	test_cookie_merge();
+	test_cookie_shuffle();
 	test_bounds_and_memory();
 	test_units();
 	return CHECK_DONE();
