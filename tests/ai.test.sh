@@ -327,6 +327,13 @@ checkpy "insights: one request without tools, the text as data" \
 	'len(R) == 1 and "tools" not in B(1) and "Total connections: 10" in B(1)["messages"][1]["content"] and "untrusted" in B(1)["messages"][0]["content"]'
 checkpy "insights: result" 'OUT == {"insights": "Looks fine: 1", "offline": False, "model": "gpt-4o-mini", "streamed": False}'
 
+fake_start insightsstream '{"steps":[{"chunk_bytes":4,"sse":[
+ {"choices":[{"index":0,"delta":{"content":"Streamed \u001b[1minsight"}}]},
+ {"choices":[{"index":0,"delta":{"content":"s."}}]}]}]}'
+ask --stream insights "Total connections: 10"
+check_eq "insights: streamed once, terminal-safe" 1 "$(grep -cx "Streamed insights." "$T/out")"
+check "insights: labelled with the model" grep -q "Answered by model" "$T/out"
+
 # ---- the offline analyst ------------------------------------------------------------------------
 "$DRIVER" --json ask "what is gen doing?" --process gen >"$T/out" 2>"$T/err"
 check_eq "offline: without key or endpoint ask still answers" 0 $?
