@@ -179,6 +179,13 @@ ask --json ask "q"
 check_eq "5xx forever: gives up after 4 attempts with exit 4" "4 4" "$RC $(wc -l <"$REC")"
 check "5xx forever: the message names the status" grep -q "HTTP 502 after retries: bad gateway" "$T/err"
 
+CLOSED=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+OPENAI_API_KEY=$SECRET "$DRIVER" --base-url "http://127.0.0.1:$CLOSED/v1" --progress --json ask "q" \
+	>"$T/out" 2>"$T/err"
+check_eq "connection refused: exit 4" 4 $?
+check_eq "connection refused: retried (3 notices)" 3 "$(grep -c "could not be reached; retrying" "$T/err")"
+check "connection refused: clear message" grep -q "cannot reach the model server at http://127.0.0.1:$CLOSED/v1" "$T/err"
+
 # ---- errors that must not be retried; the key never printed -----------------------------------
 printf '%s\n' "$SECRET" >"$T/keyfile"
 fake_start r401 '{"steps":[{"status":401,"json":{"error":{"message":"Incorrect API key provided: '"$SECRET"'","code":"invalid_api_key"}}}]}'
