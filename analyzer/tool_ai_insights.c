@@ -16,7 +16,9 @@ const struct tool tool_ai_insights = {
 	.output_schema = "{\"type\":\"object\",\"properties\":{"
 			 "\"insights\":{\"type\":\"string\"},"
 			 "\"offline\":{\"type\":\"boolean\"},"
-			 "\"model\":{\"type\":[\"string\",\"null\"]}},"
+			 "\"model\":{\"type\":[\"string\",\"null\"]},"
+			 "\"streamed\":{\"type\":\"boolean\"},"
+			 "\"numbers\":{\"type\":\"object\"}},"
 			 "\"required\":[\"insights\",\"offline\",\"model\"]}",
 	.read_only = true,
 	.open_world = true,

@@ -31,7 +31,9 @@ const struct tool tool_contextual_analysis = {
 			 "\"arguments\":{\"type\":\"object\"}},"
 			 "\"required\":[\"name\",\"arguments\"]}},"
 			 "\"iterations\":{\"type\":\"integer\"},"
-			 "\"stopped_early\":{\"type\":\"boolean\"}},"
+			 "\"stopped_early\":{\"type\":\"boolean\"},"
+			 "\"streamed\":{\"type\":\"boolean\"},"
+			 "\"findings\":{\"type\":\"object\"}},"
 			 "\"required\":[\"answer\",\"offline\",\"model\",\"tools_called\"]}",
 	.read_only = true,
 	.open_world = true,
