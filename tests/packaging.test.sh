@@ -33,8 +33,8 @@ score=$(systemd-analyze security --offline=yes systemd/netspyd.service 2>/dev/nu
 	sed -n 's/.*Overall exposure level for netspyd.service: \([0-9.]*\).*/\1/p')
 check "systemd-analyze security exposure is 3.0 or lower (got '$score')" \
 	awk -v s="$score" 'BEGIN { exit !(s != "" && s + 0 <= 3.0) }'
-check "README reports the current exposure score $score" \
-	grep -q "exposure level.*$score" README.md
+check "docs/service.md reports the current exposure score $score" \
+	grep -q "exposure level.*$score" docs/service.md
 
 check "the unit keeps only CAP_BPF CAP_PERFMON CAP_NET_ADMIN" \
 	grep -qx 'CapabilityBoundingSet=CAP_BPF CAP_PERFMON CAP_NET_ADMIN' systemd/netspyd.service
