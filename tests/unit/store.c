@@ -1,0 +1,206 @@
+/* The event store: aggregations, filters, the cookie merge of TCP outcomes, bounds, memory per
+ * event, and cgroup -> unit attribution. */
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#include "check.h"
+#include "store.h"
+#include "synth.h"
+
+static void test_aggregations(void)
+{
+	struct store s;
+	struct store_filter all = { 0 };
+	struct store_conn_stats st;
+
+	store_init(&s, 1024, "/nonexistent");
+	synth_scenario(&s);
+	CHECK(store_conn_stats(&s, &all, STORE_STATS_DETAIL, &st) == 0, "conn stats");
+	CHECK(st.total == 11 && st.failed == 3, "11 connects, 3 failed (got %llu, %llu)",
+	      (unsigned long long)st.total, (unsigned long long)st.failed);
+	CHECK(st.by_proto[6] == 5 && st.by_proto[17] == 6, "by protocol: 5 TCP, 6 UDP");
+	CHECK(st.by_outcome[2] == 3 && st.by_outcome[1] == 2 && st.by_outcome[STORE_OUTCOME_SENT] == 6,
+	      "outcomes: 3 refused, 2 established, 6 sent");
+	CHECK(st.latency_count == 2 && st.latency_p50_ms == 1.0 && st.latency_p99_ms == 3.0,
+	      "latency percentiles of established connects (p50 %.3f, p99 %.3f)",
+	      st.latency_p50_ms, st.latency_p99_ms);
+	CHECK(st.n_destinations == 4 && st.destinations[0].count == 4 &&
+		      store_endpoint(&s, st.destinations[0].key)->port == 53,
+	      "top destination is 10.0.0.53:53 with 4");
+	CHECK(st.n_refused == 1 && st.refused[0].count == 3 &&
+		      store_endpoint(&s, st.refused[0].key)->port == 1,
+	      "refused destination 10.0.0.1:1 x3");
+	CHECK(st.n_processes == 2 && st.processes[0].count == 7 && st.processes[0].failed == 3,
+	      "per process: curl 7 (3 failed) first");
+	store_fini(&s);
+}
+
+static void test_filters(void)
+{
+	struct store s;
+	struct store_conn_stats st;
+	struct store_drop_stats ds;
+	struct store_filter f = { .pid = 200 };
+	uint64_t idx[4], total;
+	size_t n;
+
+	store_init(&s, 1024, "/nonexistent");
+	synth_scenario(&s);
+	store_conn_stats(&s, &f, 0, &st);
+	CHECK(st.total == 4, "pid filter: dig's 4");
+	f = (struct store_filter){ .process = "curl" };
+	store_conn_stats(&s, &f, 0, &st);
+	CHECK(st.total == 7, "process filter: curl's 7");
+	f = (struct store_filter){ .process = "nosuch" };
+	store_conn_stats(&s, &f, 0, &st);
+	CHECK(st.total == 0, "unknown process matches nothing");
+	f = (struct store_filter){ .since_ns = T0 + 4 * SEC, .until_ns = T0 + 7 * SEC };
+	store_conn_stats(&s, &f, 0, &st);
+	CHECK(st.total == 4, "time window [T0+4s, T0+7s] holds 4 (got %llu)",
+	      (unsigned long long)st.total);
+	f = (struct store_filter){ .process = "curl" };
+	store_list_conns(&s, &f, idx, 4, &n, &total);
+	CHECK(n == 4 && total == 7 && store_conn_at(&s, idx[0])->ts_ns == T0 + 7 * SEC,
+	      "list: newest first, bounded by max, total counted");
+	store_drop_stats(&s, &f, &ds);
+	CHECK(ds.total == 2 && ds.attributed == 2, "drops of curl: 2");
+	free(ds.by_reason);
+	f = (struct store_filter){ 0 };
+	store_drop_stats(&s, &f, &ds);
+	CHECK(ds.total == 4 && ds.n_reasons >= 3, "all drops: 4");
+	for (size_t i = 0; i < ds.n_reasons; i++)
+		if (!strcmp(store_reason(&s, (uint16_t)i), "NO_SOCKET"))
+			CHECK(ds.by_reason[i] == 3, "NO_SOCKET x3");
+	free(ds.by_reason);
+	f = (struct store_filter){ .unit = "x.service" };
+	CHECK(store_drop_stats(&s, &f, &ds) == -EOPNOTSUPP, "drops cannot be filtered by unit");
+	store_fini(&s);
+}
+
+static void test_cookie_merge(void)
+{
+	struct store s;
+	struct store_filter all = { 0 };
+	struct store_conn_stats st;
+
+	store_init(&s, 4, "/nonexistent");
+	synth_connect(&s, T0, 1, "a", 6, 1, 80, 77, 0);
+	store_conn_stats(&s, &all, 0, &st);
+	CHECK(st.by_outcome[STORE_OUTCOME_PENDING] == 1, "TCP connect is pending until resolved");
+	synth_outcome(&s, T0 + 1, 77, 1, 2500000);
+	CHECK(store_conn_at(&s, 0)->outcome == 1 && store_conn_at(&s, 0)->latency_us == 2500,
+	      "outcome and latency merged into the connect record by cookie");
+	synth_outcome(&s, T0 + 2, 77, 2, 0);
+	CHECK(s.orphan_outcomes == 1 && store_conn_at(&s, 0)->outcome == 1,
+	      "a second outcome for the same cookie does not rewrite it");
+	synth_connect(&s, T0 + 3, 1, "a", 6, 1, 80, 88, 0);
+	for (int i = 0; i < 4; i++)
+		synth_connect(&s, T0 + 4 + i, 1, "a", 17, 1, 53, 0, 0);
+	synth_outcome(&s, T0 + 9, 88, 2, 0);
+	CHECK(s.orphan_outcomes == 2, "outcome of an evicted connect is not applied elsewhere");
+	store_conn_stats(&s, &all, 0, &st);
+	CHECK(st.by_outcome[2] == 0 && st.by_outcome[STORE_OUTCOME_SENT] == 4, "UDP is 'sent'");
+	store_fini(&s);
+}
+
+static void test_bounds_and_memory(void)
+{
+	struct store s;
+	size_t n = 1000000;
+
+	store_init(&s, 1000, "/nonexistent");
+	for (int i = 0; i < 5000; i++)
+		synth_connect(&s, T0 + (uint64_t)i, 1, "a", 17, 1, 53, 0, 0);
+	CHECK(s.conns.count == 1024 && s.evicted == 5000 - 1024,
+	      "capacity 1000 keeps the newest 1024 (power of two), evicts the rest");
+	CHECK(store_conn_at(&s, s.conns.head - s.conns.count)->ts_ns == T0 + 5000 - 1024,
+	      "the oldest kept is the right one");
+	synth_connect(&s, T0, 1, "a", 17, 1, 53, 0, 0);
+	CHECK(store_conn_at(&s, s.conns.head - 1)->ts_ns == T0 + 4999,
+	      "a timestamp that steps back is clamped: the ring stays sorted");
+	store_fini(&s);
+
+	store_init(&s, n, "/nonexistent");
+	for (size_t i = 0; i < n; i++) {
+		char comm[16];
+
+		snprintf(comm, sizeof(comm), "proc%zu", i % 50);
+		synth_connect(&s, T0 + i * 1000, (uint32_t)(i % 500 + 1), comm, i % 3 ? 17 : 6,
+			      (uint8_t)(i % 250), (uint32_t)(i % 1000), i + 1, 0);
+	}
+	CHECK(store_count(&s) == n, "1,000,000 events stored");
+	CHECK(store_memory(&s) / n <= 64, "memory per event: %zu bytes (<= 64)", store_memory(&s) / n);
+	store_fini(&s);
+}
+
+static void test_units(void)
+{
+	char unit[128], ctr[128], tmpl[] = "/tmp/netspy-cg.XXXXXX", path[256], mi[300];
+	const char *hex = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+	struct store s;
+	struct stat st;
+	FILE *f;
+
+	cgroup_classify("system.slice/nginx.service", unit, sizeof(unit), ctr, sizeof(ctr));
+	CHECK(!strcmp(unit, "nginx.service") && !ctr[0], "system.slice/nginx.service");
+	snprintf(path, sizeof(path), "system.slice/docker-%s.scope", hex);
+	cgroup_classify(path, unit, sizeof(unit), ctr, sizeof(ctr));
+	CHECK(!strcmp(ctr, "0123456789ab") && !strncmp(unit, "docker-", 7), "docker scope: %s",
+	      ctr);
+	snprintf(path, sizeof(path), "kubepods.slice/kubepods-pod1.slice/cri-containerd-%s.scope",
+		 hex);
+	cgroup_classify(path, unit, sizeof(unit), ctr, sizeof(ctr));
+	CHECK(!strcmp(ctr, "0123456789ab"), "containerd scope");
+	snprintf(path, sizeof(path), "machine.slice/libpod-%s.scope/container", hex);
+	cgroup_classify(path, unit, sizeof(unit), ctr, sizeof(ctr));
+	CHECK(!strcmp(ctr, "0123456789ab") && !strncmp(unit, "libpod-", 7), "podman scope");
+	cgroup_classify("user.slice/user-1000.slice/session-2.scope", unit, sizeof(unit), ctr,
+			sizeof(ctr));
+	CHECK(!strcmp(unit, "session-2.scope"), "session scope");
+	cgroup_classify("", unit, sizeof(unit), ctr, sizeof(ctr));
+	CHECK(!unit[0] && !ctr[0], "root cgroup: no unit");
+
+	CHECK(mkdtemp(tmpl) != NULL, "temporary cgroup tree");
+	snprintf(path, sizeof(path), "%s/system.slice", tmpl);
+	mkdir(path, 0755);
+	snprintf(path, sizeof(path), "%s/system.slice/web.service", tmpl);
+	mkdir(path, 0755);
+	stat(path, &st);
+	store_init(&s, 16, tmpl);
+	synth_connect(&s, T0, 5, "web", 6, 1, 80, 1, (uint64_t)st.st_ino);
+	CHECK(store_cgroup(&s, 0) && store_cgroup(&s, 0)->unit &&
+		      !strcmp(store_cgroup(&s, 0)->unit, "web.service"),
+	      "cgroup id (directory inode) resolves to its unit");
+	{
+		struct store_filter fu = { .unit = "web" };
+		struct store_conn_stats cs;
+
+		store_conn_stats(&s, &fu, 0, &cs);
+		CHECK(cs.total == 1, "--unit web matches web.service");
+		fu.unit = "other.service";
+		store_conn_stats(&s, &fu, 0, &cs);
+		CHECK(cs.total == 0, "--unit other.service matches nothing");
+	}
+	store_fini(&s);
+	snprintf(mi, sizeof(mi), "%s/mountinfo", tmpl);
+	f = fopen(mi, "w");
+	fprintf(f, "25 1 0:22 / /sys/fs/cgroup rw - tmpfs tmpfs rw\n"
+		   "41 31 0:38 / /sys/fs/cgroup/uni\\040fied rw,relatime - cgroup2 cgroup2 rw\n");
+	fclose(f);
+	CHECK(cgroup_find_mount(mi, path, sizeof(path)) == 0 &&
+		      !strcmp(path, "/sys/fs/cgroup/uni fied"),
+	      "cgroup2 mount found in mountinfo (%s)", path);
+	snprintf(path, sizeof(path), "rm -rf %s", tmpl);
+	CHECK(system(path) == 0, "cleanup");
+}
+
+int main(void)
+{
+	test_aggregations();
+	test_filters();
+	test_cookie_merge();
+	test_bounds_and_memory();
+	test_units();
+	return CHECK_DONE();
+}

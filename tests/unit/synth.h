@@ -1,0 +1,103 @@
+/* Synthetic daemon events for the analyzer's unit tests: builds protobuf events on the stack and
+ * feeds them to a store. */
+#ifndef NETSPY_TEST_SYNTH_H
+#define NETSPY_TEST_SYNTH_H
+
+#include <string.h>
+
+#include "store.h"
+
+#define SEC 1000000000ull
+
+static inline void synth_connect(struct store *s, uint64_t ts, uint32_t pid, const char *comm,
+				 uint32_t proto, uint8_t last_octet, uint32_t port, uint64_t cookie,
+				 uint64_t cgroup_id)
+{
+	Netspy__V1__Event ev = NETSPY__V1__EVENT__INIT;
+	Netspy__V1__Connect c = NETSPY__V1__CONNECT__INIT;
+	uint8_t dst[4] = { 10, 0, 0, last_octet };
+
+	c.pid = pid;
+	c.comm.data = (uint8_t *)comm;
+	c.comm.len = strlen(comm);
+	c.ip_proto = proto;
+	c.family = 2;
+	c.dst_addr.data = dst;
+	c.dst_addr.len = 4;
+	c.dst_port = port;
+	c.cookie = cookie;
+	c.cgroup_id = cgroup_id;
+	ev.timestamp_ns = ts;
+	ev.kind_case = NETSPY__V1__EVENT__KIND_CONNECT;
+	ev.connect = &c;
+	store_add(s, &ev);
+}
+
+static inline void synth_outcome(struct store *s, uint64_t ts, uint64_t cookie, int outcome,
+				 uint64_t latency_ns)
+{
+	Netspy__V1__Event ev = NETSPY__V1__EVENT__INIT;
+	Netspy__V1__TcpOutcome o = NETSPY__V1__TCP_OUTCOME__INIT;
+
+	o.cookie = cookie;
+	o.outcome = outcome;
+	o.latency_ns = latency_ns;
+	ev.timestamp_ns = ts;
+	ev.kind_case = NETSPY__V1__EVENT__KIND_TCP_OUTCOME;
+	ev.tcp_outcome = &o;
+	store_add(s, &ev);
+}
+
+static inline void synth_drop(struct store *s, uint64_t ts, const char *reason, uint32_t pid,
+			      const char *comm, uint32_t proto, uint32_t dport)
+{
+	Netspy__V1__Event ev = NETSPY__V1__EVENT__INIT;
+	Netspy__V1__Drop d = NETSPY__V1__DROP__INIT;
+	uint8_t a[4] = { 127, 0, 0, 1 };
+
+	d.reason_name = (char *)reason;
+	d.family = 2;
+	d.ip_proto = proto;
+	d.src_addr.data = d.dst_addr.data = a;
+	d.src_addr.len = d.dst_addr.len = 4;
+	d.src_port = 40000;
+	d.dst_port = dport;
+	d.attributed = pid != 0;
+	d.pid = pid;
+	if (comm) {
+		d.comm.data = (uint8_t *)comm;
+		d.comm.len = strlen(comm);
+	}
+	ev.timestamp_ns = ts;
+	ev.kind_case = NETSPY__V1__EVENT__KIND_DROP;
+	ev.drop = &d;
+	store_add(s, &ev);
+}
+
+/* The scenario the tests know: at T0 + 1..7 s curl (pid 100) makes 3 refused and 2 established TCP
+ * connects (latencies 1 ms and 3 ms) and 2 UDP sends; at T0 + 8..11 s dig (pid 200) sends 4 UDP
+ * datagrams to 10.0.0.53:53; 3 NO_SOCKET drops (2 attributed to curl) and 1 TCP_CSUM drop. */
+#define T0 (1700000000ull * SEC)
+static inline void synth_scenario(struct store *s)
+{
+	uint64_t t = T0;
+
+	for (int i = 0; i < 3; i++) {
+		synth_connect(s, t += SEC, 100, "curl", 6, 1, 1, 1000 + i, 0);
+		synth_outcome(s, t + 1000, 1000 + i, 2, 50000);
+	}
+	for (int i = 0; i < 2; i++) {
+		synth_connect(s, t += SEC, 100, "curl", 6, 2, 443, 2000 + i, 0);
+		synth_outcome(s, t + 1000, 2000 + i, 1, (i ? 3 : 1) * 1000000ull);
+	}
+	for (int i = 0; i < 2; i++)
+		synth_connect(s, t += SEC, 100, "curl", 17, 3, 9, 0, 0);
+	for (int i = 0; i < 4; i++)
+		synth_connect(s, t += SEC, 200, "dig", 17, 53, 53, 0, 0);
+	synth_drop(s, t += SEC, "NO_SOCKET", 100, "curl", 17, 9);
+	synth_drop(s, t += SEC, "NO_SOCKET", 100, "curl", 17, 9);
+	synth_drop(s, t += SEC, "NO_SOCKET", 0, NULL, 6, 1);
+	synth_drop(s, t += SEC, "TCP_CSUM", 0, NULL, 6, 80);
+}
+
+#endif

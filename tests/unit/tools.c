@@ -1,0 +1,252 @@
+/* The tool registry: every data tool's result validates against its own output schema (over a
+ * synthetic store, with and without filters), schema_validate rejects bad arguments with clear
+ * messages, and command-line words become the right JSON arguments. */
+#include <errno.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "analyzer.h"
+#include "check.h"
+#include "cliargs.h"
+#include "context.h"
+#include "synth.h"
+#include "tool.h"
+
+static const char *const expected_order[] = {
+	"get_network_summary", "list_connections",    "get_packet_drop_summary",
+	"list_packet_drops",   "analyze_patterns",    "ai_insights",
+	"contextual_analysis", NULL,
+};
+
+static void test_registry(void)
+{
+	size_t i;
+
+	for (i = 0; tool_registry[i]; i++)
+		CHECK(expected_order[i] && !strcmp(tool_registry[i]->name, expected_order[i]),
+		      "registry[%zu] is %s", i, expected_order[i] ? expected_order[i] : "(end)");
+	CHECK(i == 7, "seven tools");
+	CHECK(tool_find("summary") == tool_registry[0] && tool_find("list_connections") ==
+		      tool_registry[1] && tool_find("contextual") == tool_registry[6] &&
+		      tool_find("ask") == tool_registry[6] && !tool_find("nosuch"),
+	      "tool_find by command, name and alias");
+	for (i = 0; tool_registry[i]; i++) {
+		json_object *in = json_tokener_parse(tool_registry[i]->input_schema);
+		json_object *out = json_tokener_parse(tool_registry[i]->output_schema);
+
+		CHECK(in && out, "%s: both schemas are valid JSON", tool_registry[i]->name);
+		json_object_put(in);
+		json_object_put(out);
+	}
+}
+
+/* Runs a tool with args (JSON text) and checks the result against its output schema. */
+static json_object *run_valid(struct tool_context *ctx, const struct tool *t, const char *args)
+{
+	json_object *a = json_tokener_parse(args), *res = NULL;
+	char *err = NULL, *why;
+	int r = tool_invoke(t, ctx, a, &res, &err);
+
+	CHECK(r == 0, "%s %s runs (%s)", t->name, args, err ? err : "ok");
+	why = res ? schema_validate(t->output_schema, res) : strdup("no result");
+	CHECK(!why, "%s %s: output validates against its outputSchema%s%s", t->name, args,
+	      why ? ": " : "", why ? why : "");
+	free(why);
+	free(err);
+	json_object_put(a);
+	return res;
+}
+
+static int64_t get_int(json_object *o, const char *path)
+{
+	json_object *v = o;
+	char buf[128], *save = NULL;
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (char *k = strtok_r(buf, ".", &save); k && v; k = strtok_r(NULL, ".", &save))
+		if (!json_object_object_get_ex(v, k, &v))
+			return -1;
+	return v ? json_object_get_int64(v) : -1;
+}
+
+/* Like synth_scenario but inside the tools' default window (the last 60 seconds): curl makes 3
+ * refused TCP connects and 2 UDP sends, dig 4 UDP sends to 10.0.0.53:53; 2 NO_SOCKET drops, one
+ * attributed to curl. */
+static void fill_recent(struct store *s)
+{
+	struct timespec ts;
+	uint64_t now;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	now = (uint64_t)ts.tv_sec * SEC - 30 * SEC;
+	for (int k = 0; k < 3; k++) {
+		synth_connect(s, now + k, 100, "curl", 6, 1, 1, 1 + k, 0);
+		synth_outcome(s, now + k, 1 + k, 2, 0);
+	}
+	for (int k = 0; k < 2; k++)
+		synth_connect(s, now + 5 + k, 100, "curl", 17, 3, 9, 0, 0);
+	for (int k = 0; k < 4; k++)
+		synth_connect(s, now + 9 + k, 200, "dig", 17, 53, 53, 0, 0);
+	synth_drop(s, now + 20, "NO_SOCKET", 100, "curl", 17, 9);
+	synth_drop(s, now + 21, "NO_SOCKET", 0, NULL, 17, 9);
+}
+
+static void test_outputs(void)
+{
+	static const char *const arg_sets[] = { "{}", "{\"process_name\":\"curl\"}",
+						"{\"pid\":200,\"duration\":86400}",
+						"{\"process_name\":\"nosuch\",\"max_events\":1}" };
+	struct analyzer an;
+	struct analyzer_opts o = { .capacity = 1024, .cgroup_root = "/nonexistent" };
+	struct tool_context ctx = { .an = &an, .tools = tool_registry };
+	json_object *r;
+
+	analyzer_init(&an, &o);
+	for (int round = 0; round < 2; round++) {
+		for (size_t t = 0; t < 5; t++)
+			for (size_t i = 0; i < sizeof(arg_sets) / sizeof(arg_sets[0]); i++) {
+				json_object *a = json_tokener_parse(arg_sets[i]);
+
+				/* max_events belongs to the list tools only */
+				if (!strstr(tool_registry[t]->input_schema, "max_events"))
+					json_object_object_del(a, "max_events");
+				json_object_put(run_valid(&ctx, tool_registry[t],
+							  json_object_to_json_string(a)));
+				json_object_put(a);
+			}
+		if (round == 0)
+			fill_recent(&an.store);
+	}
+	r = run_valid(&ctx, tool_registry[0], "{\"process_name\":\"curl\"}");
+	CHECK(get_int(r, "total_connections") == 5 && get_int(r, "failed_connections") == 3 &&
+		      get_int(r, "by_protocol.TCP") == 3 && get_int(r, "by_protocol.UDP") == 2,
+	      "summary of curl: 5 total, 3 failed, TCP 3, UDP 2");
+	json_object_put(r);
+	r = run_valid(&ctx, tool_registry[1], "{\"max_events\":2}");
+	CHECK(get_int(r, "total_matching") == 9 && get_int(r, "returned") == 2 &&
+		      json_object_array_length(json_object_object_get(r, "events")) == 2,
+	      "list: 9 matching, max_events 2 returned");
+	json_object_put(r);
+	r = run_valid(&ctx, tool_registry[2], "{}");
+	CHECK(get_int(r, "total_drops") == 2 && get_int(r, "by_reason.NO_SOCKET") == 2 &&
+		      get_int(r, "unattributed") == 1,
+	      "drops: 2 NO_SOCKET, 1 unattributed");
+	json_object_put(r);
+	r = run_valid(&ctx, tool_registry[4], "{}");
+	CHECK(get_int(r, "total_connections") == 9 &&
+		      !strcmp(json_object_get_string(json_object_object_get(
+				      json_object_array_get_idx(
+					      json_object_object_get(r, "top_destinations"), 0),
+				      "destination")),
+			      "10.0.0.53:53"),
+	      "analyze: top destination 10.0.0.53:53");
+	json_object_put(r);
+	ctx.an = NULL;
+	{
+		json_object *res = NULL;
+		char *err = NULL;
+
+		CHECK(tool_invoke(tool_registry[0], &ctx, NULL, &res, &err) == -ENOTCONN && err,
+		      "without a daemon connection: -ENOTCONN and a message");
+		free(err);
+	}
+	analyzer_close(&an);
+}
+
+static void expect_invalid(const char *schema, const char *value, const char *want)
+{
+	json_object *v = json_tokener_parse(value);
+	char *why = schema_validate(schema, v);
+
+	CHECK(why && strstr(why, want), "%s is rejected: \"%s\" (want \"%s\")", value,
+	      why ? why : "accepted", want);
+	free(why);
+	json_object_put(v);
+}
+
+static void test_schema(void)
+{
+	const char *in = tool_find("summary")->input_schema;
+	const char *ask = tool_find("ask")->input_schema;
+	json_object *v = json_tokener_parse("{\"pid\":5,\"duration\":10.0}");
+	char *why = schema_validate(in, v);
+
+	CHECK(!why, "valid arguments pass (integral 10.0 counts as an integer)");
+	free(why);
+	json_object_put(v);
+	expect_invalid(in, "{\"pid\":\"abc\"}", "'pid' must be an integer, not string");
+	expect_invalid(in, "{\"pid\":0}", "'pid' must be at least 1");
+	expect_invalid(in, "{\"duration\":1.5}", "'duration' must be an integer");
+	expect_invalid(in, "{\"duration\":100000}", "'duration' must be at most 86400");
+	expect_invalid(in, "{\"foo\":1}", "unknown argument 'foo' (expected one of: pid");
+	expect_invalid(in, "{\"process_name\":\"\"}", "'process_name' must not be empty");
+	expect_invalid(in, "[]", "the value must be an object, not array");
+	expect_invalid(ask, "{}", "'query' is required");
+	expect_invalid("{\"type\":[\"string\",\"null\"]}", "1", "must be string or null");
+	expect_invalid("{\"enum\":[\"a\",\"b\"]}", "\"c\"", "must be one of: \"a\", \"b\"");
+	expect_invalid("{\"type\":\"array\",\"items\":{\"type\":\"object\",\"required\":[\"x\"]}}",
+		       "[{\"x\":1},{}]", "'[1]' is missing 'x'");
+	expect_invalid("{\"type\":\"object\",\"additionalProperties\":{\"type\":\"integer\"}}",
+		       "{\"a\":\"b\"}", "'a' must be an integer");
+	expect_invalid("{\"type\":\"string\",\"maxLength\":2}", "\"abc\"", "at most 2 characters");
+}
+
+static void expect_args(const char *command, int argc, char **argv, const char *want)
+{
+	json_object *args = NULL, *w = json_tokener_parse(want);
+	char *err = NULL;
+	int r = tool_args_from_argv(tool_find(command), argc, argv, &args, &err);
+
+	CHECK(r == 0 && json_object_equal(args, w), "%s %s -> %s (got %s)", command, argv[0], want,
+	      r ? err : json_object_to_json_string(args));
+	free(err);
+	json_object_put(args);
+	json_object_put(w);
+}
+
+static void expect_args_error(const char *command, int argc, char **argv, const char *want)
+{
+	json_object *args = NULL;
+	char *err = NULL;
+	int r = tool_args_from_argv(tool_find(command), argc, argv, &args, &err);
+
+	CHECK(r == -EINVAL && err && strstr(err, want), "%s %s fails: \"%s\"", command, argv[0],
+	      err ? err : "accepted");
+	free(err);
+	json_object_put(args);
+}
+
+static void test_cliargs(void)
+{
+	char *a1[] = { "--pid", "1234", "--duration", "120", "--process", "curl" };
+	char *a2[] = { "--max-events=20", "--unit", "nginx.service" };
+	char *a3[] = { "curl", "made", "5 connections" };
+	char *a4[] = { "--pid", "5", "what", "is", "curl", "doing?" };
+	char *a5[] = { "--query", "hi there" };
+	char *a6[] = { "--summary-text", "text" };
+	char *e1[] = { "--bogus", "1" };
+	char *e2[] = { "--pid", "abc" };
+	char *e3[] = { "stray" };
+	char *e4[] = { "--duration" };
+
+	expect_args("summary", 6, a1, "{\"pid\":1234,\"duration\":120,\"process_name\":\"curl\"}");
+	expect_args("list", 3, a2, "{\"max_events\":20,\"unit\":\"nginx.service\"}");
+	expect_args("insights", 3, a3, "{\"summary_text\":\"curl made 5 connections\"}");
+	expect_args("ask", 6, a4, "{\"pid\":5,\"query\":\"what is curl doing?\"}");
+	expect_args("contextual_analysis", 2, a5, "{\"query\":\"hi there\"}");
+	expect_args("ai_insights", 2, a6, "{\"summary_text\":\"text\"}");
+	expect_args_error("summary", 2, e1, "unknown option '--bogus' for summary (its options: "
+					     "--pid, --process, --duration, --unit)");
+	expect_args_error("summary", 2, e2, "--pid needs a whole number, not 'abc'");
+	expect_args_error("analyze", 1, e3, "analyze takes no argument 'stray'");
+	expect_args_error("list", 1, e4, "--duration needs a value");
+}
+
+int main(void)
+{
+	test_registry();
+	test_outputs();
+	test_schema();
+	test_cliargs();
+	return CHECK_DONE();
+}
