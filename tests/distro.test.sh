@@ -176,6 +176,9 @@ check_ge "netspyd saw the container's connects" 3 "${connects:-0}"
 out=$(as alice netspyctl summary 2>&1)
 rc=$?
 check "netspyctl summary as a member of netspy (exit $rc: ${out%%$'\n'*})" test $rc -eq 0
+total=$(as alice netspyctl --json summary --process bash --duration 600 2>/dev/null |
+	sed -n 's/.*"total_connections": *\([0-9]*\).*/\1/p')
+check_ge "netspyctl summary counts the container's connects" 3 "${total:-0}"
 as mallory netspyctl status >/dev/null 2>&1
 check_eq "netspyctl as a user outside netspy: permission denied (exit 3)" 3 $?
 
