@@ -34,7 +34,7 @@ ensure_journald() {
 		[ -x "$jd" ] && break
 	done
 	if [ ! -x "$jd" ]; then
-		fail "no journald is running and systemd-journald is not installed (apt-get install systemd)"
+		fail "no journald runs and systemd-journald is not installed (apt-get install systemd)"
 		return 1
 	fi
 	mkdir -p /run/systemd/journal
@@ -114,8 +114,9 @@ check_ge "stopping EVENTS_LOST_TOTAL" 1 "$(field EVENTS_LOST_TOTAL <<<"$rec")"
 check_ge "stopping CLIENTS_REFUSED" 1 "$(field CLIENTS_REFUSED <<<"$rec")"
 
 # journalctl's own MESSAGE_ID match, as the man page documents it.
+journal_text() { journalctl -q --no-pager "_PID=$pid" "MESSAGE_ID=$1" | grep -q "$2"; }
 check "journalctl MESSAGE_ID=... finds the ready record" \
-	sh -c "journalctl -q --no-pager _PID=$pid MESSAGE_ID=$MSGID_READY | grep -q 'ready: programs attached'"
+	journal_text "$MSGID_READY" 'ready: programs attached'
 
 # On a terminal (console target) the same records are readable lines without fields.
 "$NETSPYD" --socket "$T/c.sock" --log-target console --ringbuf-size 4096 >"$T/console.log" 2>&1 &
@@ -124,4 +125,5 @@ for i in $(seq 1 50); do grep -q 'ready:' "$T/console.log" && break; sleep 0.1; 
 kill -TERM $c; wait $c
 check "console target prints readable lines" grep -q '^netspyd: info: ready: programs attached' \
 	"$T/console.log"
-check "console lines carry no journal fields" sh -c "! grep -q 'MESSAGE_ID\|EVENTS_' '$T/console.log'"
+check "console lines carry no journal fields" \
+	sh -c "! grep -q 'MESSAGE_ID\|EVENTS_' '$T/console.log'"

@@ -57,14 +57,16 @@ for opt in $("$NETSPYCTL" --help | grep -o -- '--[a-z][a-z-]*' | sort -u); do
 	check "netspyctl.1 documents $opt" grep -q -- "${opt//-/\\\\-}" docs/netspyctl.1
 	check "completion offers $opt" grep -q -- "$opt" packaging/bash-completion/netspyctl
 done
-check "man pages format without warnings" sh -c \
-	"! MANWIDTH=80 man --warnings -l docs/netspyd.8 docs/netspyctl.1 2>&1 >/dev/null | grep -q ."
+man_warnings() { MANWIDTH=80 man --warnings -l docs/netspyd.8 docs/netspyctl.1 2>&1 >/dev/null; }
+check_eq "man pages format without warnings" "" "$(man_warnings)"
 
 # The completion itself, with bash-completion's _init_completion stubbed.
 complete_words() {
 	bash -c '
-		_init_completion() { cur=${COMP_WORDS[COMP_CWORD]}; prev=${COMP_WORDS[COMP_CWORD-1]};
-			words=("${COMP_WORDS[@]}"); cword=$COMP_CWORD; }
+		_init_completion() {
+			cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}
+			words=("${COMP_WORDS[@]}") cword=$COMP_CWORD
+		}
 		. packaging/bash-completion/netspyctl
 		COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1))
 		_netspyctl; echo "${COMPREPLY[*]}"' _ "$@"
