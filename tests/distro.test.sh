@@ -81,9 +81,9 @@ pass "minimal Debian $SUITE in $BASE"
 # 3. A fresh copy of it with the package installed (apt resolves the dependencies).
 rm -rf "$ROOT"
 cp -a "$BASE" "$ROOT"
-cp "$DEB" "$ROOT/tmp/netspy.deb"
+cp "$DEB" "$ROOT/var/cache/netspy.deb"
 echo netspy-distro-test >"$ROOT/etc/hostname"
-chroot "$ROOT" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q /tmp/netspy.deb \
+chroot "$ROOT" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q /var/cache/netspy.deb \
 	>"$T/install.log" 2>&1
 check "apt-get install of the package in the container tree" test $? -eq 0 ||
 	{ tail -20 "$T/install.log"; exit 1; }
@@ -219,7 +219,21 @@ check "purge removed the enablement" \
 	test ! -e "$ROOT/etc/systemd/system/multi-user.target.wants/netspyd.service"
 check "purge removed group netspy" sh -c "! grep -q '^netspy:' '$ROOT/etc/group'"
 
-# 11. Power the container off.
+# 11. Installing on a running system creates the group again and starts the service at once.
+ns env DEBIAN_FRONTEND=noninteractive apt-get install -y -q /var/cache/netspy.deb \
+	>"$T/reinstall.log" 2>&1
+check "apt-get install on the running system" test $? -eq 0
+for i in $(seq 1 100); do
+	[ "$(ns systemctl is-active netspyd)" = active ] && break
+	sleep 0.1
+done
+check_eq "installing started netspyd.service" active "$(ns systemctl is-active netspyd)"
+check "installing created group netspy again" grep -q '^netspy:' "$ROOT/etc/group"
+ns usermod -aG netspy alice
+check "netspyctl status works after reinstalling" ns_grep 'netspyd .* on ' \
+	systemd-run --quiet --wait --pipe --collect -p User=alice netspyctl status
+
+# 12. Power the container off: netspyd stops with the system.
 ns systemctl poweroff >/dev/null 2>&1
 for i in $(seq 1 300); do kill -0 "$NSPAWN" 2>/dev/null || break; sleep 0.1; done
 wait "$NSPAWN"
