@@ -238,3 +238,7 @@ ns systemctl poweroff >/dev/null 2>&1
 for i in $(seq 1 300); do kill -0 "$NSPAWN" 2>/dev/null || break; sleep 0.1; done
 wait "$NSPAWN"
 check_eq "container powered off cleanly" 0 $?
+# Three clean stops were logged: systemctl stop, purge, and this poweroff.
+stops=$(journalctl -q -D "$ROOT/var/log/journal" -u netspyd "MESSAGE_ID=$MSGID_STOPPING" 2>/dev/null |
+	grep -c 'stopping: ')
+check_eq "a stopping record for each stop, the poweroff included" 3 "$stops"
