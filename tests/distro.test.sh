@@ -58,6 +58,14 @@ for f in ./usr/sbin/netspyd ./usr/bin/netspyctl ./lib/systemd/system/netspyd.ser
 	check "package ships ${f#.}" grep -q " $f\$" "$T/contents"
 done
 
+# hardening=+all: position independent, full RELRO, stack protector, fortified calls.
+dpkg -x "$DEB" "$T/x"
+for bin in usr/sbin/netspyd usr/bin/netspyctl; do
+	check "$bin is PIE" sh -c "readelf -h '$T/x/$bin' | grep -q 'Type:.*DYN'"
+	check "$bin has full RELRO" sh -c "readelf -d '$T/x/$bin' | grep -q 'FLAGS.*NOW'"
+	check "$bin has fortified calls" sh -c "readelf -W --dyn-syms '$T/x/$bin' | grep -q '__.*_chk'"
+done
+
 # 2. A minimal Debian 12, debootstrapped once and kept.
 STAMP=$BASE/.netspy-base-complete
 if [ ! -e "$STAMP" ] || [ "$(cat "$STAMP")" != "$INCLUDE" ]; then
@@ -102,10 +110,18 @@ NSPAWN_OPTS=(--boot --directory="$ROOT" --machine=netspy-distro-test --register=
 	"--system-call-filter=bpf perf_event_open")
 systemd-nspawn "${NSPAWN_OPTS[@]}" >"$T/nspawn.log" 2>&1 &
 NSPAWN=$!
-on_exit "kill -TERM $NSPAWN; sleep 5; kill -KILL $NSPAWN; wait $NSPAWN"
+# At exit: a container still running is asked to stop (SIGTERM: nspawn shuts it down), then killed.
+kill_container() {
+	kill -TERM "$NSPAWN" 2>/dev/null || return 0
+	for i in $(seq 1 100); do kill -0 "$NSPAWN" 2>/dev/null || break; sleep 0.1; done
+	kill -KILL "$NSPAWN" 2>/dev/null
+	wait "$NSPAWN"
+}
+on_exit kill_container
 CPID=
 for i in $(seq 1 100); do
-	CPID=$(pgrep -P "$NSPAWN" | head -1)
+	# nspawn forks helpers first: the container is the child that runs systemd.
+	CPID=$(pgrep -P "$NSPAWN" -x systemd | head -1)
 	[ -n "$CPID" ] && break
 	kill -0 "$NSPAWN" 2>/dev/null || break
 	sleep 0.1
@@ -236,6 +252,10 @@ check "netspyctl status works after reinstalling" ns_grep 'netspyd .* on ' \
 # 12. Power the container off: netspyd stops with the system.
 ns systemctl poweroff >/dev/null 2>&1
 for i in $(seq 1 300); do kill -0 "$NSPAWN" 2>/dev/null || break; sleep 0.1; done
+if kill -0 "$NSPAWN" 2>/dev/null; then
+	fail "container did not power off within 30 s"
+	kill -KILL "$NSPAWN"
+fi
 wait "$NSPAWN"
 check_eq "container powered off cleanly" 0 $?
 # Three clean stops were logged: systemctl stop, purge, and this poweroff.
