@@ -28,9 +28,12 @@ install: all
 uninstall:
 	rm -f $(addprefix $(DESTDIR),$(INSTALL_FILES))
 
-.PHONY: check-distro deb
+.PHONY: check-distro deb rpm
 deb:
 	packaging/build-deb.sh
+
+rpm:
+	packaging/build-rpm.sh
 
 # Builds the .deb, boots it in a minimal Debian under systemd-nspawn and checks the service there.
 check-distro: all

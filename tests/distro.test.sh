@@ -12,7 +12,9 @@ if [ "${NETSPY_CHECK_DISTRO:-}" != 1 ]; then
 fi
 require_root
 BUILD=${NETSPY_BUILD:-build}
-CACHE=$PWD/$BUILD/distro
+# The debootstrapped base is kept here between runs (NETSPY_DISTRO_CACHE moves it, e.g. to a
+# directory a CI runner keeps).
+CACHE=${NETSPY_DISTRO_CACHE:-$PWD/$BUILD/distro}
 BASE=$CACHE/base
 ROOT=$CACHE/root
 SUITE=bookworm
@@ -137,7 +139,8 @@ as() { local u=$1; shift; ns systemd-run --quiet --wait --pipe --collect -p User
 
 # is-system-running answers only once the container's systemd listens; --wait then waits for boot.
 state=
-for i in $(seq 1 100); do
+deadline=$((SECONDS + 120))
+while [ $SECONDS -lt $deadline ]; do
 	state=$(ns systemctl is-system-running --wait 2>/dev/null)
 	[ -n "$state" ] && break
 	sleep 0.2
