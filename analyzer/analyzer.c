@@ -41,8 +41,8 @@ static int handle(struct analyzer *an, const Netspy__V1__ServerMessage *m)
 		return 0;
 	case NETSPY__V1__SERVER_MESSAGE__MSG_LOSS:
 		if (m->loss->source == NETSPY__V1__LOSS_SOURCE__LOSS_SOURCE_KERNEL)
-			an->lost_kernel = m->loss->total > an->lost_kernel ? m->loss->total
-									: an->lost_kernel;
+			an->lost_kernel =
+			    m->loss->total > an->lost_kernel ? m->loss->total : an->lost_kernel;
 		else
 			an->lost_client += m->loss->count;
 		return 0;
@@ -78,7 +78,7 @@ static int replay(struct analyzer *an, int timeout_ms)
 			return r;
 		}
 		r = handle(an, m);
-		netspy__v1__server_message__free_unpacked(m, NULL);
+		arena_reset(&an->arena);
 		if (r < 0)
 			return r;
 	}
@@ -100,6 +100,7 @@ static int connect_and_replay(struct analyzer *an, int timeout_ms)
 		return r;
 	}
 	an->connected = true;
+	an->client.alloc = &an->arena.allocator;
 	if (an->client.boot_id != an->boot_id)
 		an->last_seq = 0; /* a new daemon numbers its events from the start */
 	an->boot_id = an->client.boot_id;
@@ -127,6 +128,7 @@ int analyzer_init(struct analyzer *an, const struct analyzer_opts *o)
 	memset(an, 0, sizeof(*an));
 	an->opts = *o;
 	an->client.fd = -1;
+	arena_init(&an->arena);
 	r = store_init(&an->store, o->capacity, o->cgroup_root);
 	if (r < 0)
 		snprintf(an->error, sizeof(an->error), "cannot allocate the event store");
@@ -161,6 +163,7 @@ void analyzer_close(struct analyzer *an)
 		netspy_client_close(&an->client);
 	an->connected = false;
 	store_fini(&an->store);
+	arena_fini(&an->arena);
 }
 
 int analyzer_fd(const struct analyzer *an)
@@ -187,15 +190,20 @@ static int reconnect(struct analyzer *an)
 	an->reconnects++;
 	snprintf(an->notice, sizeof(an->notice),
 		 an->boot_id != old_boot
-			 ? "netspyd at %s restarted: reconnected and replayed its new backlog"
-			 : "reconnected to netspyd at %s and caught up",
+		     ? "netspyd at %s restarted: reconnected and replayed its new backlog"
+		     : "reconnected to netspyd at %s and caught up",
 		 an->client.path);
 	return 0;
 }
 
+/* Most time one analyzer_poll spends catching up, so that a tool call under an event storm
+ * still answers (the rest is read by the next call). */
+#define POLL_BUDGET_MS 250
+
 int analyzer_poll(struct analyzer *an, int timeout_ms)
 {
 	int total = 0, wait = timeout_ms;
+	int64_t budget_end = -1;
 
 	if (!an->connected) {
 		int r = reconnect(an);
@@ -218,10 +226,14 @@ int analyzer_poll(struct analyzer *an, int timeout_ms)
 			return r;
 		}
 		r = handle(an, m);
-		netspy__v1__server_message__free_unpacked(m, NULL);
+		arena_reset(&an->arena);
 		if (r < 0)
 			return r;
 		total += r;
 		wait = 0;
+		if (budget_end < 0)
+			budget_end = mono_ms() + POLL_BUDGET_MS;
+		else if (mono_ms() >= budget_end)
+			return total;
 	}
 }

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "arena.h"
 #include "client.h"
 #include "store.h"
 
@@ -23,13 +24,14 @@ struct analyzer_opts {
 struct analyzer {
 	struct store store;
 	struct netspy_client client;
+	struct arena arena; /* messages are decoded into it */
 	struct analyzer_opts opts;
 	bool connected, replay_done;
 	uint64_t boot_id;
-	uint64_t last_seq;	   /* newest event ingested from this boot_id */
-	uint64_t lost_kernel;	   /* events the kernel could not deliver (daemon's total) */
-	uint64_t lost_client;	   /* events this analyzer missed by reading too slowly */
-	uint64_t replayed;	   /* events received by replays */
+	uint64_t last_seq;    /* newest event ingested from this boot_id */
+	uint64_t lost_kernel; /* events the kernel could not deliver (daemon's total) */
+	uint64_t lost_client; /* events this analyzer missed by reading too slowly */
+	uint64_t replayed;    /* events received by replays */
 	unsigned reconnects;
 	char notice[512]; /* something the user should know (reconnected, ...), "" when none */
 	char error[512];  /* why the last call failed */

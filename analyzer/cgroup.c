@@ -134,7 +134,7 @@ static int scan_dir(struct scan *s, int fd, const char *rel, int depth)
 		if (cfd < 0)
 			continue;
 		if (snprintf(child, sizeof(child), "%s%s%s", rel, *rel ? "/" : "", de->d_name) >=
-			    (int)sizeof(child) ||
+			(int)sizeof(child) ||
 		    fstat(cfd, &st) < 0) {
 			close(cfd);
 			continue;
@@ -189,8 +189,11 @@ static void rescan(struct cgroup_names *c)
 static const char *lookup(const struct cgroup_names *c, uint64_t id)
 {
 	struct cgroup_entry key = { .id = id };
-	const struct cgroup_entry *e = bsearch(&key, c->v, c->n, sizeof(*c->v), cmp_entry);
+	const struct cgroup_entry *e;
 
+	if (!c->n)
+		return NULL;
+	e = bsearch(&key, c->v, c->n, sizeof(*c->v), cmp_entry);
 	return e ? e->path : NULL;
 }
 
@@ -238,7 +241,7 @@ static int container_of(const char *s, size_t n, char *out, size_t len)
 void cgroup_classify(const char *path, char *unit, size_t unit_len, char *container,
 		     size_t container_len)
 {
-	static const char *const unit_types[] = { ".service", ".scope",	 ".socket",
+	static const char *const unit_types[] = { ".service", ".scope", ".socket",
 						  ".mount",   ".timer", ".swap" };
 	const char *slice = NULL;
 	size_t slice_n = 0;

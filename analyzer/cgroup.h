@@ -12,7 +12,7 @@
 struct cgroup_entry;
 
 struct cgroup_names {
-	char root[512]; /* the cgroup2 mount point, "" when there is none */
+	char root[512];		/* the cgroup2 mount point, "" when there is none */
 	struct cgroup_entry *v; /* sorted by id */
 	size_t n;
 	int64_t last_scan_ms; /* CLOCK_MONOTONIC, 0 = never */

@@ -34,8 +34,7 @@ void cliargs_option_name(const char *property, char *buf, size_t len)
 /* The property an option names ("--process" and "--process-name" both name process_name). */
 static const char *property_of(json_object *props, const char *opt, size_t opt_len)
 {
-	json_object_object_foreach(props, k, unused)
-	{
+	json_object_object_foreach (props, k, unused) {
 		char name[64];
 
 		(void)unused;
@@ -106,8 +105,7 @@ static char *option_list(json_object *props)
 {
 	char list[512] = "";
 
-	json_object_object_foreach(props, k, unused)
-	{
+	json_object_object_foreach (props, k, unused) {
 		char name[64];
 
 		(void)unused;
@@ -163,7 +161,8 @@ static int parse_words(const struct tool *t, json_object *schema, json_object *p
 				continue;
 			}
 			if (!positional)
-				return fail(ret_error, "%s takes no argument '%s' (options start with --)",
+				return fail(ret_error,
+					    "%s takes no argument '%s' (options start with --)",
 					    t->command, w);
 			add_word(args, positional, w);
 			continue;
@@ -224,6 +223,29 @@ static const char *metavar(const char *k, const char *type)
 	return !strcmp(type, "integer") ? "N" : "TEXT";
 }
 
+/* Prints text wrapped at 80 columns. */
+static void print_wrapped(FILE *f, const char *text)
+{
+	size_t col = 0;
+
+	while (*text) {
+		size_t n = strcspn(text, " ");
+
+		if (col && col + 1 + n > 80) {
+			fputc('\n', f);
+			col = 0;
+		} else if (col) {
+			fputc(' ', f);
+			col++;
+		}
+		fprintf(f, "%.*s", (int)n, text);
+		col += n;
+		text += n;
+		text += strspn(text, " ");
+	}
+	fputc('\n', f);
+}
+
 void tool_print_help(FILE *f, const struct tool *t, const char *program)
 {
 	json_object *schema = json_tokener_parse(t->input_schema), *props = NULL;
@@ -235,11 +257,11 @@ void tool_print_help(FILE *f, const struct tool *t, const char *program)
 		pos ? (strcmp(pos, "query") ? " TEXT" : " QUERY") : "");
 	if (t->alias)
 		fprintf(f, "   or: %s %s ...\n", program, t->alias);
-	fprintf(f, "%s (tool %s).\n\n%s\n", t->title, t->name, t->description);
+	fprintf(f, "%s (tool %s).\n\n", t->title, t->name);
+	print_wrapped(f, t->description);
 	if (props && json_object_object_length(props))
 		fprintf(f, "\nOptions:\n");
-	json_object_object_foreach(props, k, p)
-	{
+	json_object_object_foreach (props, k, p) {
 		char name[64], left[96];
 		json_object *d = NULL;
 

@@ -118,7 +118,7 @@ int netspy_client_next(struct netspy_client *c, int timeout_ms, Netspy__V1__Serv
 			return -EPROTO;
 		}
 		if (r == 1) {
-			if (netspy_decode_server(p, len, ret, &why) < 0) {
+			if (netspy_decode_server_alloc(p, len, c->alloc, ret, &why) < 0) {
 				snprintf(c->error, sizeof(c->error),
 					 "netspyd sent an invalid message: %s", why);
 				return -EPROTO;

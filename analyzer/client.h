@@ -25,6 +25,9 @@ struct netspy_client {
 	uint64_t boot_id;
 	char server_software[NETSPY_MAX_SOFTWARE_LEN + 1];
 	char error[512]; /* the last error, ready for the user */
+	/* Allocator for messages netspy_client_next returns (NULL: malloc); set it after
+	 * connecting and free those messages with it. */
+	ProtobufCAllocator *alloc;
 };
 
 struct netspy_subscription {

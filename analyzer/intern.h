@@ -14,6 +14,7 @@ struct intern {
 	uint8_t *keys;	 /* n * key_len bytes, in id order */
 	uint32_t *slots; /* open addressing: id + 1, 0 = empty */
 	size_t n_slots;	 /* power of two, > 2 * n */
+	uint32_t last;	 /* id returned last (a one-entry cache) */
 };
 
 int intern_init(struct intern *t, size_t key_len, size_t max);

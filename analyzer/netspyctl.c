@@ -42,34 +42,35 @@ static void usage(FILE *f)
 							    : "");
 		fprintf(f, "  %-16s %s (%s)\n", cmd, (*t)->title, (*t)->name);
 	}
-	fprintf(f,
-		"  %-16s daemon version, uptime, events seen and lost, clients\n"
-		"  %-16s print events as they happen (--replay S, --timeout S, --max-events N)\n"
-		"  %-16s interactive prompt accepting the same commands (default on a terminal)\n"
-		"  %-16s Model Context Protocol server on stdin/stdout\n"
-		"\nFilters (tool commands): --pid N, --process NAME, --duration SECONDS (default "
-		"60),\n  --max-events N (lists, default 100), --unit UNIT (systemd unit or container)\n"
-		"\nOptions:\n"
-		"  -s, --socket PATH     netspyd's socket (env NETSPY_SOCKET; default %s)\n"
-		"      --json            print the result as one JSON object\n"
-		"      --tool NAME       run the tool NAME (the original netspy's form)\n"
-		"      --api-key-file F  AI: file holding the API key (else $OPENAI_API_KEY)\n"
-		"      --base-url URL    AI: OpenAI-compatible endpoint (else $OPENAI_BASE_URL)\n"
-		"      --model NAME      AI: model (else $NETSPY_MODEL, default gpt-4o-mini)\n"
-		"      --offline         AI: never call a model, use the built-in analyst\n"
-		"  -h, --help            show this help (COMMAND --help: that command's help)\n"
-		"  -V, --version         show the version\n"
-		"\nExamples:\n"
-		"  netspyctl summary                      what happened in the last 60 seconds\n"
-		"  netspyctl summary --pid 1234 --duration 120\n"
-		"  netspyctl list --process curl --max-events 20\n"
-		"  netspyctl analyze --unit nginx.service --json\n"
-		"  netspyctl drops; netspyctl list-drops --process dnsmasq\n"
-		"  netspyctl ask \"why does curl fail?\"\n"
-		"  netspyctl --tool list_connections --process curl --max-events 15\n"
-		"\nExit status: 0 ok, 1 usage error, 2 netspyd unreachable, 3 permission denied\n"
-		"(join the group netspy), 4 AI backend error.\n",
-		"status", "watch", "shell", "mcp", NETSPY_DEFAULT_SOCKET);
+	fprintf(
+	    f,
+	    "  %-16s daemon version, uptime, events seen and lost, clients\n"
+	    "  %-16s print events as they happen (--replay S, --timeout S, --max-events N)\n"
+	    "  %-16s interactive prompt accepting the same commands (default on a terminal)\n"
+	    "  %-16s Model Context Protocol server on stdin/stdout\n"
+	    "\nFilters (tool commands): --pid N, --process NAME, --duration SECONDS (default "
+	    "60),\n  --max-events N (lists, default 100), --unit UNIT (systemd unit or container)\n"
+	    "\nOptions:\n"
+	    "  -s, --socket PATH     netspyd's socket (env NETSPY_SOCKET; default %s)\n"
+	    "      --json            print the result as one JSON object\n"
+	    "      --tool NAME       run the tool NAME (the original netspy's form)\n"
+	    "      --api-key-file F  AI: file holding the API key (else $OPENAI_API_KEY)\n"
+	    "      --base-url URL    AI: OpenAI-compatible endpoint (else $OPENAI_BASE_URL)\n"
+	    "      --model NAME      AI: model (else $NETSPY_MODEL, default gpt-4o-mini)\n"
+	    "      --offline         AI: never call a model, use the built-in analyst\n"
+	    "  -h, --help            show this help (COMMAND --help: that command's help)\n"
+	    "  -V, --version         show the version\n"
+	    "\nExamples:\n"
+	    "  netspyctl summary                      what happened in the last 60 seconds\n"
+	    "  netspyctl summary --pid 1234 --duration 120\n"
+	    "  netspyctl list --process curl --max-events 20\n"
+	    "  netspyctl analyze --unit nginx.service --json\n"
+	    "  netspyctl drops; netspyctl list-drops --process dnsmasq\n"
+	    "  netspyctl ask \"why does curl fail?\"\n"
+	    "  netspyctl --tool list_connections --process curl --max-events 15\n"
+	    "\nExit status: 0 ok, 1 usage error, 2 netspyd unreachable, 3 permission denied\n"
+	    "(join the group netspy), 4 AI backend error.\n",
+	    "status", "watch", "shell", "mcp", NETSPY_DEFAULT_SOCKET);
 }
 
 /* Global options take effect wherever they appear; *i advances past a value. 1 when w was one,
@@ -189,23 +190,28 @@ static int exit_code_for(int err)
 static void print_result(const struct cli *c, const struct tool *t, json_object *result)
 {
 	if (c->json)
-		printf("%s\n", json_object_to_json_string_ext(result, JSON_C_TO_STRING_PRETTY |
-								     JSON_C_TO_STRING_NOSLASHESCAPE));
+		printf("%s\n",
+		       json_object_to_json_string_ext(result, JSON_C_TO_STRING_PRETTY |
+								  JSON_C_TO_STRING_NOSLASHESCAPE));
 	else
 		t->print(stdout, result);
 }
 
-/* One-shot queries ask the daemon only for the process they are about. */
+/* One-shot queries ask the daemon only for the process they are about (names as the kernel keeps
+ * them: at most 15 bytes). */
 static void push_down_filter(const struct tool *t, json_object *args, struct analyzer_opts *o)
 {
+	static char comm[16];
 	json_object *v;
 
 	if (t->open_world)
 		return; /* the AI tools may look at anything */
 	if (json_object_object_get_ex(args, "pid", &v))
 		o->pid = (uint32_t)json_object_get_int64(v);
-	if (json_object_object_get_ex(args, "process_name", &v))
-		o->process = json_object_get_string(v);
+	if (json_object_object_get_ex(args, "process_name", &v)) {
+		snprintf(comm, sizeof(comm), "%s", json_object_get_string(v));
+		o->process = comm;
+	}
 }
 
 static int invoke(const struct cli *c, const struct tool *t, struct tool_context *ctx,
@@ -327,9 +333,10 @@ static int run_live(struct cli *c, bool watch)
 	memcpy(argv + 1, c->argv, (size_t)c->argc * sizeof(char *));
 	optind = 0;
 	while ((opt = getopt_long(c->argc + 1, argv, "+", watch ? opts : opts + 5, NULL)) != -1) {
-		const char *name = opt == OPT_PID ? "--pid" : opt == OPT_REPLAY ? "--replay"
-							 : opt == OPT_MAX    ? "--max-events"
-									     : "--timeout";
+		const char *name = opt == OPT_PID      ? "--pid"
+				   : opt == OPT_REPLAY ? "--replay"
+				   : opt == OPT_MAX    ? "--max-events"
+						       : "--timeout";
 
 		if (opt == '?')
 			return NETSPY_EXIT_USAGE;
@@ -363,8 +370,8 @@ static int help_for(const char *command)
 		tool_print_help(stdout, t, "netspyctl");
 		return 0;
 	}
-	if (!strcmp(command, "status") || !strcmp(command, "watch") ||
-	    !strcmp(command, "shell") || !strcmp(command, "mcp")) {
+	if (!strcmp(command, "status") || !strcmp(command, "watch") || !strcmp(command, "shell") ||
+	    !strcmp(command, "mcp")) {
 		usage(stdout);
 		return 0;
 	}

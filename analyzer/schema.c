@@ -77,10 +77,10 @@ static char *check_type(json_object *schema, json_object *v, const char *w)
 		return NULL;
 	if (json_object_is_type(t, json_type_string))
 		return is_type(v, json_object_get_string(t))
-			       ? NULL
-			       : msg("%s must be %s %s, not %s", w,
-				     strchr("aeiou", json_object_get_string(t)[0]) ? "an" : "a",
-				     json_object_get_string(t), type_of(v));
+			   ? NULL
+			   : msg("%s must be %s %s, not %s", w,
+				 strchr("aeiou", json_object_get_string(t)[0]) ? "an" : "a",
+				 json_object_get_string(t), type_of(v));
 	for (size_t i = 0; i < json_object_array_length(t); i++) {
 		const char *ti = json_object_get_string(json_object_array_get_idx(t, i));
 
@@ -142,8 +142,7 @@ static char *check_bounds(json_object *schema, json_object *v, const char *w)
 	return NULL;
 }
 
-static char *validate(json_object *schema, json_object *v, char *path, size_t path_len,
-		      int depth);
+static char *validate(json_object *schema, json_object *v, char *path, size_t path_len, int depth);
 
 /* Validates v at path + ".key" (key given) or path + "[idx]". */
 static char *child(json_object *schema, json_object *v, char *path, size_t path_len, int depth,
@@ -165,8 +164,7 @@ static char *property_list(json_object *props)
 {
 	char list[512] = "";
 
-	json_object_object_foreach(props, k, unused)
-	{
+	json_object_object_foreach (props, k, unused) {
 		(void)unused;
 		snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s",
 			 list[0] ? ", " : "", k);
@@ -190,8 +188,7 @@ static char *check_object(json_object *schema, json_object *v, char *path, size_
 				return *path ? msg("%s is missing '%s'", w, k)
 					     : msg("'%s' is required", k);
 		}
-	json_object_object_foreach(v, k, val)
-	{
+	json_object_object_foreach (v, k, val) {
 		if (props && json_object_object_get_ex(props, k, &ps)) {
 			r = child(ps, val, path, path_len, depth, k, 0);
 		} else if (extra && json_object_is_type(extra, json_type_boolean) &&

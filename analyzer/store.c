@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "format.h"
 #include "store.h"
 
 #define MAX_SMALL_IDS 65535 /* ids stored in 16 bits */
@@ -62,13 +63,12 @@ static void *ring_push(struct store_ring *r, uint64_t *ts, uint64_t *evicted)
 	return p;
 }
 
+/* The map starts small and doubles (keeping at most half its slots used) up to 2 * max slots. */
 static int cookie_map_init(struct cookie_map *m, size_t max)
 {
 	m->max = max;
 	m->n = 0;
-	m->n_slots = 1;
-	while (m->n_slots < 2 * max)
-		m->n_slots <<= 1;
+	m->n_slots = 64;
 	m->slots = calloc(m->n_slots, sizeof(*m->slots));
 	return m->slots ? 0 : -ENOMEM;
 }
@@ -80,6 +80,26 @@ static size_t cookie_slot(const struct cookie_map *m, uint64_t cookie)
 	while (m->slots[i].cookie && m->slots[i].cookie != cookie)
 		i = (i + 1) & (m->n_slots - 1);
 	return i;
+}
+
+/* Doubles the map. Never needed beyond 2 * max slots: the map is cleared at max entries. */
+static void cookie_map_grow(struct cookie_map *m)
+{
+	struct cookie_map bigger = { .n_slots = m->n_slots * 2, .max = m->max, .n = m->n };
+
+	bigger.slots = calloc(bigger.n_slots, sizeof(*bigger.slots));
+	if (!bigger.slots) {
+		if (m->n + 1 >= m->n_slots) { /* probing needs a free slot: forget the pending */
+			memset(m->slots, 0, m->n_slots * sizeof(*m->slots));
+			m->n = 0;
+		}
+		return;
+	}
+	for (size_t i = 0; i < m->n_slots; i++)
+		if (m->slots[i].cookie)
+			bigger.slots[cookie_slot(&bigger, m->slots[i].cookie)] = m->slots[i];
+	free(m->slots);
+	*m = bigger;
 }
 
 /* Removes slot i, shifting back the entries of its probe run (no tombstones). */
@@ -116,6 +136,8 @@ static void cookie_put(struct store *s, uint64_t cookie, uint64_t abs)
 		memset(m->slots, 0, m->n_slots * sizeof(*m->slots));
 		m->n = 0;
 	}
+	if (2 * (m->n + 1) > m->n_slots)
+		cookie_map_grow(m);
 	i = cookie_slot(m, cookie);
 	if (!m->slots[i].cookie)
 		m->n++;
@@ -196,6 +218,14 @@ void store_fini(struct store *s)
 	memset(s, 0, sizeof(*s));
 }
 
+static char *sanitized(const char *s)
+{
+	char out[CGROUP_NAME_LEN * 4];
+
+	fmt_sanitize(out, sizeof(out), (const uint8_t *)s, strlen(s));
+	return strdup(out);
+}
+
 /* Resolves a cgroup's unit and container now: short-lived scopes may be gone by query time. */
 static void cgroup_resolve(struct store *s, struct store_cgroup_info *ci)
 {
@@ -206,8 +236,9 @@ static void cgroup_resolve(struct store *s, struct store_cgroup_info *ci)
 		return;
 	ci->resolved = true;
 	cgroup_classify(path, unit, sizeof(unit), container, sizeof(container));
-	ci->unit = unit[0] ? strdup(unit) : NULL;
-	ci->container = container[0] ? strdup(container) : NULL;
+	/* Directory names are chosen by whoever may create cgroups: make them safe to show. */
+	ci->unit = unit[0] ? sanitized(unit) : NULL;
+	ci->container = container[0] ? sanitized(container) : NULL;
 }
 
 static int cgroup_index(struct store *s, uint64_t id)

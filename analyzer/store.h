@@ -84,9 +84,9 @@ struct store {
 };
 
 struct store_filter {
-	uint64_t since_ns; /* 0: from the oldest */
-	uint64_t until_ns; /* 0: to the newest */
-	uint32_t pid;	   /* 0: any */
+	uint64_t since_ns;   /* 0: from the oldest */
+	uint64_t until_ns;   /* 0: to the newest */
+	uint32_t pid;	     /* 0: any */
 	const char *process; /* NULL: any */
 	const char *unit;    /* unit name or container id, NULL: any */
 };

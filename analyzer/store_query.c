@@ -13,7 +13,45 @@ struct compiled {
 	uint32_t pid;
 	int64_t comm;	/* -1: any */
 	uint8_t *units; /* per cgroup index: 1 = matches; NULL: any */
+	uint32_t *pids; /* drops with a unit filter: sorted pids seen connecting from the unit */
+	size_t n_pids;
 };
+
+static void compiled_free(struct compiled *c)
+{
+	free(c->units);
+	free(c->pids);
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* A drop carries its owner's pid but no cgroup: it belongs to a unit when its owner was seen
+ * connecting from that unit. */
+static int compile_unit_pids(const struct store *s, struct compiled *c)
+{
+	size_t n = 0;
+
+	c->pids = malloc((s->conns.count ? s->conns.count : 1) * sizeof(*c->pids));
+	if (!c->pids)
+		return -ENOMEM;
+	for (uint64_t i = s->conns.head - s->conns.count; i < s->conns.head; i++) {
+		const struct store_conn *r = store_conn_at(s, i);
+
+		if (c->units[r->cgroup] && (!n || c->pids[n - 1] != r->pid))
+			c->pids[n++] = r->pid;
+	}
+	qsort(c->pids, n, sizeof(*c->pids), cmp_u32);
+	c->n_pids = 0;
+	for (size_t i = 0; i < n; i++)
+		if (!c->n_pids || c->pids[c->n_pids - 1] != c->pids[i])
+			c->pids[c->n_pids++] = c->pids[i];
+	return 0;
+}
 
 /* First absolute index whose timestamp is >= ts (or > ts when after is set). */
 static uint64_t ring_lower_bound(const struct store_ring *r, uint64_t ts, bool after)
@@ -64,13 +102,21 @@ static int compile(struct store *s, const struct store_ring *r, const struct sto
 	c->hi = f->until_ns ? ring_lower_bound(r, f->until_ns, true) : r->head;
 	c->pid = f->pid;
 	if (f->process) {
-		memcpy(key, f->process, strnlen(f->process, sizeof(key)));
+		memcpy(key, f->process,
+		       strnlen(f->process, sizeof(key) - 1)); /* as the kernel truncates */
 		c->comm = intern_find(&s->comms, key);
 		if (c->comm < 0 || !f->process[0])
 			c->hi = c->lo; /* never seen: nothing matches */
 	}
-	if (f->unit)
-		return compile_units(s, f->unit, c);
+	if (f->unit) {
+		int err = compile_units(s, f->unit, c);
+
+		if (err == 0 && r == &s->drops)
+			err = compile_unit_pids(s, c);
+		if (err < 0)
+			compiled_free(c);
+		return err;
+	}
 	return 0;
 }
 
@@ -83,7 +129,9 @@ static inline bool conn_matches(const struct compiled *c, const struct store_con
 static inline bool drop_matches(const struct compiled *c, const struct store_drop *r)
 {
 	return (!c->pid || r->pid == c->pid) &&
-	       (c->comm < 0 || (r->attributed && r->comm == c->comm));
+	       (c->comm < 0 || (r->attributed && r->comm == c->comm)) &&
+	       (!c->pids ||
+		(r->attributed && bsearch(&r->pid, c->pids, c->n_pids, sizeof(*c->pids), cmp_u32)));
 }
 
 /* Keeps top (n entries, at most STORE_TOP_N) sorted by count, then key, descending. */
@@ -233,7 +281,7 @@ out:
 	free(x.lat);
 	free(x.procs);
 	free(x.dests);
-	free(c.units);
+	compiled_free(&c);
 	return r;
 }
 
@@ -244,8 +292,6 @@ int store_drop_stats(struct store *s, const struct store_filter *f, struct store
 	int r;
 
 	memset(ret, 0, sizeof(*ret));
-	if (f->unit)
-		return -EOPNOTSUPP; /* drops carry no cgroup */
 	r = compile(s, &s->drops, f, &c);
 	if (r < 0)
 		return r;
@@ -255,6 +301,7 @@ int store_drop_stats(struct store *s, const struct store_filter *f, struct store
 		free(ret->by_reason);
 		ret->by_reason = NULL;
 		free(procs);
+		compiled_free(&c);
 		return -ENOMEM;
 	}
 	ret->n_reasons = s->reasons.n;
@@ -274,6 +321,7 @@ int store_drop_stats(struct store *s, const struct store_filter *f, struct store
 	for (size_t i = 0; i < s->comms.n; i++)
 		top_insert(ret->processes, &ret->n_processes, (uint32_t)i, procs[i], 0);
 	free(procs);
+	compiled_free(&c);
 	return 0;
 }
 
@@ -307,7 +355,7 @@ static int list(struct store *s, const struct store_ring *ring, match_fn match,
 			ret[n++] = i - 1;
 		total++;
 	}
-	free(c.units);
+	compiled_free(&c);
 	*ret_n = n;
 	*ret_total = total;
 	return 0;
@@ -322,7 +370,5 @@ int store_list_conns(struct store *s, const struct store_filter *f, uint64_t *re
 int store_list_drops(struct store *s, const struct store_filter *f, uint64_t *ret, size_t max,
 		     size_t *ret_n, uint64_t *ret_total)
 {
-	if (f->unit)
-		return -EOPNOTSUPP;
 	return list(s, &s->drops, drop_match_any, f, ret, max, ret_n, ret_total);
 }

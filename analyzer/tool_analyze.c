@@ -28,10 +28,11 @@ static json_object *observations(const struct store *s, const struct store_conn_
 		observe(obs, "no connection attempts in this window");
 	if (st->n_refused) {
 		endpoint_format(store_endpoint(s, st->refused[0].key), ep, sizeof(ep));
-		observe(obs, "%llu connection%s refused by %s: nothing listens there, or a firewall "
-			     "rejects it",
-			(unsigned long long)st->refused[0].count, st->refused[0].count == 1 ? "" : "s",
-			ep);
+		observe(obs,
+			"%llu connection%s refused by %s: nothing listens there, or a firewall "
+			"rejects it",
+			(unsigned long long)st->refused[0].count,
+			st->refused[0].count == 1 ? "" : "s", ep);
 	}
 	if (st->n_unreachable) {
 		endpoint_format(store_endpoint(s, st->unreachable[0].key), ep, sizeof(ep));
@@ -53,36 +54,31 @@ static int analyze_run(struct tool_context *ctx, json_object *args, json_object 
 		       char **ret_error)
 {
 	struct store_conn_stats st;
-	struct store_filter f;
-	struct data_args a;
+	struct data_query q;
 	struct store *s;
 	json_object *o;
-	int r;
+	int r = data_begin(ctx, args, 0, &q, ret_error);
 
-	data_args_get(args, 0, &a);
-	r = data_store(ctx, &s, ret_error);
 	if (r < 0)
 		return r;
-	data_filter(&a, &f);
-	r = store_conn_stats(s, &f, STORE_STATS_DETAIL, &st);
+	s = q.s;
+	r = store_conn_stats(s, &q.f, STORE_STATS_DETAIL, &st);
 	if (r < 0)
 		return data_error(r, ret_error);
-	o = data_result_new(ctx, &a);
-	json_object_object_add(o, "total_connections", json_object_new_int64((int64_t)st.total));
-	json_object_object_add(o, "failed_connections", json_object_new_int64((int64_t)st.failed));
-	json_object_object_add(o, "failure_rate",
-			       json_number(data_failure_rate(st.failed, st.total), 4));
+	o = data_result_new(ctx, &q.a);
+	data_add_totals(o, &st);
 	json_object_object_add(o, "protocols", json_proto_counts(st.by_proto));
 	json_object_object_add(o, "outcomes", json_outcome_counts(st.by_outcome));
-	json_object_object_add(o, "top_destinations",
-			       json_top_endpoints(s, st.destinations, st.n_destinations,
-						  "destination"));
+	json_object_object_add(
+	    o, "top_destinations",
+	    json_top_endpoints(s, st.destinations, st.n_destinations, "destination"));
 	json_object_object_add(o, "refused_destinations",
 			       json_top_endpoints(s, st.refused, st.n_refused, "destination"));
-	json_object_object_add(o, "unreachable_destinations",
-			       json_top_endpoints(s, st.unreachable, st.n_unreachable,
-						  "destination"));
-	json_object_object_add(o, "top_talkers", json_top_processes(s, st.processes, st.n_processes));
+	json_object_object_add(
+	    o, "unreachable_destinations",
+	    json_top_endpoints(s, st.unreachable, st.n_unreachable, "destination"));
+	json_object_object_add(o, "top_talkers",
+			       json_top_processes(s, st.processes, st.n_processes));
 	json_object_object_add(o, "latency_ms", json_latency(&st));
 	json_object_object_add(o, "observations", observations(s, &st));
 	*ret = o;
@@ -108,8 +104,8 @@ static void analyze_print(FILE *f, json_object *r)
 		 "destination", "connections");
 	text_top(f, "refused", json_object_object_get(r, "refused_destinations"), "destination",
 		 "refused");
-	text_top(f, "timed out / unreachable", json_object_object_get(r, "unreachable_destinations"),
-		 "destination", "failed");
+	text_top(f, "timed out / unreachable",
+		 json_object_object_get(r, "unreachable_destinations"), "destination", "failed");
 	text_top(f, "top talkers", json_object_object_get(r, "top_talkers"), "process",
 		 "connections");
 	for (size_t i = 0; obs && i < json_object_array_length(obs); i++)
@@ -127,19 +123,31 @@ const struct tool tool_analyze_patterns = {
 		       "destinations, top talkers, TCP handshake latency percentiles, and short "
 		       "observations.",
 	.input_schema = ARGS_SCHEMA(ARG_PID "," ARG_PROCESS "," ARG_DURATION "," ARG_UNIT),
-	.output_schema = "{\"type\":\"object\",\"properties\":{" OUT_COMMON
-			 ",\"total_connections\":" S_COUNT ",\"failed_connections\":" S_COUNT
-			 ",\"failure_rate\":" S_NUMBER ",\"protocols\":" S_COUNTS
-			 ",\"outcomes\":" S_COUNTS ",\"top_destinations\":" S_TOP("destination")
-			 ",\"refused_destinations\":" S_TOP("destination")
-			 ",\"unreachable_destinations\":" S_TOP("destination")
-			 ",\"top_talkers\":" S_TOP("process") ",\"latency_ms\":" S_LATENCY
-			 ",\"observations\":{\"type\":\"array\",\"items\":" S_STRING "}},"
-			 "\"required\":[" OUT_COMMON_REQUIRED ",\"total_connections\","
-			 "\"failed_connections\",\"failure_rate\",\"protocols\",\"outcomes\","
-			 "\"top_destinations\",\"refused_destinations\","
-			 "\"unreachable_destinations\",\"top_talkers\",\"latency_ms\","
-			 "\"observations\"]}",
+	.output_schema =
+	    "{\"type\":\"object\",\"properties\":{" OUT_COMMON ",\"total_connections\":" S_COUNT
+	    ",\"failed_connections\":" S_COUNT ",\"failure_rate\":" S_NUMBER
+	    ",\"protocols\":" S_COUNTS ",\"outcomes\":" S_COUNTS
+	    ",\"top_destinations\":" S_TOP("destination") ",\"refused_destinations\":" S_TOP(
+		"desti"
+		"natio"
+		"n") ",\"unreachable_destinations\":" S_TOP("destination") ",\"top_"
+									   "talkers\":" S_TOP("proc"
+											      "ess") ",\"latency_ms\":" S_LATENCY
+												     ",\"observations\":{\"type\":"
+												     "\"array\",\"items\":" S_STRING
+												     "}},"
+												     "\"required\":"
+												     "[" OUT_COMMON_REQUIRED
+												     ",\"total_connections\","
+												     "\"failed_connections\","
+												     "\"failure_rate\","
+												     "\"protocols\",\"outcomes\","
+												     "\"top_destinations\","
+												     "\"refused_destinations\","
+												     "\"unreachable_destinations\","
+												     "\"top_talkers\",\"latency_"
+												     "ms\","
+												     "\"observations\"]}",
 	.read_only = true,
 	.open_world = false,
 	.offered_to_model = true,

@@ -56,11 +56,12 @@ int data_store(struct tool_context *ctx, struct store **ret, char **ret_error)
 		*ret_error = strdup("not connected to netspyd: no event data");
 		return -ENOTCONN;
 	}
-	/* Live sessions (shell, MCP) answer with everything that happened up to now. A failed
-	 * poll leaves the store as it was: answers then cover what was received. */
+	/* Live sessions (shell, MCP) answer with everything that happened up to now. When the
+	 * daemon has gone away they answer from what was received (the frontend says so); only
+	 * an analyzer that never reached the daemon has nothing to answer from. */
 	if (ctx->an->opts.live)
 		analyzer_poll(ctx->an, 0);
-	if (ctx->an->opts.live && !ctx->an->connected) {
+	if (ctx->an->opts.live && !ctx->an->connected && !ctx->an->boot_id) {
 		*ret_error = strdup(ctx->an->error[0] ? ctx->an->error : "not connected to netspyd");
 		return -ENOTCONN;
 	}
@@ -68,14 +69,26 @@ int data_store(struct tool_context *ctx, struct store **ret, char **ret_error)
 	return 0;
 }
 
+int data_begin(struct tool_context *ctx, json_object *args, int64_t default_max,
+	       struct data_query *ret, char **ret_error)
+{
+	data_args_get(args, default_max, &ret->a);
+	data_filter(&ret->a, &ret->f);
+	return data_store(ctx, &ret->s, ret_error);
+}
+
+void data_add_totals(json_object *o, const struct store_conn_stats *st)
+{
+	json_object_object_add(o, "total_connections", json_object_new_int64((int64_t)st->total));
+	json_object_object_add(o, "failed_connections", json_object_new_int64((int64_t)st->failed));
+	json_object_object_add(o, "failure_rate",
+			       json_number(data_failure_rate(st->failed, st->total), 4));
+}
+
 int data_error(int err, char **ret_error)
 {
-	if (err == -EOPNOTSUPP)
-		*ret_error = strdup("packet drops cannot be filtered by unit: the kernel does not "
-				    "say which cgroup a dropped packet belonged to");
-	else
-		*ret_error = strdup(strerror(-err));
-	return err == -EOPNOTSUPP ? -EINVAL : err;
+	*ret_error = strdup(strerror(-err));
+	return err;
 }
 
 static json_object *str_or_null(const char *s)
@@ -253,8 +266,7 @@ json_object *conn_to_json(struct store *s, uint64_t abs)
 	json_object_object_add(o, "outcome",
 			       json_object_new_string(store_outcome_name(r->outcome)));
 	if (r->latency_us)
-		json_object_object_add(o, "latency_ms",
-				       json_number(r->latency_us / 1000.0, 3));
+		json_object_object_add(o, "latency_ms", json_number(r->latency_us / 1000.0, 3));
 	json_object_object_add(o, "unit", str_or_null(cg ? cg->unit : NULL));
 	json_object_object_add(o, "container", str_or_null(cg ? cg->container : NULL));
 	return o;
@@ -287,31 +299,26 @@ json_object *drop_to_json(struct store *s, uint64_t abs)
 int data_list_run(struct tool_context *ctx, json_object *args, data_list_fn list,
 		  data_record_fn to_json, const char *key, json_object **ret, char **ret_error)
 {
-	struct store_filter f;
-	struct data_args a;
-	struct store *s;
+	struct data_query q;
 	uint64_t *idx, total;
 	size_t n;
 	json_object *o, *arr;
-	int r;
+	int r = data_begin(ctx, args, 100, &q, ret_error);
 
-	data_args_get(args, 100, &a);
-	r = data_store(ctx, &s, ret_error);
 	if (r < 0)
 		return r;
-	data_filter(&a, &f);
-	idx = malloc((size_t)a.max_events * sizeof(*idx));
+	idx = malloc((size_t)q.a.max_events * sizeof(*idx));
 	if (!idx)
 		return data_error(-ENOMEM, ret_error);
-	r = list(s, &f, idx, (size_t)a.max_events, &n, &total);
+	r = list(q.s, &q.f, idx, (size_t)q.a.max_events, &n, &total);
 	if (r < 0) {
 		free(idx);
 		return data_error(r, ret_error);
 	}
-	o = data_result_new(ctx, &a);
+	o = data_result_new(ctx, &q.a);
 	arr = json_object_new_array_ext((int)n);
 	for (size_t i = 0; i < n; i++)
-		json_object_array_add(arr, to_json(s, idx[i]));
+		json_object_array_add(arr, to_json(q.s, idx[i]));
 	free(idx);
 	json_object_object_add(o, key, arr);
 	json_object_object_add(o, "total_matching", json_object_new_int64((int64_t)total));
@@ -369,8 +376,7 @@ void text_counts(FILE *f, json_object *counts)
 		fputs("none", f);
 		return;
 	}
-	json_object_object_foreach(counts, k, v)
-	{
+	json_object_object_foreach (counts, k, v) {
 		fprintf(f, "%s%s %lld", sep, k, (long long)json_object_get_int64(v));
 		sep = ", ";
 	}
@@ -415,8 +421,9 @@ void text_events_lost(FILE *f, json_object *result)
 	int64_t lost = json_int(result, "events_lost");
 
 	if (lost)
-		fprintf(f, "  warning: %lld events were lost (kernel ring buffer or a slow reader): "
-			   "counts may be low\n",
+		fprintf(f,
+			"  warning: %lld events were lost (kernel ring buffer or a slow reader): "
+			"counts may be low\n",
 			(long long)lost);
 }
 
@@ -508,10 +515,10 @@ void text_latency(FILE *f, json_object *result)
 	json_object_object_get_ex(result, "latency_ms", &l);
 	if (!json_int(l, "count"))
 		return;
-	fprintf(f, "  TCP handshake latency: p50 %.3f ms, p90 %.3f ms, p99 %.3f ms (%lld connects)\n",
+	fprintf(f,
+		"  TCP handshake latency: p50 %.3f ms, p90 %.3f ms, p99 %.3f ms (%lld connects)\n",
 		json_object_get_double(json_object_object_get(l, "p50")),
 		json_object_get_double(json_object_object_get(l, "p90")),
 		json_object_get_double(json_object_object_get(l, "p99")),
 		(long long)json_int(l, "count"));
 }
-

@@ -11,22 +11,23 @@
 #include "store.h"
 
 /* ---- schema pieces (JSON text) ---- */
-#define ARG_PID                                                                                    \
-	"\"pid\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":4194304,"                         \
+#define ARG_PID                                                            \
+	"\"pid\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":4194304," \
 	"\"description\":\"Only this process id\"}"
-#define ARG_PROCESS                                                                                \
-	"\"process_name\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":15,"                  \
-	"\"description\":\"Only processes with this name (the kernel's comm)\"}"
-#define ARG_DURATION                                                                               \
-	"\"duration\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":86400,"                      \
+#define ARG_PROCESS                                                                         \
+	"\"process_name\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":255,"          \
+	"\"description\":\"Only processes with this name (the kernel's comm: its first 15 " \
+	"bytes)\"}"
+#define ARG_DURATION                                                          \
+	"\"duration\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":86400," \
 	"\"description\":\"Look back this many seconds (default 60)\"}"
-#define ARG_UNIT                                                                                   \
-	"\"unit\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":127,"                         \
+#define ARG_UNIT                                                           \
+	"\"unit\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":127," \
 	"\"description\":\"Only this systemd unit (nginx.service, or nginx) or container id\"}"
-#define ARG_MAX_EVENTS                                                                             \
-	"\"max_events\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":10000,"                   \
+#define ARG_MAX_EVENTS                                                          \
+	"\"max_events\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":10000," \
 	"\"description\":\"Return at most this many events, newest first (default 100)\"}"
-#define ARGS_SCHEMA(props)                                                                         \
+#define ARGS_SCHEMA(props) \
 	"{\"type\":\"object\",\"properties\":{" props "},\"additionalProperties\":false}"
 
 #define S_COUNT "{\"type\":\"integer\",\"minimum\":0}"
@@ -36,22 +37,23 @@
 #define S_INT_OR_NULL "{\"type\":[\"integer\",\"null\"]}"
 #define S_NUMBER_OR_NULL "{\"type\":[\"number\",\"null\"]}"
 #define S_COUNTS "{\"type\":\"object\",\"additionalProperties\":" S_COUNT "}"
-#define S_FILTER                                                                                   \
-	"{\"type\":\"object\",\"properties\":{\"pid\":" S_INT_OR_NULL                              \
-	",\"process_name\":" S_STRING_OR_NULL ",\"unit\":" S_STRING_OR_NULL "},"                   \
+#define S_FILTER                                                                 \
+	"{\"type\":\"object\",\"properties\":{\"pid\":" S_INT_OR_NULL            \
+	",\"process_name\":" S_STRING_OR_NULL ",\"unit\":" S_STRING_OR_NULL "}," \
 	"\"required\":[\"pid\",\"process_name\",\"unit\"]}"
 /* Fields every data tool's result has. */
-#define OUT_COMMON                                                                                 \
-	"\"duration\":" S_COUNT ",\"window_start\":" S_STRING ",\"window_end\":" S_STRING          \
+#define OUT_COMMON                                                                        \
+	"\"duration\":" S_COUNT ",\"window_start\":" S_STRING ",\"window_end\":" S_STRING \
 	",\"filter\":" S_FILTER ",\"events_lost\":" S_COUNT
-#define OUT_COMMON_REQUIRED "\"duration\",\"window_start\",\"window_end\",\"filter\",\"events_lost\""
+#define OUT_COMMON_REQUIRED \
+	"\"duration\",\"window_start\",\"window_end\",\"filter\",\"events_lost\""
 #define S_TOP(key)                                                                                 \
-	"{\"type\":\"array\",\"items\":{\"type\":\"object\",\"properties\":{\"" key               \
-	"\":" S_STRING ",\"count\":" S_COUNT ",\"failed\":" S_COUNT "},"                           \
+	"{\"type\":\"array\",\"items\":{\"type\":\"object\",\"properties\":{\"" key "\":" S_STRING \
+	",\"count\":" S_COUNT ",\"failed\":" S_COUNT "},"                                          \
 	"\"required\":[\"" key "\",\"count\"]}}"
-#define S_LATENCY                                                                                  \
-	"{\"type\":\"object\",\"properties\":{\"count\":" S_COUNT ",\"p50\":" S_NUMBER_OR_NULL      \
-	",\"p90\":" S_NUMBER_OR_NULL ",\"p99\":" S_NUMBER_OR_NULL "},"                             \
+#define S_LATENCY                                                                              \
+	"{\"type\":\"object\",\"properties\":{\"count\":" S_COUNT ",\"p50\":" S_NUMBER_OR_NULL \
+	",\"p90\":" S_NUMBER_OR_NULL ",\"p99\":" S_NUMBER_OR_NULL "},"                         \
 	"\"required\":[\"count\",\"p50\",\"p90\",\"p99\"]}"
 
 /* ---- arguments ---- */
@@ -69,6 +71,16 @@ void data_args_get(json_object *args, int64_t default_max, struct data_args *ret
 void data_filter(const struct data_args *a, struct store_filter *ret);
 /* The store, brought up to date in live mode; -ENOTCONN with a message when there is none. */
 int data_store(struct tool_context *ctx, struct store **ret, char **ret_error);
+/* Everything a data tool's run() starts from. */
+struct data_query {
+	struct data_args a;
+	struct store_filter f;
+	struct store *s;
+};
+int data_begin(struct tool_context *ctx, json_object *args, int64_t default_max,
+	       struct data_query *ret, char **ret_error);
+/* total_connections, failed_connections, failure_rate */
+void data_add_totals(json_object *o, const struct store_conn_stats *st);
 /* Maps a store error to the tool contract. */
 int data_error(int err, char **ret_error);
 
@@ -117,7 +129,7 @@ struct text_rows {
 };
 struct text_rows *text_rows_new(size_t n, size_t cols);
 __attribute__((format(printf, 4, 5))) void text_rows_set(struct text_rows *t, size_t r, size_t c,
-							  const char *fmt, ...);
+							 const char *fmt, ...);
 /* Prints the rows aligned (cells never set print as ""). */
 void text_rows_print(FILE *f, const char *indent, struct text_rows *t);
 void text_rows_free(struct text_rows *t);

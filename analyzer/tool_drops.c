@@ -1,7 +1,9 @@
 /* get_packet_drop_summary: how many packets the kernel dropped, by reason (as the running
  * kernel names it), protocol and owning process. */
 #include <stdlib.h>
+#include <string.h>
 
+#include "format.h"
 #include "tool.h"
 #include "tool_data.h"
 
@@ -9,10 +11,15 @@ static json_object *reason_counts(const struct store *s, const struct store_drop
 {
 	json_object *o = json_object_new_object();
 
-	for (size_t i = 0; i < st->n_reasons; i++)
-		if (st->by_reason[i])
-			json_object_object_add(o, store_reason(s, (uint16_t)i),
-					       json_object_new_int64((int64_t)st->by_reason[i]));
+	for (size_t i = 0; i < st->n_reasons; i++) {
+		const char *raw = store_reason(s, (uint16_t)i);
+		char name[STORE_REASON_LEN * 4];
+
+		if (!st->by_reason[i])
+			continue;
+		fmt_sanitize(name, sizeof(name), (const uint8_t *)raw, strlen(raw));
+		json_object_object_add(o, name, json_object_new_int64((int64_t)st->by_reason[i]));
+	}
 	return o;
 }
 
@@ -20,25 +27,23 @@ static int drops_run(struct tool_context *ctx, json_object *args, json_object **
 		     char **ret_error)
 {
 	struct store_drop_stats st;
-	struct store_filter f;
-	struct data_args a;
+	struct data_query q;
 	struct store *s;
 	json_object *o;
-	int r;
+	int r = data_begin(ctx, args, 0, &q, ret_error);
 
-	data_args_get(args, 0, &a);
-	r = data_store(ctx, &s, ret_error);
 	if (r < 0)
 		return r;
-	data_filter(&a, &f);
-	r = store_drop_stats(s, &f, &st);
+	s = q.s;
+	r = store_drop_stats(s, &q.f, &st);
 	if (r < 0)
 		return data_error(r, ret_error);
-	o = data_result_new(ctx, &a);
+	o = data_result_new(ctx, &q.a);
 	json_object_object_add(o, "total_drops", json_object_new_int64((int64_t)st.total));
 	json_object_object_add(o, "by_reason", reason_counts(s, &st));
 	json_object_object_add(o, "by_protocol", json_proto_counts(st.by_proto));
-	json_object_object_add(o, "by_process", json_top_processes(s, st.processes, st.n_processes));
+	json_object_object_add(o, "by_process",
+			       json_top_processes(s, st.processes, st.n_processes));
 	json_object_object_add(o, "unattributed",
 			       json_object_new_int64((int64_t)(st.total - st.attributed)));
 	free(st.by_reason);
@@ -73,18 +78,21 @@ const struct tool tool_get_packet_drop_summary = {
 	.name = "get_packet_drop_summary",
 	.command = "drops",
 	.title = "Packet drop summary",
-	.description = "Count the packets the kernel dropped over the last DURATION seconds, "
-		       "optionally only those of one process id or process name: total, by drop "
-		       "reason as the running kernel names it (NO_SOCKET, TCP_CSUM, ...), by "
-		       "protocol and by owning process (drops whose socket owner is unknown are "
-		       "counted as unattributed, never guessed).",
-	.input_schema = ARGS_SCHEMA(ARG_PID "," ARG_PROCESS "," ARG_DURATION),
-	.output_schema = "{\"type\":\"object\",\"properties\":{" OUT_COMMON
-			 ",\"total_drops\":" S_COUNT ",\"by_reason\":" S_COUNTS
-			 ",\"by_protocol\":" S_COUNTS ",\"by_process\":" S_TOP("process")
-			 ",\"unattributed\":" S_COUNT "},"
-			 "\"required\":[" OUT_COMMON_REQUIRED ",\"total_drops\",\"by_reason\","
-			 "\"by_protocol\",\"by_process\",\"unattributed\"]}",
+	.description =
+	    "Count the packets the kernel dropped over the last DURATION seconds, "
+	    "optionally only those of one process id, process name or systemd unit (a "
+	    "drop belongs to a unit when its owner was seen connecting from it): total, by drop "
+	    "reason as the running kernel names it (NO_SOCKET, TCP_CSUM, ...), by "
+	    "protocol and by owning process (drops whose socket owner is unknown are "
+	    "counted as unattributed, never guessed).",
+	.input_schema = ARGS_SCHEMA(ARG_PID "," ARG_PROCESS "," ARG_DURATION "," ARG_UNIT),
+	.output_schema =
+	    "{\"type\":\"object\",\"properties\":{" OUT_COMMON ",\"total_drops\":" S_COUNT
+	    ",\"by_reason\":" S_COUNTS ",\"by_protocol\":" S_COUNTS
+	    ",\"by_process\":" S_TOP("process") ",\"unattributed\":" S_COUNT "},"
+						"\"required\":[" OUT_COMMON_REQUIRED
+						",\"total_drops\",\"by_reason\","
+						"\"by_protocol\",\"by_process\",\"unattributed\"]}",
 	.read_only = true,
 	.open_world = false,
 	.offered_to_model = true,

@@ -17,8 +17,9 @@ static void list_row(struct text_rows *t, size_t i, json_object *e)
 
 	text_clock(json_str(e, "timestamp", ""), clock, sizeof(clock));
 	text_rows_set(t, i, 0, "%s", clock);
-	text_rows_set(t, i, 1, strchr(json_str(e, "destination_ip", ""), ':') ? "[%s]:%lld" : "%s:%lld",
-		      json_str(e, "destination_ip", ""), (long long)json_int(e, "destination_port"));
+	text_rows_set(
+	    t, i, 1, strchr(json_str(e, "destination_ip", ""), ':') ? "[%s]:%lld" : "%s:%lld",
+	    json_str(e, "destination_ip", ""), (long long)json_int(e, "destination_port"));
 	text_rows_set(t, i, 2, "%s", json_str(e, "protocol", "?"));
 	text_rows_set(t, i, 3, "%s", json_str(e, "process", "?"));
 	text_rows_set(t, i, 4, "%s", json_str(e, "outcome", "?"));
@@ -39,7 +40,8 @@ static void list_print(FILE *f, json_object *r)
 
 	if (!n) {
 		fprintf(f, "No connection events (%s, last %lld seconds)\n",
-			text_subject(r, subject, sizeof(subject)), (long long)json_int(r, "duration"));
+			text_subject(r, subject, sizeof(subject)),
+			(long long)json_int(r, "duration"));
 		text_events_lost(f, r);
 		return;
 	}
@@ -56,14 +58,14 @@ static void list_print(FILE *f, json_object *r)
 	text_events_lost(f, r);
 }
 
-#define S_CONN_EVENT                                                                               \
-	"{\"type\":\"object\",\"properties\":{\"timestamp\":" S_STRING ",\"pid\":" S_COUNT          \
-	",\"process\":" S_STRING ",\"protocol\":" S_STRING ",\"family\":{\"enum\":[\"IPv4\","     \
-	"\"IPv6\",\"unknown\"]},\"destination_ip\":" S_STRING ",\"destination_port\":" S_COUNT     \
-	",\"outcome\":{\"enum\":[\"established\",\"refused\",\"timeout\",\"unreachable\","        \
-	"\"reset\",\"error\",\"aborted\",\"pending\",\"sent\"]},\"latency_ms\":" S_NUMBER          \
-	",\"unit\":" S_STRING_OR_NULL ",\"container\":" S_STRING_OR_NULL "},"                      \
-	"\"required\":[\"timestamp\",\"pid\",\"process\",\"protocol\",\"family\","                 \
+#define S_CONN_EVENT                                                                           \
+	"{\"type\":\"object\",\"properties\":{\"timestamp\":" S_STRING ",\"pid\":" S_COUNT     \
+	",\"process\":" S_STRING ",\"protocol\":" S_STRING ",\"family\":{\"enum\":[\"IPv4\","  \
+	"\"IPv6\",\"unknown\"]},\"destination_ip\":" S_STRING ",\"destination_port\":" S_COUNT \
+	",\"outcome\":{\"enum\":[\"established\",\"refused\",\"timeout\",\"unreachable\","     \
+	"\"reset\",\"error\",\"aborted\",\"pending\",\"sent\"]},\"latency_ms\":" S_NUMBER      \
+	",\"unit\":" S_STRING_OR_NULL ",\"container\":" S_STRING_OR_NULL "},"                  \
+	"\"required\":[\"timestamp\",\"pid\",\"process\",\"protocol\",\"family\","             \
 	"\"destination_ip\",\"destination_port\",\"outcome\",\"unit\",\"container\"]}"
 
 const struct tool tool_list_connections = {
@@ -74,8 +76,8 @@ const struct tool tool_list_connections = {
 		       "max_events) over the last DURATION seconds, optionally for one process id, "
 		       "process name or systemd unit: time, process, protocol, destination, "
 		       "outcome and TCP handshake latency.",
-	.input_schema = ARGS_SCHEMA(ARG_PID "," ARG_PROCESS "," ARG_DURATION "," ARG_MAX_EVENTS
-					    "," ARG_UNIT),
+	.input_schema =
+	    ARGS_SCHEMA(ARG_PID "," ARG_PROCESS "," ARG_DURATION "," ARG_MAX_EVENTS "," ARG_UNIT),
 	.output_schema = "{\"type\":\"object\",\"properties\":{" OUT_COMMON S_LIST_COMMON
 			 ",\"events\":{\"type\":\"array\",\"items\":" S_CONN_EVENT "}},"
 			 "\"required\":[" OUT_COMMON_REQUIRED S_LIST_REQUIRED ",\"events\"]}",

@@ -35,7 +35,8 @@ static void list_drops_print(FILE *f, json_object *r)
 
 	if (!n) {
 		fprintf(f, "No packet drops (%s, last %lld seconds)\n",
-			text_subject(r, subject, sizeof(subject)), (long long)json_int(r, "duration"));
+			text_subject(r, subject, sizeof(subject)),
+			(long long)json_int(r, "duration"));
 		text_events_lost(f, r);
 		return;
 	}
@@ -50,7 +51,7 @@ static void list_drops_print(FILE *f, json_object *r)
 }
 
 #define S_DROP_EVENT                                                                               \
-	"{\"type\":\"object\",\"properties\":{\"timestamp\":" S_STRING ",\"reason\":" S_STRING      \
+	"{\"type\":\"object\",\"properties\":{\"timestamp\":" S_STRING ",\"reason\":" S_STRING     \
 	",\"protocol\":" S_STRING ",\"source_ip\":" S_STRING ",\"source_port\":" S_COUNT           \
 	",\"destination_ip\":" S_STRING ",\"destination_port\":" S_COUNT ",\"pid\":" S_INT_OR_NULL \
 	",\"process\":" S_STRING_OR_NULL "},"                                                      \
@@ -65,7 +66,8 @@ const struct tool tool_list_packet_drops = {
 		       "max_events) over the last DURATION seconds, optionally for one process id "
 		       "or process name: time, drop reason, protocol, source and destination, and "
 		       "the owning process (null when not attributable).",
-	.input_schema = ARGS_SCHEMA(ARG_PID "," ARG_PROCESS "," ARG_DURATION "," ARG_MAX_EVENTS),
+	.input_schema =
+	    ARGS_SCHEMA(ARG_PID "," ARG_PROCESS "," ARG_DURATION "," ARG_MAX_EVENTS "," ARG_UNIT),
 	.output_schema = "{\"type\":\"object\",\"properties\":{" OUT_COMMON S_LIST_COMMON
 			 ",\"drops\":{\"type\":\"array\",\"items\":" S_DROP_EVENT "}},"
 			 "\"required\":[" OUT_COMMON_REQUIRED S_LIST_REQUIRED ",\"drops\"]}",

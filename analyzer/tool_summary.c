@@ -9,25 +9,19 @@ static int summary_run(struct tool_context *ctx, json_object *args, json_object 
 		       char **ret_error)
 {
 	struct store_conn_stats st;
-	struct store_filter f;
-	struct data_args a;
+	struct data_query q;
 	struct store *s;
 	json_object *o;
-	int r;
+	int r = data_begin(ctx, args, 0, &q, ret_error);
 
-	data_args_get(args, 0, &a);
-	r = data_store(ctx, &s, ret_error);
 	if (r < 0)
 		return r;
-	data_filter(&a, &f);
-	r = store_conn_stats(s, &f, 0, &st);
+	s = q.s;
+	r = store_conn_stats(s, &q.f, 0, &st);
 	if (r < 0)
 		return data_error(r, ret_error);
-	o = data_result_new(ctx, &a);
-	json_object_object_add(o, "total_connections", json_object_new_int64((int64_t)st.total));
-	json_object_object_add(o, "failed_connections", json_object_new_int64((int64_t)st.failed));
-	json_object_object_add(o, "failure_rate",
-			       json_number(data_failure_rate(st.failed, st.total), 4));
+	o = data_result_new(ctx, &q.a);
+	data_add_totals(o, &st);
 	json_object_object_add(o, "by_protocol", json_proto_counts(st.by_proto));
 	json_object_object_add(o, "by_outcome", json_outcome_counts(st.by_outcome));
 	json_object_object_add(o, "latency_ms", json_latency(&st));
@@ -39,7 +33,8 @@ static int summary_run(struct tool_context *ctx, json_object *args, json_object 
 static void summary_print(FILE *f, json_object *r)
 {
 	char subject[256];
-	int64_t total = json_int(r, "total_connections"), failed = json_int(r, "failed_connections");
+	int64_t total = json_int(r, "total_connections"),
+		failed = json_int(r, "failed_connections");
 
 	fprintf(f, "%s made %lld outbound connection attempt%s over the last %lld seconds",
 		text_subject(r, subject, sizeof(subject)), (long long)total, total == 1 ? "" : "s",
@@ -71,14 +66,15 @@ const struct tool tool_get_network_summary = {
 		       "refused, timeout, unreachable, pending, sent), by process, and TCP "
 		       "handshake latency percentiles in milliseconds.",
 	.input_schema = ARGS_SCHEMA(ARG_PID "," ARG_PROCESS "," ARG_DURATION "," ARG_UNIT),
-	.output_schema = "{\"type\":\"object\",\"properties\":{" OUT_COMMON
-			 ",\"total_connections\":" S_COUNT ",\"failed_connections\":" S_COUNT
-			 ",\"failure_rate\":" S_NUMBER ",\"by_protocol\":" S_COUNTS
-			 ",\"by_outcome\":" S_COUNTS ",\"latency_ms\":" S_LATENCY
-			 ",\"processes\":" S_TOP("process") "},"
-			 "\"required\":[" OUT_COMMON_REQUIRED ",\"total_connections\","
-			 "\"failed_connections\",\"failure_rate\",\"by_protocol\",\"by_outcome\","
-			 "\"latency_ms\",\"processes\"]}",
+	.output_schema =
+	    "{\"type\":\"object\",\"properties\":{" OUT_COMMON ",\"total_connections\":" S_COUNT
+	    ",\"failed_connections\":" S_COUNT ",\"failure_rate\":" S_NUMBER
+	    ",\"by_protocol\":" S_COUNTS ",\"by_outcome\":" S_COUNTS ",\"latency_ms\":" S_LATENCY
+	    ",\"processes\":" S_TOP(
+		"process") "},"
+			   "\"required\":[" OUT_COMMON_REQUIRED ",\"total_connections\","
+			   "\"failed_connections\",\"failure_rate\",\"by_protocol\",\"by_outcome\","
+			   "\"latency_ms\",\"processes\"]}",
 	.read_only = true,
 	.open_world = false,
 	.offered_to_model = true,

@@ -8,18 +8,14 @@
 #include "tool.h"
 
 extern const struct tool tool_get_network_summary, tool_list_connections,
-	tool_get_packet_drop_summary, tool_list_packet_drops, tool_analyze_patterns,
-	tool_ai_insights, tool_contextual_analysis;
+    tool_get_packet_drop_summary, tool_list_packet_drops, tool_analyze_patterns, tool_ai_insights,
+    tool_contextual_analysis;
 
 const struct tool *const tool_registry[] = {
-	&tool_get_network_summary,
-	&tool_list_connections,
-	&tool_get_packet_drop_summary,
-	&tool_list_packet_drops,
-	&tool_analyze_patterns,
-	&tool_ai_insights,
-	&tool_contextual_analysis,
-	NULL,
+	&tool_get_network_summary,     &tool_list_connections,
+	&tool_get_packet_drop_summary, &tool_list_packet_drops,
+	&tool_analyze_patterns,	       &tool_ai_insights,
+	&tool_contextual_analysis,     NULL,
 };
 
 const struct tool *tool_find(const char *name)

@@ -148,17 +148,19 @@ int main(int argc, char **argv)
 		return 1;
 	t0 = now_ms();
 	fill(&an.store, n);
-	printf("bench_store: %zu events stored in %.0f ms, %.1f bytes per event (store memory %zu)\n",
-	       store_count(&an.store), now_ms() - t0,
-	       (double)store_memory(&an.store) / (double)store_count(&an.store),
-	       store_memory(&an.store));
+	printf(
+	    "bench_store: %zu events stored in %.0f ms, %.1f bytes per event (store memory %zu)\n",
+	    store_count(&an.store), now_ms() - t0,
+	    (double)store_memory(&an.store) / (double)store_count(&an.store),
+	    store_memory(&an.store));
 	base = median_ms(linear_pass, &an.store);
 	printf("%-34s %8.2f ms  (baseline, median of %d)\n", "linear pass over the records", base,
 	       RUNS);
 	r = median_ms(store_summary, &an.store);
 	printf("%-34s %8.2f ms  %5.1fx baseline\n", "summary (store_conn_stats)", r, r / base);
 	r = median_ms(store_analyze, &an.store);
-	printf("%-34s %8.2f ms  %5.1fx baseline\n", "analyze (store_conn_stats detail)", r, r / base);
+	printf("%-34s %8.2f ms  %5.1fx baseline\n", "analyze (store_conn_stats detail)", r,
+	       r / base);
 	r = median_ms(run_tool, &ts);
 	printf("%-34s %8.2f ms  %5.1fx baseline\n", "get_network_summary tool + JSON", r, r / base);
 	r = median_ms(run_tool, &ta);

@@ -327,6 +327,12 @@ int netspy_decode_client(const uint8_t *data, size_t len, Netspy__V1__ClientMess
 int netspy_decode_server(const uint8_t *data, size_t len, Netspy__V1__ServerMessage **ret_msg,
 			 const char **ret_why)
 {
+	return netspy_decode_server_alloc(data, len, NULL, ret_msg, ret_why);
+}
+
+int netspy_decode_server_alloc(const uint8_t *data, size_t len, ProtobufCAllocator *alloc,
+			       Netspy__V1__ServerMessage **ret_msg, const char **ret_why)
+{
 	Netspy__V1__ServerMessage *m;
 	const char *why;
 
@@ -334,14 +340,14 @@ int netspy_decode_server(const uint8_t *data, size_t len, Netspy__V1__ServerMess
 		*ret_why = "frame too large";
 		return -EBADMSG;
 	}
-	m = netspy__v1__server_message__unpack(NULL, len, data);
+	m = netspy__v1__server_message__unpack(alloc, len, data);
 	if (!m) {
 		*ret_why = "not a valid protobuf ServerMessage";
 		return -EBADMSG;
 	}
 	why = server_invalid(m);
 	if (why) {
-		netspy__v1__server_message__free_unpacked(m, NULL);
+		netspy__v1__server_message__free_unpacked(m, alloc);
 		*ret_why = why;
 		return -EBADMSG;
 	}

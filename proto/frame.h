@@ -69,6 +69,11 @@ int netspy_decode_client(const uint8_t *data, size_t len, Netspy__V1__ClientMess
 int netspy_decode_server(const uint8_t *data, size_t len, Netspy__V1__ServerMessage **ret_msg,
 			 const char **ret_why);
 
+/* The same with a protobuf-c allocator (NULL: malloc), for clients that decode many messages
+ * into an arena; free the message with the same allocator. */
+int netspy_decode_server_alloc(const uint8_t *data, size_t len, ProtobufCAllocator *alloc,
+			       Netspy__V1__ServerMessage **ret_msg, const char **ret_why);
+
 /* Validation of one event (used by netspy_decode_server, exposed for tests). NULL when valid,
  * else a static string saying what is wrong. */
 const char *netspy_event_invalid(const Netspy__V1__Event *ev);

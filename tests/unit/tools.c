@@ -13,9 +13,8 @@
 #include "tool.h"
 
 static const char *const expected_order[] = {
-	"get_network_summary", "list_connections",    "get_packet_drop_summary",
-	"list_packet_drops",   "analyze_patterns",    "ai_insights",
-	"contextual_analysis", NULL,
+	"get_network_summary", "list_connections", "get_packet_drop_summary", "list_packet_drops",
+	"analyze_patterns",    "ai_insights",	   "contextual_analysis",     NULL,
 };
 
 static void test_registry(void)
@@ -26,9 +25,10 @@ static void test_registry(void)
 		CHECK(expected_order[i] && !strcmp(tool_registry[i]->name, expected_order[i]),
 		      "registry[%zu] is %s", i, expected_order[i] ? expected_order[i] : "(end)");
 	CHECK(i == 7, "seven tools");
-	CHECK(tool_find("summary") == tool_registry[0] && tool_find("list_connections") ==
-		      tool_registry[1] && tool_find("contextual") == tool_registry[6] &&
-		      tool_find("ask") == tool_registry[6] && !tool_find("nosuch"),
+	CHECK(tool_find("summary") == tool_registry[0] &&
+		  tool_find("list_connections") == tool_registry[1] &&
+		  tool_find("contextual") == tool_registry[6] &&
+		  tool_find("ask") == tool_registry[6] && !tool_find("nosuch"),
 	      "tool_find by command, name and alias");
 	for (i = 0; tool_registry[i]; i++) {
 		json_object *in = json_tokener_parse(tool_registry[i]->input_schema);
@@ -119,26 +119,26 @@ static void test_outputs(void)
 	}
 	r = run_valid(&ctx, tool_registry[0], "{\"process_name\":\"curl\"}");
 	CHECK(get_int(r, "total_connections") == 5 && get_int(r, "failed_connections") == 3 &&
-		      get_int(r, "by_protocol.TCP") == 3 && get_int(r, "by_protocol.UDP") == 2,
+		  get_int(r, "by_protocol.TCP") == 3 && get_int(r, "by_protocol.UDP") == 2,
 	      "summary of curl: 5 total, 3 failed, TCP 3, UDP 2");
 	json_object_put(r);
 	r = run_valid(&ctx, tool_registry[1], "{\"max_events\":2}");
 	CHECK(get_int(r, "total_matching") == 9 && get_int(r, "returned") == 2 &&
-		      json_object_array_length(json_object_object_get(r, "events")) == 2,
+		  json_object_array_length(json_object_object_get(r, "events")) == 2,
 	      "list: 9 matching, max_events 2 returned");
 	json_object_put(r);
 	r = run_valid(&ctx, tool_registry[2], "{}");
 	CHECK(get_int(r, "total_drops") == 2 && get_int(r, "by_reason.NO_SOCKET") == 2 &&
-		      get_int(r, "unattributed") == 1,
+		  get_int(r, "unattributed") == 1,
 	      "drops: 2 NO_SOCKET, 1 unattributed");
 	json_object_put(r);
 	r = run_valid(&ctx, tool_registry[4], "{}");
 	CHECK(get_int(r, "total_connections") == 9 &&
-		      !strcmp(json_object_get_string(json_object_object_get(
-				      json_object_array_get_idx(
-					      json_object_object_get(r, "top_destinations"), 0),
-				      "destination")),
-			      "10.0.0.53:53"),
+		  !strcmp(json_object_get_string(json_object_object_get(
+			      json_object_array_get_idx(
+				  json_object_object_get(r, "top_destinations"), 0),
+			      "destination")),
+			  "10.0.0.53:53"),
 	      "analyze: top destination 10.0.0.53:53");
 	json_object_put(r);
 	ctx.an = NULL;
@@ -235,8 +235,9 @@ static void test_cliargs(void)
 	expect_args("ask", 6, a4, "{\"pid\":5,\"query\":\"what is curl doing?\"}");
 	expect_args("contextual_analysis", 2, a5, "{\"query\":\"hi there\"}");
 	expect_args("ai_insights", 2, a6, "{\"summary_text\":\"text\"}");
-	expect_args_error("summary", 2, e1, "unknown option '--bogus' for summary (its options: "
-					     "--pid, --process, --duration, --unit)");
+	expect_args_error("summary", 2, e1,
+			  "unknown option '--bogus' for summary (its options: "
+			  "--pid, --process, --duration, --unit)");
 	expect_args_error("summary", 2, e2, "--pid needs a whole number, not 'abc'");
 	expect_args_error("analyze", 1, e3, "analyze takes no argument 'stray'");
 	expect_args_error("list", 1, e4, "--duration needs a value");
