@@ -466,6 +466,18 @@ static int resolve_group(const char *name, gid_t *ret)
 	return 0;
 }
 
+/* Without CAP_CHOWN (a hardened unit) the socket can only get the group when it is netspyd's own
+ * group (Group=netspy); say so rather than leave every group member locked out silently. */
+static void check_socket_group(const char *path, gid_t gid, const char *group)
+{
+	struct stat st;
+
+	if (stat(path, &st) == 0 && st.st_gid != gid)
+		log_warn("socket %s is not in group %s (no CAP_CHOWN?): only root can connect; run "
+			 "netspyd with group %s as its primary group (Group=%s in the unit)",
+			 path, group, group, group);
+}
+
 static int setup(struct daemon *d)
 {
 	struct probes_opts po = {
@@ -504,8 +516,8 @@ static int setup(struct daemon *d)
 	r = probes_init(&d->probes, &po);
 	if (r < 0) {
 		log_err("%s%s", d->probes.error,
-			r == -EPERM ? " (netspyd needs root: CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN "
-				      "and CAP_SYS_ADMIN)" : "");
+			r == -EPERM ? " (netspyd needs root, or at least CAP_BPF, CAP_PERFMON and "
+				      "CAP_NET_ADMIN)" : "");
 		return r;
 	}
 	r = dropnames_load(probes_btf(&d->probes), &d->names);
@@ -522,6 +534,7 @@ static int setup(struct daemon *d)
 		log_err("socket %s: %s: %s", d->cfg.socket_path, why, strerror(-r));
 		return r;
 	}
+	check_socket_group(d->cfg.socket_path, so.gid, d->cfg.group);
 	return 0;
 }
 
@@ -551,6 +564,26 @@ static void announce_ready(struct daemon *d)
 		   d->probes.cgroup_path, d->cfg.socket_path, d->cfg.group,
 		   dropnames_count(d->names));
 	sd_notifyf(0, "READY=1\nSTATUS=listening on %s", d->cfg.socket_path);
+}
+
+static void log_started(void)
+{
+	const char *fields[] = { "NETSPY_VERSION=" NETSPY_VERSION, NULL };
+
+	log_record(LOG_INFO, MSGID_STARTED, fields, "netspyd %s starting", NETSPY_VERSION);
+}
+
+static void log_stopping(const struct daemon *d, int r)
+{
+	char f1[48], f2[48], f3[48];
+	const char *fields[] = { f1, f2, f3, NULL };
+
+	snprintf(f1, sizeof(f1), "EVENTS_TOTAL=%" PRIu64, d->events_total);
+	snprintf(f2, sizeof(f2), "EVENTS_LOST_TOTAL=%" PRIu64, d->kernel_lost);
+	snprintf(f3, sizeof(f3), "CLIENTS_REFUSED=%" PRIu64, d->srv.cnt.refused);
+	log_record(r < 0 ? LOG_ERR : LOG_INFO, MSGID_STOPPING, fields,
+		   "stopping%s: %" PRIu64 " events seen, %" PRIu64 " lost in the kernel",
+		   r < 0 ? " after an error" : "", d->events_total, d->kernel_lost);
 }
 
 int main(int argc, char **argv)
@@ -583,7 +616,7 @@ int main(int argc, char **argv)
 	d.started_mono_ns = clock_ns(CLOCK_MONOTONIC);
 	if (getrandom(&d.boot_id, sizeof(d.boot_id), 0) != sizeof(d.boot_id))
 		d.boot_id = d.started_mono_ns ^ (uint64_t)getpid();
-	log_record(LOG_INFO, MSGID_STARTED, NULL, "netspyd %s starting", NETSPY_VERSION);
+	log_started();
 
 	if (setup(&d) < 0) {
 		teardown(&d);
@@ -603,9 +636,7 @@ int main(int argc, char **argv)
 	r = run(&d);
 
 	sd_notify(0, "STOPPING=1");
-	log_record(LOG_INFO, MSGID_STOPPING, NULL,
-		   "stopping: %" PRIu64 " events seen, %" PRIu64 " lost in the kernel",
-		   d.events_total, d.kernel_lost);
+	log_stopping(&d, r);
 	teardown(&d);
 	return r < 0 ? 2 : 0;
 }

@@ -16,6 +16,12 @@ apt-get install -y -qq --no-install-recommends \
 	protobuf-c-compiler libprotobuf-c-dev \
 	libcurl4-openssl-dev libjson-c-dev libsystemd-dev libedit-dev \
 	iproute2 procps python3 ca-certificates >/dev/null
+# Packaging and the booted-container test (make check-distro): debhelper and lintian for the .deb,
+# rpm for the spec, debootstrap and systemd-nspawn for the container, systemd for
+# systemd-analyze and journald, man-db for checking the man pages.
+apt-get install -y -qq --no-install-recommends \
+	debhelper dpkg-dev fakeroot lintian rpm debootstrap systemd-container systemd \
+	man-db util-linux >/dev/null
 
 # The MCP tests drive netspyctl with the official MCP SDK, which needs Node.js 18 or newer.
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then

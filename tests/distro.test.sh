@@ -1,0 +1,267 @@
+#!/usr/bin/env bash
+# The Debian package on a real systemd: builds the .deb, installs it into a minimal Debian 12
+# (debootstrap, cached in $BUILD/distro/base), boots that with `systemd-nspawn --boot`, and checks
+# that netspyd.service runs hardened, answers netspyctl for a member of group netspy, logs to the
+# journal and stops cleanly. Slow and needs root: only `make check-distro` runs it
+# (NETSPY_CHECK_DISTRO=1); plain `make check` skips it.
+. "$(dirname "$0")/lib.sh"
+
+if [ "${NETSPY_CHECK_DISTRO:-}" != 1 ]; then
+	echo "# distro: skipped (run 'make check-distro')"
+	exit 0
+fi
+require_root
+BUILD=${NETSPY_BUILD:-build}
+# The debootstrapped base is kept here between runs (NETSPY_DISTRO_CACHE moves it, e.g. to a
+# directory a CI runner keeps).
+CACHE=${NETSPY_DISTRO_CACHE:-$PWD/$BUILD/distro}
+BASE=$CACHE/base
+ROOT=$CACHE/root
+SUITE=bookworm
+# What the container needs besides the package: systemd to boot, and the package's libraries so
+# that installing needs no download when they have not changed.
+INCLUDE=systemd,systemd-sysv,dbus,passwd,util-linux,libbpf1,libprotobuf-c1,libjson-c5,libcurl4
+INCLUDE=$INCLUDE,libedit2,libsystemd0
+
+MSGID_STARTED=1a8d1eafe18a43f18a3d7158fbd3ec7d
+MSGID_READY=26554b27536e4623b53fc15b15975e8e
+MSGID_STOPPING=a5dfabecbaee4483a3af504a4a33cf29
+
+for tool in debootstrap systemd-nspawn dpkg-buildpackage nsenter bpftool; do
+	if ! command -v "$tool" >/dev/null; then
+		fail "$tool is not installed (packaging/install-deps.sh installs it)"
+		exit 1
+	fi
+done
+
+# The Debian mirror this machine's apt uses (deb822 sources first, then the one-line format).
+apt_mirror() {
+	local f
+	for f in /etc/apt/sources.list.d/*.sources; do
+		[ -f "$f" ] || continue
+		awk '/^URIs:/ { u = $2 } /^Suites:/ && / '"$SUITE"'( |$)/ && u { print u; exit }
+		     /^$/ { u = "" }' "$f"
+	done | head -1 | grep . && return 0
+	cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
+		awk '$1 == "deb" && $0 ~ " '"$SUITE"' " { for (i = 2; i <= NF; i++)
+			if ($i ~ /^[a-z]+:\/\//) { print $i; exit } }' | grep .
+}
+
+# 1. The package, built from a clean copy of the tree, lintian clean of errors.
+packaging/build-deb.sh >"$T/build-deb.log" 2>&1
+check "packaging/build-deb.sh builds the package, lintian reports no errors" test $? -eq 0 ||
+	{ tail -20 "$T/build-deb.log"; exit 1; }
+DEB=$(ls "$BUILD"/deb/netspy_*_*.deb 2>/dev/null | head -1)
+[ -n "$DEB" ] || { fail "no .deb in $BUILD/deb"; exit 1; }
+dpkg -c "$DEB" >"$T/contents"
+for f in ./usr/sbin/netspyd ./usr/bin/netspyctl ./lib/systemd/system/netspyd.service \
+	./usr/lib/sysusers.d/netspy.conf ./usr/share/man/man8/netspyd.8.gz \
+	./usr/share/man/man1/netspyctl.1.gz ./usr/share/bash-completion/completions/netspyctl; do
+	check "package ships ${f#.}" grep -q " $f\$" "$T/contents"
+done
+
+# hardening=+all: position independent, full RELRO, stack protector, fortified calls.
+dpkg -x "$DEB" "$T/x"
+for bin in usr/sbin/netspyd usr/bin/netspyctl; do
+	check "$bin is PIE" sh -c "readelf -h '$T/x/$bin' | grep -q 'Type:.*DYN'"
+	check "$bin has full RELRO" sh -c "readelf -d '$T/x/$bin' | grep -q 'FLAGS.*NOW'"
+	check "$bin has fortified calls" sh -c "readelf -W --dyn-syms '$T/x/$bin' | grep -q '__.*_chk'"
+done
+
+# 2. A minimal Debian 12, debootstrapped once and kept.
+STAMP=$BASE/.netspy-base-complete
+if [ ! -e "$STAMP" ] || [ "$(cat "$STAMP")" != "$INCLUDE" ]; then
+	mirror=$(apt_mirror)
+	if [ -z "$mirror" ]; then
+		fail "no $SUITE mirror in this machine's apt sources"
+		exit 1
+	fi
+	rm -rf "$BASE" "$BASE.tmp"
+	mkdir -p "$CACHE"
+	if ! debootstrap --variant=minbase --include="$INCLUDE" "$SUITE" "$BASE.tmp" "$mirror" \
+		>"$CACHE/debootstrap.log" 2>&1; then
+		fail "debootstrap failed: $(tail -3 "$CACHE/debootstrap.log")"
+		exit 1
+	fi
+	echo "$INCLUDE" >"$BASE.tmp/.netspy-base-complete"
+	mv "$BASE.tmp" "$BASE"
+fi
+pass "minimal Debian $SUITE in $BASE"
+
+# 3. A fresh copy of it with the package installed (apt resolves the dependencies).
+rm -rf "$ROOT"
+cp -a "$BASE" "$ROOT"
+cp "$DEB" "$ROOT/var/cache/netspy.deb"
+echo netspy-distro-test >"$ROOT/etc/hostname"
+chroot "$ROOT" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q /var/cache/netspy.deb \
+	>"$T/install.log" 2>&1
+check "apt-get install of the package in the container tree" test $? -eq 0 ||
+	{ tail -20 "$T/install.log"; exit 1; }
+check "installing created group netspy" grep -q '^netspy:' "$ROOT/etc/group"
+check "installing enabled netspyd.service" \
+	test -L "$ROOT/etc/systemd/system/multi-user.target.wants/netspyd.service"
+chroot "$ROOT" useradd -m -G netspy alice
+chroot "$ROOT" useradd -m mallory
+
+# 4. Boot it. eBPF inside the container needs: CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN in the
+# container's bounding set (nspawn keeps none of them by default) and bpf() and perf_event_open()
+# allowed by nspawn's seccomp filter. The container shares the host's network (loopback traffic)
+# and gets its own cgroup2 subtree, which is the cgroup root netspyd attaches to.
+NSPAWN_OPTS=(--boot --directory="$ROOT" --machine=netspy-distro-test --register=no --keep-unit
+	--console=passive --capability=CAP_BPF,CAP_PERFMON,CAP_NET_ADMIN
+	"--system-call-filter=bpf perf_event_open")
+systemd-nspawn "${NSPAWN_OPTS[@]}" >"$T/nspawn.log" 2>&1 &
+NSPAWN=$!
+# At exit: a container still running is asked to stop (SIGTERM: nspawn shuts it down), then killed.
+kill_container() {
+	kill -TERM "$NSPAWN" 2>/dev/null || return 0
+	for i in $(seq 1 100); do kill -0 "$NSPAWN" 2>/dev/null || break; sleep 0.1; done
+	kill -KILL "$NSPAWN" 2>/dev/null
+	wait "$NSPAWN"
+}
+on_exit kill_container
+CPID=
+for i in $(seq 1 100); do
+	# nspawn forks helpers first: the container is the child that runs systemd.
+	CPID=$(pgrep -P "$NSPAWN" -x systemd | head -1)
+	[ -n "$CPID" ] && break
+	kill -0 "$NSPAWN" 2>/dev/null || break
+	sleep 0.1
+done
+if [ -z "$CPID" ]; then
+	fail "systemd-nspawn --boot did not start: $(tail -5 "$T/nspawn.log")"
+	exit 1
+fi
+# ns CMD...: runs CMD inside the container (as root, outside any unit).
+ns() { timeout 60 nsenter --target "$CPID" --all "$@"; }
+# as USER CMD...: runs CMD as USER in a transient unit, i.e. inside the container's cgroups.
+as() { local u=$1; shift; ns systemd-run --quiet --wait --pipe --collect -p User="$u" "$@"; }
+
+# is-system-running answers only once the container's systemd listens; --wait then waits for boot.
+state=
+deadline=$((SECONDS + 120))
+while [ $SECONDS -lt $deadline ]; do
+	state=$(ns systemctl is-system-running --wait 2>/dev/null)
+	[ -n "$state" ] && break
+	sleep 0.2
+done
+check "container booted (system state '$state')" test "$state" = running -o "$state" = degraded
+
+# 5. The service.
+for i in $(seq 1 100); do
+	[ "$(ns systemctl is-active netspyd 2>/dev/null)" = active ] && break
+	sleep 0.1
+done
+check_eq "netspyd.service is active" active "$(ns systemctl is-active netspyd 2>/dev/null)"
+[ "$(ns systemctl is-active netspyd)" = active ] ||
+	ns journalctl -b -u netspyd --no-pager | tail -20
+check_eq "netspyd.service is enabled" enabled "$(ns systemctl is-enabled netspyd 2>/dev/null)"
+check_eq "socket is root:netspy 0660" "root:netspy 660" \
+	"$(ns stat -c '%U:%G %a' /run/netspy/netspyd.sock 2>/dev/null)"
+ns_grep() { local re=$1; shift; ns "$@" 2>/dev/null | grep -q -- "$re"; }
+journal_has() { ns_grep . journalctl -q -b -u netspyd "MESSAGE_ID=$1"; }
+check "STATUS= shows live counters" ns_grep 'events, .* lost' systemctl show -p StatusText netspyd
+check_eq "WatchdogSec=30s" 30s "$(ns systemctl show -p WatchdogUSec --value netspyd)"
+check "watchdog pinged" ns_grep '^WatchdogTimestampMonotonic=[1-9]' \
+	systemctl show -p WatchdogTimestampMonotonic netspyd
+mainpid=$(ns systemctl show -p MainPID --value netspyd)
+check_eq "netspyd holds no capability after setup" 0000000000000000 \
+	"$(ns sed -n 's/^CapEff:\t//p' "/proc/$mainpid/status")"
+check_eq "bounding set is CAP_BPF CAP_PERFMON CAP_NET_ADMIN" \
+	"$(printf '%016x' $(((1 << 12) | (1 << 38) | (1 << 39))))" \
+	"$(ns sed -n 's/^CapBnd:\t//p' "/proc/$mainpid/status")"
+out=$(ns systemd-analyze verify --man=no /lib/systemd/system/netspyd.service 2>&1)
+check "systemd-analyze verify clean in the container${out:+: $out}" test -z "$out"
+
+# The programs are attached to the container's cgroup2 root (its subtree of the host's).
+cg2=$(findmnt -n -t cgroup2 -o TARGET | head -1)
+ccg=$(sed -n 's/^0:://p' "/proc/$CPID/cgroup")
+ccg=${ccg%/init.scope}
+check "cgroup/connect4 attached to the container's cgroup" \
+	sh -c "bpftool cgroup show '$cg2$ccg' | grep -q cgroup_connect4"
+
+# 6. netspyctl as a member of netspy, with traffic made inside the container.
+out=$(as alice netspyctl status 2>&1)
+check "netspyctl status as a member of netspy (${out%%$'\n'*})" \
+	grep -q 'netspyd .* on /run/netspy/netspyd.sock' <<<"$out"
+as alice bash -c 'for i in 1 2 3; do echo >/dev/tcp/127.0.0.1/9; done' >/dev/null 2>&1
+connects=0
+for i in $(seq 1 50); do
+	connects=$(as alice netspyctl --json status 2>/dev/null |
+		sed -n 's/.*"connects_total": *\([0-9]*\).*/\1/p')
+	[ "${connects:-0}" -ge 3 ] && break
+	sleep 0.2
+done
+check_ge "netspyd saw the container's connects" 3 "${connects:-0}"
+out=$(as alice netspyctl summary 2>&1)
+rc=$?
+check "netspyctl summary as a member of netspy (exit $rc: ${out%%$'\n'*})" test $rc -eq 0
+total=$(as alice netspyctl --json summary --process bash --duration 600 2>/dev/null |
+	sed -n 's/.*"total_connections": *\([0-9]*\).*/\1/p')
+check_ge "netspyctl summary counts the container's connects" 3 "${total:-0}"
+as mallory netspyctl status >/dev/null 2>&1
+check_eq "netspyctl as a user outside netspy: permission denied (exit 3)" 3 $?
+
+# 7. The journal.
+for id in STARTED READY; do
+	var=MSGID_$id
+	check "journalctl -u netspyd MESSAGE_ID=... finds the ${id,,} record" journal_has "${!var}"
+done
+
+# 8. Restart=on-failure: a crash brings it back.
+ns systemctl kill -s SIGKILL netspyd
+for i in $(seq 1 100); do
+	n=$(ns systemctl show -p NRestarts --value netspyd)
+	[ "${n:-0}" -ge 1 ] && [ "$(ns systemctl is-active netspyd)" = active ] && break
+	sleep 0.1
+done
+check "restarted after a crash (NRestarts=$n)" test "${n:-0}" -ge 1
+check_eq "active again after the restart" active "$(ns systemctl is-active netspyd)"
+
+# 9. A clean stop: programs detached, stopping record logged, socket gone.
+ns systemctl stop netspyd
+check_eq "stopped cleanly (Result)" success "$(ns systemctl show -p Result --value netspyd)"
+check_eq "inactive after stop" inactive "$(ns systemctl is-active netspyd)"
+check "stopping record in the journal" journal_has "$MSGID_STOPPING"
+check "programs detached from the container's cgroup" \
+	sh -c "! bpftool cgroup show '$cg2$ccg' | grep -q cgroup_connect4"
+check "socket removed" ns test ! -e /run/netspy/netspyd.sock
+
+# 10. Purge removes what the package added.
+ns systemctl start netspyd
+ns env DEBIAN_FRONTEND=noninteractive apt-get purge -y -q netspy >"$T/purge.log" 2>&1
+check "apt-get purge succeeds" test $? -eq 0
+check_eq "purge stopped the service" inactive "$(ns systemctl is-active netspyd)"
+check "purge removed netspyd" test ! -e "$ROOT/usr/sbin/netspyd"
+check "purge removed the unit" test ! -e "$ROOT/lib/systemd/system/netspyd.service"
+check "purge removed the enablement" \
+	test ! -e "$ROOT/etc/systemd/system/multi-user.target.wants/netspyd.service"
+check "purge removed group netspy" sh -c "! grep -q '^netspy:' '$ROOT/etc/group'"
+
+# 11. Installing on a running system creates the group again and starts the service at once.
+ns env DEBIAN_FRONTEND=noninteractive apt-get install -y -q /var/cache/netspy.deb \
+	>"$T/reinstall.log" 2>&1
+check "apt-get install on the running system" test $? -eq 0
+for i in $(seq 1 100); do
+	[ "$(ns systemctl is-active netspyd)" = active ] && break
+	sleep 0.1
+done
+check_eq "installing started netspyd.service" active "$(ns systemctl is-active netspyd)"
+check "installing created group netspy again" grep -q '^netspy:' "$ROOT/etc/group"
+ns usermod -aG netspy alice
+check "netspyctl status works after reinstalling" ns_grep 'netspyd .* on ' \
+	systemd-run --quiet --wait --pipe --collect -p User=alice netspyctl status
+
+# 12. Power the container off: netspyd stops with the system.
+ns systemctl poweroff >/dev/null 2>&1
+for i in $(seq 1 300); do kill -0 "$NSPAWN" 2>/dev/null || break; sleep 0.1; done
+if kill -0 "$NSPAWN" 2>/dev/null; then
+	fail "container did not power off within 30 s"
+	kill -KILL "$NSPAWN"
+fi
+wait "$NSPAWN"
+check_eq "container powered off cleanly" 0 $?
+# Three clean stops were logged: systemctl stop, purge, and this poweroff.
+stops=$(journalctl -q -D "$ROOT/var/log/journal" -u netspyd "MESSAGE_ID=$MSGID_STOPPING" 2>/dev/null |
+	grep -c 'stopping: ')
+check_eq "a stopping record for each stop, the poweroff included" 3 "$stops"
