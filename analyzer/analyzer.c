@@ -237,3 +237,10 @@ int analyzer_poll(struct analyzer *an, int timeout_ms)
 			return total;
 	}
 }
+
+int analyzer_refresh(struct analyzer *an)
+{
+	int r = analyzer_poll(an, 0);
+
+	return r < 0 ? analyzer_poll(an, 0) : r;
+}

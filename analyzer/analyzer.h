@@ -50,6 +50,9 @@ int analyzer_connect(struct analyzer *an, int timeout_ms);
  * daemon went away it reconnects (and replays what it missed, or everything when the daemon
  * restarted) and says so in an->notice. Returns events ingested, or -errno (an->error). */
 int analyzer_poll(struct analyzer *an, int timeout_ms);
+/* Brings the store up to date without waiting, for frontends before each answer: when the daemon
+ * went away (it may say so first), a second poll reconnects. 0 or -errno (an->error says why). */
+int analyzer_refresh(struct analyzer *an);
 /* The fd to wait on for analyzer_poll (-1 when disconnected). */
 int analyzer_fd(const struct analyzer *an);
 /* events_lost as reported to users: kernel + this client. */

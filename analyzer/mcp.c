@@ -543,9 +543,7 @@ static void refresh(struct mcp_server *s)
 
 	if (!an)
 		return;
-	r = analyzer_poll(an, 0);
-	if (r < 0) /* the daemon went away (it may say so first): a second poll reconnects */
-		r = analyzer_poll(an, 0);
+	r = analyzer_refresh(an);
 	report_notice(an);
 	if (r < 0)
 		fprintf(stderr, "netspyctl mcp: %s (answering from the events received so far)\n",

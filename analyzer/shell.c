@@ -367,9 +367,7 @@ static void refresh(struct shell *sh)
 
 	if (!an)
 		return;
-	r = analyzer_poll(an, 0);
-	if (r < 0) /* the daemon went away (it may say so first): a second poll reconnects */
-		r = analyzer_poll(an, 0);
+	r = analyzer_refresh(an);
 	report_notice(sh, an);
 	if (r < 0)
 		fprintf(sh->err, "warning: %s; answers cover the events received so far\n",

@@ -165,10 +165,7 @@ int wire_batch_frame(struct nbuf *out, const uint8_t *events, size_t len)
 	if (r < 0)
 		return r;
 	h = out->data + out->len;
-	h[0] = (uint8_t)(total >> 24);
-	h[1] = (uint8_t)(total >> 16);
-	h[2] = (uint8_t)(total >> 8);
-	h[3] = (uint8_t)total;
+	frame_put_header(h, total);
 	memcpy(h + 4, head, total - len);
 	memcpy(h + 4 + (total - len), events, len);
 	out->len += NETSPY_FRAME_HEADER_SIZE + total;

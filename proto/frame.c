@@ -46,6 +46,14 @@ void nbuf_consume(struct nbuf *b, size_t n)
 	b->len -= n;
 }
 
+void frame_put_header(uint8_t *p, size_t n)
+{
+	p[0] = (uint8_t)(n >> 24);
+	p[1] = (uint8_t)(n >> 16);
+	p[2] = (uint8_t)(n >> 8);
+	p[3] = (uint8_t)n;
+}
+
 int frame_append(struct nbuf *out, const ProtobufCMessage *msg, size_t max_frame)
 {
 	size_t n = protobuf_c_message_get_packed_size(msg);
@@ -60,10 +68,7 @@ int frame_append(struct nbuf *out, const ProtobufCMessage *msg, size_t max_frame
 	if (r < 0)
 		return r;
 	p = out->data + out->len;
-	p[0] = (uint8_t)(n >> 24);
-	p[1] = (uint8_t)(n >> 16);
-	p[2] = (uint8_t)(n >> 8);
-	p[3] = (uint8_t)n;
+	frame_put_header(p, n);
 	protobuf_c_message_pack(msg, p + NETSPY_FRAME_HEADER_SIZE);
 	out->len += NETSPY_FRAME_HEADER_SIZE + n;
 	return 0;

@@ -39,6 +39,9 @@ int nbuf_reserve(struct nbuf *b, size_t extra);
 /* Drops the first n bytes. */
 void nbuf_consume(struct nbuf *b, size_t n);
 
+/* Writes the 4-byte big-endian length prefix of a frame whose payload is n bytes. */
+void frame_put_header(uint8_t *p, size_t n);
+
 /* Appends one frame (length prefix + packed message). Returns 0 or -errno (-EMSGSIZE when the
  * packed message is larger than max_frame). */
 int frame_append(struct nbuf *out, const ProtobufCMessage *msg, size_t max_frame);

@@ -93,6 +93,18 @@ static void send_hello(int fd, uint32_t version)
 	nbuf_free(&b);
 }
 
+/* Connects and arranges for messages to be decoded into ar. 0, or 2 (the exit code) on failure. */
+static int open_client(struct netspy_client *c, struct arena *ar, const char *path)
+{
+	if (netspy_client_connect(c, path, "collector_peer", 5000) < 0) {
+		fprintf(stderr, "collector_peer: %s\n", c->error);
+		return 2;
+	}
+	arena_init(ar);
+	c->alloc = &ar->allocator;
+	return 0;
+}
+
 static int count(const char *path, const char *comm, int seconds)
 {
 	struct netspy_client c;
@@ -100,15 +112,10 @@ static int count(const char *path, const char *comm, int seconds)
 	struct netspy_subscription sub = { .live = true, .comms = comms, .n_comms = 1 };
 	unsigned long n[4] = { 0 }, kernel_lost = 0, client_lost = 0;
 	time_t end = time(NULL) + seconds;
-
 	struct arena ar;
 
-	if (netspy_client_connect(&c, path, "collector_peer", 5000) < 0) {
-		fprintf(stderr, "collector_peer: %s\n", c.error);
+	if (open_client(&c, &ar, path))
 		return 2;
-	}
-	arena_init(&ar);
-	c.alloc = &ar.allocator;
 	netspy_client_subscribe(&c, &sub);
 	while (time(NULL) < end) {
 		Netspy__V1__ServerMessage *m;
@@ -162,12 +169,8 @@ static int dump(const char *path, int seconds, int argc, char **argv)
 	}
 	struct arena ar;
 
-	if (netspy_client_connect(&c, path, "collector_peer", 5000) < 0) {
-		fprintf(stderr, "collector_peer: %s\n", c.error);
+	if (open_client(&c, &ar, path))
 		return 2;
-	}
-	arena_init(&ar);
-	c.alloc = &ar.allocator;
 	signal(SIGTERM, on_term);
 	netspy_client_subscribe(&c, &sub);
 	printf("{\"kind\":\"subscribed\"}\n");
