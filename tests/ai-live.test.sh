@@ -137,3 +137,12 @@ check "terminal: the tools used are listed" grep -q "get_network_summary {\"proc
 "$NETSPYCTL" --socket "$T/nothing.sock" ask "q" >"$T/out" 2>"$T/err"
 check_eq "no daemon: offline ask exits 2" 2 $?
 check "no daemon: the message names the socket" grep -q "$T/nothing.sock" "$T/err"
+
+# ---- in the shell, a follow-up question keeps the conversation ----------------------------------
+fake_start followup '{"steps":[{"answer":"First answer: nothing failed."},{"answer":"Second answer."}]}'
+printf '%s\n' 'contextual "how many connects failed?"' 'contextual "and which process?"' quit |
+	"$NETSPYCTL" --socket "$SOCK" --base-url "$URL" shell >"$T/out" 2>"$T/err"
+check_eq "shell follow-up: exit 0" 0 $?
+check "shell follow-up: both answers printed" sh -c "grep -q 'First answer' '$T/out' && grep -q 'Second answer' '$T/out'"
+checkpy "shell follow-up: the second request carries the first question and answer" \
+	'[m.get("content") for m in B(2)["messages"] if m["role"] in ("user", "assistant") and m.get("content")][-3:][0].endswith("how many connects failed?") and any("First answer" in (m.get("content") or "") for m in B(2)["messages"] if m["role"] == "assistant")'
