@@ -17,8 +17,7 @@
  * and the print functions then print only the footer). A configured backend that fails gives
  * -EREMOTEIO with a message that never contains the key. */
 int ai_insights(struct tool_context *ctx, json_object *args, json_object **ret, char **ret_error);
-int ai_contextual(struct tool_context *ctx, json_object *args, json_object **ret,
-		  char **ret_error);
+int ai_contextual(struct tool_context *ctx, json_object *args, json_object **ret, char **ret_error);
 void ai_insights_print(FILE *f, json_object *result);
 void ai_contextual_print(FILE *f, json_object *result);
 /* Frees ctx->ai_session: the conversation that contextual_analysis keeps between questions for

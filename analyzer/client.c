@@ -30,7 +30,7 @@ int netspy_client_exit_code(int err)
 }
 
 __attribute__((format(printf, 3, 0))) static int set_error(struct netspy_client *c, int err,
-							 const char *fmt, const char *detail)
+							   const char *fmt, const char *detail)
 {
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wformat-nonliteral"
@@ -52,10 +52,11 @@ static int explain_connect_error(struct netspy_client *c, int err)
 				 strerror(-err));
 	case -EACCES:
 	case -EPERM:
-		return set_error(c, -EACCES,
-				 "permission denied on %s (%s): add yourself to the group netspy "
-				 "('sudo usermod -aG netspy $USER', then log in again) or run as root",
-				 strerror(-err));
+		return set_error(
+		    c, -EACCES,
+		    "permission denied on %s (%s): add yourself to the group netspy "
+		    "('sudo usermod -aG netspy $USER', then log in again) or run as root",
+		    strerror(-err));
 	default:
 		return set_error(c, err, "cannot connect to netspyd at %s: %s", strerror(-err));
 	}

@@ -55,9 +55,8 @@ static size_t utf8_len(const uint8_t *p, size_t n, uint32_t *cp)
 
 static bool unsafe_codepoint(uint32_t c)
 {
-	return c < 0x20 || c == 0x7F || (c >= 0x80 && c < 0xA0) || c == 0x061C ||
-	       c == 0x200E || c == 0x200F || (c >= 0x202A && c <= 0x202E) ||
-	       (c >= 0x2066 && c <= 0x2069);
+	return c < 0x20 || c == 0x7F || (c >= 0x80 && c < 0xA0) || c == 0x061C || c == 0x200E ||
+	       c == 0x200F || (c >= 0x202A && c <= 0x202E) || (c >= 0x2066 && c <= 0x2069);
 }
 
 void fmt_sanitize(char *out, size_t outlen, const uint8_t *in, size_t inlen)
@@ -160,8 +159,8 @@ static void add_int(json_object *o, const char *k, int64_t v)
 	json_object_object_add(o, k, json_object_new_int64(v));
 }
 
-static void add_endpoint(json_object *o, const char *ip_key, const char *port_key,
-			 uint32_t family, const ProtobufCBinaryData *a, uint32_t port)
+static void add_endpoint(json_object *o, const char *ip_key, const char *port_key, uint32_t family,
+			 const ProtobufCBinaryData *a, uint32_t port)
 {
 	char ip[FMT_ADDR_LEN];
 

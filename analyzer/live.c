@@ -1,4 +1,5 @@
-/* netspyctl status and watch: one stats round trip, or a live subscription printed as it arrives. */
+/* netspyctl status and watch: one stats round trip, or a live subscription printed as it arrives.
+ */
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -20,8 +21,8 @@ static void on_sigint(int sig)
 
 static int connect_or_explain(struct netspy_client *c, const struct live_opts *o)
 {
-	int r = netspy_client_connect(c, netspy_socket_path(o->socket),
-				      "netspyctl " NETSPY_VERSION, 5000);
+	int r = netspy_client_connect(c, netspy_socket_path(o->socket), "netspyctl " NETSPY_VERSION,
+				      5000);
 
 	if (r < 0) {
 		fprintf(stderr, "netspyctl: %s\n", c->error);
@@ -36,7 +37,8 @@ static json_object *stats_json(const Netspy__V1__Stats *st)
 	json_object *o = json_object_new_object();
 
 	json_object_object_add(o, "version", json_object_new_string(st->version));
-	json_object_object_add(o, "uptime_seconds", json_object_new_int64((int64_t)st->uptime_seconds));
+	json_object_object_add(o, "uptime_seconds",
+			       json_object_new_int64((int64_t)st->uptime_seconds));
 	json_object_object_add(o, "events_total", json_object_new_int64((int64_t)st->events_total));
 	json_object_object_add(o, "events_lost", json_object_new_int64((int64_t)st->events_lost));
 	json_object_object_add(o, "clients", json_object_new_int64(st->clients));
@@ -75,8 +77,8 @@ int live_status(const struct live_opts *o)
 	if (o->json) {
 		json_object *j = stats_json(st);
 
-		printf("%s\n", json_object_to_json_string_ext(j, JSON_C_TO_STRING_PRETTY |
-								     JSON_C_TO_STRING_NOSLASHESCAPE));
+		printf("%s\n", json_object_to_json_string_ext(
+				   j, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
 		json_object_put(j);
 	} else {
 		printf("netspyd %s on %s\n", st->version, c.path);
@@ -107,15 +109,16 @@ static uint64_t realtime_ns(void)
 
 static void print_loss(const Netspy__V1__Loss *l, bool json)
 {
-	const char *src = l->source == NETSPY__V1__LOSS_SOURCE__LOSS_SOURCE_KERNEL ? "kernel"
-										    : "client";
+	const char *src =
+	    l->source == NETSPY__V1__LOSS_SOURCE__LOSS_SOURCE_KERNEL ? "kernel" : "client";
 
 	if (json)
 		printf("{\"kind\":\"loss\",\"source\":\"%s\",\"count\":%" PRIu64
 		       ",\"total\":%" PRIu64 "}\n",
 		       src, l->count, l->total);
 	else
-		fprintf(stderr, "netspyctl: %" PRIu64 " events lost (%s side, %" PRIu64 " in total)\n",
+		fprintf(stderr,
+			"netspyctl: %" PRIu64 " events lost (%s side, %" PRIu64 " in total)\n",
 			l->count, src, l->total);
 }
 
@@ -130,7 +133,7 @@ static int print_message(const Netspy__V1__ServerMessage *m, const struct live_o
 				json_object *j = event_to_json(m->events->events[i]);
 
 				printf("%s\n", json_object_to_json_string_ext(
-						       j, JSON_C_TO_STRING_PLAIN |
+						   j, JSON_C_TO_STRING_PLAIN |
 							  JSON_C_TO_STRING_NOSLASHESCAPE));
 				json_object_put(j);
 			} else {

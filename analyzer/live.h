@@ -8,8 +8,8 @@
 struct live_opts {
 	const char *socket; /* NULL: $NETSPY_SOCKET or the default */
 	bool json;
-	uint32_t pid;	    /* 0: all */
-	const char *process; /* NULL: all */
+	uint32_t pid;		 /* 0: all */
+	const char *process;	 /* NULL: all */
 	uint64_t replay_seconds; /* watch: start with the last N seconds of the backlog */
 	uint64_t max_events;	 /* watch: stop after this many (0: never) */
 	uint64_t timeout_s;	 /* watch: stop after this long (0: never) */

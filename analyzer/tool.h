@@ -11,11 +11,11 @@
 struct tool_context; /* defined by the analyzer (store, daemon connection, AI configuration) */
 
 struct tool {
-	const char *name;    /* MCP tool and model function name: get_network_summary */
-	const char *command; /* netspyctl subcommand and shell command: summary */
-	const char *alias;   /* another command name (contextual), or NULL */
-	const char *title;   /* short human title */
-	const char *description; /* for people, MCP clients and the model */
+	const char *name;	   /* MCP tool and model function name: get_network_summary */
+	const char *command;	   /* netspyctl subcommand and shell command: summary */
+	const char *alias;	   /* another command name (contextual), or NULL */
+	const char *title;	   /* short human title */
+	const char *description;   /* for people, MCP clients and the model */
 	const char *input_schema;  /* JSON Schema of the arguments (an object), as JSON text */
 	const char *output_schema; /* JSON Schema of the result (structuredContent), as JSON text */
 	bool read_only;		   /* MCP annotation readOnlyHint */
@@ -23,10 +23,11 @@ struct tool {
 	bool offered_to_model;	   /* offered as a function in the model's tool loop */
 	/* Runs the tool on already-validated arguments. On success returns 0 with *ret set to the
 	 * result object (the MCP structuredContent, the --json document). On failure returns a
-	 * negative errno-style code with *ret_error set to a malloc'd message a person or a model can
-	 * act on; -EINVAL means the arguments were wrong, -ENOTCONN that the daemon cannot be
+	 * negative errno-style code with *ret_error set to a malloc'd message a person or a model
+	 * can act on; -EINVAL means the arguments were wrong, -ENOTCONN that the daemon cannot be
 	 * reached, -EACCES a permission problem, -EREMOTEIO an AI backend failure. */
-	int (*run)(struct tool_context *ctx, json_object *args, json_object **ret, char **ret_error);
+	int (*run)(struct tool_context *ctx, json_object *args, json_object **ret,
+		   char **ret_error);
 	/* Writes the human-readable rendering of a result (netspyctl without --json, the shell). */
 	void (*print)(FILE *f, json_object *result);
 };

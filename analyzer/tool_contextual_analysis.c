@@ -8,10 +8,11 @@ const struct tool tool_contextual_analysis = {
 	.command = "ask",
 	.alias = "contextual",
 	.title = "Contextual analysis",
-	.description = "Answer a question about the machine's network behaviour in plain English "
-		       "(\"what is curl doing?\", \"are there packet drops?\"). A model chooses and "
-		       "chains the data tools; without a model the offline analyst runs a fixed plan "
-		       "over the same tools and says so.",
+	.description =
+	    "Answer a question about the machine's network behaviour in plain English "
+	    "(\"what is curl doing?\", \"are there packet drops?\"). A model chooses and "
+	    "chains the data tools; without a model the offline analyst runs a fixed plan "
+	    "over the same tools and says so.",
 	.input_schema = "{\"type\":\"object\",\"properties\":{"
 			"\"query\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":4096,"
 			"\"description\":\"The question\"},"

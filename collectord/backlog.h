@@ -11,10 +11,10 @@
 /* ts_ns is wall-clock time (ns since the Unix epoch) once stored. */
 struct backlog {
 	struct netspy_event *ring;
-	size_t cap;	    /* ring slots, a power of two */
-	size_t limit;	    /* events kept (<= cap), as configured */
-	uint64_t head;	    /* sequence number the next event gets */
-	uint64_t tail;	    /* oldest sequence number still held */
+	size_t cap;    /* ring slots, a power of two */
+	size_t limit;  /* events kept (<= cap), as configured */
+	uint64_t head; /* sequence number the next event gets */
+	uint64_t tail; /* oldest sequence number still held */
 	uint64_t max_age_ns;
 };
 

@@ -30,8 +30,8 @@ int caps_drop_all(void)
 
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		return -errno;
-	/* Dropping from the bounding set needs CAP_SETPCAP, which a hardened unit may not grant; the
-	 * bounding set only matters across execve, which netspyd never does. */
+	/* Dropping from the bounding set needs CAP_SETPCAP, which a hardened unit may not grant;
+	 * the bounding set only matters across execve, which netspyd never does. */
 	for (int c = 0; c <= last_cap(); c++)
 		if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EPERM && errno != EINVAL)
 			return -errno;
@@ -50,6 +50,5 @@ int caps_effective_empty(void)
 
 	if (syscall(SYS_capget, &hdr, data) < 0)
 		return 0;
-	return !data[0].effective && !data[1].effective && !data[0].permitted &&
-	       !data[1].permitted;
+	return !data[0].effective && !data[1].effective && !data[0].permitted && !data[1].permitted;
 }

@@ -67,7 +67,8 @@ static int add_enum(struct dropnames *d, const struct btf *btf, const struct btf
 	for (unsigned i = 0; i < btf_vlen(t); i++) {
 		uint32_t value = (uint32_t)e[i].val;
 
-		/* Subsystem enums also hold markers such as *_MAX; keep only real subsystem values. */
+		/* Subsystem enums also hold markers such as *_MAX; keep only real subsystem values.
+		 */
 		if (subsystem_only && !(value >> 16))
 			continue;
 		if (ends_with(btf__name_by_offset(btf, e[i].name_off), "_MAX"))

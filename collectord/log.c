@@ -51,7 +51,7 @@ bool log_to_journal(void)
 
 static const char *level_name(int priority)
 {
-	static const char *const names[] = { "emerg", "alert", "crit",	"error",
+	static const char *const names[] = { "emerg",	"alert",  "crit", "error",
 					     "warning", "notice", "info", "debug" };
 
 	return names[priority & 7];

@@ -29,13 +29,13 @@ struct watch {
 
 struct server_opts {
 	const char *path;
-	gid_t gid;	    /* group allowed to connect */
-	mode_t mode;	    /* socket file mode */
+	gid_t gid;   /* group allowed to connect */
+	mode_t mode; /* socket file mode */
 	unsigned max_clients;
-	size_t out_limit;   /* bytes buffered per client before its cursor waits */
+	size_t out_limit; /* bytes buffered per client before its cursor waits */
 	unsigned hello_timeout_s;
 	unsigned stall_timeout_s; /* a client that reads nothing for this long is cut off */
-	bool check_peers;   /* refuse peers that are neither root nor in gid */
+	bool check_peers;	  /* refuse peers that are neither root nor in gid */
 };
 
 struct server_counters {

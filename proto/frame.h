@@ -57,8 +57,8 @@ void frame_reader_init(struct frame_reader *r, size_t max_frame);
 void frame_reader_fini(struct frame_reader *r);
 /* One read(2) into the buffer. Returns bytes read (> 0), 0 on EOF, or -errno (-EAGAIN included). */
 ssize_t frame_reader_fill(struct frame_reader *r, int fd);
-/* Takes the next complete frame from the buffer. Returns 1 with *ret_payload and *ret_len set (valid
- * until the next fill), 0 when no complete frame is buffered yet, -EMSGSIZE when the peer
+/* Takes the next complete frame from the buffer. Returns 1 with *ret_payload and *ret_len set
+ * (valid until the next fill), 0 when no complete frame is buffered yet, -EMSGSIZE when the peer
  * announced a frame larger than max_frame (checked before anything is allocated for it), or
  * -EBADMSG for an empty frame. */
 int frame_reader_next(struct frame_reader *r, const uint8_t **ret_payload, size_t *ret_len);

@@ -162,7 +162,8 @@ static int dump(const char *path, int seconds, int argc, char **argv)
 	time_t end = time(NULL) + seconds;
 
 	for (int i = 0; i < argc; i++) {
-		if (!strcmp(argv[i], "comm") && i + 1 < argc && sub.n_comms < NETSPY_MAX_FILTER_COMMS)
+		if (!strcmp(argv[i], "comm") && i + 1 < argc &&
+		    sub.n_comms < NETSPY_MAX_FILTER_COMMS)
 			comms[sub.n_comms++] = argv[++i];
 		else if (!strcmp(argv[i], "drops"))
 			sub.kinds = kinds, sub.n_kinds = 1;
@@ -189,7 +190,8 @@ static int dump(const char *path, int seconds, int argc, char **argv)
 			for (size_t i = 0; i < m->events->n_events; i++) {
 				json_object *j = event_to_json(m->events->events[i]);
 
-				printf("%s\n", json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN));
+				printf("%s\n",
+				       json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN));
 				json_object_put(j);
 			}
 		}
@@ -214,7 +216,8 @@ int main(int argc, char **argv)
 		return count(argv[1], argv[3], atoi(argv[4]));
 	fd = raw_connect(argv[1]);
 	if (!strcmp(argv[2], "garbage")) {
-		static const uint8_t junk[] = { 0, 0, 0, 8, 0xff, 0xfe, 0x01, 0x99, 0x42, 0x13, 0x37, 0x00 };
+		static const uint8_t junk[] = { 0,    0,    0,	  8,	0xff, 0xfe,
+						0x01, 0x99, 0x42, 0x13, 0x37, 0x00 };
 
 		(void)!write(fd, junk, sizeof(junk));
 		return await_verdict(fd);

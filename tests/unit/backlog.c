@@ -21,14 +21,16 @@ int main(void)
 	}
 	CHECK(backlog_len(&b) == 5 && b.tail == 1 && b.head == 6, "sequence numbers start at 1");
 	CHECK(backlog_get(&b, 3) && backlog_get(&b, 3)->ts_ns == 30, "get by sequence number");
-	CHECK(backlog_get(&b, 6) == NULL && backlog_get(&b, 0) == NULL, "no event outside the window");
+	CHECK(backlog_get(&b, 6) == NULL && backlog_get(&b, 0) == NULL,
+	      "no event outside the window");
 	CHECK(backlog_seek(&b, 25) == 3, "seek finds the first event at or after a time");
 	CHECK(backlog_seek(&b, 1000) == b.head, "seek past the end gives head");
 	for (uint64_t i = 6; i <= 12; i++) {
 		e = at(i * 10);
 		backlog_push(&b, &e);
 	}
-	CHECK(backlog_len(&b) == 5 && b.tail == 8, "a full backlog keeps exactly the configured count");
+	CHECK(backlog_len(&b) == 5 && b.tail == 8,
+	      "a full backlog keeps exactly the configured count");
 	CHECK(backlog_get(&b, 7) == NULL && backlog_get(&b, 8)->ts_ns == 80,
 	      "an evicted event is gone, the next is there");
 	CHECK(backlog_expire(&b, 195) == 2 && b.tail == 10,

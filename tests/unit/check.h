@@ -7,16 +7,16 @@
 
 static int check_failures;
 
-#define CHECK(cond, ...)                                                                           \
-	do {                                                                                       \
-		if (cond) {                                                                        \
-			printf("ok - ");                                                           \
-		} else {                                                                           \
-			printf("not ok - %s:%d: ", __FILE__, __LINE__);                            \
-			check_failures++;                                                          \
-		}                                                                                  \
-		printf(__VA_ARGS__);                                                               \
-		printf("\n");                                                                      \
+#define CHECK(cond, ...)                                                \
+	do {                                                            \
+		if (cond) {                                             \
+			printf("ok - ");                                \
+		} else {                                                \
+			printf("not ok - %s:%d: ", __FILE__, __LINE__); \
+			check_failures++;                               \
+		}                                                       \
+		printf(__VA_ARGS__);                                    \
+		printf("\n");                                           \
 	} while (0)
 
 #define CHECK_DONE() (fflush(stdout), check_failures ? 1 : 0)

@@ -35,7 +35,8 @@ static void test_roundtrip(void)
 	s.live = 1;
 	m.msg_case = NETSPY__V1__CLIENT_MESSAGE__MSG_SUBSCRIBE;
 	m.subscribe = &s;
-	CHECK(frame_append(&b, &m.base, NETSPY_MAX_CLIENT_FRAME) == 0, "frame_append packs a subscribe");
+	CHECK(frame_append(&b, &m.base, NETSPY_MAX_CLIENT_FRAME) == 0,
+	      "frame_append packs a subscribe");
 	CHECK(b.len > 4 && b.data[0] == 0 && b.data[1] == 0, "length prefix is big-endian");
 
 	/* Deliver it one byte at a time: the reader must reassemble. */
@@ -52,7 +53,7 @@ static void test_roundtrip(void)
 	CHECK(frames == 1, "a frame split into single bytes is reassembled once");
 	CHECK(netspy_decode_client(p, len, &got, &why) == 0, "decodes and validates");
 	CHECK(got && got->subscribe->replay_since_ns == 123 && got->subscribe->n_comms == 1 &&
-		      !strcmp(got->subscribe->comms[0], "curl") && got->subscribe->pids[0] == 42,
+		  !strcmp(got->subscribe->comms[0], "curl") && got->subscribe->pids[0] == 42,
 	      "fields survive the round trip");
 	netspy__v1__client_message__free_unpacked(got, NULL);
 	frame_reader_fini(&r);

@@ -33,10 +33,21 @@ static void ref_build(struct ref *r, const struct netspy_event *e, uint64_t seq,
 	r->ev.timestamp_ns = e->ts_ns;
 	if (e->type == NETSPY_EV_CONNECT) {
 		netspy__v1__connect__init(&r->c);
-		r->c = (Netspy__V1__Connect){ r->c.base,  e->pid,	e->tid,	      e->uid,
-					      bin(e->comm, cl), e->cgroup_id, e->cookie, e->family,
-					      e->ip_proto,	 e->sock_type, bin(e->saddr, al),
-					      e->sport,	 bin(e->daddr, al), e->dport, e->netns };
+		r->c = (Netspy__V1__Connect){ r->c.base,
+					      e->pid,
+					      e->tid,
+					      e->uid,
+					      bin(e->comm, cl),
+					      e->cgroup_id,
+					      e->cookie,
+					      e->family,
+					      e->ip_proto,
+					      e->sock_type,
+					      bin(e->saddr, al),
+					      e->sport,
+					      bin(e->daddr, al),
+					      e->dport,
+					      e->netns };
 		r->ev.kind_case = NETSPY__V1__EVENT__KIND_CONNECT;
 		r->ev.connect = &r->c;
 	} else if (e->type == NETSPY_EV_TCP_OUTCOME) {
@@ -58,8 +69,8 @@ static void ref_build(struct ref *r, const struct netspy_event *e, uint64_t seq,
 	} else {
 		netspy__v1__drop__init(&r->d);
 		r->d.reason = e->drop.reason;
-		r->d.reason_name = (char *)dropnames_get(names, e->drop.reason, r->name,
-							 sizeof(r->name));
+		r->d.reason_name =
+		    (char *)dropnames_get(names, e->drop.reason, r->name, sizeof(r->name));
 		r->d.family = e->family;
 		r->d.ip_proto = e->ip_proto;
 		r->d.src_addr = bin(e->saddr, al);
@@ -152,7 +163,7 @@ int main(void)
 	if (netspy_decode_server(frame.data + 4, frame.len - 4, &m, &why) < 0)
 		undecodable = 1;
 	CHECK(!undecodable && m->msg_case == NETSPY__V1__SERVER_MESSAGE__MSG_EVENTS &&
-		      m->events->n_events == 64,
+		  m->events->n_events == 64,
 	      "protobuf-c decodes the batch frame (%s)", undecodable ? why : "ok");
 	if (m) {
 		CHECK(m->events->events[5]->seq == 5 * 1000003ull, "fields survive (seq)");
