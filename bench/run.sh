@@ -1,0 +1,241 @@
+#!/usr/bin/env bash
+# Runs netspy's benchmarks and prints one table (Markdown) of ratios and counts, all measured in
+# this run. Needs root (it loads eBPF programs). Usage: bench/run.sh   (or `make bench`)
+# Knobs (environment): BENCH_SECONDS (one storm, default 2), BENCH_REPS (alternated pairs per
+# configuration, default 5), BENCH_CPU (core the storm is pinned to, default 1),
+# BENCH_BOUND_SECONDS (long storm of the bounds benchmark, default 10), BENCH_QUIET_WAIT (seconds
+# to wait, before each pair, for other netspy instances' programs to go away; default 10).
+set -u
+cd "$(dirname "$0")/.."
+BUILD=${NETSPY_BUILD:-build}
+SECS=${BENCH_SECONDS:-2}
+REPS=${BENCH_REPS:-5}
+CPU=${BENCH_CPU:-1}
+BOUND_SECS=${BENCH_BOUND_SECONDS:-10}
+QUIET_WAIT=${BENCH_QUIET_WAIT:-10}
+NETSPYD=$PWD/$BUILD/netspyd
+NETSPYCTL=$PWD/$BUILD/netspyctl
+STORM=$PWD/$BUILD/tests/storm
+SUBSCRIBER=$PWD/$BUILD/tests/subscriber
+ORIG=$PWD/$BUILD/bench/orig_consumer
+COMM=nsbench$$
+T=$(mktemp -d /tmp/netspy-bench.XXXXXX)
+SOCK=$T/netspyd.sock
+TOOL_PID=
+SUB_PID=
+
+cleanup() {
+	[ -n "$SUB_PID" ] && kill "$SUB_PID" 2>/dev/null
+	[ -n "$TOOL_PID" ] && kill "$TOOL_PID" 2>/dev/null && wait "$TOOL_PID" 2>/dev/null
+	rm -rf "$T"
+}
+trap cleanup EXIT
+log() { echo "bench: $*" >&2; }
+die() { log "$*"; exit 1; }
+
+[ "$(id -u)" -eq 0 ] || die "run as root: the benchmarks load eBPF programs"
+for f in "$NETSPYD" "$NETSPYCTL" "$STORM" "$SUBSCRIBER" "$ORIG"; do
+	[ -x "$f" ] || die "$f is missing: run 'make bench'"
+done
+getent group netspy >/dev/null || groupadd --system netspy
+# The syscall tracepoints of the original design and of bpftrace need tracefs.
+if [ ! -d /sys/kernel/tracing/events ]; then
+	mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null ||
+		log "tracefs is not mounted and cannot be: the tracepoint rows will fail"
+fi
+CGROOT=$(awk '$9 == "cgroup2" && $4 == "/" { print $5; exit }' /proc/self/mountinfo)
+ulimit -l unlimited 2>/dev/null
+
+# ---- helpers ---------------------------------------------------------------------------------
+median() { sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) print "nan"; else if (NR % 2) print a[(NR + 1) / 2]; else printf "%.4f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+field() { sed -n "s/.*\\b$1=\\([0-9.]*\\).*/\\1/p" "$2" | tail -1; }
+# cgroup connect4 programs attached to the cgroup2 root right now (ours and everyone else's)
+connect_hooks() { bpftool cgroup show "$CGROOT" 2>/dev/null | grep -c 'cgroup_inet4_connect'; }
+# The bare runs are only bare when no other netspy instance is attached: wait a little for that.
+wait_quiet() {
+	local i
+	for ((i = 0; i < QUIET_WAIT * 10; i++)); do
+		[ "$(connect_hooks)" -eq 0 ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+# storm MODE OUTFILE: one pinned storm; prints its rate
+storm() { taskset -c "$CPU" "$STORM" "$1" "$SECS" "$COMM" >"$2" && field rate "$2"; }
+rss_kb() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status"; }
+hwm_kb() { awk '/^VmHWM/ { print $2 }' "/proc/$1/status"; }
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+status_field() { "$NETSPYCTL" --socket "$SOCK" --json status | sed -n "s/.*\"$1\": *\\([0-9]*\\).*/\\1/p"; }
+
+wait_for_line() { # wait_for_line FILE PATTERN SECONDS
+	local i
+	for ((i = 0; i < $3 * 10; i++)); do
+		grep -q "$2" "$1" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+start_netspyd() {
+	"$NETSPYD" --socket "$SOCK" --log-target console "$@" >"$T/netspyd.log" 2>&1 &
+	TOOL_PID=$!
+	local i
+	for ((i = 0; i < 100; i++)); do
+		"$NETSPYCTL" --socket "$SOCK" status >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	die "netspyd did not start: $(tail -3 "$T/netspyd.log")"
+}
+start_subscriber() {
+	"$SUBSCRIBER" "$SOCK" --comm "$COMM" >"$T/sub.out" 2>&1 &
+	SUB_PID=$!
+	wait_for_line "$T/sub.out" '^ready' 10 || die "subscriber did not start: $(cat "$T/sub.out")"
+}
+stop_subscriber() { # leaves its counts in $T/sub.out
+	kill -USR1 "$SUB_PID"
+	wait "$SUB_PID"
+	SUB_PID=
+}
+start_orig() {
+	"$ORIG" >"$T/orig.out" 2>&1 &
+	TOOL_PID=$!
+	wait_for_line "$T/orig.out" '^ready' 10 || die "original design fixture: $(cat "$T/orig.out")"
+}
+start_bpftrace() {
+	bpftrace -e 'tracepoint:syscalls:sys_enter_connect { @n = count(); }' >"$T/bt.out" 2>&1 &
+	TOOL_PID=$!
+	wait_for_line "$T/bt.out" 'Attaching' 30 || die "bpftrace did not start: $(cat "$T/bt.out")"
+	sleep 0.5 # it prints before it has attached
+}
+stop_tool() {
+	kill -INT "$TOOL_PID" 2>/dev/null
+	wait "$TOOL_PID" 2>/dev/null
+	TOOL_PID=
+}
+
+# ---- storm and tax: bare vs each configuration, alternated -----------------------------------
+# measure NAME: REPS pairs of (bare, NAME) for the connect storm and for getppid. Appends the
+# rates to $T/NAME.{bare,x}.{connect,getppid} and per-pair ratios to $T/NAME.ratio.*.
+declare -A NOT_QUIET
+measure() {
+	local name=$1 rep mode b x
+	NOT_QUIET[$name]=0
+	for ((rep = 0; rep < REPS; rep++)); do
+		wait_quiet || NOT_QUIET[$name]=$((NOT_QUIET[$name] + 1))
+		echo "$(connect_hooks)" >>"$T/$name.foreign"
+		for mode in connect getppid; do
+			b=$(storm $mode "$T/storm.out")
+			echo "$b" >>"$T/$name.bare.$mode"
+		done
+		"start_$name"
+		[ "$name" = netspyd ] && netspyd_run_extras
+		for mode in connect getppid; do
+			[ "$name" = netspyd ] && [ $mode = connect ] && start_subscriber
+			x=$(storm $mode "$T/storm.out")
+			echo "$x" >>"$T/$name.x.$mode"
+			[ "$name" = netspyd ] && [ $mode = connect ] && netspyd_after_storm
+		done
+		stop_tool
+		for mode in connect getppid; do
+			paste "$T/$name.bare.$mode" "$T/$name.x.$mode" | tail -1 |
+				awk '{ printf "%.4f\n", $2 / $1 }' >>"$T/$name.ratio.$mode"
+		done
+	done
+}
+# Footprint and delivery are measured on the netspyd runs themselves.
+netspyd_run_extras() {
+	sleep 0.5
+	rss_kb "$TOOL_PID" >>"$T/rss.idle"
+	CPU0=$(cpu_ticks "$TOOL_PID")
+	EV0=$(status_field events_total)
+}
+netspyd_after_storm() {
+	local gen
+	gen=$(field ops "$T/storm.out")
+	rss_kb "$TOOL_PID" >>"$T/rss.load"
+	stop_subscriber
+	echo "$(cpu_ticks "$TOOL_PID") $CPU0 $(status_field events_total) $EV0" >>"$T/cpu"
+	echo "$gen $(field events "$T/sub.out") $(field lost_stats "$T/sub.out") $(field client_loss "$T/sub.out")" >>"$T/delivery"
+}
+
+log "connect storm and getppid tax: $REPS alternated pairs of ${SECS}s runs per configuration, storm pinned to CPU $CPU"
+log "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+measure netspyd
+command -v bpftrace >/dev/null && measure bpftrace
+measure orig
+log "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+# ---- bounds: a long storm against a small backlog --------------------------------------------
+# Backlog memory is touched as it fills; once full it is reused, so RSS must plateau.
+bounds() {
+	local n=$1 idle peak mid
+	start_netspyd --backlog-events "$n"
+	start_subscriber
+	sleep 0.5
+	idle=$(rss_kb "$TOOL_PID")
+	taskset -c "$CPU" "$STORM" connect "$BOUND_SECS" "$COMM" >"$T/bstorm.out" &
+	local sp=$! i
+	for ((i = 0; i < BOUND_SECS * 2; i++)); do
+		sleep 0.5
+		[ $i -eq $BOUND_SECS ] && mid=$(rss_kb "$TOOL_PID")
+	done
+	wait $sp
+	peak=$(hwm_kb "$TOOL_PID")
+	stop_subscriber
+	stop_tool
+	echo "$n $idle ${mid:-0} $peak $(field ops "$T/bstorm.out")"
+}
+# The size of one backlog slot, as the compiler lays out the record netspyd stores.
+printf '#include "netspy.h"\n#include <stdio.h>\nint main(void) { printf("%%zu\\n", sizeof(struct netspy_event)); return 0; }\n' |
+	${CC:-cc} -Ibpf -x c - -o "$T/recsize" && RECSIZE=$("$T/recsize")
+log "bounds: ${BOUND_SECS}s storms with --backlog-events 16384 and 262144 (record size ${RECSIZE:-?} bytes)"
+B1=$(bounds 16384)
+B2=$(bounds 262144)
+
+# ---- the table ---------------------------------------------------------------------------------
+mrate() { median <"$T/$1"; }
+mratio() { median <"$T/$1.ratio.$2"; }
+verdict() { awk -v v="$1" -v t="$2" 'BEGIN { print (v + 0 >= t + 0) ? "met" : "MISSED" }'; }
+
+echo "| benchmark | configuration | median rate (/s) | ratio to bare (median of pairs) | target |"
+echo "| --- | --- | ---: | ---: | --- |"
+for mode in connect getppid; do
+	title="UDP connect storm"
+	[ $mode = getppid ] && title="getppid() tax"
+	target=0.75
+	[ $mode = getppid ] && target=0.98
+	for name in netspyd orig bpftrace; do
+		[ -f "$T/$name.x.$mode" ] || continue
+		case $name in
+		netspyd) label="netspyd + subscribed client" ;;
+		orig) label="original design (sys_enter_connect, wakeup per event)" ;;
+		bpftrace) label="bpftrace one-liner counting connects" ;;
+		esac
+		r=$(mratio "$name" $mode)
+		t="-"
+		[ $name = netspyd ] && t=">= $target: $(verdict "$r" $target)"
+		echo "| $title | bare (paired with $name) | $(mrate "$name.bare.$mode") | 1 | |"
+		echo "| $title | $label | $(mrate "$name.x.$mode") | $r | $t |"
+	done
+done
+read -r gen del lost closs < <(awk '{ g += $1; d += $2; l += $3; c += $4 } END { print g, d, l, c }' "$T/delivery")
+unacc=$((gen - del - lost - closs))
+echo "| end-to-end delivery ($REPS storms, comm filter) | generated / delivered / kernel lost / client lost | $gen / $del / $lost / $closs | unaccounted: $unacc | 0 unaccounted, 0 lost: $([ $unacc -eq 0 ] && [ $lost -eq 0 ] && [ $closs -eq 0 ] && echo met || echo MISSED) |"
+echo "| footprint | netspyd VmRSS idle / after a storm (MiB, median) | $(median <"$T/rss.idle" | awk '{ printf "%.1f", $1 / 1024 }') / $(median <"$T/rss.load" | awk '{ printf "%.1f", $1 / 1024 }') | | |"
+tck=$(getconf CLK_TCK)
+cpu_per_m=$(awk -v t="$tck" '{ ev = $3 - $4; if (ev > 0) printf "%.3f\n", ($1 - $2) / t / (ev / 1e6) }' "$T/cpu" | median)
+echo "| footprint | netspyd CPU seconds per million events (median) | $cpu_per_m | | |"
+for b in "$B1" "$B2"; do
+	read -r n idle mid peak ops <<<"$b"
+	growth=$(((peak - idle) * 1024))
+	bound=$((n * ${RECSIZE:-120}))
+	echo "| bounds | --backlog-events $n, ${BOUND_SECS}s storm ($ops connects) | RSS idle $((idle / 1024)) MiB, mid $((mid / 1024)) MiB, peak $((peak / 1024)) MiB | growth $((growth / 1048576)) MiB vs backlog $((bound / 1048576)) MiB | growth <= backlog + client buffer (4 MiB) + 8 MiB: $([ $growth -le $((bound + 12 * 1048576)) ] && echo met || echo MISSED) |"
+done
+for b in "$BUILD"/bench/bench_*; do
+	[ -x "$b" ] || continue
+	echo
+	echo "${b##*/}:"
+	"$b" 2>&1 | sed 's/^/    /'
+done
+echo
+echo "Noise: other netspy instances had connect hooks attached during ${NOT_QUIET[netspyd]:-0}/${NOT_QUIET[orig]:-0}/${NOT_QUIET[bpftrace]:-0} of the netspyd/orig/bpftrace pairs (max hooks seen: $(cat "$T"/*.foreign | sort -n | tail -1)); load average at the end $(cut -d' ' -f1-3 /proc/loadavg)."
