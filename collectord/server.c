@@ -387,7 +387,8 @@ static void handle_subscribe(struct client *c, const Netspy__V1__Subscribe *sub)
 	struct backlog *bl = c->srv->bl;
 
 	c->n_pids = sub->n_pids;
-	memcpy(c->pids, sub->pids, sub->n_pids * sizeof(uint32_t));
+	if (sub->n_pids) /* pids is NULL when empty: memcpy from NULL is undefined even for 0 */
+		memcpy(c->pids, sub->pids, sub->n_pids * sizeof(uint32_t));
 	c->n_comms = sub->n_comms;
 	for (size_t i = 0; i < sub->n_comms; i++) {
 		memset(c->comms[i], 0, NETSPY_COMM_LEN);
