@@ -92,18 +92,14 @@ wait_events() {
 	return 1
 }
 
-# IDs of the BPF programs that process PID holds (one per line).
+# IDs of the BPF programs that process PID holds (one per line), directly or through links. Read
+# from /proc/PID/fdinfo: Debian's bpftool is built without the pid iterator, so `bpftool prog
+# show` does not say which process holds a program.
 prog_ids_of() {
-	bpftool -j prog show 2>/dev/null | python3 -c '
-import json, sys
-pid = int(sys.argv[1])
-try:
-    progs = json.load(sys.stdin)
-except Exception:
-    progs = []
-for p in progs:
-    if any(h.get("pid") == pid for h in p.get("pids", [])):
-        print(p["id"])' "$1"
+	local f
+	for f in /proc/"$1"/fdinfo/*; do
+		sed -n 's/^prog_id:[[:space:]]*\([0-9]*\)$/\1/p' "$f" 2>/dev/null
+	done | sort -un
 }
 
 # Succeeds when none of the given program IDs still exists.
