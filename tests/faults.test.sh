@@ -102,7 +102,7 @@ check_eq "other clients keep receiving after the bad ones" \
 stop_daemon
 
 # ---- a client that never reads ---------------------------------------------------------------
-start_daemon --client-buffer 65536 --stall-timeout 2 --backlog-events 65536 || exit 1
+start_daemon --stall-timeout 2 || exit 1
 comm=fslow$$
 sub_start stuck --never-read
 sub_start reader --comm "$comm"

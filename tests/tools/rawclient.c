@@ -69,7 +69,7 @@ int main(int argc, char **argv)
 	static const uint8_t garbage[] = { 0, 0, 0, 8, 0xff, 0xfe, 0xfd, 0xfc, 0xfb, 0xfa, 0xf9, 0xf8 };
 	static const uint8_t oversized[] = { 0x7f, 0xff, 0xff, 0xff, 'x', 'x', 'x', 'x' };
 	static const uint8_t stats_request[] = { 0, 0, 0, 2, 0x1a, 0x00 };
-	struct netspy_client c;
+	struct netspy_client c = { .fd = -1 };
 	struct frame_reader in;
 	const uint8_t *bytes = garbage;
 	size_t len = sizeof(garbage);
@@ -83,6 +83,7 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[2], "hello-garbage")) {
 		if (netspy_client_connect(&c, argv[1], "rawclient", 5000) < 0) {
 			fprintf(stderr, "rawclient: %s\n", c.error);
+			netspy_client_close(&c);
 			return 1;
 		}
 		fd = c.fd;
@@ -105,6 +106,9 @@ int main(int argc, char **argv)
 		perror("rawclient: send");
 	await_verdict(fd, &in);
 	frame_reader_fini(&in);
-	close(fd);
+	if (c.fd == fd)
+		netspy_client_close(&c);
+	else
+		close(fd);
 	return 0;
 }
