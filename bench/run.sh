@@ -114,34 +114,48 @@ stop_tool() {
 }
 
 # ---- storm and tax: bare vs each configuration, alternated -----------------------------------
-# measure NAME: REPS pairs of (bare, NAME) for the connect storm and for getppid. Appends the
-# rates to $T/NAME.{bare,x}.{connect,getppid} and per-pair ratios to $T/NAME.ratio.*.
+# Each run appends "wall_rate cpu_rate" to $T/NAME.{bare,x}.MODE. Pairs alternate their order
+# (bare first, then the configuration first) so that a drift in the machine's load cancels out.
 declare -A NOT_QUIET
+run_bare() {
+	local name=$1 mode
+	for mode in connect getppid; do
+		storm $mode "$T/storm.out" >/dev/null
+		echo "$(field rate "$T/storm.out") $(field cpu_rate "$T/storm.out")" >>"$T/$name.bare.$mode"
+	done
+}
+run_x() {
+	local name=$1 mode
+	"start_$name"
+	[ "$name" = netspyd ] && netspyd_run_extras
+	for mode in connect getppid; do
+		[ "$name" = netspyd ] && [ $mode = connect ] && start_subscriber
+		storm $mode "$T/storm.out" >/dev/null
+		echo "$(field rate "$T/storm.out") $(field cpu_rate "$T/storm.out")" >>"$T/$name.x.$mode"
+		[ "$name" = netspyd ] && [ $mode = connect ] && netspyd_after_storm
+	done
+	stop_tool
+}
 measure() {
-	local name=$1 rep mode b x
+	local name=$1 rep mode
 	NOT_QUIET[$name]=0
 	for ((rep = 0; rep < REPS; rep++)); do
 		wait_quiet || NOT_QUIET[$name]=$((NOT_QUIET[$name] + 1))
-		echo "$(connect_hooks)" >>"$T/$name.foreign"
+		connect_hooks >>"$T/$name.foreign"
+		if ((rep % 2 == 0)); then
+			run_bare "$name"
+			run_x "$name"
+		else
+			run_x "$name"
+			run_bare "$name"
+		fi
 		for mode in connect getppid; do
-			b=$(storm $mode "$T/storm.out")
-			echo "$b" >>"$T/$name.bare.$mode"
-		done
-		"start_$name"
-		[ "$name" = netspyd ] && netspyd_run_extras
-		for mode in connect getppid; do
-			[ "$name" = netspyd ] && [ $mode = connect ] && start_subscriber
-			x=$(storm $mode "$T/storm.out")
-			echo "$x" >>"$T/$name.x.$mode"
-			[ "$name" = netspyd ] && [ $mode = connect ] && netspyd_after_storm
-		done
-		stop_tool
-		for mode in connect getppid; do
-			paste "$T/$name.bare.$mode" "$T/$name.x.$mode" | tail -1 |
-				awk '{ printf "%.4f\n", $2 / $1 }' >>"$T/$name.ratio.$mode"
+			paste -d' ' <(tail -1 "$T/$name.bare.$mode") <(tail -1 "$T/$name.x.$mode") |
+				awk '{ printf "%.4f %.4f\n", $3 / $1, $4 / $2 }' >>"$T/$name.ratio.$mode"
 		done
 	done
 }
+
 # Footprint and delivery are measured on the netspyd runs themselves.
 netspyd_run_extras() {
 	sleep 0.5
@@ -164,6 +178,24 @@ measure netspyd
 command -v bpftrace >/dev/null && measure bpftrace
 measure orig
 log "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+# ---- the cost of netspyd's connect hook itself, from the kernel's own accounting -------------
+# kernel.bpf_stats_enabled is global (it times every program on the machine): on only briefly.
+prog_cost() {
+	local was id ids line
+	start_netspyd
+	ids=$(for f in /proc/"$TOOL_PID"/fdinfo/*; do sed -n 's/^prog_id:[[:space:]]*//p' "$f"; done | sort -un)
+	was=$(sysctl -n kernel.bpf_stats_enabled)
+	sysctl -q kernel.bpf_stats_enabled=1
+	storm connect "$T/storm.out" >/dev/null
+	for id in $ids; do
+		line=$(bpftool prog show id "$id" | head -1)
+		case $line in *cgroup_connect4*) echo "$line" ;; esac
+	done | sed -n 's/.*run_time_ns \([0-9]*\) run_cnt \([0-9]*\).*/\1 \2/p' >"$T/progcost"
+	sysctl -q kernel.bpf_stats_enabled="$was"
+	stop_tool
+}
+prog_cost
 
 # ---- bounds: a long storm against a small backlog --------------------------------------------
 # Backlog memory is touched as it fills; once full it is reused, so RSS must plateau.
@@ -193,12 +225,12 @@ B1=$(bounds 16384)
 B2=$(bounds 262144)
 
 # ---- the table ---------------------------------------------------------------------------------
-mrate() { median <"$T/$1"; }
-mratio() { median <"$T/$1.ratio.$2"; }
+col() { awk -v c="$2" '{ print $c }' "$T/$1" | median | awk '{ printf "%.3f\n", $1 }'; }
+rate() { col "$@" | awk '{ printf "%.0f\n", $1 }'; }
 verdict() { awk -v v="$1" -v t="$2" 'BEGIN { print (v + 0 >= t + 0) ? "met" : "MISSED" }'; }
 
-echo "| benchmark | configuration | median rate (/s) | ratio to bare (median of pairs) | target |"
-echo "| --- | --- | ---: | ---: | --- |"
+echo "| benchmark | configuration | median rate (/s of CPU) | ratio to bare, CPU time | ratio to bare, wall clock | target (CPU-time ratio) |"
+echo "| --- | --- | ---: | ---: | ---: | --- |"
 for mode in connect getppid; do
 	title="UDP connect storm"
 	[ $mode = getppid ] && title="getppid() tax"
@@ -211,25 +243,27 @@ for mode in connect getppid; do
 		orig) label="original design (sys_enter_connect, wakeup per event)" ;;
 		bpftrace) label="bpftrace one-liner counting connects" ;;
 		esac
-		r=$(mratio "$name" $mode)
+		r=$(col "$name.ratio.$mode" 2)
 		t="-"
 		[ $name = netspyd ] && t=">= $target: $(verdict "$r" $target)"
-		echo "| $title | bare (paired with $name) | $(mrate "$name.bare.$mode") | 1 | |"
-		echo "| $title | $label | $(mrate "$name.x.$mode") | $r | $t |"
+		echo "| $title | bare (paired with $name) | $(rate "$name.bare.$mode" 2) | 1 | 1 | |"
+		echo "| $title | $label | $(rate "$name.x.$mode" 2) | $r | $(col "$name.ratio.$mode" 1) | $t |"
 	done
 done
 read -r gen del lost closs < <(awk '{ g += $1; d += $2; l += $3; c += $4 } END { print g, d, l, c }' "$T/delivery")
 unacc=$((gen - del - lost - closs))
-echo "| end-to-end delivery ($REPS storms, comm filter) | generated / delivered / kernel lost / client lost | $gen / $del / $lost / $closs | unaccounted: $unacc | 0 unaccounted, 0 lost: $([ $unacc -eq 0 ] && [ $lost -eq 0 ] && [ $closs -eq 0 ] && echo met || echo MISSED) |"
-echo "| footprint | netspyd VmRSS idle / after a storm (MiB, median) | $(median <"$T/rss.idle" | awk '{ printf "%.1f", $1 / 1024 }') / $(median <"$T/rss.load" | awk '{ printf "%.1f", $1 / 1024 }') | | |"
+echo "| end-to-end delivery ($REPS storms, comm filter) | generated / delivered / kernel lost / client lost | $gen / $del / $lost / $closs | unaccounted: $unacc | | 0 unaccounted, 0 lost: $([ $unacc -eq 0 ] && [ $lost -eq 0 ] && [ $closs -eq 0 ] && echo met || echo MISSED) |"
+echo "| footprint | netspyd VmRSS idle / after a storm (MiB, median) | $(median <"$T/rss.idle" | awk '{ printf "%.1f", $1 / 1024 }') / $(median <"$T/rss.load" | awk '{ printf "%.1f", $1 / 1024 }') | | | |"
 tck=$(getconf CLK_TCK)
 cpu_per_m=$(awk -v t="$tck" '{ ev = $3 - $4; if (ev > 0) printf "%.3f\n", ($1 - $2) / t / (ev / 1e6) }' "$T/cpu" | median)
-echo "| footprint | netspyd CPU seconds per million events (median) | $cpu_per_m | | |"
+echo "| footprint | netspyd CPU seconds per million events (median) | $cpu_per_m | | | |"
+read -r pns pcnt <"$T/progcost"
+echo "| program cost | netspyd's cgroup/connect4 program, ns per connect (bpf_stats, 1 storm) | $((pns / (pcnt ? pcnt : 1))) | | | |"
 for b in "$B1" "$B2"; do
 	read -r n idle mid peak ops <<<"$b"
 	growth=$(((peak - idle) * 1024))
 	bound=$((n * ${RECSIZE:-120}))
-	echo "| bounds | --backlog-events $n, ${BOUND_SECS}s storm ($ops connects) | RSS idle $((idle / 1024)) MiB, mid $((mid / 1024)) MiB, peak $((peak / 1024)) MiB | growth $((growth / 1048576)) MiB vs backlog $((bound / 1048576)) MiB | growth <= backlog + client buffer (4 MiB) + 8 MiB: $([ $growth -le $((bound + 12 * 1048576)) ] && echo met || echo MISSED) |"
+	echo "| bounds | --backlog-events $n, ${BOUND_SECS}s storm ($ops connects) | RSS idle $((idle / 1024)) MiB, mid $((mid / 1024)) MiB, peak $((peak / 1024)) MiB | | growth $((growth / 1048576)) MiB vs backlog $((bound / 1048576)) MiB | growth <= backlog + client buffer (4 MiB) + 8 MiB: $([ $growth -le $((bound + 12 * 1048576)) ] && echo met || echo MISSED) |"
 done
 for b in "$BUILD"/bench/bench_*; do
 	[ -x "$b" ] || continue
