@@ -30,6 +30,19 @@ sub_stop() {
 	kill -USR1 "$pid" 2>/dev/null
 	wait "$pid" 2>/dev/null
 }
+# check_delivery DESCRIPTION SUBSCRIBER_NAME GENERATED: the subscriber received every event, none
+# lost. A sanitized netspyd drains more slowly than a full-speed storm fills the default backlog:
+# there, every event must be received or reported lost to the client, exactly.
+check_delivery() {
+	local out=$T/$2.out got ev kl cl
+	got="$(field events "$out") $(field kernel_loss "$out") $(field client_loss "$out")"
+	if [ "${SANITIZE:-}" = 1 ]; then
+		read -r ev kl cl <<<"$got"
+		check_eq "$1 (received + reported lost)" "$3 0" "$((ev + cl)) $kl"
+	else
+		check_eq "$1" "$3 0 0" "$got"
+	fi
+}
 # Programs are freed shortly after their last reference goes: give the kernel a moment.
 wait_progs_gone() {
 	local i
@@ -84,8 +97,7 @@ sub_stop crowd
 check_eq "300 short-lived clients during a storm are all served" 300 $ok
 check "netspyd survives the crowd" kill -0 "$DAEMON_PID"
 gen=$(field ops "$T/crowd-storm.out")
-check_eq "a subscriber receives every event of the storm meanwhile" \
-	"$gen 0 0" "$(field events "$T/crowd.out") $(field kernel_loss "$T/crowd.out") $(field client_loss "$T/crowd.out")"
+check_delivery "a subscriber receives every event of the storm meanwhile" crowd "$gen"
 
 # ---- clients that send garbage or oversized frames -------------------------------------------
 comm=fbad$$
@@ -97,8 +109,7 @@ for mode in garbage oversized no-hello hello-garbage; do
 done
 "$STORM" connect 1 "$comm" >"$T/bad-storm.out"
 sub_stop bad
-check_eq "other clients keep receiving after the bad ones" \
-	"$(field ops "$T/bad-storm.out")" "$(field events "$T/bad.out")"
+check_delivery "other clients keep receiving after the bad ones" bad "$(field ops "$T/bad-storm.out")"
 stop_daemon
 
 # ---- a client that never reads ---------------------------------------------------------------
