@@ -66,7 +66,8 @@ static int client_seeds(void)
 	sm.subscribe = &s;
 	qm.msg_case = NETSPY__V1__CLIENT_MESSAGE__MSG_STATS_REQUEST;
 	qm.stats_request = &q;
-	if (save_frames("client_hello", all, 1, 0) || save_frames("client_subscribe", all + 1, 1, 0) ||
+	if (save_frames("client_hello", all, 1, 0) ||
+	    save_frames("client_subscribe", all + 1, 1, 0) ||
 	    save_frames("client_stats_request", all + 2, 1, 0) ||
 	    save_frames("client_conversation", all, 3, 0) ||
 	    save_frames("client_truncated", all, 2, 5))
@@ -169,9 +170,12 @@ static int server_seeds(void)
 	e.message = "malformed request: the first message must be Hello";
 	m[4].msg_case = NETSPY__V1__SERVER_MESSAGE__MSG_ERROR;
 	m[4].error = &e;
-	if (save_frames("server_hello", all, 1, 0) || save_frames("server_replay_done", all + 1, 1, 0) ||
-	    save_frames("server_loss", all + 2, 1, 0) || save_frames("server_stats", all + 3, 1, 0) ||
-	    save_frames("server_error", all + 4, 1, 0) || save_frames("server_conversation", all, 5, 0))
+	if (save_frames("server_hello", all, 1, 0) ||
+	    save_frames("server_replay_done", all + 1, 1, 0) ||
+	    save_frames("server_loss", all + 2, 1, 0) ||
+	    save_frames("server_stats", all + 3, 1, 0) ||
+	    save_frames("server_error", all + 4, 1, 0) ||
+	    save_frames("server_conversation", all, 5, 0))
 		return -1;
 	return event_batch_seed();
 }

@@ -49,7 +49,8 @@ static void await_verdict(int fd, struct frame_reader *in)
 
 			if (netspy_decode_server(data, len, &m, &why) < 0)
 				continue;
-			if (m->msg_case == NETSPY__V1__SERVER_MESSAGE__MSG_ERROR && !strcmp(error, "none"))
+			if (m->msg_case == NETSPY__V1__SERVER_MESSAGE__MSG_ERROR &&
+			    !strcmp(error, "none"))
 				snprintf(error, sizeof(error), "%s", m->error->message);
 			netspy__v1__server_message__free_unpacked(m, NULL);
 		}
@@ -66,7 +67,8 @@ static void await_verdict(int fd, struct frame_reader *in)
 
 int main(int argc, char **argv)
 {
-	static const uint8_t garbage[] = { 0, 0, 0, 8, 0xff, 0xfe, 0xfd, 0xfc, 0xfb, 0xfa, 0xf9, 0xf8 };
+	static const uint8_t garbage[] = { 0,	 0,    0,    8,	   0xff, 0xfe,
+					   0xfd, 0xfc, 0xfb, 0xfa, 0xf9, 0xf8 };
 	static const uint8_t oversized[] = { 0x7f, 0xff, 0xff, 0xff, 'x', 'x', 'x', 'x' };
 	static const uint8_t stats_request[] = { 0, 0, 0, 2, 0x1a, 0x00 };
 	struct netspy_client c = { .fd = -1 };
@@ -76,7 +78,8 @@ int main(int argc, char **argv)
 	int fd;
 
 	if (argc != 3) {
-		fprintf(stderr, "usage: rawclient SOCKET garbage|oversized|no-hello|hello-garbage\n");
+		fprintf(stderr,
+			"usage: rawclient SOCKET garbage|oversized|no-hello|hello-garbage\n");
 		return 2;
 	}
 	frame_reader_init(&in, NETSPY_MAX_SERVER_FRAME);

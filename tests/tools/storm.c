@@ -110,7 +110,7 @@ int main(int argc, char **argv)
 	n = loop(mode, fd, &ss, len, start + (uint64_t)(secs * 1e9));
 	start = mono_ns() - start;
 	cpu0 = cpu_ns() - cpu0;
-	printf("ops=%" PRIu64 " ns=%" PRIu64 " rate=%.0f cpu_ns=%" PRIu64 " cpu_rate=%.0f\n", n, start,
-	       n * 1e9 / (double)start, cpu0, n * 1e9 / (double)(cpu0 ? cpu0 : 1));
+	printf("ops=%" PRIu64 " ns=%" PRIu64 " rate=%.0f cpu_ns=%" PRIu64 " cpu_rate=%.0f\n", n,
+	       start, n * 1e9 / (double)start, cpu0, n * 1e9 / (double)(cpu0 ? cpu0 : 1));
 	return 0;
 }
