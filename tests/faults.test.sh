@@ -43,15 +43,6 @@ check_delivery() {
 		check_eq "$1" "$3 0 0" "$got"
 	fi
 }
-# Programs are freed shortly after their last reference goes: give the kernel a moment.
-wait_progs_gone() {
-	local i
-	for i in $(seq 50); do
-		progs_gone "$@" && return 0
-		sleep 0.1
-	done
-	return 1
-}
 
 # ---- SIGKILL with a client attached, then a restart on the same socket -----------------------
 start_daemon || exit 1
@@ -68,7 +59,7 @@ wait $watch
 check_eq "watch exits 2 when netspyd dies under it" 2 $?
 check "watch says the daemon closed the connection" grep -q 'closed the connection' "$T/watch.err"
 # shellcheck disable=SC2086
-check "SIGKILL leaves no netspy program attached" wait_progs_gone $ids
+check "SIGKILL leaves no netspy program attached" progs_gone $ids
 check "the socket file outlives a SIGKILL" test -S "$SOCK"
 start_daemon || exit 1
 pass "netspyd restarts on the socket a killed instance left behind"
@@ -175,6 +166,6 @@ DAEMON_PID=
 wait $storm
 check "SIGTERM removes the socket" test ! -e "$SOCK"
 # shellcheck disable=SC2086
-check "SIGTERM under load leaves no netspy program attached" wait_progs_gone $ids
+check "SIGTERM under load leaves no netspy program attached" progs_gone $ids
 sub_stop term
 check "the subscriber is told the daemon went away" grep -q 'daemon_gone=1' "$T/term.out"

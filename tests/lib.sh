@@ -92,21 +92,22 @@ wait_events() {
 	return 1
 }
 
-# IDs of the BPF programs that process PID holds (one per line), directly or through links. Read
-# from /proc/PID/fdinfo: Debian's bpftool is built without the pid iterator, so `bpftool prog
-# show` does not say which process holds a program.
+# IDs of the BPF programs that process PID holds open (one per line), from its fdinfo.
 prog_ids_of() {
-	local f
-	for f in /proc/"$1"/fdinfo/*; do
-		sed -n 's/^prog_id:[[:space:]]*\([0-9]*\)$/\1/p' "$f" 2>/dev/null
-	done | sort -un
+	grep -h '^prog_id:' /proc/"$1"/fdinfo/* 2>/dev/null | awk '{print $2}' | sort -un
 }
 
-# Succeeds when none of the given program IDs still exists.
+# Succeeds when none of the given program IDs exists any more. Programs are freed after an RCU
+# grace period, so a just-closed one may linger for a moment: wait up to 5 s.
 progs_gone() {
-	local id
-	for id in "$@"; do
-		bpftool prog show id "$id" >/dev/null 2>&1 && return 1
+	local id i left
+	for i in $(seq 50); do
+		left=0
+		for id in "$@"; do
+			bpftool prog show id "$id" >/dev/null 2>&1 && left=1
+		done
+		[ "$left" -eq 0 ] && return 0
+		sleep 0.1
 	done
-	return 0
+	return 1
 }
