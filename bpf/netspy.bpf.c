@@ -99,10 +99,22 @@ static __always_inline void remember_owner(__u64 cookie, __u64 pid_tgid, bool tc
 	bpf_map_update_elem(&owners, &cookie, &fresh, BPF_ANY);
 }
 
+/* The connect hook runs on every connect of the machine: the comm is read straight from the
+ * task (two loads) rather than through bpf_get_current_comm(), which copies it byte by byte. */
+static __always_inline void copy_current_comm(char *dst, struct task_struct *task)
+{
+	__u64 *d = (__u64 *)dst;
+	const __u64 *src = (const __u64 *)task->comm;
+
+	d[0] = src[0];
+	d[1] = src[1];
+}
+
 static __always_inline void emit_connect(struct bpf_sock_addr *ctx, __u8 family)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u64 now = bpf_ktime_get_boot_ns();
+	struct task_struct *task = bpf_get_current_task_btf();
 	struct bpf_sock *sk = ctx->sk;
 	struct netspy_event *e;
 	__u64 cookie;
@@ -129,7 +141,7 @@ static __always_inline void emit_connect(struct bpf_sock_addr *ctx, __u8 family)
 	e->netns = 0;
 	e->ts_ns = now;
 	e->cookie = cookie;
-	e->cgroup_id = bpf_get_current_cgroup_id();
+	e->cgroup_id = task->cgroups->dfl_cgrp->kn->id; /* bpf_get_current_cgroup_id(), as loads */
 	e->dport = bpf_ntohs((__u16)ctx->user_port);
 	e->sport = 0;
 	__builtin_memset(e->saddr, 0, sizeof(e->saddr));
@@ -159,7 +171,7 @@ static __always_inline void emit_connect(struct bpf_sock_addr *ctx, __u8 family)
 	}
 	if (e->sport)
 		e->flags |= NETSPY_F_SRC_BOUND;
-	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	copy_current_comm(e->comm, task);
 	e->tcp.err = 0;
 	e->tcp.pad2 = 0;
 	e->tcp.latency_ns = 0;

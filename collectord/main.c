@@ -5,6 +5,7 @@
 #include <getopt.h>
 #include <grp.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -524,6 +525,9 @@ static int setup(struct daemon *d)
 	if (r < 0)
 		log_warn("no drop-reason names in the kernel's BTF (%s): reasons are shown as numbers",
 			 strerror(-r));
+	/* Loading parsed the kernel's BTF more than once: hand that memory back to the system. */
+	probes_release_btf(&d->probes);
+	malloc_trim(0);
 	r = setup_loop(d);
 	if (r < 0) {
 		log_err("setting up the event loop: %s", strerror(-r));

@@ -199,6 +199,12 @@ int probes_counters(const struct probes *p, uint64_t out[NETSPY_CNT_MAX])
 	return 0;
 }
 
+void probes_release_btf(struct probes *p)
+{
+	btf__free(p->btf);
+	p->btf = NULL;
+}
+
 const struct btf *probes_btf(const struct probes *p)
 {
 	return p->btf;

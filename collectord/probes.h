@@ -54,6 +54,9 @@ int probes_drain(struct probes *p);
 /* Sums the per-CPU counters (enum netspy_counter) into out. */
 int probes_counters(const struct probes *p, uint64_t out[NETSPY_CNT_MAX]);
 /* The kernel BTF, for drop-reason names. */
+/* The kernel's BTF (several MiB) is needed during setup only: frees it (probes_btf() then returns
+ * NULL). */
+void probes_release_btf(struct probes *p);
 const struct btf *probes_btf(const struct probes *p);
 
 /* Finds the cgroup2 mount point that covers every process (its root is "/"). 0 or -ENOENT. */

@@ -369,16 +369,25 @@ static bool queue_batch(struct client *c)
 
 static void client_close(struct client *c, const char *why);
 
+/* Queues up to out_limit bytes, writes, and goes on while the socket takes everything and the
+ * backlog has more: otherwise a client with a small buffer would get one buffer per timer tick
+ * (no EPOLLOUT is armed once its output is empty) and fall behind a storm it could follow. Bounded:
+ * the cursor only moves towards the backlog's head, which does not move meanwhile. */
 static void pump_client(struct client *c)
 {
-	if (c->subscribed && c->state == CLIENT_READY) {
-		while (out_pending(c) < c->srv->o.out_limit && queue_batch(c))
-			;
-	}
-	if (flush_out(c) < 0) {
-		client_close(c, "write failed");
-		return;
-	}
+	bool more;
+
+	do {
+		more = false;
+		if (c->subscribed && c->state == CLIENT_READY) {
+			while (out_pending(c) < c->srv->o.out_limit && (more = queue_batch(c)))
+				;
+		}
+		if (flush_out(c) < 0) {
+			client_close(c, "write failed");
+			return;
+		}
+	} while (more && !out_pending(c));
 	if (c->state == CLIENT_CLOSING && !out_pending(c))
 		client_close(c, NULL);
 }
@@ -427,7 +436,8 @@ static void handle_subscribe(struct client *c, const Netspy__V1__Subscribe *sub)
 	struct backlog *bl = c->srv->bl;
 
 	c->n_pids = sub->n_pids;
-	memcpy(c->pids, sub->pids, sub->n_pids * sizeof(uint32_t));
+	if (sub->n_pids) /* pids is NULL when empty: memcpy from NULL is undefined even for 0 */
+		memcpy(c->pids, sub->pids, sub->n_pids * sizeof(uint32_t));
 	c->n_comms = sub->n_comms;
 	for (size_t i = 0; i < sub->n_comms; i++) {
 		memset(c->comms[i], 0, NETSPY_COMM_LEN);

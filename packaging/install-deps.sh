@@ -22,6 +22,9 @@ apt-get install -y -qq --no-install-recommends \
 apt-get install -y -qq --no-install-recommends \
 	debhelper dpkg-dev fakeroot lintian rpm debootstrap systemd-container systemd \
 	man-db util-linux >/dev/null
+# Proof: libFuzzer (clang's runtime), valgrind for the analyzer's memory checks, bpftrace as a
+# benchmark peer.
+apt-get install -y -qq --no-install-recommends libclang-rt-14-dev valgrind bpftrace >/dev/null
 
 # The MCP tests drive netspyctl with the official MCP SDK, which needs Node.js 18 or newer.
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
