@@ -3,7 +3,8 @@
 # one table of ratios and counts measured in the same run (BENCHMARKS.md explains it).
 BENCH_SRCS := $(wildcard bench/bench_*.c)
 BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
-BENCH_HELPERS := $(BUILD)/bench/orig_consumer $(BUILD)/tests/storm $(BUILD)/tests/subscriber
+BENCH_HELPERS := $(BUILD)/bench/orig_consumer $(BUILD)/tests/storm $(BUILD)/tests/subscriber \
+	$(BUILD)/tests/trafficgen
 
 $(BUILD)/bench/%.bpf.o: bench/%.bpf.c bpf/vmlinux/$(ARCH)/vmlinux.h
 	@mkdir -p $(BUILD)/bench
@@ -17,7 +18,7 @@ $(BUILD)/bench/%.skel.h: $(BUILD)/bench/%.bpf.o
 $(BENCH_BINS): $(BUILD)/bench/%: bench/%.c $(BUILD)/libanalyzer.a $(GEN_HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(NS_CPPFLAGS) $(CPPFLAGS) -Ibench $(NS_CFLAGS) $(NS_LDFLAGS) -o $@ $< \
-		$(BUILD)/libanalyzer.a $(ANALYZER_LIBS)
+		$(BUILD)/libanalyzer.a $(ANALYZER_LIBS) $(NETSPYD_LIBS)
 
 $(BUILD)/bench/orig_consumer: bench/orig_consumer.c $(BUILD)/bench/orig_connect.skel.h
 	$(CC) $(NS_CPPFLAGS) $(CPPFLAGS) -I$(BUILD)/bench $(NS_CFLAGS) $(NS_LDFLAGS) -o $@ $< \

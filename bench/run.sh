@@ -297,5 +297,10 @@ for b in "$BUILD"/bench/bench_*; do
 	echo "${b##*/}:"
 	"$b" 2>&1 | sed 's/^/    /'
 done
+if [ -x "$BUILD/tests/trafficgen" ]; then
+	echo
+	echo "oneshot.sh (one-shot netspyctl summary over a full backlog, baseline netspyctl status):"
+	NETSPY_BUILD=$BUILD bash "$(dirname "$0")/oneshot.sh" 2>&1 | sed 's/^/    /'
+fi
 echo
 echo "Clean pair: no other netspy instance's connect hook attached at the pair's start or end. Noise: other netspy instances had connect hooks attached at the start of ${NOT_QUIET[netspyd]:-0}/${NOT_QUIET[orig]:-0}/${NOT_QUIET[bpftrace]:-0} of the netspyd/orig/bpftrace pairs (max hooks seen: $(cat "$T"/*.foreign | sort -n | tail -1)); load average at the end $(cut -d' ' -f1-3 /proc/loadavg)."
