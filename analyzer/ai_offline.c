@@ -347,7 +347,9 @@ static void report_tally(FILE *f, struct tally *t, const char *heading, const ch
 	tally_sort(t);
 	fprintf(f, "\n%s:\n", heading);
 	for (i = 0; i < t->n && i < max; i++)
-		fprintf(f, "  %s: %ld %s\n", t->v[i].key, t->v[i].count, what);
+		fprintf(f, "  %s: %ld %.*s\n", t->v[i].key, t->v[i].count,
+			(int)(strlen(what) - (t->v[i].count == 1 && what[strlen(what) - 1] == 's')),
+			what);
 	if (t->n > max)
 		fprintf(f, "  ... and %zu more\n", t->n - max);
 }
@@ -448,7 +450,8 @@ static void report_patterns(FILE *f, struct offline *o)
 		dest = field_string(e, "destination");
 		count = 0;
 		field_number(e, "count", &count);
-		fprintf(f, "  %s: %.0f connections\n", dest ? dest : "?", count);
+		fprintf(f, "  %s: %.0f connection%s\n", dest ? dest : "?", count,
+			count == 1 ? "" : "s");
 	}
 }
 

@@ -499,7 +499,13 @@ void text_top(FILE *f, const char *label, json_object *top, const char *key, con
 		json_object *e = json_object_array_get_idx(top, i);
 
 		text_rows_set(t, i, 0, "%s", json_str(e, key, "?"));
-		text_rows_set(t, i, 1, "%lld %s", (long long)json_int(e, "count"), unit);
+		long long count = json_int(e, "count");
+		size_t ul = strlen(unit);
+
+		/* "1 connection", "2 connections" (units that are not plurals stay as they are) */
+		if (count == 1 && ul > 1 && unit[ul - 1] == 's')
+			ul--;
+		text_rows_set(t, i, 1, "%lld %.*s", count, (int)ul, unit);
 		text_rows_set(t, i, 2, "%lld failed", (long long)json_int(e, "failed"));
 	}
 	if (t && !json_object_object_get_ex(json_object_array_get_idx(top, 0), "failed", NULL))
