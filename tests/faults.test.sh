@@ -65,8 +65,52 @@ start_daemon || exit 1
 pass "netspyd restarts on the socket a killed instance left behind"
 ctl_status() { "$NETSPYCTL" --socket "$SOCK" status >/dev/null; }
 check "a client is served after the restart" ctl_status
-# TODO(shell, mcp): once `netspyctl shell` and `netspyctl mcp` reconnect, attach both here
-# before the SIGKILL and check that each reconnects and says so.
+
+# ---- SIGKILL under an attached shell and MCP server: both reconnect and say so ---------------
+INIT='{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"faults","version":"0"}}}'
+mcp_call() { # mcp_call ID PROCESS
+	printf '{"jsonrpc":"2.0","id":%s,"method":"tools/call","params":{"name":"get_network_summary","arguments":{"process_name":"%s","duration":300}}}\n' "$1" "$2"
+}
+mkfifo "$T/shell.in"
+"$NETSPYCTL" --socket "$SOCK" --offline shell <"$T/shell.in" >"$T/shell.out" 2>"$T/shell.err" &
+shell_pid=$!
+exec 7>"$T/shell.in"
+on_exit "kill $shell_pid"
+coproc FMCP { timeout 120 "$NETSPYCTL" --socket "$SOCK" --offline mcp 2>"$T/mcp.err"; }
+fmcp_in=${FMCP[1]} fmcp_out=${FMCP[0]}
+echo "$INIT" >&"$fmcp_in"
+read -r -t 10 _ <&"$fmcp_out"
+mcp_call 1 none >&"$fmcp_in"
+read -r -t 10 _ <&"$fmcp_out"
+echo "status" >&7
+sleep 1
+kill -KILL "$DAEMON_PID"
+wait "$DAEMON_PID" 2>/dev/null
+DAEMON_PID=
+start_daemon || exit 1
+killgen=fkill$$
+killgen=${killgen:0:15}
+"$(unique_gen "$killgen")" tcp 127.0.0.1 9 2 >/dev/null
+sleep 0.5
+echo "summary --process $killgen --duration 300 --json" >&7
+echo "quit" >&7
+exec 7>&-
+timeout 20 tail --pid=$shell_pid -f /dev/null
+wait $shell_pid
+check_eq "shell: exits 0 after living through a SIGKILL of netspyd" 0 $?
+check "shell: says it reconnected" grep -qi "reconnect" "$T/shell.err"
+check "shell: answers with events made after the restart" \
+	grep -q '"total_connections": *2' "$T/shell.out"
+line=
+for i in $(seq 2 20); do
+	mcp_call "$i" "$killgen" >&"$fmcp_in"
+	read -r -t 20 line <&"$fmcp_out" || break
+	grep -q '"total_connections":2' <<<"$line" && break
+	sleep 0.3
+done
+check "mcp: answers with events made after the restart" grep -q '"total_connections":2' <<<"$line"
+check "mcp: says on stderr that it reconnected" grep -qi "reconnect" "$T/mcp.err"
+eval "exec $fmcp_in>&-"
 
 # ---- hundreds of clients coming and going while events flow ----------------------------------
 comm=fcrowd$$
