@@ -281,8 +281,8 @@ void event_print_line(FILE *f, const Netspy__V1__Event *ev)
 		fmt_sanitize(name, sizeof(name), d->comm.data, d->comm.len);
 		endpoint(src, sizeof(src), d->family, &d->src_addr, d->src_port);
 		endpoint(dst, sizeof(dst), d->family, &d->dst_addr, d->dst_port);
-		fprintf(f, "%s | drop    | %s -> %s | %-4s | %s | ", t, src, dst,
-			fmt_protocol(d->ip_proto), d->reason_name);
+		fprintf(f, "%s | drop    | %-24s | %-4s | %s | from %s | ", t, dst,
+			fmt_protocol(d->ip_proto), d->reason_name, src);
 		if (d->attributed)
 			fprintf(f, "%s[%u]\n", name, d->pid);
 		else
