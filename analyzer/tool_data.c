@@ -528,3 +528,29 @@ void text_latency(FILE *f, json_object *result)
 		json_object_get_double(json_object_object_get(l, "p99")),
 		(long long)json_int(l, "count"));
 }
+
+void text_list_print(FILE *f, json_object *result, const struct text_list *l)
+{
+	json_object *arr = json_object_object_get(result, l->key);
+	size_t n = arr ? json_object_array_length(arr) : 0;
+	int64_t total = json_int(result, "total_matching");
+	struct text_rows *t;
+	char subject[256];
+
+	if (!n) {
+		fprintf(f, "No %s (%s, last %lld seconds)\n", l->noun,
+			text_subject(result, subject, sizeof(subject)),
+			(long long)json_int(result, "duration"));
+		text_events_lost(f, result);
+		return;
+	}
+	fprintf(f, "Recent %s (%lld total, newest first):\n", l->noun, (long long)total);
+	t = text_rows_new(n, l->cols);
+	for (size_t i = 0; i < n; i++)
+		l->row(t, i, json_object_array_get_idx(arr, i));
+	text_rows_print(f, "  ", t);
+	text_rows_free(t);
+	if (l->more_hint && (int64_t)n < total)
+		fprintf(f, "  (%lld more: raise --max-events)\n", (long long)(total - (int64_t)n));
+	text_events_lost(f, result);
+}

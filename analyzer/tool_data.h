@@ -4,6 +4,7 @@
 #define NETSPY_TOOL_DATA_H
 
 #include <stdint.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <json-c/json.h>
 
@@ -133,6 +134,16 @@ __attribute__((format(printf, 4, 5))) void text_rows_set(struct text_rows *t, si
 /* Prints the rows aligned (cells never set print as ""). */
 void text_rows_print(FILE *f, const char *indent, struct text_rows *t);
 void text_rows_free(struct text_rows *t);
+/* How a list tool's result prints: the array under key, one row of cols cells per entry. */
+struct text_list {
+	const char *key;   /* "events", "drops" */
+	const char *noun;  /* "connection events", "packet drops" */
+	size_t cols;
+	void (*row)(struct text_rows *t, size_t i, json_object *entry);
+	bool more_hint;    /* say how many more --max-events would show */
+};
+/* "Recent NOUN (N total, newest first):" and the rows, or "No NOUN (subject, last S seconds)". */
+void text_list_print(FILE *f, json_object *result, const struct text_list *l);
 /* "  TCP handshake latency: p50 …" when the result has latencies. */
 void text_latency(FILE *f, json_object *result);
 /* "  LABEL:" then one aligned line per entry of a top list ({KEY, count, failed}). */

@@ -33,29 +33,9 @@ static void list_row(struct text_rows *t, size_t i, json_object *e)
 
 static void list_print(FILE *f, json_object *r)
 {
-	json_object *events = json_object_object_get(r, "events");
-	size_t n = events ? json_object_array_length(events) : 0;
-	struct text_rows *t;
-	char subject[256];
+	static const struct text_list l = { "events", "connection events", 7, list_row, true };
 
-	if (!n) {
-		fprintf(f, "No connection events (%s, last %lld seconds)\n",
-			text_subject(r, subject, sizeof(subject)),
-			(long long)json_int(r, "duration"));
-		text_events_lost(f, r);
-		return;
-	}
-	fprintf(f, "Recent connection events (%lld total, newest first):\n",
-		(long long)json_int(r, "total_matching"));
-	t = text_rows_new(n, 7);
-	for (size_t i = 0; i < n; i++)
-		list_row(t, i, json_object_array_get_idx(events, i));
-	text_rows_print(f, "  ", t);
-	text_rows_free(t);
-	if ((int64_t)n < json_int(r, "total_matching"))
-		fprintf(f, "  (%lld more: raise --max-events)\n",
-			(long long)(json_int(r, "total_matching") - (int64_t)n));
-	text_events_lost(f, r);
+	text_list_print(f, r, &l);
 }
 
 #define S_CONN_EVENT                                                                           \

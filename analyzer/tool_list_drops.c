@@ -28,26 +28,9 @@ static void drop_row(struct text_rows *t, size_t i, json_object *e)
 
 static void list_drops_print(FILE *f, json_object *r)
 {
-	json_object *drops = json_object_object_get(r, "drops");
-	size_t n = drops ? json_object_array_length(drops) : 0;
-	struct text_rows *t;
-	char subject[256];
+	static const struct text_list l = { "drops", "packet drops", 5, drop_row, false };
 
-	if (!n) {
-		fprintf(f, "No packet drops (%s, last %lld seconds)\n",
-			text_subject(r, subject, sizeof(subject)),
-			(long long)json_int(r, "duration"));
-		text_events_lost(f, r);
-		return;
-	}
-	fprintf(f, "Recent packet drops (%lld total, newest first):\n",
-		(long long)json_int(r, "total_matching"));
-	t = text_rows_new(n, 5);
-	for (size_t i = 0; i < n; i++)
-		drop_row(t, i, json_object_array_get_idx(drops, i));
-	text_rows_print(f, "  ", t);
-	text_rows_free(t);
-	text_events_lost(f, r);
+	text_list_print(f, r, &l);
 }
 
 #define S_DROP_EVENT                                                                               \
