@@ -65,7 +65,7 @@ $(BUILD)/proto/netspy.pb-c.o: $(BUILD)/proto/netspy.pb-c.c
 	$(call msg,CC,$<)
 	$(Q)$(CC) $(NS_CPPFLAGS) $(CPPFLAGS) $(filter-out -Werror,$(NS_CFLAGS)) -c $< -o $@
 
-BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Ibpf/vmlinux/$(ARCH) -Ibpf \
+BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Ibpf/vmlinux/$(ARCH) -Ibpf \
 	-Wall -Werror -Wno-unused-function
 
 $(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c bpf/netspy.h bpf/vmlinux/$(ARCH)/vmlinux.h

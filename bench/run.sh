@@ -63,8 +63,8 @@ wait_quiet() {
 # storm MODE OUTFILE: one pinned storm; prints its rate
 storm() { taskset -c "$CPU" "$STORM" "$1" "$SECS" "$COMM" >"$2" && field rate "$2"; }
 rss_kb() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status"; }
-# Anonymous memory only: the ring buffer's mapping (RssFile) is the kernel's, sized by
-# --ringbuf-size, and resident from the start.
+# Anonymous memory only: the kernel buffers' mappings (the ring buffer and the connect rings,
+# RssFile/RssShmem) are the kernel's, sized by --ringbuf-size.
 anon_kb() { awk '/^RssAnon/ { print $2 }' "/proc/$1/status"; }
 hwm_kb() { awk '/^VmHWM/ { print $2 }' "/proc/$1/status"; }
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
@@ -274,7 +274,7 @@ read -r gen del lost closs < <(awk '{ g += $1; d += $2; l += $3; c += $4 } END {
 unacc=$((gen - del - lost - closs))
 echo "| end-to-end delivery ($REPS storms, comm filter) | generated / delivered / kernel lost / client lost | $gen / $del / $lost / $closs | unaccounted: $unacc | | | 0 unaccounted, 0 lost: $([ $unacc -eq 0 ] && [ $lost -eq 0 ] && [ $closs -eq 0 ] && echo met || echo MISSED) |"
 mib() { awk -v c="$2" '{ print $c }' "$T/$1" | median | awk '{ printf "%.1f", $1 / 1024 }'; }
-echo "| footprint | netspyd VmRSS idle / after a storm (MiB, median) | $(mib rss.idle 1) / $(mib rss.load 1) | | | | includes the ring buffer mapping (2 x --ringbuf-size) |"
+echo "| footprint | netspyd VmRSS idle / after a storm (MiB, median) | $(mib rss.idle 1) / $(mib rss.load 1) | | | | includes the kernel buffers netspyd maps: the ring buffer twice (2 x half of --ringbuf-size) and the connect rings as they fill (the other half) |"
 echo "| footprint | netspyd anonymous memory (RssAnon) idle / after a storm (MiB, median) | $(mib rss.idle 2) / $(mib rss.load 2) | | | | backlog and client buffers |"
 tck=$(getconf CLK_TCK)
 cpu_per_m=$(awk -v t="$tck" '{ ev = $3 - $4; if (ev > 0) printf "%.3f\n", ($1 - $2) / t / (ev / 1e6) }' "$T/cpu" | median)

@@ -12,6 +12,7 @@ enum netspy_event_type {
 	NETSPY_EV_CONNECT = 1,
 	NETSPY_EV_TCP_OUTCOME = 2,
 	NETSPY_EV_DROP = 3,
+	NETSPY_EV_KICK = 4, /* struct netspy_kick: "drain the connect rings", never an event */
 };
 
 /* Mirrors netspy.v1.Outcome. */
@@ -28,6 +29,7 @@ enum netspy_outcome {
 /* Flags in netspy_event.flags. */
 #define NETSPY_F_ATTRIBUTED 0x1 /* drop: pid/tid/comm name the socket's owner */
 #define NETSPY_F_SRC_BOUND 0x2	/* connect: the socket had a local address */
+#define NETSPY_F_JIFFIES_TS 0x4 /* ts_ns holds the kernel's jiffies (netspyd converts it) */
 
 /* Counters in the per-CPU "counters" array. */
 enum netspy_counter {
@@ -55,7 +57,8 @@ struct netspy_event {
 	__u32 tid;
 	__u32 uid;
 	__u32 netns;
-	__u64 ts_ns; /* bpf_ktime_get_boot_ns() */
+	__u32 commit; /* connect rings: slot position + 1 once the record is complete */
+	__u64 ts_ns;  /* bpf_ktime_get_boot_ns(), or jiffies with NETSPY_F_JIFFIES_TS */
 	__u64 cookie;
 	__u64 cgroup_id;
 	__u8 saddr[16];
@@ -73,6 +76,34 @@ struct netspy_event {
 			__u64 location;
 		} drop;
 	};
+};
+
+/* Connect events, the bulk of the traffic, do not go through the shared ring buffer: each CPU has
+ * its own ring of netspy_event slots in the mmapable array "conn_ring" (slots
+ * [cpu << order, (cpu + 1) << order)), whose positions live in "conn_ctl". The BPF program on that
+ * CPU is the only producer (it claims a slot with a compare-and-swap on head, so a program
+ * preempted by another on the same CPU cannot share a slot), netspyd the only consumer. A slot is
+ * complete when its commit word equals its position + 1. head and tail sit on separate cache lines:
+ * the kernel writes one, netspyd the other. */
+struct netspy_ring_ctl {
+	__u64 head; /* positions claimed by the kernel */
+	__u64 pad1[7];
+	__u64 tail; /* positions netspyd has consumed */
+	__u64 pad2[7];
+};
+
+/* Written to the shared ring buffer, with a forced wakeup, when a CPU's connect ring is a quarter
+ * full: it only wakes netspyd, which then drains every ring. */
+struct netspy_kick {
+	__u8 type; /* NETSPY_EV_KICK */
+	__u8 pad[7];
+};
+
+/* A jiffies count and the boot time it was read at, taken on demand by netspyd (the "sample_clock"
+ * program): how netspyd turns the jiffies of UDP connects into time. */
+struct netspy_clock_sample {
+	__u64 jiffies;
+	__u64 boot_ns;
 };
 
 /* What netspyd knows about a socket's owner, keyed by socket cookie. */

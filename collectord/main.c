@@ -95,8 +95,10 @@ static void usage(FILE *f)
 		"Collection:\n"
 		"      --backlog-events N   events kept for replay (default 131072)\n"
 		"      --backlog-age SECS   drop backlog events older than this (default 3600)\n"
-		"      --ringbuf-size BYTES kernel ring buffer size, power of two (default 16777216)\n"
-		"      --flush-interval MS  drain the ring buffer at least this often (default 20)\n"
+		"      --ringbuf-size BYTES kernel event buffers, power of two (default 16777216): half\n"
+		"                           for the connect rings (split over the CPUs), half for the\n"
+		"                           ring buffer of TCP outcomes and drops\n"
+		"      --flush-interval MS  drain the kernel buffers at least this often (default 20)\n"
 		"      --cgroup PATH        cgroup2 directory to attach to (default: the cgroup2 root)\n"
 		"      --no-drops           do not trace packet drops\n"
 		"\n"
@@ -332,7 +334,7 @@ static void check_kernel_loss(struct daemon *d, uint64_t now_s)
 	snprintf(f1, sizeof(f1), "EVENTS_LOST=%" PRIu64, d->loss_unlogged);
 	snprintf(f2, sizeof(f2), "EVENTS_LOST_TOTAL=%" PRIu64, d->kernel_lost);
 	log_record(LOG_WARNING, MSGID_EVENTS_LOST, fields,
-		   "kernel ring buffer full: %" PRIu64 " events lost (%" PRIu64
+		   "kernel buffer full: %" PRIu64 " events lost (%" PRIu64
 		   " in total); consider a larger --ringbuf-size",
 		   d->loss_unlogged, d->kernel_lost);
 	d->loss_unlogged = 0;
@@ -521,6 +523,10 @@ static int setup(struct daemon *d)
 				      "CAP_NET_ADMIN)" : "");
 		return r;
 	}
+	log_info("kernel buffers: connect rings of %u slots on each of %d CPUs, a %zu KiB ring buffer "
+		 "for outcomes and drops (--ringbuf-size %zu)",
+		 1u << d->probes.conn_order, d->probes.ncpus,
+		 probes_shared_ring_bytes(d->cfg.ringbuf_bytes) / 1024, d->cfg.ringbuf_bytes);
 	r = dropnames_load(probes_btf(&d->probes), &d->names);
 	if (r < 0)
 		log_warn("no drop-reason names in the kernel's BTF (%s): reasons are shown as numbers",

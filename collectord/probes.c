@@ -1,11 +1,13 @@
 /* Loading and attaching netspy's eBPF programs: cgroup sock_addr hooks on the cgroup2 root,
- * tp_btf/inet_sock_set_state and tp_btf/kfree_skb; one ring buffer drained in batches. */
+ * tp_btf/inet_sock_set_state and tp_btf/kfree_skb; per-CPU connect rings and one ring buffer,
+ * drained in batches. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/mman.h>
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
@@ -33,7 +35,8 @@ int probes_find_cgroup2(char *buf, size_t len)
 		if (strcmp(root, "/"))
 			continue;
 		/* Prefer the conventional places; otherwise the first one found. */
-		if (!best[0] || !strcmp(mnt, "/sys/fs/cgroup") || !strcmp(mnt, "/sys/fs/cgroup/unified"))
+		if (!best[0] || !strcmp(mnt, "/sys/fs/cgroup") ||
+		    !strcmp(mnt, "/sys/fs/cgroup/unified"))
 			snprintf(best, sizeof(best), "%s", mnt);
 	}
 	fclose(f);
@@ -44,14 +47,115 @@ int probes_find_cgroup2(char *buf, size_t len)
 	return 0;
 }
 
+uint32_t probes_conn_slots(size_t ringbuf_bytes, int ncpus)
+{
+	size_t per_cpu =
+	    ringbuf_bytes / 2 / sizeof(struct netspy_event) / (size_t)(ncpus > 0 ? ncpus : 1);
+	uint32_t slots = 8;
+
+	while ((size_t)slots * 2 <= per_cpu && slots < (1u << 24))
+		slots *= 2;
+	return slots;
+}
+
+size_t probes_shared_ring_bytes(size_t ringbuf_bytes)
+{
+	return ringbuf_bytes / 2 >= 4096 ? ringbuf_bytes / 2 : 4096;
+}
+
 static int on_sample(void *ctx, void *data, size_t size)
 {
 	struct probes *p = ctx;
+	const struct netspy_event *e = data;
 
-	if (size < sizeof(struct netspy_event))
+	if (size < sizeof(struct netspy_event)) /* a kick, or nothing we know */
 		return 0;
-	p->on_event(p->ctx, data);
+	if (e->type == NETSPY_EV_TCP_OUTCOME) {
+		if (p->n_held == p->cap_held) {
+			size_t cap = p->cap_held ? p->cap_held * 2 : 256;
+			struct netspy_event *n = realloc(p->held, cap * sizeof(*n));
+
+			if (!n) { /* out of memory: deliver now rather than lose it */
+				p->on_event(p->ctx, e);
+				return 0;
+			}
+			p->held = n;
+			p->cap_held = cap;
+		}
+		p->held[p->n_held++] = *e;
+		return 0;
+	}
+	p->on_event(p->ctx, e);
 	return 0;
+}
+
+static int sample_clock(struct probes *p, struct netspy_clock_sample *out)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, opts);
+	int err;
+
+	if (!p->skel)
+		return -ENODEV;
+	err = bpf_prog_test_run_opts(bpf_program__fd(p->skel->progs.sample_clock), &opts);
+	if (err)
+		return err;
+	*out = *(volatile struct netspy_clock_sample *)&p->skel->bss->clock_sample;
+	return 0;
+}
+
+/* Jiffies advance at the kernel's HZ (100 to 1000 a second, a build option): the latest sample
+ * anchors the conversion and the rate comes from the longest baseline there is, the first sample
+ * to the latest. */
+uint64_t probes_jiffies_to_boot_ns(const struct netspy_clock_sample *first,
+				   const struct netspy_clock_sample *latest, uint64_t jiffies)
+{
+	double tick_ns;
+	uint64_t back;
+
+	if (jiffies >= latest->jiffies || latest->jiffies - first->jiffies < 2 ||
+	    latest->boot_ns <= first->boot_ns)
+		return latest->boot_ns;
+	tick_ns =
+	    (double)(latest->boot_ns - first->boot_ns) / (double)(latest->jiffies - first->jiffies);
+	back = (uint64_t)((double)(latest->jiffies - jiffies) * tick_ns);
+	return back < latest->boot_ns ? latest->boot_ns - back : 0;
+}
+
+static uint64_t jiffies_to_boot(struct probes *p, uint64_t jiffies)
+{
+	if (!p->clk_fresh) {
+		/* Once per drain, and only when a drain has UDP connects to date. */
+		if (sample_clock(p, &p->clk) == 0)
+			p->clk_fresh = true;
+	}
+	return probes_jiffies_to_boot_ns(&p->clk0, &p->clk, jiffies);
+}
+
+/* Drains one CPU's connect ring. The tail is published every 1024 slots so that the kernel can
+ * refill a long ring while it is being read. */
+static int drain_conn_ring(struct probes *p, int cpu)
+{
+	struct netspy_ring_ctl *ctl = &p->conn_ctl[cpu];
+	struct netspy_event *ring = p->conn_ring + ((size_t)cpu << p->conn_order);
+	uint64_t mask = (1ull << p->conn_order) - 1, t = ctl->tail, end = t + mask + 1;
+	int n = 0;
+
+	for (; t != end; t++) {
+		struct netspy_event *slot = &ring[t & mask], ev;
+
+		if (__atomic_load_n(&slot->commit, __ATOMIC_ACQUIRE) != (uint32_t)(t + 1))
+			break;
+		ev = *slot;
+		if (ev.flags & NETSPY_F_JIFFIES_TS) {
+			ev.ts_ns = jiffies_to_boot(p, ev.ts_ns);
+			ev.flags &= (uint8_t)~NETSPY_F_JIFFIES_TS;
+		}
+		p->on_event(p->ctx, &ev);
+		if (!(++n & 1023))
+			__atomic_store_n(&ctl->tail, t + 1, __ATOMIC_RELEASE);
+	}
+	__atomic_store_n(&ctl->tail, t, __ATOMIC_RELEASE);
+	return n;
 }
 
 /* The kfree_skb tracepoint gained the receiving socket as a fourth argument in Linux 6.12. */
@@ -66,7 +170,8 @@ static bool kfree_skb_has_rx_sk(const struct btf *btf)
 	t = btf__type_by_id(btf, t->type); /* pointer */
 	if (!t || !btf_is_ptr(t))
 		return false;
-	t = btf__type_by_id(btf, t->type); /* func proto: (void *, skb, location, reason[, rx_sk]) */
+	t = btf__type_by_id(btf,
+			    t->type); /* func proto: (void *, skb, location, reason[, rx_sk]) */
 	return t && btf_is_func_proto(t) && btf_vlen(t) >= 5;
 }
 
@@ -105,14 +210,45 @@ static int load(struct probes *p, const struct probes_opts *o)
 	p->skel->rodata->wakeup_bytes = o->wakeup_bytes;
 	p->skel->rodata->kfree_skb_has_rx_sk = kfree_skb_has_rx_sk(p->btf);
 	p->skel->rodata->ignore_tgid = (uint32_t)getpid();
-	err = bpf_map__set_max_entries(p->skel->maps.events, (uint32_t)o->ringbuf_bytes);
+	p->conn_order = (uint32_t)__builtin_ctz(probes_conn_slots(o->ringbuf_bytes, p->ncpus));
+	p->skel->rodata->conn_ring_order = p->conn_order;
+	err = bpf_map__set_max_entries(p->skel->maps.events,
+				       (uint32_t)probes_shared_ring_bytes(o->ringbuf_bytes));
+	if (!err)
+		err = bpf_map__set_max_entries(p->skel->maps.conn_ring,
+					       (uint32_t)p->ncpus << p->conn_order);
+	if (!err)
+		err = bpf_map__set_max_entries(p->skel->maps.conn_ctl, (uint32_t)p->ncpus);
 	if (err)
-		return fail(p, err, "sizing the ring buffer");
+		return fail(p, err, "sizing the ring buffers");
 	if (!o->drops)
 		bpf_program__set_autoload(p->skel->progs.tp_kfree_skb, false);
 	err = netspy_bpf__load(p->skel);
 	if (err)
 		return fail(p, err, "loading the BPF programs (is this kernel built with BTF?)");
+	return 0;
+}
+
+/* Maps the connect rings (read-only) and their positions (netspyd writes the tails). */
+static int map_conn_rings(struct probes *p)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	size_t ring = ((size_t)p->ncpus << p->conn_order) * sizeof(struct netspy_event);
+	size_t ctl = (size_t)p->ncpus * sizeof(struct netspy_ring_ctl);
+	void *m;
+
+	p->conn_ring_len = (ring + (size_t)page - 1) & ~((size_t)page - 1);
+	p->conn_ctl_len = (ctl + (size_t)page - 1) & ~((size_t)page - 1);
+	m = mmap(NULL, p->conn_ring_len, PROT_READ, MAP_SHARED,
+		 bpf_map__fd(p->skel->maps.conn_ring), 0);
+	if (m == MAP_FAILED)
+		return fail(p, -errno, "mapping the connect rings");
+	p->conn_ring = m;
+	m = mmap(NULL, p->conn_ctl_len, PROT_READ | PROT_WRITE, MAP_SHARED,
+		 bpf_map__fd(p->skel->maps.conn_ctl), 0);
+	if (m == MAP_FAILED)
+		return fail(p, -errno, "mapping the connect ring positions");
+	p->conn_ctl = m;
 	return 0;
 }
 
@@ -156,13 +292,26 @@ int probes_init(struct probes *p, const struct probes_opts *o)
 	p->rb = ring_buffer__new(bpf_map__fd(p->skel->maps.events), on_sample, p, NULL);
 	if (!p->rb)
 		return fail(p, -errno, "mapping the ring buffer");
-	return 0;
+	err = sample_clock(p, &p->clk0);
+	if (err)
+		return fail(p, err, "sampling the kernel's clock");
+	p->clk = p->clk0;
+	return map_conn_rings(p);
 }
 
 void probes_fini(struct probes *p)
 {
 	ring_buffer__free(p->rb);
 	p->rb = NULL;
+	if (p->conn_ring)
+		munmap(p->conn_ring, p->conn_ring_len);
+	if (p->conn_ctl)
+		munmap(p->conn_ctl, p->conn_ctl_len);
+	p->conn_ring = NULL;
+	p->conn_ctl = NULL;
+	free(p->held);
+	p->held = NULL;
+	p->n_held = p->cap_held = 0;
 	while (p->n_links)
 		bpf_link__destroy(p->links[--p->n_links]);
 	netspy_bpf__destroy(p->skel);
@@ -181,7 +330,19 @@ int probes_fd(const struct probes *p)
 
 int probes_drain(struct probes *p)
 {
-	return ring_buffer__consume(p->rb);
+	int n = p->rb ? ring_buffer__consume(p->rb) : 0;
+
+	if (n < 0)
+		return n;
+	if (p->conn_ring) {
+		p->clk_fresh = false;
+		for (int cpu = 0; cpu < p->ncpus; cpu++)
+			n += drain_conn_ring(p, cpu);
+	}
+	for (size_t i = 0; i < p->n_held; i++)
+		p->on_event(p->ctx, &p->held[i]);
+	p->n_held = 0;
+	return n;
 }
 
 int probes_counters(const struct probes *p, uint64_t out[NETSPY_CNT_MAX])

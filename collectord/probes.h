@@ -14,11 +14,15 @@ struct ring_buffer;
 struct btf;
 struct bpf_link;
 
-/* Called for every record drained from the ring buffer. */
+/* Called for every record drained from the kernel, in an order that keeps every TCP outcome after
+ * its connect. */
 typedef void (*probes_event_fn)(void *ctx, const struct netspy_event *ev);
 
 struct probes_opts {
-	size_t ringbuf_bytes;	 /* power of two, at least a page */
+	/* Kernel buffer budget, a power of two of at least two pages: half for the shared ring
+	 * buffer (outcomes, drops), half for the per-CPU connect rings (see probes_conn_slots()).
+	 */
+	size_t ringbuf_bytes;
 	size_t wakeup_bytes;	 /* queued bytes that make the kernel wake netspyd */
 	const char *cgroup_root; /* NULL: find the cgroup2 mount */
 	bool drops;		 /* attach kfree_skb */
@@ -33,6 +37,19 @@ struct probes {
 	struct ring_buffer *rb;
 	struct btf *btf;
 	struct bpf_link *links[PROBES_MAX_LINKS];
+	/* The connect rings (struct netspy_ring_ctl in bpf/netspy.h), mapped from the kernel. */
+	struct netspy_event *conn_ring;
+	struct netspy_ring_ctl *conn_ctl;
+	size_t conn_ring_len, conn_ctl_len;
+	uint32_t conn_order; /* log2 of the slots per CPU */
+	/* Clock samples (jiffies, boot time) for dating UDP connects: the first one taken and the
+	 * latest. */
+	struct netspy_clock_sample clk0, clk;
+	bool clk_fresh; /* clk was sampled during this drain */
+	/* TCP outcomes drained from the ring buffer wait here until the connect rings are drained.
+	 */
+	struct netspy_event *held;
+	size_t n_held, cap_held;
 	size_t n_links;
 	int cgroup_fd;
 	int ncpus;
@@ -47,10 +64,21 @@ struct probes {
 int probes_init(struct probes *p, const struct probes_opts *o);
 /* Detaches everything (links are closed, so nothing stays attached). Accepts a zeroed struct. */
 void probes_fini(struct probes *p);
+/* Slots per CPU in the connect rings for a budget of ringbuf_bytes: the largest power of two that
+ * fits half the budget over all CPUs, at least 8. */
+uint32_t probes_conn_slots(size_t ringbuf_bytes, int ncpus);
+/* Bytes of the shared ring buffer for a budget of ringbuf_bytes. */
+size_t probes_shared_ring_bytes(size_t ringbuf_bytes);
 /* fd that becomes readable when the kernel asks to be drained. */
 int probes_fd(const struct probes *p);
-/* Drains every queued record into on_event. Returns the number drained or -errno. */
+/* Drains every queued record into on_event: the ring buffer first (outcomes held back), then
+ * every CPU's connect ring, then the held outcomes. A connect is complete in its ring before the
+ * handshake it starts can produce an outcome, so draining in this order never delivers an outcome
+ * before its connect. Returns the number drained or -errno. */
 int probes_drain(struct probes *p);
+/* The boot time of a jiffies count, from the clock samples: accurate to a clock tick. */
+uint64_t probes_jiffies_to_boot_ns(const struct netspy_clock_sample *first,
+				   const struct netspy_clock_sample *latest, uint64_t jiffies);
 /* Sums the per-CPU counters (enum netspy_counter) into out. */
 int probes_counters(const struct probes *p, uint64_t out[NETSPY_CNT_MAX]);
 /* The kernel BTF, for drop-reason names. */

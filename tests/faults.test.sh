@@ -170,7 +170,7 @@ check "the client that never reads is cut off after --stall-timeout" grep -q 'st
 sub_stop stuck
 stop_daemon
 
-# ---- a tiny ring buffer under a storm: every event delivered or counted lost -----------------
+# ---- tiny kernel buffers under a storm: every event delivered or counted lost -----------------
 # The storm runs in a private cgroup that is the only one netspyd watches, and drops are off, so
 # nearly all events are the storm's; any other event the kernel loses (a TCP outcome elsewhere)
 # would make the count too large, never too small: then the round is tried again.
@@ -190,7 +190,7 @@ for round in 1 2 3; do
 	[ "$lost" -gt $((gen - del)) ] || break
 	echo "# round $round: another process lost events too ($lost lost, $((gen - del)) ours); again"
 done
-check "a 4 KiB ring buffer loses events under a storm ($lost of $gen)" test "$lost" -gt 0
+check "4 KiB of kernel buffers lose events under a storm ($lost of $gen)" test "$lost" -gt 0
 check_eq "kernel loss reported equals generated minus delivered, exactly" "$((gen - del))" "$lost"
 check_eq "the loss notices the client received add up to the same" "$lost" "$notices"
 stop_daemon
