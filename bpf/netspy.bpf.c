@@ -19,6 +19,7 @@
 #define IPPROTO_UDP_ 17
 #define TCP_ESTABLISHED_ 1
 #define TCP_SYN_SENT_ 2
+#define TCP_SYN_RECV_ 3
 #define TCP_CLOSE_ 7
 #define ECONNRESET_ 104
 #define ETIMEDOUT_ 110
@@ -65,6 +66,22 @@ struct {
 	__type(key, __u32);
 	__type(value, struct netspy_ring_ctl);
 } conn_ctl SEC(".maps");
+
+/* TCP ports bound in a network namespace -> the process that bound them. Accepted sockets pass
+ * neither the connect nor the bind hooks: when one completes its handshake it inherits the owner
+ * of its port, so that drops on a server's connections name the server. */
+struct bound_port {
+	__u64 netns_cookie;
+	__u16 port;
+	__u16 pad[3];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct bound_port);
+	__type(value, struct netspy_owner);
+} bound_ports SEC(".maps");
 
 /* Per CPU, the socket whose owner this CPU recorded last: a socket connecting again and again (a
  * UDP client) skips the owners map. */
@@ -341,12 +358,23 @@ int cgroup_connect6(struct bpf_sock_addr *ctx)
 	return 1;
 }
 
-/* Servers bind instead of connect: remember who bound, so their drops can be attributed. */
+/* Servers bind instead of connect: remember who bound, so their drops can be attributed, and
+ * who bound each TCP port, for the connections the server will accept on it. */
 static __always_inline void note_bind(struct bpf_sock *sk)
 {
 	__u64 cookie = bpf_get_socket_cookie(sk), pid_tgid = bpf_get_current_pid_tgid();
+	struct bound_port key = {};
+	struct netspy_owner o = {};
 
 	remember_owner(cookie, pid_tgid >> 32, (__u32)pid_tgid, false, 0);
+	if (sk->protocol != IPPROTO_TCP_ || !sk->src_port)
+		return;
+	key.netns_cookie = bpf_get_netns_cookie(sk);
+	key.port = (__u16)sk->src_port;
+	o.pid = pid_tgid >> 32;
+	o.tid = (__u32)pid_tgid;
+	bpf_get_current_comm(o.comm, sizeof(o.comm));
+	bpf_map_update_elem(&bound_ports, &key, &o, BPF_ANY);
 }
 
 SEC("cgroup/post_bind4")
@@ -409,6 +437,23 @@ static __always_inline __u8 outcome_of(int newstate, int err)
 	}
 }
 
+/* A server's new connection (SYN_RECV -> ESTABLISHED) takes the owner of the port it was accepted
+ * on, as recorded when the server bound it. */
+static __always_inline void adopt_accepted(const struct sock *sk)
+{
+	struct bound_port key = {};
+	struct netspy_owner *o;
+	__u64 cookie;
+
+	key.netns_cookie = BPF_CORE_READ(sk, __sk_common.skc_net.net, net_cookie);
+	key.port = BPF_CORE_READ(sk, __sk_common.skc_num);
+	o = bpf_map_lookup_elem(&bound_ports, &key);
+	if (!o)
+		return;
+	cookie = bpf_get_socket_cookie((void *)sk);
+	bpf_map_update_elem(&owners, &cookie, o, BPF_ANY);
+}
+
 /* A TCP connect resolves when the socket leaves SYN_SENT: to ESTABLISHED on success, to CLOSE
  * with sk_err set (refused, timed out, unreachable) on failure. This fires for blocking and
  * non-blocking connects alike, usually in softirq context: the owner comes from the map. */
@@ -419,7 +464,13 @@ int BPF_PROG(tp_inet_sock_set_state, const struct sock *sk, int oldstate, int ne
 	struct netspy_event *e;
 	__u64 now, cookie;
 
-	if (oldstate != TCP_SYN_SENT_ || BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP_)
+	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP_)
+		return 0;
+	if (oldstate == TCP_SYN_RECV_ && newstate == TCP_ESTABLISHED_) {
+		adopt_accepted(sk);
+		return 0;
+	}
+	if (oldstate != TCP_SYN_SENT_)
 		return 0;
 	if (newstate != TCP_ESTABLISHED_ && newstate != TCP_CLOSE_)
 		return 0;

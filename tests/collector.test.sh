@@ -106,6 +106,20 @@ check_eq "NO_SOCKET drop for the IPv6 datagram" 1 \
 check_eq "drops without a known socket owner say so (process null)" 0 \
 	"$(count "$T/all.json" "e['kind']=='drop' and e['destination_port']==$port and e['process'] is not None")"
 
+# --- drops on a server's accepted connection name the server ---------------------------------
+# An accepted socket passes neither the connect nor the bind hook: it inherits the owner of the
+# port it was accepted on. The server filters everything on its accepted socket, so each segment
+# its (forked, differently named) client writes is dropped there with SOCKET_FILTER.
+dump_start "$T/served.json" drops
+server=$(unique_gen nsc-server)
+out=$("$server" serve-filtered 127.0.0.1 5)
+sport=${out#port=}
+dump_stop "$T/served.json"
+check_ge "SOCKET_FILTER drops on the server's accepted socket" 5 \
+	"$(count "$T/served.json" "e['reason']=='SOCKET_FILTER' and e['destination_port']==$sport")"
+check_eq "every one of them names the server that bound the port, not its client" 0 \
+	"$(count "$T/served.json" "e['reason']=='SOCKET_FILTER' and e['destination_port']==$sport and e['process']!='nsc-server'")"
+
 # --- who may connect ---------------------------------------------------------------------------
 gid=$(getent group netspy | cut -d: -f3)
 out=$(setpriv --reuid=nobody --regid=nogroup --clear-groups "$NETSPYCTL" --socket "$SOCK" status 2>&1)

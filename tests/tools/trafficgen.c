@@ -10,6 +10,11 @@
  *   trafficgen udp-storm ADDR PORT SECONDS connect() in a tight loop on one UDP socket; prints
  *                                          "connects=N"
  *   trafficgen hold ADDR PORT SECONDS      connect once and keep the socket open
+ *   trafficgen serve-filtered ADDR COUNT   a server: listens on ADDR (port chosen by the kernel),
+ *                                          and a forked client (comm "nsg-client") connects and
+ *                                          writes COUNT times; the accepted socket carries a
+ *                                          filter that drops every packet (drop reason
+ *                                          SOCKET_FILTER on the server's socket); prints "port=P"
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -22,6 +27,9 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/socket.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <linux/filter.h>
 
 static socklen_t make_addr(const char *host, int port, struct sockaddr_storage *ss)
 {
@@ -72,19 +80,33 @@ static int tcp_connects(const char *host, int port, int count, int nonblock)
 	return 0;
 }
 
+/* A TCP listener on HOST, port chosen by the kernel; its address goes to ss and len, its port
+ * to port. */
+static int listen_local(const char *host, int backlog, struct sockaddr_storage *ss, socklen_t *len,
+			int *port)
+{
+	int l;
+
+	*len = make_addr(host, 0, ss);
+	l = socket(ss->ss_family, SOCK_STREAM, 0);
+	if (l < 0 || bind(l, (struct sockaddr *)ss, *len) < 0 || listen(l, backlog) < 0 ||
+	    getsockname(l, (struct sockaddr *)ss, len) < 0) {
+		perror("trafficgen: listen");
+		return -1;
+	}
+	*port = ntohs(ss->ss_family == AF_INET ? ((struct sockaddr_in *)ss)->sin_port
+					       : ((struct sockaddr_in6 *)ss)->sin6_port);
+	return l;
+}
+
 static int tcp_local(const char *host, int count)
 {
 	struct sockaddr_storage ss;
-	socklen_t len = make_addr(host, 0, &ss);
-	int l = socket(ss.ss_family, SOCK_STREAM, 0), ok = 0, port;
+	socklen_t len;
+	int port, ok = 0, l = listen_local(host, count + 8, &ss, &len, &port);
 
-	if (bind(l, (struct sockaddr *)&ss, len) < 0 || listen(l, count + 8) < 0) {
-		perror("trafficgen: listen");
+	if (l < 0)
 		return 1;
-	}
-	getsockname(l, (struct sockaddr *)&ss, &len);
-	port = ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
-					    : ((struct sockaddr_in6 *)&ss)->sin6_port);
 	for (int i = 0; i < count; i++) {
 		int fd = socket(ss.ss_family, SOCK_STREAM, 0), a;
 
@@ -157,6 +179,45 @@ static int hold(const char *host, int port, int seconds)
 	return 0;
 }
 
+static int serve_filtered(const char *host, int count)
+{
+	struct sock_filter drop_all = BPF_STMT(BPF_RET | BPF_K, 0);
+	struct sock_fprog prog = { .len = 1, .filter = &drop_all };
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int a, port, status, l = listen_local(host, 8, &ss, &len, &port);
+	pid_t client;
+
+	if (l < 0)
+		return 1;
+	client = fork();
+	if (client == 0) {
+		int fd = socket(ss.ss_family, SOCK_STREAM, 0);
+
+		prctl(PR_SET_NAME, "nsg-client");
+		if (connect(fd, (struct sockaddr *)&ss, len) < 0)
+			_exit(1);
+		usleep(200000); /* the server attaches its filter */
+		for (int i = 0; i < count; i++) {
+			if (write(fd, "x", 1) != 1)
+				_exit(1);
+			usleep(20000);
+		}
+		usleep(300000); /* a retransmission or two */
+		_exit(0);
+	}
+	a = accept(l, NULL, NULL);
+	if (a < 0 || setsockopt(a, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog)) < 0) {
+		perror("trafficgen: accept/filter");
+		return 1;
+	}
+	waitpid(client, &status, 0);
+	close(a);
+	close(l);
+	printf("port=%d\n", port);
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -171,6 +232,8 @@ int main(int argc, char **argv)
 				    argc == 6 && !strcmp(argv[5], "send"));
 	if (argc == 5 && !strcmp(argv[1], "udp-storm"))
 		return udp_storm(argv[2], atoi(argv[3]), atof(argv[4]));
+	if (argc == 4 && !strcmp(argv[1], "serve-filtered"))
+		return serve_filtered(argv[2], atoi(argv[3]));
 	if (argc == 5 && !strcmp(argv[1], "hold"))
 		return hold(argv[2], atoi(argv[3]), atoi(argv[4]));
 	fprintf(stderr, "usage: see the comment at the top of tests/tools/trafficgen.c\n");
