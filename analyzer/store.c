@@ -164,9 +164,18 @@ static struct store_conn *cookie_take(struct store *s, uint64_t cookie)
 	return (struct store_conn *)store_ring_at(&s->conns, abs);
 }
 
+static int add_zero_keys(struct intern *comms, struct intern *endpoints, struct intern *reasons)
+{
+	static const uint8_t zero[STORE_REASON_LEN + sizeof(struct store_endpoint)];
+
+	if (intern_get(comms, zero) < 0 || intern_get(endpoints, zero) < 0 ||
+	    intern_get(reasons, zero) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
 int store_init(struct store *s, size_t capacity, const char *cgroup_root)
 {
-	static const uint8_t zero[STORE_REASON_LEN];
 	size_t max_pending;
 	int r;
 
@@ -177,7 +186,8 @@ int store_init(struct store *s, size_t capacity, const char *cgroup_root)
 	intern_init(&s->comms, 16, MAX_SMALL_IDS);
 	intern_init(&s->cgroups, sizeof(uint64_t), MAX_SMALL_IDS);
 	intern_init(&s->reasons, STORE_REASON_LEN, MAX_SMALL_IDS);
-	intern_init(&s->endpoints, sizeof(struct store_endpoint), 2 * capacity + 1);
+	/* A connect names one endpoint and a drop two: 3 x capacity can be live at once. */
+	intern_init(&s->endpoints, sizeof(struct store_endpoint), 4 * capacity + 1);
 	cgroup_names_init(&s->cgnames, cgroup_root);
 	r = ring_init(&s->conns, sizeof(struct store_conn), capacity);
 	if (r == 0)
@@ -185,8 +195,7 @@ int store_init(struct store *s, size_t capacity, const char *cgroup_root)
 	if (r == 0)
 		r = cookie_map_init(&s->pending, max_pending ? max_pending : 1);
 	/* Id 0 of every table is the all-zero key: the fallback when a table overflows. */
-	if (r == 0 && (intern_get(&s->comms, zero) < 0 || intern_get(&s->endpoints, zero) < 0 ||
-		       intern_get(&s->reasons, zero) < 0))
+	if (r == 0 && add_zero_keys(&s->comms, &s->endpoints, &s->reasons) < 0)
 		r = -ENOMEM;
 	if (r < 0)
 		store_fini(s);
@@ -241,9 +250,11 @@ static void cgroup_resolve(struct store *s, struct store_cgroup_info *ci)
 	ci->container = container[0] ? sanitized(container) : NULL;
 }
 
+static int64_t intern_in(struct store *s, struct intern *t, const void *key);
+
 static int cgroup_index(struct store *s, uint64_t id)
 {
-	int64_t idx = intern_get(&s->cgroups, &id);
+	int64_t idx = intern_in(s, &s->cgroups, &id);
 
 	if (idx < 0)
 		return 0; /* table full: attribute to the first cgroup seen, rare and harmless */
@@ -273,9 +284,114 @@ const struct store_cgroup_info *store_cgroup(struct store *s, uint16_t idx)
 	return &s->cg[idx];
 }
 
-static uint32_t intern_or_zero(struct intern *t, const void *key)
+/* ---- compaction ------------------------------------------------------------------------------
+ * Keys are never removed one by one: when a table is full, every table is rebuilt from the records
+ * still stored, so that the keys only evicted records used are forgotten and a long-running
+ * analyzer keeps naming new processes and destinations. Rebuilding costs a pass over the store: it
+ * is done at most once per max / 4 records stored, so that a table still full afterwards (more
+ * live keys than it may hold) costs nothing more than the fallback to id 0. */
+static uint32_t remap(struct intern *to, const struct intern *from, uint32_t id)
+{
+	int64_t n = intern_get(to, intern_key(from, id < from->n ? id : 0));
+
+	return n < 0 ? 0 : (uint32_t)n; /* 0 is the fallback key of every table */
+}
+
+static uint32_t remap_cgroup(struct intern *to, const struct intern *from, uint32_t idx)
+{
+	int64_t n;
+
+	if (idx >= from->n)
+		return 0;
+	n = intern_get(to, intern_key(from, idx));
+	return n < 0 ? 0 : (uint32_t)n;
+}
+
+/* Moves each kept cgroup's resolved names to its new index (in cg, as large as s->cg) and frees
+ * the others'. */
+static void rebuild_cgroup_info(struct store *s, const struct intern *cgroups,
+				struct store_cgroup_info *cg)
+{
+	for (uint32_t j = 0; j < cgroups->n && j < s->cg_cap; j++) {
+		int64_t old = intern_find(&s->cgroups, intern_key(cgroups, j));
+
+		if (old >= 0 && (size_t)old < s->cg_cap) {
+			cg[j] = s->cg[old];
+			memset(&s->cg[old], 0, sizeof(s->cg[old]));
+		}
+	}
+	for (size_t i = 0; i < s->cg_cap; i++) {
+		free(s->cg[i].unit);
+		free(s->cg[i].container);
+	}
+	free(s->cg);
+	s->cg = cg;
+}
+
+int store_compact(struct store *s)
+{
+	struct intern comms, endpoints, reasons, cgroups;
+	struct store_cgroup_info *cg = calloc(s->cg_cap ? s->cg_cap : 1, sizeof(*cg));
+
+	if (!cg)
+		return -ENOMEM;
+	intern_init(&comms, s->comms.key_len, s->comms.max);
+	intern_init(&endpoints, s->endpoints.key_len, s->endpoints.max);
+	intern_init(&reasons, s->reasons.key_len, s->reasons.max);
+	intern_init(&cgroups, s->cgroups.key_len, s->cgroups.max);
+	if (add_zero_keys(&comms, &endpoints, &reasons) < 0) {
+		intern_fini(&comms);
+		intern_fini(&endpoints);
+		intern_fini(&reasons);
+		free(cg);
+		return -ENOMEM;
+	}
+	/* From here on every record gets an id in the new tables (0 when a key does not fit), so
+	 * the store stays consistent whatever happens. */
+	for (uint64_t i = s->conns.head - s->conns.count; i < s->conns.head; i++) {
+		struct store_conn *r = (struct store_conn *)store_ring_at(&s->conns, i);
+
+		r->comm = (uint16_t)remap(&comms, &s->comms, r->comm);
+		r->dst = remap(&endpoints, &s->endpoints, r->dst);
+		r->cgroup = (uint16_t)remap_cgroup(&cgroups, &s->cgroups, r->cgroup);
+	}
+	for (uint64_t i = s->drops.head - s->drops.count; i < s->drops.head; i++) {
+		struct store_drop *r = (struct store_drop *)store_ring_at(&s->drops, i);
+
+		r->comm = (uint16_t)remap(&comms, &s->comms, r->comm);
+		r->src = remap(&endpoints, &s->endpoints, r->src);
+		r->dst = remap(&endpoints, &s->endpoints, r->dst);
+		r->reason = (uint16_t)remap(&reasons, &s->reasons, r->reason);
+	}
+	rebuild_cgroup_info(s, &cgroups, cg);
+	intern_fini(&s->comms);
+	intern_fini(&s->endpoints);
+	intern_fini(&s->reasons);
+	intern_fini(&s->cgroups);
+	s->comms = comms;
+	s->endpoints = endpoints;
+	s->reasons = reasons;
+	s->cgroups = cgroups;
+	s->rebuilds++;
+	s->rebuilt_at = s->conns.head + s->drops.head;
+	return 0;
+}
+
+/* The id of key in t (one of the store's tables), rebuilding the tables when t is full. t stays
+ * valid: the tables are replaced in place. */
+static int64_t intern_in(struct store *s, struct intern *t, const void *key)
 {
 	int64_t id = intern_get(t, key);
+
+	if (id == -ENOSPC && s->conns.head + s->drops.head - s->rebuilt_at >= t->max / 4 &&
+	    store_compact(s) == 0)
+		id = intern_get(t, key);
+	return id;
+}
+
+static uint32_t intern_or_zero(struct store *s, struct intern *t, const void *key)
+{
+	int64_t id = intern_in(s, t, key);
 
 	return id < 0 ? 0 : (uint32_t)id;
 }
@@ -285,7 +401,7 @@ static uint16_t comm_id(struct store *s, const ProtobufCBinaryData *c)
 	uint8_t key[16] = { 0 };
 
 	memcpy(key, c->data, c->len < 16 ? c->len : 16);
-	return (uint16_t)intern_or_zero(&s->comms, key);
+	return (uint16_t)intern_or_zero(s, &s->comms, key);
 }
 
 static uint32_t endpoint_id(struct store *s, uint32_t family, const ProtobufCBinaryData *a,
@@ -297,7 +413,7 @@ static uint32_t endpoint_id(struct store *s, uint32_t family, const ProtobufCBin
 		e.family = (uint8_t)family;
 		memcpy(e.addr, a->data, a->len);
 	}
-	return intern_or_zero(&s->endpoints, &e);
+	return intern_or_zero(s, &s->endpoints, &e);
 }
 
 static void add_connect(struct store *s, uint64_t ts, const Netspy__V1__Connect *c)
@@ -339,7 +455,7 @@ static void add_drop(struct store *s, uint64_t ts, const Netspy__V1__Drop *d)
 	if (!reason[0])
 		snprintf((char *)reason, sizeof(reason), "%u", d->reason);
 	r->ts_ns = ts;
-	r->reason = (uint16_t)intern_or_zero(&s->reasons, reason);
+	r->reason = (uint16_t)intern_or_zero(s, &s->reasons, reason);
 	r->src = endpoint_id(s, d->family, &d->src_addr, d->src_port);
 	r->dst = endpoint_id(s, d->family, &d->dst_addr, d->dst_port);
 	r->proto = (uint8_t)d->ip_proto;

@@ -80,7 +80,8 @@ struct store {
 	struct cgroup_names cgnames;
 	uint64_t evicted;	  /* records pushed out by newer ones */
 	uint64_t orphan_outcomes; /* TCP outcomes whose connect is not stored */
-	uint64_t rebuilds;	  /* intern table rebuilds */
+	uint64_t rebuilds;	  /* intern table rebuilds (store_compact) */
+	uint64_t rebuilt_at;	  /* records stored (connects + drops) at the last rebuild */
 };
 
 struct store_filter {
@@ -124,6 +125,9 @@ int store_init(struct store *s, size_t capacity, const char *cgroup_root);
 void store_fini(struct store *s);
 /* Adds one event from the daemon. 0, or -EINVAL for an event it cannot use, -ENOMEM. */
 int store_add(struct store *s, const Netspy__V1__Event *ev);
+/* Rebuilds the intern tables from the records still stored (store_add does it by itself when a
+ * table is full); ids of stored records change. 0 or -ENOMEM (then nothing changed). */
+int store_compact(struct store *s);
 
 int store_conn_stats(struct store *s, const struct store_filter *f, unsigned flags,
 		     struct store_conn_stats *ret);

@@ -182,6 +182,64 @@ static void test_bounds_and_memory(void)
 	store_fini(&s);
 }
 
+/* A long-running analyzer sees more names than its tables hold: the tables are rebuilt from the
+ * records still stored, so the newest records keep their names. */
+static void test_compaction(void)
+{
+	struct store s;
+	uint64_t first;
+	int good = 0, good_drops = 0;
+
+	/* Capacity 8: the endpoints table holds 4 x 8 + 1 keys; shrink the others to match. */
+	store_init(&s, 8, "/nonexistent");
+	s.comms.max = 40;
+	s.cgroups.max = 20;
+	s.reasons.max = 12;
+	for (uint32_t i = 0; i < 1000; i++) {
+		char comm[16], reason[16];
+
+		snprintf(comm, sizeof(comm), "p%u", i);
+		snprintf(reason, sizeof(reason), "R%u", i);
+		synth_connect(&s, T0 + i, i + 1, comm, 17, (uint8_t)(i % 250), 1000 + i, 0,
+			      5000 + i);
+		synth_drop(&s, T0 + i, reason, i + 1, comm, 17, 2000 + i);
+	}
+	/* The reasons table (12 keys, a new reason per drop) is the one that fills most often. */
+	CHECK(s.rebuilds > 0 && s.rebuilds <= 2000 / (12 / 4),
+	      "the tables were rebuilt, at most once per 3 records (12 / 4) of 2000 (%llu times)",
+	      (unsigned long long)s.rebuilds);
+	CHECK(s.endpoints.n <= s.endpoints.max && s.comms.n <= 40 && s.cgroups.n <= 20,
+	      "no table grew past its limit (%zu endpoints, %zu names, %zu cgroups)", s.endpoints.n,
+	      s.comms.n, s.cgroups.n);
+	first = s.conns.head - s.conns.count;
+	for (uint64_t a = first; a < s.conns.head; a++) {
+		const struct store_conn *r = store_conn_at(&s, a);
+		uint32_t i = r->pid - 1;
+		char want[16];
+		size_t len;
+		const uint8_t *name = store_comm(&s, r->comm, &len);
+		const struct store_cgroup_info *cg = store_cgroup(&s, r->cgroup);
+
+		snprintf(want, sizeof(want), "p%u", i);
+		good += store_endpoint(&s, r->dst)->port == 1000 + i && len == strlen(want) &&
+			!memcmp(name, want, len) && cg && cg->id == 5000 + i;
+	}
+	CHECK(s.conns.count == 8 && good == 8,
+	      "the 8 connects still stored keep destination, name and cgroup (%d of 8)", good);
+	for (uint64_t a = s.drops.head - s.drops.count; a < s.drops.head; a++) {
+		const struct store_drop *r = store_drop_at(&s, a);
+		char want[16];
+
+		snprintf(want, sizeof(want), "R%u", r->pid - 1);
+		good_drops += store_endpoint(&s, r->dst)->port == 2000 + r->pid - 1 &&
+			      store_endpoint(&s, r->src)->port == 40000 &&
+			      !strcmp(store_reason(&s, r->reason), want);
+	}
+	CHECK(s.drops.count == 8 && good_drops == 8,
+	      "the 8 drops still stored keep their addresses and reason (%d of 8)", good_drops);
+	store_fini(&s);
+}
+
 static void test_units(void)
 {
 	char unit[128], ctr[128], tmpl[] = "/tmp/netspy-cg.XXXXXX", path[256], mi[300];
@@ -261,6 +319,7 @@ int main(void)
 	test_cookie_merge();
 	test_cookie_shuffle();
 	test_bounds_and_memory();
+	test_compaction();
 	test_units();
 	return CHECK_DONE();
 }
