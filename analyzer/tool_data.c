@@ -77,7 +77,8 @@ int data_begin(struct tool_context *ctx, json_object *args, int64_t default_max,
 	return data_store(ctx, &ret->s, ret_error);
 }
 
-void data_add_totals(json_object *o, const struct store_conn_stats *st)
+/* total_connections, failed_connections, failure_rate */
+static void data_add_totals(json_object *o, const struct store_conn_stats *st)
 {
 	json_object_object_add(o, "total_connections", json_object_new_int64((int64_t)st->total));
 	json_object_object_add(o, "failed_connections", json_object_new_int64((int64_t)st->failed));
@@ -89,6 +90,22 @@ int data_error(int err, char **ret_error)
 {
 	*ret_error = strdup(strerror(-err));
 	return err;
+}
+
+int data_conn_stats(struct tool_context *ctx, json_object *args, unsigned flags,
+		    struct data_query *q, struct store_conn_stats *st, json_object **ret,
+		    char **ret_error)
+{
+	int r = data_begin(ctx, args, 0, q, ret_error);
+
+	if (r < 0)
+		return r;
+	r = store_conn_stats(q->s, &q->f, flags, st);
+	if (r < 0)
+		return data_error(r, ret_error);
+	*ret = data_result_new(ctx, &q->a);
+	data_add_totals(*ret, st);
+	return 0;
 }
 
 static json_object *str_or_null(const char *s)

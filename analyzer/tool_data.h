@@ -80,10 +80,14 @@ struct data_query {
 };
 int data_begin(struct tool_context *ctx, json_object *args, int64_t default_max,
 	       struct data_query *ret, char **ret_error);
-/* total_connections, failed_connections, failure_rate */
-void data_add_totals(json_object *o, const struct store_conn_stats *st);
 /* Maps a store error to the tool contract. */
 int data_error(int err, char **ret_error);
+/* What get_network_summary and analyze_patterns start from: the query, the connection statistics
+ * (STORE_STATS_* flags) and a result object holding the common fields and the totals, in *ret.
+ * 0 or a negative errno with *ret_error set. */
+int data_conn_stats(struct tool_context *ctx, json_object *args, unsigned flags,
+		    struct data_query *q, struct store_conn_stats *st, json_object **ret,
+		    char **ret_error);
 
 /* ---- results ---- */
 /* A result object with the common fields. */

@@ -12,16 +12,11 @@ static int summary_run(struct tool_context *ctx, json_object *args, json_object 
 	struct data_query q;
 	struct store *s;
 	json_object *o;
-	int r = data_begin(ctx, args, 0, &q, ret_error);
+	int r = data_conn_stats(ctx, args, 0, &q, &st, &o, ret_error);
 
 	if (r < 0)
 		return r;
 	s = q.s;
-	r = store_conn_stats(s, &q.f, 0, &st);
-	if (r < 0)
-		return data_error(r, ret_error);
-	o = data_result_new(ctx, &q.a);
-	data_add_totals(o, &st);
 	json_object_object_add(o, "by_protocol", json_proto_counts(st.by_proto));
 	json_object_object_add(o, "by_outcome", json_outcome_counts(st.by_outcome));
 	json_object_object_add(o, "latency_ms", json_latency(&st));
