@@ -6,23 +6,6 @@ require_root
 
 PEER=$NETSPY_TESTS_BIN/collector_peer
 
-# Live subscriptions, filtered by the daemon, started before the traffic: other processes on the
-# machine may produce so many events that a later replay of the bounded backlog would miss ours.
-# dump_start FILE FILTERS... / dump_stop FILE
-declare -A DUMPERS
-dump_start() {
-	local f=$1; shift
-	"$PEER" "$SOCK" dump 120 "$@" >"$f" &
-	DUMPERS[$f]=$!
-	on_exit "kill ${DUMPERS[$f]}"
-	for _ in $(seq 50); do grep -q subscribed "$f" 2>/dev/null && return 0; sleep 0.1; done
-	fail "dump subscriber for $f did not start"
-}
-dump_stop() {
-	sleep 0.5
-	kill "${DUMPERS[$1]}" 2>/dev/null
-	wait "${DUMPERS[$1]}" 2>/dev/null
-}
 # count FILE PYTHON-CONDITION: number of JSON lines in FILE for which the condition on e holds.
 count() {
 	python3 - "$1" "$2" <<'EOF'

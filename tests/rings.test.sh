@@ -5,26 +5,9 @@
 . "$(dirname "$0")/lib.sh"
 require_root
 
-PEER=$NETSPY_TESTS_BIN/collector_peer
 STORM=$NETSPY_TESTS_BIN/storm
 NCPUS=$(nproc --all)
 
-dump_start() { # dump_start FILE COMM...
-	local f=$1; shift
-	local args=() c
-	for c in "$@"; do args+=(comm "$c"); done
-	"$PEER" "$SOCK" dump 120 "${args[@]}" >"$f" &
-	eval "DUMP_$(basename "$f" .json)=$!"
-	on_exit "kill $!"
-	for _ in $(seq 50); do grep -q subscribed "$f" 2>/dev/null && return 0; sleep 0.1; done
-	fail "dump subscriber for $f did not start"
-}
-dump_stop() { # dump_stop FILE
-	local v="DUMP_$(basename "$1" .json)"
-	sleep 0.5
-	kill "${!v}" 2>/dev/null
-	wait "${!v}" 2>/dev/null
-}
 # py FILE PYTHON: runs PYTHON with `events` (the file's events, in arrival order) and prints what
 # it prints.
 py() {
@@ -47,7 +30,7 @@ now() { date +%s.%N; }
 start_daemon || exit 1
 
 # ---- every CPU's ring ------------------------------------------------------------------------
-dump_start "$T/cpus.json" nsr-cpu0 nsr-cpu1
+dump_start "$T/cpus.json" comm nsr-cpu0 comm nsr-cpu1
 pids=()
 for cpu in 0 1; do
 	g=$(unique_gen nsr-cpu$cpu)
@@ -66,7 +49,7 @@ done
 # ---- outcomes after their connects -----------------------------------------------------------
 # Connects travel through the per-CPU rings, outcomes through the shared ring buffer: netspyd must
 # still deliver each connect before the outcome it led to, from both CPUs at once.
-dump_start "$T/order.json" nsr-order0 nsr-order1
+dump_start "$T/order.json" comm nsr-order0 comm nsr-order1
 pids=()
 for cpu in 0 1; do
 	g=$(unique_gen nsr-order$cpu)
@@ -90,7 +73,7 @@ print(bad)")"
 # ---- timestamps --------------------------------------------------------------------------------
 # TCP connects are dated in nanoseconds; UDP connects from the jiffies counter, which netspyd
 # converts: they must be right to a clock tick (10 ms at most) plus the conversion's error.
-dump_start "$T/time.json" nsr-time-udp nsr-time-tcp
+dump_start "$T/time.json" comm nsr-time-udp comm nsr-time-tcp
 sleep 1 # the conversion's rate is measured from netspyd's start: give it a baseline
 gu=$(unique_gen nsr-time-udp)
 gt=$(unique_gen nsr-time-tcp)
@@ -116,7 +99,7 @@ stop_daemon
 # With the drain timer at 10 s, only the kernel's wakeup (when a ring is a quarter full) can bring a
 # storm's events out in time.
 start_daemon --flush-interval 10000 --ringbuf-size 1048576 || exit 1
-"$PEER" "$SOCK" count nsr-kick 3 >"$T/kick.out" &
+"$NETSPY_TESTS_BIN/collector_peer" "$SOCK" count nsr-kick 3 >"$T/kick.out" &
 counter=$!
 sleep 0.5
 out=$(taskset -c $((1 % NCPUS)) "$STORM" connect 1 nsr-kick)
