@@ -170,8 +170,8 @@ static bool kfree_skb_has_rx_sk(const struct btf *btf)
 	t = btf__type_by_id(btf, t->type); /* pointer */
 	if (!t || !btf_is_ptr(t))
 		return false;
-	t = btf__type_by_id(btf,
-			    t->type); /* func proto: (void *, skb, location, reason[, rx_sk]) */
+	/* func proto: (void *, skb, location, reason[, rx_sk]) */
+	t = btf__type_by_id(btf, t->type);
 	return t && btf_is_func_proto(t) && btf_vlen(t) >= 5;
 }
 
@@ -229,23 +229,29 @@ static int load(struct probes *p, const struct probes_opts *o)
 	return 0;
 }
 
+/* Maps a BPF_F_MMAPABLE array of len bytes (rounded up to pages, in *ret_len). */
+static void *map_array(int fd, size_t len, int prot, size_t *ret_len)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+
+	*ret_len = (len + page - 1) & ~(page - 1);
+	return mmap(NULL, *ret_len, prot, MAP_SHARED, fd, 0);
+}
+
 /* Maps the connect rings (read-only) and their positions (netspyd writes the tails). */
 static int map_conn_rings(struct probes *p)
 {
-	long page = sysconf(_SC_PAGESIZE);
-	size_t ring = ((size_t)p->ncpus << p->conn_order) * sizeof(struct netspy_event);
-	size_t ctl = (size_t)p->ncpus * sizeof(struct netspy_ring_ctl);
 	void *m;
 
-	p->conn_ring_len = (ring + (size_t)page - 1) & ~((size_t)page - 1);
-	p->conn_ctl_len = (ctl + (size_t)page - 1) & ~((size_t)page - 1);
-	m = mmap(NULL, p->conn_ring_len, PROT_READ, MAP_SHARED,
-		 bpf_map__fd(p->skel->maps.conn_ring), 0);
+	m = map_array(bpf_map__fd(p->skel->maps.conn_ring),
+		      ((size_t)p->ncpus << p->conn_order) * sizeof(struct netspy_event), PROT_READ,
+		      &p->conn_ring_len);
 	if (m == MAP_FAILED)
 		return fail(p, -errno, "mapping the connect rings");
 	p->conn_ring = m;
-	m = mmap(NULL, p->conn_ctl_len, PROT_READ | PROT_WRITE, MAP_SHARED,
-		 bpf_map__fd(p->skel->maps.conn_ctl), 0);
+	m = map_array(bpf_map__fd(p->skel->maps.conn_ctl),
+		      (size_t)p->ncpus * sizeof(struct netspy_ring_ctl), PROT_READ | PROT_WRITE,
+		      &p->conn_ctl_len);
 	if (m == MAP_FAILED)
 		return fail(p, -errno, "mapping the connect ring positions");
 	p->conn_ctl = m;
