@@ -102,5 +102,5 @@ clean:
 	rm -rf build
 
 format:
-	clang-format -i $(wildcard */*.c */*.h bpf/*.bpf.c)
+	clang-format -i $(wildcard */*.c */*.h */*/*.c */*/*.h bpf/*.bpf.c)
 .SECONDARY:

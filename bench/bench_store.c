@@ -8,9 +8,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "analyzer.h"
-#include "context.h"
-#include "tool.h"
+#include "core/analyzer.h"
+#include "tools/context.h"
+#include "tools/tool.h"
 
 #define RUNS 9
 

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ai_priv.h"
+#include "ai/ai_priv.h"
 
 static void check(int cond)
 {

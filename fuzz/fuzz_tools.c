@@ -7,10 +7,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "analyzer.h"
-#include "cliargs.h"
-#include "context.h"
-#include "tool.h"
+#include "core/analyzer.h"
+#include "frontends/cliargs.h"
+#include "tools/context.h"
+#include "tools/tool.h"
 
 #define FUZZ_MAX_INPUT 4096
 #define MAX_WORDS 32

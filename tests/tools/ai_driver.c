@@ -17,9 +17,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ai.h"
-#include "analyzer.h"
-#include "tool.h"
+#include "ai/ai.h"
+#include "core/analyzer.h"
+#include "tools/tool.h"
 
 static int fake_run(json_object *args, json_object **ret, char **ret_error, const char *json)
 {

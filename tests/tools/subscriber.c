@@ -19,7 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "client.h"
+#include "core/client.h"
 
 #define MAX_COMMS 8
 

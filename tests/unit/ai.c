@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ai_priv.h"
+#include "ai/ai_priv.h"
 #include "check.h"
 
 static void test_retry_policy(void)

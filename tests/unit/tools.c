@@ -5,12 +5,12 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "analyzer.h"
+#include "core/analyzer.h"
 #include "check.h"
-#include "cliargs.h"
-#include "context.h"
+#include "frontends/cliargs.h"
+#include "tools/context.h"
 #include "synth.h"
-#include "tool.h"
+#include "tools/tool.h"
 
 static const char *const expected_order[] = {
 	"get_network_summary", "list_connections", "get_packet_drop_summary", "list_packet_drops",
