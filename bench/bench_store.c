@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "ai/ai.h"
 #include "core/analyzer.h"
 #include "tools/context.h"
 #include "tools/tool.h"
@@ -140,7 +141,7 @@ int main(int argc, char **argv)
 	size_t n = argc > 1 ? strtoul(argv[1], NULL, 10) : 1000000;
 	struct analyzer_opts o = { .capacity = n, .cgroup_root = "/nonexistent" };
 	struct analyzer an;
-	struct tool_context ctx = { .an = &an, .tools = tool_registry };
+	struct tool_context ctx = { .an = &an, .tools = tool_registry, .analyst = &ai_analyst };
 	struct tool_run ts = { &ctx, "get_network_summary" }, ta = { &ctx, "analyze_patterns" };
 	double t0, base, r;
 

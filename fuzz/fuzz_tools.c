@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "ai/ai.h"
 #include "core/analyzer.h"
 #include "frontends/cliargs.h"
 #include "tools/context.h"
@@ -52,6 +53,7 @@ static struct tool_context *context(void)
 	add_connect(&an.store, (uint64_t)ts.tv_sec * 1000000000ull, "\x1b[31mred", 17, 0);
 	ctx.an = &an;
 	ctx.tools = tool_registry;
+	ctx.analyst = &ai_analyst;
 	return &ctx;
 }
 

@@ -1,13 +1,17 @@
-/* The AI side of the analyzer: ai_insights and contextual_analysis. With a model configured they
- * run OpenAI-compatible function calling over the data tools; without one, the built-in offline
- * analyst answers from the same tools. Tool handlers (tool_ai_insights.c,
- * tool_contextual_analysis.c) call these. */
+/* The AI layer seen from above: the analyst behind ai_insights and contextual_analysis. With a
+ * model configured it runs function calling over the data tools through an AI backend
+ * (ai/backend.h); without one, the built-in offline analyst answers from the same tools.
+ * Frontends plug ai_analyst into their tool context. */
 #ifndef NETSPY_AI_H
 #define NETSPY_AI_H
 
+#include <stdio.h>
 #include <json-c/json.h>
 
 #include "tools/context.h"
+
+/* ai_insights and ai_contextual, for tool_context.analyst. */
+extern const struct tool_analyst ai_analyst;
 
 /* Same contract as struct tool's run(). Configuration comes from ctx->ai and the environment
  * (OPENAI_API_KEY, OPENAI_BASE_URL, NETSPY_MODEL, NETSPY_AI_TIMEOUT, $CREDENTIALS_DIRECTORY/
@@ -18,10 +22,11 @@
  * -EREMOTEIO with a message that never contains the key. */
 int ai_insights(struct tool_context *ctx, json_object *args, json_object **ret, char **ret_error);
 int ai_contextual(struct tool_context *ctx, json_object *args, json_object **ret, char **ret_error);
-void ai_insights_print(FILE *f, json_object *result);
-void ai_contextual_print(FILE *f, json_object *result);
 /* Frees ctx->ai_session: the conversation that contextual_analysis keeps between questions for
  * a frontend with a person (ctx->progress set: the shell); MCP calls do not keep one. */
 void ai_session_free(struct tool_context *ctx);
+/* Fills the endpoint and model that flags left unset from the environment ($OPENAI_BASE_URL,
+ * $NETSPY_MODEL), else the defaults of the OpenAI-compatible backend. */
+void ai_settings_resolve(struct ai_settings *s);
 
 #endif

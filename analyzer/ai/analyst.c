@@ -1,11 +1,15 @@
-/* The AI entry points behind ai_insights and contextual_analysis: choose between a configured
- * model and the offline analyst, keep the shell's conversation, and render results for people. */
+/* The analyst behind ai_insights and contextual_analysis: chooses between a configured backend
+ * and the offline analyst, and keeps the shell's conversation. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ai/ai.h"
-#include "ai/ai_priv.h"
+#include "ai/backend.h"
+#include "ai/loop.h"
+#include "ai/offline.h"
+#include "ai/openai.h"
+#include "core/text.h"
 
 static const char system_prompt[] =
     "You are netspy's network analyst. You answer questions about this machine's network "
@@ -147,47 +151,45 @@ static int backend_failed(int r, char **ret_error)
 
 int ai_contextual(struct tool_context *ctx, json_object *args, json_object **ret, char **ret_error)
 {
-	struct ai_backend be;
+	struct ai_backend *be;
 	struct ai_loop_limits l;
 	json_object *messages, *result;
-	bool configured;
 	size_t before;
 	char *user;
 	int r;
 
-	r = ai_backend_open(&ctx->ai, &be, &configured, ret_error);
+	r = ai_backend_open(&ctx->ai, ctx->progress, &be, ret_error);
 	if (r)
 		return backend_failed(r, ret_error);
-	if (!configured)
+	if (!be)
 		return ai_offline_contextual(ctx, args, ret, ret_error);
-	be.progress = ctx->progress;
 	ai_loop_limits_default(&l);
 	messages = conversation(ctx, l.max_bytes);
 	user = user_message(args);
 	if (!messages || !user) {
 		json_object_put(messages);
 		free(user);
-		ai_backend_close(&be);
+		ai_backend_close(be);
 		return -ENOMEM;
 	}
 	before = json_object_array_length(messages);
 	json_object_array_add(messages, message("user", user));
 	free(user);
 	result = json_object_new_object();
-	r = ai_loop_run(ctx, &be, &l, messages, result, ret_error);
+	r = ai_loop_run(ctx, be, &l, messages, result, ret_error);
 	if (r) {
 		/* Forget the failed turn so that the next question starts from a clean state. */
 		json_object_array_del_idx(messages, before,
 					  json_object_array_length(messages) - before);
 		json_object_put(messages);
 		json_object_put(result);
-		ai_backend_close(&be);
+		ai_backend_close(be);
 		return backend_failed(r, ret_error);
 	}
 	json_object_object_add(result, "offline", json_object_new_boolean(false));
-	json_object_object_add(result, "model", json_object_new_string(be.model));
+	json_object_object_add(result, "model", json_object_new_string(be->model));
 	json_object_put(messages);
-	ai_backend_close(&be);
+	ai_backend_close(be);
 	*ret = result;
 	return 0;
 }
@@ -197,112 +199,56 @@ int ai_insights(struct tool_context *ctx, json_object *args, json_object **ret, 
 	const char *text = arg_string(args, "summary_text");
 	json_object *req, *messages, *result;
 	struct ai_reply reply;
-	struct ai_backend be;
-	bool configured, streamed;
+	struct ai_backend *be;
+	bool streamed;
 	char *user, *clean;
 	int r;
 
-	r = ai_backend_open(&ctx->ai, &be, &configured, ret_error);
+	r = ai_backend_open(&ctx->ai, ctx->progress, &be, ret_error);
 	if (r)
 		return backend_failed(r, ret_error);
-	if (!configured)
+	if (!be)
 		return ai_offline_insights(text ? text : "", ret, ret_error);
-	be.progress = ctx->progress;
-	user = ai_strdupf("Interpret this network summary:\n<summary>\n%s\n</summary>",
-			  text ? text : "");
+	user = text_printf("Interpret this network summary:\n<summary>\n%s\n</summary>",
+			   text ? text : "");
 	messages = json_object_new_array();
 	json_object_array_add(messages, message("system", insights_prompt));
 	json_object_array_add(messages, message("user", user ? user : ""));
 	free(user);
 	req = json_object_new_object();
 	json_object_object_add(req, "messages", messages);
-	r = ai_backend_chat(&be, req, ctx->stream_out, &reply, &streamed, ret_error);
+	r = ai_backend_chat(be, req, ctx->stream_out, &reply, &streamed, ret_error);
 	json_object_put(req);
 	if (r) {
-		ai_backend_close(&be);
+		ai_backend_close(be);
 		return backend_failed(r, ret_error);
 	}
-	clean = ai_text_clean(reply.content ? reply.content : "", reply.content_len);
+	clean = text_clean(reply.content ? reply.content : "", reply.content_len);
 	result = json_object_new_object();
 	json_object_object_add(result, "insights", json_object_new_string(clean ? clean : ""));
 	json_object_object_add(result, "offline", json_object_new_boolean(false));
-	json_object_object_add(result, "model", json_object_new_string(be.model));
+	json_object_object_add(result, "model", json_object_new_string(be->model));
 	json_object_object_add(result, "streamed", json_object_new_boolean(streamed));
 	free(clean);
 	ai_reply_free(&reply);
-	ai_backend_close(&be);
+	ai_backend_close(be);
 	*ret = result;
 	return 0;
 }
 
-static bool get_bool(json_object *o, const char *key)
+const struct tool_analyst ai_analyst = {
+	.insights = ai_insights,
+	.contextual = ai_contextual,
+};
+
+void ai_settings_resolve(struct ai_settings *s)
 {
-	json_object *v;
-
-	return json_object_object_get_ex(o, key, &v) && json_object_get_boolean(v);
-}
-
-/* Text of a result field, filtered again: results can come from elsewhere (an MCP replay). */
-static void print_text(FILE *f, json_object *o, const char *key)
-{
-	const char *s = arg_string(o, key);
-	char *clean = ai_text_clean(s ? s : "", s ? strlen(s) : 0);
-
-	if (clean && *clean)
-		fprintf(f, "%s%s", clean, clean[strlen(clean) - 1] == '\n' ? "" : "\n");
-	free(clean);
-}
-
-static void print_origin(FILE *f, json_object *result)
-{
-	const char *model = arg_string(result, "model");
-	char *clean = model ? ai_text_clean(model, strlen(model)) : NULL;
-
-	if (get_bool(result, "offline") || !clean)
-		fprintf(f, "(Produced by netspy's offline analyst: no model was used.)\n");
-	else
-		fprintf(f, "(Answered by model %s.)\n", clean);
-	free(clean);
-}
-
-void ai_insights_print(FILE *f, json_object *result)
-{
-	if (!get_bool(result, "streamed"))
-		print_text(f, result, "insights");
-	print_origin(f, result);
-}
-
-/* Writes s made terminal-safe. */
-static void print_clean(FILE *f, const char *s)
-{
-	char *clean = ai_text_clean(s ? s : "", s ? strlen(s) : 0);
-
-	fputs(clean ? clean : "", f);
-	free(clean);
-}
-
-void ai_contextual_print(FILE *f, json_object *result)
-{
-	json_object *calls = NULL, *c, *a;
-	size_t i, n;
-
-	if (!get_bool(result, "streamed"))
-		print_text(f, result, "answer");
-	json_object_object_get_ex(result, "tools_called", &calls);
-	n = json_object_is_type(calls, json_type_array) ? json_object_array_length(calls) : 0;
-	fprintf(f, "\n");
-	if (n)
-		fprintf(f, "Tools used:\n");
-	for (i = 0; i < n; i++) {
-		c = json_object_array_get_idx(calls, i);
-		a = NULL;
-		json_object_object_get_ex(c, "arguments", &a);
-		fputs("  ", f);
-		print_clean(f, arg_string(c, "name"));
-		fputc(' ', f);
-		print_clean(f,
-			    a ? json_object_to_json_string_ext(a, JSON_C_TO_STRING_PLAIN) : "{}");
-		fputc('\n', f);
-	}
-	print_origin(f, result);
+	if (!s->base_url)
+		s->base_url = getenv("OPENAI_BASE_URL");
+	if (!s->base_url || !*s->base_url)
+		s->base_url = OPENAI_DEFAULT_BASE_URL;
+	if (!s->model)
+		s->model = getenv("NETSPY_MODEL");
+	if (!s->model || !*s->model)
+		s->model = OPENAI_DEFAULT_MODEL;
 }

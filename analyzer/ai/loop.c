@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ai/ai.h"
-#include "ai/ai_priv.h"
+#include "ai/loop.h"
+#include "core/text.h"
 #include "tools/tool.h"
 
 #define AI_DEFAULT_MAX_ITERATIONS 8
@@ -43,7 +43,7 @@ static bool name_valid(const char *n)
 static bool offered(const struct tool *t)
 {
 	/* contextual_analysis is never offered to itself, whatever its descriptor says. */
-	return t->offered_to_model && t->read_only && t->run && t->run != ai_contextual &&
+	return t->offered_to_model && t->read_only && t->run &&
 	       strcmp(t->name, "contextual_analysis") != 0 && name_valid(t->name);
 }
 
@@ -111,8 +111,8 @@ static char *unknown_function(const struct tool_context *ctx, const char *name)
 	}
 	if (f)
 		fclose(f);
-	msg = ai_strdupf("unknown function '%.64s'; the available functions are: %s",
-			 name ? name : "", names ? names : "none");
+	msg = text_printf("unknown function '%.64s'; the available functions are: %s",
+			  name ? name : "", names ? names : "none");
 	out = error_json(msg);
 	free(msg);
 	free(names);
@@ -174,10 +174,11 @@ static char *run_call(struct tool_context *ctx, const struct ai_tool_call *c,
 	text = json_object_to_json_string_ext(res, JSON_C_TO_STRING_PLAIN);
 	len = strlen(text);
 	if (len > l->max_tool_bytes) {
-		msg = ai_strdupf("the result is too large (%zu bytes, limit %zu); ask again with a "
-				 "narrower scope (pid, process_name, a shorter duration or fewer "
-				 "events)",
-				 len, l->max_tool_bytes);
+		msg =
+		    text_printf("the result is too large (%zu bytes, limit %zu); ask again with a "
+				"narrower scope (pid, process_name, a shorter duration or fewer "
+				"events)",
+				len, l->max_tool_bytes);
 		out = error_json(msg);
 		free(msg);
 	} else {
@@ -251,10 +252,10 @@ static size_t answer_calls(struct tool_context *ctx, const struct ai_reply *r,
 /* The answer the person sees: the model's text (made terminal-safe), plus why it is partial. */
 static void set_answer(json_object *result, const char *text, size_t len, const char *why)
 {
-	char *clean = ai_text_clean(text ? text : "", text ? len : 0), *all;
+	char *clean = text_clean(text ? text : "", text ? len : 0), *all;
 
 	if (why)
-		all = ai_strdupf("%s%s%s", clean ? clean : "", clean && *clean ? "\n\n" : "", why);
+		all = text_printf("%s%s%s", clean ? clean : "", clean && *clean ? "\n\n" : "", why);
 	else if (clean && !*clean)
 		all = strdup("(the model returned an empty answer)");
 	else
@@ -280,10 +281,10 @@ int ai_loop_run(struct tool_context *ctx, struct ai_backend *be, const struct ai
 
 		if (iter >= l->max_iterations) {
 			why =
-			    ai_strdupf("Stopped early: the model was still calling tools after %d "
-				       "requests (netspy's limit), so this answer may be "
-				       "incomplete.",
-				       l->max_iterations);
+			    text_printf("Stopped early: the model was still calling tools after %d "
+					"requests (netspy's limit), so this answer may be "
+					"incomplete.",
+					l->max_iterations);
 			break;
 		}
 		ai_reply_free(&reply);
@@ -300,9 +301,10 @@ int ai_loop_run(struct tool_context *ctx, struct ai_backend *be, const struct ai
 			break;
 		bytes += answer_calls(ctx, &reply, l, messages, tools_called) + reply.content_len;
 		if (bytes > l->max_bytes) {
-			why = ai_strdupf("Stopped early: the tool output reached netspy's limit of "
-					 "%zu bytes before the model gave a final answer.",
-					 l->max_bytes);
+			why =
+			    text_printf("Stopped early: the tool output reached netspy's limit of "
+					"%zu bytes before the model gave a final answer.",
+					l->max_bytes);
 			iter++;
 			break;
 		}

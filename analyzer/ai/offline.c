@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ai/ai.h"
-#include "ai/ai_priv.h"
+#include "ai/offline.h"
+#include "core/text.h"
 #include "tools/tool.h"
 
 static const char offline_label[] =
@@ -264,7 +264,7 @@ static int run_plan(struct tool_context *ctx, json_object *focus, struct offline
 			break;
 		t = find_tool(ctx, plan[i]);
 		if (!t) {
-			o->errors[i] = ai_strdupf("%s is not available", plan[i]);
+			o->errors[i] = text_printf("%s is not available", plan[i]);
 			continue;
 		}
 		if (i == STEP_DROPS_ALL) {
@@ -293,7 +293,7 @@ static int run_plan(struct tool_context *ctx, json_object *focus, struct offline
 			return r;
 		}
 		if (!o->errors[i])
-			o->errors[i] = ai_strdupf("%s failed: %s", plan[i], strerror(-r));
+			o->errors[i] = text_printf("%s failed: %s", plan[i], strerror(-r));
 	}
 	return 0;
 }
@@ -498,7 +498,7 @@ static char *write_report(json_object *focus, struct offline *o)
 			fprintf(f, "\nNote: %s.\n", o->errors[i]);
 	fclose(f);
 	/* Process names and addresses came from the data: keep the report terminal-safe. */
-	clean = text ? ai_text_clean(text, len) : NULL;
+	clean = text ? text_clean(text, len) : NULL;
 	free(text);
 	return clean;
 }
@@ -668,7 +668,7 @@ int ai_offline_insights(const char *text, json_object **ret, char **ret_error)
 		   "commented on the numbers it found in the text.\n");
 	insights_comment(f, &n);
 	fclose(f);
-	clean = out ? ai_text_clean(out, len) : NULL;
+	clean = out ? text_clean(out, len) : NULL;
 	free(out);
 	nums = json_object_new_object();
 	for (i = 0; i < n.t.n; i++)

@@ -11,10 +11,9 @@
 #include <sys/prctl.h>
 #include <curl/curl.h>
 
-#include "ai/ai_priv.h"
+#include "ai/openai.h"
+#include "core/text.h"
 
-#define AI_DEFAULT_BASE_URL "https://api.openai.com/v1"
-#define AI_DEFAULT_MODEL "gpt-4o-mini"
 #define AI_DEFAULT_TIMEOUT_S 120
 #define AI_CONNECT_TIMEOUT_S 10
 #define AI_MAX_ATTEMPTS 4
@@ -23,14 +22,14 @@
 #define AI_BACKOFF_CAP_MS 8000
 #define AI_KEY_MAX 4096
 
-bool ai_http_retryable(long status, const char *error_code)
+bool openai_retryable(long status, const char *error_code)
 {
 	if (status == 429)
 		return !(error_code && strcmp(error_code, "insufficient_quota") == 0);
 	return status == 408 || status == 409 || (status >= 500 && status <= 599);
 }
 
-long ai_http_retry_after(const char *value, time_t now)
+long openai_retry_after(const char *value, time_t now)
 {
 	char *end;
 	long v;
@@ -53,7 +52,7 @@ long ai_http_retry_after(const char *value, time_t now)
 	return t > now ? (long)(t - now) : 0;
 }
 
-long ai_http_backoff_ms(int attempt, long retry_after_s, double rnd)
+long openai_backoff_ms(int attempt, long retry_after_s, double rnd)
 {
 	long ms;
 
@@ -67,6 +66,17 @@ long ai_http_backoff_ms(int attempt, long retry_after_s, double rnd)
 	return (long)(ms * (0.5 + rnd / 2)); /* jitter: spread clients that failed together */
 }
 
+/* An open OpenAI-compatible backend. */
+struct openai {
+	struct ai_backend base;
+	char *base_url;
+	char *model;
+	char *key; /* in a no-dump mapping; NULL for a local server without a key */
+	size_t key_map_len;
+	long timeout_s, connect_timeout_s;
+	int max_attempts;
+};
+
 static const char *env(const char *name)
 {
 	const char *v = getenv(name);
@@ -75,21 +85,23 @@ static const char *env(const char *name)
 }
 
 /* Reads the key file into a no-dump mapping. -ENOENT when the file does not exist. */
-static int key_read(struct ai_backend *b, const char *path, char **ret_error)
+static int key_read(struct openai *b, const char *path, char **ret_error)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	ssize_t n = 0, got;
 
 	if (fd < 0) {
+		int err = errno; /* before anything can change it */
+
 		*ret_error =
-		    ai_strdupf("cannot read the API key file %s: %s", path, strerror(errno));
-		return -errno;
+		    text_printf("cannot read the API key file %s: %s", path, strerror(err));
+		return -err;
 	}
 	while (n < AI_KEY_MAX && (got = read(fd, b->key + n, AI_KEY_MAX - n)) > 0)
 		n += got;
 	close(fd);
 	if (n >= AI_KEY_MAX) {
-		*ret_error = ai_strdupf("the API key file %s is too large", path);
+		*ret_error = text_printf("the API key file %s is too large", path);
 		return -EFBIG;
 	}
 	b->key[n] = '\0';
@@ -97,7 +109,7 @@ static int key_read(struct ai_backend *b, const char *path, char **ret_error)
 }
 
 /* The key goes into a header: trim it and refuse anything that could break the header. */
-static int key_check(struct ai_backend *b, const char *origin, bool explicit, char **ret_error)
+static int key_check(struct openai *b, const char *origin, bool explicit, char **ret_error)
 {
 	size_t n = strlen(b->key), start = 0, i;
 
@@ -109,14 +121,14 @@ static int key_check(struct ai_backend *b, const char *origin, bool explicit, ch
 	n -= start;
 	for (i = 0; i < n; i++) {
 		if (b->key[i] <= 0x20 || b->key[i] >= 0x7f) {
-			*ret_error = ai_strdupf("the API key from %s contains spaces or control "
-						"characters",
-						origin);
+			*ret_error = text_printf("the API key from %s contains spaces or control "
+						 "characters",
+						 origin);
 			return -EINVAL;
 		}
 	}
 	if (n == 0 && explicit) {
-		*ret_error = ai_strdupf("the API key file %s is empty", origin);
+		*ret_error = text_printf("the API key file %s is empty", origin);
 		return -EINVAL;
 	}
 	if (n == 0) {
@@ -126,7 +138,7 @@ static int key_check(struct ai_backend *b, const char *origin, bool explicit, ch
 	return 0;
 }
 
-static int key_load(struct ai_backend *b, const char *key_file, char **ret_error)
+static int key_load(struct openai *b, const char *key_file, char **ret_error)
 {
 	const char *creds = env("CREDENTIALS_DIRECTORY"), *origin = NULL, *k;
 	char *cred_path = NULL;
@@ -152,7 +164,7 @@ static int key_load(struct ai_backend *b, const char *key_file, char **ret_error
 		}
 		strcpy(b->key, k);
 	} else if (creds) {
-		cred_path = ai_strdupf("%s/openai_api_key", creds);
+		cred_path = text_printf("%s/openai_api_key", creds);
 		origin = "the credential openai_api_key";
 		if (cred_path && access(cred_path, F_OK) == 0)
 			r = key_read(b, cred_path, ret_error);
@@ -168,15 +180,22 @@ static int key_load(struct ai_backend *b, const char *key_file, char **ret_error
 	return r;
 }
 
-void ai_backend_close(struct ai_backend *b)
+static void openai_free(struct openai *b)
 {
+	if (!b)
+		return;
 	if (b->key) {
 		explicit_bzero(b->key, b->key_map_len);
 		munmap(b->key, b->key_map_len);
 	}
 	free(b->base_url);
 	free(b->model);
-	memset(b, 0, sizeof(*b));
+	free(b);
+}
+
+static void openai_close(struct ai_backend *be)
+{
+	openai_free((struct openai *)be);
 }
 
 static long env_long(const char *name, long def, long min, long max)
@@ -193,38 +212,40 @@ static long env_long(const char *name, long def, long min, long max)
 
 static bool is_default_url(const char *url)
 {
-	size_t n = strlen(AI_DEFAULT_BASE_URL);
+	size_t n = strlen(OPENAI_DEFAULT_BASE_URL);
 
-	return strncmp(url, AI_DEFAULT_BASE_URL, n) == 0 && strspn(url + n, "/") == strlen(url + n);
+	return strncmp(url, OPENAI_DEFAULT_BASE_URL, n) == 0 &&
+	       strspn(url + n, "/") == strlen(url + n);
 }
 
-int ai_backend_open(const struct ai_settings *s, struct ai_backend *ret, bool *ret_configured,
-		    char **ret_error)
+static int openai_open(const struct ai_settings *s, struct ai_backend **ret_backend,
+		       char **ret_error)
 {
 	const char *base = s->base_url ? s->base_url : env("OPENAI_BASE_URL");
 	const char *model = s->model ? s->model : env("NETSPY_MODEL");
+	struct openai *ret;
 	size_t n;
 	int r;
 
-	memset(ret, 0, sizeof(*ret));
-	*ret_configured = false;
-	if (s->offline)
-		return 0;
+	*ret_backend = NULL;
+	ret = calloc(1, sizeof(*ret));
+	if (!ret)
+		return -ENOMEM;
 	r = key_load(ret, s->api_key_file, ret_error);
 	if (r) {
-		ai_backend_close(ret);
+		openai_free(ret);
 		return -EREMOTEIO;
 	}
 	/* The OpenAI API without a key cannot answer: only another endpoint (a local server) is
 	 * worth calling without one. Frontends may fill in the default URL themselves. */
 	if (!ret->key && (!base || is_default_url(base))) {
-		ai_backend_close(ret);
+		openai_free(ret);
 		return 0; /* nothing configured: the offline analyst answers */
 	}
-	ret->base_url = strdup(base ? base : AI_DEFAULT_BASE_URL);
-	ret->model = strdup(model ? model : AI_DEFAULT_MODEL);
+	ret->base_url = strdup(base ? base : OPENAI_DEFAULT_BASE_URL);
+	ret->model = strdup(model ? model : OPENAI_DEFAULT_MODEL);
 	if (!ret->base_url || !ret->model) {
-		ai_backend_close(ret);
+		openai_free(ret);
 		return -ENOMEM;
 	}
 	n = strlen(ret->base_url);
@@ -237,7 +258,9 @@ int ai_backend_open(const struct ai_settings *s, struct ai_backend *ret, bool *r
 	    ret->timeout_s < AI_CONNECT_TIMEOUT_S ? ret->timeout_s : AI_CONNECT_TIMEOUT_S;
 	ret->max_attempts = AI_MAX_ATTEMPTS;
 	curl_global_init(CURL_GLOBAL_DEFAULT);
-	*ret_configured = true;
+	ret->base.ops = &openai_backend;
+	ret->base.model = ret->model;
+	*ret_backend = &ret->base;
 	return 0;
 }
 
@@ -252,7 +275,7 @@ struct xfer {
 	bool too_large;
 	struct ai_sse sse;
 	FILE *stream_out;
-	struct ai_text_filter filter;
+	struct text_filter filter;
 };
 
 static bool header_is(const char *line, size_t len, const char *name)
@@ -298,7 +321,7 @@ static void on_stream_text(void *opaque, const char *text, size_t len)
 	while (len) {
 		size_t take = len > 4096 ? 4096 : len;
 
-		n = ai_text_filter_run(&x->filter, text, take, buf);
+		n = text_filter_run(&x->filter, text, take, buf);
 		fwrite(buf, 1, n, x->stream_out);
 		text += take;
 		len -= take;
@@ -340,7 +363,7 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *opaque)
 	return len;
 }
 
-static struct curl_slist *headers_make(const struct ai_backend *b)
+static struct curl_slist *headers_make(const struct openai *b)
 {
 	struct curl_slist *h = NULL, *t;
 	size_t klen;
@@ -390,14 +413,14 @@ static void xfer_free(struct xfer *x)
 }
 
 /* The server's own error message, made safe to show: no key, no escapes, short. NULL if none. */
-static char *server_message(const struct ai_backend *b, const struct ai_reply *r)
+static char *server_message(const struct openai *b, const struct ai_reply *r)
 {
 	char *m, *k;
 	size_t klen;
 
 	if (!r->error_message)
 		return NULL;
-	m = ai_text_clean(r->error_message, strlen(r->error_message));
+	m = text_clean(r->error_message, strlen(r->error_message));
 	if (!m)
 		return NULL;
 	if (b->key && (klen = strlen(b->key)) >= 4)
@@ -408,31 +431,32 @@ static char *server_message(const struct ai_backend *b, const struct ai_reply *r
 	return m;
 }
 
-static char *status_error(const struct ai_backend *b, long status, const struct ai_reply *r,
+static char *status_error(const struct openai *b, long status, const struct ai_reply *r,
 			  int attempts)
 {
 	char *msg = NULL, *out;
 
 	if (status == 401)
-		return ai_strdupf("the API key was rejected (HTTP 401); check OPENAI_API_KEY, "
-				  "--api-key-file or the openai_api_key credential");
+		return text_printf("the API key was rejected (HTTP 401); check OPENAI_API_KEY, "
+				   "--api-key-file or the openai_api_key credential");
 	if (status == 403)
-		return ai_strdupf("the model server refused access (HTTP 403); the key may lack "
-				  "permission for model %s",
-				  b->model);
+		return text_printf("the model server refused access (HTTP 403); the key may lack "
+				   "permission for model %s",
+				   b->model);
 	if (status == 429 && r->error_code && strcmp(r->error_code, "insufficient_quota") == 0)
-		return ai_strdupf(
+		return text_printf(
 		    "the API account has no quota left (HTTP 429 insufficient_quota)");
 	msg = server_message(b, r);
 	if (status == 404)
-		out = ai_strdupf("the model server at %s answered HTTP 404 (is the base URL right, "
-				 "and does model %s exist?)%s%s",
-				 b->base_url, b->model, msg ? ": " : "", msg ? msg : "");
-	else
 		out =
-		    ai_strdupf("the model server at %s answered HTTP %ld%s%s%s%s", b->base_url,
-			       status, attempts > 1 ? " " : "", attempts > 1 ? "after retries" : "",
-			       msg ? ": " : "", msg ? msg : "");
+		    text_printf("the model server at %s answered HTTP 404 (is the base URL right, "
+				"and does model %s exist?)%s%s",
+				b->base_url, b->model, msg ? ": " : "", msg ? msg : "");
+	else
+		out = text_printf("the model server at %s answered HTTP %ld%s%s%s%s", b->base_url,
+				  status, attempts > 1 ? " " : "",
+				  attempts > 1 ? "after retries" : "", msg ? ": " : "",
+				  msg ? msg : "");
 	free(msg);
 	return out;
 }
@@ -458,20 +482,20 @@ static bool curl_retryable(CURLcode rc, CURL *c)
 	}
 }
 
-static char *curl_error(const struct ai_backend *b, CURLcode rc, const struct xfer *x)
+static char *curl_error(const struct openai *b, CURLcode rc, const struct xfer *x)
 {
 	if (x->too_large)
-		return ai_strdupf("the model server's response exceeds netspy's limits");
+		return text_printf("the model server's response exceeds netspy's limits");
 	if (rc == CURLE_OPERATION_TIMEDOUT)
-		return ai_strdupf("the model server at %s did not answer within %ld s (set "
-				  "NETSPY_AI_TIMEOUT to wait longer)",
-				  b->base_url, b->timeout_s);
-	return ai_strdupf("cannot reach the model server at %s: %s", b->base_url,
-			  curl_easy_strerror(rc));
+		return text_printf("the model server at %s did not answer within %ld s (set "
+				   "NETSPY_AI_TIMEOUT to wait longer)",
+				   b->base_url, b->timeout_s);
+	return text_printf("cannot reach the model server at %s: %s", b->base_url,
+			   curl_easy_strerror(rc));
 }
 
 /* Turns a finished 200 transfer into a reply. */
-static int xfer_reply(const struct ai_backend *b, struct xfer *x, struct ai_reply *ret,
+static int xfer_reply(const struct openai *b, struct xfer *x, struct ai_reply *ret,
 		      char **ret_error)
 {
 	char *msg;
@@ -485,15 +509,15 @@ static int xfer_reply(const struct ai_backend *b, struct xfer *x, struct ai_repl
 	}
 	if (!r && (ret->error_code || ret->error_message)) {
 		msg = server_message(b, ret);
-		*ret_error = ai_strdupf("the model server reported an error: %s",
-					msg ? msg : ret->error_code);
+		*ret_error = text_printf("the model server reported an error: %s",
+					 msg ? msg : ret->error_code);
 		free(msg);
 		ai_reply_free(ret);
 		return -EREMOTEIO;
 	}
 	if (r) {
-		*ret_error = ai_strdupf("the model server's response could not be understood "
-					"(not an OpenAI-compatible chat completion)");
+		*ret_error = text_printf("the model server's response could not be understood "
+					 "(not an OpenAI-compatible chat completion)");
 		ai_reply_free(ret);
 		return -EREMOTEIO;
 	}
@@ -508,7 +532,7 @@ static void sleep_ms(long ms)
 		;
 }
 
-static void xfer_setup(CURL *c, const struct ai_backend *b, struct xfer *x, const char *url,
+static void xfer_setup(CURL *c, const struct openai *b, struct xfer *x, const char *url,
 		       const char *body, struct curl_slist *h)
 {
 	curl_easy_setopt(c, CURLOPT_URL, url);
@@ -528,8 +552,7 @@ static void xfer_setup(CURL *c, const struct ai_backend *b, struct xfer *x, cons
 }
 
 /* Runs attempts until one succeeds or fails for good. */
-static int chat_attempts(struct ai_backend *b, struct xfer *x, struct ai_reply *ret,
-			 char **ret_error)
+static int chat_attempts(struct openai *b, struct xfer *x, struct ai_reply *ret, char **ret_error)
 {
 	struct ai_reply err;
 	int attempt;
@@ -549,7 +572,7 @@ static int chat_attempts(struct ai_backend *b, struct xfer *x, struct ai_reply *
 		if (rc == CURLE_OK)
 			ai_parse_response(x->body ? x->body : "", x->body_len, &err);
 		retry = rc != CURLE_OK ? curl_retryable(rc, x->curl) && !x->too_large
-				       : ai_http_retryable(status, err.error_code);
+				       : openai_retryable(status, err.error_code);
 		if (!retry || attempt >= b->max_attempts) {
 			*ret_error = rc != CURLE_OK ? curl_error(b, rc, x)
 						    : status_error(b, status, &err, attempt);
@@ -557,10 +580,11 @@ static int chat_attempts(struct ai_backend *b, struct xfer *x, struct ai_reply *
 			return -EREMOTEIO;
 		}
 		ai_reply_free(&err);
-		wait = ai_http_backoff_ms(attempt, ai_http_retry_after(x->retry_after, time(NULL)),
-					  arc4random() / 4294967296.0);
-		if (b->progress)
-			fprintf(b->progress, "netspy: the model server %s; retrying in %.1f s\n",
+		wait = openai_backoff_ms(attempt, openai_retry_after(x->retry_after, time(NULL)),
+					 arc4random() / 4294967296.0);
+		if (b->base.progress)
+			fprintf(b->base.progress,
+				"netspy: the model server %s; retrying in %.1f s\n",
 				rc != CURLE_OK ? "could not be reached" : "is busy or failing",
 				wait / 1000.0);
 		sleep_ms(wait);
@@ -568,8 +592,8 @@ static int chat_attempts(struct ai_backend *b, struct xfer *x, struct ai_reply *
 	}
 }
 
-static int chat_once(struct ai_backend *b, json_object *request, FILE *stream_out,
-		     struct ai_reply *ret, bool *ret_streamed, char **ret_error, long *ret_status)
+static int chat_once(struct openai *b, json_object *request, FILE *stream_out, struct ai_reply *ret,
+		     bool *ret_streamed, char **ret_error, long *ret_status)
 {
 	struct xfer x = { .stream_out = stream_out };
 	struct curl_slist *h = NULL;
@@ -582,8 +606,8 @@ static int chat_once(struct ai_backend *b, json_object *request, FILE *stream_ou
 	json_object_object_add(request, "model", json_object_new_string(b->model));
 	json_object_object_add(request, "stream", json_object_new_boolean(stream_out != NULL));
 	body = json_object_to_json_string_ext(request, JSON_C_TO_STRING_PLAIN);
-	ai_text_filter_init(&x.filter);
-	url = ai_strdupf("%s/chat/completions", b->base_url);
+	text_filter_init(&x.filter);
+	url = text_printf("%s/chat/completions", b->base_url);
 	x.curl = curl_easy_init();
 	h = headers_make(b);
 	if (!url || !x.curl || !h || !body) {
@@ -607,9 +631,10 @@ out:
 	return r;
 }
 
-int ai_backend_chat(struct ai_backend *b, json_object *request, FILE *stream_out,
-		    struct ai_reply *ret, bool *ret_streamed, char **ret_error)
+static int openai_chat(struct ai_backend *be, json_object *request, FILE *stream_out,
+		       struct ai_reply *ret, bool *ret_streamed, char **ret_error)
 {
+	struct openai *b = (struct openai *)be;
 	long status = 0;
 	int r;
 
@@ -622,3 +647,10 @@ int ai_backend_chat(struct ai_backend *b, json_object *request, FILE *stream_out
 	}
 	return r;
 }
+
+const struct ai_backend_ops openai_backend = {
+	.name = "openai",
+	.open = openai_open,
+	.chat = openai_chat,
+	.close = openai_close,
+};

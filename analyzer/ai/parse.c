@@ -7,19 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ai/ai_priv.h"
+#include <json-c/json.h>
 
-char *ai_strdupf(const char *fmt, ...)
-{
-	va_list ap;
-	char *s;
-
-	va_start(ap, fmt);
-	if (vasprintf(&s, fmt, ap) < 0)
-		s = NULL;
-	va_end(ap);
-	return s;
-}
+#include "ai/parse.h"
+#include "core/text.h"
 
 void ai_reply_free(struct ai_reply *r)
 {
@@ -141,7 +132,7 @@ static void finish_calls(struct ai_reply *r)
 		if (!c->id && !c->name && !c->arguments)
 			continue;
 		if (!c->id)
-			c->id = ai_strdupf("call_%zu", i);
+			c->id = text_printf("call_%zu", i);
 		if (n != i) {
 			r->calls[n] = *c;
 			memset(c, 0, sizeof(*c));

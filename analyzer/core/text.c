@@ -1,21 +1,35 @@
-/* Makes model output safe for a terminal: a model (or text it quotes from tool data) can emit
- * escape sequences that would rewrite the screen, set the window title or hide text. The filter
- * is a small state machine so that it works on streamed pieces split anywhere. */
+/* Text for people. The filter makes model output safe for a terminal: a model (or text it quotes
+ * from tool data) can emit escape sequences that would rewrite the screen, set the window title or
+ * hide text. It is a small state machine so that it works on streamed pieces split anywhere. */
+#include <stdarg.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 
-#include "ai/ai_priv.h"
+#include "core/text.h"
+
+char *text_printf(const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+
+	va_start(ap, fmt);
+	if (vasprintf(&s, fmt, ap) < 0)
+		s = NULL;
+	va_end(ap);
+	return s;
+}
 
 enum { TF_TEXT, TF_ESC, TF_CSI, TF_STRING, TF_STRING_ESC, TF_ESC_INTER };
 
-void ai_text_filter_init(struct ai_text_filter *f)
+void text_filter_init(struct text_filter *f)
 {
 	f->state = TF_TEXT;
 	f->utf8_have = f->utf8_need = 0;
 }
 
 /* Inside an escape sequence: consumes c, returns true while the sequence goes on. */
-static bool filter_escape(struct ai_text_filter *f, unsigned char c)
+static bool filter_escape(struct text_filter *f, unsigned char c)
 {
 	switch (f->state) {
 	case TF_ESC:
@@ -55,7 +69,7 @@ static bool filter_escape(struct ai_text_filter *f, unsigned char c)
 /* A complete UTF-8 sequence: valid, not a C1 control, not a bidirectional override. A C1 control
  * that opens a sequence (CSI, OSC, DCS...) also swallows the sequence, as terminals that honour
  * 8-bit controls would read it. */
-static bool utf8_acceptable(struct ai_text_filter *f, const unsigned char *s, int n)
+static bool utf8_acceptable(struct text_filter *f, const unsigned char *s, int n)
 {
 	static const uint32_t min[5] = { 0, 0, 0x80, 0x800, 0x10000 };
 	uint32_t cp = s[0] & (0x7f >> n);
@@ -77,7 +91,7 @@ static bool utf8_acceptable(struct ai_text_filter *f, const unsigned char *s, in
 	return true;
 }
 
-static size_t filter_byte(struct ai_text_filter *f, unsigned char c, char *out)
+static size_t filter_byte(struct text_filter *f, unsigned char c, char *out)
 {
 	size_t n = 0;
 
@@ -112,7 +126,7 @@ static size_t filter_byte(struct ai_text_filter *f, unsigned char c, char *out)
 	return 0; /* other controls, DEL, stray continuation or invalid lead bytes */
 }
 
-size_t ai_text_filter_run(struct ai_text_filter *f, const char *in, size_t len, char *out)
+size_t text_filter_run(struct text_filter *f, const char *in, size_t len, char *out)
 {
 	size_t i, n = 0;
 
@@ -121,16 +135,16 @@ size_t ai_text_filter_run(struct ai_text_filter *f, const char *in, size_t len, 
 	return n;
 }
 
-char *ai_text_clean(const char *in, size_t len)
+char *text_clean(const char *in, size_t len)
 {
-	struct ai_text_filter f;
+	struct text_filter f;
 	char *out = malloc(len + 5);
 	size_t n;
 
 	if (!out)
 		return NULL;
-	ai_text_filter_init(&f);
-	n = ai_text_filter_run(&f, in, len, out);
+	text_filter_init(&f);
+	n = text_filter_run(&f, in, len, out);
 	out[n] = '\0';
 	return out;
 }

@@ -8,6 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ai/ai.h"
+#include "ai/openai.h"
 #include "core/analyzer.h"
 #include "frontends/cliargs.h"
 #include "core/client.h"
@@ -56,7 +58,8 @@ static void usage(FILE *f)
 	    "      --tool NAME       run the tool NAME (the original netspy's form)\n"
 	    "      --api-key-file F  AI: file holding the API key (else $OPENAI_API_KEY)\n"
 	    "      --base-url URL    AI: OpenAI-compatible endpoint (else $OPENAI_BASE_URL)\n"
-	    "      --model NAME      AI: model (else $NETSPY_MODEL, default gpt-4o-mini)\n"
+	    "      --model NAME      AI: model (else $NETSPY_MODEL, default " OPENAI_DEFAULT_MODEL
+	    ")\n"
 	    "      --offline         AI: never call a model, use the built-in analyst\n"
 	    "  -h, --help            show this help (COMMAND --help: that command's help)\n"
 	    "  -V, --version         show the version\n"
@@ -156,18 +159,6 @@ static int parse_cli(int argc, char **argv, struct cli *c)
 	return 0;
 }
 
-static void fill_ai(struct ai_settings *ai)
-{
-	if (!ai->base_url)
-		ai->base_url = getenv("OPENAI_BASE_URL");
-	if (!ai->base_url || !*ai->base_url)
-		ai->base_url = "https://api.openai.com/v1";
-	if (!ai->model)
-		ai->model = getenv("NETSPY_MODEL");
-	if (!ai->model || !*ai->model)
-		ai->model = "gpt-4o-mini";
-}
-
 static int exit_code_for(int err)
 {
 	switch (err) {
@@ -236,7 +227,9 @@ static int invoke(const struct cli *c, const struct tool *t, struct tool_context
 static int run_tool(struct cli *c, const struct tool *t)
 {
 	struct analyzer_opts o = { .socket = c->socket };
-	struct tool_context ctx = { .tools = tool_registry, .ai = c->ai, .progress = stderr };
+	struct tool_context ctx = {
+		.tools = tool_registry, .analyst = &ai_analyst, .ai = c->ai, .progress = stderr
+	};
 	struct analyzer an;
 	json_object *args = NULL;
 	char *err = NULL;
@@ -273,7 +266,7 @@ static int run_tool(struct cli *c, const struct tool *t)
 static int run_frontend(struct cli *c, bool mcp)
 {
 	struct analyzer_opts o = { .socket = c->socket, .live = true };
-	struct tool_context ctx = { .tools = tool_registry, .ai = c->ai };
+	struct tool_context ctx = { .tools = tool_registry, .analyst = &ai_analyst, .ai = c->ai };
 	struct analyzer an;
 	int r = analyzer_init(&an, &o);
 
@@ -394,7 +387,7 @@ int main(int argc, char **argv)
 		return help_for(c.command ? c.command : c.tool);
 	if (c.help || (c.command && !strcmp(c.command, "help")))
 		return c.argc ? help_for(c.argv[0]) : (usage(stdout), 0);
-	fill_ai(&c.ai);
+	ai_settings_resolve(&c.ai);
 	if (c.tool) {
 		t = tool_find(c.tool);
 		if (!t) {

@@ -1,6 +1,22 @@
 /* ai_insights: interpretation of a summary text given by the user. */
-#include "ai/ai.h"
+#include <errno.h>
+#include <string.h>
+
+#include "tools/data.h"
 #include "tools/tool.h"
+
+static int run(struct tool_context *ctx, json_object *args, json_object **ret, char **ret_error)
+{
+	if (!ctx->analyst || !ctx->analyst->insights)
+		return data_no_analyst(ret_error);
+	return ctx->analyst->insights(ctx, args, ret, ret_error);
+}
+
+static void print(FILE *f, json_object *result)
+{
+	text_answer(f, result, "insights");
+	text_origin(f, result);
+}
 
 const struct tool tool_ai_insights = {
 	.name = "ai_insights",
@@ -23,6 +39,6 @@ const struct tool tool_ai_insights = {
 	.read_only = true,
 	.open_world = true,
 	.offered_to_model = false,
-	.run = ai_insights,
-	.print = ai_insights_print,
+	.run = run,
+	.print = print,
 };

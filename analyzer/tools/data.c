@@ -9,6 +9,7 @@
 
 #include "core/analyzer.h"
 #include "core/format.h"
+#include "core/text.h"
 #include "tools/data.h"
 
 static uint64_t realtime_ns(void)
@@ -62,7 +63,8 @@ int data_store(struct tool_context *ctx, struct store **ret, char **ret_error)
 	if (ctx->an->opts.live)
 		analyzer_poll(ctx->an, 0);
 	if (ctx->an->opts.live && !ctx->an->connected && !ctx->an->boot_id) {
-		*ret_error = strdup(ctx->an->error[0] ? ctx->an->error : "not connected to netspyd");
+		*ret_error =
+		    strdup(ctx->an->error[0] ? ctx->an->error : "not connected to netspyd");
 		return -ENOTCONN;
 	}
 	*ret = &ctx->an->store;
@@ -570,4 +572,59 @@ void text_list_print(FILE *f, json_object *result, const struct text_list *l)
 	if (l->more_hint && (int64_t)n < total)
 		fprintf(f, "  (%lld more: raise --max-events)\n", (long long)(total - (int64_t)n));
 	text_events_lost(f, result);
+}
+
+int data_no_analyst(char **ret_error)
+{
+	*ret_error = strdup("no analyst is available in this frontend");
+	return -ENOTSUP;
+}
+
+static bool get_bool(json_object *o, const char *key)
+{
+	json_object *v;
+
+	return json_object_object_get_ex(o, key, &v) && json_object_get_boolean(v);
+}
+
+/* A field as text, whatever its type (NULL when absent or null). */
+static const char *get_text(json_object *o, const char *key)
+{
+	json_object *v;
+
+	return json_object_object_get_ex(o, key, &v) ? json_object_get_string(v) : NULL;
+}
+
+void text_safe(FILE *f, const char *s)
+{
+	char *clean = text_clean(s ? s : "", s ? strlen(s) : 0);
+
+	fputs(clean ? clean : "", f);
+	free(clean);
+}
+
+/* Results can come from elsewhere (an MCP replay), so their text is filtered again here. */
+void text_answer(FILE *f, json_object *result, const char *key)
+{
+	const char *s = get_text(result, key);
+	char *clean;
+
+	if (get_bool(result, "streamed"))
+		return;
+	clean = text_clean(s ? s : "", s ? strlen(s) : 0);
+	if (clean && *clean)
+		fprintf(f, "%s%s", clean, clean[strlen(clean) - 1] == '\n' ? "" : "\n");
+	free(clean);
+}
+
+void text_origin(FILE *f, json_object *result)
+{
+	const char *model = get_text(result, "model");
+	char *clean = model ? text_clean(model, strlen(model)) : NULL;
+
+	if (get_bool(result, "offline") || !clean)
+		fprintf(f, "(Produced by netspy's offline analyst: no model was used.)\n");
+	else
+		fprintf(f, "(Answered by model %s.)\n", clean);
+	free(clean);
 }

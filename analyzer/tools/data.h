@@ -140,11 +140,11 @@ void text_rows_print(FILE *f, const char *indent, struct text_rows *t);
 void text_rows_free(struct text_rows *t);
 /* How a list tool's result prints: the array under key, one row of cols cells per entry. */
 struct text_list {
-	const char *key;   /* "events", "drops" */
-	const char *noun;  /* "connection events", "packet drops" */
+	const char *key;  /* "events", "drops" */
+	const char *noun; /* "connection events", "packet drops" */
 	size_t cols;
 	void (*row)(struct text_rows *t, size_t i, json_object *entry);
-	bool more_hint;    /* say how many more --max-events would show */
+	bool more_hint; /* say how many more --max-events would show */
 };
 /* "Recent NOUN (N total, newest first):" and the rows, or "No NOUN (subject, last S seconds)". */
 void text_list_print(FILE *f, json_object *result, const struct text_list *l);
@@ -152,5 +152,15 @@ void text_list_print(FILE *f, json_object *result, const struct text_list *l);
 void text_latency(FILE *f, json_object *result);
 /* "  LABEL:" then one aligned line per entry of a top list ({KEY, count, failed}). */
 void text_top(FILE *f, const char *label, json_object *top, const char *key, const char *unit);
+
+/* ---- the AI tools (ai_insights, contextual_analysis) ---- */
+/* What the tools answer when the context has no analyst: -ENOTSUP with a message. */
+int data_no_analyst(char **ret_error);
+/* Writes s made terminal-safe (core/text.h). */
+void text_safe(FILE *f, const char *s);
+/* The answer text under key, terminal-safe, unless it was already streamed to the terminal. */
+void text_answer(FILE *f, json_object *result, const char *key);
+/* "(Answered by model M.)" or the offline analyst's label. */
+void text_origin(FILE *f, json_object *result);
 
 #endif

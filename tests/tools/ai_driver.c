@@ -186,10 +186,8 @@ static int run_one(struct tool_context *ctx, bool insights, json_object *args, b
 	}
 	if (json)
 		printf("%s\n", json_object_to_json_string_ext(res, JSON_C_TO_STRING_PLAIN));
-	else if (insights)
-		ai_insights_print(stdout, res);
 	else
-		ai_contextual_print(stdout, res);
+		tool_find(insights ? "ai_insights" : "contextual_analysis")->print(stdout, res);
 	json_object_put(res);
 	return 0;
 }
@@ -213,7 +211,7 @@ int main(int argc, char **argv)
 		{ "progress", no_argument, NULL, 'P' },
 		{ 0 },
 	};
-	struct tool_context ctx = { .tools = fake_tools };
+	struct tool_context ctx = { .tools = fake_tools, .analyst = &ai_analyst };
 	json_object *args = json_object_new_object();
 	const char *followup = NULL, *socket_path = NULL;
 	struct analyzer an = { 0 };

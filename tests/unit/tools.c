@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "ai/ai.h"
 #include "core/analyzer.h"
 #include "check.h"
 #include "frontends/cliargs.h"
@@ -98,7 +99,7 @@ static void test_outputs(void)
 						"{\"process_name\":\"nosuch\",\"max_events\":1}" };
 	struct analyzer an;
 	struct analyzer_opts o = { .capacity = 1024, .cgroup_root = "/nonexistent" };
-	struct tool_context ctx = { .an = &an, .tools = tool_registry };
+	struct tool_context ctx = { .an = &an, .tools = tool_registry, .analyst = &ai_analyst };
 	json_object *r;
 
 	analyzer_init(&an, &o);
