@@ -4,17 +4,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "core/analyzer.h"
 
 #define ANALYZER_SOFTWARE "netspyctl " NETSPY_VERSION
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void ingest_batch(struct analyzer *an, const Netspy__V1__EventBatch *b)
 {
@@ -57,12 +50,12 @@ static int handle(struct analyzer *an, const Netspy__V1__ServerMessage *m)
 /* Reads messages until ReplayDone. */
 static int replay(struct analyzer *an, int timeout_ms)
 {
-	int64_t deadline = mono_ms() + timeout_ms;
+	int64_t deadline = clock_ms(CLOCK_MONOTONIC) + timeout_ms;
 
 	an->replay_done = false;
 	while (!an->replay_done) {
 		Netspy__V1__ServerMessage *m = NULL;
-		int64_t left = deadline - mono_ms();
+		int64_t left = deadline - clock_ms(CLOCK_MONOTONIC);
 		int r = netspy_client_next(&an->client, left > 0 ? (int)left : 0, &m);
 
 		if (r == -EINTR)
@@ -232,8 +225,8 @@ int analyzer_poll(struct analyzer *an, int timeout_ms)
 		total += r;
 		wait = 0;
 		if (budget_end < 0)
-			budget_end = mono_ms() + POLL_BUDGET_MS;
-		else if (mono_ms() >= budget_end)
+			budget_end = clock_ms(CLOCK_MONOTONIC) + POLL_BUDGET_MS;
+		else if (clock_ms(CLOCK_MONOTONIC) >= budget_end)
 			return total;
 	}
 }

@@ -9,6 +9,8 @@
 #include <unistd.h>
 #include <sys/stat.h>
 
+#include "clock.h"
+#include "mountinfo.h"
 #include "core/cgroup.h"
 
 #define CGROUP_MAX_ENTRIES 65536
@@ -20,49 +22,9 @@ struct cgroup_entry {
 	char *path;
 };
 
-/* Undoes mountinfo's octal escapes (\040 for a space) in place. */
-static void unescape(char *s)
-{
-	char *o = s;
-
-	for (; *s; s++) {
-		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] && s[3]) {
-			*o++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
-			s += 3;
-		} else {
-			*o++ = *s;
-		}
-	}
-	*o = 0;
-}
-
 int cgroup_find_mount(const char *mountinfo, char *buf, size_t len)
 {
-	FILE *f = fopen(mountinfo, "re");
-	char line[4096];
-	int r = -ENOENT;
-
-	if (!f)
-		return -errno;
-	while (r && fgets(line, sizeof(line), f)) {
-		char *sep = strstr(line, " - "), *mnt = line, fstype[64];
-
-		if (!sep || sscanf(sep + 3, "%63s", fstype) != 1 || strcmp(fstype, "cgroup2"))
-			continue;
-		for (int i = 0; i < 4 && mnt; i++) { /* skip id, parent, dev, root */
-			mnt = strchr(mnt, ' ');
-			if (mnt)
-				mnt++;
-		}
-		if (!mnt)
-			continue;
-		mnt[strcspn(mnt, " ")] = 0;
-		unescape(mnt);
-		snprintf(buf, len, "%s", mnt);
-		r = 0;
-	}
-	fclose(f);
-	return r;
+	return mountinfo_cgroup2(mountinfo, false, buf, len);
 }
 
 void cgroup_names_init(struct cgroup_names *c, const char *root)
@@ -156,21 +118,13 @@ static int cmp_entry(const void *a, const void *b)
 	return x->id < y->id ? -1 : x->id > y->id;
 }
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void rescan(struct cgroup_names *c)
 {
 	struct scan s = { 0 };
 	struct stat st;
 	int fd;
 
-	c->last_scan_ms = now_ms();
+	c->last_scan_ms = clock_ms(CLOCK_MONOTONIC);
 	c->scans++;
 	fd = open(c->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
@@ -203,7 +157,7 @@ const char *cgroup_path(struct cgroup_names *c, uint64_t id)
 
 	if (p || !c->root[0])
 		return p;
-	if (c->last_scan_ms && now_ms() - c->last_scan_ms < CGROUP_RESCAN_MS)
+	if (c->last_scan_ms && clock_ms(CLOCK_MONOTONIC) - c->last_scan_ms < CGROUP_RESCAN_MS)
 		return NULL;
 	rescan(c);
 	return lookup(c, id);

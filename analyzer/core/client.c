@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
+#include "clock.h"
 #include "core/client.h"
 
 const char *netspy_socket_path(const char *flag)
@@ -62,14 +63,6 @@ static int explain_connect_error(struct netspy_client *c, int err)
 	}
 }
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int queue(struct netspy_client *c, Netspy__V1__ClientMessage *m)
 {
 	return frame_append(&c->out, &m->base, NETSPY_MAX_CLIENT_FRAME);
@@ -102,7 +95,7 @@ int netspy_client_flush(struct netspy_client *c)
 
 int netspy_client_next(struct netspy_client *c, int timeout_ms, Netspy__V1__ServerMessage **ret)
 {
-	int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+	int64_t deadline = timeout_ms < 0 ? -1 : clock_ms(CLOCK_MONOTONIC) + timeout_ms;
 
 	for (;;) {
 		const uint8_t *p;
@@ -126,7 +119,7 @@ int netspy_client_next(struct netspy_client *c, int timeout_ms, Netspy__V1__Serv
 			}
 			return 1;
 		}
-		wait = deadline < 0 ? -1 : (int)(deadline - now_ms());
+		wait = deadline < 0 ? -1 : (int)(deadline - clock_ms(CLOCK_MONOTONIC));
 		if (deadline >= 0 && wait < 0)
 			wait = 0;
 		r = poll(&pfd, 1, wait);

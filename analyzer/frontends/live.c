@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "core/client.h"
 #include "core/format.h"
 #include "frontends/live.h"
@@ -99,14 +100,6 @@ int live_status(const struct live_opts *o)
 	return 0;
 }
 
-static uint64_t realtime_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static void print_loss(const Netspy__V1__Loss *l, bool json)
 {
 	const char *src =
@@ -175,7 +168,7 @@ int live_watch(const struct live_opts *o)
 		sub.n_comms = 1;
 	}
 	if (o->replay_seconds)
-		sub.replay_since_ns = realtime_ns() - o->replay_seconds * 1000000000ull;
+		sub.replay_since_ns = clock_ns(CLOCK_REALTIME) - o->replay_seconds * 1000000000ull;
 	r = netspy_client_subscribe(&c, &sub);
 	if (r < 0) {
 		fprintf(stderr, "netspyctl: subscribing: %s\n", strerror(-r));
@@ -185,14 +178,14 @@ int live_watch(const struct live_opts *o)
 	signal(SIGINT, on_sigint);
 	signal(SIGTERM, on_sigint);
 	signal(SIGPIPE, SIG_IGN);
-	deadline = o->timeout_s ? realtime_ns() + o->timeout_s * 1000000000ull : 0;
+	deadline = o->timeout_s ? clock_ns(CLOCK_REALTIME) + o->timeout_s * 1000000000ull : 0;
 	r = 0;
 	while (!interrupted) {
 		Netspy__V1__ServerMessage *m = NULL;
 		int wait = 500;
 		int n;
 
-		if (deadline && realtime_ns() >= deadline)
+		if (deadline && clock_ns(CLOCK_REALTIME) >= deadline)
 			break;
 		n = netspy_client_next(&c, wait, &m);
 		if (n == 0 || n == -EINTR)

@@ -7,18 +7,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "core/analyzer.h"
 #include "core/format.h"
 #include "core/text.h"
 #include "tools/data.h"
-
-static uint64_t realtime_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 void data_args_get(json_object *args, int64_t default_max, struct data_args *ret)
 {
@@ -37,7 +30,7 @@ void data_args_get(json_object *args, int64_t default_max, struct data_args *ret
 		ret->duration = json_object_get_int64(v);
 	if (json_object_object_get_ex(args, "max_events", &v))
 		ret->max_events = json_object_get_int64(v);
-	ret->now_ns = realtime_ns();
+	ret->now_ns = clock_ns(CLOCK_REALTIME);
 	ret->since_ns = ret->now_ns - (uint64_t)ret->duration * 1000000000ull;
 }
 
