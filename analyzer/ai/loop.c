@@ -49,12 +49,9 @@ static bool offered(const struct tool *t)
 
 static const struct tool *find_offered(const struct tool_context *ctx, const char *name)
 {
-	const struct tool *const *t;
+	const struct tool *t = tool_lookup(ctx->tools, name, false);
 
-	for (t = ctx->tools; name && t && *t; t++)
-		if (offered(*t) && strcmp((*t)->name, name) == 0)
-			return *t;
-	return NULL;
+	return t && offered(t) ? t : NULL;
 }
 
 json_object *ai_loop_functions(const struct tool_context *ctx)

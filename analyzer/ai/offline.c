@@ -207,16 +207,6 @@ struct offline {
 	json_object *findings;
 };
 
-static const struct tool *find_tool(const struct tool_context *ctx, const char *name)
-{
-	const struct tool *const *t;
-
-	for (t = ctx->tools; t && *t; t++)
-		if (strcmp((*t)->name, name) == 0)
-			return *t;
-	return NULL;
-}
-
 /* The focus, passed only as the arguments each tool's schema has. */
 static json_object *plan_args(const struct tool *t, json_object *focus)
 {
@@ -262,7 +252,7 @@ static int run_plan(struct tool_context *ctx, json_object *focus, struct offline
 	for (i = 0; i < N_STEPS; i++) {
 		if (i == STEP_DROPS_ALL && !want_drops_all(focus, o))
 			break;
-		t = find_tool(ctx, plan[i]);
+		t = tool_lookup(ctx->tools, plan[i], false);
 		if (!t) {
 			o->errors[i] = text_printf("%s is not available", plan[i]);
 			continue;

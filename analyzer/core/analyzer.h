@@ -39,7 +39,7 @@ struct analyzer {
 
 /* Connects, subscribes with a replay of the daemon's whole backlog and ingests it until
  * ReplayDone (timeout_ms for the whole replay). 0 or -errno with an->error set: -ENOENT,
- * -ECONNREFUSED (daemon not running), -EACCES (permission): see netspy_client_exit_code(). */
+ * -ECONNREFUSED (daemon not running), -EACCES (permission): see frontend_exit_code(). */
 int analyzer_open(struct analyzer *an, const struct analyzer_opts *o, int timeout_ms);
 void analyzer_close(struct analyzer *an);
 /* analyzer_open in two steps, for frontends that start without the daemon and connect later

@@ -23,13 +23,6 @@ const char *netspy_socket_path(const char *flag)
 	return NETSPY_DEFAULT_SOCKET;
 }
 
-int netspy_client_exit_code(int err)
-{
-	if (err == -EACCES || err == -EPERM)
-		return NETSPY_EXIT_PERMISSION;
-	return NETSPY_EXIT_UNREACHABLE;
-}
-
 __attribute__((format(printf, 3, 0))) static int set_error(struct netspy_client *c, int err,
 							   const char *fmt, const char *detail)
 {

@@ -8,15 +8,6 @@
 
 #include "frame.h"
 
-/* Exit codes of the user-facing contract (DESIGN.md). */
-enum netspy_exit {
-	NETSPY_EXIT_OK = 0,
-	NETSPY_EXIT_USAGE = 1,
-	NETSPY_EXIT_UNREACHABLE = 2,
-	NETSPY_EXIT_PERMISSION = 3,
-	NETSPY_EXIT_AI = 4,
-};
-
 struct netspy_client {
 	int fd;
 	char path[108];
@@ -50,9 +41,6 @@ const char *netspy_socket_path(const char *flag);
 int netspy_client_connect(struct netspy_client *c, const char *path, const char *software,
 			  int timeout_ms);
 void netspy_client_close(struct netspy_client *c);
-
-/* Maps an error from this library to the contract's exit code (2 or 3). */
-int netspy_client_exit_code(int err);
 
 int netspy_client_request_stats(struct netspy_client *c);
 int netspy_client_subscribe(struct netspy_client *c, const struct netspy_subscription *s);

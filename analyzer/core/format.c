@@ -10,9 +10,9 @@
 void fmt_addr(char *buf, size_t len, uint32_t family, const ProtobufCBinaryData *a)
 {
 	buf[0] = 0;
-	if (family == 2 && a->len == 4)
+	if (family == AF_INET && a->len == 4)
 		inet_ntop(AF_INET, a->data, buf, (socklen_t)len);
-	else if (family == 10 && a->len == 16)
+	else if (family == AF_INET6 && a->len == 16)
 		inet_ntop(AF_INET6, a->data, buf, (socklen_t)len);
 }
 
@@ -138,15 +138,17 @@ const char *fmt_protocol(uint32_t ip_proto)
 
 const char *fmt_family(uint32_t family)
 {
-	return family == 2 ? "IPv4" : family == 10 ? "IPv6" : "unknown";
+	return family == AF_INET ? "IPv4" : family == AF_INET6 ? "IPv6" : "unknown";
 }
 
 const char *fmt_outcome(int outcome)
 {
-	static const char *const names[] = { "pending",	    "established", "refused", "timeout",
-					     "unreachable", "reset",	   "error",   "aborted" };
+	static const char *const names[FMT_N_OUTCOMES] = {
+		"pending", "established", "refused", "timeout", "unreachable",
+		"reset",   "error",	  "aborted", "sent",
+	};
 
-	return outcome >= 0 && outcome < 8 ? names[outcome] : "error";
+	return outcome >= 0 && outcome < FMT_N_OUTCOMES ? names[outcome] : "error";
 }
 
 static void add_str(json_object *o, const char *k, const char *v)
@@ -245,7 +247,7 @@ static void endpoint(char *buf, size_t len, uint32_t family, const ProtobufCBina
 	char ip[FMT_ADDR_LEN];
 
 	fmt_addr(ip, sizeof(ip), family, a);
-	if (family == 10)
+	if (family == AF_INET6)
 		snprintf(buf, len, "[%s]:%u", ip, port);
 	else
 		snprintf(buf, len, "%s:%u", ip, port);

@@ -25,7 +25,11 @@ void fmt_rfc3339(char *buf, size_t len, uint64_t ns);
 void fmt_clock(char *buf, size_t len, uint64_t ns);
 const char *fmt_protocol(uint32_t ip_proto); /* "TCP", "UDP", "ICMP", ... or "IP" */
 const char *fmt_family(uint32_t family);     /* "IPv4", "IPv6" or "unknown" */
-const char *fmt_outcome(int outcome);	     /* "established", "refused", ... */
+/* Outcome names: 0-7 as netspy.v1.Outcome (0 = pending), then FMT_OUTCOME_SENT for a connect that
+ * has no outcome to wait for (UDP); anything else is "error". The one table of these names. */
+#define FMT_OUTCOME_SENT 8
+#define FMT_N_OUTCOMES 9
+const char *fmt_outcome(int outcome); /* "established", "refused", ... */
 
 /* One JSON object for an event, for `watch --json` and tests. */
 json_object *event_to_json(const Netspy__V1__Event *ev);

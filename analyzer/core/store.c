@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "core/format.h"
 #include "core/store.h"
@@ -409,7 +410,7 @@ static uint32_t endpoint_id(struct store *s, uint32_t family, const ProtobufCBin
 {
 	struct store_endpoint e = { .port = (uint16_t)port };
 
-	if ((family == 2 && a->len == 4) || (family == 10 && a->len == 16)) {
+	if ((family == AF_INET && a->len == 4) || (family == AF_INET6 && a->len == 16)) {
 		e.family = (uint8_t)family;
 		memcpy(e.addr, a->data, a->len);
 	}
@@ -499,16 +500,6 @@ const struct store_endpoint *store_endpoint(const struct store *s, uint32_t id)
 const char *store_reason(const struct store *s, uint16_t id)
 {
 	return intern_key(&s->reasons, id < s->reasons.n ? id : 0);
-}
-
-const char *store_outcome_name(int outcome)
-{
-	static const char *const names[STORE_N_OUTCOMES] = {
-		"pending", "established", "refused", "timeout", "unreachable",
-		"reset",   "error",	  "aborted", "sent",
-	};
-
-	return outcome >= 0 && outcome < STORE_N_OUTCOMES ? names[outcome] : "error";
 }
 
 bool store_outcome_failed(int outcome)

@@ -10,13 +10,15 @@
 #include <stdint.h>
 
 #include "core/cgroup.h"
+#include "core/format.h"
 #include "core/intern.h"
 #include "netspy.pb-c.h"
 
-/* Outcome values: 0-7 as netspy.v1.Outcome (0 = pending), then "sent" for non-TCP connects. */
+/* Outcome values: 0-7 as netspy.v1.Outcome (0 = pending), then "sent" for non-TCP connects; their
+ * names are fmt_outcome()'s. */
 #define STORE_OUTCOME_PENDING 0
-#define STORE_OUTCOME_SENT 8
-#define STORE_N_OUTCOMES 9
+#define STORE_OUTCOME_SENT FMT_OUTCOME_SENT
+#define STORE_N_OUTCOMES FMT_N_OUTCOMES
 #define STORE_REASON_LEN 48
 #define STORE_TOP_N 10
 #define STORE_DEFAULT_CAPACITY (1u << 20)
@@ -157,7 +159,6 @@ const struct store_endpoint *store_endpoint(const struct store *s, uint32_t id);
 const char *store_reason(const struct store *s, uint16_t id);
 /* Unit and container of a cgroup index, NULL when unknown / none. */
 const struct store_cgroup_info *store_cgroup(struct store *s, uint16_t idx);
-const char *store_outcome_name(int outcome);
 bool store_outcome_failed(int outcome);
 /* Bytes held by the store. */
 size_t store_memory(const struct store *s);

@@ -10,15 +10,8 @@
 #include "clock.h"
 #include "core/client.h"
 #include "core/format.h"
+#include "frontends/frontend.h"
 #include "frontends/live.h"
-
-static volatile sig_atomic_t interrupted;
-
-static void on_sigint(int sig)
-{
-	(void)sig;
-	interrupted = 1;
-}
 
 static int connect_or_explain(struct netspy_client *c, const struct live_opts *o)
 {
@@ -28,7 +21,7 @@ static int connect_or_explain(struct netspy_client *c, const struct live_opts *o
 	if (r < 0) {
 		fprintf(stderr, "netspyctl: %s\n", c->error);
 		netspy_client_close(c);
-		return netspy_client_exit_code(r);
+		return frontend_exit_code(r, NETSPY_EXIT_UNREACHABLE);
 	}
 	return 0;
 }
@@ -175,12 +168,12 @@ int live_watch(const struct live_opts *o)
 		netspy_client_close(&c);
 		return NETSPY_EXIT_UNREACHABLE;
 	}
-	signal(SIGINT, on_sigint);
-	signal(SIGTERM, on_sigint);
+	signal(SIGINT, frontend_on_interrupt);
+	signal(SIGTERM, frontend_on_interrupt);
 	signal(SIGPIPE, SIG_IGN);
 	deadline = o->timeout_s ? clock_ns(CLOCK_REALTIME) + o->timeout_s * 1000000000ull : 0;
 	r = 0;
-	while (!interrupted) {
+	while (!frontend_interrupted) {
 		Netspy__V1__ServerMessage *m = NULL;
 		int wait = 500;
 		int n;

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "core/analyzer.h"
+#include "frontends/frontend.h"
 #include "frontends/mcp.h"
 #include "tools/tool.h"
 
@@ -52,7 +53,7 @@ void mcp_server_init(struct mcp_server *s, struct tool_context *ctx)
 
 static const struct tool *const *registry(const struct mcp_server *s)
 {
-	return s->ctx && s->ctx->tools ? s->ctx->tools : tool_registry;
+	return tool_context_tools(s->ctx);
 }
 
 static char *emit(json_object *msg)
@@ -287,14 +288,6 @@ static json_object *data_result(struct mcp_server *s, const struct tool *t, json
 	return r;
 }
 
-static const struct tool *find_tool(const struct mcp_server *s, const char *name)
-{
-	for (const struct tool *const *t = registry(s); *t; t++)
-		if (!strcmp((*t)->name, name))
-			return *t;
-	return NULL;
-}
-
 static json_object *do_tools_call(struct mcp_server *s, json_object *params, struct rpc_error *e)
 {
 	const char *name = get_string(params, "name");
@@ -305,7 +298,7 @@ static json_object *do_tools_call(struct mcp_server *s, json_object *params, str
 
 	if (!name)
 		return rpc_fail(e, MCP_INVALID_PARAMS, "tools/call needs params.name (a string)");
-	t = find_tool(s, name);
+	t = tool_lookup(registry(s), name, false);
 	if (!t)
 		return rpc_fail(e, MCP_INVALID_PARAMS, "Unknown tool: %.200s (see tools/list)",
 				name);
@@ -526,35 +519,18 @@ int mcp_serve(struct mcp_server *s, int in_fd, FILE *out)
 	return rc;
 }
 
-static void report_notice(struct analyzer *an)
-{
-	if (an->notice[0]) {
-		fprintf(stderr, "netspyctl mcp: %s\n", an->notice);
-		an->notice[0] = '\0';
-	}
-}
-
 /* Ingests what the daemon reported since the last call (reconnecting after a restart), so
  * that answers are current; what happened goes to stderr, never into the protocol stream. */
 static void refresh(struct mcp_server *s)
 {
-	struct analyzer *an = s->ctx->an;
-	int r;
-
-	if (!an)
-		return;
-	r = analyzer_refresh(an);
-	report_notice(an);
-	if (r < 0)
-		fprintf(stderr, "netspyctl mcp: %s (answering from the events received so far)\n",
-			an->error[0] ? an->error : strerror(-r));
+	frontend_refresh(s->ctx->an, stderr, "netspyctl mcp: ", "netspyctl mcp: ",
+			 " (answering from the events received so far)");
 }
 
 /* Tools may poll too: report what they noticed. */
 static void after_call(struct mcp_server *s)
 {
-	if (s->ctx->an)
-		report_notice(s->ctx->an);
+	frontend_report_notice(s->ctx->an, stderr, "netspyctl mcp: ");
 }
 
 int mcp_main(struct tool_context *ctx)

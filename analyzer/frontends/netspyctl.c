@@ -16,6 +16,8 @@
 #include "tools/context.h"
 #include "frontends/frontend.h"
 #include "frontends/live.h"
+#include "frontends/mcp.h"
+#include "frontends/shell.h"
 #include "tools/tool.h"
 
 #define MAX_WORDS 256
@@ -159,25 +161,6 @@ static int parse_cli(int argc, char **argv, struct cli *c)
 	return 0;
 }
 
-static int exit_code_for(int err)
-{
-	switch (err) {
-	case -ENOTCONN:
-	case -ENOENT:
-	case -ECONNREFUSED:
-	case -EPIPE:
-	case -ETIMEDOUT:
-		return NETSPY_EXIT_UNREACHABLE;
-	case -EACCES:
-	case -EPERM:
-		return NETSPY_EXIT_PERMISSION;
-	case -EREMOTEIO:
-		return NETSPY_EXIT_AI;
-	default:
-		return NETSPY_EXIT_USAGE;
-	}
-}
-
 static void print_result(const struct cli *c, const struct tool *t, json_object *result)
 {
 	if (c->json)
@@ -217,7 +200,7 @@ static int invoke(const struct cli *c, const struct tool *t, struct tool_context
 		if (r == -EINVAL)
 			fprintf(stderr, "Try 'netspyctl %s --help'.\n", t->command);
 		free(err);
-		return exit_code_for(r);
+		return frontend_exit_code(r, NETSPY_EXIT_USAGE);
 	}
 	print_result(c, t, result);
 	json_object_put(result);
@@ -250,7 +233,7 @@ static int run_tool(struct cli *c, const struct tool *t)
 	if (r < 0 && !t->open_world) {
 		fprintf(stderr, "netspyctl: %s\n", an.error);
 		json_object_put(args);
-		return netspy_client_exit_code(r);
+		return frontend_exit_code(r, NETSPY_EXIT_UNREACHABLE);
 	}
 	if (r < 0)
 		fprintf(stderr, "netspyctl: %s; answering without event data\n", an.error);
@@ -278,7 +261,7 @@ static int run_frontend(struct cli *c, bool mcp)
 	if (r < 0 && !mcp) {
 		fprintf(stderr, "netspyctl: %s\n", an.error);
 		analyzer_close(&an);
-		return netspy_client_exit_code(r);
+		return frontend_exit_code(r, NETSPY_EXIT_UNREACHABLE);
 	}
 	if (r < 0)
 		fprintf(stderr, "netspyctl mcp: %s (will retry on each tool call)\n", an.error);

@@ -13,6 +13,7 @@
 #include "ai/ai.h"
 #include "core/analyzer.h"
 #include "frontends/cliargs.h"
+#include "frontends/frontend.h"
 #include "frontends/live.h"
 #include "frontends/shell.h"
 #include "tools/tool.h"
@@ -61,16 +62,12 @@ int shell_tokenize(const char *line, char *buf, char **argv, int max)
 
 static const struct tool *const *registry(const struct shell *sh)
 {
-	return sh->ctx->tools ? sh->ctx->tools : tool_registry;
+	return tool_context_tools(sh->ctx);
 }
 
 static const struct tool *find_command(const struct shell *sh, const char *word)
 {
-	for (const struct tool *const *t = registry(sh); *t; t++)
-		if (!strcmp((*t)->command, word) || !strcmp((*t)->name, word) ||
-		    ((*t)->alias && !strcmp((*t)->alias, word)))
-			return *t;
-	return NULL;
+	return tool_lookup(registry(sh), word, true);
 }
 
 /* The arguments of a tool, from its input schema: name, type and description of each. */
@@ -275,26 +272,19 @@ static void remember(const char *line, const char *hist_file)
 		write_history(hist_file);
 }
 
-static volatile sig_atomic_t interrupted;
-
-static void on_interrupt(int sig)
-{
-	interrupted = 1;
-}
-
 /* Reads one line at the prompt. Ctrl-C there abandons the line being typed rather than the
  * shell (during a command it still stops the program, as people expect of a stuck command). */
 static char *prompt_line(void)
 {
-	struct sigaction sa = { .sa_handler = on_interrupt }, old;
+	struct sigaction sa = { .sa_handler = frontend_on_interrupt }, old;
 	char *line;
 
 	for (;;) {
-		interrupted = 0;
+		frontend_interrupted = 0;
 		sigaction(SIGINT, &sa, &old);
 		line = readline(SHELL_PROMPT);
 		sigaction(SIGINT, &old, NULL);
-		if (line || !interrupted)
+		if (line || !frontend_interrupted)
 			return line;
 		fputc('\n', stdout);
 	}
@@ -350,35 +340,18 @@ static int scripted(struct shell *sh, FILE *in)
 	return 0;
 }
 
-static void report_notice(struct shell *sh, struct analyzer *an)
-{
-	if (an->notice[0]) {
-		fprintf(sh->err, "netspy: %s\n", an->notice);
-		an->notice[0] = '\0';
-	}
-}
-
 /* Brings the store up to date before a command (reconnecting when the daemon restarted), so
  * that answers include everything that happened since the shell started. */
 static void refresh(struct shell *sh)
 {
-	struct analyzer *an = sh->ctx->an;
-	int r;
-
-	if (!an)
-		return;
-	r = analyzer_refresh(an);
-	report_notice(sh, an);
-	if (r < 0)
-		fprintf(sh->err, "warning: %s; answers cover the events received so far\n",
-			an->error[0] ? an->error : strerror(-r));
+	frontend_refresh(sh->ctx->an, sh->err,
+			 "netspy: ", "warning: ", "; answers cover the events received so far");
 }
 
 /* Tools may poll too: report what they noticed. */
 static void after_command(struct shell *sh)
 {
-	if (sh->ctx->an)
-		report_notice(sh, sh->ctx->an);
+	frontend_report_notice(sh->ctx->an, sh->err, "netspy: ");
 }
 
 /* The daemon's status, then this shell's own subscription. */

@@ -156,7 +156,7 @@ json_object *json_outcome_counts(const uint64_t by_outcome[STORE_N_OUTCOMES])
 
 	for (int i = 0; i < STORE_N_OUTCOMES; i++)
 		if (by_outcome[i])
-			json_object_object_add(o, store_outcome_name(i),
+			json_object_object_add(o, fmt_outcome(i),
 					       json_object_new_int64((int64_t)by_outcome[i]));
 	return o;
 }
@@ -238,8 +238,8 @@ double data_failure_rate(uint64_t failed, uint64_t total)
 void endpoint_ip(const struct store_endpoint *e, char *buf, size_t len)
 {
 	buf[0] = 0;
-	if (e->family == 2 || e->family == 10)
-		inet_ntop(e->family == 2 ? AF_INET : AF_INET6, e->addr, buf, (socklen_t)len);
+	if (e->family == AF_INET || e->family == AF_INET6)
+		inet_ntop(e->family, e->addr, buf, (socklen_t)len);
 }
 
 void endpoint_format(const struct store_endpoint *e, char *buf, size_t len)
@@ -247,7 +247,7 @@ void endpoint_format(const struct store_endpoint *e, char *buf, size_t len)
 	char ip[FMT_ADDR_LEN];
 
 	endpoint_ip(e, ip, sizeof(ip));
-	snprintf(buf, len, e->family == 10 ? "[%s]:%u" : "%s:%u", ip, e->port);
+	snprintf(buf, len, e->family == AF_INET6 ? "[%s]:%u" : "%s:%u", ip, e->port);
 }
 
 static void add_endpoint(json_object *o, const char *ip_key, const char *port_key,
@@ -275,8 +275,7 @@ json_object *conn_to_json(struct store *s, uint64_t abs)
 	json_object_object_add(o, "protocol", json_object_new_string(fmt_protocol(r->proto)));
 	json_object_object_add(o, "family", json_object_new_string(fmt_family(dst->family)));
 	add_endpoint(o, "destination_ip", "destination_port", dst);
-	json_object_object_add(o, "outcome",
-			       json_object_new_string(store_outcome_name(r->outcome)));
+	json_object_object_add(o, "outcome", json_object_new_string(fmt_outcome(r->outcome)));
 	if (r->latency_us)
 		json_object_object_add(o, "latency_ms", json_number(r->latency_us / 1000.0, 3));
 	json_object_object_add(o, "unit", str_or_null(cg ? cg->unit : NULL));

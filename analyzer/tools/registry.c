@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tools/context.h"
 #include "tools/tool.h"
 
 extern const struct tool tool_get_network_summary, tool_list_connections,
@@ -18,15 +19,24 @@ const struct tool *const tool_registry[] = {
 	&tool_contextual_analysis,     NULL,
 };
 
-const struct tool *tool_find(const char *name)
+const struct tool *tool_lookup(const struct tool *const *list, const char *word, bool by_command)
 {
-	if (!name)
-		return NULL;
-	for (const struct tool *const *t = tool_registry; *t; t++)
-		if (!strcmp((*t)->name, name) || !strcmp((*t)->command, name) ||
-		    ((*t)->alias && !strcmp((*t)->alias, name)))
+	for (const struct tool *const *t = list; word && t && *t; t++)
+		if (!strcmp((*t)->name, word) ||
+		    (by_command && (*t)->command && !strcmp((*t)->command, word)) ||
+		    (by_command && (*t)->alias && !strcmp((*t)->alias, word)))
 			return *t;
 	return NULL;
+}
+
+const struct tool *tool_find(const char *name)
+{
+	return tool_lookup(tool_registry, name, true);
+}
+
+const struct tool *const *tool_context_tools(const struct tool_context *ctx)
+{
+	return ctx && ctx->tools ? ctx->tools : tool_registry;
 }
 
 int tool_invoke(const struct tool *t, struct tool_context *ctx, json_object *args,

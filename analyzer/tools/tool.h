@@ -35,8 +35,13 @@ struct tool {
 /* The registry, NULL-terminated, in the order tools are listed. */
 extern const struct tool *const tool_registry[];
 
-/* Finds a tool by name, command or alias; NULL when none. */
+/* The one lookup of a tool in a list (NULL-terminated; NULL finds nothing): by its name, and with
+ * by_command also by its command or alias. NULL when none matches. */
+const struct tool *tool_lookup(const struct tool *const *list, const char *word, bool by_command);
+/* Finds a tool of the registry by name, command or alias; NULL when none. */
 const struct tool *tool_find(const char *name);
+/* The tools a context offers: ctx->tools, or the registry when it names none. */
+const struct tool *const *tool_context_tools(const struct tool_context *ctx);
 
 /* Validates args against t->input_schema, then runs t. Same contract as run(); invalid arguments
  * give -EINVAL and a message naming the argument and what is expected. args may be NULL (= {}). */

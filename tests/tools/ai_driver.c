@@ -19,6 +19,7 @@
 
 #include "ai/ai.h"
 #include "core/analyzer.h"
+#include "frontends/frontend.h"
 #include "tools/tool.h"
 
 static int fake_run(json_object *args, json_object **ret, char **ret_error, const char *json)
@@ -157,11 +158,6 @@ static const struct tool *const fake_tools[] = {
 	&fake_failing, &fake_hidden, &fake_badname, &fake_self,	    NULL,
 };
 
-static int exit_code(int r)
-{
-	return r == -EREMOTEIO ? 4 : r == -ENOTCONN ? 2 : r == -EACCES ? 3 : 1;
-}
-
 static int run_one(struct tool_context *ctx, bool insights, json_object *args, bool json)
 {
 	json_object *res = NULL;
@@ -172,7 +168,7 @@ static int run_one(struct tool_context *ctx, bool insights, json_object *args, b
 	if (r < 0) {
 		fprintf(stderr, "ai_driver: %s\n", err ? err : strerror(-r));
 		free(err);
-		return exit_code(r);
+		return frontend_exit_code(r, NETSPY_EXIT_USAGE);
 	}
 	/* Every result must match the contract its tool publishes. */
 	err = schema_validate(
