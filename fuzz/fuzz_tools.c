@@ -93,8 +93,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!args)
 		return 0;
 	if (tool_invoke(t, ctx, args, &res, &err) == 0) {
-		why = schema_validate(t->output_schema, res);
-		if (why) {
+		if (schema_validate(t->output_schema, res, &why) < 0) {
 			fprintf(stderr, "%s: result does not validate: %s\n", t->name, why);
 			abort();
 		}

@@ -8,14 +8,22 @@
 
 #include "core/text.h"
 
+char *text_vprintf(const char *fmt, va_list ap)
+{
+	char *s;
+
+	if (vasprintf(&s, fmt, ap) < 0)
+		s = NULL;
+	return s;
+}
+
 char *text_printf(const char *fmt, ...)
 {
 	va_list ap;
 	char *s;
 
 	va_start(ap, fmt);
-	if (vasprintf(&s, fmt, ap) < 0)
-		s = NULL;
+	s = text_vprintf(fmt, ap);
 	va_end(ap);
 	return s;
 }

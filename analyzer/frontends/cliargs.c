@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/text.h"
 #include "frontends/cliargs.h"
 
 __attribute__((format(printf, 2, 3))) static int fail(char **ret_error, const char *fmt, ...)
@@ -11,8 +12,7 @@ __attribute__((format(printf, 2, 3))) static int fail(char **ret_error, const ch
 	va_list ap;
 
 	va_start(ap, fmt);
-	if (vasprintf(ret_error, fmt, ap) < 0)
-		*ret_error = NULL;
+	*ret_error = text_vprintf(fmt, ap);
 	va_end(ap);
 	return -EINVAL;
 }

@@ -219,7 +219,7 @@ static int run_tool(struct cli *c, const struct tool *t)
 	int r;
 
 	if (tool_args_from_argv(t, c->argc, c->argv, &args, &err) < 0 ||
-	    (err = schema_validate(t->input_schema, args))) {
+	    schema_validate(t->input_schema, args, &err) < 0) {
 		fprintf(stderr, "netspyctl %s: %s\nTry 'netspyctl %s --help'.\n", t->command, err,
 			t->command);
 		free(err);

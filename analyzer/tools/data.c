@@ -461,13 +461,12 @@ struct text_rows *text_rows_new(size_t n, size_t cols)
 void text_rows_set(struct text_rows *t, size_t r, size_t c, const char *fmt, ...)
 {
 	va_list ap;
-	char *s = NULL;
+	char *s;
 
 	if (!t || r >= t->n || c >= t->cols)
 		return;
 	va_start(ap, fmt);
-	if (vasprintf(&s, fmt, ap) < 0)
-		s = NULL;
+	s = text_vprintf(fmt, ap);
 	va_end(ap);
 	free(t->rows[r][c]);
 	t->rows[r][c] = s;

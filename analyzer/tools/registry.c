@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/text.h"
 #include "tools/context.h"
 #include "tools/tool.h"
 
@@ -43,15 +44,13 @@ int tool_invoke(const struct tool *t, struct tool_context *ctx, json_object *arg
 		json_object **ret, char **ret_error)
 {
 	json_object *empty = NULL;
-	char *why;
+	char *why = NULL;
 	int r;
 
 	if (!args)
 		args = empty = json_object_new_object();
-	why = schema_validate(t->input_schema, args);
-	if (why) {
-		if (asprintf(ret_error, "invalid arguments for %s: %s", t->name, why) < 0)
-			*ret_error = NULL;
+	if (schema_validate(t->input_schema, args, &why) < 0) {
+		*ret_error = text_printf("invalid arguments for %s: %s", t->name, why ? why : "");
 		free(why);
 		json_object_put(empty);
 		return -EINVAL;

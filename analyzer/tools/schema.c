@@ -1,12 +1,14 @@
 /* schema_validate: the JSON Schema subset our tool schemas use (type, properties, required,
  * additionalProperties, enum, minimum, maximum, minLength, maxLength, items, nullable types),
  * with messages that name the offending field and say what is expected. */
+#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/text.h"
 #include "tools/tool.h"
 
 #define MAX_DEPTH 32
@@ -14,11 +16,10 @@
 __attribute__((format(printf, 1, 2))) static char *msg(const char *fmt, ...)
 {
 	va_list ap;
-	char *s = NULL;
+	char *s;
 
 	va_start(ap, fmt);
-	if (vasprintf(&s, fmt, ap) < 0)
-		s = NULL;
+	s = text_vprintf(fmt, ap);
 	va_end(ap);
 	return s ? s : strdup("invalid value");
 }
@@ -235,15 +236,20 @@ static char *validate(json_object *schema, json_object *v, char *path, size_t pa
 	return NULL;
 }
 
-char *schema_validate(const char *schema_json, json_object *value)
+int schema_validate(const char *schema_json, json_object *value, char **ret_error)
 {
 	json_object *schema = json_tokener_parse(schema_json);
 	char path[256] = "";
-	char *r;
+	char *why;
 
-	if (!schema)
-		return strdup("internal error: the schema is not valid JSON");
-	r = validate(schema, value, path, sizeof(path), 0);
+	if (!schema) {
+		*ret_error = strdup("internal error: the schema is not valid JSON");
+		return -EINVAL;
+	}
+	why = validate(schema, value, path, sizeof(path), 0);
 	json_object_put(schema);
-	return r;
+	if (!why)
+		return 0;
+	*ret_error = why;
+	return -EINVAL;
 }

@@ -50,7 +50,8 @@ int tool_invoke(const struct tool *t, struct tool_context *ctx, json_object *arg
 
 /* Validates value against a JSON Schema given as JSON text (the subset our schemas use: type,
  * properties, required, additionalProperties, enum, minimum, maximum, minLength, maxLength,
- * items, nullable types as ["string","null"]). NULL when valid, else a malloc'd message. */
-char *schema_validate(const char *schema_json, json_object *value);
+ * items, nullable types as ["string","null"]). 0 when valid, else -EINVAL with *ret_error a
+ * malloc'd message naming the value and what is expected. */
+int schema_validate(const char *schema_json, json_object *value, char **ret_error);
 
 #endif

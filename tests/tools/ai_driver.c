@@ -171,9 +171,9 @@ static int run_one(struct tool_context *ctx, bool insights, json_object *args, b
 		return frontend_exit_code(r, NETSPY_EXIT_USAGE);
 	}
 	/* Every result must match the contract its tool publishes. */
-	err = schema_validate(
-	    tool_find(insights ? "ai_insights" : "contextual_analysis")->output_schema, res);
-	if (err) {
+	if (schema_validate(
+		tool_find(insights ? "ai_insights" : "contextual_analysis")->output_schema, res,
+		&err) < 0) {
 		fprintf(stderr, "ai_driver: the result does not match the output schema: %s\n",
 			err);
 		free(err);
