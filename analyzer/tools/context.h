@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <json-c/json.h>
 
-struct analyzer; /* the event store and its daemon connection (analyzer/analyzer.h) */
+struct analyzer; /* the event store and its daemon connection (core/analyzer.h) */
 
 struct ai_settings {
 	const char *base_url;	  /* --base-url, else $OPENAI_BASE_URL, else the OpenAI API */

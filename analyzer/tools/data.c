@@ -1,5 +1,5 @@
-/* Helpers shared by the five data tools (tool_summary.c, tool_list.c, tool_drops.c,
- * tool_list_drops.c, tool_analyze.c), so that each tool file holds only what is its own. */
+/* Helpers shared by the tools of this directory (summary.c, list.c, drops.c, list_drops.c,
+ * analyze.c, and the AI tools' printing), so that each tool file holds only what is its own. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>

@@ -1,5 +1,6 @@
-/* What the five data tools share: their argument and result schema pieces, argument parsing,
- * access to the store, and the JSON and text renderings of records and aggregates. */
+/* What the tools share: the five data tools' argument and result schema pieces, argument
+ * parsing, access to the store, and the JSON and text renderings of records and aggregates; the
+ * AI tools' printing. */
 #ifndef NETSPY_TOOL_DATA_H
 #define NETSPY_TOOL_DATA_H
 

@@ -1,6 +1,7 @@
 /* One tool = one descriptor. netspyctl's subcommands, the interactive shell, the MCP server and the
  * model's function definitions are all generated from the registry of these descriptors, so a
- * tool is written once: adding one is one file plus one line in tools.c. */
+ * tool is written once: adding one is one file in tools/ plus one line in
+ * tools/registry.c (docs/HACKING.md has the checklist). */
 #ifndef NETSPY_TOOL_H
 #define NETSPY_TOOL_H
 
