@@ -7,6 +7,13 @@ require_root
 
 STORM=$NETSPY_TESTS_BIN/storm
 NCPUS=$(nproc --all)
+# Under software emulation (the kernel matrix, tests/kernels.test.sh, without KVM) a storm makes
+# several times fewer connects and netspyd is scheduled later: the two thresholds that measure
+# speed are lowered there. What only working wakeups make possible (nothing lost) is not.
+storm_min=100000 arrived_pct=99
+if [ "${NETSPY_TEST_EMULATED:-}" = 1 ]; then
+	storm_min=20000 arrived_pct=95
+fi
 
 # py FILE PYTHON: runs PYTHON with `events` (the file's events, in arrival order) and prints what
 # it prints.
@@ -108,8 +115,8 @@ wait "$counter"
 read -r c _ _ kl cl < <(sed 's/[a-z_]*=//g' "$T/kick.out")
 # Without the wakeup the 2048-slot rings would overflow within milliseconds and nearly everything
 # would be lost; with it, all but the last partial quarter of a ring arrives while the storm runs.
-check_ge "the storm made connects" 100000 "$gen"
+check_ge "the storm made connects" "$storm_min" "$gen"
 check_eq "no event lost in the kernel or on the way" "0 0" "$kl $cl"
-check "at least 99% arrived before the 10 s drain timer ($c of $gen)" \
-	test $((c * 100)) -ge $((gen * 99)) -a "$c" -le "$gen"
+check "at least $arrived_pct% arrived before the 10 s drain timer ($c of $gen)" \
+	test $((c * 100)) -ge $((gen * arrived_pct)) -a "$c" -le "$gen"
 stop_daemon
