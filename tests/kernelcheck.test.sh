@@ -17,6 +17,33 @@ run_refused() {
 }
 ensure_group
 
+# ---- a kernel below the minimum ------------------------------------------------------------------
+# What this kernel lacks of what netspyd requires, read from its BTF with bpftool (independently
+# of netspyd's own probe), in netspyd's order of checks: the first one missing is the one named.
+btf_dump=$T/btf.txt
+bpftool btf dump file /sys/kernel/btf/vmlinux >"$btf_dump" 2>/dev/null
+missing=
+for req in "BPF_MAP_TYPE_RINGBUF|the BPF ring buffer (BPF_MAP_TYPE_RINGBUF), which arrived in Linux 5.8" \
+	"BPF_FUNC_get_current_task_btf|the bpf_get_current_task_btf helper, which arrived in Linux 5.11" \
+	"BPF_PROG_TYPE_SYSCALL|BPF syscall programs (BPF_PROG_TYPE_SYSCALL), which arrived in Linux 5.14"; do
+	grep -q "'${req%%|*}' val=" "$btf_dump" || { missing=${req#*|}; break; }
+done
+if [ ! -s "$btf_dump" ] || [ -n "$missing" ]; then
+	run_refused
+	rc=$?
+	check_eq "kernel $(uname -r) is below the minimum: netspyd exits with status 2" 2 "$rc"
+	if [ ! -s "$btf_dump" ]; then
+		check "the message says the kernel has no BTF" grep -q \
+			"error: this kernel provides no BTF type information" "$T/refused.log"
+	else
+		check "the message names what the kernel lacks and the release that has it: $missing" \
+			grep -qF "error: this kernel lacks $missing: netspyd needs Linux 5.14 or newer" \
+			"$T/refused.log"
+	fi
+	check "and does not guess about BTF" eval '! grep -q "built with BTF?" "$T/refused.log"'
+	exit 0
+fi
+
 # ---- the programs this kernel calls for ------------------------------------------------------------
 if bpftool btf dump file /sys/kernel/btf/vmlinux 2>/dev/null | grep -q "^\[[0-9]*\] FUNC 'bpf_cast_to_kern_ctx'"; then
 	connect_progs="cgroup_connect4 cgroup_connect6"

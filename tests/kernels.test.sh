@@ -26,19 +26,52 @@ for tool in qemu-system-x86_64 busybox cpio apt-get apt-cache dpkg-deb; do
 done
 mkdir -p "$CACHE/debs"
 
-# newest_package PATTERN: the newest package matching PATTERN that apt can fetch, else the newest
-# one already cached (offline runs).
-newest_package() {
-	local pat=$1 pkg
-	pkg=$(apt-cache policy "$pat" 2>/dev/null | awk '
-		/^[^ ].*:$/ { p = substr($1, 1, length($1) - 1) }
-		/^  Candidate:/ && $2 != "(none)" { print p }' | sort -V | tail -1)
-	if [ -z "$pkg" ]; then
-		# shellcheck disable=SC2012
-		pkg=$(ls "$CACHE/debs" 2>/dev/null | sed -n 's/_.*\.deb$//p' | grep -x "${pat//\*/.*}" |
-			sort -V | tail -1)
+# The Debian mirror this machine's apt uses (deb822 sources first, then the one-line format).
+apt_mirror() {
+	local f
+	for f in /etc/apt/sources.list.d/*.sources; do
+		[ -f "$f" ] || continue
+		awk '/^URIs:/ && $2 !~ /security/ { print $2; exit }' "$f"
+	done | head -1 | grep . && return 0
+	cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
+		awk '$1 == "deb" { for (i = 2; i <= NF; i++) if ($i ~ /^[a-z]+:\/\//) { print $i; exit } }' |
+		grep -v security | head -1 | grep .
+}
+
+# apt_for RELEASE: sets APT_OPTS so that apt-get and apt-cache see that Debian release (e.g.
+# bullseye, for an older kernel) through a private list of sources and package lists under
+# $CACHE/apt-RELEASE, refreshed once a day; empty RELEASE: this machine's own sources.
+apt_for() {
+	local rel=$1 dir mirror
+	APT_OPTS=()
+	[ -n "$rel" ] || return 0
+	dir=$CACHE/apt-$rel
+	mkdir -p "$dir/lists/partial" "$dir/cache/archives/partial"
+	APT_OPTS=(-o "Dir::Etc::SourceList=$dir/sources.list" -o "Dir::Etc::SourceParts=$dir/none"
+		-o "Dir::State::Lists=$dir/lists" -o "Dir::Cache=$dir/cache")
+	if [ ! -f "$dir/sources.list" ]; then
+		mirror=$(apt_mirror) || mirror=http://deb.debian.org/debian
+		# The release's own archive (its point releases' kernels), not its security updates:
+		# an older release's security packages come and go.
+		echo "deb $mirror $rel main" >"$dir/sources.list"
 	fi
-	echo "$pkg"
+	if [ -z "$(find "$dir/lists" -name '*Packages*' -mtime -1 2>/dev/null | head -1)" ]; then
+		apt-get "${APT_OPTS[@]}" -qq update >"$T/apt-update.log" 2>&1 ||
+			echo "# apt-get update for $rel failed: $(tail -1 "$T/apt-update.log")"
+	fi
+}
+
+# candidates PATTERN: the packages matching PATTERN, newest first: those apt can fetch, then
+# those already cached (offline runs).
+candidates() {
+	local pat=$1
+	{
+		apt-cache "${APT_OPTS[@]}" policy "$pat" 2>/dev/null | awk '
+			/^[^ ].*:$/ { p = substr($1, 1, length($1) - 1) }
+			/^  Candidate:/ && $2 != "(none)" { print p }'
+		# shellcheck disable=SC2012
+		ls "$CACHE/debs" 2>/dev/null | sed -n 's/_.*\.deb$//p' | grep -x "${pat//\*/.*}"
+	} | sort -uV | tac
 }
 
 # kernel_image PACKAGE: fetches the package (once) and prints the path of its vmlinuz.
@@ -46,7 +79,7 @@ kernel_image() {
 	local pkg=$1 deb dir
 	deb=$(ls "$CACHE/debs/${pkg}"_*.deb 2>/dev/null | sort -V | tail -1)
 	if [ -z "$deb" ]; then
-		(cd "$CACHE/debs" && apt-get download -qq -o APT::Sandbox::User=root "$pkg") \
+		(cd "$CACHE/debs" && apt-get "${APT_OPTS[@]}" download -qq -o APT::Sandbox::User=root "$pkg") \
 			>"$T/download.log" 2>&1 || { cat "$T/download.log" >&2; return 1; }
 		deb=$(ls "$CACHE/debs/${pkg}"_*.deb 2>/dev/null | sort -V | tail -1)
 		[ -n "$deb" ] || return 1
@@ -71,15 +104,17 @@ fi
 ACCEL=tcg EMULATED=1
 if [ -w /dev/kvm ]; then ACCEL=kvm EMULATED=0; fi
 
-while read -r pattern suites; do
+while read -r pattern suites release; do
 	case $pattern in '' | '#'*) continue ;; esac
-	pkg=$(newest_package "$pattern")
-	if [ -z "$pkg" ]; then
-		fail "no package matches $pattern (apt-get update? is the archive in this machine's sources?)"
-		continue
-	fi
-	if ! image=$(kernel_image "$pkg") || [ -z "$image" ]; then
-		fail "$pkg: could not fetch or unpack the package"
+	apt_for "$release"
+	# The newest package that can be fetched (an archive may list one its mirror lacks).
+	image= pkg=
+	for p in $(candidates "$pattern" | head -3); do
+		image=$(kernel_image "$p") && [ -n "$image" ] && { pkg=$p; break; }
+		image=
+	done
+	if [ -z "$image" ]; then
+		fail "no package matching $pattern could be fetched and unpacked (apt-get update?)"
 		continue
 	fi
 	kver=${image##*/vmlinuz-}
@@ -99,6 +134,6 @@ while read -r pattern suites; do
 	check "[$kver] booted and ran its suites to the end ($(($(date +%s) - start)) s)" \
 		grep -q '^netspy-vm: done' "$log.txt" ||
 		{ [ "$rc" -eq 124 ] && echo "# timed out after ${VM_TIMEOUT}s"; tail -20 "$log.txt" | sed 's/^/# /'; }
-	check "[$kver] netspyd loaded on this kernel (the suites ran checks)" \
+	check "[$kver] the suites ran checks on this kernel" \
 		grep -q "^ok - " "$log.txt"
 done <"$LIST"
