@@ -12,7 +12,8 @@
 #include "netspy.h"
 
 /* Macros, not enums, in the kernel: vmlinux.h cannot carry them. IPPROTO_*, TCP_* (states) and
- * SOCK_STREAM come from vmlinux.h; errno values from the uapi header, which defines nothing else. */
+ * SOCK_STREAM come from vmlinux.h; errno values from the uapi header, which defines nothing else.
+ */
 #include <asm-generic/errno.h>
 
 #define AF_INET 2
@@ -610,8 +611,8 @@ int tp_kfree_skb(__u64 *ctx)
 		cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
 	}
 	e->cookie = cookie;
-	/* The key from the stack: before Linux 6.2 (or so) the verifier takes map keys only from the
-	 * stack or a map, not from ring-buffer memory. */
+	/* The key from the stack: Linux 6.1's verifier takes map keys only from the stack or a
+	 * map, not from ring-buffer memory. */
 	o = cookie ? bpf_map_lookup_elem(&owners, &cookie) : NULL;
 	if (o) {
 		e->pid = o->pid;

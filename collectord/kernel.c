@@ -8,19 +8,20 @@
 
 static const struct kernel_feature_info infos[KERNEL_F_MAX] = {
 	[KERNEL_F_RINGBUF] = { "ringbuf", "the BPF ring buffer (BPF_MAP_TYPE_RINGBUF)", "5.8", true,
-			      NULL },
-	[KERNEL_F_TASK_BTF] = { "task_btf", "the bpf_get_current_task_btf helper", "5.11", true,
 			       NULL },
+	[KERNEL_F_TASK_BTF] = { "task_btf", "the bpf_get_current_task_btf helper", "5.11", true,
+				NULL },
 	[KERNEL_F_SYSCALL_PROG] = { "syscall_prog", "BPF syscall programs (BPF_PROG_TYPE_SYSCALL)",
-				   "5.14", true, NULL },
-	[KERNEL_F_DROP_REASON] = { "drop_reason", "drop reasons in the kfree_skb tracepoint", "5.17",
-				  false, "packet drops are not traced" },
+				    "5.14", true, NULL },
+	[KERNEL_F_DROP_REASON] = { "drop_reason", "drop reasons in the kfree_skb tracepoint",
+				   "5.17", false, "packet drops are not traced" },
 	[KERNEL_F_KERN_CTX] = { "kern_ctx", "the bpf_cast_to_kern_ctx kfunc", "6.2", false,
-			       "the connect hooks read the socket cookie through a helper call "
-			       "(slower)" },
+				"the connect hooks read the socket cookie through a helper call "
+				"(slower)" },
 	[KERNEL_F_RX_SK] = { "rx_sk", "the receiving socket in the kfree_skb tracepoint", "6.12",
-			    false,
-			    "drops of packets not yet bound to a socket are attributed less often" },
+			     false,
+			     "drops of packets not yet bound to a socket are attributed less "
+			     "often" },
 };
 
 const struct kernel_feature_info *kernel_feature_info(enum kernel_feature f)
@@ -84,8 +85,7 @@ void kernel_probe(const struct btf *btf, const char *hide, struct kernel_feature
 	int args = kfree_skb_args(btf);
 
 	ret->has[KERNEL_F_RINGBUF] = enum_has(btf, "bpf_map_type", "BPF_MAP_TYPE_RINGBUF");
-	ret->has[KERNEL_F_TASK_BTF] =
-	    enum_has(btf, "bpf_func_id", "BPF_FUNC_get_current_task_btf");
+	ret->has[KERNEL_F_TASK_BTF] = enum_has(btf, "bpf_func_id", "BPF_FUNC_get_current_task_btf");
 	ret->has[KERNEL_F_SYSCALL_PROG] = enum_has(btf, "bpf_prog_type", "BPF_PROG_TYPE_SYSCALL");
 	ret->has[KERNEL_F_DROP_REASON] = args >= 4;
 	ret->has[KERNEL_F_KERN_CTX] =

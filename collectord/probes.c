@@ -177,9 +177,9 @@ enum probe_attach {
 struct probe_def {
 	const char *prog;
 	enum probe_attach attach;
-	bool drops;		/* only when drops are traced */
-	bool fallback;		/* loaded when `feature` is missing rather than present */
-	enum kernel_feature feature;	/* KERNEL_F_MAX: none */
+	bool drops;		     /* only when drops are traced */
+	bool fallback;		     /* loaded when `feature` is missing rather than present */
+	enum kernel_feature feature; /* KERNEL_F_MAX: none */
 };
 
 static const struct probe_def probe_table[] = {
@@ -322,7 +322,8 @@ static int load(struct probes *p, const struct probes_opts *o)
 		return err;
 	err = netspy_bpf__load(p->skel);
 	if (err)
-		return fail(p, err, "loading the BPF programs (the kernel's reasons are logged above)");
+		return fail(p, err,
+			    "loading the BPF programs (the kernel's reasons are logged above)");
 	return 0;
 }
 

@@ -24,9 +24,9 @@ struct probes_opts {
 	 * buffer (outcomes, drops), half for the per-CPU connect rings (see probes_conn_slots()).
 	 */
 	size_t ringbuf_bytes;
-	size_t wakeup_bytes;	 /* queued bytes that make the kernel wake netspyd */
-	const char *cgroup_root; /* NULL: find the cgroup2 mount */
-	bool drops;		 /* attach kfree_skb (when the kernel passes drop reasons) */
+	size_t wakeup_bytes;	   /* queued bytes that make the kernel wake netspyd */
+	const char *cgroup_root;   /* NULL: find the cgroup2 mount */
+	bool drops;		   /* attach kfree_skb (when the kernel passes drop reasons) */
 	const char *hide_features; /* kernel_probe()'s `hide`: NULL, or for tests */
 	probes_event_fn on_event;
 	void *ctx;
@@ -36,9 +36,9 @@ struct probes {
 	struct netspy_bpf *skel;
 	struct ring_buffer *rb;
 	struct btf *btf;
-	struct bpf_link **links; /* one per attached program of the attach table */
+	struct bpf_link **links;	 /* one per attached program of the attach table */
 	struct kernel_features features; /* what the running kernel offers */
-	bool drops;		  /* drops are traced */
+	bool drops;			 /* drops are traced */
 	/* The connect rings (struct netspy_ring_ctl in bpf/netspy.h), mapped from the kernel. */
 	struct netspy_event *conn_ring;
 	struct netspy_ring_ctl *conn_ctl;
