@@ -250,6 +250,11 @@ static int attach_programs(struct probes *p)
 		if (def->attach == PROBE_RUN || !probe_wanted(p, def))
 			continue;
 		prog = bpf_object__find_program_by_name(p->skel->obj, def->prog);
+		if (!prog) {
+			snprintf(what, sizeof(what), "the attach table names %s, not in the object",
+				 def->prog);
+			return fail(p, -ENOENT, what);
+		}
 		l = def->attach == PROBE_CGROUP ? bpf_program__attach_cgroup(prog, p->cgroup_fd)
 						: bpf_program__attach(prog);
 		if (!l) {
