@@ -123,7 +123,7 @@ while read -r pattern suites release; do
 	start=$(date +%s)
 	timeout "$VM_TIMEOUT" qemu-system-x86_64 -accel "$ACCEL" -m 1536 -smp 2 -nographic \
 		-no-reboot -kernel "$image" -initrd "$INITRD" \
-		-append "console=ttyS0 quiet loglevel=3 panic=-1 netspy.suites=$suites netspy.emulated=$EMULATED" \
+		-append "console=ttyS0 quiet loglevel=3 panic=-1 netspy.suites=$suites netspy.emulated=$EMULATED netspy.build=$BUILD" \
 		</dev/null >"$log" 2>&1
 	rc=$?
 	tr -d '\r' <"$log" >"$log.txt"
