@@ -50,7 +50,10 @@ apt_for() {
 	APT_OPTS=(-o "Dir::Etc::SourceList=$dir/sources.list" -o "Dir::Etc::SourceParts=$dir/none"
 		-o "Dir::State::Lists=$dir/lists" -o "Dir::Cache=$dir/cache")
 	if [ ! -f "$dir/sources.list" ]; then
-		mirror=$(apt_mirror) || mirror=http://deb.debian.org/debian
+		if ! mirror=$(apt_mirror); then
+			echo "# no Debian mirror in this machine's apt sources for $rel"
+			return 0
+		fi
 		# The release's own archive (its point releases' kernels), not its security updates:
 		# an older release's security packages come and go.
 		echo "deb $mirror $rel main" >"$dir/sources.list"
