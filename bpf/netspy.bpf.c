@@ -11,25 +11,21 @@
 
 #include "netspy.h"
 
+/* Macros, not enums, in the kernel: vmlinux.h cannot carry them. IPPROTO_*, TCP_* (states) and
+ * SOCK_STREAM come from vmlinux.h; errno values from the uapi header, which defines nothing else.
+ */
+#include <asm-generic/errno.h>
+
 #define AF_INET 2
 #define AF_INET6 10
 #define ETH_P_IP 0x0800
 #define ETH_P_IPV6 0x86DD
-#define IPPROTO_TCP_ 6
-#define IPPROTO_UDP_ 17
-#define TCP_ESTABLISHED_ 1
-#define TCP_SYN_SENT_ 2
-#define TCP_SYN_RECV_ 3
-#define TCP_CLOSE_ 7
-#define ECONNRESET_ 104
-#define ETIMEDOUT_ 110
-#define ECONNREFUSED_ 111
-#define EHOSTUNREACH_ 113
-#define ENETUNREACH_ 101
 
 char LICENSE[] SEC("license") = "GPL";
 
-extern void *bpf_cast_to_kern_ctx(void *obj) __ksym;
+/* Linux 6.2+. Weak: on older kernels libbpf leaves it unresolved, and netspyd loads the programs
+ * that do not call it (see the attach table in collectord/probes.c). */
+extern void *bpf_cast_to_kern_ctx(void *obj) __ksym __weak;
 
 /* Set by netspyd before load. */
 const volatile __u64 wakeup_bytes = 1 << 20;	 /* wake the reader once this much is queued */
@@ -114,12 +110,23 @@ static __always_inline void count(__u32 which)
 		*c += 1;
 }
 
-static __always_inline struct netspy_event *reserve(void)
+/* Every record starts as zeroes, as a whole: a field added later can never carry bytes that an
+ * earlier record left in a ring slot. The one place records are cleared. */
+static __always_inline void record_init(struct netspy_event *e, __u8 type)
+{
+	__builtin_memset(e, 0, sizeof(*e));
+	e->type = type;
+}
+
+static __always_inline struct netspy_event *reserve(__u8 type)
 {
 	struct netspy_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 
-	if (!e)
+	if (!e) {
 		count(NETSPY_CNT_LOST);
+		return NULL;
+	}
+	record_init(e, type);
 	return e;
 }
 
@@ -240,17 +247,22 @@ static __always_inline struct netspy_event *claim_slot(__u64 *pos, __u64 *filled
 
 /* Helper calls are the dearest part of the connect hook (a call and a return each, ~15-20 ns on
  * CPUs whose return-stack mitigations make every return expensive): the task and the cookie are
- * read with plain loads where the kernel allows it. */
-static __always_inline __u64 socket_cookie_fast(struct bpf_sock_addr *ctx)
+ * read with plain loads where the kernel allows it. Reading the cookie needs the kernel's socket,
+ * which only the bpf_cast_to_kern_ctx kfunc (Linux 6.2) reaches; before it, the helper. */
+static __always_inline __u64 socket_cookie(struct bpf_sock_addr *ctx, bool kern_ctx)
 {
-	struct bpf_sock_addr_kern *kctx = bpf_cast_to_kern_ctx(ctx);
-	__u64 cookie = kctx->sk->__sk_common.skc_cookie.counter;
+	struct bpf_sock_addr_kern *kctx;
+	__u64 cookie;
 
+	if (!kern_ctx)
+		return bpf_get_socket_cookie(ctx);
+	kctx = bpf_cast_to_kern_ctx(ctx);
+	cookie = kctx->sk->__sk_common.skc_cookie.counter;
 	/* 0: no cookie yet, the helper makes one. */
 	return cookie ? cookie : bpf_get_socket_cookie(ctx);
 }
 
-static __always_inline void emit_connect(struct bpf_sock_addr *ctx, __u8 family)
+static __always_inline void emit_connect(struct bpf_sock_addr *ctx, __u8 family, bool kern_ctx)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
 	__u32 tgid = task->tgid, tid = task->pid;
@@ -261,8 +273,8 @@ static __always_inline void emit_connect(struct bpf_sock_addr *ctx, __u8 family)
 
 	if (tgid == ignore_tgid)
 		return;
-	cookie = socket_cookie_fast(ctx);
-	if (ctx->protocol == IPPROTO_TCP_) {
+	cookie = socket_cookie(ctx, kern_ctx);
+	if (ctx->protocol == IPPROTO_TCP) {
 		/* Nanoseconds: the handshake latency is measured from here. */
 		now = bpf_ktime_get_boot_ns();
 		remember_owner(cookie, tgid, tid, true, now);
@@ -278,23 +290,17 @@ static __always_inline void emit_connect(struct bpf_sock_addr *ctx, __u8 family)
 	e = claim_slot(&pos, &filled);
 	if (!e)
 		return;
-	e->type = NETSPY_EV_CONNECT;
+	record_init(e, NETSPY_EV_CONNECT);
 	e->family = family;
 	e->ip_proto = ctx->protocol;
 	e->sock_type = ctx->type;
-	e->outcome = 0;
-	e->pad = 0;
 	e->pid = tgid;
 	e->tid = tid;
 	e->uid = task->cred->uid.val; /* bpf_get_current_uid_gid(), as loads */
-	e->netns = 0;
 	e->ts_ns = now;
 	e->cookie = cookie;
 	e->cgroup_id = task->cgroups->dfl_cgrp->kn->id; /* bpf_get_current_cgroup_id(), as loads */
 	e->dport = bpf_ntohs((__u16)ctx->user_port);
-	e->sport = 0;
-	__builtin_memset(e->saddr, 0, sizeof(e->saddr));
-	__builtin_memset(e->daddr, 0, sizeof(e->daddr));
 	if (family == AF_INET) {
 		__u32 d = ctx->user_ip4;
 
@@ -322,9 +328,6 @@ static __always_inline void emit_connect(struct bpf_sock_addr *ctx, __u8 family)
 		flags |= NETSPY_F_SRC_BOUND;
 	e->flags = flags;
 	copy_current_comm(e->comm, task);
-	e->tcp.err = 0;
-	e->tcp.pad2 = 0;
-	e->tcp.latency_ns = 0;
 	commit_slot(e, (__u32)pos + 1);
 	count(NETSPY_CNT_CONNECT);
 	/* Wake netspyd once per quarter of a ring; its timer drains the rest. */
@@ -343,18 +346,34 @@ int sample_clock(void *ctx)
 	return 0;
 }
 
-/* A cgroup hook must never change what the connect does: always allow (return 1). */
+/* A cgroup hook must never change what the connect does: always allow (return 1). Two variants of
+ * each: netspyd loads the first on kernels with bpf_cast_to_kern_ctx (6.2+), the _compat one
+ * elsewhere. */
 SEC("cgroup/connect4")
 int cgroup_connect4(struct bpf_sock_addr *ctx)
 {
-	emit_connect(ctx, AF_INET);
+	emit_connect(ctx, AF_INET, true);
 	return 1;
 }
 
 SEC("cgroup/connect6")
 int cgroup_connect6(struct bpf_sock_addr *ctx)
 {
-	emit_connect(ctx, AF_INET6);
+	emit_connect(ctx, AF_INET6, true);
+	return 1;
+}
+
+SEC("cgroup/connect4")
+int cgroup_connect4_compat(struct bpf_sock_addr *ctx)
+{
+	emit_connect(ctx, AF_INET, false);
+	return 1;
+}
+
+SEC("cgroup/connect6")
+int cgroup_connect6_compat(struct bpf_sock_addr *ctx)
+{
+	emit_connect(ctx, AF_INET6, false);
 	return 1;
 }
 
@@ -367,7 +386,7 @@ static __always_inline void note_bind(struct bpf_sock *sk)
 	struct netspy_owner o = {};
 
 	remember_owner(cookie, pid_tgid >> 32, (__u32)pid_tgid, false, 0);
-	if (sk->protocol != IPPROTO_TCP_ || !sk->src_port)
+	if (sk->protocol != IPPROTO_TCP || !sk->src_port)
 		return;
 	key.netns_cookie = bpf_get_netns_cookie(sk);
 	key.port = (__u16)sk->src_port;
@@ -418,19 +437,19 @@ static __always_inline void copy_sock_tuple(struct netspy_event *e, const struct
 
 static __always_inline __u8 outcome_of(int newstate, int err)
 {
-	if (newstate == TCP_ESTABLISHED_)
+	if (newstate == TCP_ESTABLISHED)
 		return NETSPY_OUT_ESTABLISHED;
 	switch (err) {
 	case 0:
 		return NETSPY_OUT_ABORTED;
-	case ECONNREFUSED_:
+	case ECONNREFUSED:
 		return NETSPY_OUT_REFUSED;
-	case ETIMEDOUT_:
+	case ETIMEDOUT:
 		return NETSPY_OUT_TIMEOUT;
-	case EHOSTUNREACH_:
-	case ENETUNREACH_:
+	case EHOSTUNREACH:
+	case ENETUNREACH:
 		return NETSPY_OUT_UNREACHABLE;
-	case ECONNRESET_:
+	case ECONNRESET:
 		return NETSPY_OUT_RESET;
 	default:
 		return NETSPY_OUT_ERROR;
@@ -464,39 +483,29 @@ int BPF_PROG(tp_inet_sock_set_state, const struct sock *sk, int oldstate, int ne
 	struct netspy_event *e;
 	__u64 now, cookie;
 
-	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP_)
+	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
 		return 0;
-	if (oldstate == TCP_SYN_RECV_ && newstate == TCP_ESTABLISHED_) {
+	if (oldstate == TCP_SYN_RECV && newstate == TCP_ESTABLISHED) {
 		adopt_accepted(sk);
 		return 0;
 	}
-	if (oldstate != TCP_SYN_SENT_)
+	if (oldstate != TCP_SYN_SENT)
 		return 0;
-	if (newstate != TCP_ESTABLISHED_ && newstate != TCP_CLOSE_)
+	if (newstate != TCP_ESTABLISHED && newstate != TCP_CLOSE)
 		return 0;
 	now = bpf_ktime_get_boot_ns();
 	cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
 
-	e = reserve();
+	e = reserve(NETSPY_EV_TCP_OUTCOME);
 	if (!e)
 		return 0;
-	e->type = NETSPY_EV_TCP_OUTCOME;
-	e->ip_proto = IPPROTO_TCP_;
-	e->sock_type = 1; /* SOCK_STREAM */
-	e->flags = 0;
-	e->uid = 0;
-	e->netns = 0;
-	e->cgroup_id = 0;
+	e->ip_proto = IPPROTO_TCP;
+	e->sock_type = SOCK_STREAM;
 	e->ts_ns = now;
 	e->cookie = cookie;
 	copy_sock_tuple(e, sk);
-	e->tcp.err = newstate == TCP_ESTABLISHED_ ? 0 : BPF_CORE_READ(sk, sk_err);
-	e->tcp.pad2 = 0;
+	e->tcp.err = newstate == TCP_ESTABLISHED ? 0 : BPF_CORE_READ(sk, sk_err);
 	e->outcome = outcome_of(newstate, e->tcp.err);
-	e->tcp.latency_ns = 0;
-	e->pid = 0;
-	e->tid = 0;
-	__builtin_memset(e->comm, 0, sizeof(e->comm));
 	o = cookie ? bpf_map_lookup_elem(&owners, &cookie) : NULL;
 	if (o) {
 		e->pid = o->pid;
@@ -547,7 +556,7 @@ static __always_inline bool parse_packet(struct netspy_event *e, struct sk_buff 
 	} else {
 		return false;
 	}
-	if ((e->ip_proto == IPPROTO_TCP_ || e->ip_proto == IPPROTO_UDP_) &&
+	if ((e->ip_proto == IPPROTO_TCP || e->ip_proto == IPPROTO_UDP) &&
 	    !bpf_probe_read_kernel(ports, sizeof(ports), head + th)) {
 		e->sport = bpf_ntohs(ports[0]);
 		e->dport = bpf_ntohs(ports[1]);
@@ -577,6 +586,7 @@ int tp_kfree_skb(__u64 *ctx)
 	struct netspy_owner *o;
 	struct netspy_event *e;
 	struct sock *sk;
+	__u64 cookie = 0;
 
 	if (!is_drop(reason))
 		return 0;
@@ -584,22 +594,10 @@ int tp_kfree_skb(__u64 *ctx)
 	if (!sk && kfree_skb_has_rx_sk)
 		sk = (struct sock *)ctx[3];
 
-	e = reserve();
+	e = reserve(NETSPY_EV_DROP);
 	if (!e)
 		return 0;
-	e->type = NETSPY_EV_DROP;
-	e->family = 0;
-	e->ip_proto = 0;
-	e->sock_type = 0;
-	e->flags = 0;
-	e->outcome = 0;
-	e->sport = e->dport = 0;
-	e->pid = e->tid = e->uid = 0;
-	e->cgroup_id = 0;
 	e->ts_ns = bpf_ktime_get_boot_ns();
-	__builtin_memset(e->saddr, 0, sizeof(e->saddr));
-	__builtin_memset(e->daddr, 0, sizeof(e->daddr));
-	__builtin_memset(e->comm, 0, sizeof(e->comm));
 	e->drop.reason = (__u32)reason;
 	e->drop.location = ctx[1];
 	dev = BPF_CORE_READ(skb, dev);
@@ -607,13 +605,15 @@ int tp_kfree_skb(__u64 *ctx)
 	e->netns = dev ? BPF_CORE_READ(dev, nd_net.net, ns.inum) : 0;
 	if (!parse_packet(e, skb) && sk)
 		copy_sock_tuple(e, sk);
-	e->cookie = 0;
 	if (sk) {
 		if (!e->netns)
 			e->netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
-		e->cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
+		cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
 	}
-	o = e->cookie ? bpf_map_lookup_elem(&owners, &e->cookie) : NULL;
+	e->cookie = cookie;
+	/* The key from the stack: Linux 6.1's verifier takes map keys only from the stack or a
+	 * map, not from ring-buffer memory. */
+	o = cookie ? bpf_map_lookup_elem(&owners, &cookie) : NULL;
 	if (o) {
 		e->pid = o->pid;
 		e->tid = o->tid;

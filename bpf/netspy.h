@@ -13,6 +13,7 @@ enum netspy_event_type {
 	NETSPY_EV_TCP_OUTCOME = 2,
 	NETSPY_EV_DROP = 3,
 	NETSPY_EV_KICK = 4, /* struct netspy_kick: "drain the connect rings", never an event */
+	NETSPY_EV_MAX,	    /* one past the last: sizes per-type arrays */
 };
 
 /* Mirrors netspy.v1.Outcome. */

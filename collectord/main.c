@@ -7,6 +7,7 @@
 #include <inttypes.h>
 #include <malloc.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,8 @@
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/timerfd.h>
+#include <sys/utsname.h>
+#include <bpf/libbpf.h>
 #include <systemd/sd-daemon.h>
 
 #include "clock.h"
@@ -59,7 +62,7 @@ struct daemon {
 	int64_t boot_to_real_ns;
 	uint64_t boot_id;
 	uint64_t events_total;
-	uint64_t by_type[4];
+	uint64_t by_type[NETSPY_EV_MAX];
 	uint64_t kernel_lost;
 	uint64_t last_loss_log_mono;
 	uint64_t loss_unlogged;
@@ -278,7 +281,7 @@ static void on_event(void *ctx, const struct netspy_event *ev)
 
 	stored->ts_ns = (uint64_t)((int64_t)ev->ts_ns + d->boot_to_real_ns);
 	d->events_total++;
-	if (ev->type < 4)
+	if (ev->type < NETSPY_EV_MAX)
 		d->by_type[ev->type]++;
 }
 
@@ -353,7 +356,7 @@ static void on_timer(struct daemon *d)
 	uint64_t expirations, now = clock_ns(CLOCK_MONOTONIC);
 
 	if (read(d->tfd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
-		log_warn("timer: %s", strerror(errno));
+		log_warn("timer: %m");
 	probes_drain(&d->probes);
 	if (now - d->last_second_ns >= 1000000000ull) {
 		d->last_second_ns = now;
@@ -383,10 +386,12 @@ static int run(struct daemon *d)
 		int n = epoll_wait(d->epfd, evs, 64, -1);
 
 		if (n < 0) {
-			if (errno == EINTR)
+			int err = -errno;
+
+			if (err == -EINTR)
 				continue;
-			log_err("epoll_wait: %s", strerror(errno));
-			return -errno;
+			log_err("epoll_wait: %s", strerror(-err));
+			return err;
 		}
 		for (int i = 0; i < n; i++) {
 			struct watch *w = evs[i].data.ptr;
@@ -413,6 +418,47 @@ static int run(struct daemon *d)
 
 /* ---- setup and teardown ------------------------------------------------------------------- */
 
+static int libbpf_log_level = LOG_INFO;
+
+/* libbpf's messages, the verifier's log among them, go through netspyd's logger one line per
+ * record: to the journal under systemd, to stderr otherwise. Its debug output only with -v. */
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	static char buf[1 << 16];
+	int prio = level == LIBBPF_WARN ? LOG_WARNING : LOG_DEBUG;
+	char *save = NULL;
+
+	if (prio > libbpf_log_level)
+		return 0;
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	for (char *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+		log_record(prio, NULL, NULL, "%s", line);
+	return 0;
+}
+
+/* What this kernel offers, and what each missing optional feature costs. */
+static void log_kernel(const struct daemon *d)
+{
+	const struct kernel_features *f = &d->probes.features;
+	struct utsname u;
+	char have[256];
+
+	if (uname(&u) < 0)
+		snprintf(u.release, sizeof(u.release), "?");
+	kernel_features_list(f, true, have, sizeof(have));
+	log_info("kernel %s, BPF features: %s", u.release, have);
+	for (int i = 0; i < KERNEL_F_MAX; i++) {
+		const struct kernel_feature_info *fi = kernel_feature_info((enum kernel_feature)i);
+		bool matters = i != KERNEL_F_DROP_REASON || d->cfg.drops;
+
+		if (f->has[i] || fi->required || !matters)
+			continue;
+		log_record(i == KERNEL_F_DROP_REASON ? LOG_WARNING : LOG_INFO, NULL, NULL,
+			   "this kernel lacks %s (Linux %s or newer): %s", fi->what, fi->since,
+			   fi->without);
+	}
+}
+
 static int watch_fd(struct daemon *d, int fd, struct watch *w, enum watch_type type)
 {
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = w };
@@ -425,6 +471,7 @@ static int setup_loop(struct daemon *d)
 {
 	struct itimerspec its = { 0 };
 	sigset_t mask;
+	int r;
 
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
@@ -433,21 +480,27 @@ static int setup_loop(struct daemon *d)
 	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
 		return -errno;
 	signal(SIGPIPE, SIG_IGN);
+	/* Each call's errno is taken at once: a later call may change it. */
 	d->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (d->epfd < 0)
+		return -errno;
 	d->sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (d->sfd < 0)
+		return -errno;
 	d->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	if (d->epfd < 0 || d->sfd < 0 || d->tfd < 0)
+	if (d->tfd < 0)
 		return -errno;
 	its.it_interval.tv_sec = d->cfg.flush_ms / 1000;
 	its.it_interval.tv_nsec = (long)(d->cfg.flush_ms % 1000) * 1000000L;
 	its.it_value = its.it_interval;
 	if (timerfd_settime(d->tfd, 0, &its, NULL) < 0)
 		return -errno;
-	if (watch_fd(d, d->sfd, &d->signal_w, WATCH_SIGNAL) < 0 ||
-	    watch_fd(d, d->tfd, &d->timer_w, WATCH_TIMER) < 0 ||
-	    watch_fd(d, probes_fd(&d->probes), &d->ring_w, WATCH_RING) < 0)
-		return -errno;
-	return 0;
+	r = watch_fd(d, d->sfd, &d->signal_w, WATCH_SIGNAL);
+	if (!r)
+		r = watch_fd(d, d->tfd, &d->timer_w, WATCH_TIMER);
+	if (!r)
+		r = watch_fd(d, probes_fd(&d->probes), &d->ring_w, WATCH_RING);
+	return r;
 }
 
 static int resolve_group(const char *name, gid_t *ret)
@@ -481,6 +534,8 @@ static int setup(struct daemon *d)
 		.wakeup_bytes = d->cfg.ringbuf_bytes / 4,
 		.cgroup_root = d->cfg.cgroup_root,
 		.drops = d->cfg.drops,
+		/* Test and benchmark knob: features to treat as missing (kernel.h's keys). */
+		.hide_features = getenv("NETSPYD_TEST_HIDE_FEATURES"),
 		.on_event = on_event,
 		.ctx = d,
 	};
@@ -516,6 +571,7 @@ static int setup(struct daemon *d)
 				      "CAP_NET_ADMIN)" : "");
 		return r;
 	}
+	log_kernel(d);
 	log_info("kernel buffers: connect rings of %u slots on each of %d CPUs, a %zu KiB ring buffer "
 		 "for outcomes and drops (--ringbuf-size %zu)",
 		 1u << d->probes.conn_order, d->probes.ncpus,
@@ -616,6 +672,8 @@ int main(int argc, char **argv)
 	if (r)
 		return r > 0 ? 0 : 1;
 	log_init(d.cfg.log_target, d.cfg.log_level);
+	libbpf_log_level = d.cfg.log_level;
+	libbpf_set_print(libbpf_print);
 	d.started_mono_ns = clock_ns(CLOCK_MONOTONIC);
 	if (getrandom(&d.boot_id, sizeof(d.boot_id), 0) != sizeof(d.boot_id))
 		d.boot_id = d.started_mono_ns ^ (uint64_t)getpid();

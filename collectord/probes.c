@@ -1,6 +1,6 @@
-/* Loading and attaching netspy's eBPF programs: cgroup sock_addr hooks on the cgroup2 root,
- * tp_btf/inet_sock_set_state and tp_btf/kfree_skb; per-CPU connect rings and one ring buffer,
- * drained in batches. */
+/* Loading and attaching netspy's eBPF programs (one table, probe_table, says which and how):
+ * cgroup sock_addr hooks on the cgroup2 root, tp_btf/inet_sock_set_state and tp_btf/kfree_skb;
+ * per-CPU connect rings and one ring buffer, drained in batches. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -133,45 +133,146 @@ static int drain_conn_ring(struct probes *p, int cpu)
 	return n;
 }
 
-/* The kfree_skb tracepoint gained the receiving socket as a fourth argument in Linux 6.12. */
-static bool kfree_skb_has_rx_sk(const struct btf *btf)
-{
-	int id = btf__find_by_name_kind(btf, "btf_trace_kfree_skb", BTF_KIND_TYPEDEF);
-	const struct btf_type *t;
-
-	if (id < 0)
-		return false;
-	t = btf__type_by_id(btf, id);
-	t = btf__type_by_id(btf, t->type); /* pointer */
-	if (!t || !btf_is_ptr(t))
-		return false;
-	/* func proto: (void *, skb, location, reason[, rx_sk]) */
-	t = btf__type_by_id(btf, t->type);
-	return t && btf_is_func_proto(t) && btf_vlen(t) >= 5;
-}
-
 static int fail(struct probes *p, int err, const char *what)
 {
 	snprintf(p->error, sizeof(p->error), "%s: %s", what, strerror(-err));
 	return err;
 }
 
-static int attach(struct probes *p, struct bpf_program *prog, bool cgroup)
-{
-	struct bpf_link *l;
-	int err;
+/* How a program is attached. */
+enum probe_attach {
+	PROBE_CGROUP, /* to the cgroup2 root */
+	PROBE_TRACE,  /* where its section says (tp_btf/...) */
+	PROBE_RUN,    /* not attached: netspyd runs it (BPF_PROG_TEST_RUN) */
+};
 
-	if (p->n_links == PROBES_MAX_LINKS)
-		return fail(p, -E2BIG, "too many links");
-	l = cgroup ? bpf_program__attach_cgroup(prog, p->cgroup_fd) : bpf_program__attach(prog);
-	err = libbpf_get_error(l);
-	if (err) {
+/* Every program of bpf/netspy.bpf.c, and when it is loaded. A program with `feature` set is loaded
+ * only when the kernel has that feature, or, with `fallback`, only when it lacks it: a fast path
+ * and its fallback are two entries. A new hook is one line here. */
+struct probe_def {
+	const char *prog;
+	enum probe_attach attach;
+	bool drops;		     /* only when drops are traced */
+	bool fallback;		     /* loaded when `feature` is missing rather than present */
+	enum kernel_feature feature; /* KERNEL_F_MAX: none */
+};
+
+static const struct probe_def probe_table[] = {
+	{ "cgroup_connect4", PROBE_CGROUP, .feature = KERNEL_F_KERN_CTX },
+	{ "cgroup_connect6", PROBE_CGROUP, .feature = KERNEL_F_KERN_CTX },
+	{ "cgroup_connect4_compat", PROBE_CGROUP, .fallback = true, .feature = KERNEL_F_KERN_CTX },
+	{ "cgroup_connect6_compat", PROBE_CGROUP, .fallback = true, .feature = KERNEL_F_KERN_CTX },
+	{ "cgroup_post_bind4", PROBE_CGROUP, .feature = KERNEL_F_MAX },
+	{ "cgroup_post_bind6", PROBE_CGROUP, .feature = KERNEL_F_MAX },
+	{ "tp_inet_sock_set_state", PROBE_TRACE, .feature = KERNEL_F_MAX },
+	{ "tp_kfree_skb", PROBE_TRACE, .drops = true, .feature = KERNEL_F_DROP_REASON },
+	{ "sample_clock", PROBE_RUN, .feature = KERNEL_F_MAX },
+};
+
+#define PROBE_TABLE_LEN (sizeof(probe_table) / sizeof(probe_table[0]))
+
+static const struct probe_def *probe_def_of(const struct bpf_program *prog)
+{
+	const char *name = bpf_program__name(prog);
+
+	for (size_t i = 0; i < PROBE_TABLE_LEN; i++)
+		if (!strcmp(probe_table[i].prog, name))
+			return &probe_table[i];
+	return NULL;
+}
+
+static bool probe_wanted(const struct probes *p, const struct probe_def *def)
+{
+	if (def->drops && !p->drops)
+		return false;
+	if (def->feature == KERNEL_F_MAX)
+		return true;
+	return p->features.has[def->feature] != def->fallback;
+}
+
+/* Switches off the programs this kernel or configuration does not want. Every program of the
+ * object must have an entry in probe_table. */
+static int select_programs(struct probes *p)
+{
+	struct bpf_program *prog;
+
+	bpf_object__for_each_program(prog, p->skel->obj)
+	{
+		const struct probe_def *def = probe_def_of(prog);
 		char what[128];
 
-		snprintf(what, sizeof(what), "attaching %s", bpf_program__name(prog));
-		return fail(p, err, what);
+		if (!def) {
+			snprintf(what, sizeof(what), "program %s has no entry in the attach table",
+				 bpf_program__name(prog));
+			return fail(p, -ENOENT, what);
+		}
+		bpf_program__set_autoload(prog, probe_wanted(p, def));
 	}
-	p->links[p->n_links++] = l;
+	return 0;
+}
+
+static int attach_programs(struct probes *p)
+{
+	p->links = calloc(PROBE_TABLE_LEN, sizeof(*p->links));
+	if (!p->links)
+		return fail(p, -ENOMEM, "allocating the link table");
+	for (size_t i = 0; i < PROBE_TABLE_LEN; i++) {
+		const struct probe_def *def = &probe_table[i];
+		struct bpf_program *prog;
+		struct bpf_link *l;
+		char what[128];
+
+		if (def->attach == PROBE_RUN || !probe_wanted(p, def))
+			continue;
+		prog = bpf_object__find_program_by_name(p->skel->obj, def->prog);
+		if (!prog) {
+			snprintf(what, sizeof(what), "the attach table names %s, not in the object",
+				 def->prog);
+			return fail(p, -ENOENT, what);
+		}
+		l = def->attach == PROBE_CGROUP ? bpf_program__attach_cgroup(prog, p->cgroup_fd)
+						: bpf_program__attach(prog);
+		if (!l) {
+			int err = -errno;
+
+			snprintf(what, sizeof(what), "attaching %s", def->prog);
+			return fail(p, err, what);
+		}
+		p->links[p->n_links++] = l;
+	}
+	return 0;
+}
+
+/* The kernel's BTF, then its features: a kernel without BTF or below the minimum is named as such,
+ * with the feature it lacks and the release that has it. */
+static int check_kernel(struct probes *p, const struct probes_opts *o)
+{
+	enum kernel_feature missing;
+
+	p->btf = btf__load_vmlinux_btf();
+	if (!p->btf) {
+		int err = -errno;
+
+		snprintf(p->error, sizeof(p->error),
+			 "this kernel provides no BTF type information (/sys/kernel/btf/vmlinux "
+			 "is missing or unreadable): netspyd needs a kernel built with "
+			 "CONFIG_DEBUG_INFO_BTF=y, which provides it since Linux 5.4, and Linux %s "
+			 "or newer",
+			 KERNEL_MIN_VERSION);
+		return err;
+	}
+	kernel_probe(p->btf, o->hide_features, &p->features);
+	missing = kernel_missing_required(&p->features);
+	if (missing != KERNEL_F_MAX) {
+		const struct kernel_feature_info *fi = kernel_feature_info(missing);
+
+		snprintf(p->error, sizeof(p->error),
+			 "this kernel lacks %s, which arrived in Linux %s: netspyd needs Linux %s "
+			 "or newer",
+			 fi->what, fi->since, KERNEL_MIN_VERSION);
+		return -EOPNOTSUPP;
+	}
+	p->drops = o->drops && p->features.has[KERNEL_F_DROP_REASON];
 	return 0;
 }
 
@@ -183,7 +284,7 @@ static int load(struct probes *p, const struct probes_opts *o)
 	if (!p->skel)
 		return fail(p, -errno, "opening the BPF object");
 	p->skel->rodata->wakeup_bytes = o->wakeup_bytes;
-	p->skel->rodata->kfree_skb_has_rx_sk = kfree_skb_has_rx_sk(p->btf);
+	p->skel->rodata->kfree_skb_has_rx_sk = p->features.has[KERNEL_F_RX_SK];
 	p->skel->rodata->ignore_tgid = (uint32_t)getpid();
 	p->conn_order = (uint32_t)__builtin_ctz(probes_conn_slots(o->ringbuf_bytes, p->ncpus));
 	p->skel->rodata->conn_ring_order = p->conn_order;
@@ -196,11 +297,13 @@ static int load(struct probes *p, const struct probes_opts *o)
 		err = bpf_map__set_max_entries(p->skel->maps.conn_ctl, (uint32_t)p->ncpus);
 	if (err)
 		return fail(p, err, "sizing the ring buffers");
-	if (!o->drops)
-		bpf_program__set_autoload(p->skel->progs.tp_kfree_skb, false);
+	err = select_programs(p);
+	if (err)
+		return err;
 	err = netspy_bpf__load(p->skel);
 	if (err)
-		return fail(p, err, "loading the BPF programs (is this kernel built with BTF?)");
+		return fail(p, err,
+			    "loading the BPF programs (the kernel's reasons are logged above)");
 	return 0;
 }
 
@@ -244,12 +347,9 @@ int probes_init(struct probes *p, const struct probes_opts *o)
 	p->ncpus = libbpf_num_possible_cpus();
 	if (p->ncpus <= 0)
 		return fail(p, p->ncpus ? p->ncpus : -EINVAL, "counting CPUs");
-	p->btf = btf__load_vmlinux_btf();
-	err = libbpf_get_error(p->btf);
-	if (err) {
-		p->btf = NULL;
-		return fail(p, err, "reading the kernel's BTF (/sys/kernel/btf/vmlinux)");
-	}
+	err = check_kernel(p, o);
+	if (err)
+		return err;
 	if (o->cgroup_root)
 		snprintf(p->cgroup_path, sizeof(p->cgroup_path), "%s", o->cgroup_root);
 	else if ((err = probes_find_cgroup2(p->cgroup_path, sizeof(p->cgroup_path))) < 0)
@@ -259,15 +359,9 @@ int probes_init(struct probes *p, const struct probes_opts *o)
 		return fail(p, -errno, "opening the cgroup2 root");
 
 	err = load(p, o);
+	if (!err)
+		err = attach_programs(p);
 	if (err)
-		return err;
-	if ((err = attach(p, p->skel->progs.cgroup_connect4, true)) ||
-	    (err = attach(p, p->skel->progs.cgroup_connect6, true)) ||
-	    (err = attach(p, p->skel->progs.cgroup_post_bind4, true)) ||
-	    (err = attach(p, p->skel->progs.cgroup_post_bind6, true)) ||
-	    (err = attach(p, p->skel->progs.tp_inet_sock_set_state, false)))
-		return err;
-	if (o->drops && (err = attach(p, p->skel->progs.tp_kfree_skb, false)))
 		return err;
 
 	p->rb = ring_buffer__new(bpf_map__fd(p->skel->maps.events), on_sample, p, NULL);
@@ -295,6 +389,8 @@ void probes_fini(struct probes *p)
 	p->n_held = p->cap_held = 0;
 	while (p->n_links)
 		bpf_link__destroy(p->links[--p->n_links]);
+	free(p->links);
+	p->links = NULL;
 	netspy_bpf__destroy(p->skel);
 	p->skel = NULL;
 	if (p->cgroup_fd > 0) /* 0 in a zeroed struct: never ours */

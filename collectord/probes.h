@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kernel.h"
 #include "netspy.h"
 
 struct netspy_bpf;
@@ -23,20 +24,21 @@ struct probes_opts {
 	 * buffer (outcomes, drops), half for the per-CPU connect rings (see probes_conn_slots()).
 	 */
 	size_t ringbuf_bytes;
-	size_t wakeup_bytes;	 /* queued bytes that make the kernel wake netspyd */
-	const char *cgroup_root; /* NULL: find the cgroup2 mount */
-	bool drops;		 /* attach kfree_skb */
+	size_t wakeup_bytes;	   /* queued bytes that make the kernel wake netspyd */
+	const char *cgroup_root;   /* NULL: find the cgroup2 mount */
+	bool drops;		   /* attach kfree_skb (when the kernel passes drop reasons) */
+	const char *hide_features; /* kernel_probe()'s `hide`: NULL, or for tests */
 	probes_event_fn on_event;
 	void *ctx;
 };
-
-#define PROBES_MAX_LINKS 8
 
 struct probes {
 	struct netspy_bpf *skel;
 	struct ring_buffer *rb;
 	struct btf *btf;
-	struct bpf_link *links[PROBES_MAX_LINKS];
+	struct bpf_link **links;	 /* one per attached program of the attach table */
+	struct kernel_features features; /* what the running kernel offers */
+	bool drops;			 /* drops are traced */
 	/* The connect rings (struct netspy_ring_ctl in bpf/netspy.h), mapped from the kernel. */
 	struct netspy_event *conn_ring;
 	struct netspy_ring_ctl *conn_ctl;
@@ -59,8 +61,10 @@ struct probes {
 	void *ctx;
 };
 
-/* Opens, loads and attaches everything. Returns 0 or -errno with p->error describing the step that
- * failed; p is always safe to pass to probes_fini(). */
+/* Checks the kernel (BTF, then the features of collectord/kernel.h), then opens, loads and
+ * attaches every program the attach table wants on this kernel. Returns 0 or -errno with p->error
+ * describing the step that failed (-EOPNOTSUPP: the kernel lacks a required feature, named there);
+ * p is always safe to pass to probes_fini(). */
 int probes_init(struct probes *p, const struct probes_opts *o);
 /* Detaches everything (links are closed, so nothing stays attached). Accepts a zeroed struct. */
 void probes_fini(struct probes *p);

@@ -28,7 +28,7 @@ install: all
 uninstall:
 	rm -f $(addprefix $(DESTDIR),$(INSTALL_FILES))
 
-.PHONY: check-distro deb rpm
+.PHONY: check-distro check-kernels deb rpm
 deb:
 	packaging/build-deb.sh
 
@@ -38,3 +38,8 @@ rpm:
 # Builds the .deb, boots it in a minimal Debian under systemd-nspawn and checks the service there.
 check-distro: all
 	NETSPY_CHECK_DISTRO=1 NETSPY_BUILD=$(BUILD) tests/run-all distro
+
+# Boots each kernel of tests/kernels/list (Debian's packages) under qemu with this build and runs
+# the integration suites inside (tests/kernels.test.sh).
+check-kernels: check-build
+	NETSPY_CHECK_KERNELS=1 NETSPY_BUILD=$(BUILD) tests/run-all kernels

@@ -25,6 +25,9 @@ apt-get install -y -qq --no-install-recommends \
 # Proof: libFuzzer (clang's runtime), valgrind for the analyzer's memory checks, bpftrace as a
 # benchmark peer.
 apt-get install -y -qq --no-install-recommends libclang-rt-14-dev valgrind bpftrace >/dev/null
+# The kernel matrix (make check-kernels): Debian's kernels booted under qemu with an initramfs of
+# busybox and this machine's programs.
+apt-get install -y -qq --no-install-recommends qemu-system-x86 busybox-static cpio >/dev/null
 
 # The MCP tests drive netspyctl with the official MCP SDK, which needs Node.js 18 or newer.
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then

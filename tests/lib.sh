@@ -101,6 +101,28 @@ prog_ids_of() {
 	grep -h '^prog_id:' /proc/"$1"/fdinfo/* 2>/dev/null | awk '{print $2}' | sort -un
 }
 
+# The BPF programs process PID holds, by their full names (from their BTF: `bpftool prog show`
+# cuts names at 15 characters), sorted.
+prog_names_of() {
+	local id
+	for id in $(prog_ids_of "$1"); do
+		bpftool prog dump xlated id "$id" 2>/dev/null |
+			sed -n 's/^[a-z_ ]* \**\([a-z0-9_]*\)(.*/\1/p' | head -1
+	done | sort
+}
+
+# Programs of process PID that have not run since the kernel's BPF statistics were switched on
+# (sysctl kernel.bpf_stats_enabled), by name, one per line.
+progs_never_run() {
+	local id name
+	for id in $(prog_ids_of "$1"); do
+		name=$(bpftool prog dump xlated id "$id" 2>/dev/null |
+			sed -n 's/^[a-z_ ]* \**\([a-z0-9_]*\)(.*/\1/p' | head -1)
+		bpftool prog show id "$id" --json 2>/dev/null | grep -q '"run_cnt": *[1-9]' ||
+			echo "$name"
+	done
+}
+
 # Succeeds when none of the given program IDs exists any more. Programs are freed after an RCU
 # grace period, so a just-closed one may linger for a moment: wait up to 5 s.
 progs_gone() {

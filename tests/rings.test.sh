@@ -7,6 +7,15 @@ require_root
 
 STORM=$NETSPY_TESTS_BIN/storm
 NCPUS=$(nproc --all)
+# Under software emulation (the kernel matrix, tests/kernels.test.sh, without KVM) a storm makes
+# several times fewer connects, and netspyd drains and delivers at a speed that depends on how
+# busy the host is: the storm's minimum is lowered there, and the client counts for 6 s instead
+# of 3 (still short of the 10 s drain timer). Instead of 99% of the storm, more events than all
+# the connect rings can hold must arrive in that time: without the kernel's wakeups none would.
+storm_min=100000 count_secs=3 emulated=
+if [ "${NETSPY_TEST_EMULATED:-}" = 1 ]; then
+	storm_min=20000 count_secs=6 emulated=1
+fi
 
 # py FILE PYTHON: runs PYTHON with `events` (the file's events, in arrival order) and prints what
 # it prints.
@@ -99,7 +108,7 @@ stop_daemon
 # With the drain timer at 10 s, only the kernel's wakeup (when a ring is a quarter full) can bring a
 # storm's events out in time.
 start_daemon --flush-interval 10000 --ringbuf-size 1048576 || exit 1
-"$NETSPY_TESTS_BIN/collector_peer" "$SOCK" count nsr-kick 3 >"$T/kick.out" &
+"$NETSPY_TESTS_BIN/collector_peer" "$SOCK" count nsr-kick "$count_secs" >"$T/kick.out" &
 counter=$!
 sleep 0.5
 out=$(taskset -c $((1 % NCPUS)) "$STORM" connect 1 nsr-kick)
@@ -108,8 +117,17 @@ wait "$counter"
 read -r c _ _ kl cl < <(sed 's/[a-z_]*=//g' "$T/kick.out")
 # Without the wakeup the 2048-slot rings would overflow within milliseconds and nearly everything
 # would be lost; with it, all but the last partial quarter of a ring arrives while the storm runs.
-check_ge "the storm made connects" 100000 "$gen"
+check_ge "the storm made connects" "$storm_min" "$gen"
 check_eq "no event lost in the kernel or on the way" "0 0" "$kl $cl"
-check "at least 99% arrived before the 10 s drain timer ($c of $gen)" \
-	test $((c * 100)) -ge $((gen * 99)) -a "$c" -le "$gen"
+if [ -z "$emulated" ]; then
+	check "at least 99% arrived before the 10 s drain timer ($c of $gen)" \
+		test $((c * 100)) -ge $((gen * 99)) -a "$c" -le "$gen"
+else
+	# Slots per CPU for --ringbuf-size 1048576 (probes_conn_slots()): the largest power of two
+	# that fits half of it over all CPUs.
+	slots=8
+	while [ $((slots * 2 * 120 * NCPUS)) -le 524288 ]; do slots=$((slots * 2)); done
+	check "more events than the connect rings hold ($((slots * NCPUS))) arrived before the 10 s drain timer ($c of $gen, emulated)" \
+		test "$c" -gt $((slots * NCPUS)) -a "$c" -le "$gen"
+fi
 stop_daemon

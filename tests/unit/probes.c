@@ -2,6 +2,7 @@
  * (collectord/probes.c): the consumer against rings filled here the way bpf/netspy.bpf.c fills
  * them, without a kernel. */
 #include "check.h"
+#include "../../collectord/kernel.c"
 #include "../../collectord/probes.c"
 
 #define ORDER 3 /* 8 slots per CPU */

@@ -133,7 +133,7 @@ int main(void)
 	uint8_t batch[64 * WIRE_EVENT_MAX];
 	size_t blen = 0, nbatch = 0;
 
-	if (!libbpf_get_error(btf))
+	if (btf)
 		dropnames_load(btf, &names);
 	for (int i = 0; i < total; i++) {
 		struct netspy_event e = sample(i);

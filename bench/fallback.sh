@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# What the connect hooks' fallback path costs: kernels before 6.2 lack the bpf_cast_to_kern_ctx
+# kfunc, and netspyd loads cgroup_connect4/6_compat there, which read the socket cookie through
+# the bpf_get_socket_cookie helper. On this (newer) kernel both paths load:
+# NETSPYD_TEST_HIDE_FEATURES=kern_ctx forces the fallback. REPS alternated pairs (fast, fallback)
+# of a UDP connect storm pinned to one core, rate per second of the storm's own CPU time; then the
+# kernel's own accounting (bpf_stats) of each path's cgroup/connect4 program, REPS storms each.
+# Run as root from the top of the tree after `make bench-build` (bench/run.sh runs it).
+# Knobs: BENCH_SECONDS (one storm, default 2), BENCH_REPS (pairs, default 5), BENCH_CPU (default 1).
+set -u
+BUILD=${NETSPY_BUILD:-build}
+SECS=${BENCH_SECONDS:-2}
+REPS=${BENCH_REPS:-5}
+CPU=${BENCH_CPU:-1}
+T=$(mktemp -d /tmp/netspy-fallback.XXXXXX)
+SOCK=$T/netspyd.sock
+DPID=
+cleanup() {
+	[ -n "$DPID" ] && kill "$DPID" 2>/dev/null && wait "$DPID" 2>/dev/null
+	rm -rf "$T"
+}
+trap cleanup EXIT
+getent group netspy >/dev/null || groupadd --system netspy
+field() { sed -n "s/.*\\b$1=\\([0-9.]*\\).*/\\1/p" "$2" | tail -1; }
+median() { sort -g | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else printf "%.4f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+
+# start PATH: netspyd with the fast (fast) or the fallback (fallback) connect programs
+start() {
+	local hide=
+	[ "$1" = fallback ] && hide=kern_ctx
+	NETSPYD_TEST_HIDE_FEATURES=$hide "$BUILD/netspyd" --socket "$SOCK" --log-target console \
+		>"$T/netspyd.log" 2>&1 &
+	DPID=$!
+	for _ in $(seq 100); do "$BUILD/netspyctl" --socket "$SOCK" status >/dev/null 2>&1 && return; sleep 0.1; done
+	echo "netspyd did not start: $(tail -3 "$T/netspyd.log")" >&2
+	exit 1
+}
+stop() { kill "$DPID"; wait "$DPID" 2>/dev/null; DPID=; }
+# storm PATH: one storm under netspyd on PATH; appends its CPU-time rate to $T/PATH
+storm() {
+	start "$1"
+	taskset -c "$CPU" "$BUILD/tests/storm" connect "$SECS" nsfallback >"$T/storm.out"
+	field cpu_rate "$T/storm.out" >>"$T/$1"
+	stop
+}
+# cost PATH: ns per run of that path's connect4 program, from the kernel's accounting
+cost() {
+	local was id
+	start "$1"
+	was=$(sysctl -n kernel.bpf_stats_enabled)
+	sysctl -q kernel.bpf_stats_enabled=1
+	taskset -c "$CPU" "$BUILD/tests/storm" connect "$SECS" nsfallback >/dev/null
+	for id in $(grep -h '^prog_id:' /proc/"$DPID"/fdinfo/* | awk '{ print $2 }' | sort -un); do
+		bpftool prog show id "$id" | head -1
+	done | grep cgroup_connect4 | sed -n 's/.*run_time_ns \([0-9]*\) run_cnt \([0-9]*\).*/\1 \2/p' |
+		awk '{ printf "%.1f\n", $1 / $2 }'
+	sysctl -q kernel.bpf_stats_enabled="$was"
+	stop
+}
+
+for ((i = 0; i < REPS; i++)); do
+	if ((i % 2 == 0)); then storm fast; storm fallback; else storm fallback; storm fast; fi
+	paste -d' ' <(tail -1 "$T/fast") <(tail -1 "$T/fallback") | awk '{ printf "%.4f\n", $2 / $1 }' >>"$T/ratio"
+done
+for ((i = 0; i < REPS; i++)); do
+	if ((i % 2 == 0)); then cost fast >>"$T/ns.fast"; cost fallback >>"$T/ns.fallback"
+	else cost fallback >>"$T/ns.fallback"; cost fast >>"$T/ns.fast"; fi
+done
+fast_ns=$(median <"$T/ns.fast")
+fb_ns=$(median <"$T/ns.fallback")
+echo "| path | connects/s per CPU second (median of $REPS) | ratio to the fast path (median of pairs) | connect4 program, ns per run (bpf_stats, median of $REPS storms) |"
+echo "| --- | --- | --- | --- |"
+echo "| fast: bpf_cast_to_kern_ctx (Linux 6.2+) | $(median <"$T/fast") | 1 | $fast_ns |"
+echo "| fallback: bpf_get_socket_cookie (before 6.2) | $(median <"$T/fallback") | $(median <"$T/ratio") (pairs: $(tr '\n' ' ' <"$T/ratio")) | $fb_ns |"
