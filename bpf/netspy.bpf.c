@@ -330,8 +330,10 @@ static __always_inline void emit_connect(struct bpf_sock_addr *ctx, __u8 family,
 	copy_current_comm(e->comm, task);
 	commit_slot(e, (__u32)pos + 1);
 	count(NETSPY_CNT_CONNECT);
-	/* Wake netspyd once per quarter of a ring; its timer drains the rest. */
-	if (filled == (1ull << conn_ring_order) >> 2)
+	/* Wake netspyd at every quarter of a ring (a quarter, a half, three quarters): a ring that
+	 * refilled past a quarter while netspyd was still reading it must wake it again, not wait
+	 * for the drain timer. The timer drains the last partial quarter. */
+	if (!(filled & (((1ull << conn_ring_order) >> 2) - 1)))
 		kick();
 }
 
