@@ -663,6 +663,7 @@ int main(int argc, char **argv)
 			.log_level = LOG_INFO,
 		},
 		.epfd = -1, .sfd = -1, .tfd = -1,
+		.srv = { .fd = -1 }, /* server_fini() before server_init(): nothing to close */
 	};
 	const char *env = getenv("NETSPY_SOCKET");
 	int r;
