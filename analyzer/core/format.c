@@ -143,10 +143,10 @@ const char *fmt_family(uint32_t family)
 
 const char *fmt_outcome(int outcome)
 {
-	static const char *const names[FMT_N_OUTCOMES] = {
-		"pending", "established", "refused", "timeout", "unreachable",
-		"reset",   "error",	  "aborted", "sent",
-	};
+#define NAME_(n) #n,
+	static const char *const names[] = { FMT_OUTCOME_NAMES(NAME_, NAME_) };
+#undef NAME_
+	_Static_assert(sizeof(names) / sizeof(*names) == FMT_N_OUTCOMES, "one name per outcome");
 
 	return outcome >= 0 && outcome < FMT_N_OUTCOMES ? names[outcome] : "error";
 }

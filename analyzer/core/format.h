@@ -29,6 +29,17 @@ const char *fmt_family(uint32_t family);     /* "IPv4", "IPv6" or "unknown" */
  * has no outcome to wait for (UDP); anything else is "error". The one table of these names. */
 #define FMT_OUTCOME_SENT 8
 #define FMT_N_OUTCOMES 9
+/* The names in that order, as an X-macro (FIRST for the first name, REST for the others):
+ * fmt_outcome()'s table and the JSON Schema enum of the tools' "outcome" fields are both made
+ * from it. */
+#define FMT_OUTCOME_NAMES(FIRST, REST)                                                          \
+	FIRST(pending)                                                                          \
+	REST(established) REST(refused) REST(timeout) REST(unreachable) REST(reset) REST(error) \
+	    REST(aborted) REST(sent)
+#define FMT_OUTCOME_JSON_FIRST_(n) "\"" #n "\""
+#define FMT_OUTCOME_JSON_REST_(n) ",\"" #n "\""
+#define FMT_OUTCOME_ENUM_JSON \
+	"[" FMT_OUTCOME_NAMES(FMT_OUTCOME_JSON_FIRST_, FMT_OUTCOME_JSON_REST_) "]"
 const char *fmt_outcome(int outcome); /* "established", "refused", ... */
 
 /* One JSON object for an event, for `watch --json` and tests. */

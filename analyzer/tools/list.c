@@ -42,8 +42,7 @@ static void list_print(FILE *f, json_object *r)
 	"{\"type\":\"object\",\"properties\":{\"timestamp\":" S_STRING ",\"pid\":" S_COUNT     \
 	",\"process\":" S_STRING ",\"protocol\":" S_STRING ",\"family\":{\"enum\":[\"IPv4\","  \
 	"\"IPv6\",\"unknown\"]},\"destination_ip\":" S_STRING ",\"destination_port\":" S_COUNT \
-	",\"outcome\":{\"enum\":[\"established\",\"refused\",\"timeout\",\"unreachable\","     \
-	"\"reset\",\"error\",\"aborted\",\"pending\",\"sent\"]},\"latency_ms\":" S_NUMBER      \
+	",\"outcome\":{\"enum\":" FMT_OUTCOME_ENUM_JSON "},\"latency_ms\":" S_NUMBER           \
 	",\"unit\":" S_STRING_OR_NULL ",\"container\":" S_STRING_OR_NULL "},"                  \
 	"\"required\":[\"timestamp\",\"pid\",\"process\",\"protocol\",\"family\","             \
 	"\"destination_ip\",\"destination_port\",\"outcome\",\"unit\",\"container\"]}"
