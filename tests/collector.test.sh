@@ -92,8 +92,12 @@ check_eq "NO_SOCKET drops for the 2 IPv4 datagrams to the closed port" 2 \
 	"$(count "$T/all.json" "e['kind']=='drop' and e['reason']=='NO_SOCKET' and e['protocol']=='UDP' and e['family']=='IPv4' and e['destination_port']==$port")"
 check_eq "NO_SOCKET drop for the IPv6 datagram" 1 \
 	"$(count "$T/all.json" "e['kind']=='drop' and e['reason']=='NO_SOCKET' and e['protocol']=='UDP' and e['family']=='IPv6' and e['destination_port']==$port")"
+# The SYNs lost their socket crossing loopback: their flow tuple still names the connect that sent
+# them. The datagrams' flows are not tracked: their owner stays unknown, and says so.
+check_eq "the refused SYNs' drops name their sender, by flow tuple" 0 \
+	"$(count "$T/all.json" "e['kind']=='drop' and e['protocol']=='TCP' and e['destination_port']==$port and not (e['process'] in ('nsc-refused','nsc-nonblock') and e['by_flow'])")"
 check_eq "drops without a known socket owner say so (process null)" 0 \
-	"$(count "$T/all.json" "e['kind']=='drop' and e['destination_port']==$port and e['process'] is not None")"
+	"$(count "$T/all.json" "e['kind']=='drop' and e['protocol']=='UDP' and e['destination_port']==$port and e['process'] is not None")"
 
 # --- drops on a server's accepted connection name the server ---------------------------------
 # An accepted socket passes neither the connect nor the bind hook: it inherits the owner of the
