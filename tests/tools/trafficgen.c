@@ -10,6 +10,7 @@
  *   trafficgen udp-storm ADDR PORT SECONDS connect() in a tight loop on one UDP socket; prints
  *                                          "connects=N"
  *   trafficgen hold ADDR PORT SECONDS      connect once and keep the socket open
+ *   trafficgen listen ADDR PORT SECONDS    a TCP listener that never accepts, for SECONDS
  *   trafficgen tcp-giveup ADDR PORT COUNT MS
  *                                          non-blocking TCP connects, each abandoned (closed) after
  *                                          MS without an answer, as an application's own timeout;
@@ -230,6 +231,22 @@ static int serve_filtered(const char *host, int count)
 	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : 1;
 }
 
+static int listen_for(const char *host, int port, int seconds)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = make_addr(host, port, &ss);
+	int one = 1, l = socket(ss.ss_family, SOCK_STREAM, 0);
+
+	setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(l, (struct sockaddr *)&ss, len) < 0 || listen(l, 8) < 0) {
+		perror("trafficgen: listen");
+		return 1;
+	}
+	sleep((unsigned)seconds);
+	close(l);
+	return 0;
+}
+
 /* A non-blocking connect: 0 once established, else an errno (EINPROGRESS while under way). */
 static int connect_nb(const struct sockaddr_storage *ss, socklen_t len, int *ret_fd)
 {
@@ -341,6 +358,8 @@ int main(int argc, char **argv)
 		return udp_storm(argv[2], atoi(argv[3]), atof(argv[4]));
 	if (argc == 4 && !strcmp(argv[1], "serve-filtered"))
 		return serve_filtered(argv[2], atoi(argv[3]));
+	if (argc == 5 && !strcmp(argv[1], "listen"))
+		return listen_for(argv[2], atoi(argv[3]), atoi(argv[4]));
 	if (argc == 6 && !strcmp(argv[1], "tcp-giveup"))
 		return tcp_giveup(argv[2], atoi(argv[3]), atoi(argv[4]), atoi(argv[5]));
 	if (argc == 5 && !strcmp(argv[1], "happy-eyeballs"))
