@@ -39,7 +39,7 @@ WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-unused-parameter \
 	-Wno-missing-field-initializers
 HARDEN := -fstack-protector-strong -fPIE -D_FORTIFY_SOURCE=2
 NS_CPPFLAGS := -D_GNU_SOURCE -DNETSPY_VERSION='"$(VERSION)"' -I$(BUILD)/proto -Iproto \
-	-I$(BUILD)/bpf -Ibpf -Icollectord -Ianalyzer $(PC_CFLAGS)
+	-I$(BUILD)/bpf -Ibpf -Icommon -Icollectord -Ianalyzer $(PC_CFLAGS)
 NS_CFLAGS := $(CFLAGS) $(WARN) $(HARDEN) $(SAN_FLAGS) -MMD -MP
 NS_LDFLAGS := $(LDFLAGS) -pie -Wl,-z,relro,-z,now $(SAN_FLAGS)
 
@@ -89,6 +89,7 @@ $(BUILD)/obj/%.o: %.c $(GEN_HEADERS)
 
 PROTO_OBJS := $(BUILD)/proto/netspy.pb-c.o $(BUILD)/obj/proto/frame.o
 
+include common/build.mk
 include collectord/build.mk
 include analyzer/build.mk
 -include tests/build.mk
@@ -102,5 +103,5 @@ clean:
 	rm -rf build
 
 format:
-	clang-format -i $(wildcard */*.c */*.h bpf/*.bpf.c)
+	clang-format -i $(wildcard */*.c */*.h */*/*.c */*/*.h bpf/*.bpf.c)
 .SECONDARY:

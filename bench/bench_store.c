@@ -8,19 +8,13 @@
 #include <string.h>
 #include <time.h>
 
-#include "analyzer.h"
-#include "context.h"
-#include "tool.h"
+#include "clock.h"
+#include "ai/ai.h"
+#include "core/analyzer.h"
+#include "tools/context.h"
+#include "tools/tool.h"
 
 #define RUNS 9
-
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -36,10 +30,10 @@ static double median_ms(bench_fn fn, void *arg)
 	double t[RUNS];
 
 	for (int i = 0; i < RUNS; i++) {
-		double t0 = now_ms();
+		double t0 = clock_sec(CLOCK_MONOTONIC) * 1e3;
 
 		fn(arg);
-		t[i] = now_ms() - t0;
+		t[i] = clock_sec(CLOCK_MONOTONIC) * 1e3 - t0;
 	}
 	qsort(t, RUNS, sizeof(t[0]), cmp_double);
 	return t[RUNS / 2];
@@ -140,17 +134,17 @@ int main(int argc, char **argv)
 	size_t n = argc > 1 ? strtoul(argv[1], NULL, 10) : 1000000;
 	struct analyzer_opts o = { .capacity = n, .cgroup_root = "/nonexistent" };
 	struct analyzer an;
-	struct tool_context ctx = { .an = &an, .tools = tool_registry };
+	struct tool_context ctx = { .an = &an, .tools = tool_registry, .analyst = &ai_analyst };
 	struct tool_run ts = { &ctx, "get_network_summary" }, ta = { &ctx, "analyze_patterns" };
 	double t0, base, r;
 
 	if (analyzer_init(&an, &o) < 0)
 		return 1;
-	t0 = now_ms();
+	t0 = clock_sec(CLOCK_MONOTONIC) * 1e3;
 	fill(&an.store, n);
 	printf(
 	    "bench_store: %zu events stored in %.0f ms, %.1f bytes per event (store memory %zu)\n",
-	    store_count(&an.store), now_ms() - t0,
+	    store_count(&an.store), clock_sec(CLOCK_MONOTONIC) * 1e3 - t0,
 	    (double)store_memory(&an.store) / (double)store_count(&an.store),
 	    store_memory(&an.store));
 	base = median_ms(linear_pass, &an.store);

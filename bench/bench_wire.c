@@ -5,20 +5,13 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "../collectord/dropnames.c"
 #include "../collectord/wire.c"
 
 #define N_EVENTS 1000
 #define ROUNDS 200
 #define RUNS 7
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static void sample(struct netspy_event *e, int i)
 {
@@ -80,16 +73,16 @@ int main(void)
 	for (int i = 0; i < N_EVENTS; i++)
 		sample(&ev[i], i);
 	for (int r = 0; r < RUNS; r++) {
-		double t0 = now_s(), t1, t2;
+		double t0 = clock_sec(CLOCK_MONOTONIC), t1, t2;
 
 		for (int k = 0; k < ROUNDS; k++)
 			for (int i = 0; i < N_EVENTS; i++)
 				sink += wire_event(out + (size_t)i * WIRE_EVENT_MAX, &ev[i], i, NULL);
-		t1 = now_s();
+		t1 = clock_sec(CLOCK_MONOTONIC);
 		for (int k = 0; k < ROUNDS; k++)
 			for (int i = 0; i < N_EVENTS; i++)
 				sink += pack_reference(out + (size_t)i * WIRE_EVENT_MAX, &ev[i], i);
-		t2 = now_s();
+		t2 = clock_sec(CLOCK_MONOTONIC);
 		t_wire[r] = (t1 - t0) * 1e9 / (N_EVENTS * ROUNDS);
 		t_ref[r] = (t2 - t1) * 1e9 / (N_EVENTS * ROUNDS);
 	}

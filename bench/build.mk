@@ -15,10 +15,10 @@ $(BUILD)/bench/%.bpf.o: bench/%.bpf.c bpf/vmlinux/$(ARCH)/vmlinux.h
 $(BUILD)/bench/%.skel.h: $(BUILD)/bench/%.bpf.o
 	$(BPFTOOL) gen skeleton $< name $(subst -,_,$*)_bpf > $@.tmp && mv $@.tmp $@
 
-$(BENCH_BINS): $(BUILD)/bench/%: bench/%.c $(BUILD)/libanalyzer.a $(GEN_HEADERS)
+$(BENCH_BINS): $(BUILD)/bench/%: bench/%.c $(ANALYZER_ARCHIVES) $(GEN_HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(NS_CPPFLAGS) $(CPPFLAGS) -Ibench $(NS_CFLAGS) $(NS_LDFLAGS) -o $@ $< \
-		$(BUILD)/libanalyzer.a $(ANALYZER_LIBS) $(NETSPYD_LIBS)
+		$(ANALYZER_ARCHIVES) $(ANALYZER_LIBS) $(NETSPYD_LIBS)
 
 $(BUILD)/bench/orig_consumer: bench/orig_consumer.c $(BUILD)/bench/orig_connect.skel.h
 	$(CC) $(NS_CPPFLAGS) $(CPPFLAGS) -I$(BUILD)/bench $(NS_CFLAGS) $(NS_LDFLAGS) -o $@ $< \

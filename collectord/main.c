@@ -22,6 +22,7 @@
 #include <bpf/libbpf.h>
 #include <systemd/sd-daemon.h>
 
+#include "clock.h"
 #include "backlog.h"
 #include "caps.h"
 #include "dropnames.h"
@@ -69,14 +70,6 @@ struct daemon {
 	uint64_t last_watchdog_ns;
 	uint64_t last_second_ns;
 };
-
-static uint64_t clock_ns(clockid_t id)
-{
-	struct timespec ts;
-
-	clock_gettime(id, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static void usage(FILE *f)
 {

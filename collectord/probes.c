@@ -13,39 +13,14 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
+#include "mountinfo.h"
 #include "probes.h"
 #include "netspy.skel.h"
 
 int probes_find_cgroup2(char *buf, size_t len)
 {
-	char line[4096], best[PATH_MAX] = "";
-	FILE *f = fopen("/proc/self/mountinfo", "re");
-
-	if (!f)
-		return -errno;
-	/* mountinfo: id parent major:minor root mountpoint opts... - fstype source superopts */
-	while (fgets(line, sizeof(line), f)) {
-		char root[PATH_MAX], mnt[PATH_MAX], *dash;
-		char fstype[64];
-
-		dash = strstr(line, " - ");
-		if (!dash || sscanf(dash + 3, "%63s", fstype) != 1 || strcmp(fstype, "cgroup2"))
-			continue;
-		if (sscanf(line, "%*u %*u %*s %4095s %4095s", root, mnt) != 2)
-			continue;
-		if (strcmp(root, "/"))
-			continue;
-		/* Prefer the conventional places; otherwise the first one found. */
-		if (!best[0] || !strcmp(mnt, "/sys/fs/cgroup") ||
-		    !strcmp(mnt, "/sys/fs/cgroup/unified"))
-			snprintf(best, sizeof(best), "%s", mnt);
-	}
-	fclose(f);
-	if (!best[0])
-		return -ENOENT;
-	if ((size_t)snprintf(buf, len, "%s", best) >= len)
-		return -ENAMETOOLONG;
-	return 0;
+	/* Only a mount of the whole hierarchy: the hooks attach at its root. */
+	return mountinfo_cgroup2("/proc/self/mountinfo", true, buf, len);
 }
 
 uint32_t probes_conn_slots(size_t ringbuf_bytes, int ncpus)

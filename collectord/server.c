@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 
+#include "clock.h"
 #include "server.h"
 #include "wire.h"
 #include "log.h"
@@ -58,14 +59,6 @@ struct client {
 
 /* Where one batch's events are encoded before they are framed. */
 static uint8_t batch_buf[BATCH_MAX_EVENTS * WIRE_EVENT_MAX];
-
-static uint64_t mono_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec;
-}
 
 /* An existing socket file is replaced only when nothing answers on it. */
 static int check_stale(const char *path)
@@ -253,11 +246,11 @@ static int flush_out(struct client *c)
 			return -errno;
 		}
 		c->out_sent += (size_t)n;
-		c->last_progress = mono_now();
+		c->last_progress = clock_ns(CLOCK_MONOTONIC) / 1000000000ull;
 	}
 	if (!out_pending(c)) {
 		c->out.len = c->out_sent = 0;
-		c->last_progress = mono_now();
+		c->last_progress = clock_ns(CLOCK_MONOTONIC) / 1000000000ull;
 	} else if (c->out_sent > c->out.len / 2) {
 		nbuf_consume(&c->out, c->out_sent);
 		c->out_sent = 0;
@@ -312,7 +305,7 @@ static void log_client_loss(struct client *c, uint64_t lost)
 {
 	struct client_fields f;
 	char extra[48];
-	uint64_t now = mono_now();
+	uint64_t now = clock_ns(CLOCK_MONOTONIC) / 1000000000ull;
 
 	c->lost_unlogged += lost;
 	if (c->last_loss_log && now - c->last_loss_log < 60)
@@ -662,7 +655,7 @@ static void accept_one(struct server *s, int fd)
 	c->uid = cr.uid;
 	c->pid = cr.pid;
 	c->id = ++s->cnt.accepted;
-	c->connected_at = c->last_progress = mono_now();
+	c->connected_at = c->last_progress = clock_ns(CLOCK_MONOTONIC) / 1000000000ull;
 	frame_reader_init(&c->in, NETSPY_MAX_CLIENT_FRAME);
 	ev.data.ptr = &c->w;
 	if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {

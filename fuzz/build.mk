@@ -10,27 +10,27 @@ FUZZ_REPLAY_BINS := $(FUZZ_NAMES:%=$(BUILD)/fuzz/replay_%)
 FUZZ_BINS := $(FUZZ_NAMES:%=$(BUILD)/fuzz/fuzz_%)
 FUZZ_SECONDS ?= 60
 
-$(BUILD)/fuzz/replay_%: fuzz/fuzz_%.c fuzz/replay_main.c $(BUILD)/libanalyzer.a $(GEN_HEADERS)
+$(BUILD)/fuzz/replay_%: fuzz/fuzz_%.c fuzz/replay_main.c $(ANALYZER_ARCHIVES) $(GEN_HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(NS_CPPFLAGS) $(CPPFLAGS) -Ifuzz $(NS_CFLAGS) $(NS_LDFLAGS) -o $@ $< \
-		fuzz/replay_main.c $(BUILD)/libanalyzer.a $(ANALYZER_LIBS)
+		fuzz/replay_main.c $(ANALYZER_ARCHIVES) $(ANALYZER_LIBS)
 
 # libFuzzer objects: the analyzer library and the protocol code rebuilt with coverage and
 # sanitizers (clang's warnings differ from gcc's, so they do not fail this build).
 FUZZ_OBJDIR := $(BUILD)/fuzz/obj
 FUZZ_CFLAGS := -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined \
 	-fno-sanitize-recover=all
-FUZZ_LIB_SRCS := $(ANALYZER_SRCS) proto/frame.c $(BUILD)/proto/netspy.pb-c.c
+FUZZ_LIB_SRCS := $(ANALYZER_SRCS) $(COMMON_SRCS) proto/frame.c $(BUILD)/proto/netspy.pb-c.c
 FUZZ_LIB_OBJS := $(FUZZ_LIB_SRCS:%.c=$(FUZZ_OBJDIR)/%.o)
 
 $(FUZZ_OBJDIR)/%.o: %.c $(GEN_HEADERS)
 	@mkdir -p $(dir $@)
-	$(CLANG) -D_GNU_SOURCE -DNETSPY_VERSION='"$(VERSION)"' -I$(BUILD)/proto -Iproto -Ibpf \
+	$(CLANG) -D_GNU_SOURCE -DNETSPY_VERSION='"$(VERSION)"' -I$(BUILD)/proto -Iproto -Ibpf -Icommon \
 		-Ianalyzer $(PC_CFLAGS) $(FUZZ_CFLAGS) -c $< -o $@
 
 $(BUILD)/fuzz/fuzz_%: fuzz/fuzz_%.c $(FUZZ_LIB_OBJS)
 	@mkdir -p $(dir $@)
-	$(CLANG) -D_GNU_SOURCE -DNETSPY_VERSION='"$(VERSION)"' -I$(BUILD)/proto -Iproto -Ibpf \
+	$(CLANG) -D_GNU_SOURCE -DNETSPY_VERSION='"$(VERSION)"' -I$(BUILD)/proto -Iproto -Ibpf -Icommon \
 		-Ianalyzer -Ifuzz $(PC_CFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< \
 		$(FUZZ_LIB_OBJS) $(ANALYZER_LIBS)
 
@@ -50,10 +50,10 @@ fuzz: fuzz-build
 	done
 
 # Seed corpora that a program writes (fuzz/seeds_NAME.c, run with the corpus directory).
-$(BUILD)/fuzz/seeds_%: fuzz/seeds_%.c $(BUILD)/libanalyzer.a $(GEN_HEADERS)
+$(BUILD)/fuzz/seeds_%: fuzz/seeds_%.c $(ANALYZER_ARCHIVES) $(GEN_HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(NS_CPPFLAGS) $(CPPFLAGS) $(NS_CFLAGS) $(NS_LDFLAGS) -o $@ $< \
-		$(BUILD)/libanalyzer.a $(ANALYZER_LIBS)
+		$(ANALYZER_ARCHIVES) $(ANALYZER_LIBS)
 
 .PHONY: fuzz-seeds
 fuzz-seeds: $(patsubst fuzz/seeds_%.c,$(BUILD)/fuzz/seeds_%,$(wildcard fuzz/seeds_*.c))

@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mcp.h"
-#include "tool.h"
+#include "frontends/mcp.h"
+#include "tools/tool.h"
 
 static int data_run(struct tool_context *ctx, json_object *args, json_object **ret,
 		    char **ret_error)

@@ -7,7 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ai_priv.h"
+#include "ai/offline.h"
+#include "ai/openai.h"
+#include "ai/parse.h"
+#include "core/text.h"
 
 static void check(int cond)
 {
@@ -52,7 +55,7 @@ static void check_clean(const char *s, size_t len)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct ai_reply a, b, c;
-	struct ai_text_filter f;
+	struct text_filter f;
 	char *clean, *out;
 	size_t i, n = 0;
 	int ra, rb;
@@ -75,13 +78,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	ai_reply_free(&c);
 
 	/* The text filter: the same result in one piece and byte by byte. */
-	clean = ai_text_clean((const char *)data, size);
+	clean = text_clean((const char *)data, size);
 	out = malloc(size + 5);
 	if (clean && out) {
 		check_clean(clean, strlen(clean));
-		ai_text_filter_init(&f);
+		text_filter_init(&f);
 		for (i = 0; i < size; i++)
-			n += ai_text_filter_run(&f, (const char *)data + i, 1, out + n);
+			n += text_filter_run(&f, (const char *)data + i, 1, out + n);
 		check(n <= size);
 		check(n >= strlen(clean) && memcmp(out, clean, strlen(clean)) == 0);
 	}

@@ -7,10 +7,11 @@
 #include <string.h>
 #include <time.h>
 
-#include "analyzer.h"
-#include "cliargs.h"
-#include "context.h"
-#include "tool.h"
+#include "ai/ai.h"
+#include "core/analyzer.h"
+#include "frontends/cliargs.h"
+#include "tools/context.h"
+#include "tools/tool.h"
 
 #define FUZZ_MAX_INPUT 4096
 #define MAX_WORDS 32
@@ -52,6 +53,7 @@ static struct tool_context *context(void)
 	add_connect(&an.store, (uint64_t)ts.tv_sec * 1000000000ull, "\x1b[31mred", 17, 0);
 	ctx.an = &an;
 	ctx.tools = tool_registry;
+	ctx.analyst = &ai_analyst;
 	return &ctx;
 }
 
@@ -91,8 +93,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!args)
 		return 0;
 	if (tool_invoke(t, ctx, args, &res, &err) == 0) {
-		why = schema_validate(t->output_schema, res);
-		if (why) {
+		if (schema_validate(t->output_schema, res, &why) < 0) {
 			fprintf(stderr, "%s: result does not validate: %s\n", t->name, why);
 			abort();
 		}

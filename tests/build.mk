@@ -7,17 +7,17 @@ TOOL_SRCS := $(wildcard tests/tools/*.c)
 TOOL_BINS := $(TOOL_SRCS:tests/tools/%.c=$(BUILD)/tests/%)
 TEST_LIBS := $(ANALYZER_LIBS) $(NETSPYD_LIBS)
 
-$(BUILD)/tests/unit_%: tests/unit/%.c $(BUILD)/libanalyzer.a $(GEN_HEADERS) $(BUILD)/bpf/netspy.skel.h
+$(BUILD)/tests/unit_%: tests/unit/%.c $(ANALYZER_ARCHIVES) $(GEN_HEADERS) $(BUILD)/bpf/netspy.skel.h
 	@mkdir -p $(dir $@)
 	$(call msg,CC,$<)
 	$(Q)$(CC) $(NS_CPPFLAGS) $(CPPFLAGS) -Itests/unit $(NS_CFLAGS) $(NS_LDFLAGS) -o $@ $< \
-		$(BUILD)/libanalyzer.a $(TEST_LIBS)
+		$(ANALYZER_ARCHIVES) $(TEST_LIBS)
 
-$(BUILD)/tests/%: tests/tools/%.c $(BUILD)/libanalyzer.a $(GEN_HEADERS)
+$(BUILD)/tests/%: tests/tools/%.c $(ANALYZER_ARCHIVES) $(GEN_HEADERS)
 	@mkdir -p $(dir $@)
 	$(call msg,CC,$<)
 	$(Q)$(CC) $(NS_CPPFLAGS) $(CPPFLAGS) $(NS_CFLAGS) $(NS_LDFLAGS) -o $@ $< \
-		$(BUILD)/libanalyzer.a $(ANALYZER_LIBS)
+		$(ANALYZER_ARCHIVES) $(ANALYZER_LIBS)
 
 .PHONY: check check-unit check-build
 check-build: all $(UNIT_BINS) $(TOOL_BINS)

@@ -2,7 +2,7 @@
 # finish without invalid accesses, uninitialised reads or leaks (memcheck, --error-exitcode).
 . "$(dirname "$0")/lib.sh"
 if [ "${SANITIZE:-}" = 1 ]; then
-	pass "valgrind cannot run ASan binaries: this suite runs in the plain build # SKIP"
+	skip "valgrind cannot run ASan binaries: this suite runs in the plain build"
 	exit 0
 fi
 if ! command -v valgrind >/dev/null 2>&1; then
@@ -45,7 +45,7 @@ vg "--json watch --replay --process" 0 --socket "$SOCK" --json --replay 60 --pro
 # are left out: their own suites fail if they should be there).
 works() { "$NETSPYCTL" --socket "$SOCK" "$@" >/dev/null 2>&1; }
 for cmd in summary list drops list-drops analyze; do
-	works "$cmd" || { pass "valgrind: netspyctl $cmd is not available in this build # SKIP"; continue; }
+	works "$cmd" || { skip "valgrind: netspyctl $cmd is not available in this build"; continue; }
 	vg "$cmd" 0 --socket "$SOCK" "$cmd"
 	vg "--json $cmd" 0 --socket "$SOCK" --json "$cmd"
 done
@@ -53,7 +53,7 @@ done
 q="which processes connect most, and is anything failing?"
 for cmd in ask insights; do
 	OPENAI_API_KEY= OPENAI_BASE_URL= works "$cmd" "$q" ||
-		{ pass "valgrind: netspyctl $cmd (offline) is not available in this build # SKIP"; continue; }
+		{ skip "valgrind: netspyctl $cmd (offline) is not available in this build"; continue; }
 	OPENAI_API_KEY= OPENAI_BASE_URL= vg "$cmd (offline)" 0 --socket "$SOCK" "$cmd" "$q"
 done
 # A daemon that goes away under a watching client.

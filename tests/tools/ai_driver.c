@@ -17,9 +17,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ai.h"
-#include "analyzer.h"
-#include "tool.h"
+#include "ai/ai.h"
+#include "core/analyzer.h"
+#include "frontends/frontend.h"
+#include "tools/tool.h"
 
 static int fake_run(json_object *args, json_object **ret, char **ret_error, const char *json)
 {
@@ -157,11 +158,6 @@ static const struct tool *const fake_tools[] = {
 	&fake_failing, &fake_hidden, &fake_badname, &fake_self,	    NULL,
 };
 
-static int exit_code(int r)
-{
-	return r == -EREMOTEIO ? 4 : r == -ENOTCONN ? 2 : r == -EACCES ? 3 : 1;
-}
-
 static int run_one(struct tool_context *ctx, bool insights, json_object *args, bool json)
 {
 	json_object *res = NULL;
@@ -172,12 +168,12 @@ static int run_one(struct tool_context *ctx, bool insights, json_object *args, b
 	if (r < 0) {
 		fprintf(stderr, "ai_driver: %s\n", err ? err : strerror(-r));
 		free(err);
-		return exit_code(r);
+		return frontend_exit_code(r, NETSPY_EXIT_USAGE);
 	}
 	/* Every result must match the contract its tool publishes. */
-	err = schema_validate(
-	    tool_find(insights ? "ai_insights" : "contextual_analysis")->output_schema, res);
-	if (err) {
+	if (schema_validate(
+		tool_find(insights ? "ai_insights" : "contextual_analysis")->output_schema, res,
+		&err) < 0) {
 		fprintf(stderr, "ai_driver: the result does not match the output schema: %s\n",
 			err);
 		free(err);
@@ -186,10 +182,8 @@ static int run_one(struct tool_context *ctx, bool insights, json_object *args, b
 	}
 	if (json)
 		printf("%s\n", json_object_to_json_string_ext(res, JSON_C_TO_STRING_PLAIN));
-	else if (insights)
-		ai_insights_print(stdout, res);
 	else
-		ai_contextual_print(stdout, res);
+		tool_find(insights ? "ai_insights" : "contextual_analysis")->print(stdout, res);
 	json_object_put(res);
 	return 0;
 }
@@ -213,7 +207,7 @@ int main(int argc, char **argv)
 		{ "progress", no_argument, NULL, 'P' },
 		{ 0 },
 	};
-	struct tool_context ctx = { .tools = fake_tools };
+	struct tool_context ctx = { .tools = fake_tools, .analyst = &ai_analyst };
 	json_object *args = json_object_new_object();
 	const char *followup = NULL, *socket_path = NULL;
 	struct analyzer an = { 0 };

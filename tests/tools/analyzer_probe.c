@@ -8,7 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "analyzer.h"
+#include "core/analyzer.h"
 
 int main(int argc, char **argv)
 {

@@ -24,9 +24,9 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
-#include "arena.h"
-#include "client.h"
-#include "format.h"
+#include "core/arena.h"
+#include "core/client.h"
+#include "core/format.h"
 
 static int raw_connect(const char *path)
 {

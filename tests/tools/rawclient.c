@@ -16,7 +16,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
-#include "client.h"
+#include "core/client.h"
 
 static int dial(const char *path)
 {

@@ -21,13 +21,7 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
+#include "clock.h"
 
 static int open_target(int v6, struct sockaddr_storage *ss, socklen_t *len)
 {
@@ -63,7 +57,7 @@ static uint64_t loop(int mode, int fd, const struct sockaddr_storage *ss, sockle
 				(void)syscall(SYS_getppid); /* not the cached libc wrapper */
 		}
 		n += 1024;
-	} while (mono_ns() < end_ns);
+	} while (clock_ns(CLOCK_MONOTONIC) < end_ns);
 	return n;
 }
 
@@ -106,9 +100,9 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	cpu0 = cpu_ns();
-	start = mono_ns();
+	start = clock_ns(CLOCK_MONOTONIC);
 	n = loop(mode, fd, &ss, len, start + (uint64_t)(secs * 1e9));
-	start = mono_ns() - start;
+	start = clock_ns(CLOCK_MONOTONIC) - start;
 	cpu0 = cpu_ns() - cpu0;
 	printf("ops=%" PRIu64 " ns=%" PRIu64 " rate=%.0f cpu_ns=%" PRIu64 " cpu_rate=%.0f\n", n,
 	       start, n * 1e9 / (double)start, cpu0, n * 1e9 / (double)(cpu0 ? cpu0 : 1));

@@ -19,7 +19,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "client.h"
+#include "clock.h"
+#include "core/client.h"
 
 #define MAX_COMMS 8
 
@@ -34,14 +35,6 @@ static void on_signal(int sig)
 {
 	(void)sig;
 	draining = 1;
-}
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static void count(struct counts *n, const Netspy__V1__ServerMessage *m)
@@ -82,7 +75,7 @@ static int stats_round_trip(struct netspy_client *c, struct counts *n, uint64_t 
 static void read_until_quiet(struct netspy_client *c, struct counts *n, int quiet_ms,
 			     int64_t deadline)
 {
-	int64_t last = now_ms();
+	int64_t last = clock_ms(CLOCK_MONOTONIC);
 
 	for (;;) {
 		Netspy__V1__ServerMessage *m = NULL;
@@ -95,9 +88,10 @@ static void read_until_quiet(struct netspy_client *c, struct counts *n, int quie
 		if (r == 1) {
 			count(n, m);
 			netspy__v1__server_message__free_unpacked(m, NULL);
-			last = now_ms();
+			last = clock_ms(CLOCK_MONOTONIC);
 		}
-		if (now_ms() >= deadline || (draining && now_ms() - last >= quiet_ms))
+		if (clock_ms(CLOCK_MONOTONIC) >= deadline ||
+		    (draining && clock_ms(CLOCK_MONOTONIC) - last >= quiet_ms))
 			return;
 	}
 }
@@ -150,7 +144,7 @@ int main(int argc, char **argv)
 		netspy_client_close(&c);
 		return 0;
 	}
-	read_until_quiet(&c, &n, quiet_ms, now_ms() + (int64_t)max_s * 1000);
+	read_until_quiet(&c, &n, quiet_ms, clock_ms(CLOCK_MONOTONIC) + (int64_t)max_s * 1000);
 	if (!n.gone && stats_round_trip(&c, &n, &lost1) < 0)
 		n.gone = true;
 	printf("events=%" PRIu64 " kernel_loss=%" PRIu64 " client_loss=%" PRIu64

@@ -44,6 +44,8 @@
 #include <sys/wait.h>
 #include <linux/filter.h>
 
+#include "clock.h"
+
 static socklen_t make_addr(const char *host, int port, struct sockaddr_storage *ss)
 {
 	struct sockaddr_in *a4 = (struct sockaddr_in *)ss;
@@ -154,23 +156,15 @@ static int udp_connects(const char *host, int port, int count, int send_one)
 	return 0;
 }
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 static int udp_storm(const char *host, int port, double seconds)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = make_addr(host, port, &ss);
 	int fd = socket(ss.ss_family, SOCK_DGRAM, 0);
 	unsigned long n = 0;
-	double end = now_s() + seconds;
+	double end = clock_sec(CLOCK_MONOTONIC) + seconds;
 
-	while (now_s() < end) {
+	while (clock_sec(CLOCK_MONOTONIC) < end) {
 		for (int i = 0; i < 1000; i++)
 			connect(fd, (struct sockaddr *)&ss, len);
 		n += 1000;

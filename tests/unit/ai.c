@@ -4,43 +4,46 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ai_priv.h"
+#include "ai/offline.h"
+#include "ai/openai.h"
+#include "ai/parse.h"
+#include "core/text.h"
 #include "check.h"
 
 static void test_retry_policy(void)
 {
-	CHECK(ai_http_retryable(429, "rate_limit_exceeded"), "429 is retried");
-	CHECK(!ai_http_retryable(429, "insufficient_quota"), "429 insufficient_quota is not");
-	CHECK(ai_http_retryable(408, NULL) && ai_http_retryable(409, NULL), "408 and 409 retried");
-	CHECK(ai_http_retryable(500, NULL) && ai_http_retryable(503, NULL), "5xx retried");
-	CHECK(!ai_http_retryable(401, NULL) && !ai_http_retryable(403, NULL), "401/403 not");
-	CHECK(!ai_http_retryable(400, NULL) && !ai_http_retryable(404, NULL), "400/404 not");
+	CHECK(openai_retryable(429, "rate_limit_exceeded"), "429 is retried");
+	CHECK(!openai_retryable(429, "insufficient_quota"), "429 insufficient_quota is not");
+	CHECK(openai_retryable(408, NULL) && openai_retryable(409, NULL), "408 and 409 retried");
+	CHECK(openai_retryable(500, NULL) && openai_retryable(503, NULL), "5xx retried");
+	CHECK(!openai_retryable(401, NULL) && !openai_retryable(403, NULL), "401/403 not");
+	CHECK(!openai_retryable(400, NULL) && !openai_retryable(404, NULL), "400/404 not");
 }
 
 static void test_retry_after(void)
 {
 	/* Sun, 06 Nov 1994 08:49:37 GMT = 784111777 */
-	CHECK(ai_http_retry_after(" 7", 0) == 7, "Retry-After in seconds");
-	CHECK(ai_http_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", 784111770) == 7,
+	CHECK(openai_retry_after(" 7", 0) == 7, "Retry-After in seconds");
+	CHECK(openai_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", 784111770) == 7,
 	      "Retry-After as an HTTP date");
-	CHECK(ai_http_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", 784111799) == 0,
+	CHECK(openai_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", 784111799) == 0,
 	      "a date in the past means now");
-	CHECK(ai_http_retry_after("soon", 0) == -1 && ai_http_retry_after("", 0) == -1 &&
-		  ai_http_retry_after(NULL, 0) == -1 && ai_http_retry_after("5x", 0) == -1,
+	CHECK(openai_retry_after("soon", 0) == -1 && openai_retry_after("", 0) == -1 &&
+		  openai_retry_after(NULL, 0) == -1 && openai_retry_after("5x", 0) == -1,
 	      "unusable values are ignored");
 }
 
 static void test_backoff(void)
 {
-	long a = ai_http_backoff_ms(1, -1, 0), b = ai_http_backoff_ms(1, -1, 0.999);
-	long c = ai_http_backoff_ms(3, -1, 0), d = ai_http_backoff_ms(30, -1, 0.999);
+	long a = openai_backoff_ms(1, -1, 0), b = openai_backoff_ms(1, -1, 0.999);
+	long c = openai_backoff_ms(3, -1, 0), d = openai_backoff_ms(30, -1, 0.999);
 
 	CHECK(a == 250 && b < 500 && b >= 490, "first backoff 250-500 ms with jitter (%ld, %ld)", a,
 	      b);
 	CHECK(c == 1000, "grows exponentially (%ld)", c);
 	CHECK(d <= 8000, "capped (%ld)", d);
-	CHECK(ai_http_backoff_ms(1, 3, 0.5) == 3000, "Retry-After wins");
-	CHECK(ai_http_backoff_ms(1, 3600, 0.5) == 30000, "Retry-After is capped");
+	CHECK(openai_backoff_ms(1, 3, 0.5) == 3000, "Retry-After wins");
+	CHECK(openai_backoff_ms(1, 3600, 0.5) == 30000, "Retry-After is capped");
 }
 
 static void test_parse(void)
@@ -117,8 +120,8 @@ static void test_filter(void)
 				 "\xc2\x9b"
 				 "1;2me\xe2\x80\xae"
 				 "f\xff\xc3\xa9\n\tg\033(Bh";
-	char *out = ai_text_clean(in, sizeof(in) - 1);
-	struct ai_text_filter f;
+	char *out = text_clean(in, sizeof(in) - 1);
+	struct text_filter f;
 	char buf[64];
 	size_t n;
 
@@ -128,10 +131,10 @@ static void test_filter(void)
 	      "invalid UTF-8 removed (%s)",
 	      out);
 	free(out);
-	ai_text_filter_init(&f);
-	n = ai_text_filter_run(&f, "x\033[", 3, buf);
-	n += ai_text_filter_run(&f, "2Jy\xc3", 4, buf + n);
-	n += ai_text_filter_run(&f, "\xa9", 1, buf + n);
+	text_filter_init(&f);
+	n = text_filter_run(&f, "x\033[", 3, buf);
+	n += text_filter_run(&f, "2Jy\xc3", 4, buf + n);
+	n += text_filter_run(&f, "\xa9", 1, buf + n);
 	CHECK(n == 4 && !memcmp(buf, "xy\xc3\xa9", 4), "sequences split across pieces");
 }
 

@@ -1,7 +1,7 @@
 /* The analyzer's message handling: events are ingested once (a reconnect to the same daemon may
  * resend some), loss notices add up to events_lost, ReplayDone ends the replay, and a daemon
  * error is reported. Includes analyzer.c to reach its static handler. */
-#include "../../analyzer/analyzer.c"
+#include "../../analyzer/core/analyzer.c"
 #include "check.h"
 
 static void batch(struct analyzer *an, uint64_t first_seq, size_t n)

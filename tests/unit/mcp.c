@@ -6,8 +6,8 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "mcp.h"
-#include "tool.h"
+#include "frontends/mcp.h"
+#include "tools/tool.h"
 
 static int runs;
 

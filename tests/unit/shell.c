@@ -5,8 +5,8 @@
 #include <string.h>
 
 #include "check.h"
-#include "shell.h"
-#include "tool.h"
+#include "frontends/shell.h"
+#include "tools/tool.h"
 
 static int runs;
 

@@ -5,7 +5,7 @@
 #include <sys/stat.h>
 
 #include "check.h"
-#include "store.h"
+#include "core/store.h"
 #include "synth.h"
 
 static void test_aggregations(void)

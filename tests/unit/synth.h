@@ -5,7 +5,7 @@
 
 #include <string.h>
 
-#include "store.h"
+#include "core/store.h"
 
 #define SEC 1000000000ull
 

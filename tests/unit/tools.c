@@ -5,12 +5,13 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "analyzer.h"
+#include "ai/ai.h"
+#include "core/analyzer.h"
 #include "check.h"
-#include "cliargs.h"
-#include "context.h"
+#include "frontends/cliargs.h"
+#include "tools/context.h"
 #include "synth.h"
-#include "tool.h"
+#include "tools/tool.h"
 
 static const char *const expected_order[] = {
 	"get_network_summary", "list_connections", "get_packet_drop_summary", "list_packet_drops",
@@ -44,11 +45,14 @@ static void test_registry(void)
 static json_object *run_valid(struct tool_context *ctx, const struct tool *t, const char *args)
 {
 	json_object *a = json_tokener_parse(args), *res = NULL;
-	char *err = NULL, *why;
+	char *err = NULL, *why = NULL;
 	int r = tool_invoke(t, ctx, a, &res, &err);
 
 	CHECK(r == 0, "%s %s runs (%s)", t->name, args, err ? err : "ok");
-	why = res ? schema_validate(t->output_schema, res) : strdup("no result");
+	if (!res)
+		why = strdup("no result");
+	else
+		schema_validate(t->output_schema, res, &why);
 	CHECK(!why, "%s %s: output validates against its outputSchema%s%s", t->name, args,
 	      why ? ": " : "", why ? why : "");
 	free(why);
@@ -98,7 +102,7 @@ static void test_outputs(void)
 						"{\"process_name\":\"nosuch\",\"max_events\":1}" };
 	struct analyzer an;
 	struct analyzer_opts o = { .capacity = 1024, .cgroup_root = "/nonexistent" };
-	struct tool_context ctx = { .an = &an, .tools = tool_registry };
+	struct tool_context ctx = { .an = &an, .tools = tool_registry, .analyst = &ai_analyst };
 	json_object *r;
 
 	analyzer_init(&an, &o);
@@ -156,8 +160,9 @@ static void test_outputs(void)
 static void expect_invalid(const char *schema, const char *value, const char *want)
 {
 	json_object *v = json_tokener_parse(value);
-	char *why = schema_validate(schema, v);
+	char *why = NULL;
 
+	schema_validate(schema, v, &why);
 	CHECK(why && strstr(why, want), "%s is rejected: \"%s\" (want \"%s\")", value,
 	      why ? why : "accepted", want);
 	free(why);
@@ -169,8 +174,9 @@ static void test_schema(void)
 	const char *in = tool_find("summary")->input_schema;
 	const char *ask = tool_find("ask")->input_schema;
 	json_object *v = json_tokener_parse("{\"pid\":5,\"duration\":10.0}");
-	char *why = schema_validate(in, v);
+	char *why = NULL;
 
+	schema_validate(in, v, &why);
 	CHECK(!why, "valid arguments pass (integral 10.0 counts as an integer)");
 	free(why);
 	json_object_put(v);

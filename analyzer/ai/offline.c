@@ -1,0 +1,680 @@
+/* The offline analyst: without a model, contextual_analysis runs a fixed plan over the same data
+ * tools (summary, connections, drops, patterns) and writes a deterministic report of findings,
+ * and ai_insights comments on the numbers it finds in the text. Every name in a report comes
+ * from the data; nothing is invented. */
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ai/offline.h"
+#include "core/text.h"
+#include "tools/tool.h"
+
+static const char offline_label[] =
+    "Offline analysis: no model was configured, so netspy's built-in analyst produced this "
+    "deterministic report from the data tools.";
+
+static const struct {
+	const char *name, *why;
+} drop_reasons[] = {
+	{ "NO_SOCKET", "no socket was listening for the packet, e.g. a connection attempt to a "
+		       "closed port (the sender gets a reset or an ICMP port unreachable)" },
+	{ "NOT_SPECIFIED", "the kernel freed the packet without recording a specific reason" },
+	{ "TCP_CSUM", "a TCP segment arrived with a bad checksum (corruption on the path or broken "
+		      "checksum offload)" },
+	{ "UDP_CSUM", "a UDP datagram arrived with a bad checksum" },
+	{ "NETFILTER_DROP",
+	  "a firewall rule (netfilter: nftables or iptables) dropped the packet" },
+	{ "OTHERHOST", "the packet was addressed to another host's MAC address (normal on shared "
+		       "segments or in promiscuous mode)" },
+	{ "PKT_TOO_SMALL", "the packet was shorter than its headers say (truncated or malformed)" },
+	{ "SOCKET_RCVBUFF", "the receiving socket's buffer was full: the application does not read "
+			    "fast enough" },
+	{ "QUEUE_PURGE", "a queue was flushed with packets still in it, e.g. when a socket or "
+			 "device was closed" },
+	{ "SOCKET_FILTER", "a filter attached to the socket rejected the packet" },
+	{ "SOCKET_CLOSE", "the socket was closed while the packet was still queued for it" },
+	{ "TCP_CLOSE", "the packet arrived for a TCP connection that was already closed" },
+	{ "TCP_RESET", "the packet was dropped because the connection was reset" },
+	{ "TCP_INVALID_SEQUENCE", "a TCP segment fell outside the receive window" },
+	{ "TCP_OLD_DATA", "a TCP segment carried data that had already been received "
+			  "(a retransmission)" },
+	{ "TCP_FLAGS", "a TCP segment had an invalid combination of flags" },
+	{ "TCP_ZEROWINDOW", "the receiver advertised a zero window: it cannot take more data" },
+	{ "TCP_OFOMERGE", "an out-of-order segment overlapped data already queued" },
+	{ "IP_NOPROTO", "no handler for the packet's IP protocol" },
+	{ "IP_CSUM", "an IP header arrived with a bad checksum" },
+	{ "IP_INHDR", "the IP header was invalid" },
+	{ "IP_RPFILTER", "reverse-path filtering rejected the packet's source address" },
+	{ "IP_OUTNOROUTES", "no route to the destination" },
+	{ "IP_INADDRERRORS", "the packet's destination address is invalid here" },
+	{ "NEIGH_FAILED", "the neighbour (ARP/NDP) lookup for the next hop failed" },
+	{ "NEIGH_QUEUEFULL", "too many packets waited for a neighbour (ARP/NDP) resolution" },
+	{ "FULL_RING", "a ring buffer (device or tun/tap queue) was full" },
+	{ "NOMEM", "the kernel could not allocate memory for the packet" },
+	{ "DEV_READY", "the network device was not up or not ready" },
+	{ "UNICAST_IN_L2_MULTICAST", "a unicast IP packet came in a link-layer multicast frame" },
+	{ "XFRM_POLICY", "an IPsec (xfrm) policy rejected the packet" },
+};
+
+const char *ai_offline_drop_reason(const char *name)
+{
+	size_t i;
+
+	if (name && strncmp(name, "SKB_DROP_REASON_", 16) == 0)
+		name += 16;
+	for (i = 0; name && i < sizeof(drop_reasons) / sizeof(drop_reasons[0]); i++)
+		if (strcmp(name, drop_reasons[i].name) == 0)
+			return drop_reasons[i].why;
+	return NULL;
+}
+
+static const char *drop_explanation(const char *name)
+{
+	const char *why = ai_offline_drop_reason(name);
+
+	return why ? why
+		   : "the kernel dropped packets for this reason (see enum skb_drop_reason "
+		     "in the kernel sources for its meaning)";
+}
+
+/* A count per key, kept sorted by count for the report. */
+struct tally {
+	struct tally_entry {
+		char *key;
+		long count;
+	} * v;
+	size_t n;
+};
+
+#define TALLY_MAX 4096
+
+static void tally_add(struct tally *t, const char *key, long count)
+{
+	struct tally_entry *p;
+	size_t i;
+
+	for (i = 0; i < t->n; i++) {
+		if (strcmp(t->v[i].key, key) == 0) {
+			if (__builtin_add_overflow(t->v[i].count, count, &t->v[i].count))
+				t->v[i].count = count > 0 ? LONG_MAX : LONG_MIN; /* saturate */
+			return;
+		}
+	}
+	if (t->n >= TALLY_MAX || !(p = realloc(t->v, (t->n + 1) * sizeof(*p))))
+		return;
+	t->v = p;
+	t->v[t->n].key = strdup(key);
+	t->v[t->n].count = count;
+	if (t->v[t->n].key)
+		t->n++;
+}
+
+static int tally_cmp(const void *a, const void *b)
+{
+	const struct tally_entry *x = a, *y = b;
+
+	if (x->count != y->count)
+		return x->count < y->count ? 1 : -1;
+	return strcmp(x->key, y->key);
+}
+
+static void tally_sort(struct tally *t)
+{
+	if (t->n)
+		qsort(t->v, t->n, sizeof(*t->v), tally_cmp);
+}
+
+static void tally_free(struct tally *t)
+{
+	size_t i;
+
+	for (i = 0; i < t->n; i++)
+		free(t->v[i].key);
+	free(t->v);
+	memset(t, 0, sizeof(*t));
+}
+
+/* [{key_name: key, "count": n}] of the first max entries. */
+static json_object *tally_json(const struct tally *t, const char *key_name, size_t max)
+{
+	json_object *arr = json_object_new_array(), *o;
+	size_t i;
+
+	for (i = 0; i < t->n && i < max; i++) {
+		o = json_object_new_object();
+		json_object_object_add(o, key_name, json_object_new_string(t->v[i].key));
+		json_object_object_add(o, "count", json_object_new_int64(t->v[i].count));
+		json_object_array_add(arr, o);
+	}
+	return arr;
+}
+
+static json_object *field(json_object *o, const char *key)
+{
+	json_object *v = NULL;
+
+	if (json_object_is_type(o, json_type_object))
+		json_object_object_get_ex(o, key, &v);
+	return v;
+}
+
+static const char *field_string(json_object *o, const char *key)
+{
+	json_object *v = field(o, key);
+
+	return json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
+}
+
+/* A count from the data as JSON, clamped: a double out of int64 range cannot be converted. */
+static json_object *json_count(double v)
+{
+	if (!(v > -9e18))
+		v = v != v ? 0 : -9e18; /* NaN counts as nothing */
+	if (v > 9e18)
+		v = 9e18;
+	return json_object_new_int64((int64_t)v);
+}
+
+static bool field_number(json_object *o, const char *key, double *ret)
+{
+	json_object *v = field(o, key);
+
+	if (!json_object_is_type(v, json_type_int) && !json_object_is_type(v, json_type_double))
+		return false;
+	*ret = json_object_get_double(v);
+	return true;
+}
+
+enum { STEP_SUMMARY, STEP_CONNECTIONS, STEP_DROPS, STEP_PATTERNS, STEP_DROPS_ALL, N_STEPS };
+
+/* The fixed plan: the same tools a model would call, looked up by name in ctx->tools. */
+static const char *const plan[N_STEPS] = {
+	"get_network_summary",
+	"list_connections",
+	"get_packet_drop_summary",
+	"analyze_patterns",
+	/* Only when a focused drop summary is empty: the kernel frees most dropped packets in
+	 * softirq context, where the owning process is often unknown. */
+	"get_packet_drop_summary",
+};
+
+struct offline {
+	json_object *results[N_STEPS];
+	char *errors[N_STEPS];
+	json_object *tools_called;
+	json_object *findings;
+};
+
+/* The focus, passed only as the arguments each tool's schema has. */
+static json_object *plan_args(const struct tool *t, json_object *focus)
+{
+	json_object *schema = json_tokener_parse(t->input_schema ? t->input_schema : "{}");
+	json_object *props = field(schema, "properties"), *args = json_object_new_object(), *v;
+	double max;
+
+	if ((v = field(focus, "pid")) && field(props, "pid"))
+		json_object_object_add(args, "pid", json_object_get(v));
+	if ((v = field(focus, "process_name"))) {
+		if (field(props, "process_name"))
+			json_object_object_add(args, "process_name", json_object_get(v));
+		else if (field(props, "process"))
+			json_object_object_add(args, "process", json_object_get(v));
+	}
+	if ((v = field(focus, "duration")) && field(props, "duration"))
+		json_object_object_add(args, "duration", json_object_get(v));
+	/* As many events as the tool allows: the report counts them. */
+	if (field_number(field(props, "max_events"), "maximum", &max))
+		json_object_object_add(args, "max_events", json_count(max));
+	json_object_put(schema);
+	return args;
+}
+
+/* Whether the machine-wide drop summary is worth running. */
+static bool want_drops_all(json_object *focus, struct offline *o)
+{
+	double total = 0;
+
+	if (!field(focus, "pid") && !field(focus, "process_name"))
+		return false;
+	return !o->results[STEP_DROPS] ||
+	       (field_number(o->results[STEP_DROPS], "total_drops", &total) && total == 0);
+}
+
+static int run_plan(struct tool_context *ctx, json_object *focus, struct offline *o,
+		    char **ret_error)
+{
+	json_object *args, *rec, *unfocused;
+	const struct tool *t;
+	int i, r;
+
+	for (i = 0; i < N_STEPS; i++) {
+		if (i == STEP_DROPS_ALL && !want_drops_all(focus, o))
+			break;
+		t = tool_lookup(ctx->tools, plan[i], false);
+		if (!t) {
+			o->errors[i] = text_printf("%s is not available", plan[i]);
+			continue;
+		}
+		if (i == STEP_DROPS_ALL) {
+			unfocused = json_object_new_object();
+			if (field(focus, "duration"))
+				json_object_object_add(unfocused, "duration",
+						       json_object_get(field(focus, "duration")));
+			args = plan_args(t, unfocused);
+			json_object_put(unfocused);
+		} else {
+			args = plan_args(t, focus);
+		}
+		rec = json_object_new_object();
+		json_object_object_add(rec, "name", json_object_new_string(t->name));
+		json_object_object_add(rec, "arguments", json_object_get(args));
+		json_object_array_add(o->tools_called, rec);
+		r = tool_invoke(t, ctx, args, &o->results[i], &o->errors[i]);
+		json_object_put(args);
+		if (r >= 0)
+			continue;
+		o->results[i] = NULL;
+		/* Without the daemon there is nothing to analyse: say so as the tools do. */
+		if (r == -ENOTCONN || r == -EACCES) {
+			*ret_error = o->errors[i];
+			o->errors[i] = NULL;
+			return r;
+		}
+		if (!o->errors[i])
+			o->errors[i] = text_printf("%s failed: %s", plan[i], strerror(-r));
+	}
+	return 0;
+}
+
+static void destination(char *buf, size_t len, json_object *ev)
+{
+	const char *ip = field_string(ev, "destination_ip");
+	double port = 0;
+
+	field_number(ev, "destination_port", &port);
+	snprintf(buf, len, strchr(ip ? ip : "", ':') ? "[%s]:%.0f" : "%s:%.0f", ip ? ip : "?",
+		 port);
+}
+
+static void report_summary(FILE *f, struct offline *o)
+{
+	json_object *s = o->results[STEP_SUMMARY], *by = field(s, "by_protocol");
+	double total = 0, failed = 0;
+
+	if (!s)
+		return;
+	field_number(s, "total_connections", &total);
+	field_number(s, "failed_connections", &failed);
+	json_object_object_add(o->findings, "total_connections", json_count(total));
+	json_object_object_add(o->findings, "failed_connections", json_count(failed));
+	json_object_object_add(o->findings, "failure_rate",
+			       json_object_new_double(total > 0 ? failed / total : 0));
+	fprintf(f, "\nConnections: %.0f attempts, %.0f failed (failure rate %.1f%%)", total, failed,
+		total > 0 ? 100 * failed / total : 0.0);
+	if (json_object_is_type(by, json_type_object) && json_object_object_length(by)) {
+		const char *sep = "; by protocol: ";
+
+		json_object_object_foreach (by, proto, count) {
+			fprintf(f, "%s%s %s", sep, proto, json_object_get_string(count));
+			sep = ", ";
+		}
+	}
+	fprintf(f, ".\n");
+	if (total > 0 && failed / total >= 0.1)
+		fprintf(f, "  That failure rate is high: the destinations below explain it.\n");
+}
+
+/* Lists a tally under a heading; returns nothing printed when empty. */
+static void report_tally(FILE *f, struct tally *t, const char *heading, const char *what,
+			 size_t max)
+{
+	size_t i;
+
+	if (!t->n)
+		return;
+	tally_sort(t);
+	fprintf(f, "\n%s:\n", heading);
+	for (i = 0; i < t->n && i < max; i++)
+		fprintf(f, "  %s: %ld %.*s\n", t->v[i].key, t->v[i].count,
+			(int)(strlen(what) - (t->v[i].count == 1 && what[strlen(what) - 1] == 's')),
+			what);
+	if (t->n > max)
+		fprintf(f, "  ... and %zu more\n", t->n - max);
+}
+
+static void report_connections(FILE *f, struct offline *o)
+{
+	json_object *evs = field(o->results[STEP_CONNECTIONS], "events"), *ev;
+	struct tally refused = { 0 }, unreach = { 0 }, timeout = { 0 }, talkers = { 0 };
+	char dest[96], who[80];
+	size_t i, n = json_object_is_type(evs, json_type_array) ? json_object_array_length(evs) : 0;
+	const char *outcome, *proc;
+	double pid;
+
+	for (i = 0; i < n; i++) {
+		ev = json_object_array_get_idx(evs, i);
+		outcome = field_string(ev, "outcome");
+		destination(dest, sizeof(dest), ev);
+		if (outcome && strcmp(outcome, "refused") == 0)
+			tally_add(&refused, dest, 1);
+		else if (outcome && strcmp(outcome, "unreachable") == 0)
+			tally_add(&unreach, dest, 1);
+		else if (outcome && strcmp(outcome, "timeout") == 0)
+			tally_add(&timeout, dest, 1);
+		proc = field_string(ev, "process");
+		pid = 0;
+		field_number(ev, "pid", &pid);
+		snprintf(who, sizeof(who), "%s (pid %.0f)", proc ? proc : "?", pid);
+		tally_add(&talkers, who, 1);
+	}
+	if (o->results[STEP_CONNECTIONS])
+		fprintf(f, "\nConnection events examined: %zu.\n", n);
+	report_tally(f, &refused, "Refused destinations (nothing listening, or a firewall reset)",
+		     "refused", 10);
+	report_tally(f, &unreach, "Unreachable destinations (no route or host down)", "unreachable",
+		     10);
+	report_tally(f, &timeout, "Destinations that timed out", "timed out", 10);
+	report_tally(f, &talkers, "Top talkers", "connection attempts", 5);
+	json_object_object_add(o->findings, "refused", tally_json(&refused, "destination", 100));
+	json_object_object_add(o->findings, "unreachable",
+			       tally_json(&unreach, "destination", 100));
+	json_object_object_add(o->findings, "timeout", tally_json(&timeout, "destination", 100));
+	json_object_object_add(o->findings, "top_talkers", tally_json(&talkers, "process", 10));
+	tally_free(&refused);
+	tally_free(&unreach);
+	tally_free(&timeout);
+	tally_free(&talkers);
+}
+
+/* One drop summary: the total and each reason with its explanation. */
+static void report_drops(FILE *f, struct offline *o, json_object *d, const char *heading,
+			 const char *key)
+{
+	json_object *by = field(d, "by_reason"), *arr, *e;
+	struct tally reasons = { 0 };
+	double total = 0;
+	char total_key[64];
+	size_t i;
+
+	if (!d)
+		return;
+	field_number(d, "total_drops", &total);
+	fprintf(f, "\n%s: %.0f%s\n", heading, total, total > 0 ? ", by reason:" : ".");
+	if (json_object_is_type(by, json_type_object)) {
+		json_object_object_foreach (by, reason, count)
+			tally_add(&reasons, reason, json_object_get_int64(count));
+	}
+	tally_sort(&reasons);
+	arr = json_object_new_array();
+	for (i = 0; i < reasons.n; i++) {
+		const char *why = drop_explanation(reasons.v[i].key);
+
+		if (i < 20)
+			fprintf(f, "  %s: %ld — %s.\n", reasons.v[i].key, reasons.v[i].count, why);
+		e = json_object_new_object();
+		json_object_object_add(e, "reason", json_object_new_string(reasons.v[i].key));
+		json_object_object_add(e, "count", json_object_new_int64(reasons.v[i].count));
+		json_object_object_add(e, "explanation", json_object_new_string(why));
+		json_object_array_add(arr, e);
+	}
+	snprintf(total_key, sizeof(total_key), "total_%s", key);
+	json_object_object_add(o->findings, total_key, json_count(total));
+	json_object_object_add(o->findings, key, arr);
+	tally_free(&reasons);
+}
+
+static void report_patterns(FILE *f, struct offline *o)
+{
+	json_object *top = field(o->results[STEP_PATTERNS], "top_destinations"), *e;
+	size_t i, n = json_object_is_type(top, json_type_array) ? json_object_array_length(top) : 0;
+	const char *dest;
+	double count;
+
+	if (!n)
+		return;
+	fprintf(f, "\nTop destinations:\n");
+	for (i = 0; i < n && i < 5; i++) {
+		e = json_object_array_get_idx(top, i);
+		dest = field_string(e, "destination");
+		count = 0;
+		field_number(e, "count", &count);
+		fprintf(f, "  %s: %.0f connection%s\n", dest ? dest : "?", count,
+			count == 1 ? "" : "s");
+	}
+}
+
+static void report_scope(FILE *f, json_object *focus)
+{
+	const char *proc = field_string(focus, "process_name");
+	double pid = 0, duration = 60;
+
+	field_number(focus, "pid", &pid);
+	field_number(focus, "duration", &duration);
+	fprintf(f, "\nQuestion: %s\nScope: ", field_string(focus, "query"));
+	if (proc)
+		fprintf(f, "process %s, ", proc);
+	if (pid > 0)
+		fprintf(f, "pid %.0f, ", pid);
+	if (!proc && pid <= 0)
+		fprintf(f, "all processes, ");
+	fprintf(f, "last %.0f seconds.\n", duration);
+}
+
+static char *write_report(json_object *focus, struct offline *o)
+{
+	char *text = NULL, *clean;
+	size_t len = 0, i;
+	FILE *f = open_memstream(&text, &len);
+
+	if (!f)
+		return NULL;
+	fprintf(f, "%s\n", offline_label);
+	report_scope(f, focus);
+	report_summary(f, o);
+	report_connections(f, o);
+	report_drops(f, o, o->results[STEP_DROPS],
+		     o->results[STEP_DROPS_ALL] ? "Packet drops attributed to this focus"
+						: "Packet drops",
+		     "drops");
+	report_drops(f, o, o->results[STEP_DROPS_ALL],
+		     "Packet drops machine-wide (the kernel drops most packets outside any "
+		     "process's context, so they are often not attributable)",
+		     "drops_machine_wide");
+	report_patterns(f, o);
+	for (i = 0; i < N_STEPS; i++)
+		if (o->errors[i])
+			fprintf(f, "\nNote: %s.\n", o->errors[i]);
+	fclose(f);
+	/* Process names and addresses came from the data: keep the report terminal-safe. */
+	clean = text ? text_clean(text, len) : NULL;
+	free(text);
+	return clean;
+}
+
+int ai_offline_contextual(struct tool_context *ctx, json_object *args, json_object **ret,
+			  char **ret_error)
+{
+	struct offline o = { .tools_called = json_object_new_array(),
+			     .findings = json_object_new_object() };
+	json_object *result = NULL;
+	char *report = NULL;
+	int i, r;
+
+	r = run_plan(ctx, args, &o, ret_error);
+	if (r)
+		goto out;
+	report = write_report(args, &o);
+	if (!report) {
+		r = -ENOMEM;
+		goto out;
+	}
+	result = json_object_new_object();
+	json_object_object_add(result, "answer", json_object_new_string(report));
+	json_object_object_add(result, "offline", json_object_new_boolean(true));
+	json_object_object_add(result, "model", NULL);
+	json_object_object_add(result, "tools_called", json_object_get(o.tools_called));
+	json_object_object_add(result, "iterations", json_object_new_int(0));
+	json_object_object_add(result, "stopped_early", json_object_new_boolean(false));
+	json_object_object_add(result, "findings", json_object_get(o.findings));
+	*ret = result;
+out:
+	for (i = 0; i < N_STEPS; i++) {
+		json_object_put(o.results[i]);
+		free(o.errors[i]);
+	}
+	json_object_put(o.tools_called);
+	json_object_put(o.findings);
+	free(report);
+	return r;
+}
+
+/* ---- offline insights: comment on the numbers found in a summary text ---------------------- */
+
+#define INSIGHT_MAX_NUMBERS 64
+
+struct numbers {
+	struct tally t; /* label -> value (integers; rates are kept in tenths of a percent) */
+	struct tally reasons;
+};
+
+static bool label_has(const char *label, const char *a, const char *b)
+{
+	return strcasestr(label, a) && (!b || strcasestr(label, b));
+}
+
+/* Numbers of a JSON document: leaf paths such as total_connections or by_reason.NO_SOCKET. */
+static void numbers_from_json(struct numbers *n, json_object *o, const char *path, int depth)
+{
+	char sub[160];
+
+	if (depth > 4 || !json_object_is_type(o, json_type_object))
+		return;
+	json_object_object_foreach (o, key, val) {
+		snprintf(sub, sizeof(sub), "%s%s%s", path, *path ? "." : "", key);
+		if (json_object_is_type(val, json_type_int) && n->t.n < INSIGHT_MAX_NUMBERS) {
+			tally_add(&n->t, sub, json_object_get_int64(val));
+			if (strcmp(path, "by_reason") == 0)
+				tally_add(&n->reasons, key, json_object_get_int64(val));
+		}
+		numbers_from_json(n, val, sub, depth + 1);
+	}
+}
+
+/* "label: 12" or "label = 12" lines, and table drop-reason names followed by a count. */
+static void numbers_from_text(struct numbers *n, const char *text)
+{
+	char line[512], *sep, *p, *end;
+	const char *nl;
+	long v;
+
+	while (*text && n->t.n < INSIGHT_MAX_NUMBERS) {
+		nl = strchr(text, '\n');
+		snprintf(line, sizeof(line), "%.*s", (int)(nl ? nl - text : (long)strlen(text)),
+			 text);
+		text = nl ? nl + 1 : text + strlen(text);
+		sep = strpbrk(line, ":=");
+		if (!sep)
+			continue;
+		*sep = '\0';
+		for (p = sep + 1; *p == ' ' || *p == '\t'; p++)
+			;
+		v = strtol(p, &end, 10);
+		if (end == p)
+			continue;
+		for (p = line; *p == ' ' || *p == '\t' || *p == '-' || *p == '*'; p++)
+			;
+		while (strlen(p) && strchr(" \t\"", p[strlen(p) - 1]))
+			p[strlen(p) - 1] = '\0';
+		if (*p == '"')
+			p++;
+		if (!*p)
+			continue;
+		tally_add(&n->t, p, v);
+		if (ai_offline_drop_reason(p))
+			tally_add(&n->reasons, p, v);
+	}
+}
+
+static long find_number(const struct numbers *n, const char *a, const char *b, const char * not )
+{
+	size_t i;
+
+	for (i = 0; i < n->t.n; i++)
+		if (label_has(n->t.v[i].key, a, b) && !(not &&strcasestr(n->t.v[i].key, not )))
+			return n->t.v[i].count;
+	return -1;
+}
+
+static void insights_comment(FILE *f, struct numbers *n)
+{
+	long total = find_number(n, "total", "connection", NULL);
+	long failed = find_number(n, "fail", NULL, "rate");
+	long drops = find_number(n, "drop", NULL, "reason");
+	size_t i;
+
+	if (total >= 0 && failed >= 0) {
+		double rate = total ? 100.0 * failed / total : 0;
+
+		fprintf(f, "- %ld of %ld connection attempts failed (%.1f%%): %s\n", failed, total,
+			rate,
+			rate >= 10 ? "high; list the failed connections (netspyctl list) to see "
+				     "which destinations refuse or do not answer"
+			: rate > 0 ? "some failures; check whether they come from one destination"
+				   : "no failures");
+	} else if (total >= 0) {
+		fprintf(f, "- %ld connection attempts.\n", total);
+	}
+	if (drops >= 0)
+		fprintf(f, "- %ld packet drops%s\n", drops,
+			drops ? "; the reasons say where they happen:" : ".");
+	tally_sort(&n->reasons);
+	for (i = 0; i < n->reasons.n; i++)
+		fprintf(f, "  %s (%ld): %s.\n", n->reasons.v[i].key, n->reasons.v[i].count,
+			drop_explanation(n->reasons.v[i].key));
+	if (total < 0 && failed < 0 && drops < 0)
+		fprintf(f, "- No connection or drop counts were recognised in the text; give the "
+			   "output of netspyctl summary or drops (or their --json form).\n");
+}
+
+int ai_offline_insights(const char *text, json_object **ret, char **ret_error)
+{
+	struct numbers n = { 0 };
+	json_object *doc = json_tokener_parse(text), *result, *nums;
+	char *out = NULL, *clean;
+	size_t len = 0, i;
+	FILE *f;
+
+	if (json_object_is_type(doc, json_type_object))
+		numbers_from_json(&n, doc, "", 0);
+	else
+		numbers_from_text(&n, text);
+	json_object_put(doc);
+	f = open_memstream(&out, &len);
+	if (!f)
+		return -ENOMEM;
+	fprintf(f, "Offline insights: no model was configured, so netspy's built-in analyst "
+		   "commented on the numbers it found in the text.\n");
+	insights_comment(f, &n);
+	fclose(f);
+	clean = out ? text_clean(out, len) : NULL;
+	free(out);
+	nums = json_object_new_object();
+	for (i = 0; i < n.t.n; i++)
+		json_object_object_add(nums, n.t.v[i].key, json_object_new_int64(n.t.v[i].count));
+	tally_free(&n.t);
+	tally_free(&n.reasons);
+	if (!clean) {
+		json_object_put(nums);
+		return -ENOMEM;
+	}
+	result = json_object_new_object();
+	json_object_object_add(result, "insights", json_object_new_string(clean));
+	json_object_object_add(result, "offline", json_object_new_boolean(true));
+	json_object_object_add(result, "model", NULL);
+	json_object_object_add(result, "numbers", nums);
+	free(clean);
+	*ret = result;
+	return 0;
+}

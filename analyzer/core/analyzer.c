@@ -1,0 +1,239 @@
+/* Feeding the store from netspyd: replay, live ingestion, loss accounting and reconnection. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "clock.h"
+#include "core/analyzer.h"
+
+#define ANALYZER_SOFTWARE "netspyctl " NETSPY_VERSION
+
+static void ingest_batch(struct analyzer *an, const Netspy__V1__EventBatch *b)
+{
+	for (size_t i = 0; i < b->n_events; i++) {
+		const Netspy__V1__Event *ev = b->events[i];
+
+		if (ev->seq <= an->last_seq)
+			continue; /* seen before a reconnect to the same daemon */
+		an->last_seq = ev->seq;
+		store_add(&an->store, ev);
+	}
+}
+
+/* Handles one message. Returns events ingested, or -errno for a daemon error. */
+static int handle(struct analyzer *an, const Netspy__V1__ServerMessage *m)
+{
+	switch (m->msg_case) {
+	case NETSPY__V1__SERVER_MESSAGE__MSG_EVENTS:
+		ingest_batch(an, m->events);
+		return (int)m->events->n_events;
+	case NETSPY__V1__SERVER_MESSAGE__MSG_REPLAY_DONE:
+		an->replay_done = true;
+		an->replayed += m->replay_done->replayed;
+		return 0;
+	case NETSPY__V1__SERVER_MESSAGE__MSG_LOSS:
+		if (m->loss->source == NETSPY__V1__LOSS_SOURCE__LOSS_SOURCE_KERNEL)
+			an->lost_kernel =
+			    m->loss->total > an->lost_kernel ? m->loss->total : an->lost_kernel;
+		else
+			an->lost_client += m->loss->count;
+		return 0;
+	case NETSPY__V1__SERVER_MESSAGE__MSG_ERROR:
+		snprintf(an->error, sizeof(an->error), "netspyd: %s", m->error->message);
+		return -EPROTO;
+	default:
+		return 0;
+	}
+}
+
+/* Reads messages until ReplayDone. */
+static int replay(struct analyzer *an, int timeout_ms)
+{
+	int64_t deadline = clock_ms(CLOCK_MONOTONIC) + timeout_ms;
+
+	an->replay_done = false;
+	while (!an->replay_done) {
+		Netspy__V1__ServerMessage *m = NULL;
+		int64_t left = deadline - clock_ms(CLOCK_MONOTONIC);
+		int r = netspy_client_next(&an->client, left > 0 ? (int)left : 0, &m);
+
+		if (r == -EINTR)
+			continue;
+		if (r == 0) {
+			snprintf(an->error, sizeof(an->error),
+				 "netspyd at %s did not finish replaying its backlog in time",
+				 an->client.path);
+			return -ETIMEDOUT;
+		}
+		if (r < 0) {
+			snprintf(an->error, sizeof(an->error), "%s", an->client.error);
+			return r;
+		}
+		r = handle(an, m);
+		arena_reset(&an->arena);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* Connects and subscribes; replays everything after since_seq of the same daemon. */
+static int connect_and_replay(struct analyzer *an, int timeout_ms)
+{
+	struct netspy_subscription sub = { .replay_since_ns = 1, .live = an->opts.live };
+	const char *comms[1] = { an->opts.process };
+	uint32_t pids[1] = { an->opts.pid };
+	int r = netspy_client_connect(&an->client, netspy_socket_path(an->opts.socket),
+				      ANALYZER_SOFTWARE, timeout_ms);
+
+	if (r < 0) {
+		snprintf(an->error, sizeof(an->error), "%s", an->client.error);
+		netspy_client_close(&an->client);
+		return r;
+	}
+	an->connected = true;
+	an->client.alloc = &an->arena.allocator;
+	if (an->client.boot_id != an->boot_id)
+		an->last_seq = 0; /* a new daemon numbers its events from the start */
+	an->boot_id = an->client.boot_id;
+	if (an->opts.pid) {
+		sub.pids = pids;
+		sub.n_pids = 1;
+	}
+	if (an->opts.process) {
+		sub.comms = comms;
+		sub.n_comms = 1;
+	}
+	r = netspy_client_subscribe(&an->client, &sub);
+	if (r < 0) {
+		snprintf(an->error, sizeof(an->error), "subscribing at %s: %s", an->client.path,
+			 strerror(-r));
+		return r;
+	}
+	return replay(an, timeout_ms);
+}
+
+int analyzer_init(struct analyzer *an, const struct analyzer_opts *o)
+{
+	int r;
+
+	memset(an, 0, sizeof(*an));
+	an->opts = *o;
+	an->client.fd = -1;
+	arena_init(&an->arena);
+	r = store_init(&an->store, o->capacity, o->cgroup_root);
+	if (r < 0)
+		snprintf(an->error, sizeof(an->error), "cannot allocate the event store");
+	return r;
+}
+
+int analyzer_connect(struct analyzer *an, int timeout_ms)
+{
+	int r = connect_and_replay(an, timeout_ms);
+
+	if (r < 0 && an->connected) {
+		netspy_client_close(&an->client);
+		an->connected = false;
+	}
+	return r;
+}
+
+int analyzer_open(struct analyzer *an, const struct analyzer_opts *o, int timeout_ms)
+{
+	int r = analyzer_init(an, o);
+
+	if (r == 0)
+		r = analyzer_connect(an, timeout_ms);
+	if (r < 0)
+		analyzer_close(an);
+	return r;
+}
+
+void analyzer_close(struct analyzer *an)
+{
+	if (an->connected)
+		netspy_client_close(&an->client);
+	an->connected = false;
+	store_fini(&an->store);
+	arena_fini(&an->arena);
+}
+
+int analyzer_fd(const struct analyzer *an)
+{
+	return an->connected ? an->client.fd : -1;
+}
+
+uint64_t analyzer_events_lost(const struct analyzer *an)
+{
+	return an->lost_kernel + an->lost_client;
+}
+
+static int reconnect(struct analyzer *an)
+{
+	uint64_t old_boot = an->boot_id;
+	int r;
+
+	if (an->connected)
+		netspy_client_close(&an->client);
+	an->connected = false;
+	r = analyzer_connect(an, 5000);
+	if (r < 0)
+		return r;
+	an->reconnects++;
+	snprintf(an->notice, sizeof(an->notice),
+		 an->boot_id != old_boot
+		     ? "netspyd at %s restarted: reconnected and replayed its new backlog"
+		     : "reconnected to netspyd at %s and caught up",
+		 an->client.path);
+	return 0;
+}
+
+/* Most time one analyzer_poll spends catching up, so that a tool call under an event storm
+ * still answers (the rest is read by the next call). */
+#define POLL_BUDGET_MS 250
+
+int analyzer_poll(struct analyzer *an, int timeout_ms)
+{
+	int total = 0, wait = timeout_ms;
+	int64_t budget_end = -1;
+
+	if (!an->connected) {
+		int r = reconnect(an);
+
+		if (r < 0)
+			return r;
+	}
+	for (;;) {
+		Netspy__V1__ServerMessage *m = NULL;
+		int r = netspy_client_next(&an->client, wait, &m);
+
+		if (r == 0 || r == -EINTR)
+			return total;
+		if (r == -EPIPE || r == -ECONNRESET) {
+			r = reconnect(an);
+			return r < 0 ? r : total;
+		}
+		if (r < 0) {
+			snprintf(an->error, sizeof(an->error), "%s", an->client.error);
+			return r;
+		}
+		r = handle(an, m);
+		arena_reset(&an->arena);
+		if (r < 0)
+			return r;
+		total += r;
+		wait = 0;
+		if (budget_end < 0)
+			budget_end = clock_ms(CLOCK_MONOTONIC) + POLL_BUDGET_MS;
+		else if (clock_ms(CLOCK_MONOTONIC) >= budget_end)
+			return total;
+	}
+}
+
+int analyzer_refresh(struct analyzer *an)
+{
+	int r = analyzer_poll(an, 0);
+
+	return r < 0 ? analyzer_poll(an, 0) : r;
+}

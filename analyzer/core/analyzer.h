@@ -1,0 +1,61 @@
+/* The analyzer: an event store fed by a subscription to netspyd. It replays the daemon's whole
+ * backlog, then (live mode) keeps ingesting, and reconnects when the daemon restarts. Library
+ * code: it does not print; notices for the user are kept in an->notice. */
+#ifndef NETSPY_ANALYZER_H
+#define NETSPY_ANALYZER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/arena.h"
+#include "core/client.h"
+#include "core/store.h"
+
+struct analyzer_opts {
+	const char *socket;	 /* NULL: $NETSPY_SOCKET or the default */
+	bool live;		 /* stay subscribed after the replay */
+	size_t capacity;	 /* store records of each kind, 0: default */
+	const char *cgroup_root; /* NULL: find the cgroup2 mount */
+	/* Ask the daemon for these only (one-shot queries); NULL/0: everything. */
+	uint32_t pid;
+	const char *process;
+};
+
+struct analyzer {
+	struct store store;
+	struct netspy_client client;
+	struct arena arena; /* messages are decoded into it */
+	struct analyzer_opts opts;
+	bool connected, replay_done;
+	uint64_t boot_id;
+	uint64_t last_seq;    /* newest event ingested from this boot_id */
+	uint64_t lost_kernel; /* events the kernel could not deliver (daemon's total) */
+	uint64_t lost_client; /* events this analyzer missed by reading too slowly */
+	uint64_t replayed;    /* events received by replays */
+	unsigned reconnects;
+	char notice[512]; /* something the user should know (reconnected, ...), "" when none */
+	char error[512];  /* why the last call failed */
+};
+
+/* Connects, subscribes with a replay of the daemon's whole backlog and ingests it until
+ * ReplayDone (timeout_ms for the whole replay). 0 or -errno with an->error set: -ENOENT,
+ * -ECONNREFUSED (daemon not running), -EACCES (permission): see frontend_exit_code(). */
+int analyzer_open(struct analyzer *an, const struct analyzer_opts *o, int timeout_ms);
+void analyzer_close(struct analyzer *an);
+/* analyzer_open in two steps, for frontends that start without the daemon and connect later
+ * (analyzer_poll retries): init allocates the store, connect does the rest. */
+int analyzer_init(struct analyzer *an, const struct analyzer_opts *o);
+int analyzer_connect(struct analyzer *an, int timeout_ms);
+/* Live mode: ingests what arrived, waiting up to timeout_ms for the first message. When the
+ * daemon went away it reconnects (and replays what it missed, or everything when the daemon
+ * restarted) and says so in an->notice. Returns events ingested, or -errno (an->error). */
+int analyzer_poll(struct analyzer *an, int timeout_ms);
+/* Brings the store up to date without waiting, for frontends before each answer: when the daemon
+ * went away (it may say so first), a second poll reconnects. 0 or -errno (an->error says why). */
+int analyzer_refresh(struct analyzer *an);
+/* The fd to wait on for analyzer_poll (-1 when disconnected). */
+int analyzer_fd(const struct analyzer *an);
+/* events_lost as reported to users: kernel + this client. */
+uint64_t analyzer_events_lost(const struct analyzer *an);
+
+#endif

@@ -1,0 +1,298 @@
+/* Presenting events safely: kernel strings (process names) may hold any bytes. */
+#include <arpa/inet.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/format.h"
+
+void fmt_addr(char *buf, size_t len, uint32_t family, const ProtobufCBinaryData *a)
+{
+	buf[0] = 0;
+	if (family == AF_INET && a->len == 4)
+		inet_ntop(AF_INET, a->data, buf, (socklen_t)len);
+	else if (family == AF_INET6 && a->len == 16)
+		inet_ntop(AF_INET6, a->data, buf, (socklen_t)len);
+}
+
+/* Length of a valid UTF-8 sequence at p (1-4), or 0 when invalid. Rejects overlongs and
+ * surrogates. */
+static size_t utf8_len(const uint8_t *p, size_t n, uint32_t *cp)
+{
+	size_t need;
+	uint32_t c;
+
+	if (p[0] < 0x80) {
+		*cp = p[0];
+		return 1;
+	}
+	if (p[0] >= 0xC2 && p[0] <= 0xDF) {
+		need = 2;
+		c = p[0] & 0x1F;
+	} else if (p[0] >= 0xE0 && p[0] <= 0xEF) {
+		need = 3;
+		c = p[0] & 0x0F;
+	} else if (p[0] >= 0xF0 && p[0] <= 0xF4) {
+		need = 4;
+		c = p[0] & 0x07;
+	} else {
+		return 0;
+	}
+	if (n < need)
+		return 0;
+	for (size_t i = 1; i < need; i++) {
+		if ((p[i] & 0xC0) != 0x80)
+			return 0;
+		c = c << 6 | (p[i] & 0x3F);
+	}
+	if ((need == 3 && c < 0x800) || (need == 4 && (c < 0x10000 || c > 0x10FFFF)) ||
+	    (c >= 0xD800 && c <= 0xDFFF))
+		return 0;
+	*cp = c;
+	return need;
+}
+
+static bool unsafe_codepoint(uint32_t c)
+{
+	return c < 0x20 || c == 0x7F || (c >= 0x80 && c < 0xA0) || c == 0x061C || c == 0x200E ||
+	       c == 0x200F || (c >= 0x202A && c <= 0x202E) || (c >= 0x2066 && c <= 0x2069);
+}
+
+void fmt_sanitize(char *out, size_t outlen, const uint8_t *in, size_t inlen)
+{
+	size_t o = 0;
+
+	if (!outlen)
+		return;
+	for (size_t i = 0; i < inlen && in[i];) {
+		uint32_t cp = 0;
+		size_t n = utf8_len(in + i, inlen - i, &cp);
+		char esc[16];
+		size_t elen;
+
+		if (n && !unsafe_codepoint(cp) && cp != '\\') {
+			if (o + n >= outlen)
+				break;
+			memcpy(out + o, in + i, n);
+			o += n;
+			i += n;
+			continue;
+		}
+		if (n > 1)
+			elen = (size_t)snprintf(esc, sizeof(esc), "\\u{%04" PRIX32 "}", cp);
+		else if (cp == '\\' && n == 1)
+			elen = (size_t)snprintf(esc, sizeof(esc), "\\\\");
+		else
+			elen = (size_t)snprintf(esc, sizeof(esc), "\\x%02X", in[i]);
+		if (o + elen >= outlen)
+			break;
+		memcpy(out + o, esc, elen);
+		o += elen;
+		i += n ? n : 1;
+	}
+	out[o] = 0;
+}
+
+void fmt_rfc3339(char *buf, size_t len, uint64_t ns)
+{
+	time_t s = (time_t)(ns / 1000000000ull);
+	struct tm tm;
+	char date[32];
+
+	gmtime_r(&s, &tm);
+	strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf, len, "%s.%06uZ", date, (unsigned)(ns % 1000000000ull / 1000));
+}
+
+void fmt_clock(char *buf, size_t len, uint64_t ns)
+{
+	time_t s = (time_t)(ns / 1000000000ull);
+	struct tm tm;
+
+	localtime_r(&s, &tm);
+	strftime(buf, len, "%H:%M:%S", &tm);
+}
+
+const char *fmt_protocol(uint32_t ip_proto)
+{
+	switch (ip_proto) {
+	case 6:
+		return "TCP";
+	case 17:
+		return "UDP";
+	case 1:
+		return "ICMP";
+	case 58:
+		return "ICMPv6";
+	case 132:
+		return "SCTP";
+	case 136:
+		return "UDPLite";
+	case 0:
+		return "unknown";
+	default:
+		return "IP";
+	}
+}
+
+const char *fmt_family(uint32_t family)
+{
+	return family == AF_INET ? "IPv4" : family == AF_INET6 ? "IPv6" : "unknown";
+}
+
+const char *fmt_outcome(int outcome)
+{
+	static const char *const names[FMT_N_OUTCOMES] = {
+		"pending", "established", "refused", "timeout", "unreachable",
+		"reset",   "error",	  "aborted", "sent",
+	};
+
+	return outcome >= 0 && outcome < FMT_N_OUTCOMES ? names[outcome] : "error";
+}
+
+static void add_str(json_object *o, const char *k, const char *v)
+{
+	json_object_object_add(o, k, json_object_new_string(v));
+}
+
+static void add_int(json_object *o, const char *k, int64_t v)
+{
+	json_object_object_add(o, k, json_object_new_int64(v));
+}
+
+static void add_endpoint(json_object *o, const char *ip_key, const char *port_key, uint32_t family,
+			 const ProtobufCBinaryData *a, uint32_t port)
+{
+	char ip[FMT_ADDR_LEN];
+
+	fmt_addr(ip, sizeof(ip), family, a);
+	add_str(o, ip_key, ip);
+	add_int(o, port_key, port);
+}
+
+static void add_process(json_object *o, bool known, uint32_t pid, const ProtobufCBinaryData *comm)
+{
+	char name[FMT_COMM_LEN];
+
+	if (!known) {
+		json_object_object_add(o, "pid", NULL);
+		json_object_object_add(o, "process", NULL);
+		return;
+	}
+	fmt_sanitize(name, sizeof(name), comm->data, comm->len);
+	add_int(o, "pid", pid);
+	add_str(o, "process", name);
+}
+
+json_object *event_to_json(const Netspy__V1__Event *ev)
+{
+	json_object *o = json_object_new_object();
+	char ts[FMT_TIME_LEN];
+
+	fmt_rfc3339(ts, sizeof(ts), ev->timestamp_ns);
+	add_str(o, "timestamp", ts);
+	add_int(o, "seq", (int64_t)ev->seq);
+	if (ev->kind_case == NETSPY__V1__EVENT__KIND_CONNECT) {
+		const Netspy__V1__Connect *c = ev->connect;
+
+		add_str(o, "kind", "connect");
+		add_process(o, true, c->pid, &c->comm);
+		add_int(o, "tid", c->tid);
+		add_int(o, "uid", c->uid);
+		add_str(o, "protocol", fmt_protocol(c->ip_proto));
+		add_str(o, "family", fmt_family(c->family));
+		add_endpoint(o, "destination_ip", "destination_port", c->family, &c->dst_addr,
+			     c->dst_port);
+		add_endpoint(o, "source_ip", "source_port", c->family, &c->src_addr, c->src_port);
+		add_str(o, "outcome", c->ip_proto == 6 ? "pending" : "sent");
+		add_int(o, "cookie", (int64_t)c->cookie);
+		add_int(o, "cgroup_id", (int64_t)c->cgroup_id);
+	} else if (ev->kind_case == NETSPY__V1__EVENT__KIND_TCP_OUTCOME) {
+		const Netspy__V1__TcpOutcome *t = ev->tcp_outcome;
+
+		add_str(o, "kind", "tcp_outcome");
+		add_process(o, t->pid != 0, t->pid, &t->comm);
+		add_str(o, "protocol", fmt_protocol(t->ip_proto ? t->ip_proto : 6));
+		add_str(o, "family", fmt_family(t->family));
+		add_endpoint(o, "destination_ip", "destination_port", t->family, &t->dst_addr,
+			     t->dst_port);
+		add_endpoint(o, "source_ip", "source_port", t->family, &t->src_addr, t->src_port);
+		add_str(o, "outcome", fmt_outcome(t->outcome));
+		add_int(o, "errno", t->err);
+		json_object_object_add(o, "sync", json_object_new_boolean(t->sync));
+		json_object_object_add(o, "abandoned", json_object_new_boolean(t->abandoned));
+		add_int(o, "syn_retransmits", t->syn_retransmits);
+		if (t->latency_ns)
+			json_object_object_add(o, "latency_ms",
+					       json_object_new_double(t->latency_ns / 1e6));
+		add_int(o, "cookie", (int64_t)t->cookie);
+	} else if (ev->kind_case == NETSPY__V1__EVENT__KIND_DROP) {
+		const Netspy__V1__Drop *d = ev->drop;
+
+		add_str(o, "kind", "drop");
+		add_str(o, "reason", d->reason_name);
+		add_str(o, "protocol", fmt_protocol(d->ip_proto));
+		add_str(o, "family", fmt_family(d->family));
+		add_endpoint(o, "source_ip", "source_port", d->family, &d->src_addr, d->src_port);
+		add_endpoint(o, "destination_ip", "destination_port", d->family, &d->dst_addr,
+			     d->dst_port);
+		add_process(o, d->attributed, d->pid, &d->comm);
+		json_object_object_add(o, "by_flow", json_object_new_boolean(d->by_flow));
+		add_int(o, "ifindex", d->ifindex);
+		add_int(o, "netns", d->netns);
+	}
+	return o;
+}
+
+static void endpoint(char *buf, size_t len, uint32_t family, const ProtobufCBinaryData *a,
+		     uint32_t port)
+{
+	char ip[FMT_ADDR_LEN];
+
+	fmt_addr(ip, sizeof(ip), family, a);
+	if (family == AF_INET6)
+		snprintf(buf, len, "[%s]:%u", ip, port);
+	else
+		snprintf(buf, len, "%s:%u", ip, port);
+}
+
+void event_print_line(FILE *f, const Netspy__V1__Event *ev)
+{
+	char t[16], name[FMT_COMM_LEN], dst[FMT_ADDR_LEN + 8], src[FMT_ADDR_LEN + 8];
+
+	fmt_clock(t, sizeof(t), ev->timestamp_ns);
+	if (ev->kind_case == NETSPY__V1__EVENT__KIND_CONNECT) {
+		const Netspy__V1__Connect *c = ev->connect;
+
+		fmt_sanitize(name, sizeof(name), c->comm.data, c->comm.len);
+		endpoint(dst, sizeof(dst), c->family, &c->dst_addr, c->dst_port);
+		fprintf(f, "%s | connect | %-24s | %-4s | %s | %s[%u]\n", t, dst,
+			fmt_protocol(c->ip_proto), fmt_family(c->family), name, c->pid);
+	} else if (ev->kind_case == NETSPY__V1__EVENT__KIND_TCP_OUTCOME) {
+		const Netspy__V1__TcpOutcome *o = ev->tcp_outcome;
+
+		fmt_sanitize(name, sizeof(name), o->comm.data, o->comm.len);
+		endpoint(dst, sizeof(dst), o->family, &o->dst_addr, o->dst_port);
+		fprintf(f, "%s | %-7s | %-24s | %-4s | %s%s | %s[%u]", t, "outcome", dst,
+			fmt_protocol(o->ip_proto ? o->ip_proto : 6), fmt_outcome(o->outcome),
+			o->abandoned ? " (abandoned)" : "", o->pid ? name : "?", o->pid);
+		if (o->latency_ns)
+			fprintf(f, " | %.3f ms", o->latency_ns / 1e6);
+		if (o->err)
+			fprintf(f, " | %s", strerror(o->err));
+		fputc('\n', f);
+	} else if (ev->kind_case == NETSPY__V1__EVENT__KIND_DROP) {
+		const Netspy__V1__Drop *d = ev->drop;
+
+		fmt_sanitize(name, sizeof(name), d->comm.data, d->comm.len);
+		endpoint(src, sizeof(src), d->family, &d->src_addr, d->src_port);
+		endpoint(dst, sizeof(dst), d->family, &d->dst_addr, d->dst_port);
+		fprintf(f, "%s | drop    | %-24s | %-4s | %s | from %s | ", t, dst,
+			fmt_protocol(d->ip_proto), d->reason_name, src);
+		if (d->attributed)
+			fprintf(f, "%s[%u]\n", name, d->pid);
+		else
+			fprintf(f, "(process unknown)\n");
+	}
+}

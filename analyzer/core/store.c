@@ -1,0 +1,521 @@
+/* The event store: rings of compact records, interning, and the merge of TCP outcomes into their
+ * connect record by socket cookie. Queries live in store_query.c. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "core/format.h"
+#include "core/store.h"
+
+#define MAX_SMALL_IDS 65535 /* ids stored in 16 bits */
+#define MAX_PENDING (1u << 16)
+
+struct cookie_slot {
+	uint64_t cookie; /* 0 = empty (the kernel never hands out cookie 0) */
+	uint64_t abs;
+};
+
+/* Rings start small and double up to their capacity: until the first wrap an absolute index is
+ * also the physical one, so growing is a plain realloc. */
+static int ring_init(struct store_ring *r, size_t elem, size_t capacity)
+{
+	size_t cap = 1;
+
+	while (cap < capacity)
+		cap <<= 1;
+	memset(r, 0, sizeof(*r));
+	r->elem = elem;
+	r->max = cap;
+	r->mask = (cap < 1024 ? cap : 1024) - 1;
+	r->v = malloc((r->mask + 1) * elem);
+	return r->v ? 0 : -ENOMEM;
+}
+
+static int ring_grow(struct store_ring *r)
+{
+	size_t cap = (r->mask + 1) * 2;
+	uint8_t *v = realloc(r->v, cap * r->elem);
+
+	if (!v)
+		return -ENOMEM;
+	r->v = v;
+	r->mask = cap - 1;
+	return 0;
+}
+
+/* A slot for a new record, stamped no earlier than the newest one so that the ring stays sorted
+ * by time (wall clock can step back). */
+static void *ring_push(struct store_ring *r, uint64_t *ts, uint64_t *evicted)
+{
+	void *p;
+
+	if (r->count == r->mask + 1 && r->mask + 1 < r->max && r->head == r->count)
+		ring_grow(r); /* on failure the ring simply wraps earlier */
+	if (r->count && *ts < *(const uint64_t *)store_ring_at(r, r->head - 1))
+		*ts = *(const uint64_t *)store_ring_at(r, r->head - 1);
+	p = r->v + (r->head & r->mask) * r->elem;
+	if (r->count == r->mask + 1)
+		(*evicted)++;
+	else
+		r->count++;
+	r->head++;
+	return p;
+}
+
+/* The map starts small and doubles (keeping at most half its slots used) up to 2 * max slots. */
+static int cookie_map_init(struct cookie_map *m, size_t max)
+{
+	m->max = max;
+	m->n = 0;
+	m->n_slots = 64;
+	m->slots = calloc(m->n_slots, sizeof(*m->slots));
+	return m->slots ? 0 : -ENOMEM;
+}
+
+static size_t cookie_slot(const struct cookie_map *m, uint64_t cookie)
+{
+	size_t i = (size_t)((cookie * 0x9E3779B97F4A7C15ull) >> 20) & (m->n_slots - 1);
+
+	while (m->slots[i].cookie && m->slots[i].cookie != cookie)
+		i = (i + 1) & (m->n_slots - 1);
+	return i;
+}
+
+/* Doubles the map. Never needed beyond 2 * max slots: the map is cleared at max entries. */
+static void cookie_map_grow(struct cookie_map *m)
+{
+	struct cookie_map bigger = { .n_slots = m->n_slots * 2, .max = m->max, .n = m->n };
+
+	bigger.slots = calloc(bigger.n_slots, sizeof(*bigger.slots));
+	if (!bigger.slots) {
+		if (m->n + 1 >= m->n_slots) { /* probing needs a free slot: forget the pending */
+			memset(m->slots, 0, m->n_slots * sizeof(*m->slots));
+			m->n = 0;
+		}
+		return;
+	}
+	for (size_t i = 0; i < m->n_slots; i++)
+		if (m->slots[i].cookie)
+			bigger.slots[cookie_slot(&bigger, m->slots[i].cookie)] = m->slots[i];
+	free(m->slots);
+	*m = bigger;
+}
+
+/* Removes slot i, shifting back the entries of its probe run (no tombstones). */
+static void cookie_remove_at(struct cookie_map *m, size_t i)
+{
+	size_t mask = m->n_slots - 1, j = i;
+
+	for (;;) {
+		size_t home;
+
+		j = (j + 1) & mask;
+		if (!m->slots[j].cookie)
+			break;
+		home = (size_t)((m->slots[j].cookie * 0x9E3779B97F4A7C15ull) >> 20) & mask;
+		/* Move j into the hole at i unless its home lies cyclically in (i, j]. */
+		if ((j > i && (home <= i || home > j)) || (j < i && home <= i && home > j)) {
+			m->slots[i] = m->slots[j];
+			i = j;
+		}
+	}
+	m->slots[i].cookie = 0;
+	m->n--;
+}
+
+static void cookie_put(struct store *s, uint64_t cookie, uint64_t abs)
+{
+	struct cookie_map *m = &s->pending;
+	size_t i;
+
+	if (!cookie)
+		return;
+	if (m->n >= m->max) {
+		/* Connects that never resolved (or whose outcome we missed) stay "pending". */
+		memset(m->slots, 0, m->n_slots * sizeof(*m->slots));
+		m->n = 0;
+	}
+	if (2 * (m->n + 1) > m->n_slots)
+		cookie_map_grow(m);
+	i = cookie_slot(m, cookie);
+	if (!m->slots[i].cookie)
+		m->n++;
+	m->slots[i].cookie = cookie;
+	m->slots[i].abs = abs;
+}
+
+/* The live connect record of cookie (removed from the map), or NULL. */
+static struct store_conn *cookie_take(struct store *s, uint64_t cookie)
+{
+	struct cookie_map *m = &s->pending;
+	size_t i;
+	uint64_t abs;
+
+	if (!cookie)
+		return NULL;
+	i = cookie_slot(m, cookie);
+	if (!m->slots[i].cookie)
+		return NULL;
+	abs = m->slots[i].abs;
+	cookie_remove_at(m, i);
+	if (abs + s->conns.count < s->conns.head)
+		return NULL; /* evicted since */
+	return (struct store_conn *)store_ring_at(&s->conns, abs);
+}
+
+static int add_zero_keys(struct intern *comms, struct intern *endpoints, struct intern *reasons)
+{
+	static const uint8_t zero[STORE_REASON_LEN + sizeof(struct store_endpoint)];
+
+	if (intern_get(comms, zero) < 0 || intern_get(endpoints, zero) < 0 ||
+	    intern_get(reasons, zero) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+int store_init(struct store *s, size_t capacity, const char *cgroup_root)
+{
+	size_t max_pending;
+	int r;
+
+	memset(s, 0, sizeof(*s));
+	if (!capacity)
+		capacity = STORE_DEFAULT_CAPACITY;
+	max_pending = capacity < MAX_PENDING ? capacity : MAX_PENDING;
+	intern_init(&s->comms, 16, MAX_SMALL_IDS);
+	intern_init(&s->cgroups, sizeof(uint64_t), MAX_SMALL_IDS);
+	intern_init(&s->reasons, STORE_REASON_LEN, MAX_SMALL_IDS);
+	/* A connect names one endpoint and a drop two: 3 x capacity can be live at once. */
+	intern_init(&s->endpoints, sizeof(struct store_endpoint), 4 * capacity + 1);
+	cgroup_names_init(&s->cgnames, cgroup_root);
+	r = ring_init(&s->conns, sizeof(struct store_conn), capacity);
+	if (r == 0)
+		r = ring_init(&s->drops, sizeof(struct store_drop), capacity);
+	if (r == 0)
+		r = cookie_map_init(&s->pending, max_pending ? max_pending : 1);
+	/* Id 0 of every table is the all-zero key: the fallback when a table overflows. */
+	if (r == 0 && add_zero_keys(&s->comms, &s->endpoints, &s->reasons) < 0)
+		r = -ENOMEM;
+	if (r < 0)
+		store_fini(s);
+	return r;
+}
+
+static void free_cgroup_info(struct store *s)
+{
+	for (size_t i = 0; i < s->cgroups.n && s->cg; i++) {
+		free(s->cg[i].unit);
+		free(s->cg[i].container);
+	}
+	free(s->cg);
+	s->cg = NULL;
+	s->cg_cap = 0;
+}
+
+void store_fini(struct store *s)
+{
+	free_cgroup_info(s);
+	free(s->conns.v);
+	free(s->drops.v);
+	free(s->pending.slots);
+	intern_fini(&s->comms);
+	intern_fini(&s->cgroups);
+	intern_fini(&s->reasons);
+	intern_fini(&s->endpoints);
+	cgroup_names_fini(&s->cgnames);
+	memset(s, 0, sizeof(*s));
+}
+
+static char *sanitized(const char *s)
+{
+	char out[CGROUP_NAME_LEN * 4];
+
+	fmt_sanitize(out, sizeof(out), (const uint8_t *)s, strlen(s));
+	return strdup(out);
+}
+
+/* Resolves a cgroup's unit and container now: short-lived scopes may be gone by query time. */
+static void cgroup_resolve(struct store *s, struct store_cgroup_info *ci)
+{
+	char unit[CGROUP_NAME_LEN], container[CGROUP_NAME_LEN];
+	const char *path = cgroup_path(&s->cgnames, ci->id);
+
+	if (!path)
+		return;
+	ci->resolved = true;
+	cgroup_classify(path, unit, sizeof(unit), container, sizeof(container));
+	/* Directory names are chosen by whoever may create cgroups: make them safe to show. */
+	ci->unit = unit[0] ? sanitized(unit) : NULL;
+	ci->container = container[0] ? sanitized(container) : NULL;
+}
+
+static int64_t intern_in(struct store *s, struct intern *t, const void *key);
+
+static int cgroup_index(struct store *s, uint64_t id)
+{
+	int64_t idx = intern_in(s, &s->cgroups, &id);
+
+	if (idx < 0)
+		return 0; /* table full: attribute to the first cgroup seen, rare and harmless */
+	if ((size_t)idx >= s->cg_cap) {
+		size_t cap = s->cg_cap ? s->cg_cap * 2 : 64;
+		struct store_cgroup_info *v = realloc(s->cg, cap * sizeof(*v));
+
+		if (!v)
+			return 0;
+		memset(v + s->cg_cap, 0, (cap - s->cg_cap) * sizeof(*v));
+		s->cg = v;
+		s->cg_cap = cap;
+	}
+	if (!s->cg[idx].id && !s->cg[idx].resolved) {
+		s->cg[idx].id = id;
+		cgroup_resolve(s, &s->cg[idx]);
+	}
+	return (int)idx;
+}
+
+const struct store_cgroup_info *store_cgroup(struct store *s, uint16_t idx)
+{
+	if (idx >= s->cgroups.n || !s->cg)
+		return NULL;
+	if (!s->cg[idx].resolved)
+		cgroup_resolve(s, &s->cg[idx]);
+	return &s->cg[idx];
+}
+
+/* ---- compaction ------------------------------------------------------------------------------
+ * Keys are never removed one by one: when a table is full, every table is rebuilt from the records
+ * still stored, so that the keys only evicted records used are forgotten and a long-running
+ * analyzer keeps naming new processes and destinations. Rebuilding costs a pass over the store: it
+ * is done at most once per max / 4 records stored, so that a table still full afterwards (more
+ * live keys than it may hold) costs nothing more than the fallback to id 0. */
+static uint32_t remap(struct intern *to, const struct intern *from, uint32_t id)
+{
+	int64_t n = intern_get(to, intern_key(from, id < from->n ? id : 0));
+
+	return n < 0 ? 0 : (uint32_t)n; /* 0 is the fallback key of every table */
+}
+
+static uint32_t remap_cgroup(struct intern *to, const struct intern *from, uint32_t idx)
+{
+	int64_t n;
+
+	if (idx >= from->n)
+		return 0;
+	n = intern_get(to, intern_key(from, idx));
+	return n < 0 ? 0 : (uint32_t)n;
+}
+
+/* Moves each kept cgroup's resolved names to its new index (in cg, as large as s->cg) and frees
+ * the others'. */
+static void rebuild_cgroup_info(struct store *s, const struct intern *cgroups,
+				struct store_cgroup_info *cg)
+{
+	for (uint32_t j = 0; j < cgroups->n && j < s->cg_cap; j++) {
+		int64_t old = intern_find(&s->cgroups, intern_key(cgroups, j));
+
+		if (old >= 0 && (size_t)old < s->cg_cap) {
+			cg[j] = s->cg[old];
+			memset(&s->cg[old], 0, sizeof(s->cg[old]));
+		}
+	}
+	for (size_t i = 0; i < s->cg_cap; i++) {
+		free(s->cg[i].unit);
+		free(s->cg[i].container);
+	}
+	free(s->cg);
+	s->cg = cg;
+}
+
+int store_compact(struct store *s)
+{
+	struct intern comms, endpoints, reasons, cgroups;
+	struct store_cgroup_info *cg = calloc(s->cg_cap ? s->cg_cap : 1, sizeof(*cg));
+
+	if (!cg)
+		return -ENOMEM;
+	intern_init(&comms, s->comms.key_len, s->comms.max);
+	intern_init(&endpoints, s->endpoints.key_len, s->endpoints.max);
+	intern_init(&reasons, s->reasons.key_len, s->reasons.max);
+	intern_init(&cgroups, s->cgroups.key_len, s->cgroups.max);
+	if (add_zero_keys(&comms, &endpoints, &reasons) < 0) {
+		intern_fini(&comms);
+		intern_fini(&endpoints);
+		intern_fini(&reasons);
+		free(cg);
+		return -ENOMEM;
+	}
+	/* From here on every record gets an id in the new tables (0 when a key does not fit), so
+	 * the store stays consistent whatever happens. */
+	for (uint64_t i = s->conns.head - s->conns.count; i < s->conns.head; i++) {
+		struct store_conn *r = (struct store_conn *)store_ring_at(&s->conns, i);
+
+		r->comm = (uint16_t)remap(&comms, &s->comms, r->comm);
+		r->dst = remap(&endpoints, &s->endpoints, r->dst);
+		r->cgroup = (uint16_t)remap_cgroup(&cgroups, &s->cgroups, r->cgroup);
+	}
+	for (uint64_t i = s->drops.head - s->drops.count; i < s->drops.head; i++) {
+		struct store_drop *r = (struct store_drop *)store_ring_at(&s->drops, i);
+
+		r->comm = (uint16_t)remap(&comms, &s->comms, r->comm);
+		r->src = remap(&endpoints, &s->endpoints, r->src);
+		r->dst = remap(&endpoints, &s->endpoints, r->dst);
+		r->reason = (uint16_t)remap(&reasons, &s->reasons, r->reason);
+	}
+	rebuild_cgroup_info(s, &cgroups, cg);
+	intern_fini(&s->comms);
+	intern_fini(&s->endpoints);
+	intern_fini(&s->reasons);
+	intern_fini(&s->cgroups);
+	s->comms = comms;
+	s->endpoints = endpoints;
+	s->reasons = reasons;
+	s->cgroups = cgroups;
+	s->rebuilds++;
+	s->rebuilt_at = s->conns.head + s->drops.head;
+	return 0;
+}
+
+/* The id of key in t (one of the store's tables), rebuilding the tables when t is full. t stays
+ * valid: the tables are replaced in place. */
+static int64_t intern_in(struct store *s, struct intern *t, const void *key)
+{
+	int64_t id = intern_get(t, key);
+
+	if (id == -ENOSPC && s->conns.head + s->drops.head - s->rebuilt_at >= t->max / 4 &&
+	    store_compact(s) == 0)
+		id = intern_get(t, key);
+	return id;
+}
+
+static uint32_t intern_or_zero(struct store *s, struct intern *t, const void *key)
+{
+	int64_t id = intern_in(s, t, key);
+
+	return id < 0 ? 0 : (uint32_t)id;
+}
+
+static uint16_t comm_id(struct store *s, const ProtobufCBinaryData *c)
+{
+	uint8_t key[16] = { 0 };
+
+	memcpy(key, c->data, c->len < 16 ? c->len : 16);
+	return (uint16_t)intern_or_zero(s, &s->comms, key);
+}
+
+static uint32_t endpoint_id(struct store *s, uint32_t family, const ProtobufCBinaryData *a,
+			    uint32_t port)
+{
+	struct store_endpoint e = { .port = (uint16_t)port };
+
+	if ((family == AF_INET && a->len == 4) || (family == AF_INET6 && a->len == 16)) {
+		e.family = (uint8_t)family;
+		memcpy(e.addr, a->data, a->len);
+	}
+	return intern_or_zero(s, &s->endpoints, &e);
+}
+
+static void add_connect(struct store *s, uint64_t ts, const Netspy__V1__Connect *c)
+{
+	struct store_conn *r = ring_push(&s->conns, &ts, &s->evicted);
+
+	memset(r, 0, sizeof(*r));
+	r->ts_ns = ts;
+	r->pid = c->pid;
+	r->comm = comm_id(s, &c->comm);
+	r->cgroup = (uint16_t)cgroup_index(s, c->cgroup_id);
+	r->dst = endpoint_id(s, c->family, &c->dst_addr, c->dst_port);
+	r->proto = (uint8_t)c->ip_proto;
+	r->outcome = c->ip_proto == 6 ? STORE_OUTCOME_PENDING : STORE_OUTCOME_SENT;
+	if (c->ip_proto == 6)
+		cookie_put(s, c->cookie, s->conns.head - 1);
+}
+
+static void add_outcome(struct store *s, const Netspy__V1__TcpOutcome *o)
+{
+	struct store_conn *r = cookie_take(s, o->cookie);
+	uint64_t us = (o->latency_ns + 999) / 1000;
+
+	if (!r) {
+		s->orphan_outcomes++;
+		return;
+	}
+	r->outcome = o->outcome <= 7 ? (uint8_t)o->outcome : 6;
+	r->latency_us = us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
+}
+
+static void add_drop(struct store *s, uint64_t ts, const Netspy__V1__Drop *d)
+{
+	struct store_drop *r = ring_push(&s->drops, &ts, &s->evicted);
+	uint8_t reason[STORE_REASON_LEN] = { 0 };
+
+	memset(r, 0, sizeof(*r));
+	strncpy((char *)reason, d->reason_name ? d->reason_name : "", sizeof(reason) - 1);
+	if (!reason[0])
+		snprintf((char *)reason, sizeof(reason), "%u", d->reason);
+	r->ts_ns = ts;
+	r->reason = (uint16_t)intern_or_zero(s, &s->reasons, reason);
+	r->src = endpoint_id(s, d->family, &d->src_addr, d->src_port);
+	r->dst = endpoint_id(s, d->family, &d->dst_addr, d->dst_port);
+	r->proto = (uint8_t)d->ip_proto;
+	r->attributed = d->attributed;
+	if (d->attributed) {
+		r->pid = d->pid;
+		r->comm = comm_id(s, &d->comm);
+	}
+}
+
+int store_add(struct store *s, const Netspy__V1__Event *ev)
+{
+	switch (ev->kind_case) {
+	case NETSPY__V1__EVENT__KIND_CONNECT:
+		add_connect(s, ev->timestamp_ns, ev->connect);
+		return 0;
+	case NETSPY__V1__EVENT__KIND_TCP_OUTCOME:
+		add_outcome(s, ev->tcp_outcome);
+		return 0;
+	case NETSPY__V1__EVENT__KIND_DROP:
+		add_drop(s, ev->timestamp_ns, ev->drop);
+		return 0;
+	default:
+		return -EINVAL;
+	}
+}
+
+const uint8_t *store_comm(const struct store *s, uint16_t id, size_t *ret_len)
+{
+	const uint8_t *p = intern_key(&s->comms, id < s->comms.n ? id : 0);
+
+	*ret_len = strnlen((const char *)p, 16);
+	return p;
+}
+
+const struct store_endpoint *store_endpoint(const struct store *s, uint32_t id)
+{
+	return intern_key(&s->endpoints, id < s->endpoints.n ? id : 0);
+}
+
+const char *store_reason(const struct store *s, uint16_t id)
+{
+	return intern_key(&s->reasons, id < s->reasons.n ? id : 0);
+}
+
+bool store_outcome_failed(int outcome)
+{
+	return outcome >= 2 && outcome <= 6;
+}
+
+size_t store_memory(const struct store *s)
+{
+	return (s->conns.mask + 1) * s->conns.elem + (s->drops.mask + 1) * s->drops.elem +
+	       s->pending.n_slots * sizeof(struct cookie_slot) + intern_memory(&s->comms) +
+	       intern_memory(&s->cgroups) + intern_memory(&s->reasons) +
+	       intern_memory(&s->endpoints) + s->cg_cap * sizeof(*s->cg);
+}
+
+size_t store_count(const struct store *s)
+{
+	return (size_t)(s->conns.count + s->drops.count);
+}

@@ -1,0 +1,198 @@
+/* netspyctl status and watch: one stats round trip, or a live subscription printed as it arrives.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "clock.h"
+#include "core/client.h"
+#include "core/format.h"
+#include "frontends/frontend.h"
+#include "frontends/live.h"
+
+static int connect_or_explain(struct netspy_client *c, const struct live_opts *o)
+{
+	int r = netspy_client_connect(c, netspy_socket_path(o->socket), "netspyctl " NETSPY_VERSION,
+				      5000);
+
+	if (r < 0) {
+		fprintf(stderr, "netspyctl: %s\n", c->error);
+		netspy_client_close(c);
+		return frontend_exit_code(r, NETSPY_EXIT_UNREACHABLE);
+	}
+	return 0;
+}
+
+static json_object *stats_json(const Netspy__V1__Stats *st)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "version", json_object_new_string(st->version));
+	json_object_object_add(o, "uptime_seconds",
+			       json_object_new_int64((int64_t)st->uptime_seconds));
+	json_object_object_add(o, "events_total", json_object_new_int64((int64_t)st->events_total));
+	json_object_object_add(o, "events_lost", json_object_new_int64((int64_t)st->events_lost));
+	json_object_object_add(o, "clients", json_object_new_int64(st->clients));
+	json_object_object_add(o, "connects_total",
+			       json_object_new_int64((int64_t)st->connects_total));
+	json_object_object_add(o, "tcp_outcomes_total",
+			       json_object_new_int64((int64_t)st->tcp_outcomes_total));
+	json_object_object_add(o, "drops_total", json_object_new_int64((int64_t)st->drops_total));
+	json_object_object_add(o, "backlog_events",
+			       json_object_new_int64((int64_t)st->backlog_events));
+	json_object_object_add(o, "backlog_capacity",
+			       json_object_new_int64((int64_t)st->backlog_capacity));
+	json_object_object_add(o, "clients_refused",
+			       json_object_new_int64((int64_t)st->clients_refused));
+	json_object_object_add(o, "clients_lost_events",
+			       json_object_new_int64((int64_t)st->clients_dropped_events));
+	return o;
+}
+
+int live_status(const struct live_opts *o)
+{
+	struct netspy_client c;
+	Netspy__V1__ServerMessage *owner = NULL;
+	Netspy__V1__Stats *st = NULL;
+	int r = connect_or_explain(&c, o);
+
+	if (r)
+		return r;
+	r = netspy_client_get_stats(&c, 5000, &st, &owner);
+	if (r < 0) {
+		fprintf(stderr, "netspyctl: no stats from netspyd at %s: %s\n", c.path,
+			c.error[0] ? c.error : strerror(-r));
+		netspy_client_close(&c);
+		return NETSPY_EXIT_UNREACHABLE;
+	}
+	if (o->json) {
+		json_object *j = stats_json(st);
+
+		printf("%s\n", json_object_to_json_string_ext(
+				   j, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+		json_object_put(j);
+	} else {
+		printf("netspyd %s on %s\n", st->version, c.path);
+		printf("  uptime:        %" PRIu64 " s\n", st->uptime_seconds);
+		printf("  events:        %" PRIu64 " (%" PRIu64 " connects, %" PRIu64
+		       " TCP outcomes, %" PRIu64 " drops)\n",
+		       st->events_total, st->connects_total, st->tcp_outcomes_total,
+		       st->drops_total);
+		printf("  lost (kernel): %" PRIu64 "\n", st->events_lost);
+		printf("  lost (slow clients): %" PRIu64 "\n", st->clients_dropped_events);
+		printf("  clients:       %u (%" PRIu64 " refused)\n", st->clients,
+		       st->clients_refused);
+		printf("  backlog:       %" PRIu64 " of %" PRIu64 " events\n", st->backlog_events,
+		       st->backlog_capacity);
+	}
+	netspy__v1__server_message__free_unpacked(owner, NULL);
+	netspy_client_close(&c);
+	return 0;
+}
+
+static void print_loss(const Netspy__V1__Loss *l, bool json)
+{
+	const char *src =
+	    l->source == NETSPY__V1__LOSS_SOURCE__LOSS_SOURCE_KERNEL ? "kernel" : "client";
+
+	if (json)
+		printf("{\"kind\":\"loss\",\"source\":\"%s\",\"count\":%" PRIu64
+		       ",\"total\":%" PRIu64 "}\n",
+		       src, l->count, l->total);
+	else
+		fprintf(stderr,
+			"netspyctl: %" PRIu64 " events lost (%s side, %" PRIu64 " in total)\n",
+			l->count, src, l->total);
+}
+
+/* Returns 1 to stop, 0 to go on. */
+static int print_message(const Netspy__V1__ServerMessage *m, const struct live_opts *o,
+			 uint64_t *printed)
+{
+	switch (m->msg_case) {
+	case NETSPY__V1__SERVER_MESSAGE__MSG_EVENTS:
+		for (size_t i = 0; i < m->events->n_events; i++) {
+			if (o->json) {
+				json_object *j = event_to_json(m->events->events[i]);
+
+				printf("%s\n", json_object_to_json_string_ext(
+						   j, JSON_C_TO_STRING_PLAIN |
+							  JSON_C_TO_STRING_NOSLASHESCAPE));
+				json_object_put(j);
+			} else {
+				event_print_line(stdout, m->events->events[i]);
+			}
+			if (o->max_events && ++*printed >= o->max_events)
+				return 1;
+		}
+		fflush(stdout);
+		return 0;
+	case NETSPY__V1__SERVER_MESSAGE__MSG_LOSS:
+		print_loss(m->loss, o->json);
+		return 0;
+	case NETSPY__V1__SERVER_MESSAGE__MSG_ERROR:
+		fprintf(stderr, "netspyctl: netspyd: %s\n", m->error->message);
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+int live_watch(const struct live_opts *o)
+{
+	struct netspy_client c;
+	struct netspy_subscription sub = { .live = true };
+	const char *comms[1] = { o->process };
+	uint32_t pids[1] = { o->pid };
+	uint64_t printed = 0, deadline;
+	int r = connect_or_explain(&c, o);
+
+	if (r)
+		return r;
+	if (o->pid) {
+		sub.pids = pids;
+		sub.n_pids = 1;
+	}
+	if (o->process) {
+		sub.comms = comms;
+		sub.n_comms = 1;
+	}
+	if (o->replay_seconds)
+		sub.replay_since_ns = clock_ns(CLOCK_REALTIME) - o->replay_seconds * 1000000000ull;
+	r = netspy_client_subscribe(&c, &sub);
+	if (r < 0) {
+		fprintf(stderr, "netspyctl: subscribing: %s\n", strerror(-r));
+		netspy_client_close(&c);
+		return NETSPY_EXIT_UNREACHABLE;
+	}
+	signal(SIGINT, frontend_on_interrupt);
+	signal(SIGTERM, frontend_on_interrupt);
+	signal(SIGPIPE, SIG_IGN);
+	deadline = o->timeout_s ? clock_ns(CLOCK_REALTIME) + o->timeout_s * 1000000000ull : 0;
+	r = 0;
+	while (!frontend_interrupted) {
+		Netspy__V1__ServerMessage *m = NULL;
+		int wait = 500;
+		int n;
+
+		if (deadline && clock_ns(CLOCK_REALTIME) >= deadline)
+			break;
+		n = netspy_client_next(&c, wait, &m);
+		if (n == 0 || n == -EINTR)
+			continue;
+		if (n < 0) {
+			fprintf(stderr, "netspyctl: %s\n", c.error);
+			r = NETSPY_EXIT_UNREACHABLE;
+			break;
+		}
+		n = print_message(m, o, &printed);
+		netspy__v1__server_message__free_unpacked(m, NULL);
+		if (n)
+			break;
+	}
+	netspy_client_close(&c);
+	return r;
+}

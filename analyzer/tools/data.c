@@ -1,0 +1,621 @@
+/* Helpers shared by the tools of this directory (summary.c, list.c, drops.c, list_drops.c,
+ * analyze.c, and the AI tools' printing), so that each tool file holds only what is its own. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "clock.h"
+#include "core/analyzer.h"
+#include "core/format.h"
+#include "core/text.h"
+#include "tools/data.h"
+
+void data_args_get(json_object *args, int64_t default_max, struct data_args *ret)
+{
+	json_object *v;
+
+	memset(ret, 0, sizeof(*ret));
+	ret->duration = 60;
+	ret->max_events = default_max;
+	if (json_object_object_get_ex(args, "pid", &v))
+		ret->pid = (uint32_t)json_object_get_int64(v);
+	if (json_object_object_get_ex(args, "process_name", &v))
+		ret->process = json_object_get_string(v);
+	if (json_object_object_get_ex(args, "unit", &v))
+		ret->unit = json_object_get_string(v);
+	if (json_object_object_get_ex(args, "duration", &v))
+		ret->duration = json_object_get_int64(v);
+	if (json_object_object_get_ex(args, "max_events", &v))
+		ret->max_events = json_object_get_int64(v);
+	ret->now_ns = clock_ns(CLOCK_REALTIME);
+	ret->since_ns = ret->now_ns - (uint64_t)ret->duration * 1000000000ull;
+}
+
+void data_filter(const struct data_args *a, struct store_filter *ret)
+{
+	*ret = (struct store_filter){
+		.since_ns = a->since_ns,
+		.pid = a->pid,
+		.process = a->process,
+		.unit = a->unit,
+	};
+}
+
+int data_store(struct tool_context *ctx, struct store **ret, char **ret_error)
+{
+	if (!ctx || !ctx->an) {
+		*ret_error = strdup("not connected to netspyd: no event data");
+		return -ENOTCONN;
+	}
+	/* Live sessions (shell, MCP) answer with everything that happened up to now. When the
+	 * daemon has gone away they answer from what was received (the frontend says so); only
+	 * an analyzer that never reached the daemon has nothing to answer from. */
+	if (ctx->an->opts.live)
+		analyzer_poll(ctx->an, 0);
+	if (ctx->an->opts.live && !ctx->an->connected && !ctx->an->boot_id) {
+		*ret_error =
+		    strdup(ctx->an->error[0] ? ctx->an->error : "not connected to netspyd");
+		return -ENOTCONN;
+	}
+	*ret = &ctx->an->store;
+	return 0;
+}
+
+int data_begin(struct tool_context *ctx, json_object *args, int64_t default_max,
+	       struct data_query *ret, char **ret_error)
+{
+	data_args_get(args, default_max, &ret->a);
+	data_filter(&ret->a, &ret->f);
+	return data_store(ctx, &ret->s, ret_error);
+}
+
+/* total_connections, failed_connections, failure_rate */
+static void data_add_totals(json_object *o, const struct store_conn_stats *st)
+{
+	json_object_object_add(o, "total_connections", json_object_new_int64((int64_t)st->total));
+	json_object_object_add(o, "failed_connections", json_object_new_int64((int64_t)st->failed));
+	json_object_object_add(o, "failure_rate",
+			       json_number(data_failure_rate(st->failed, st->total), 4));
+}
+
+int data_error(int err, char **ret_error)
+{
+	*ret_error = strdup(strerror(-err));
+	return err;
+}
+
+int data_conn_stats(struct tool_context *ctx, json_object *args, unsigned flags,
+		    struct data_query *q, struct store_conn_stats *st, json_object **ret,
+		    char **ret_error)
+{
+	int r = data_begin(ctx, args, 0, q, ret_error);
+
+	if (r < 0)
+		return r;
+	r = store_conn_stats(q->s, &q->f, flags, st);
+	if (r < 0)
+		return data_error(r, ret_error);
+	*ret = data_result_new(ctx, &q->a);
+	data_add_totals(*ret, st);
+	return 0;
+}
+
+static json_object *str_or_null(const char *s)
+{
+	return s ? json_object_new_string(s) : NULL;
+}
+
+static json_object *rfc3339(uint64_t ns)
+{
+	char buf[FMT_TIME_LEN];
+
+	fmt_rfc3339(buf, sizeof(buf), ns);
+	return json_object_new_string(buf);
+}
+
+json_object *data_result_new(struct tool_context *ctx, const struct data_args *a)
+{
+	json_object *o = json_object_new_object(), *f = json_object_new_object();
+
+	json_object_object_add(o, "duration", json_object_new_int64(a->duration));
+	json_object_object_add(o, "window_start", rfc3339(a->since_ns));
+	json_object_object_add(o, "window_end", rfc3339(a->now_ns));
+	json_object_object_add(f, "pid", a->pid ? json_object_new_int64(a->pid) : NULL);
+	json_object_object_add(f, "process_name", str_or_null(a->process));
+	json_object_object_add(f, "unit", str_or_null(a->unit));
+	json_object_object_add(o, "filter", f);
+	json_object_object_add(o, "events_lost",
+			       json_object_new_int64((int64_t)analyzer_events_lost(ctx->an)));
+	return o;
+}
+
+json_object *json_proto_counts(const uint64_t by_proto[256])
+{
+	json_object *o = json_object_new_object();
+
+	for (int p = 0; p < 256; p++) {
+		json_object *prev;
+		int64_t n = (int64_t)by_proto[p];
+
+		if (!n)
+			continue;
+		/* Several numbers can share a name ("IP"): add them up. */
+		if (json_object_object_get_ex(o, fmt_protocol((uint32_t)p), &prev))
+			n += json_object_get_int64(prev);
+		json_object_object_add(o, fmt_protocol((uint32_t)p), json_object_new_int64(n));
+	}
+	return o;
+}
+
+json_object *json_outcome_counts(const uint64_t by_outcome[STORE_N_OUTCOMES])
+{
+	json_object *o = json_object_new_object();
+
+	for (int i = 0; i < STORE_N_OUTCOMES; i++)
+		if (by_outcome[i])
+			json_object_object_add(o, fmt_outcome(i),
+					       json_object_new_int64((int64_t)by_outcome[i]));
+	return o;
+}
+
+json_object *json_number(double v, int decimals)
+{
+	char buf[64];
+
+	snprintf(buf, sizeof(buf), "%.*f", decimals, v);
+	return json_object_new_double_s(strtod(buf, NULL), buf);
+}
+
+static json_object *ms_or_null(uint64_t count, double ms)
+{
+	return count ? json_number(ms, 3) : NULL;
+}
+
+json_object *json_latency(const struct store_conn_stats *st)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "count", json_object_new_int64((int64_t)st->latency_count));
+	json_object_object_add(o, "p50", ms_or_null(st->latency_count, st->latency_p50_ms));
+	json_object_object_add(o, "p90", ms_or_null(st->latency_count, st->latency_p90_ms));
+	json_object_object_add(o, "p99", ms_or_null(st->latency_count, st->latency_p99_ms));
+	return o;
+}
+
+static void comm_string(const struct store *s, uint16_t id, char *buf, size_t len)
+{
+	size_t n;
+	const uint8_t *c = store_comm(s, id, &n);
+
+	fmt_sanitize(buf, len, c, n);
+}
+
+static json_object *top_entry(const char *key, const char *name, const struct store_top *t)
+{
+	json_object *e = json_object_new_object();
+
+	json_object_object_add(e, key, json_object_new_string(name));
+	json_object_object_add(e, "count", json_object_new_int64((int64_t)t->count));
+	json_object_object_add(e, "failed", json_object_new_int64((int64_t)t->failed));
+	return e;
+}
+
+json_object *json_top_processes(const struct store *s, const struct store_top *top, size_t n)
+{
+	json_object *a = json_object_new_array();
+
+	for (size_t i = 0; i < n; i++) {
+		char name[FMT_COMM_LEN];
+
+		comm_string(s, (uint16_t)top[i].key, name, sizeof(name));
+		json_object_array_add(a, top_entry("process", name, &top[i]));
+	}
+	return a;
+}
+
+json_object *json_top_endpoints(const struct store *s, const struct store_top *top, size_t n,
+				const char *key)
+{
+	json_object *a = json_object_new_array();
+
+	for (size_t i = 0; i < n; i++) {
+		char ep[FMT_ADDR_LEN + 8];
+
+		endpoint_format(store_endpoint(s, top[i].key), ep, sizeof(ep));
+		json_object_array_add(a, top_entry(key, ep, &top[i]));
+	}
+	return a;
+}
+
+double data_failure_rate(uint64_t failed, uint64_t total)
+{
+	return total ? (double)failed / (double)total : 0.0;
+}
+
+void endpoint_ip(const struct store_endpoint *e, char *buf, size_t len)
+{
+	buf[0] = 0;
+	if (e->family == AF_INET || e->family == AF_INET6)
+		inet_ntop(e->family, e->addr, buf, (socklen_t)len);
+}
+
+void endpoint_format(const struct store_endpoint *e, char *buf, size_t len)
+{
+	char ip[FMT_ADDR_LEN];
+
+	endpoint_ip(e, ip, sizeof(ip));
+	snprintf(buf, len, e->family == AF_INET6 ? "[%s]:%u" : "%s:%u", ip, e->port);
+}
+
+static void add_endpoint(json_object *o, const char *ip_key, const char *port_key,
+			 const struct store_endpoint *e)
+{
+	char ip[FMT_ADDR_LEN];
+
+	endpoint_ip(e, ip, sizeof(ip));
+	json_object_object_add(o, ip_key, json_object_new_string(ip));
+	json_object_object_add(o, port_key, json_object_new_int(e->port));
+}
+
+json_object *conn_to_json(struct store *s, uint64_t abs)
+{
+	const struct store_conn *r = store_conn_at(s, abs);
+	const struct store_endpoint *dst = store_endpoint(s, r->dst);
+	const struct store_cgroup_info *cg = store_cgroup(s, r->cgroup);
+	json_object *o = json_object_new_object();
+	char name[FMT_COMM_LEN];
+
+	comm_string(s, r->comm, name, sizeof(name));
+	json_object_object_add(o, "timestamp", rfc3339(r->ts_ns));
+	json_object_object_add(o, "pid", json_object_new_int64(r->pid));
+	json_object_object_add(o, "process", json_object_new_string(name));
+	json_object_object_add(o, "protocol", json_object_new_string(fmt_protocol(r->proto)));
+	json_object_object_add(o, "family", json_object_new_string(fmt_family(dst->family)));
+	add_endpoint(o, "destination_ip", "destination_port", dst);
+	json_object_object_add(o, "outcome", json_object_new_string(fmt_outcome(r->outcome)));
+	if (r->latency_us)
+		json_object_object_add(o, "latency_ms", json_number(r->latency_us / 1000.0, 3));
+	json_object_object_add(o, "unit", str_or_null(cg ? cg->unit : NULL));
+	json_object_object_add(o, "container", str_or_null(cg ? cg->container : NULL));
+	return o;
+}
+
+json_object *drop_to_json(struct store *s, uint64_t abs)
+{
+	const struct store_drop *d = store_drop_at(s, abs);
+	json_object *o = json_object_new_object();
+	char name[FMT_COMM_LEN], reason[STORE_REASON_LEN * 4];
+	const char *rs = store_reason(s, d->reason);
+
+	fmt_sanitize(reason, sizeof(reason), (const uint8_t *)rs, strlen(rs));
+	json_object_object_add(o, "timestamp", rfc3339(d->ts_ns));
+	json_object_object_add(o, "reason", json_object_new_string(reason));
+	json_object_object_add(o, "protocol", json_object_new_string(fmt_protocol(d->proto)));
+	add_endpoint(o, "source_ip", "source_port", store_endpoint(s, d->src));
+	add_endpoint(o, "destination_ip", "destination_port", store_endpoint(s, d->dst));
+	if (d->attributed) {
+		comm_string(s, d->comm, name, sizeof(name));
+		json_object_object_add(o, "pid", json_object_new_int64(d->pid));
+		json_object_object_add(o, "process", json_object_new_string(name));
+	} else {
+		json_object_object_add(o, "pid", NULL);
+		json_object_object_add(o, "process", NULL);
+	}
+	return o;
+}
+
+int data_list_run(struct tool_context *ctx, json_object *args, data_list_fn list,
+		  data_record_fn to_json, const char *key, json_object **ret, char **ret_error)
+{
+	struct data_query q;
+	uint64_t *idx, total;
+	size_t n;
+	json_object *o, *arr;
+	int r = data_begin(ctx, args, 100, &q, ret_error);
+
+	if (r < 0)
+		return r;
+	idx = malloc((size_t)q.a.max_events * sizeof(*idx));
+	if (!idx)
+		return data_error(-ENOMEM, ret_error);
+	r = list(q.s, &q.f, idx, (size_t)q.a.max_events, &n, &total);
+	if (r < 0) {
+		free(idx);
+		return data_error(r, ret_error);
+	}
+	o = data_result_new(ctx, &q.a);
+	arr = json_object_new_array_ext((int)n);
+	for (size_t i = 0; i < n; i++)
+		json_object_array_add(arr, to_json(q.s, idx[i]));
+	free(idx);
+	json_object_object_add(o, key, arr);
+	json_object_object_add(o, "total_matching", json_object_new_int64((int64_t)total));
+	json_object_object_add(o, "returned", json_object_new_int64((int64_t)n));
+	*ret = o;
+	return 0;
+}
+
+/* ---- text ---- */
+
+int64_t json_int(json_object *o, const char *key)
+{
+	json_object *v;
+
+	return json_object_object_get_ex(o, key, &v) ? json_object_get_int64(v) : 0;
+}
+
+const char *json_str(json_object *o, const char *key, const char *dflt)
+{
+	json_object *v;
+
+	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
+		return dflt;
+	return json_object_get_string(v);
+}
+
+const char *text_subject(json_object *result, char *buf, size_t len)
+{
+	json_object *f = NULL;
+	const char *proc, *unit;
+	int64_t pid;
+
+	json_object_object_get_ex(result, "filter", &f);
+	proc = json_str(f, "process_name", NULL);
+	unit = json_str(f, "unit", NULL);
+	pid = json_int(f, "pid");
+	if (proc && pid)
+		snprintf(buf, len, "Process '%s' (PID %lld)", proc, (long long)pid);
+	else if (proc)
+		snprintf(buf, len, "Process '%s'", proc);
+	else if (pid)
+		snprintf(buf, len, "PID %lld", (long long)pid);
+	else
+		snprintf(buf, len, "All processes");
+	if (unit)
+		snprintf(buf + strlen(buf), len - strlen(buf), " in %s", unit);
+	return buf;
+}
+
+void text_counts(FILE *f, json_object *counts)
+{
+	const char *sep = "";
+
+	if (!counts || !json_object_object_length(counts)) {
+		fputs("none", f);
+		return;
+	}
+	json_object_object_foreach (counts, k, v) {
+		fprintf(f, "%s%s %lld", sep, k, (long long)json_object_get_int64(v));
+		sep = ", ";
+	}
+}
+
+void text_clock(const char *rfc3339_ts, char *buf, size_t len)
+{
+	struct tm tm = { 0 };
+	time_t t;
+
+	if (!strptime(rfc3339_ts, "%Y-%m-%dT%H:%M:%S", &tm)) {
+		snprintf(buf, len, "?");
+		return;
+	}
+	t = timegm(&tm);
+	localtime_r(&t, &tm);
+	strftime(buf, len, "%H:%M:%S", &tm);
+}
+
+void text_table(FILE *f, const char *indent, char ***rows, size_t n_rows, size_t n_cols)
+{
+	size_t w[16] = { 0 };
+
+	for (size_t r = 0; r < n_rows; r++)
+		for (size_t c = 0; c < n_cols && c < 16; c++)
+			if (strlen(rows[r][c]) > w[c])
+				w[c] = strlen(rows[r][c]);
+	for (size_t r = 0; r < n_rows; r++) {
+		fputs(indent, f);
+		for (size_t c = 0; c < n_cols && c < 16; c++) {
+			if (c == n_cols - 1)
+				fprintf(f, "%s", rows[r][c]);
+			else
+				fprintf(f, "%-*s | ", (int)w[c], rows[r][c]);
+		}
+		fputc('\n', f);
+	}
+}
+
+void text_events_lost(FILE *f, json_object *result)
+{
+	int64_t lost = json_int(result, "events_lost");
+
+	if (lost)
+		fprintf(f,
+			"  warning: %lld events were lost (kernel ring buffer or a slow reader): "
+			"counts may be low\n",
+			(long long)lost);
+}
+
+/* A table of text cells: rows x cols strings, printed aligned by text_table(). */
+struct text_rows *text_rows_new(size_t n, size_t cols)
+{
+	struct text_rows *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return NULL;
+	t->rows = calloc(n ? n : 1, sizeof(*t->rows));
+	t->n = n;
+	t->cols = cols;
+	for (size_t i = 0; t->rows && i < n; i++) {
+		t->rows[i] = calloc(cols, sizeof(char *));
+		if (!t->rows[i]) {
+			t->n = i;
+			break;
+		}
+	}
+	return t;
+}
+
+void text_rows_set(struct text_rows *t, size_t r, size_t c, const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+
+	if (!t || r >= t->n || c >= t->cols)
+		return;
+	va_start(ap, fmt);
+	s = text_vprintf(fmt, ap);
+	va_end(ap);
+	free(t->rows[r][c]);
+	t->rows[r][c] = s;
+}
+
+void text_rows_print(FILE *f, const char *indent, struct text_rows *t)
+{
+	if (!t || !t->rows)
+		return;
+	for (size_t r = 0; r < t->n; r++)
+		for (size_t c = 0; c < t->cols; c++)
+			if (!t->rows[r][c])
+				t->rows[r][c] = strdup("");
+	text_table(f, indent, t->rows, t->n, t->cols);
+}
+
+void text_rows_free(struct text_rows *t)
+{
+	if (!t)
+		return;
+	for (size_t r = 0; r < t->n && t->rows; r++) {
+		for (size_t c = 0; c < t->cols; c++)
+			free(t->rows[r][c]);
+		free(t->rows[r]);
+	}
+	free(t->rows);
+	free(t);
+}
+
+void text_top(FILE *f, const char *label, json_object *top, const char *key, const char *unit)
+{
+	size_t n = top ? json_object_array_length(top) : 0;
+	struct text_rows *t;
+
+	if (!n)
+		return;
+	t = text_rows_new(n, 3);
+	fprintf(f, "  %s:\n", label);
+	for (size_t i = 0; i < n; i++) {
+		json_object *e = json_object_array_get_idx(top, i);
+
+		text_rows_set(t, i, 0, "%s", json_str(e, key, "?"));
+		long long count = json_int(e, "count");
+		size_t ul = strlen(unit);
+
+		/* "1 connection", "2 connections" (units that are not plurals stay as they are) */
+		if (count == 1 && ul > 1 && unit[ul - 1] == 's')
+			ul--;
+		text_rows_set(t, i, 1, "%lld %.*s", count, (int)ul, unit);
+		text_rows_set(t, i, 2, "%lld failed", (long long)json_int(e, "failed"));
+	}
+	if (t && !json_object_object_get_ex(json_object_array_get_idx(top, 0), "failed", NULL))
+		t->cols = 2;
+	text_rows_print(f, "    ", t);
+	text_rows_free(t);
+}
+
+void text_latency(FILE *f, json_object *result)
+{
+	json_object *l = NULL;
+
+	json_object_object_get_ex(result, "latency_ms", &l);
+	if (!json_int(l, "count"))
+		return;
+	fprintf(f,
+		"  TCP handshake latency: p50 %.3f ms, p90 %.3f ms, p99 %.3f ms (%lld connects)\n",
+		json_object_get_double(json_object_object_get(l, "p50")),
+		json_object_get_double(json_object_object_get(l, "p90")),
+		json_object_get_double(json_object_object_get(l, "p99")),
+		(long long)json_int(l, "count"));
+}
+
+void text_list_print(FILE *f, json_object *result, const struct text_list *l)
+{
+	json_object *arr = json_object_object_get(result, l->key);
+	size_t n = arr ? json_object_array_length(arr) : 0;
+	int64_t total = json_int(result, "total_matching");
+	struct text_rows *t;
+	char subject[256];
+
+	if (!n) {
+		fprintf(f, "No %s (%s, last %lld seconds)\n", l->noun,
+			text_subject(result, subject, sizeof(subject)),
+			(long long)json_int(result, "duration"));
+		text_events_lost(f, result);
+		return;
+	}
+	fprintf(f, "Recent %s (%lld total, newest first):\n", l->noun, (long long)total);
+	t = text_rows_new(n, l->cols);
+	for (size_t i = 0; i < n; i++)
+		l->row(t, i, json_object_array_get_idx(arr, i));
+	text_rows_print(f, "  ", t);
+	text_rows_free(t);
+	if (l->more_hint && (int64_t)n < total)
+		fprintf(f, "  (%lld more: raise --max-events)\n", (long long)(total - (int64_t)n));
+	text_events_lost(f, result);
+}
+
+int data_no_analyst(char **ret_error)
+{
+	*ret_error = strdup("no analyst is available in this frontend");
+	return -ENOTSUP;
+}
+
+static bool get_bool(json_object *o, const char *key)
+{
+	json_object *v;
+
+	return json_object_object_get_ex(o, key, &v) && json_object_get_boolean(v);
+}
+
+/* A field as text, whatever its type (NULL when absent or null). */
+static const char *get_text(json_object *o, const char *key)
+{
+	json_object *v;
+
+	return json_object_object_get_ex(o, key, &v) ? json_object_get_string(v) : NULL;
+}
+
+void text_safe(FILE *f, const char *s)
+{
+	char *clean = text_clean(s ? s : "", s ? strlen(s) : 0);
+
+	fputs(clean ? clean : "", f);
+	free(clean);
+}
+
+/* Results can come from elsewhere (an MCP replay), so their text is filtered again here. */
+void text_answer(FILE *f, json_object *result, const char *key)
+{
+	const char *s = get_text(result, key);
+	char *clean;
+
+	if (get_bool(result, "streamed"))
+		return;
+	clean = text_clean(s ? s : "", s ? strlen(s) : 0);
+	if (clean && *clean)
+		fprintf(f, "%s%s", clean, clean[strlen(clean) - 1] == '\n' ? "" : "\n");
+	free(clean);
+}
+
+void text_origin(FILE *f, json_object *result)
+{
+	const char *model = get_text(result, "model");
+	char *clean = model ? text_clean(model, strlen(model)) : NULL;
+
+	if (get_bool(result, "offline") || !clean)
+		fprintf(f, "(Produced by netspy's offline analyst: no model was used.)\n");
+	else
+		fprintf(f, "(Answered by model %s.)\n", clean);
+	free(clean);
+}

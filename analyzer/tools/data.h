@@ -1,0 +1,167 @@
+/* What the tools share: the five data tools' argument and result schema pieces, argument
+ * parsing, access to the store, and the JSON and text renderings of records and aggregates; the
+ * AI tools' printing. */
+#ifndef NETSPY_TOOL_DATA_H
+#define NETSPY_TOOL_DATA_H
+
+#include <stdint.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <json-c/json.h>
+
+#include "tools/context.h"
+#include "core/store.h"
+
+/* ---- schema pieces (JSON text) ---- */
+#define ARG_PID                                                            \
+	"\"pid\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":4194304," \
+	"\"description\":\"Only this process id\"}"
+#define ARG_PROCESS                                                                         \
+	"\"process_name\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":255,"          \
+	"\"description\":\"Only processes with this name (the kernel's comm: its first 15 " \
+	"bytes)\"}"
+#define ARG_DURATION                                                          \
+	"\"duration\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":86400," \
+	"\"description\":\"Look back this many seconds (default 60)\"}"
+#define ARG_UNIT                                                           \
+	"\"unit\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":127," \
+	"\"description\":\"Only this systemd unit (nginx.service, or nginx) or container id\"}"
+#define ARG_MAX_EVENTS                                                          \
+	"\"max_events\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":10000," \
+	"\"description\":\"Return at most this many events, newest first (default 100)\"}"
+#define ARGS_SCHEMA(props) \
+	"{\"type\":\"object\",\"properties\":{" props "},\"additionalProperties\":false}"
+
+#define S_COUNT "{\"type\":\"integer\",\"minimum\":0}"
+#define S_STRING "{\"type\":\"string\"}"
+#define S_NUMBER "{\"type\":\"number\",\"minimum\":0}"
+#define S_STRING_OR_NULL "{\"type\":[\"string\",\"null\"]}"
+#define S_INT_OR_NULL "{\"type\":[\"integer\",\"null\"]}"
+#define S_NUMBER_OR_NULL "{\"type\":[\"number\",\"null\"]}"
+#define S_COUNTS "{\"type\":\"object\",\"additionalProperties\":" S_COUNT "}"
+#define S_FILTER                                                                 \
+	"{\"type\":\"object\",\"properties\":{\"pid\":" S_INT_OR_NULL            \
+	",\"process_name\":" S_STRING_OR_NULL ",\"unit\":" S_STRING_OR_NULL "}," \
+	"\"required\":[\"pid\",\"process_name\",\"unit\"]}"
+/* Fields every data tool's result has. */
+#define OUT_COMMON                                                                        \
+	"\"duration\":" S_COUNT ",\"window_start\":" S_STRING ",\"window_end\":" S_STRING \
+	",\"filter\":" S_FILTER ",\"events_lost\":" S_COUNT
+#define OUT_COMMON_REQUIRED \
+	"\"duration\",\"window_start\",\"window_end\",\"filter\",\"events_lost\""
+#define S_TOP(key)                                                                                 \
+	"{\"type\":\"array\",\"items\":{\"type\":\"object\",\"properties\":{\"" key "\":" S_STRING \
+	",\"count\":" S_COUNT ",\"failed\":" S_COUNT "},"                                          \
+	"\"required\":[\"" key "\",\"count\"]}}"
+#define S_LATENCY                                                                              \
+	"{\"type\":\"object\",\"properties\":{\"count\":" S_COUNT ",\"p50\":" S_NUMBER_OR_NULL \
+	",\"p90\":" S_NUMBER_OR_NULL ",\"p99\":" S_NUMBER_OR_NULL "},"                         \
+	"\"required\":[\"count\",\"p50\",\"p90\",\"p99\"]}"
+
+/* ---- arguments ---- */
+struct data_args {
+	uint32_t pid;	     /* 0: any */
+	const char *process; /* NULL: any (points into the args object) */
+	const char *unit;    /* NULL: any */
+	int64_t duration;    /* seconds */
+	int64_t max_events;
+	uint64_t now_ns, since_ns;
+};
+
+/* Reads validated arguments (defaults: duration 60, max_events default_max). */
+void data_args_get(json_object *args, int64_t default_max, struct data_args *ret);
+void data_filter(const struct data_args *a, struct store_filter *ret);
+/* The store, brought up to date in live mode; -ENOTCONN with a message when there is none. */
+int data_store(struct tool_context *ctx, struct store **ret, char **ret_error);
+/* Everything a data tool's run() starts from. */
+struct data_query {
+	struct data_args a;
+	struct store_filter f;
+	struct store *s;
+};
+int data_begin(struct tool_context *ctx, json_object *args, int64_t default_max,
+	       struct data_query *ret, char **ret_error);
+/* Maps a store error to the tool contract. */
+int data_error(int err, char **ret_error);
+/* What get_network_summary and analyze_patterns start from: the query, the connection statistics
+ * (STORE_STATS_* flags) and a result object holding the common fields and the totals, in *ret.
+ * 0 or a negative errno with *ret_error set. */
+int data_conn_stats(struct tool_context *ctx, json_object *args, unsigned flags,
+		    struct data_query *q, struct store_conn_stats *st, json_object **ret,
+		    char **ret_error);
+
+/* ---- results ---- */
+/* A result object with the common fields. */
+json_object *data_result_new(struct tool_context *ctx, const struct data_args *a);
+json_object *json_proto_counts(const uint64_t by_proto[256]);
+json_object *json_outcome_counts(const uint64_t by_outcome[STORE_N_OUTCOMES]);
+json_object *json_latency(const struct store_conn_stats *st);
+json_object *json_top_processes(const struct store *s, const struct store_top *top, size_t n);
+json_object *json_top_endpoints(const struct store *s, const struct store_top *top, size_t n,
+				const char *key);
+double data_failure_rate(uint64_t failed, uint64_t total);
+/* A number printed with this many decimals (0.028, not 0.028000000000000001). */
+json_object *json_number(double v, int decimals);
+json_object *conn_to_json(struct store *s, uint64_t abs);
+json_object *drop_to_json(struct store *s, uint64_t abs);
+void endpoint_format(const struct store_endpoint *e, char *buf, size_t len);
+void endpoint_ip(const struct store_endpoint *e, char *buf, size_t len);
+
+typedef int (*data_list_fn)(struct store *s, const struct store_filter *f, uint64_t *ret,
+			    size_t max, size_t *ret_n, uint64_t *ret_total);
+typedef json_object *(*data_record_fn)(struct store *s, uint64_t abs);
+/* The body of list_connections and list_packet_drops: the newest max_events matching records
+ * as an array under key, with total_matching and returned. */
+int data_list_run(struct tool_context *ctx, json_object *args, data_list_fn list,
+		  data_record_fn to_json, const char *key, json_object **ret, char **ret_error);
+#define S_LIST_COMMON ",\"total_matching\":" S_COUNT ",\"returned\":" S_COUNT
+#define S_LIST_REQUIRED ",\"total_matching\",\"returned\""
+
+/* ---- text ---- */
+int64_t json_int(json_object *o, const char *key);
+const char *json_str(json_object *o, const char *key, const char *dflt);
+/* "Process 'curl'", "PID 1234", "All processes", ... (buf) for headlines. */
+const char *text_subject(json_object *result, char *buf, size_t len);
+/* "TCP 3, UDP 2" from an object of counts. */
+void text_counts(FILE *f, json_object *counts);
+/* hh:mm:ss local time of an RFC 3339 timestamp. */
+void text_clock(const char *rfc3339, char *buf, size_t len);
+/* Prints rows of cells separated by " | ", each column padded to its widest cell. */
+void text_table(FILE *f, const char *indent, char ***rows, size_t n_rows, size_t n_cols);
+void text_events_lost(FILE *f, json_object *result);
+struct text_rows {
+	char ***rows;
+	size_t n, cols;
+};
+struct text_rows *text_rows_new(size_t n, size_t cols);
+__attribute__((format(printf, 4, 5))) void text_rows_set(struct text_rows *t, size_t r, size_t c,
+							 const char *fmt, ...);
+/* Prints the rows aligned (cells never set print as ""). */
+void text_rows_print(FILE *f, const char *indent, struct text_rows *t);
+void text_rows_free(struct text_rows *t);
+/* How a list tool's result prints: the array under key, one row of cols cells per entry. */
+struct text_list {
+	const char *key;  /* "events", "drops" */
+	const char *noun; /* "connection events", "packet drops" */
+	size_t cols;
+	void (*row)(struct text_rows *t, size_t i, json_object *entry);
+	bool more_hint; /* say how many more --max-events would show */
+};
+/* "Recent NOUN (N total, newest first):" and the rows, or "No NOUN (subject, last S seconds)". */
+void text_list_print(FILE *f, json_object *result, const struct text_list *l);
+/* "  TCP handshake latency: p50 …" when the result has latencies. */
+void text_latency(FILE *f, json_object *result);
+/* "  LABEL:" then one aligned line per entry of a top list ({KEY, count, failed}). */
+void text_top(FILE *f, const char *label, json_object *top, const char *key, const char *unit);
+
+/* ---- the AI tools (ai_insights, contextual_analysis) ---- */
+/* What the tools answer when the context has no analyst: -ENOTSUP with a message. */
+int data_no_analyst(char **ret_error);
+/* Writes s made terminal-safe (core/text.h). */
+void text_safe(FILE *f, const char *s);
+/* The answer text under key, terminal-safe, unless it was already streamed to the terminal. */
+void text_answer(FILE *f, json_object *result, const char *key);
+/* "(Answered by model M.)" or the offline analyst's label. */
+void text_origin(FILE *f, json_object *result);
+
+#endif
