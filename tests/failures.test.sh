@@ -49,11 +49,11 @@ dump_stop "$T/noroute.json"
 check_eq "the client saw every TCP connect fail (3 IPv4, 1 IPv6)" "2" \
 	"$(grep -c '^ok=0 refused=0 other=[13]$' "$T/noroute.out")"
 check_eq "3 IPv4 TCP connects: unreachable, ENETUNREACH, inside the syscall" 3 \
-	"$(count "$T/noroute.json" "e['kind']=='tcp_outcome' and e['protocol']=='TCP' and e['family']=='IPv4' and e['outcome']=='unreachable' and e['errno']==101 and e['sync'] and e['destination_ip']=='192.0.2.10' and e['destination_port']==5432 and e['process']=='nsnoroute'")"
+	"$(count "$T/noroute.json" "e['kind']=='tcp_outcome' and e['protocol']=='TCP' and e['family']=='IPv4' and e['outcome']=='unreachable' and e['errno']==101 and e['in_connect'] and e['destination_ip']=='192.0.2.10' and e['destination_port']==5432 and e['process']=='nsnoroute'")"
 check_eq "the IPv4 UDP connect: unreachable, ENETUNREACH (not sent)" 1 \
-	"$(count "$T/noroute.json" "e['kind']=='tcp_outcome' and e['protocol']=='UDP' and e['family']=='IPv4' and e['outcome']=='unreachable' and e['errno']==101 and e['sync'] and e['destination_port']==53")"
+	"$(count "$T/noroute.json" "e['kind']=='tcp_outcome' and e['protocol']=='UDP' and e['family']=='IPv4' and e['outcome']=='unreachable' and e['errno']==101 and e['in_connect'] and e['destination_port']==53")"
 check_eq "IPv6: the TCP and the UDP connect unreachable, ENETUNREACH" 2 \
-	"$(count "$T/noroute.json" "e['kind']=='tcp_outcome' and e['family']=='IPv6' and e['outcome']=='unreachable' and e['errno']==101 and e['sync'] and e['destination_ip']=='2001:db8::10'")"
+	"$(count "$T/noroute.json" "e['kind']=='tcp_outcome' and e['family']=='IPv6' and e['outcome']=='unreachable' and e['errno']==101 and e['in_connect'] and e['destination_ip']=='2001:db8::10'")"
 check_eq "no TCP connect left pending" 0 "$(unresolved "$T/noroute.json")"
 
 # --- no free local port: EADDRNOTAVAIL after SYN_SENT, no SYN sent --------------------------------
@@ -65,7 +65,7 @@ in_netns "sysctl -qw net.ipv4.ip_local_port_range='40000 40000';
 	>"$T/noport.out" 2>&1
 dump_stop "$T/noport.json"
 check_eq "no free local port: error EADDRNOTAVAIL, inside the syscall" 1 \
-	"$(count "$T/noport.json" "e['kind']=='tcp_outcome' and e['outcome']=='error' and e['errno']==99 and e['sync'] and not e['abandoned']")"
+	"$(count "$T/noport.json" "e['kind']=='tcp_outcome' and e['outcome']=='error' and e['errno']==99 and e['in_connect'] and not e['abandoned']")"
 check_eq "no free local port: no TCP connect left pending" 0 "$(unresolved "$T/noport.json")"
 
 # --- a firewall drops the SYNs; the application gives up after 1.5 s ----------------------------
@@ -89,7 +89,7 @@ NFT
 	dump_stop "$T/fwdrops.json"
 	check_eq "the application gave up 3 times" "ok=0 gaveup=3 other=0" "$(head -1 "$T/fw.out")"
 	check_eq "3 abandoned connects after a SYN retransmission: timeout, abandoned" 3 \
-		"$(count "$T/fw.json" "e['kind']=='tcp_outcome' and e['process']=='nsdbapp' and e['outcome']=='timeout' and e['abandoned'] and e['syn_retransmits']>=1 and not e['sync'] and e['errno']==0 and e['destination_port']==5432 and e['latency_ms']>=1400")"
+		"$(count "$T/fw.json" "e['kind']=='tcp_outcome' and e['process']=='nsdbapp' and e['outcome']=='timeout' and e['abandoned'] and e['syn_retransmits']>=1 and not e['in_connect'] and e['errno']==0 and e['destination_port']==5432 and e['latency_ms']>=1400")"
 	check_eq "their source ports are known (not 0)" 3 \
 		"$(count "$T/fw.json" "e['kind']=='tcp_outcome' and e['process']=='nsdbapp' and e['source_port']>0")"
 	check_eq "6 NETFILTER_DROP drops of those SYNs, attributed to nsdbapp by flow" 6 \

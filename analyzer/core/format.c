@@ -151,6 +151,11 @@ const char *fmt_outcome(int outcome)
 	return outcome >= 0 && outcome < FMT_N_OUTCOMES ? names[outcome] : "error";
 }
 
+const char *fmt_errno_name(int err)
+{
+	return err > 0 ? strerrorname_np(err) : NULL;
+}
+
 static void add_str(json_object *o, const char *k, const char *v)
 {
 	json_object_object_add(o, k, json_object_new_string(v));
@@ -220,7 +225,7 @@ json_object *event_to_json(const Netspy__V1__Event *ev)
 		add_endpoint(o, "source_ip", "source_port", t->family, &t->src_addr, t->src_port);
 		add_str(o, "outcome", fmt_outcome(t->outcome));
 		add_int(o, "errno", t->err);
-		json_object_object_add(o, "sync", json_object_new_boolean(t->sync));
+		json_object_object_add(o, "in_connect", json_object_new_boolean(t->sync));
 		json_object_object_add(o, "abandoned", json_object_new_boolean(t->abandoned));
 		add_int(o, "syn_retransmits", t->syn_retransmits);
 		if (t->latency_ns)

@@ -30,6 +30,7 @@ const char *fmt_family(uint32_t family);     /* "IPv4", "IPv6" or "unknown" */
 #define FMT_OUTCOME_SENT 8
 #define FMT_N_OUTCOMES 9
 const char *fmt_outcome(int outcome); /* "established", "refused", ... */
+const char *fmt_errno_name(int err);  /* "ENETUNREACH", ...; NULL when not an errno */
 
 /* One JSON object for an event, for `watch --json` and tests. */
 json_object *event_to_json(const Netspy__V1__Event *ev);
