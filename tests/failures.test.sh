@@ -35,6 +35,10 @@ for line in open(sys.argv[1]):
 print(len(pending - done))
 EOF
 }
+# jq_py FILE EXPRESSION: a Python expression on the JSON document J of FILE, printed.
+jq_py() { python3 -c 'import json,sys; J=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"; }
+ctl() { "$NETSPYCTL" --socket "$SOCK" "$@"; }
+
 # in_netns COMMAND: runs COMMAND (a bash script) in a new network namespace with loopback up.
 in_netns() { unshare -n bash -c "ip link set lo up && $1"; }
 
@@ -55,6 +59,15 @@ check_eq "the IPv4 UDP connect: unreachable, ENETUNREACH (not sent)" 1 \
 check_eq "IPv6: the TCP and the UDP connect unreachable, ENETUNREACH" 2 \
 	"$(count "$T/noroute.json" "e['kind']=='tcp_outcome' and e['family']=='IPv6' and e['outcome']=='unreachable' and e['errno']==101 and e['in_connect'] and e['destination_ip']=='2001:db8::10'")"
 check_eq "no TCP connect left pending" 0 "$(unresolved "$T/noroute.json")"
+ctl summary --process nsnoroute --duration 300 --json >"$T/noroute.sum"
+check_eq "summary: 6 attempts, 6 failed, all unreachable, none pending" "6 6 6 0" \
+	"$(jq_py "$T/noroute.sum" '"%d %d %d %d" % (J["total_connections"], J["failed_connections"], J["by_outcome"].get("unreachable", 0), J["by_outcome"].get("pending", 0))')"
+ctl list --process nsnoroute --duration 300 --json >"$T/noroute.list"
+check_eq "list: each failed inside connect() with ENETUNREACH" 6 \
+	"$(jq_py "$T/noroute.list" 'sum(1 for e in J["events"] if e["failed"] and e["in_connect"] and e["errno"] == "ENETUNREACH")')"
+ctl --offline ask "why can't nsnoroute reach anything?" --duration 300 --json >"$T/noroute.ask"
+check "ask (offline): a routing problem, its destination and process in the first lines" \
+	python3 -c 'import json,sys; a=json.load(open(sys.argv[1]))["answer"].splitlines()[:5]; t="\n".join(a); sys.exit(0 if "routing problem" in t and "192.0.2.10:5432" in t and "nsnoroute" in t else 1)' "$T/noroute.ask"
 
 # --- no free local port: EADDRNOTAVAIL after SYN_SENT, no SYN sent --------------------------------
 dump_start "$T/noport.json" comm nsnoport
@@ -96,6 +109,19 @@ NFT
 		"$(count "$T/fwdrops.json" "e['reason']=='NETFILTER_DROP' and e['destination_port']==5432 and e['process']=='nsdbapp' and e['by_flow']")"
 	check_eq "none of the drops to the port left unattributed" 0 \
 		"$(count "$T/fwdrops.json" "e['reason']=='NETFILTER_DROP' and e['destination_port']==5432 and e['process'] is None")"
+	ctl summary --process nsdbapp --duration 300 --json >"$T/fw.sum"
+	check_eq "summary: 3 attempts, 3 failed (timeout)" "3 3 3" \
+		"$(jq_py "$T/fw.sum" '"%d %d %d" % (J["total_connections"], J["failed_connections"], J["by_outcome"].get("timeout", 0))')"
+	ctl drops --process nsdbapp --duration 300 --json >"$T/fw.drops"
+	check_eq "drops: the 6 NETFILTER_DROP drops are nsdbapp's" 6 \
+		"$(jq_py "$T/fw.drops" 'J["by_reason"].get("NETFILTER_DROP", 0)')"
+	ctl --offline ask "why can't nsdbapp reach its database?" --duration 300 --json >"$T/fw.ask"
+	python3 -c 'import json,sys; print("\n".join(json.load(open(sys.argv[1]))["answer"].splitlines()[:6]))' "$T/fw.ask" | sed 's/^/# /'
+	check "ask (offline): a firewall drops the traffic to 127.0.0.1:5432, for nsdbapp, in the first lines" \
+		python3 -c 'import json,sys; a=json.load(open(sys.argv[1]))["answer"].splitlines()[:5]; t="\n".join(a); sys.exit(0 if "a firewall drops the traffic to 127.0.0.1:5432" in t and "nsdbapp" in t else 1)' "$T/fw.ask"
+	ctl summary --process nsquick --duration 300 --json >"$T/quick.sum"
+	check_eq "summary: the 200 ms abandon is not a failure" "1 0" \
+		"$(jq_py "$T/quick.sum" '"%d %d" % (J["total_connections"], J["failed_connections"])')"
 	check_eq "abandoned after 200 ms without a retransmission: aborted (too soon to call unanswered)" 1 \
 		"$(count "$T/fw.json" "e['kind']=='tcp_outcome' and e['process']=='nsquick' and e['outcome']=='aborted' and e['abandoned'] and e['syn_retransmits']==0")"
 else
@@ -112,3 +138,9 @@ check_eq "the IPv4 attempt is established" 1 \
 	"$(count "$T/he.json" "e['kind']=='tcp_outcome' and e['family']=='IPv4' and e['outcome']=='established'")"
 check_eq "the IPv6 attempt is abandoned without an answer (its own facts: timeout, abandoned)" 1 \
 	"$(count "$T/he.json" "e['kind']=='tcp_outcome' and e['family']=='IPv6' and e['abandoned'] and e['outcome']=='timeout'")"
+ctl summary --process nsg-he --duration 300 --json >"$T/he.sum"
+check_eq "summary: Happy Eyeballs, 2 attempts, 0 failed" "2 0" \
+	"$(jq_py "$T/he.sum" '"%d %d" % (J["total_connections"], J["failed_connections"])')"
+ctl list --process nsg-he --duration 300 --json >"$T/he.list"
+check_eq "list: the IPv6 loser reads aborted and abandoned, not failed" 1 \
+	"$(jq_py "$T/he.list" 'sum(1 for e in J["events"] if e["family"] == "IPv6" and e["outcome"] == "aborted" and e["abandoned"] and not e["failed"])')"
