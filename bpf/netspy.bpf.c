@@ -217,15 +217,18 @@ static __always_inline void connect_daddr(struct bpf_sock_addr *ctx, __u8 family
 	}
 }
 
-static __always_inline void remember_owner(__u64 cookie, __u32 tgid, __u32 tid)
+static __always_inline void remember_owner(__u64 cookie, __u32 tgid, __u32 tid, __u8 flags)
 {
 	struct netspy_owner *o, fresh = {};
 
 	o = bpf_map_lookup_elem(&owners, &cookie);
-	if (o && o->tid == tid)
+	if (o && o->tid == tid) {
+		o->flags |= flags;
 		return;
+	}
 	fresh.pid = tgid;
 	fresh.tid = tid;
+	fresh.flags = flags;
 	bpf_get_current_comm(fresh.comm, sizeof(fresh.comm));
 	bpf_map_update_elem(&owners, &cookie, &fresh, BPF_ANY);
 }
@@ -272,7 +275,7 @@ static __always_inline void remember_connect_hint(__u64 cookie, __u32 tgid, __u3
 
 	if (!hint) {
 		if (proto != IPPROTO_TCP)
-			remember_owner(cookie, tgid, tid);
+			remember_owner(cookie, tgid, tid, NETSPY_OWNER_UDP_CONNECT);
 		return;
 	}
 	/* Plain stores to a line this CPU already holds: cheaper than comparing first. */
@@ -286,7 +289,7 @@ static __always_inline void remember_connect_hint(__u64 cookie, __u32 tgid, __u3
 	if (hint->cookie == cookie && hint->tid == tid)
 		return;
 	if (proto != IPPROTO_TCP)
-		remember_owner(cookie, tgid, tid);
+		remember_owner(cookie, tgid, tid, NETSPY_OWNER_UDP_CONNECT);
 	hint->cookie = cookie;
 	hint->tid = tid;
 }
@@ -498,7 +501,7 @@ static __always_inline void note_bind(struct bpf_sock *sk)
 	struct bound_port key = {};
 	struct netspy_owner o = {};
 
-	remember_owner(cookie, pid_tgid >> 32, (__u32)pid_tgid);
+	remember_owner(cookie, pid_tgid >> 32, (__u32)pid_tgid, 0);
 	if (sk->protocol != IPPROTO_TCP || !sk->src_port)
 		return;
 	key.netns_cookie = bpf_get_netns_cookie(sk);
@@ -721,6 +724,8 @@ static __always_inline void route_failed(__u8 family, const __u32 d[4], __u16 dp
 		emit_sync_failure(cookie, o, now);
 		return;
 	}
+	if (o)
+		o->flags |= NETSPY_OWNER_REPORTED;
 	e = reserve(NETSPY_EV_TCP_OUTCOME);
 	if (!e)
 		return;
@@ -795,17 +800,52 @@ int BPF_PROG(tp_fib6_table_lookup, const struct net *net, const struct fib6_resu
 	return 0;
 }
 
+/* A UDP socket that connect() was called on closes unconnected: its connect failed inside the
+ * syscall for a reason no route lookup gave (a firewall or cgroup program's verdict, a broadcast
+ * address without SO_BROADCAST...): "error", errno not known, merged into its latest connect. (A
+ * failed reconnect leaves the old association in place, and a connect(AF_UNSPEC) does not pass
+ * the hook: those read as they did.) */
+static __always_inline void udp_release(struct bpf_sock *sk, __u64 cookie, struct netspy_owner *o)
+{
+	struct netspy_event *e;
+
+	o->flags |= NETSPY_OWNER_REPORTED;
+	e = reserve(NETSPY_EV_TCP_OUTCOME);
+	if (!e)
+		return;
+	e->family = (__u8)sk->family;
+	e->ip_proto = IPPROTO_UDP;
+	e->sock_type = SOCK_DGRAM;
+	e->flags = NETSPY_F_SYNC;
+	e->ts_ns = bpf_ktime_get_boot_ns();
+	e->cookie = cookie;
+	e->pid = o->pid;
+	e->tid = o->tid;
+	__builtin_memcpy(e->comm, o->comm, sizeof(e->comm));
+	e->outcome = NETSPY_OUT_ERROR;
+	submit(e, NETSPY_CNT_OUTCOME);
+}
+
 /* A socket closes. A TCP connect still pending on it that never sent its SYN failed inside its
  * syscall (its route failure, if any, already said so): reported now, so that no connect stays
  * pending past its socket's life. One still in SYN_SENT is being abandoned: the SYN_SENT -> CLOSE
- * transition that follows reports it. Runs for every inet socket that closes: UDP and sockets
- * netspy never saw connect return after one lookup at most. */
+ * transition that follows reports it. A UDP socket left unconnected: see udp_release(). Runs for
+ * every inet socket that closes: those in no such state return after one owners lookup at most. */
 SEC("cgroup/sock_release")
 int cgroup_sock_release(struct bpf_sock *sk)
 {
 	struct netspy_owner *o;
 	__u64 cookie;
 
+	if (sk->protocol == IPPROTO_UDP && sk->state != BPF_TCP_ESTABLISHED &&
+	    (sk->family == AF_INET || sk->family == AF_INET6)) {
+		cookie = bpf_get_socket_cookie(sk);
+		o = bpf_map_lookup_elem(&owners, &cookie);
+		if (o && (o->flags & (NETSPY_OWNER_UDP_CONNECT | NETSPY_OWNER_REPORTED)) ==
+			     NETSPY_OWNER_UDP_CONNECT)
+			udp_release(sk, cookie, o);
+		return 1;
+	}
 	if (sk->protocol != IPPROTO_TCP || sk->state != BPF_TCP_CLOSE)
 		return 1;
 	cookie = bpf_get_socket_cookie(sk);

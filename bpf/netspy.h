@@ -114,7 +114,9 @@ struct netspy_clock_sample {
 };
 
 /* netspy_owner.flags */
-#define NETSPY_OWNER_SYN_SENT 0x1 /* the pending TCP connect reached SYN_SENT */
+#define NETSPY_OWNER_SYN_SENT 0x1	 /* the pending TCP connect reached SYN_SENT */
+#define NETSPY_OWNER_UDP_CONNECT 0x2 /* a UDP socket that connect() was called on */
+#define NETSPY_OWNER_REPORTED 0x4	 /* a UDP connect's failure was reported already */
 
 /* What netspyd knows about a socket's owner, keyed by socket cookie. */
 struct netspy_owner {
