@@ -527,7 +527,7 @@ static bool sibling_established(const struct store *s, uint64_t abs)
 			    o->ts_ns > r->ts_ns + STORE_HAPPY_EYEBALLS_NS)
 				break;
 			if (o->pid == r->pid && o->outcome == 1 &&
-			    store_endpoint(s, o->dst)->port == port)
+			    (!port || store_endpoint(s, o->dst)->port == port))
 				return true;
 		}
 	}
@@ -544,6 +544,12 @@ int store_conn_verdict(const struct store *s, uint64_t abs, bool *ret_failed)
 		*ret_failed = false;
 		return 7; /* aborted: the slower of two attempts, by design */
 	}
+	/* A UDP connect that fails inside the syscall while the process connects elsewhere at once
+	 * is how getaddrinfo() sorts its answers (RFC 6724: it connects a UDP socket to each
+	 * address, IPv6 ones on a host without an IPv6 route too): a probe, not a failure. */
+	if (*ret_failed && r->proto == 17 && (r->flags & STORE_CONN_SYNC) &&
+	    sibling_established(s, abs))
+		*ret_failed = false;
 	return outcome;
 }
 

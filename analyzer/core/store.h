@@ -170,8 +170,10 @@ const char *store_reason(const struct store *s, uint16_t id);
 const struct store_cgroup_info *store_cgroup(struct store *s, uint16_t idx);
 /* What a connect amounts to, the one place that decides it: its outcome as reported (*ret_failed:
  * whether it counts as a failure), except an abandoned attempt while a sibling attempt of the same
- * process to the same port succeeded within the Happy Eyeballs window: "aborted", not failed. Every
- * tool that counts or lists failures asks this. */
+ * process to the same port succeeded within the Happy Eyeballs window: "aborted", not failed; and
+ * a UDP connect that failed inside the syscall while such a sibling succeeded (getaddrinfo()'s
+ * address sorting probes each address so) keeps its outcome but is not a failure. Every tool that
+ * counts or lists failures asks this. */
 int store_conn_verdict(const struct store *s, uint64_t abs, bool *ret_failed);
 /* Bytes held by the store. */
 size_t store_memory(const struct store *s);

@@ -355,6 +355,14 @@ static void test_verdicts(void)
 	synth_outcome_ex(&s, T0 + 35 * SEC, 501, 1, 6, 0, false, false);
 	CHECK(store_conn_verdict(&s, 8, &failed) == 3 && failed,
 	      "a success outside the window does not excuse it");
+	/* getaddrinfo()'s sorting: a UDP probe to an IPv6 address fails (no route), then the TCP
+	 * connect to the IPv4 address succeeds. */
+	synth_connect(&s, T0 + 40 * SEC, 50, "nscurl", 17, 50, 443, 600, 1);
+	synth_outcome_ex(&s, T0 + 40 * SEC, 600, 4, 17, 101, true, false);
+	synth_connect(&s, T0 + 40 * SEC + 1000000, 50, "nscurl", 6, 51, 443, 601, 1);
+	synth_outcome_ex(&s, T0 + 40 * SEC + 2000000, 601, 1, 6, 0, false, false);
+	CHECK(store_conn_verdict(&s, 10, &failed) == 4 && !failed,
+	      "a UDP probe that failed while the real connect succeeded: unreachable, not failed");
 	store_fini(&s);
 }
 
