@@ -69,6 +69,20 @@ ctl --offline ask "why can't nsnoroute reach anything?" --duration 300 --json >"
 check "ask (offline): a routing problem, its destination and process in the first lines" \
 	python3 -c 'import json,sys; a=json.load(open(sys.argv[1]))["answer"].splitlines()[:5]; t="\n".join(a); sys.exit(0 if "routing problem" in t and "192.0.2.10:5432" in t and "nsnoroute" in t else 1)' "$T/noroute.ask"
 
+# --- a UDP connect refused inside the syscall after its route was found -------------------------
+# (a broadcast address without SO_BROADCAST: EACCES, which no route lookup says): the socket closes
+# unconnected, and its connect reads error, errno not known, rather than sent.
+dump_start "$T/bcast.json" comm nsbcast
+gen=$(unique_gen nsbcast)
+in_netns "ip addr add 10.77.0.1/24 brd + dev lo && '$gen' udp 10.77.0.255 53 2 && '$gen' udp 10.77.0.2 53 1" \
+	>"$T/bcast.out"
+dump_stop "$T/bcast.json"
+check_eq "the client saw 2 connects fail, 1 succeed" "ok=0 ok=1" "$(tr '\n' ' ' <"$T/bcast.out" | sed 's/ $//')"
+ctl list --process nsbcast --duration 300 --json >"$T/bcast.list"
+check_eq "list: the 2 broadcast connects failed inside connect() (error), the third was sent" \
+	"error True True 10.77.0.255;error True True 10.77.0.255;sent False False 10.77.0.2" \
+	"$(jq_py "$T/bcast.list" '";".join("%s %s %s %s" % (e["outcome"], e["failed"], e["in_connect"], e["destination_ip"]) for e in sorted(J["events"], key=lambda e: e["destination_ip"], reverse=True))')"
+
 # --- no free local port: EADDRNOTAVAIL after SYN_SENT, no SYN sent --------------------------------
 dump_start "$T/noport.json" comm nsnoport
 gen=$(unique_gen nsnoport)
