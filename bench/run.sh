@@ -307,4 +307,8 @@ echo "fallback.sh (the connect hooks' path for kernels before 6.2, forced here, 
 NETSPY_BUILD=$BUILD BENCH_SECONDS=$SECS BENCH_REPS=$REPS BENCH_CPU=$CPU \
 	bash "$(dirname "$0")/fallback.sh" 2>&1 | sed 's/^/    /'
 echo
+echo "failures.sh (reporting connect failures: the route lookup tracepoints, the connect hooks' destination hint, sock_release and sockops, against netspyd before them):"
+NETSPY_BUILD=$BUILD BENCH_SECONDS=$SECS BENCH_REPS=$REPS BENCH_CPU=$CPU \
+	bash "$(dirname "$0")/failures.sh" 2>&1 | sed 's/^/    /'
+echo
 echo "Clean pair: no other netspy instance's connect hook attached at the pair's start or end. Noise: other netspy instances had connect hooks attached at the start of ${NOT_QUIET[netspyd]:-0}/${NOT_QUIET[orig]:-0}/${NOT_QUIET[bpftrace]:-0} of the netspyd/orig/bpftrace pairs (max hooks seen: $(cat "$T"/*.foreign | sort -n | tail -1)); load average at the end $(cut -d' ' -f1-3 /proc/loadavg)."

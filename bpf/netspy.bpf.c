@@ -80,11 +80,16 @@ struct {
 } bound_ports SEC(".maps");
 
 /* Per CPU, the socket whose owner this CPU recorded last: a socket connecting again and again (a
- * UDP client) skips the owners map. */
+ * UDP client) skips the owners map. It also names the connect this thread is inside, with its
+ * destination: the route lookup that follows the hook in the same syscall, on the same CPU,
+ * finds it here (route_failed()). */
 struct owner_hint {
 	__u64 cookie;
 	__u32 tid;
-	__u32 pad;
+	__u8 proto;  /* IPPROTO_TCP / IPPROTO_UDP */
+	__u8 family; /* 0: no connect to report a route failure for */
+	__u16 dport; /* host order */
+	__u32 daddr[4];
 };
 
 struct {
@@ -101,6 +106,26 @@ struct {
 	__type(key, __u64);
 	__type(value, struct netspy_owner);
 } owners SEC(".maps");
+
+/* A TCP connection's flow tuple, as its packets carry it, -> its socket cookie. A packet that
+ * crosses loopback or a veth into another namespace loses its socket (skb->sk is NULL where it is
+ * dropped): its flow still names the socket that sent it. Filled when the connect sends its SYN. */
+struct flow_key {
+	__u8 family;
+	__u8 proto;
+	__u16 sport; /* host order */
+	__u16 dport;
+	__u16 pad;
+	__u8 saddr[16];
+	__u8 daddr[16];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct flow_key);
+	__type(value, __u64);
+} flows SEC(".maps");
 
 static __always_inline void count(__u32 which)
 {
@@ -142,39 +167,131 @@ static __always_inline void submit(struct netspy_event *e, __u32 counter)
 	count(counter);
 }
 
-static __always_inline void remember_owner(__u64 cookie, __u32 tgid, __u32 tid, bool tcp, __u64 now)
+static __always_inline __u8 failure_outcome(int err)
+{
+	return err == ENETUNREACH || err == EHOSTUNREACH ? NETSPY_OUT_UNREACHABLE
+							 : NETSPY_OUT_ERROR;
+}
+
+/* A TCP connect that never sent its SYN (it is still pending and its socket never reached
+ * SYN_SENT) failed inside connect(): with the errno a route lookup left, or an unknown one (a
+ * firewall or LSM verdict, ...). Reported from the owner entry, which keeps its destination. */
+static __always_inline void emit_sync_failure(__u64 cookie, struct netspy_owner *o, __u64 now)
+{
+	struct netspy_event *e;
+	__u64 start = o->connect_ts_ns;
+
+	o->connect_ts_ns = 0;
+	e = reserve(NETSPY_EV_TCP_OUTCOME);
+	if (!e)
+		return;
+	e->family = o->family;
+	e->ip_proto = IPPROTO_TCP;
+	e->sock_type = SOCK_STREAM;
+	e->flags = NETSPY_F_SYNC;
+	e->ts_ns = now;
+	e->cookie = cookie;
+	e->pid = o->pid;
+	e->tid = o->tid;
+	__builtin_memcpy(e->comm, o->comm, sizeof(e->comm));
+	e->dport = o->dport;
+	__builtin_memcpy(e->daddr, o->daddr, sizeof(e->daddr));
+	e->tcp.err = o->sync_err;
+	e->outcome = failure_outcome(o->sync_err);
+	if (start <= now)
+		e->tcp.latency_ns = now - start;
+	submit(e, NETSPY_CNT_OUTCOME);
+}
+
+/* The destination a connect asks for, as 4 words (an IPv4 address in the first). */
+static __always_inline void connect_daddr(struct bpf_sock_addr *ctx, __u8 family, __u32 d[4])
+{
+	if (family == AF_INET) {
+		d[0] = ctx->user_ip4;
+		d[1] = d[2] = d[3] = 0;
+	} else {
+		d[0] = ctx->user_ip6[0];
+		d[1] = ctx->user_ip6[1];
+		d[2] = ctx->user_ip6[2];
+		d[3] = ctx->user_ip6[3];
+	}
+}
+
+static __always_inline void remember_owner(__u64 cookie, __u32 tgid, __u32 tid, __u8 flags)
 {
 	struct netspy_owner *o, fresh = {};
 
 	o = bpf_map_lookup_elem(&owners, &cookie);
 	if (o && o->tid == tid) {
-		/* The common case of a socket connecting again: touch only what changes. */
-		if (tcp)
-			o->connect_ts_ns = now;
+		o->flags |= flags;
 		return;
 	}
 	fresh.pid = tgid;
 	fresh.tid = tid;
-	fresh.connect_ts_ns = tcp ? now : 0;
+	fresh.flags = flags;
 	bpf_get_current_comm(fresh.comm, sizeof(fresh.comm));
 	bpf_map_update_elem(&owners, &cookie, &fresh, BPF_ANY);
 }
 
-/* A UDP socket that connects again from the same thread on the same CPU already has its owner
- * recorded: the per-CPU hint saves the hash lookup. (If the LRU evicted the entry meanwhile, the
- * socket's drops go unattributed until another socket's connect on this CPU replaces the hint.) */
-static __always_inline void remember_udp_owner(__u64 cookie, __u32 tgid, __u32 tid)
+/* A TCP connect: its owner, its start (the handshake latency is measured from it) and its
+ * destination (for a failure reported before the socket has one). A previous connect of the same
+ * socket still pending without a SYN failed inside its syscall: reported now. */
+static __always_inline void remember_tcp_connect(__u64 cookie, __u32 tgid, __u32 tid, __u64 now,
+						 __u8 family, const __u32 d[4], __u16 dport)
+{
+	struct netspy_owner *o, fresh = {};
+
+	o = bpf_map_lookup_elem(&owners, &cookie);
+	if (o && o->tid == tid) {
+		if (o->connect_ts_ns && !(o->flags & NETSPY_OWNER_SYN_SENT))
+			emit_sync_failure(cookie, o, now);
+		o->connect_ts_ns = now;
+		o->flags = 0;
+		o->sync_err = 0;
+		o->family = family;
+		o->dport = dport;
+		__builtin_memcpy(o->daddr, d, 16);
+		return;
+	}
+	fresh.pid = tgid;
+	fresh.tid = tid;
+	fresh.connect_ts_ns = now;
+	fresh.family = family;
+	fresh.dport = dport;
+	__builtin_memcpy(fresh.daddr, d, 16);
+	bpf_get_current_comm(fresh.comm, sizeof(fresh.comm));
+	bpf_map_update_elem(&owners, &cookie, &fresh, BPF_ANY);
+}
+
+/* Points this CPU's hint at the connect under way (see struct owner_hint). A UDP socket that
+ * connects again from the same thread on the same CPU already has its owner recorded: the hint
+ * saves the hash lookup. (If the LRU evicted the entry meanwhile, the socket's drops go
+ * unattributed until another socket's connect on this CPU replaces the hint.) */
+static __always_inline void remember_connect_hint(__u64 cookie, __u32 tgid, __u32 tid, __u8 proto,
+						  __u8 family, const __u32 d[4], __u16 dport)
 {
 	__u32 zero = 0;
 	struct owner_hint *hint = bpf_map_lookup_elem(&owner_hints, &zero);
 
-	if (hint && hint->cookie == cookie && hint->tid == tid)
+	if (!hint) {
+		if (proto != IPPROTO_TCP)
+			remember_owner(cookie, tgid, tid, NETSPY_OWNER_UDP_CONNECT);
 		return;
-	remember_owner(cookie, tgid, tid, false, 0);
-	if (hint) {
-		hint->cookie = cookie;
-		hint->tid = tid;
 	}
+	/* Plain stores to a line this CPU already holds: cheaper than comparing first. */
+	hint->proto = proto;
+	hint->family = family;
+	hint->dport = dport;
+	hint->daddr[0] = d[0];
+	hint->daddr[1] = d[1];
+	hint->daddr[2] = d[2];
+	hint->daddr[3] = d[3];
+	if (hint->cookie == cookie && hint->tid == tid)
+		return;
+	if (proto != IPPROTO_TCP)
+		remember_owner(cookie, tgid, tid, NETSPY_OWNER_UDP_CONNECT);
+	hint->cookie = cookie;
+	hint->tid = tid;
 }
 
 /* The connect hook runs on every connect of the machine: the comm is read straight from the
@@ -269,23 +386,27 @@ static __always_inline void emit_connect(struct bpf_sock_addr *ctx, __u8 family,
 	struct bpf_sock *sk = ctx->sk;
 	struct netspy_event *e;
 	__u64 cookie, now, pos, filled;
+	__u32 d[4];
+	__u16 dport;
 	__u8 flags = 0;
 
 	if (tgid == ignore_tgid)
 		return;
 	cookie = socket_cookie(ctx, kern_ctx);
+	dport = bpf_ntohs((__u16)ctx->user_port);
+	connect_daddr(ctx, family, d);
 	if (ctx->protocol == IPPROTO_TCP) {
 		/* Nanoseconds: the handshake latency is measured from here. */
 		now = bpf_ktime_get_boot_ns();
-		remember_owner(cookie, tgid, tid, true, now);
+		remember_tcp_connect(cookie, tgid, tid, now, family, d, dport);
 	} else {
 		/* A UDP connect costs the kernel well under a microsecond, and a clock read (a
 		 * helper call) would add a twentieth of that: the jiffies counter (one load) dates
 		 * it to the clock tick, and netspyd converts it to time. */
 		now = bpf_jiffies64();
 		flags = NETSPY_F_JIFFIES_TS;
-		remember_udp_owner(cookie, tgid, tid);
 	}
+	remember_connect_hint(cookie, tgid, tid, ctx->protocol, family, d, dport);
 
 	e = claim_slot(&pos, &filled);
 	if (!e)
@@ -300,11 +421,9 @@ static __always_inline void emit_connect(struct bpf_sock_addr *ctx, __u8 family,
 	e->ts_ns = now;
 	e->cookie = cookie;
 	e->cgroup_id = task->cgroups->dfl_cgrp->kn->id; /* bpf_get_current_cgroup_id(), as loads */
-	e->dport = bpf_ntohs((__u16)ctx->user_port);
+	e->dport = dport;
 	if (family == AF_INET) {
-		__u32 d = ctx->user_ip4;
-
-		__builtin_memcpy(e->daddr, &d, 4);
+		__builtin_memcpy(e->daddr, d, 4);
 		if (sk) {
 			__u32 s = sk->src_ip4;
 
@@ -312,9 +431,6 @@ static __always_inline void emit_connect(struct bpf_sock_addr *ctx, __u8 family,
 			e->sport = sk->src_port;
 		}
 	} else {
-		__u32 d[4] = { ctx->user_ip6[0], ctx->user_ip6[1], ctx->user_ip6[2],
-			       ctx->user_ip6[3] };
-
 		__builtin_memcpy(e->daddr, d, 16);
 		if (sk) {
 			__u32 s[4] = { sk->src_ip6[0], sk->src_ip6[1], sk->src_ip6[2],
@@ -387,7 +503,7 @@ static __always_inline void note_bind(struct bpf_sock *sk)
 	struct bound_port key = {};
 	struct netspy_owner o = {};
 
-	remember_owner(cookie, pid_tgid >> 32, (__u32)pid_tgid, false, 0);
+	remember_owner(cookie, pid_tgid >> 32, (__u32)pid_tgid, 0);
 	if (sk->protocol != IPPROTO_TCP || !sk->src_port)
 		return;
 	key.netns_cookie = bpf_get_netns_cookie(sk);
@@ -423,7 +539,9 @@ static __always_inline void copy_sock_tuple(struct netspy_event *e, const struct
 	}
 	e->family = family;
 	e->ip_proto = BPF_CORE_READ(sk, sk_protocol);
-	e->sport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	/* inet_sport, not skc_num: the port is unhashed (skc_num 0) by the time a socket that
+	 * failed to connect reaches CLOSE. */
+	e->sport = bpf_ntohs(BPF_CORE_READ((const struct inet_sock *)sk, inet_sport));
 	e->dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
 	if (e->family == AF_INET) {
 		__u32 s = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
@@ -475,20 +593,69 @@ static __always_inline void adopt_accepted(const struct sock *sk)
 	bpf_map_update_elem(&owners, &cookie, o, BPF_ANY);
 }
 
+/* The initial retransmission timeout (TCP_TIMEOUT_INIT): a connect that waited this long got
+ * no answer in the time the kernel itself allows one. */
+#define SYN_RTO_INIT_NS 1000000000ull
+
+/* SYN_SENT -> CLOSE without an error: the kernel did not give up, so either no SYN ever left
+ * (the connect failed inside the syscall after SYN_SENT, e.g. no free local port) or its
+ * application closed it first. An abandoned connect that was retransmitted or waited the initial
+ * RTO got no answer: a timeout, unreachable if an ICMP error came meanwhile. One shorter than
+ * that stays aborted (Happy Eyeballs cancels the slower of two attempts by design). */
+static __always_inline void closed_without_error(struct netspy_event *e, const struct sock *sk,
+						 __u64 waited_ns)
+{
+	const struct tcp_sock *tp = (const struct tcp_sock *)sk;
+	int soft;
+
+	if (!BPF_CORE_READ(tp, retrans_stamp)) {
+		e->flags |= NETSPY_F_SYNC;
+		e->outcome = NETSPY_OUT_ERROR;
+		if (!e->sport)
+			e->tcp.err = EADDRNOTAVAIL;
+		return;
+	}
+	e->flags |= NETSPY_F_ABANDONED;
+	e->tcp.syn_retrans = BPF_CORE_READ((const struct inet_connection_sock *)sk,
+					   icsk_retransmits);
+	soft = BPF_CORE_READ(sk, sk_err_soft);
+	if (soft) {
+		e->tcp.err = soft;
+		e->outcome = failure_outcome(soft);
+	} else if (e->tcp.syn_retrans || waited_ns >= SYN_RTO_INIT_NS) {
+		e->outcome = NETSPY_OUT_TIMEOUT;
+	}
+}
+
+/* The socket sends its SYN: the pending connect got past the syscall's failures. */
+static __always_inline void syn_sent(const struct sock *sk)
+{
+	__u64 cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
+	struct netspy_owner *o = cookie ? bpf_map_lookup_elem(&owners, &cookie) : NULL;
+
+	if (o)
+		o->flags |= NETSPY_OWNER_SYN_SENT;
+}
+
 /* A TCP connect resolves when the socket leaves SYN_SENT: to ESTABLISHED on success, to CLOSE
- * with sk_err set (refused, timed out, unreachable) on failure. This fires for blocking and
- * non-blocking connects alike, usually in softirq context: the owner comes from the map. */
+ * with sk_err set (refused, timed out, unreachable) on failure, or without it when abandoned.
+ * This fires for blocking and non-blocking connects alike, usually in softirq context: the owner
+ * comes from the map. */
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(tp_inet_sock_set_state, const struct sock *sk, int oldstate, int newstate)
 {
 	struct netspy_owner *o;
 	struct netspy_event *e;
-	__u64 now, cookie;
+	__u64 now, cookie, waited = 0;
 
 	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
 		return 0;
 	if (oldstate == TCP_SYN_RECV && newstate == TCP_ESTABLISHED) {
 		adopt_accepted(sk);
+		return 0;
+	}
+	if (oldstate == TCP_CLOSE && newstate == TCP_SYN_SENT) {
+		syn_sent(sk);
 		return 0;
 	}
 	if (oldstate != TCP_SYN_SENT)
@@ -514,11 +681,215 @@ int BPF_PROG(tp_inet_sock_set_state, const struct sock *sk, int oldstate, int ne
 		e->tid = o->tid;
 		__builtin_memcpy(e->comm, o->comm, sizeof(e->comm));
 		if (o->connect_ts_ns && o->connect_ts_ns <= now)
-			e->tcp.latency_ns = now - o->connect_ts_ns;
+			waited = e->tcp.latency_ns = now - o->connect_ts_ns;
 		o->connect_ts_ns = 0;
 	}
+	if (e->outcome == NETSPY_OUT_ABORTED)
+		closed_without_error(e, sk, waited);
 	submit(e, NETSPY_CNT_OUTCOME);
 	return 0;
+}
+
+/* A connect whose route lookup failed, in the connecting thread: the hint names the connect under
+ * way if it is this thread's and goes to this destination (a lookup for anything else, an
+ * unconnected sendto() or a forwarded packet, does not match). `final` when no other routing rule
+ * can still find a route (no policy routing in the namespace): reported at once, with its errno;
+ * otherwise the errno is kept for the report of a TCP connect that never sends its SYN. */
+static __always_inline void route_failed(__u8 family, const __u32 d[4], __u16 dport, int err,
+					 bool final)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct netspy_owner *o;
+	struct owner_hint *hint;
+	struct netspy_event *e;
+	__u32 zero = 0;
+	__u64 cookie, now;
+	__u8 proto;
+
+	hint = bpf_map_lookup_elem(&owner_hints, &zero);
+	if (!hint || hint->tid != (__u32)task->pid || hint->family != family ||
+	    hint->dport != dport || hint->daddr[0] != d[0] || hint->daddr[1] != d[1] ||
+	    hint->daddr[2] != d[2] || hint->daddr[3] != d[3])
+		return;
+	cookie = hint->cookie;
+	proto = hint->proto;
+	o = bpf_map_lookup_elem(&owners, &cookie);
+	if (!final) {
+		if (o && proto == IPPROTO_TCP)
+			o->sync_err = err;
+		return;
+	}
+	hint->family = 0; /* one report per connect, however many lookups it makes */
+	now = bpf_ktime_get_boot_ns();
+	if (proto == IPPROTO_TCP && o) {
+		o->sync_err = err;
+		emit_sync_failure(cookie, o, now);
+		return;
+	}
+	if (o)
+		o->flags |= NETSPY_OWNER_REPORTED;
+	e = reserve(NETSPY_EV_TCP_OUTCOME);
+	if (!e)
+		return;
+	e->family = family;
+	e->ip_proto = proto;
+	e->sock_type = proto == IPPROTO_TCP ? SOCK_STREAM : SOCK_DGRAM;
+	e->flags = NETSPY_F_SYNC;
+	e->ts_ns = now;
+	e->cookie = cookie;
+	e->pid = task->tgid;
+	e->tid = task->pid;
+	copy_current_comm(e->comm, task);
+	e->dport = dport;
+	__builtin_memcpy(e->daddr, d, 16);
+	e->tcp.err = err;
+	e->outcome = failure_outcome(err);
+	submit(e, NETSPY_CNT_OUTCOME);
+}
+
+/* IPv4 route lookups. err is the lookup's: -EAGAIN is "no route in this table", final (the
+ * connect fails with ENETUNREACH) unless policy routing may try another table; an unreachable,
+ * prohibit or blackhole route fails the connect with EHOSTUNREACH, EACCES or EINVAL. Every lookup
+ * of the machine passes here: those that succeed cost one test. */
+SEC("tp_btf/fib_table_lookup")
+int BPF_PROG(tp_fib_table_lookup, u32 tb_id, const struct flowi4 *flp,
+	     const struct fib_nh_common *nhc, int err)
+{
+	struct task_struct *task;
+	__u32 d[4] = {};
+	bool final = true;
+
+	if (!err || err < -4095)
+		return 0;
+	if (err == -EAGAIN) {
+		task = bpf_get_current_task_btf();
+		if (BPF_CORE_READ(task, nsproxy, net_ns, ipv4.fib_has_custom_rules))
+			final = false;
+		err = -ENETUNREACH;
+	}
+	d[0] = BPF_CORE_READ(flp, daddr);
+	route_failed(AF_INET, d, bpf_ntohs(BPF_CORE_READ(flp, uli.ports.dport)), -err, final);
+	return 0;
+}
+
+#define RT6_TABLE_LOCAL 255
+
+/* IPv6 route lookups, per table: the result's route type says why there is none (the null entry:
+ * no route at all). The local table, looked up first for every address, is not the answer. */
+SEC("tp_btf/fib6_table_lookup")
+int BPF_PROG(tp_fib6_table_lookup, const struct net *net, const struct fib6_result *res,
+	     struct fib6_table *table, const struct flowi6 *flp)
+{
+	__u8 type = BPF_CORE_READ(res, fib6_type);
+	__u32 d[4];
+	int err;
+
+	if (type == RTN_UNREACHABLE)
+		err = BPF_CORE_READ(res, f6i) == BPF_CORE_READ(net, ipv6.fib6_null_entry)
+			  ? ENETUNREACH
+			  : EHOSTUNREACH;
+	else if (type == RTN_PROHIBIT)
+		err = EACCES;
+	else if (type == RTN_BLACKHOLE)
+		err = EINVAL;
+	else
+		return 0;
+	if (table && BPF_CORE_READ(table, tb6_id) == RT6_TABLE_LOCAL)
+		return 0;
+	BPF_CORE_READ_INTO(&d, flp, daddr.in6_u.u6_addr32);
+	route_failed(AF_INET6, d, bpf_ntohs(BPF_CORE_READ(flp, uli.ports.dport)), err,
+		     !BPF_CORE_READ(net, ipv6.fib6_has_custom_rules));
+	return 0;
+}
+
+/* A UDP socket that connect() was called on closes unconnected: its connect failed inside the
+ * syscall for a reason no route lookup gave (a firewall or cgroup program's verdict, a broadcast
+ * address without SO_BROADCAST...): "error", errno not known, merged into its latest connect. (A
+ * failed reconnect leaves the old association in place, and a connect(AF_UNSPEC) does not pass
+ * the hook: those read as they did.) */
+static __always_inline void udp_release(struct bpf_sock *sk, __u64 cookie, struct netspy_owner *o)
+{
+	struct netspy_event *e;
+
+	o->flags |= NETSPY_OWNER_REPORTED;
+	e = reserve(NETSPY_EV_TCP_OUTCOME);
+	if (!e)
+		return;
+	e->family = (__u8)sk->family;
+	e->ip_proto = IPPROTO_UDP;
+	e->sock_type = SOCK_DGRAM;
+	e->flags = NETSPY_F_SYNC;
+	e->ts_ns = bpf_ktime_get_boot_ns();
+	e->cookie = cookie;
+	e->pid = o->pid;
+	e->tid = o->tid;
+	__builtin_memcpy(e->comm, o->comm, sizeof(e->comm));
+	e->outcome = NETSPY_OUT_ERROR;
+	submit(e, NETSPY_CNT_OUTCOME);
+}
+
+/* A socket closes. A TCP connect still pending on it that never sent its SYN failed inside its
+ * syscall (its route failure, if any, already said so): reported now, so that no connect stays
+ * pending past its socket's life. One still in SYN_SENT is being abandoned: the SYN_SENT -> CLOSE
+ * transition that follows reports it. A UDP socket left unconnected: see udp_release(). Runs for
+ * every inet socket that closes: those in no such state return after one owners lookup at most. */
+SEC("cgroup/sock_release")
+int cgroup_sock_release(struct bpf_sock *sk)
+{
+	struct netspy_owner *o;
+	__u64 cookie;
+
+	if (sk->protocol == IPPROTO_UDP && sk->state != BPF_TCP_ESTABLISHED &&
+	    (sk->family == AF_INET || sk->family == AF_INET6)) {
+		cookie = bpf_get_socket_cookie(sk);
+		o = bpf_map_lookup_elem(&owners, &cookie);
+		if (o && (o->flags & (NETSPY_OWNER_UDP_CONNECT | NETSPY_OWNER_REPORTED)) ==
+			     NETSPY_OWNER_UDP_CONNECT)
+			udp_release(sk, cookie, o);
+		return 1;
+	}
+	if (sk->protocol != IPPROTO_TCP || sk->state != BPF_TCP_CLOSE)
+		return 1;
+	cookie = bpf_get_socket_cookie(sk);
+	o = bpf_map_lookup_elem(&owners, &cookie);
+	if (o && o->connect_ts_ns && !(o->flags & NETSPY_OWNER_SYN_SENT))
+		emit_sync_failure(cookie, o, bpf_ktime_get_boot_ns());
+	return 1;
+}
+
+/* A TCP connect sends its SYN: the first moment its flow tuple is complete (the local port is
+ * chosen after SYN_SENT). Runs at a handful of TCP events per connection, never per packet. */
+SEC("sockops")
+int sockops_tcp_connect(struct bpf_sock_ops *skops)
+{
+	struct flow_key key = {};
+	__u64 cookie;
+
+	if (skops->op != BPF_SOCK_OPS_TCP_CONNECT_CB)
+		return 1;
+	key.family = (__u8)skops->family;
+	key.proto = IPPROTO_TCP;
+	key.sport = (__u16)skops->local_port;
+	key.dport = (__u16)bpf_ntohl(skops->remote_port);
+	if (key.family == AF_INET) {
+		__u32 s = skops->local_ip4, d = skops->remote_ip4;
+
+		__builtin_memcpy(key.saddr, &s, 4);
+		__builtin_memcpy(key.daddr, &d, 4);
+	} else if (key.family == AF_INET6) {
+		__u32 s[4] = { skops->local_ip6[0], skops->local_ip6[1], skops->local_ip6[2],
+			       skops->local_ip6[3] };
+		__u32 d[4] = { skops->remote_ip6[0], skops->remote_ip6[1], skops->remote_ip6[2],
+			       skops->remote_ip6[3] };
+
+		__builtin_memcpy(key.saddr, s, 16);
+		__builtin_memcpy(key.daddr, d, 16);
+	} else {
+		return 1;
+	}
+	cookie = bpf_get_socket_cookie(skops);
+	bpf_map_update_elem(&flows, &key, &cookie, BPF_ANY);
+	return 1;
 }
 
 /* Fills addresses and ports from the packet's own headers. Returns false when the packet is not
@@ -577,8 +948,37 @@ static __always_inline bool is_drop(enum skb_drop_reason reason)
 	return true;
 }
 
+/* The socket of a local TCP connection whose packet this is, by its flow tuple: sent by it (the
+ * tuple as is) or on its way to it (reversed). Paid only by drops whose socket is not known. */
+static __always_inline bool flow_owner(const struct netspy_event *e, __u64 *ret_cookie)
+{
+	struct flow_key key = {};
+	__u64 *c;
+
+	key.family = e->family;
+	key.proto = e->ip_proto;
+	key.sport = e->sport;
+	key.dport = e->dport;
+	__builtin_memcpy(key.saddr, e->saddr, 16);
+	__builtin_memcpy(key.daddr, e->daddr, 16);
+	c = bpf_map_lookup_elem(&flows, &key);
+	if (!c) {
+		key.sport = e->dport;
+		key.dport = e->sport;
+		__builtin_memcpy(key.saddr, e->daddr, 16);
+		__builtin_memcpy(key.daddr, e->saddr, 16);
+		c = bpf_map_lookup_elem(&flows, &key);
+	}
+	if (!c)
+		return false;
+	*ret_cookie = *c;
+	return true;
+}
+
 /* Drops happen in softirq context, where "current" is whoever was interrupted: the owner is
- * found through the packet's socket and the owners map, or not at all. */
+ * found through the packet's socket and the owners map, through its flow tuple for a local TCP
+ * connection's packet that lost its socket on the way (loopback, a veth into a local namespace),
+ * or not at all. */
 SEC("tp_btf/kfree_skb")
 int tp_kfree_skb(__u64 *ctx)
 {
@@ -612,10 +1012,15 @@ int tp_kfree_skb(__u64 *ctx)
 			e->netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
 		cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
 	}
-	e->cookie = cookie;
 	/* The key from the stack: Linux 6.1's verifier takes map keys only from the stack or a
 	 * map, not from ring-buffer memory. */
 	o = cookie ? bpf_map_lookup_elem(&owners, &cookie) : NULL;
+	if (!o && e->ip_proto == IPPROTO_TCP && flow_owner(e, &cookie)) {
+		o = bpf_map_lookup_elem(&owners, &cookie);
+		if (o)
+			e->flags |= NETSPY_F_BY_FLOW;
+	}
+	e->cookie = cookie;
 	if (o) {
 		e->pid = o->pid;
 		e->tid = o->tid;

@@ -31,6 +31,9 @@ enum netspy_outcome {
 #define NETSPY_F_ATTRIBUTED 0x1 /* drop: pid/tid/comm name the socket's owner */
 #define NETSPY_F_SRC_BOUND 0x2	/* connect: the socket had a local address */
 #define NETSPY_F_JIFFIES_TS 0x4 /* ts_ns holds the kernel's jiffies (netspyd converts it) */
+#define NETSPY_F_SYNC 0x8	/* outcome: the connect failed inside connect(), no packet left */
+#define NETSPY_F_ABANDONED 0x10 /* outcome: its application closed it before any answer */
+#define NETSPY_F_BY_FLOW 0x20	/* drop: attributed by the packet's flow tuple, not its socket */
 
 /* Counters in the per-CPU "counters" array. */
 enum netspy_counter {
@@ -66,9 +69,12 @@ struct netspy_event {
 	__u8 daddr[16];
 	char comm[NETSPY_COMM_LEN_BPF];
 	union {
+		/* Outcome of a connect: TCP (SYN_SENT -> ESTABLISHED / CLOSE), or a TCP or UDP
+		 * connect that failed inside the syscall (NETSPY_F_SYNC). */
 		struct {
-			__s32 err;
-			__u32 pad2;
+			__s32 err;	    /* positive errno, 0 when none or not known */
+			__u8 syn_retrans;   /* SYN retransmissions before an abandoned connect */
+			__u8 pad2[3];
 			__u64 latency_ns;
 		} tcp;
 		struct {
@@ -107,12 +113,22 @@ struct netspy_clock_sample {
 	__u64 boot_ns;
 };
 
+/* netspy_owner.flags */
+#define NETSPY_OWNER_SYN_SENT 0x1	 /* the pending TCP connect reached SYN_SENT */
+#define NETSPY_OWNER_UDP_CONNECT 0x2 /* a UDP socket that connect() was called on */
+#define NETSPY_OWNER_REPORTED 0x4	 /* a UDP connect's failure was reported already */
+
 /* What netspyd knows about a socket's owner, keyed by socket cookie. */
 struct netspy_owner {
 	__u64 connect_ts_ns; /* start of the latest TCP connect, 0 when none pending */
 	__u32 pid;
 	__u32 tid;
 	char comm[NETSPY_COMM_LEN_BPF];
+	__u8 flags;	/* NETSPY_OWNER_* about the pending connect */
+	__u8 family;	/* of the pending connect's destination */
+	__u16 dport;	/* host order */
+	__s32 sync_err; /* errno of a route lookup that failed for it (policy routing), or 0 */
+	__u8 daddr[16]; /* the pending connect's destination */
 };
 
 #endif

@@ -1,5 +1,6 @@
 /* Loading and attaching netspy's eBPF programs (one table, probe_table, says which and how):
- * cgroup sock_addr hooks on the cgroup2 root, tp_btf/inet_sock_set_state and tp_btf/kfree_skb;
+ * cgroup sock_addr, sock_release and sockops hooks on the cgroup2 root, tp_btf/inet_sock_set_state,
+ * the route lookup tracepoints and tp_btf/kfree_skb;
  * per-CPU connect rings and one ring buffer, drained in batches. */
 #include <errno.h>
 #include <fcntl.h>
@@ -165,6 +166,10 @@ static const struct probe_def probe_table[] = {
 	{ "cgroup_post_bind4", PROBE_CGROUP, .feature = KERNEL_F_MAX },
 	{ "cgroup_post_bind6", PROBE_CGROUP, .feature = KERNEL_F_MAX },
 	{ "tp_inet_sock_set_state", PROBE_TRACE, .feature = KERNEL_F_MAX },
+	{ "tp_fib_table_lookup", PROBE_TRACE, .feature = KERNEL_F_MAX },
+	{ "tp_fib6_table_lookup", PROBE_TRACE, .feature = KERNEL_F_MAX },
+	{ "cgroup_sock_release", PROBE_CGROUP, .feature = KERNEL_F_MAX },
+	{ "sockops_tcp_connect", PROBE_CGROUP, .feature = KERNEL_F_MAX },
 	{ "tp_kfree_skb", PROBE_TRACE, .drops = true, .feature = KERNEL_F_DROP_REASON },
 	{ "sample_clock", PROBE_RUN, .feature = KERNEL_F_MAX },
 };

@@ -23,7 +23,7 @@ static inline uint8_t *put_uint(uint8_t *p, unsigned field, uint64_t v)
 {
 	if (!v)
 		return p;
-	*p++ = (uint8_t)(field << 3 | WT_VARINT);
+	p = put_varint(p, (uint64_t)field << 3 | WT_VARINT); /* two bytes from field 16 on */
 	return put_varint(p, v);
 }
 
@@ -31,7 +31,7 @@ static inline uint8_t *put_bytes(uint8_t *p, unsigned field, const void *data, s
 {
 	if (!len)
 		return p;
-	*p++ = (uint8_t)(field << 3 | WT_LEN);
+	p = put_varint(p, (uint64_t)field << 3 | WT_LEN);
 	p = put_varint(p, len);
 	memcpy(p, data, len);
 	return p + len;
@@ -79,7 +79,11 @@ static uint8_t *outcome_body(uint8_t *p, const struct netspy_event *e)
 	p = put_bytes(p, 9, e->saddr, addr_len(e));
 	p = put_uint(p, 10, e->sport);
 	p = put_bytes(p, 11, e->daddr, addr_len(e));
-	return put_uint(p, 12, e->dport);
+	p = put_uint(p, 12, e->dport);
+	p = put_uint(p, 13, e->ip_proto);
+	p = put_uint(p, 14, !!(e->flags & NETSPY_F_SYNC));
+	p = put_uint(p, 15, !!(e->flags & NETSPY_F_ABANDONED));
+	return put_uint(p, 16, e->tcp.syn_retrans);
 }
 
 static uint8_t *drop_body(uint8_t *p, const struct netspy_event *e, const struct dropnames *names)
@@ -104,7 +108,8 @@ static uint8_t *drop_body(uint8_t *p, const struct netspy_event *e, const struct
 		p = put_uint(p, 13, e->pid);
 		p = put_bytes(p, 14, e->comm, comm_len(e->comm));
 	}
-	return put_uint(p, 15, e->drop.location);
+	p = put_uint(p, 15, e->drop.location);
+	return put_uint(p, 16, attributed && (e->flags & NETSPY_F_BY_FLOW));
 }
 
 size_t wire_event(uint8_t *out, const struct netspy_event *e, uint64_t seq,

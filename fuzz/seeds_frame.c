@@ -128,7 +128,27 @@ static int event_batch_seed(void)
 	if (save_frames("server_event_batch", all, 1, 0))
 		return -1;
 	c.family = 3; /* invalid: the decoder must refuse the whole batch */
-	return save_frames("server_event_batch_bad_family", all, 1, 0);
+	if (save_frames("server_event_batch_bad_family", all, 1, 0))
+		return -1;
+	c.family = 2;
+	/* A UDP connect that failed inside the syscall, and a drop attributed by flow tuple. */
+	o.outcome = NETSPY__V1__OUTCOME__OUTCOME_UNREACHABLE;
+	o.err = 101;
+	o.ip_proto = 17;
+	o.sync = 1;
+	d.attributed = 1;
+	d.pid = 4242;
+	d.comm = (ProtobufCBinaryData){ 4, (uint8_t *)"curl" };
+	d.by_flow = 1;
+	if (save_frames("server_event_batch_failures", all, 1, 0))
+		return -1;
+	o.ip_proto = 6;
+	o.sync = 0;
+	o.outcome = NETSPY__V1__OUTCOME__OUTCOME_TIMEOUT;
+	o.err = 0;
+	o.abandoned = 1;
+	o.syn_retransmits = 2;
+	return save_frames("server_event_batch_abandoned", all, 1, 0);
 }
 
 static int server_seeds(void)

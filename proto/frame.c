@@ -191,6 +191,10 @@ static const char *outcome_invalid(const Netspy__V1__TcpOutcome *o)
 		return "tcp_outcome: address length does not match the family";
 	if (!port_ok(o->src_port) || !port_ok(o->dst_port))
 		return "tcp_outcome: port out of range";
+	if (o->ip_proto != 0 && o->ip_proto != 6 && o->ip_proto != 17)
+		return "tcp_outcome: ip_proto is not TCP or UDP";
+	if (o->syn_retransmits > 255)
+		return "tcp_outcome: syn_retransmits out of range";
 	return NULL;
 }
 
@@ -208,7 +212,7 @@ static const char *drop_invalid(const Netspy__V1__Drop *d)
 		return "drop: address length does not match the family";
 	if (!port_ok(d->src_port) || !port_ok(d->dst_port))
 		return "drop: port out of range";
-	if (!d->attributed && (d->pid || d->comm.len))
+	if (!d->attributed && (d->pid || d->comm.len || d->by_flow))
 		return "drop: owner given but not attributed";
 	return NULL;
 }

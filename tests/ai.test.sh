@@ -313,7 +313,7 @@ check_eq "offline: without key or endpoint ask still answers" 0 $?
 checkpy "offline: labelled as produced without a model" \
 	'OUT["offline"] is True and OUT["model"] is None and OUT["answer"].startswith("Offline analysis: no model")'
 checkpy "offline: runs the plan over the same tools, focused" \
-	'[c["name"] for c in OUT["tools_called"]] == ["get_network_summary", "list_connections", "get_packet_drop_summary", "analyze_patterns"] and all(c["arguments"].get("process_name") == "gen" for c in OUT["tools_called"])'
+	'[c["name"] for c in OUT["tools_called"]] == ["get_network_summary", "list_connections", "get_packet_drop_summary", "list_packet_drops", "analyze_patterns"] and all(c["arguments"].get("process_name") == "gen" for c in OUT["tools_called"])'
 checkpy "offline: refused and unreachable destinations counted" \
 	'OUT["findings"]["refused"] == [{"destination": "127.0.0.1:9", "count": 2}] and OUT["findings"]["unreachable"] == [{"destination": "10.9.9.9:80", "count": 1}]'
 checkpy "offline: failure rate from the summary" 'round(OUT["findings"]["failure_rate"], 4) == round(389 / 4217, 4) and "9.2%" in OUT["answer"]'
@@ -322,7 +322,7 @@ checkpy "offline: drop reasons explained, unknown ones generically, names from t
 checkpy "offline: top talkers" 'OUT["findings"]["top_talkers"][0] == {"process": "gen (pid 77)", "count": 3}'
 "$DRIVER" --json ask "q" --process quiet --duration 30 >"$T/out" 2>"$T/err"
 checkpy "offline: no drops for the focus -> the machine-wide drop summary too" \
-	'OUT["tools_called"][4] == {"name": "get_packet_drop_summary", "arguments": {"duration": 30}} and OUT["findings"]["total_drops"] == 0 and OUT["findings"]["drops_machine_wide"][0]["reason"] == "NO_SOCKET" and "machine-wide" in OUT["answer"]'
+	'OUT["tools_called"][5] == {"name": "get_packet_drop_summary", "arguments": {"duration": 30}} and OUT["findings"]["total_drops"] == 0 and OUT["findings"]["drops_machine_wide"][0]["reason"] == "NO_SOCKET" and "machine-wide" in OUT["answer"]'
 "$DRIVER" --no-daemon --json ask "q" >"$T/out" 2>"$T/err"
 check_eq "offline: without the daemon, exit 2 as the data tools" 2 $?
 check "offline: and the tool's message" grep -q "cannot connect to netspyd" "$T/err"

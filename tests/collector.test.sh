@@ -92,8 +92,12 @@ check_eq "NO_SOCKET drops for the 2 IPv4 datagrams to the closed port" 2 \
 	"$(count "$T/all.json" "e['kind']=='drop' and e['reason']=='NO_SOCKET' and e['protocol']=='UDP' and e['family']=='IPv4' and e['destination_port']==$port")"
 check_eq "NO_SOCKET drop for the IPv6 datagram" 1 \
 	"$(count "$T/all.json" "e['kind']=='drop' and e['reason']=='NO_SOCKET' and e['protocol']=='UDP' and e['family']=='IPv6' and e['destination_port']==$port")"
+# The SYNs lost their socket crossing loopback: their flow tuple still names the connect that sent
+# them. The datagrams' flows are not tracked: their owner stays unknown, and says so.
+check_eq "the refused SYNs' drops name their sender, by flow tuple" 0 \
+	"$(count "$T/all.json" "e['kind']=='drop' and e['protocol']=='TCP' and e['destination_port']==$port and not (e['process'] in ('nsc-refused','nsc-nonblock') and e['by_flow'])")"
 check_eq "drops without a known socket owner say so (process null)" 0 \
-	"$(count "$T/all.json" "e['kind']=='drop' and e['destination_port']==$port and e['process'] is not None")"
+	"$(count "$T/all.json" "e['kind']=='drop' and e['protocol']=='UDP' and e['destination_port']==$port and e['process'] is not None")"
 
 # --- drops on a server's accepted connection name the server ---------------------------------
 # An accepted socket passes neither the connect nor the bind hook: it inherits the owner of the
@@ -107,11 +111,11 @@ dump_stop "$T/served.json"
 check_ge "SOCKET_FILTER drops on the server's accepted socket" 5 \
 	"$(count "$T/served.json" "e['reason']=='SOCKET_FILTER' and e['destination_port']==$sport")"
 # Before Linux 6.12 the kfree_skb tracepoint does not pass the receiving socket, and these packets
-# are not yet charged to it: netspyd says so at start-up, and such drops must stay unattributed
-# rather than be charged to anyone else.
+# are not yet charged to it: netspyd says so at start-up. Their flow tuple still names the local
+# connect that sent them (the client), and nobody else.
 if grep -q "lacks the receiving socket in the kfree_skb tracepoint" "$T/netspyd.log"; then
-	check_eq "without the receiving socket (kernel < 6.12) none is attributed, to anyone" 0 \
-		"$(count "$T/served.json" "e['reason']=='SOCKET_FILTER' and e['destination_port']==$sport and e['process'] is not None")"
+	check_eq "without the receiving socket (kernel < 6.12) each names its sender by flow, nobody else" 0 \
+		"$(count "$T/served.json" "e['reason']=='SOCKET_FILTER' and e['destination_port']==$sport and not (e['process']=='nsg-client' and e['by_flow'])")"
 else
 	check_eq "every one of them names the server that bound the port, not its client" 0 \
 		"$(count "$T/served.json" "e['reason']=='SOCKET_FILTER' and e['destination_port']==$sport and e['process']!='nsc-server'")"

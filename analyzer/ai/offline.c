@@ -187,13 +187,23 @@ static bool field_number(json_object *o, const char *key, double *ret)
 	return true;
 }
 
-enum { STEP_SUMMARY, STEP_CONNECTIONS, STEP_DROPS, STEP_PATTERNS, STEP_DROPS_ALL, N_STEPS };
+enum {
+	STEP_SUMMARY,
+	STEP_CONNECTIONS,
+	STEP_DROPS,
+	STEP_DROP_LIST,
+	STEP_PATTERNS,
+	STEP_DROPS_ALL,
+	N_STEPS
+};
 
 /* The fixed plan: the same tools a model would call, looked up by name in ctx->tools. */
 static const char *const plan[N_STEPS] = {
 	"get_network_summary",
 	"list_connections",
 	"get_packet_drop_summary",
+	/* The drops themselves, to join them to the failed connects by destination. */
+	"list_packet_drops",
 	"analyze_patterns",
 	/* Only when a focused drop summary is empty: the kernel frees most dropped packets in
 	 * softirq context, where the owning process is often unknown. */
@@ -296,6 +306,184 @@ static void destination(char *buf, size_t len, json_object *ev)
 	field_number(ev, "destination_port", &port);
 	snprintf(buf, len, strchr(ip ? ip : "", ':') ? "[%s]:%.0f" : "%s:%.0f", ip ? ip : "?",
 		 port);
+}
+
+/* ---- diagnosis: failed connects joined to the drops of their traffic ------------------------- */
+
+enum cause { CAUSE_FIREWALL, CAUSE_NO_ANSWER, CAUSE_ROUTING, CAUSE_UNREACHABLE, CAUSE_REFUSED,
+	     CAUSE_IN_CONNECT, N_CAUSES };
+
+/* Each cause as a sentence around the destination, and its key in the findings. */
+static const struct {
+	const char *before, *after, *key;
+} causes[N_CAUSES] = {
+	[CAUSE_FIREWALL] = { "a firewall drops the traffic to ", "", "firewall" },
+	[CAUSE_NO_ANSWER] = { "no answer from ", " (the connects timed out)", "no_answer" },
+	[CAUSE_ROUTING] = { "routing problem: no route to ", "", "routing" },
+	[CAUSE_UNREACHABLE] = { "", " is unreachable (the network says so)", "unreachable" },
+	[CAUSE_REFUSED] = { "nothing accepts connections at ", " (refused)", "refused" },
+	[CAUSE_IN_CONNECT] = { "the connects to ", " fail inside connect()", "in_connect" },
+};
+
+/* One failing (process, destination) pair: how its connects ended and what the drops add. */
+struct diagnosis {
+	char process[80], dest[96], err[32];
+	long timeouts, routing, unreachable, refused, other, abandoned, firewall_drops;
+};
+
+#define DIAG_MAX 32
+
+static struct diagnosis *diag_get(struct diagnosis *d, size_t *n, const char *who,
+				  const char *dest)
+{
+	size_t i;
+
+	for (i = 0; i < *n; i++)
+		if (!strcmp(d[i].process, who) && !strcmp(d[i].dest, dest))
+			return &d[i];
+	if (*n >= DIAG_MAX)
+		return NULL;
+	memset(&d[*n], 0, sizeof(d[*n]));
+	snprintf(d[*n].process, sizeof(d[*n].process), "%s", who);
+	snprintf(d[*n].dest, sizeof(d[*n].dest), "%s", dest);
+	return &d[(*n)++];
+}
+
+static void diag_add_connect(struct diagnosis *d, json_object *ev)
+{
+	const char *outcome = field_string(ev, "outcome"), *err = field_string(ev, "errno");
+	json_object *in_connect = field(ev, "in_connect"), *abandoned = field(ev, "abandoned");
+
+	if (!outcome)
+		return;
+	if (err && !d->err[0])
+		snprintf(d->err, sizeof(d->err), "%s", err);
+	if (abandoned && json_object_get_boolean(abandoned))
+		d->abandoned++;
+	if (!strcmp(outcome, "timeout"))
+		d->timeouts++;
+	else if (!strcmp(outcome, "unreachable") && in_connect &&
+		 json_object_get_boolean(in_connect))
+		d->routing++;
+	else if (!strcmp(outcome, "unreachable"))
+		d->unreachable++;
+	else if (!strcmp(outcome, "refused"))
+		d->refused++;
+	else
+		d->other++;
+}
+
+static enum cause diag_cause(const struct diagnosis *d)
+{
+	if (d->timeouts && d->firewall_drops)
+		return CAUSE_FIREWALL;
+	if (d->routing >= d->timeouts && d->routing >= d->refused && d->routing)
+		return CAUSE_ROUTING;
+	if (d->timeouts >= d->refused && d->timeouts)
+		return CAUSE_NO_ANSWER;
+	if (d->refused)
+		return CAUSE_REFUSED;
+	if (d->unreachable)
+		return CAUSE_UNREACHABLE;
+	return CAUSE_IN_CONNECT;
+}
+
+/* Collects the failed connects by process and destination, then counts the firewall's drops of
+ * each destination's traffic (a drop names its sender when the kernel or its flow tuple says). */
+static size_t diagnose(struct offline *o, struct diagnosis *d)
+{
+	json_object *evs = field(o->results[STEP_CONNECTIONS], "events"), *ev, *failed;
+	json_object *drops = field(o->results[STEP_DROP_LIST], "drops");
+	size_t i, k, n = 0, ne = json_object_is_type(evs, json_type_array) ?
+				     json_object_array_length(evs) : 0;
+	size_t nd = json_object_is_type(drops, json_type_array) ? json_object_array_length(drops) : 0;
+	char dest[96], who[80];
+	const char *proc, *reason;
+	double pid;
+
+	for (i = 0; i < ne; i++) {
+		struct diagnosis *x;
+
+		ev = json_object_array_get_idx(evs, i);
+		failed = field(ev, "failed");
+		if (!failed || !json_object_get_boolean(failed))
+			continue;
+		proc = field_string(ev, "process");
+		pid = 0;
+		field_number(ev, "pid", &pid);
+		snprintf(who, sizeof(who), "%s (pid %.0f)", proc ? proc : "?", pid);
+		destination(dest, sizeof(dest), ev);
+		x = diag_get(d, &n, who, dest);
+		if (x)
+			diag_add_connect(x, ev);
+	}
+	for (i = 0; i < nd; i++) {
+		ev = json_object_array_get_idx(drops, i);
+		reason = field_string(ev, "reason");
+		if (!reason || strcmp(reason, "NETFILTER_DROP"))
+			continue;
+		destination(dest, sizeof(dest), ev);
+		for (k = 0; k < n; k++)
+			if (!strcmp(d[k].dest, dest))
+				d[k].firewall_drops++;
+	}
+	return n;
+}
+
+static int diag_cmp(const void *a, const void *b)
+{
+	const struct diagnosis *x = a, *y = b;
+	long nx = x->timeouts + x->routing + x->unreachable + x->refused + x->other;
+	long ny = y->timeouts + y->routing + y->unreachable + y->refused + y->other;
+
+	return (ny > nx) - (ny < nx);
+}
+
+/* The report's first lines: for each failing process and destination, the cause. */
+static void report_diagnosis(FILE *f, struct offline *o)
+{
+	struct diagnosis d[DIAG_MAX];
+	json_object *arr = json_object_new_array(), *e;
+	size_t i, n = diagnose(o, d);
+	char cause[160];
+
+	if (n)
+		qsort(d, n, sizeof(d[0]), diag_cmp);
+	if (n)
+		fprintf(f, "\nDiagnosis:\n");
+	for (i = 0; i < n && i < 10; i++) {
+		enum cause c = diag_cause(&d[i]);
+		long failed = d[i].timeouts + d[i].routing + d[i].unreachable + d[i].refused +
+			      d[i].other;
+
+		snprintf(cause, sizeof(cause), "%s%s%s", causes[c].before, d[i].dest,
+			 causes[c].after);
+		fprintf(f, "- %s: %s. %ld connection attempt%s failed", d[i].process, cause, failed,
+			failed == 1 ? "" : "s");
+		if (c == CAUSE_FIREWALL)
+			fprintf(f, " without an answer (%ld abandoned by the application), and %ld "
+				   "packet%s to it were dropped by a firewall rule (NETFILTER_DROP)",
+				d[i].abandoned, d[i].firewall_drops, d[i].firewall_drops == 1 ? "" : "s");
+		else if (c == CAUSE_ROUTING)
+			fprintf(f, " inside connect() with %s: check the routes (ip route get) "
+				   "of its network namespace",
+				d[i].err[0] ? d[i].err : "ENETUNREACH");
+		else if (c == CAUSE_NO_ANSWER && d[i].abandoned)
+			fprintf(f, " (%ld abandoned by the application before the kernel's own "
+				   "timeout)", d[i].abandoned);
+		else if (d[i].err[0])
+			fprintf(f, " (%s)", d[i].err);
+		fprintf(f, ".\n");
+		e = json_object_new_object();
+		json_object_object_add(e, "process", json_object_new_string(d[i].process));
+		json_object_object_add(e, "destination", json_object_new_string(d[i].dest));
+		json_object_object_add(e, "cause", json_object_new_string(causes[c].key));
+		json_object_object_add(e, "failed", json_object_new_int64(failed));
+		json_object_object_add(e, "firewall_drops",
+				       json_object_new_int64(d[i].firewall_drops));
+		json_object_array_add(arr, e);
+	}
+	json_object_object_add(o->findings, "diagnosis", arr);
 }
 
 static void report_summary(FILE *f, struct offline *o)
@@ -471,6 +659,7 @@ static char *write_report(json_object *focus, struct offline *o)
 	if (!f)
 		return NULL;
 	fprintf(f, "%s\n", offline_label);
+	report_diagnosis(f, o);
 	report_scope(f, focus);
 	report_summary(f, o);
 	report_connections(f, o);
@@ -493,15 +682,75 @@ static char *write_report(json_object *focus, struct offline *o)
 	return clean;
 }
 
+/* Whether the data has connects of a process named word. */
+static bool process_seen(struct tool_context *ctx, const struct tool *summary, json_object *focus,
+			 const char *word)
+{
+	json_object *probe = json_object_new_object(), *args, *res = NULL;
+	char *err = NULL;
+	double total = 0;
+
+	json_object_object_add(probe, "process_name", json_object_new_string(word));
+	if (field(focus, "duration"))
+		json_object_object_add(probe, "duration", json_object_get(field(focus, "duration")));
+	args = plan_args(summary, probe);
+	if (tool_invoke(summary, ctx, args, &res, &err) >= 0)
+		field_number(res, "total_connections", &total);
+	json_object_put(res);
+	json_object_put(args);
+	json_object_put(probe);
+	free(err);
+	return total > 0;
+}
+
+#define QUERY_MAX_PROBES 16
+
+/* "why can't nsdbapp reach its database?": a question that names a process without --process is
+ * about that process. The first word of the question (a possible process name, up to 15 bytes)
+ * that the data knows as a process becomes the focus: a new focus object, or NULL. */
+static json_object *focus_from_query(struct tool_context *ctx, json_object *args)
+{
+	const struct tool *summary = tool_lookup(ctx->tools, plan[STEP_SUMMARY], false);
+	const char *q = field_string(args, "query"), *p;
+	json_object *focus;
+	char word[16];
+	int probes = 0;
+
+	if (!summary || !q || field(args, "pid") || field(args, "process_name"))
+		return NULL;
+	for (p = q; *p && probes < QUERY_MAX_PROBES;) {
+		size_t n = strspn(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				     "0123456789_.-");
+
+		if (n >= 2 && n < sizeof(word) && p[n] != '\'') { /* not "can't" */
+			memcpy(word, p, n);
+			word[n] = '\0';
+			probes++;
+			if (process_seen(ctx, summary, args, word)) {
+				focus = json_object_new_object();
+				json_object_object_foreach (args, k, v)
+					json_object_object_add(focus, k, json_object_get(v));
+				json_object_object_add(focus, "process_name",
+						       json_object_new_string(word));
+				return focus;
+			}
+		}
+		p += n ? n : 1;
+	}
+	return NULL;
+}
+
 int ai_offline_contextual(struct tool_context *ctx, json_object *args, json_object **ret,
 			  char **ret_error)
 {
 	struct offline o = { .tools_called = json_object_new_array(),
 			     .findings = json_object_new_object() };
-	json_object *result = NULL;
+	json_object *result = NULL, *named = focus_from_query(ctx, args);
 	char *report = NULL;
 	int i, r;
 
+	if (named)
+		args = named;
 	r = run_plan(ctx, args, &o, ret_error);
 	if (r)
 		goto out;
@@ -526,6 +775,7 @@ out:
 	}
 	json_object_put(o.tools_called);
 	json_object_put(o.findings);
+	json_object_put(named);
 	free(report);
 	return r;
 }

@@ -151,6 +151,11 @@ const char *fmt_outcome(int outcome)
 	return outcome >= 0 && outcome < FMT_N_OUTCOMES ? names[outcome] : "error";
 }
 
+const char *fmt_errno_name(int err)
+{
+	return err > 0 ? strerrorname_np(err) : NULL;
+}
+
 static void add_str(json_object *o, const char *k, const char *v)
 {
 	json_object_object_add(o, k, json_object_new_string(v));
@@ -213,13 +218,16 @@ json_object *event_to_json(const Netspy__V1__Event *ev)
 
 		add_str(o, "kind", "tcp_outcome");
 		add_process(o, t->pid != 0, t->pid, &t->comm);
-		add_str(o, "protocol", "TCP");
+		add_str(o, "protocol", fmt_protocol(t->ip_proto ? t->ip_proto : 6));
 		add_str(o, "family", fmt_family(t->family));
 		add_endpoint(o, "destination_ip", "destination_port", t->family, &t->dst_addr,
 			     t->dst_port);
 		add_endpoint(o, "source_ip", "source_port", t->family, &t->src_addr, t->src_port);
 		add_str(o, "outcome", fmt_outcome(t->outcome));
 		add_int(o, "errno", t->err);
+		json_object_object_add(o, "in_connect", json_object_new_boolean(t->sync));
+		json_object_object_add(o, "abandoned", json_object_new_boolean(t->abandoned));
+		add_int(o, "syn_retransmits", t->syn_retransmits);
 		if (t->latency_ns)
 			json_object_object_add(o, "latency_ms",
 					       json_object_new_double(t->latency_ns / 1e6));
@@ -235,6 +243,7 @@ json_object *event_to_json(const Netspy__V1__Event *ev)
 		add_endpoint(o, "destination_ip", "destination_port", d->family, &d->dst_addr,
 			     d->dst_port);
 		add_process(o, d->attributed, d->pid, &d->comm);
+		json_object_object_add(o, "by_flow", json_object_new_boolean(d->by_flow));
 		add_int(o, "ifindex", d->ifindex);
 		add_int(o, "netns", d->netns);
 	}
@@ -270,8 +279,9 @@ void event_print_line(FILE *f, const Netspy__V1__Event *ev)
 
 		fmt_sanitize(name, sizeof(name), o->comm.data, o->comm.len);
 		endpoint(dst, sizeof(dst), o->family, &o->dst_addr, o->dst_port);
-		fprintf(f, "%s | %-7s | %-24s | TCP  | %s | %s[%u]", t, "outcome", dst,
-			fmt_outcome(o->outcome), o->pid ? name : "?", o->pid);
+		fprintf(f, "%s | %-7s | %-24s | %-4s | %s%s | %s[%u]", t, "outcome", dst,
+			fmt_protocol(o->ip_proto ? o->ip_proto : 6), fmt_outcome(o->outcome),
+			o->abandoned ? " (abandoned)" : "", o->pid ? name : "?", o->pid);
 		if (o->latency_ns)
 			fprintf(f, " | %.3f ms", o->latency_ns / 1e6);
 		if (o->err)

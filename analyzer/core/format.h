@@ -41,6 +41,7 @@ const char *fmt_family(uint32_t family);     /* "IPv4", "IPv6" or "unknown" */
 #define FMT_OUTCOME_ENUM_JSON \
 	"[" FMT_OUTCOME_NAMES(FMT_OUTCOME_JSON_FIRST_, FMT_OUTCOME_JSON_REST_) "]"
 const char *fmt_outcome(int outcome); /* "established", "refused", ... */
+const char *fmt_errno_name(int err);  /* "ENETUNREACH", ...; NULL when not an errno */
 
 /* One JSON object for an event, for `watch --json` and tests. */
 json_object *event_to_json(const Netspy__V1__Event *ev);

@@ -125,9 +125,8 @@ static void cookie_remove_at(struct cookie_map *m, size_t i)
 	m->n--;
 }
 
-static void cookie_put(struct store *s, uint64_t cookie, uint64_t abs)
+static void cookie_put(struct cookie_map *m, uint64_t cookie, uint64_t abs)
 {
-	struct cookie_map *m = &s->pending;
 	size_t i;
 
 	if (!cookie)
@@ -147,9 +146,8 @@ static void cookie_put(struct store *s, uint64_t cookie, uint64_t abs)
 }
 
 /* The live connect record of cookie (removed from the map), or NULL. */
-static struct store_conn *cookie_take(struct store *s, uint64_t cookie)
+static struct store_conn *cookie_take(struct store *s, struct cookie_map *m, uint64_t cookie)
 {
-	struct cookie_map *m = &s->pending;
 	size_t i;
 	uint64_t abs;
 
@@ -195,6 +193,8 @@ int store_init(struct store *s, size_t capacity, const char *cgroup_root)
 		r = ring_init(&s->drops, sizeof(struct store_drop), capacity);
 	if (r == 0)
 		r = cookie_map_init(&s->pending, max_pending ? max_pending : 1);
+	if (!r)
+		r = cookie_map_init(&s->udp_last, max_pending ? max_pending : 1);
 	/* Id 0 of every table is the all-zero key: the fallback when a table overflows. */
 	if (r == 0 && add_zero_keys(&s->comms, &s->endpoints, &s->reasons) < 0)
 		r = -ENOMEM;
@@ -220,6 +220,7 @@ void store_fini(struct store *s)
 	free(s->conns.v);
 	free(s->drops.v);
 	free(s->pending.slots);
+	free(s->udp_last.slots);
 	intern_fini(&s->comms);
 	intern_fini(&s->cgroups);
 	intern_fini(&s->reasons);
@@ -429,13 +430,15 @@ static void add_connect(struct store *s, uint64_t ts, const Netspy__V1__Connect 
 	r->dst = endpoint_id(s, c->family, &c->dst_addr, c->dst_port);
 	r->proto = (uint8_t)c->ip_proto;
 	r->outcome = c->ip_proto == 6 ? STORE_OUTCOME_PENDING : STORE_OUTCOME_SENT;
-	if (c->ip_proto == 6)
-		cookie_put(s, c->cookie, s->conns.head - 1);
+	/* A UDP connect has an outcome only when it failed, right after it: its socket's latest
+	 * connect is the one. */
+	cookie_put(c->ip_proto == 6 ? &s->pending : &s->udp_last, c->cookie, s->conns.head - 1);
 }
 
 static void add_outcome(struct store *s, const Netspy__V1__TcpOutcome *o)
 {
-	struct store_conn *r = cookie_take(s, o->cookie);
+	bool udp = o->ip_proto == 17;
+	struct store_conn *r = cookie_take(s, udp ? &s->udp_last : &s->pending, o->cookie);
 	uint64_t us = (o->latency_ns + 999) / 1000;
 
 	if (!r) {
@@ -443,7 +446,11 @@ static void add_outcome(struct store *s, const Netspy__V1__TcpOutcome *o)
 		return;
 	}
 	r->outcome = o->outcome <= 7 ? (uint8_t)o->outcome : 6;
-	r->latency_us = us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
+	r->err = o->err > 0 && o->err < 256 ? (uint8_t)o->err : 0;
+	r->flags = (uint8_t)((o->sync ? STORE_CONN_SYNC : 0) |
+			     (o->abandoned ? STORE_CONN_ABANDONED : 0));
+	if (!udp)
+		r->latency_us = us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
 }
 
 static void add_drop(struct store *s, uint64_t ts, const Netspy__V1__Drop *d)
@@ -502,15 +509,55 @@ const char *store_reason(const struct store *s, uint16_t id)
 	return intern_key(&s->reasons, id < s->reasons.n ? id : 0);
 }
 
-bool store_outcome_failed(int outcome)
+/* Whether a connect of the same process to the same port, started within the Happy Eyeballs
+ * window of record abs, was established. Records are in time order: the scan stops at the
+ * window's edges (and after a bounded number of records, on a very busy machine). */
+static bool sibling_established(const struct store *s, uint64_t abs)
 {
-	return outcome >= 2 && outcome <= 6;
+	const struct store_conn *r = store_conn_at(s, abs), *o;
+	uint16_t port = store_endpoint(s, r->dst)->port;
+	uint64_t first = s->conns.head - s->conns.count, i;
+	int budget = 4096;
+
+	for (int dir = -1; dir <= 1; dir += 2) {
+		for (i = abs + (uint64_t)dir; i >= first && i < s->conns.head && budget-- > 0;
+		     i += (uint64_t)dir) {
+			o = store_conn_at(s, i);
+			if (o->ts_ns + STORE_HAPPY_EYEBALLS_NS < r->ts_ns ||
+			    o->ts_ns > r->ts_ns + STORE_HAPPY_EYEBALLS_NS)
+				break;
+			if (o->pid == r->pid && o->outcome == 1 &&
+			    (!port || store_endpoint(s, o->dst)->port == port))
+				return true;
+		}
+	}
+	return false;
+}
+
+int store_conn_verdict(const struct store *s, uint64_t abs, bool *ret_failed)
+{
+	const struct store_conn *r = store_conn_at(s, abs);
+	int outcome = r->outcome < STORE_N_OUTCOMES ? r->outcome : 6;
+
+	*ret_failed = outcome >= 2 && outcome <= 6;
+	if (*ret_failed && (r->flags & STORE_CONN_ABANDONED) && sibling_established(s, abs)) {
+		*ret_failed = false;
+		return 7; /* aborted: the slower of two attempts, by design */
+	}
+	/* A UDP connect that fails inside the syscall while the process connects elsewhere at once
+	 * is how getaddrinfo() sorts its answers (RFC 6724: it connects a UDP socket to each
+	 * address, IPv6 ones on a host without an IPv6 route too): a probe, not a failure. */
+	if (*ret_failed && r->proto == 17 && (r->flags & STORE_CONN_SYNC) &&
+	    sibling_established(s, abs))
+		*ret_failed = false;
+	return outcome;
 }
 
 size_t store_memory(const struct store *s)
 {
 	return (s->conns.mask + 1) * s->conns.elem + (s->drops.mask + 1) * s->drops.elem +
-	       s->pending.n_slots * sizeof(struct cookie_slot) + intern_memory(&s->comms) +
+	       (s->pending.n_slots + s->udp_last.n_slots) * sizeof(struct cookie_slot) +
+	       intern_memory(&s->comms) +
 	       intern_memory(&s->cgroups) + intern_memory(&s->reasons) +
 	       intern_memory(&s->endpoints) + s->cg_cap * sizeof(*s->cg);
 }

@@ -38,9 +38,17 @@ struct store_conn {
 	uint16_t comm;	     /* process name id */
 	uint16_t cgroup;     /* cgroup index */
 	uint8_t proto;	     /* IPPROTO_* */
-	uint8_t outcome;     /* STORE_OUTCOME_* */
-	uint8_t pad[2];
+	uint8_t outcome;     /* STORE_OUTCOME_*, as the kernel reported it */
+	uint8_t flags;	     /* STORE_CONN_* */
+	uint8_t err;	     /* the outcome's errno (0: none or not known) */
 };
+
+#define STORE_CONN_SYNC 0x1	 /* failed inside connect(): no packet was sent */
+#define STORE_CONN_ABANDONED 0x2 /* closed by its application before any answer */
+
+/* Happy Eyeballs (RFC 8305): parallel attempts start at most 2 s apart (its largest attempt
+ * delay); the one that loses is abandoned by design. */
+#define STORE_HAPPY_EYEBALLS_NS 2000000000ull
 
 struct store_drop {
 	uint64_t ts_ns;
@@ -79,6 +87,7 @@ struct store {
 	struct store_cgroup_info *cg;
 	size_t cg_cap;
 	struct cookie_map pending; /* socket cookie -> connect record of a pending TCP connect */
+	struct cookie_map udp_last; /* socket cookie -> a UDP socket's latest connect record */
 	struct cgroup_names cgnames;
 	uint64_t evicted;	  /* records pushed out by newer ones */
 	uint64_t orphan_outcomes; /* TCP outcomes whose connect is not stored */
@@ -159,7 +168,13 @@ const struct store_endpoint *store_endpoint(const struct store *s, uint32_t id);
 const char *store_reason(const struct store *s, uint16_t id);
 /* Unit and container of a cgroup index, NULL when unknown / none. */
 const struct store_cgroup_info *store_cgroup(struct store *s, uint16_t idx);
-bool store_outcome_failed(int outcome);
+/* What a connect amounts to, the one place that decides it: its outcome as reported (*ret_failed:
+ * whether it counts as a failure), except an abandoned attempt while a sibling attempt of the same
+ * process to the same port succeeded within the Happy Eyeballs window: "aborted", not failed; and
+ * a UDP connect that failed inside the syscall while such a sibling succeeded (getaddrinfo()'s
+ * address sorting probes each address so) keeps its outcome but is not a failure. Every tool that
+ * counts or lists failures asks this. */
+int store_conn_verdict(const struct store *s, uint64_t abs, bool *ret_failed);
 /* Bytes held by the store. */
 size_t store_memory(const struct store *s);
 size_t store_count(const struct store *s); /* records held, both kinds */

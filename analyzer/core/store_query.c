@@ -212,16 +212,18 @@ struct conn_scratch {
 	struct dest_count *dests;
 };
 
-static void count_conn(const struct store_conn *r, struct store_conn_stats *st,
+static void count_conn(const struct store *s, uint64_t abs, struct store_conn_stats *st,
 		       struct conn_scratch *x)
 {
-	bool failed = store_outcome_failed(r->outcome);
+	const struct store_conn *r = store_conn_at(s, abs);
+	bool failed;
+	int outcome = store_conn_verdict(s, abs, &failed);
 
 	st->total++;
 	st->failed += failed;
 	st->by_proto[r->proto]++;
-	st->by_outcome[r->outcome < STORE_N_OUTCOMES ? r->outcome : 6]++;
-	if (r->outcome == 1 && r->latency_us)
+	st->by_outcome[outcome]++;
+	if (outcome == 1 && r->latency_us)
 		x->lat[x->n_lat++] = r->latency_us;
 	x->procs[r->comm][0]++;
 	x->procs[r->comm][1] += failed;
@@ -229,8 +231,8 @@ static void count_conn(const struct store_conn *r, struct store_conn_stats *st,
 		struct dest_count *d = &x->dests[r->dst];
 
 		d->total++;
-		d->refused += r->outcome == 2;
-		d->unreachable += r->outcome == 3 || r->outcome == 4;
+		d->refused += outcome == 2;
+		d->unreachable += failed && (outcome == 3 || outcome == 4);
 	}
 }
 
@@ -273,7 +275,7 @@ int store_conn_stats(struct store *s, const struct store_filter *f, unsigned fla
 		const struct store_conn *rec = store_conn_at(s, i);
 
 		if (conn_matches(&c, rec))
-			count_conn(rec, ret, &x);
+			count_conn(s, i, ret, &x);
 	}
 	percentiles(x.lat, x.n_lat, ret);
 	conn_tops(s, ret, &x);

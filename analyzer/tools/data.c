@@ -267,6 +267,8 @@ json_object *conn_to_json(struct store *s, uint64_t abs)
 	const struct store_cgroup_info *cg = store_cgroup(s, r->cgroup);
 	json_object *o = json_object_new_object();
 	char name[FMT_COMM_LEN];
+	bool failed;
+	int outcome;
 
 	comm_string(s, r->comm, name, sizeof(name));
 	json_object_object_add(o, "timestamp", rfc3339(r->ts_ns));
@@ -275,7 +277,13 @@ json_object *conn_to_json(struct store *s, uint64_t abs)
 	json_object_object_add(o, "protocol", json_object_new_string(fmt_protocol(r->proto)));
 	json_object_object_add(o, "family", json_object_new_string(fmt_family(dst->family)));
 	add_endpoint(o, "destination_ip", "destination_port", dst);
-	json_object_object_add(o, "outcome", json_object_new_string(fmt_outcome(r->outcome)));
+	outcome = store_conn_verdict(s, abs, &failed);
+	json_object_object_add(o, "outcome", json_object_new_string(fmt_outcome(outcome)));
+	json_object_object_add(o, "failed", json_object_new_boolean(failed));
+	json_object_object_add(o, "abandoned",
+			       json_object_new_boolean(r->flags & STORE_CONN_ABANDONED));
+	json_object_object_add(o, "in_connect", json_object_new_boolean(r->flags & STORE_CONN_SYNC));
+	json_object_object_add(o, "errno", str_or_null(r->err ? fmt_errno_name(r->err) : NULL));
 	if (r->latency_us)
 		json_object_object_add(o, "latency_ms", json_number(r->latency_us / 1000.0, 3));
 	json_object_object_add(o, "unit", str_or_null(cg ? cg->unit : NULL));
@@ -354,6 +362,14 @@ const char *json_str(json_object *o, const char *key, const char *dflt)
 	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
 		return dflt;
 	return json_object_get_string(v);
+}
+
+bool json_flag(json_object *o, const char *key)
+{
+	json_object *v;
+
+	return json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_boolean) &&
+	       json_object_get_boolean(v);
 }
 
 const char *text_subject(json_object *result, char *buf, size_t len)

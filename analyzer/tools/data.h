@@ -120,6 +120,7 @@ int data_list_run(struct tool_context *ctx, json_object *args, data_list_fn list
 /* ---- text ---- */
 int64_t json_int(json_object *o, const char *key);
 const char *json_str(json_object *o, const char *key, const char *dflt);
+bool json_flag(json_object *o, const char *key); /* false when absent */
 /* "Process 'curl'", "PID 1234", "All processes", ... (buf) for headlines. */
 const char *text_subject(json_object *result, char *buf, size_t len);
 /* "TCP 3, UDP 2" from an object of counts. */

@@ -22,7 +22,9 @@ static void list_row(struct text_rows *t, size_t i, json_object *e)
 	    json_str(e, "destination_ip", ""), (long long)json_int(e, "destination_port"));
 	text_rows_set(t, i, 2, "%s", json_str(e, "protocol", "?"));
 	text_rows_set(t, i, 3, "%s", json_str(e, "process", "?"));
-	text_rows_set(t, i, 4, "%s", json_str(e, "outcome", "?"));
+	text_rows_set(t, i, 4, "%s%s%s%s", json_str(e, "outcome", "?"),
+		      json_flag(e, "abandoned") ? " (abandoned)" : "",
+		      json_str(e, "errno", NULL) ? " " : "", json_str(e, "errno", ""));
 	if (json_object_object_get_ex(e, "latency_ms", &lat))
 		text_rows_set(t, i, 5, "%.3f ms", json_object_get_double(lat));
 	else
@@ -43,6 +45,8 @@ static void list_print(FILE *f, json_object *r)
 	",\"process\":" S_STRING ",\"protocol\":" S_STRING ",\"family\":{\"enum\":[\"IPv4\","  \
 	"\"IPv6\",\"unknown\"]},\"destination_ip\":" S_STRING ",\"destination_port\":" S_COUNT \
 	",\"outcome\":{\"enum\":" FMT_OUTCOME_ENUM_JSON "},\"latency_ms\":" S_NUMBER           \
+	",\"failed\":{\"type\":\"boolean\"},\"abandoned\":{\"type\":\"boolean\"},"             \
+	"\"in_connect\":{\"type\":\"boolean\"},\"errno\":" S_STRING_OR_NULL                    \
 	",\"unit\":" S_STRING_OR_NULL ",\"container\":" S_STRING_OR_NULL "},"                  \
 	"\"required\":[\"timestamp\",\"pid\",\"process\",\"protocol\",\"family\","             \
 	"\"destination_ip\",\"destination_port\",\"outcome\",\"unit\",\"container\"]}"
@@ -54,7 +58,9 @@ const struct tool tool_list_connections = {
 	.description = "List the most recent outbound connection attempts (newest first, at most "
 		       "max_events) over the last DURATION seconds, optionally for one process id, "
 		       "process name or systemd unit: time, process, protocol, destination, "
-		       "outcome and TCP handshake latency.",
+		       "outcome (failed: whether it counts as a failure; abandoned: closed by "
+		       "its application before any answer; in_connect: failed inside connect(), "
+		       "errno names why) and TCP handshake latency.",
 	.input_schema =
 	    ARGS_SCHEMA(ARG_PID "," ARG_PROCESS "," ARG_DURATION "," ARG_MAX_EVENTS "," ARG_UNIT),
 	.output_schema = "{\"type\":\"object\",\"properties\":{" OUT_COMMON S_LIST_COMMON

@@ -141,6 +141,44 @@ static void test_validation(void)
 	      "a comm longer than the kernel's 16 bytes is rejected");
 }
 
+/* An outcome's new fields: TCP or UDP only, retransmissions a byte; a drop attributed by flow
+ * must be attributed. */
+static void test_outcome_validation(void)
+{
+	Netspy__V1__Event ev = NETSPY__V1__EVENT__INIT;
+	Netspy__V1__TcpOutcome o = NETSPY__V1__TCP_OUTCOME__INIT;
+	Netspy__V1__Drop d = NETSPY__V1__DROP__INIT;
+	uint8_t a4[4] = { 192, 0, 2, 10 };
+	const char *why = NULL;
+
+	ev.kind_case = NETSPY__V1__EVENT__KIND_TCP_OUTCOME;
+	ev.tcp_outcome = &o;
+	o.outcome = NETSPY__V1__OUTCOME__OUTCOME_UNREACHABLE;
+	o.family = 2;
+	o.dst_addr = (ProtobufCBinaryData){ 4, a4 };
+	o.src_addr = (ProtobufCBinaryData){ 4, a4 };
+	o.ip_proto = 17;
+	o.err = 101;
+	o.sync = 1;
+	CHECK(decode_event(&ev, &why) == 0, "a UDP connect's synchronous failure passes");
+	o.ip_proto = 1;
+	CHECK(decode_event(&ev, &why) == -EBADMSG && strstr(why, "ip_proto"),
+	      "an outcome of neither TCP nor UDP is rejected (%s)", why);
+	o.ip_proto = 6;
+	o.abandoned = 1;
+	o.syn_retransmits = 256;
+	CHECK(decode_event(&ev, &why) == -EBADMSG && strstr(why, "syn_retransmits"),
+	      "more SYN retransmissions than a byte holds are rejected");
+	ev.kind_case = NETSPY__V1__EVENT__KIND_DROP;
+	ev.drop = &d;
+	d.reason_name = (char *)"NETFILTER_DROP";
+	d.by_flow = 1;
+	CHECK(decode_event(&ev, &why) == -EBADMSG && strstr(why, "attributed"),
+	      "a drop attributed by flow but not attributed is rejected");
+	d.attributed = 1;
+	CHECK(decode_event(&ev, &why) == 0, "a drop attributed by flow passes");
+}
+
 static void test_garbage(void)
 {
 	static const uint8_t junk[] = { 0xff, 0xfe, 0x01, 0x99, 0x42 };
@@ -156,6 +194,7 @@ int main(void)
 	test_roundtrip();
 	test_oversized();
 	test_validation();
+	test_outcome_validation();
 	test_garbage();
 	return CHECK_DONE();
 }

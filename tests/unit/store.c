@@ -312,6 +312,60 @@ static void test_units(void)
 	CHECK(system(path) == 0, "cleanup");
 }
 
+/* What counts as failed: synchronous failures (TCP and UDP), an abandoned attempt without an
+ * answer, and the Happy Eyeballs exception. */
+static void test_verdicts(void)
+{
+	struct store s;
+	struct store_filter all = { 0 };
+	struct store_conn_stats st;
+	bool failed;
+
+	store_init(&s, 1024, "/nonexistent");
+	/* No route: 3 TCP and 1 UDP connect fail inside the syscall. */
+	for (int i = 0; i < 3; i++) {
+		synth_connect(&s, T0 + (uint64_t)i, 10, "nsnoroute", 6, 10, 5432, 100 + i, 1);
+		synth_outcome_ex(&s, T0 + (uint64_t)i, 100 + i, 4, 6, 101, true, false);
+	}
+	synth_connect(&s, T0 + 5, 10, "nsnoroute", 17, 10, 53, 200, 1);
+	synth_outcome_ex(&s, T0 + 5, 200, 4, 17, 101, true, false);
+	synth_connect(&s, T0 + 6, 10, "nsnoroute", 17, 11, 53, 201, 1); /* this one took: sent */
+	CHECK(store_conn_stats(&s, &all, 0, &st) == 0 && st.total == 5 && st.failed == 4 &&
+		  st.by_outcome[4] == 4 && st.by_outcome[STORE_OUTCOME_SENT] == 1 &&
+		  st.by_outcome[STORE_OUTCOME_PENDING] == 0,
+	      "no route: 4 of 5 failed, unreachable, none pending (got %llu of %llu)",
+	      (unsigned long long)st.failed, (unsigned long long)st.total);
+	CHECK(store_conn_at(&s, 3)->err == 101 && (store_conn_at(&s, 3)->flags & STORE_CONN_SYNC),
+	      "the UDP connect keeps its errno and that it failed inside connect()");
+	/* An application gives up after 1.5 s: timeout, abandoned, failed. */
+	synth_connect(&s, T0 + 10 * SEC, 20, "nsdbapp", 6, 20, 5432, 300, 1);
+	synth_outcome_ex(&s, T0 + 11 * SEC, 300, 3, 6, 0, false, true);
+	CHECK(store_conn_verdict(&s, 5, &failed) == 3 && failed, "an unanswered abandon: failed");
+	/* Happy Eyeballs: IPv6 (abandoned, unanswered) and, 250 ms later, IPv4 established. */
+	synth_connect(&s, T0 + 20 * SEC, 30, "nsg-he", 6, 30, 443, 400, 1);
+	synth_connect(&s, T0 + 20 * SEC + 250000000, 30, "nsg-he", 6, 31, 443, 401, 1);
+	synth_outcome_ex(&s, T0 + 20 * SEC + 250100000, 401, 1, 6, 0, false, false);
+	synth_outcome_ex(&s, T0 + 21 * SEC, 400, 3, 6, 0, false, true);
+	CHECK(store_conn_verdict(&s, 6, &failed) == 7 && !failed,
+	      "abandoned while its sibling succeeded: aborted, not failed");
+	/* The same abandon with the success 5 s later is not Happy Eyeballs. */
+	synth_connect(&s, T0 + 30 * SEC, 40, "nslate", 6, 40, 443, 500, 1);
+	synth_outcome_ex(&s, T0 + 31 * SEC, 500, 3, 6, 0, false, true);
+	synth_connect(&s, T0 + 35 * SEC, 40, "nslate", 6, 41, 443, 501, 1);
+	synth_outcome_ex(&s, T0 + 35 * SEC, 501, 1, 6, 0, false, false);
+	CHECK(store_conn_verdict(&s, 8, &failed) == 3 && failed,
+	      "a success outside the window does not excuse it");
+	/* getaddrinfo()'s sorting: a UDP probe to an IPv6 address fails (no route), then the TCP
+	 * connect to the IPv4 address succeeds. */
+	synth_connect(&s, T0 + 40 * SEC, 50, "nscurl", 17, 50, 443, 600, 1);
+	synth_outcome_ex(&s, T0 + 40 * SEC, 600, 4, 17, 101, true, false);
+	synth_connect(&s, T0 + 40 * SEC + 1000000, 50, "nscurl", 6, 51, 443, 601, 1);
+	synth_outcome_ex(&s, T0 + 40 * SEC + 2000000, 601, 1, 6, 0, false, false);
+	CHECK(store_conn_verdict(&s, 10, &failed) == 4 && !failed,
+	      "a UDP probe that failed while the real connect succeeded: unreachable, not failed");
+	store_fini(&s);
+}
+
 int main(void)
 {
 	test_aggregations();
@@ -321,5 +375,6 @@ int main(void)
 	test_bounds_and_memory();
 	test_compaction();
 	test_units();
+	test_verdicts();
 	return CHECK_DONE();
 }

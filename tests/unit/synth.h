@@ -48,6 +48,25 @@ static inline void synth_outcome(struct store *s, uint64_t ts, uint64_t cookie, 
 	store_add(s, &ev);
 }
 
+/* An outcome with the facts the kernel adds: failed inside connect() (sync), or abandoned. */
+static inline void synth_outcome_ex(struct store *s, uint64_t ts, uint64_t cookie, int outcome,
+				    uint32_t ip_proto, int err, bool sync, bool abandoned)
+{
+	Netspy__V1__Event ev = NETSPY__V1__EVENT__INIT;
+	Netspy__V1__TcpOutcome o = NETSPY__V1__TCP_OUTCOME__INIT;
+
+	o.cookie = cookie;
+	o.outcome = outcome;
+	o.ip_proto = ip_proto;
+	o.err = err;
+	o.sync = sync;
+	o.abandoned = abandoned;
+	ev.timestamp_ns = ts;
+	ev.kind_case = NETSPY__V1__EVENT__KIND_TCP_OUTCOME;
+	ev.tcp_outcome = &o;
+	store_add(s, &ev);
+}
+
 static inline void synth_drop(struct store *s, uint64_t ts, const char *reason, uint32_t pid,
 			      const char *comm, uint32_t proto, uint32_t dport)
 {

@@ -64,6 +64,10 @@ static void ref_build(struct ref *r, const struct netspy_event *e, uint64_t seq,
 		r->o.src_port = e->sport;
 		r->o.dst_addr = bin(e->daddr, al);
 		r->o.dst_port = e->dport;
+		r->o.ip_proto = e->ip_proto;
+		r->o.sync = !!(e->flags & NETSPY_F_SYNC);
+		r->o.abandoned = !!(e->flags & NETSPY_F_ABANDONED);
+		r->o.syn_retransmits = e->tcp.syn_retrans;
 		r->ev.kind_case = NETSPY__V1__EVENT__KIND_TCP_OUTCOME;
 		r->ev.tcp_outcome = &r->o;
 	} else {
@@ -84,6 +88,7 @@ static void ref_build(struct ref *r, const struct netspy_event *e, uint64_t seq,
 		r->d.pid = attributed ? e->pid : 0;
 		r->d.comm = attributed ? bin(e->comm, cl) : bin(NULL, 0);
 		r->d.location = e->drop.location;
+		r->d.by_flow = attributed && (e->flags & NETSPY_F_BY_FLOW);
 		r->ev.kind_case = NETSPY__V1__EVENT__KIND_DROP;
 		r->ev.drop = &r->d;
 	}
@@ -115,8 +120,11 @@ static struct netspy_event sample(int i)
 		e.outcome = (uint8_t)(1 + i % 7);
 		e.tcp.err = i % 7 ? 111 : 0;
 		e.tcp.latency_ns = (uint64_t)i * 12345;
+		e.flags = i % 5 == 0 ? NETSPY_F_SYNC : i % 5 == 1 ? NETSPY_F_ABANDONED : 0;
+		e.tcp.syn_retrans = (uint8_t)(i % 5 == 1 ? i % 4 : 0);
 	} else if (e.type == NETSPY_EV_DROP) {
 		e.flags = i % 2 ? NETSPY_F_ATTRIBUTED : 0;
+		e.flags |= i % 3 == 2 ? NETSPY_F_BY_FLOW : 0;
 		e.drop.reason = (uint32_t)(i % 90);
 		e.drop.ifindex = (uint32_t)(i % 4);
 		e.drop.location = 0xffffffff81000000ull + (uint64_t)i;

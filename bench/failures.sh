@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# What reporting connect failures costs the UDP connect storm: the route lookup tracepoints
+# (fib_table_lookup runs once per UDP reconnect), the per-CPU hint the connect hooks now write with
+# the destination, cgroup/sock_release and sockops. Alternated triples (bare, netspyd before,
+# netspyd now; the order rotates) of a storm pinned to one core, rate per second of the storm's
+# own CPU time; the ratios to bare and their difference (the target: within 0.02). Then the
+# kernel's own accounting (bpf_stats) of each program over one storm per netspyd: ns per run and
+# runs per connect, which does not depend on what the other CPU does.
+# "Before" is netspyd built from BENCH_BEFORE_REF (default: the commit before connect failures were
+# reported), exported to a temporary directory; or BENCH_BEFORE=PATH to a netspyd binary.
+# Run as root from the top of the tree after `make bench-build` (bench/run.sh runs it).
+# Knobs: BENCH_SECONDS (one storm, default 2), BENCH_REPS (triples, default 5), BENCH_CPU (default 1).
+set -u
+BUILD=${NETSPY_BUILD:-build}
+SECS=${BENCH_SECONDS:-2}
+REPS=${BENCH_REPS:-5}
+CPU=${BENCH_CPU:-1}
+REF=${BENCH_BEFORE_REF:-669e2c0}
+T=$(mktemp -d /tmp/netspy-failbench.XXXXXX)
+SOCK=$T/netspyd.sock
+DPID=
+cleanup() {
+	[ -n "$DPID" ] && kill "$DPID" 2>/dev/null && wait "$DPID" 2>/dev/null
+	rm -rf "$T"
+}
+trap cleanup EXIT
+getent group netspy >/dev/null || groupadd --system netspy
+field() { sed -n "s/.*\\b$1=\\([0-9.]*\\).*/\\1/p" "$2" | tail -1; }
+median() { sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) print "nan"; else if (NR % 2) print a[(NR + 1) / 2]; else printf "%.4f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+
+BEFORE=${BENCH_BEFORE:-}
+if [ -z "$BEFORE" ]; then
+	mkdir -p "$T/before-tree"
+	git archive "$REF" | tar -x -C "$T/before-tree" &&
+		make -C "$T/before-tree" -j"$(nproc)" build/netspyd >"$T/before-build.log" 2>&1 ||
+		{ echo "cannot build netspyd at $REF: $(tail -3 "$T/before-build.log" 2>/dev/null)" >&2; exit 1; }
+	BEFORE=$T/before-tree/build/netspyd
+fi
+declare -A BIN=([before]=$BEFORE [now]=$BUILD/netspyd)
+
+start() {
+	"${BIN[$1]}" --socket "$SOCK" --log-target console >"$T/netspyd.log" 2>&1 &
+	DPID=$!
+	for _ in $(seq 100); do "$BUILD/netspyctl" --socket "$SOCK" status >/dev/null 2>&1 && return; sleep 0.1; done
+	echo "netspyd ($1) did not start: $(tail -3 "$T/netspyd.log")" >&2
+	exit 1
+}
+stop() { kill "$DPID"; wait "$DPID" 2>/dev/null; DPID=; }
+# storm CONFIG: one storm bare or under netspyd CONFIG; appends its CPU-time rate to $T/CONFIG
+storm() {
+	[ "$1" != bare ] && start "$1"
+	taskset -c "$CPU" "$BUILD/tests/storm" connect "$SECS" nsfailbench >"$T/storm.out"
+	field cpu_rate "$T/storm.out" >>"$T/$1"
+	[ "$1" != bare ] && stop
+	return 0
+}
+# cost CONFIG: "name ns_per_run runs_per_connect" for each program of netspyd CONFIG that ran
+cost() {
+	local was id n
+	start "$1"
+	was=$(sysctl -n kernel.bpf_stats_enabled)
+	sysctl -q kernel.bpf_stats_enabled=1
+	taskset -c "$CPU" "$BUILD/tests/storm" connect "$SECS" nsfailbench >"$T/cstorm.out"
+	n=$(field ops "$T/cstorm.out")
+	for id in $(grep -h '^prog_id:' /proc/"$DPID"/fdinfo/* | awk '{ print $2 }' | sort -un); do
+		bpftool prog show id "$id" | head -1
+	done | sed -n 's/.*: \([a-z_]*\) *name \([a-z0-9_]*\) .*run_time_ns \([0-9]*\) run_cnt \([0-9]*\).*/\2 \3 \4/p' |
+		awk -v n="$n" '$3 > 0 { printf "%s %.1f %.3f\n", $1, $2 / $3, $3 / (n ? n : 1) }'
+	sysctl -q kernel.bpf_stats_enabled="$was"
+	stop
+}
+
+orders=("bare before now" "before now bare" "now bare before")
+for ((i = 0; i < REPS; i++)); do
+	for c in ${orders[$((i % 3))]}; do storm "$c"; done
+	paste -d' ' <(tail -1 "$T/bare") <(tail -1 "$T/before") <(tail -1 "$T/now") |
+		awk '{ printf "%.4f %.4f %.4f\n", $2 / $1, $3 / $1, ($3 - $2) / $1 }' >>"$T/ratio"
+done
+for ((i = 0; i < REPS; i++)); do
+	cost before >>"$T/ns.before"
+	cost now >>"$T/ns.now"
+done
+col() { awk -v c="$1" '{ print $c }' "$T/ratio" | median; }
+echo "| netspyd | connects/s per CPU second (median of $REPS) | ratio to bare (median of triples) |"
+echo "| --- | ---: | ---: |"
+echo "| none (bare) | $(median <"$T/bare") | 1 |"
+echo "| before ($REF) | $(median <"$T/before") | $(col 1) |"
+echo "| now (connect failures reported) | $(median <"$T/now") | $(col 2) |"
+echo "| difference (now - before, median of triples) | | $(col 3) (triples: $(awk '{ printf "%s ", $3 }' "$T/ratio")) |"
+echo
+echo "| program (bpf_stats over one storm, median of $REPS) | before: ns per run | now: ns per run | now: runs per connect |"
+echo "| --- | ---: | ---: | ---: |"
+for p in $(awk '{ print $1 }' "$T/ns.now" "$T/ns.before" | sort -u); do
+	b=$(awk -v p="$p" '$1 == p { print $2 }' "$T/ns.before" | median)
+	a=$(awk -v p="$p" '$1 == p { print $2 }' "$T/ns.now" | median)
+	r=$(awk -v p="$p" '$1 == p { print $3 }' "$T/ns.now" | median)
+	echo "| $p | ${b/nan/-} | ${a/nan/-} | ${r/nan/-} |"
+done
+echo "Load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)."
