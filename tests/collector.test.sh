@@ -6,23 +6,6 @@ require_root
 
 PEER=$NETSPY_TESTS_BIN/collector_peer
 
-# count FILE PYTHON-CONDITION: number of JSON lines in FILE for which the condition on e holds.
-count() {
-	python3 - "$1" "$2" <<'EOF'
-import json, sys
-n = 0
-for line in open(sys.argv[1]):
-    line = line.strip()
-    if not line:
-        continue
-    e = json.loads(line)
-    if e.get("kind") == "subscribed":
-        continue
-    if eval(sys.argv[2], {}, {"e": e}):
-        n += 1
-print(n)
-EOF
-}
 # A TCP port with nothing listening on it (bound, never listened, so nobody else takes it).
 closed_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'

@@ -5,22 +5,6 @@
 . "$(dirname "$0")/lib.sh"
 require_root
 
-count() {
-	python3 - "$1" "$2" <<'EOF'
-import json, sys
-n = 0
-for line in open(sys.argv[1]):
-    line = line.strip()
-    if not line:
-        continue
-    e = json.loads(line)
-    if e.get("kind") == "subscribed":
-        continue
-    if eval(sys.argv[2], {}, {"e": e}):
-        n += 1
-print(n)
-EOF
-}
 # TCP connects of FILE without an outcome (by socket cookie).
 unresolved() {
 	python3 - "$1" <<'EOF'

@@ -155,3 +155,22 @@ dump_stop() {
 	kill "${DUMPERS[$1]}" 2>/dev/null
 	wait "${DUMPERS[$1]}" 2>/dev/null
 }
+
+# count FILE PYTHON-CONDITION: number of JSON lines in FILE (events as `watch --json` and the test
+# clients print them, the "subscribed" line aside) for which the condition on e holds.
+count() {
+	python3 - "$1" "$2" <<'EOF'
+import json, sys
+n = 0
+for line in open(sys.argv[1]):
+    line = line.strip()
+    if not line:
+        continue
+    e = json.loads(line)
+    if e.get("kind") == "subscribed":
+        continue
+    if eval(sys.argv[2], {}, {"e": e}):
+        n += 1
+print(n)
+EOF
+}
