@@ -8,21 +8,7 @@
 # Run as root from the top of the tree after `make bench-build` (bench/run.sh runs it).
 # Knobs: BENCH_SECONDS (one storm, default 2), BENCH_REPS (pairs, default 5), BENCH_CPU (default 1).
 set -u
-BUILD=${NETSPY_BUILD:-build}
-SECS=${BENCH_SECONDS:-2}
-REPS=${BENCH_REPS:-5}
-CPU=${BENCH_CPU:-1}
-T=$(mktemp -d /tmp/netspy-fallback.XXXXXX)
-SOCK=$T/netspyd.sock
-DPID=
-cleanup() {
-	[ -n "$DPID" ] && kill "$DPID" 2>/dev/null && wait "$DPID" 2>/dev/null
-	rm -rf "$T"
-}
-trap cleanup EXIT
-getent group netspy >/dev/null || groupadd --system netspy
-field() { sed -n "s/.*\\b$1=\\([0-9.]*\\).*/\\1/p" "$2" | tail -1; }
-median() { sort -g | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else printf "%.4f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+. bench/lib.sh
 
 # start PATH: netspyd with the fast (fast) or the fallback (fallback) connect programs
 start() {

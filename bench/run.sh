@@ -7,10 +7,7 @@
 # to wait, before each pair, for other netspy instances' programs to go away; default 20).
 set -u
 cd "$(dirname "$0")/.."
-BUILD=${NETSPY_BUILD:-build}
-SECS=${BENCH_SECONDS:-2}
-REPS=${BENCH_REPS:-5}
-CPU=${BENCH_CPU:-1}
+. bench/lib.sh
 BOUND_SECS=${BENCH_BOUND_SECONDS:-10}
 QUIET_WAIT=${BENCH_QUIET_WAIT:-20}
 NETSPYD=$PWD/$BUILD/netspyd
@@ -19,15 +16,13 @@ STORM=$PWD/$BUILD/tests/storm
 SUBSCRIBER=$PWD/$BUILD/tests/subscriber
 ORIG=$PWD/$BUILD/bench/orig_consumer
 COMM=nsbench$$
-T=$(mktemp -d /tmp/netspy-bench.XXXXXX)
-SOCK=$T/netspyd.sock
 TOOL_PID=
 SUB_PID=
 
 cleanup() {
 	[ -n "$SUB_PID" ] && kill "$SUB_PID" 2>/dev/null
 	[ -n "$TOOL_PID" ] && kill "$TOOL_PID" 2>/dev/null && wait "$TOOL_PID" 2>/dev/null
-	rm -rf "$T"
+	bench_cleanup
 }
 trap cleanup EXIT
 log() { echo "bench: $*" >&2; }
@@ -37,7 +32,6 @@ die() { log "$*"; exit 1; }
 for f in "$NETSPYD" "$NETSPYCTL" "$STORM" "$SUBSCRIBER" "$ORIG"; do
 	[ -x "$f" ] || die "$f is missing: run 'make bench'"
 done
-getent group netspy >/dev/null || groupadd --system netspy
 # The syscall tracepoints of the original design and of bpftrace need tracefs.
 if [ ! -d /sys/kernel/tracing/events ]; then
 	mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null ||
@@ -47,8 +41,6 @@ CGROOT=$(awk '$9 == "cgroup2" && $4 == "/" { print $5; exit }' /proc/self/mounti
 ulimit -l unlimited 2>/dev/null
 
 # ---- helpers ---------------------------------------------------------------------------------
-median() { sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) print "nan"; else if (NR % 2) print a[(NR + 1) / 2]; else printf "%.4f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
-field() { sed -n "s/.*\\b$1=\\([0-9.]*\\).*/\\1/p" "$2" | tail -1; }
 # cgroup connect4 programs attached to the cgroup2 root right now (ours and everyone else's)
 connect_hooks() { bpftool cgroup show "$CGROOT" 2>/dev/null | grep -c 'cgroup_inet4_connect'; }
 # The bare runs are only bare when no other netspy instance is attached: wait a little for that.

@@ -1,0 +1,25 @@
+# What the benchmark scripts (bench/*.sh) share: the knobs, a private directory removed at exit
+# (run.sh adds its own cleanup on top), the median of alternated runs and reading a key=value field
+# of a tool's output. Source it first, from the top of the tree: . bench/lib.sh
+# Knobs (environment): BENCH_SECONDS (one storm, default 2), BENCH_REPS (alternated runs per
+# configuration, default 5), BENCH_CPU (core the storm is pinned to, default 1).
+BUILD=${NETSPY_BUILD:-build}
+SECS=${BENCH_SECONDS:-2}
+REPS=${BENCH_REPS:-5}
+CPU=${BENCH_CPU:-1}
+T=$(mktemp -d /tmp/netspy-bench.XXXXXX)
+SOCK=$T/netspyd.sock
+# The netspyd a script started, stopped at exit.
+DPID=
+
+bench_cleanup() {
+	[ -n "$DPID" ] && kill "$DPID" 2>/dev/null && wait "$DPID" 2>/dev/null
+	rm -rf "$T"
+}
+trap bench_cleanup EXIT
+getent group netspy >/dev/null || groupadd --system netspy
+
+# median: the median of the numbers on stdin, one a line ("nan" when there are none).
+median() { sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) print "nan"; else if (NR % 2) print a[(NR + 1) / 2]; else printf "%.4f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+# field KEY FILE: the last KEY=NUMBER in FILE.
+field() { sed -n "s/.*\\b$1=\\([0-9.]*\\).*/\\1/p" "$2" | tail -1; }
