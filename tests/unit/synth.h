@@ -33,26 +33,31 @@ static inline void synth_connect(struct store *s, uint64_t ts, uint32_t pid, con
 	store_add(s, &ev);
 }
 
+static inline void synth_outcome_add(struct store *s, uint64_t ts, Netspy__V1__TcpOutcome *o)
+{
+	Netspy__V1__Event ev = NETSPY__V1__EVENT__INIT;
+
+	ev.timestamp_ns = ts;
+	ev.kind_case = NETSPY__V1__EVENT__KIND_TCP_OUTCOME;
+	ev.tcp_outcome = o;
+	store_add(s, &ev);
+}
+
 static inline void synth_outcome(struct store *s, uint64_t ts, uint64_t cookie, int outcome,
 				 uint64_t latency_ns)
 {
-	Netspy__V1__Event ev = NETSPY__V1__EVENT__INIT;
 	Netspy__V1__TcpOutcome o = NETSPY__V1__TCP_OUTCOME__INIT;
 
 	o.cookie = cookie;
 	o.outcome = outcome;
 	o.latency_ns = latency_ns;
-	ev.timestamp_ns = ts;
-	ev.kind_case = NETSPY__V1__EVENT__KIND_TCP_OUTCOME;
-	ev.tcp_outcome = &o;
-	store_add(s, &ev);
+	synth_outcome_add(s, ts, &o);
 }
 
 /* An outcome with the facts the kernel adds: failed inside connect() (sync), or abandoned. */
 static inline void synth_outcome_ex(struct store *s, uint64_t ts, uint64_t cookie, int outcome,
 				    uint32_t ip_proto, int err, bool sync, bool abandoned)
 {
-	Netspy__V1__Event ev = NETSPY__V1__EVENT__INIT;
 	Netspy__V1__TcpOutcome o = NETSPY__V1__TCP_OUTCOME__INIT;
 
 	o.cookie = cookie;
@@ -61,10 +66,7 @@ static inline void synth_outcome_ex(struct store *s, uint64_t ts, uint64_t cooki
 	o.err = err;
 	o.sync = sync;
 	o.abandoned = abandoned;
-	ev.timestamp_ns = ts;
-	ev.kind_case = NETSPY__V1__EVENT__KIND_TCP_OUTCOME;
-	ev.tcp_outcome = &o;
-	store_add(s, &ev);
+	synth_outcome_add(s, ts, &o);
 }
 
 static inline void synth_drop(struct store *s, uint64_t ts, const char *reason, uint32_t pid,
