@@ -24,14 +24,8 @@ if [ -z "$BEFORE" ]; then
 fi
 declare -A BIN=([before]=$BEFORE [now]=$BUILD/netspyd)
 
-start() {
-	"${BIN[$1]}" --socket "$SOCK" --log-target console >"$T/netspyd.log" 2>&1 &
-	DPID=$!
-	for _ in $(seq 100); do "$BUILD/netspyctl" --socket "$SOCK" status >/dev/null 2>&1 && return; sleep 0.1; done
-	echo "netspyd ($1) did not start: $(tail -3 "$T/netspyd.log")" >&2
-	exit 1
-}
-stop() { kill "$DPID"; wait "$DPID" 2>/dev/null; DPID=; }
+start() { bench_daemon_start "${BIN[$1]}"; }
+stop() { bench_daemon_stop; }
 # storm CONFIG: one storm bare or under netspyd CONFIG; appends its CPU-time rate to $T/CONFIG
 storm() {
 	[ "$1" != bare ] && start "$1"

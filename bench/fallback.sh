@@ -14,14 +14,9 @@ set -u
 start() {
 	local hide=
 	[ "$1" = fallback ] && hide=kern_ctx
-	NETSPYD_TEST_HIDE_FEATURES=$hide "$BUILD/netspyd" --socket "$SOCK" --log-target console \
-		>"$T/netspyd.log" 2>&1 &
-	DPID=$!
-	for _ in $(seq 100); do "$BUILD/netspyctl" --socket "$SOCK" status >/dev/null 2>&1 && return; sleep 0.1; done
-	echo "netspyd did not start: $(tail -3 "$T/netspyd.log")" >&2
-	exit 1
+	bench_daemon_start "$BUILD/netspyd" NETSPYD_TEST_HIDE_FEATURES=$hide
 }
-stop() { kill "$DPID"; wait "$DPID" 2>/dev/null; DPID=; }
+stop() { bench_daemon_stop; }
 # storm PATH: one storm under netspyd on PATH; appends its CPU-time rate to $T/PATH
 storm() {
 	start "$1"
