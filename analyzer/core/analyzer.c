@@ -47,6 +47,19 @@ static int handle(struct analyzer *an, const Netspy__V1__ServerMessage *m)
 	}
 }
 
+/* What netspy_client_next() returned: a message (r > 0) is handled and its memory handed back;
+ * a failure (r < 0) becomes the analyzer's error. Returns handle()'s result, or r. */
+static int handle_next(struct analyzer *an, int r, Netspy__V1__ServerMessage *m)
+{
+	if (r < 0) {
+		snprintf(an->error, sizeof(an->error), "%s", an->client.error);
+		return r;
+	}
+	r = handle(an, m);
+	arena_reset(&an->arena);
+	return r;
+}
+
 /* Reads messages until ReplayDone. */
 static int replay(struct analyzer *an, int timeout_ms)
 {
@@ -66,12 +79,7 @@ static int replay(struct analyzer *an, int timeout_ms)
 				 an->client.path);
 			return -ETIMEDOUT;
 		}
-		if (r < 0) {
-			snprintf(an->error, sizeof(an->error), "%s", an->client.error);
-			return r;
-		}
-		r = handle(an, m);
-		arena_reset(&an->arena);
+		r = handle_next(an, r, m);
 		if (r < 0)
 			return r;
 	}
@@ -214,12 +222,7 @@ int analyzer_poll(struct analyzer *an, int timeout_ms)
 			r = reconnect(an);
 			return r < 0 ? r : total;
 		}
-		if (r < 0) {
-			snprintf(an->error, sizeof(an->error), "%s", an->client.error);
-			return r;
-		}
-		r = handle(an, m);
-		arena_reset(&an->arena);
+		r = handle_next(an, r, m);
 		if (r < 0)
 			return r;
 		total += r;
