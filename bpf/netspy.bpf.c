@@ -32,6 +32,7 @@ const volatile __u64 wakeup_bytes = 1 << 20;	 /* wake the reader once this much 
 const volatile bool kfree_skb_has_rx_sk = false; /* kernel passes the receiving socket */
 const volatile __u32 ignore_tgid = 0;		 /* netspyd itself */
 const volatile __u32 conn_ring_order = 3;	 /* log2 of the connect ring slots per CPU */
+const volatile bool retransmit_has_err = false;	 /* tcp_retransmit_skb passes its result */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -510,6 +511,7 @@ static __always_inline void note_bind(struct bpf_sock *sk)
 	key.port = (__u16)sk->src_port;
 	o.pid = pid_tgid >> 32;
 	o.tid = (__u32)pid_tgid;
+	o.cgroup_id = bpf_get_current_cgroup_id();
 	bpf_get_current_comm(o.comm, sizeof(o.comm));
 	bpf_map_update_elem(&bound_ports, &key, &o, BPF_ANY);
 }
@@ -577,20 +579,123 @@ static __always_inline __u8 outcome_of(int newstate, int err)
 }
 
 /* A server's new connection (SYN_RECV -> ESTABLISHED) takes the owner of the port it was accepted
- * on, as recorded when the server bound it. */
-static __always_inline void adopt_accepted(const struct sock *sk)
+ * on, as recorded when the server bound it, and is reported as an inbound connection. Its owner
+ * entry also keeps its start and direction for its end. A port bound before netspyd started has
+ * no owner: the connection is still reported, unattributed. */
+static __always_inline void accepted(const struct sock *sk)
 {
 	struct bound_port key = {};
-	struct netspy_owner *o;
-	__u64 cookie;
+	struct netspy_owner *o, fresh = {};
+	struct netspy_event *e;
+	__u64 cookie, now = bpf_ktime_get_boot_ns();
 
 	key.netns_cookie = BPF_CORE_READ(sk, __sk_common.skc_net.net, net_cookie);
 	key.port = BPF_CORE_READ(sk, __sk_common.skc_num);
 	o = bpf_map_lookup_elem(&bound_ports, &key);
-	if (!o)
-		return;
+	if (o)
+		fresh = *o;
+	fresh.connect_ts_ns = 0;
+	fresh.flags = NETSPY_OWNER_INBOUND;
+	fresh.start_ts_ns = now;
 	cookie = bpf_get_socket_cookie((void *)sk);
-	bpf_map_update_elem(&owners, &cookie, o, BPF_ANY);
+	bpf_map_update_elem(&owners, &cookie, &fresh, BPF_ANY);
+
+	e = reserve(NETSPY_EV_TCP_ACCEPT);
+	if (!e)
+		return;
+	e->sock_type = SOCK_STREAM;
+	e->flags = NETSPY_F_INBOUND;
+	e->ts_ns = now;
+	e->cookie = cookie;
+	copy_sock_tuple(e, sk);
+	e->pid = fresh.pid;
+	e->tid = fresh.tid;
+	e->cgroup_id = fresh.cgroup_id;
+	__builtin_memcpy(e->comm, fresh.comm, sizeof(e->comm));
+	submit(e, NETSPY_CNT_ACCEPT);
+}
+
+/* The states an established connection passes through before CLOSE. */
+static __always_inline bool was_established(int state)
+{
+	return state == TCP_ESTABLISHED || state == TCP_FIN_WAIT1 || state == TCP_FIN_WAIT2 ||
+	       state == TCP_CLOSE_WAIT || state == TCP_LAST_ACK || state == TCP_CLOSING;
+}
+
+/* An established connection reaches CLOSE: its totals from tcp_sock, its owner, start and
+ * direction from the owners entry. A reset received sets sk_err (ECONNRESET, or EPIPE in
+ * CLOSE_WAIT) before the transition, a timeout ETIMEDOUT (or the ICMP error it kept); a reset
+ * this socket sends as it closes follows the transition (see enum netspy_end). */
+/* Payload bytes: bytes_acked and bytes_received count sequence space, which holds a FIN (and, for
+ * the connecting side, its SYN) besides the data. A FIN was received when SOCK_DONE is set (only
+ * tcp_fin() sets it); ours was acknowledged when we sent one (a state past ESTABLISHED on our
+ * side) and snd_una reached write_seq. An established outbound connection's SYN was acknowledged:
+ * the connecting side's snd_una starts at its ISN, the accepting side's one past it. */
+static __always_inline void payload_bytes(struct netspy_event *e, const struct sock *sk,
+					  int oldstate, bool inbound)
+{
+	const struct tcp_sock *tp = (const struct tcp_sock *)sk;
+	__u64 acked = BPF_CORE_READ(tp, bytes_acked), received = BPF_CORE_READ(tp, bytes_received);
+	unsigned long flags = BPF_CORE_READ(sk, __sk_common.skc_flags);
+	bool fin_sent = oldstate == TCP_FIN_WAIT1 || oldstate == TCP_FIN_WAIT2 ||
+			oldstate == TCP_CLOSING || oldstate == TCP_LAST_ACK;
+
+	if (!inbound && acked)
+		acked--;
+	if (fin_sent && acked && BPF_CORE_READ(tp, snd_una) == BPF_CORE_READ(tp, write_seq))
+		acked--;
+	if (received && (flags & (1ul << bpf_core_enum_value(enum sock_flags, SOCK_DONE))))
+		received--;
+	e->life.bytes_sent = acked;
+	e->life.bytes_received = received;
+}
+
+static __always_inline void connection_end(const struct sock *sk, int oldstate)
+{
+	const struct tcp_sock *tp = (const struct tcp_sock *)sk;
+	struct netspy_owner *o;
+	struct netspy_event *e;
+	__u64 cookie, now = bpf_ktime_get_boot_ns();
+	bool inbound = false;
+	int err;
+
+	cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
+	e = reserve(NETSPY_EV_TCP_END);
+	if (!e)
+		return;
+	e->sock_type = SOCK_STREAM;
+	e->ts_ns = now;
+	e->cookie = cookie;
+	copy_sock_tuple(e, sk);
+	e->life.retrans = BPF_CORE_READ(tp, total_retrans);
+	e->life.srtt_us = BPF_CORE_READ(tp, srtt_us) >> 3;
+	e->life.segs_out = BPF_CORE_READ(tp, segs_out);
+	err = BPF_CORE_READ(sk, sk_err);
+	e->outcome = NETSPY_END_CLOSED;
+	if (err == ECONNRESET || err == EPIPE)
+		e->outcome = NETSPY_END_RESET_RECEIVED;
+	else if (err)
+		e->outcome = NETSPY_END_TIMEOUT;
+	o = cookie ? bpf_map_lookup_elem(&owners, &cookie) : NULL;
+	if (o) {
+		e->pid = o->pid;
+		e->tid = o->tid;
+		__builtin_memcpy(e->comm, o->comm, sizeof(e->comm));
+		inbound = o->flags & NETSPY_OWNER_INBOUND;
+		if (inbound)
+			e->flags |= NETSPY_F_INBOUND;
+		if (o->flags & NETSPY_OWNER_RESET_RECV)
+			e->outcome = NETSPY_END_RESET_RECEIVED;
+		if (o->start_ts_ns && o->start_ts_ns <= now)
+			e->life.duration_ms = (__u32)((now - o->start_ts_ns) / 1000000);
+		else
+			e->flags |= NETSPY_F_NO_START;
+		o->start_ts_ns = 0;
+	} else {
+		e->flags |= NETSPY_F_NO_START;
+	}
+	payload_bytes(e, sk, oldstate, inbound);
+	submit(e, NETSPY_CNT_TCP_END);
 }
 
 /* The initial retransmission timeout (TCP_TIMEOUT_INIT): a connect that waited this long got
@@ -651,11 +756,15 @@ int BPF_PROG(tp_inet_sock_set_state, const struct sock *sk, int oldstate, int ne
 	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
 		return 0;
 	if (oldstate == TCP_SYN_RECV && newstate == TCP_ESTABLISHED) {
-		adopt_accepted(sk);
+		accepted(sk);
 		return 0;
 	}
 	if (oldstate == TCP_CLOSE && newstate == TCP_SYN_SENT) {
 		syn_sent(sk);
+		return 0;
+	}
+	if (newstate == TCP_CLOSE && was_established(oldstate)) {
+		connection_end(sk, oldstate);
 		return 0;
 	}
 	if (oldstate != TCP_SYN_SENT)
@@ -682,6 +791,9 @@ int BPF_PROG(tp_inet_sock_set_state, const struct sock *sk, int oldstate, int ne
 		__builtin_memcpy(e->comm, o->comm, sizeof(e->comm));
 		if (o->connect_ts_ns && o->connect_ts_ns <= now)
 			waited = e->tcp.latency_ns = now - o->connect_ts_ns;
+		/* The connection's duration counts from connect(). */
+		if (newstate == TCP_ESTABLISHED)
+			o->start_ts_ns = o->connect_ts_ns ? o->connect_ts_ns : now;
 		o->connect_ts_ns = 0;
 	}
 	if (e->outcome == NETSPY_OUT_ABORTED)
@@ -1030,5 +1142,99 @@ int tp_kfree_skb(__u64 *ctx)
 		count(NETSPY_CNT_OWNER_MISS);
 	}
 	submit(e, NETSPY_CNT_DROP);
+	return 0;
+}
+
+/* A TCP event of a socket (retransmit, reset) as a record: the socket's tuple and cookie, and its
+ * owner from the owners map (these run in softirq or timer context, where "current" is not the
+ * owner). Timewait and request sockets have the common part only, which is all this reads. */
+static __always_inline struct netspy_event *sock_event(const struct sock *sk, __u8 type,
+						       struct netspy_owner **ret_owner)
+{
+	struct netspy_owner *o;
+	struct netspy_event *e;
+	__u64 cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
+
+	o = cookie ? bpf_map_lookup_elem(&owners, &cookie) : NULL;
+	*ret_owner = o;
+	e = reserve(type);
+	if (!e)
+		return NULL;
+	e->sock_type = SOCK_STREAM;
+	e->ts_ns = bpf_ktime_get_boot_ns();
+	e->cookie = cookie;
+	copy_sock_tuple(e, sk);
+	e->ip_proto = IPPROTO_TCP;
+	if (o) {
+		e->pid = o->pid;
+		e->tid = o->tid;
+		__builtin_memcpy(e->comm, o->comm, sizeof(e->comm));
+		e->flags |= NETSPY_F_ATTRIBUTED;
+	}
+	return e;
+}
+
+/* One record per retransmission (SYN retransmissions of a connect included), with the number of
+ * segments it carried: the kernel retransmits a GSO packet of several segments at once, and counts
+ * (total_retrans, TcpRetransSegs) segments. Kernels that also trace failed attempts pass the
+ * result as a third argument: those sent nothing. */
+SEC("tp_btf/tcp_retransmit_skb")
+int tp_tcp_retransmit_skb(__u64 *ctx)
+{
+	const struct sock *sk = (const struct sock *)ctx[0];
+	const struct sk_buff *skb = (const struct sk_buff *)ctx[1];
+	const struct tcp_skb_cb *cb;
+	struct netspy_owner *o;
+	struct netspy_event *e;
+	__u16 segs;
+
+	if (!sk || !skb)
+		return 0;
+	if (retransmit_has_err && (int)ctx[2])
+		return 0;
+	cb = (const struct tcp_skb_cb *)&skb->cb[0];
+	segs = BPF_CORE_READ(cb, tcp_gso_segs);
+	e = sock_event(sk, NETSPY_EV_TCP_RETRANSMIT, &o);
+	if (e) {
+		e->life.retrans = segs ? segs : 1;
+		submit(e, NETSPY_CNT_RETRANSMIT);
+	}
+	return 0;
+}
+
+/* A reset sent by a socket: actively (it closes with unread data or SO_LINGER 0, or aborts) or in
+ * answer to a segment. A reset answering a segment for no socket at all has no owner and no
+ * connection: it is the refused connect the peer sees (and a NO_SOCKET drop here), not reported
+ * again. */
+SEC("tp_btf/tcp_send_reset")
+int BPF_PROG(tp_tcp_send_reset, const struct sock *sk, const struct sk_buff *skb)
+{
+	struct netspy_owner *o;
+	struct netspy_event *e;
+
+	if (!sk)
+		return 0;
+	e = sock_event(sk, NETSPY_EV_TCP_RESET, &o);
+	if (e)
+		submit(e, NETSPY_CNT_RESET);
+	return 0;
+}
+
+/* A reset received by an established (or closing) connection; it closes the socket next. */
+SEC("tp_btf/tcp_receive_reset")
+int BPF_PROG(tp_tcp_receive_reset, struct sock *sk)
+{
+	struct netspy_owner *o;
+	struct netspy_event *e;
+
+	if (!sk)
+		return 0;
+	e = sock_event(sk, NETSPY_EV_TCP_RESET, &o);
+	if (o)
+		o->flags |= NETSPY_OWNER_RESET_RECV;
+	if (e) {
+		e->flags |= NETSPY_F_INBOUND;
+		submit(e, NETSPY_CNT_RESET);
+	}
 	return 0;
 }

@@ -13,6 +13,10 @@ enum netspy_event_type {
 	NETSPY_EV_TCP_OUTCOME = 2,
 	NETSPY_EV_DROP = 3,
 	NETSPY_EV_KICK = 4, /* struct netspy_kick: "drain the connect rings", never an event */
+	NETSPY_EV_TCP_ACCEPT = 6,     /* a server's connection completed its handshake */
+	NETSPY_EV_TCP_END = 7,	      /* an established TCP connection reached CLOSE */
+	NETSPY_EV_TCP_RETRANSMIT = 8, /* a TCP segment was retransmitted */
+	NETSPY_EV_TCP_RESET = 9,      /* a TCP connection sent or received a reset */
 	NETSPY_EV_MAX,	    /* one past the last: sizes per-type arrays */
 };
 
@@ -34,6 +38,18 @@ enum netspy_outcome {
 #define NETSPY_F_SYNC 0x8	/* outcome: the connect failed inside connect(), no packet left */
 #define NETSPY_F_ABANDONED 0x10 /* outcome: its application closed it before any answer */
 #define NETSPY_F_BY_FLOW 0x20	/* drop: attributed by the packet's flow tuple, not its socket */
+#define NETSPY_F_INBOUND 0x40	/* end: an accepted connection; reset: received, not sent */
+#define NETSPY_F_NO_START 0x80	/* end: its start was not seen (duration unknown) */
+
+/* How a TCP connection ended (netspy_event.outcome of NETSPY_EV_TCP_END). Mirrors netspy.v1.TcpEnd.
+ * A reset the socket sends as it closes (SO_LINGER 0, unread data) is sent after the CLOSE
+ * transition: its NETSPY_EV_TCP_RESET event, with the same cookie, follows the end event. */
+enum netspy_end {
+	NETSPY_END_CLOSED = 1,
+	NETSPY_END_RESET_SENT = 2,
+	NETSPY_END_RESET_RECEIVED = 3,
+	NETSPY_END_TIMEOUT = 4,
+};
 
 /* Counters in the per-CPU "counters" array. */
 enum netspy_counter {
@@ -42,7 +58,11 @@ enum netspy_counter {
 	NETSPY_CNT_OUTCOME = 2,	   /* TCP outcome events produced */
 	NETSPY_CNT_DROP = 3,	   /* drop events produced */
 	NETSPY_CNT_OWNER_MISS = 4, /* drops whose socket owner was not known */
-	NETSPY_CNT_MAX = 8,
+	NETSPY_CNT_ACCEPT = 8,	   /* inbound TCP connection events produced */
+	NETSPY_CNT_TCP_END = 9,	   /* TCP connection end events produced */
+	NETSPY_CNT_RETRANSMIT = 10, /* TCP retransmit events produced */
+	NETSPY_CNT_RESET = 11,	   /* TCP reset events produced */
+	NETSPY_CNT_MAX = 16,
 };
 
 /* Addresses are in network byte order, ports in host byte order. For AF_INET only the first four
@@ -82,6 +102,16 @@ struct netspy_event {
 			__u32 ifindex;
 			__u64 location;
 		} drop;
+		/* The end of an established TCP connection (NETSPY_EV_TCP_END); how it ended is in
+		 * outcome (enum netspy_end), its direction in flags (NETSPY_F_INBOUND). */
+		struct {
+			__u64 bytes_sent;     /* tcp_sock bytes_acked */
+			__u64 bytes_received; /* tcp_sock bytes_received */
+			__u32 retrans;	      /* total_retrans: segments retransmitted */
+			__u32 srtt_us;	      /* smoothed RTT */
+			__u32 segs_out;	      /* segments sent, retransmissions included */
+			__u32 duration_ms;    /* connect() or handshake to CLOSE */
+		} life;
 	};
 };
 
@@ -117,6 +147,8 @@ struct netspy_clock_sample {
 #define NETSPY_OWNER_SYN_SENT 0x1	 /* the pending TCP connect reached SYN_SENT */
 #define NETSPY_OWNER_UDP_CONNECT 0x2 /* a UDP socket that connect() was called on */
 #define NETSPY_OWNER_REPORTED 0x4	 /* a UDP connect's failure was reported already */
+#define NETSPY_OWNER_INBOUND 0x8	 /* an accepted TCP connection */
+#define NETSPY_OWNER_RESET_RECV 0x10 /* the connection received a reset */
 
 /* What netspyd knows about a socket's owner, keyed by socket cookie. */
 struct netspy_owner {
@@ -129,6 +161,8 @@ struct netspy_owner {
 	__u16 dport;	/* host order */
 	__s32 sync_err; /* errno of a route lookup that failed for it (policy routing), or 0 */
 	__u8 daddr[16]; /* the pending connect's destination */
+	__u64 start_ts_ns; /* the established connection's start (connect() or handshake), or 0 */
+	__u64 cgroup_id;   /* bound_ports entries: the cgroup of the process that bound the port */
 };
 
 #endif

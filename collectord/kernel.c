@@ -1,5 +1,6 @@
 /* The running kernel's features, from its BTF: enumerators of the BPF uapi enums (map and program
- * types, helper ids), the kfunc's BTF function and the kfree_skb tracepoint's arguments. */
+ * types, helper ids), the kfunc's BTF function and the kfree_skb and tcp_retransmit_skb
+ * tracepoints' arguments. */
 #include <stdio.h>
 #include <string.h>
 #include <bpf/btf.h>
@@ -22,6 +23,9 @@ static const struct kernel_feature_info infos[KERNEL_F_MAX] = {
 			     false,
 			     "drops of packets not yet bound to a socket are attributed less "
 			     "often" },
+	[KERNEL_F_RETRANS_ERR] = { "retrans_err",
+				   "the result in the tcp_retransmit_skb tracepoint", "6.17", false,
+				   "nothing (older kernels trace successful retransmissions only)" },
 };
 
 const struct kernel_feature_info *kernel_feature_info(enum kernel_feature f)
@@ -49,11 +53,11 @@ static bool enum_has(const struct btf *btf, const char *name, const char *value)
 	return false;
 }
 
-/* Arguments of the kfree_skb tracepoint, from the BTF of its probe's type: the tracepoint's own
- * arguments plus the leading context pointer (void *, skb, location[, reason[, rx_sk]]). */
-static int kfree_skb_args(const struct btf *btf)
+/* Arguments of a tracepoint, from the BTF of its probe's type: the tracepoint's own arguments
+ * plus the leading context pointer (kfree_skb: void *, skb, location[, reason[, rx_sk]]). */
+static int tp_args(const struct btf *btf, const char *typedef_name)
 {
-	int id = btf__find_by_name_kind(btf, "btf_trace_kfree_skb", BTF_KIND_TYPEDEF);
+	int id = btf__find_by_name_kind(btf, typedef_name, BTF_KIND_TYPEDEF);
 	const struct btf_type *t;
 
 	if (id < 0)
@@ -82,7 +86,7 @@ static bool hidden(const char *hide, const char *key)
 
 void kernel_probe(const struct btf *btf, const char *hide, struct kernel_features *ret)
 {
-	int args = kfree_skb_args(btf);
+	int args = tp_args(btf, "btf_trace_kfree_skb");
 
 	ret->has[KERNEL_F_RINGBUF] = enum_has(btf, "bpf_map_type", "BPF_MAP_TYPE_RINGBUF");
 	ret->has[KERNEL_F_TASK_BTF] = enum_has(btf, "bpf_func_id", "BPF_FUNC_get_current_task_btf");
@@ -91,6 +95,7 @@ void kernel_probe(const struct btf *btf, const char *hide, struct kernel_feature
 	ret->has[KERNEL_F_KERN_CTX] =
 	    btf__find_by_name_kind(btf, "bpf_cast_to_kern_ctx", BTF_KIND_FUNC) >= 0;
 	ret->has[KERNEL_F_RX_SK] = args >= 5;
+	ret->has[KERNEL_F_RETRANS_ERR] = tp_args(btf, "btf_trace_tcp_retransmit_skb") >= 4;
 	for (int f = 0; f < KERNEL_F_MAX; f++)
 		if (hidden(hide, infos[f].key))
 			ret->has[f] = false;

@@ -16,6 +16,7 @@ enum kernel_feature {
 	KERNEL_F_DROP_REASON,  /* kfree_skb passes the drop reason (5.17): drop tracing */
 	KERNEL_F_KERN_CTX, /* the bpf_cast_to_kern_ctx kfunc (6.2): the connect hooks' fast path */
 	KERNEL_F_RX_SK,	   /* kfree_skb passes the receiving socket (6.12): more drops attributed */
+	KERNEL_F_RETRANS_ERR, /* tcp_retransmit_skb passes its result (6.17): failures traced too */
 	KERNEL_F_MAX,
 };
 

@@ -306,6 +306,10 @@ static void fill_stats(void *ctx, Netspy__V1__Stats *st)
 	st->connects_total = d->by_type[NETSPY_EV_CONNECT];
 	st->tcp_outcomes_total = d->by_type[NETSPY_EV_TCP_OUTCOME];
 	st->drops_total = d->by_type[NETSPY_EV_DROP];
+	st->tcp_accepts_total = d->by_type[NETSPY_EV_TCP_ACCEPT];
+	st->tcp_ends_total = d->by_type[NETSPY_EV_TCP_END];
+	st->tcp_retransmits_total = d->by_type[NETSPY_EV_TCP_RETRANSMIT];
+	st->tcp_resets_total = d->by_type[NETSPY_EV_TCP_RESET];
 	st->clients_refused = d->srv.cnt.refused;
 	st->clients_dropped_events = d->srv.cnt.client_lost_events;
 	st->boot_id = d->boot_id;

@@ -1,6 +1,6 @@
 /* Loading and attaching netspy's eBPF programs (one table, probe_table, says which and how):
  * cgroup sock_addr, sock_release and sockops hooks on the cgroup2 root, tp_btf/inet_sock_set_state,
- * the route lookup tracepoints and tp_btf/kfree_skb;
+ * the route lookup tracepoints, the tcp retransmit and reset tracepoints and tp_btf/kfree_skb;
  * per-CPU connect rings and one ring buffer, drained in batches. */
 #include <errno.h>
 #include <fcntl.h>
@@ -46,7 +46,11 @@ static int on_sample(void *ctx, void *data, size_t size)
 
 	if (size < sizeof(struct netspy_event)) /* a kick, or nothing we know */
 		return 0;
-	if (e->type == NETSPY_EV_TCP_OUTCOME) {
+	/* TCP outcomes follow their connect, which the connect rings deliver: held until the rings
+	 * are drained. The connection's later events (its end, its resets) stay behind it. */
+	if (e->type == NETSPY_EV_TCP_OUTCOME || e->type == NETSPY_EV_TCP_END ||
+	    e->type == NETSPY_EV_TCP_RESET || e->type == NETSPY_EV_TCP_ACCEPT ||
+	    e->type == NETSPY_EV_TCP_RETRANSMIT) {
 		if (p->n_held == p->cap_held) {
 			size_t cap = p->cap_held ? p->cap_held * 2 : 256;
 			struct netspy_event *n = realloc(p->held, cap * sizeof(*n));
@@ -170,6 +174,9 @@ static const struct probe_def probe_table[] = {
 	{ "tp_fib6_table_lookup", PROBE_TRACE, .feature = KERNEL_F_MAX },
 	{ "cgroup_sock_release", PROBE_CGROUP, .feature = KERNEL_F_MAX },
 	{ "sockops_tcp_connect", PROBE_CGROUP, .feature = KERNEL_F_MAX },
+	{ "tp_tcp_retransmit_skb", PROBE_TRACE, .feature = KERNEL_F_MAX },
+	{ "tp_tcp_send_reset", PROBE_TRACE, .feature = KERNEL_F_MAX },
+	{ "tp_tcp_receive_reset", PROBE_TRACE, .feature = KERNEL_F_MAX },
 	{ "tp_kfree_skb", PROBE_TRACE, .drops = true, .feature = KERNEL_F_DROP_REASON },
 	{ "sample_clock", PROBE_RUN, .feature = KERNEL_F_MAX },
 };
@@ -290,6 +297,7 @@ static int load(struct probes *p, const struct probes_opts *o)
 		return fail(p, -errno, "opening the BPF object");
 	p->skel->rodata->wakeup_bytes = o->wakeup_bytes;
 	p->skel->rodata->kfree_skb_has_rx_sk = p->features.has[KERNEL_F_RX_SK];
+	p->skel->rodata->retransmit_has_err = p->features.has[KERNEL_F_RETRANS_ERR];
 	p->skel->rodata->ignore_tgid = (uint32_t)getpid();
 	p->conn_order = (uint32_t)__builtin_ctz(probes_conn_slots(o->ringbuf_bytes, p->ncpus));
 	p->skel->rodata->conn_ring_order = p->conn_order;

@@ -261,11 +261,32 @@ static int flush_out(struct client *c)
 
 /* ---- subscription delivery ------------------------------------------------------------------ */
 
+/* The kinds of protocol version 1's first release, sent to a client that names none. */
+#define ORIGINAL_KINDS                                                                         \
+	((1u << NETSPY_EV_CONNECT) | (1u << NETSPY_EV_TCP_OUTCOME) | (1u << NETSPY_EV_DROP))
+
+/* EventKind (validated by proto/frame.c) -> enum netspy_event_type. The first three are equal. */
+static unsigned kind_type(uint32_t kind)
+{
+	switch (kind) {
+	case NETSPY__V1__EVENT_KIND__EVENT_KIND_TCP_ACCEPT:
+		return NETSPY_EV_TCP_ACCEPT;
+	case NETSPY__V1__EVENT_KIND__EVENT_KIND_TCP_END:
+		return NETSPY_EV_TCP_END;
+	case NETSPY__V1__EVENT_KIND__EVENT_KIND_TCP_RETRANSMIT:
+		return NETSPY_EV_TCP_RETRANSMIT;
+	case NETSPY__V1__EVENT_KIND__EVENT_KIND_TCP_RESET:
+		return NETSPY_EV_TCP_RESET;
+	default:
+		return kind;
+	}
+}
+
 static bool matches(const struct client *c, const struct netspy_event *e)
 {
 	size_t i;
 
-	if (c->kinds_mask && !(c->kinds_mask & (1u << e->type)))
+	if (!(c->kinds_mask & (1u << e->type)))
 		return false;
 	if (c->n_pids) {
 		for (i = 0; i < c->n_pids; i++)
@@ -438,7 +459,11 @@ static void handle_subscribe(struct client *c, const Netspy__V1__Subscribe *sub)
 	}
 	c->kinds_mask = 0;
 	for (size_t i = 0; i < sub->n_kinds; i++)
-		c->kinds_mask |= 1u << sub->kinds[i]; /* EventKind values equal netspy_event_type */
+		c->kinds_mask |= 1u << kind_type(sub->kinds[i]);
+	/* No kinds: the kinds every client knows. A client that reads the later kinds asks for
+	 * them (an older client's validator would refuse a batch holding an unknown kind). */
+	if (!c->kinds_mask)
+		c->kinds_mask = ORIGINAL_KINDS;
 	c->live = sub->live;
 	c->subscribed = true;
 	c->replayed = 0;

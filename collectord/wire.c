@@ -112,6 +112,55 @@ static uint8_t *drop_body(uint8_t *p, const struct netspy_event *e, const struct
 	return put_uint(p, 16, attributed && (e->flags & NETSPY_F_BY_FLOW));
 }
 
+/* Local and peer of a socket's tuple (saddr/sport are the local side). */
+static uint8_t *tuple_body(uint8_t *p, unsigned first, const struct netspy_event *e)
+{
+	p = put_uint(p, first, e->family);
+	p = put_bytes(p, first + 1, e->saddr, addr_len(e));
+	p = put_uint(p, first + 2, e->sport);
+	p = put_bytes(p, first + 3, e->daddr, addr_len(e));
+	return put_uint(p, first + 4, e->dport);
+}
+
+static uint8_t *accept_body(uint8_t *p, const struct netspy_event *e)
+{
+	p = put_uint(p, 1, e->cookie);
+	p = put_uint(p, 2, e->pid);
+	p = put_uint(p, 3, e->tid);
+	p = put_bytes(p, 4, e->comm, comm_len(e->comm));
+	p = put_uint(p, 5, e->cgroup_id);
+	return tuple_body(p, 6, e);
+}
+
+static uint8_t *end_body(uint8_t *p, const struct netspy_event *e)
+{
+	p = put_uint(p, 1, e->cookie);
+	p = put_uint(p, 2, e->pid);
+	p = put_uint(p, 3, e->tid);
+	p = put_bytes(p, 4, e->comm, comm_len(e->comm));
+	p = put_uint(p, 5, !!(e->flags & NETSPY_F_INBOUND));
+	p = tuple_body(p, 6, e);
+	p = put_uint(p, 11, e->outcome);
+	p = put_uint(p, 12, e->life.bytes_sent);
+	p = put_uint(p, 13, e->life.bytes_received);
+	p = put_uint(p, 14, e->life.retrans);
+	p = put_uint(p, 15, e->life.srtt_us);
+	p = put_uint(p, 16, e->life.segs_out);
+	p = put_uint(p, 17, e->life.duration_ms);
+	return put_uint(p, 18, !!(e->flags & NETSPY_F_NO_START));
+}
+
+static uint8_t *signal_body(uint8_t *p, const struct netspy_event *e)
+{
+	p = put_uint(p, 1, e->cookie);
+	p = put_uint(p, 2, e->pid);
+	p = put_uint(p, 3, e->tid);
+	p = put_bytes(p, 4, e->comm, comm_len(e->comm));
+	p = tuple_body(p, 5, e);
+	p = put_uint(p, 10, e->type == NETSPY_EV_TCP_RESET && (e->flags & NETSPY_F_INBOUND));
+	return put_uint(p, 11, e->type == NETSPY_EV_TCP_RETRANSMIT ? e->life.retrans : 0);
+}
+
 size_t wire_event(uint8_t *out, const struct netspy_event *e, uint64_t seq,
 		  const struct dropnames *names)
 {
@@ -126,6 +175,22 @@ size_t wire_event(uint8_t *out, const struct netspy_event *e, uint64_t seq,
 	case NETSPY_EV_TCP_OUTCOME:
 		field = 4;
 		b = outcome_body(b, e);
+		break;
+	case NETSPY_EV_TCP_ACCEPT:
+		field = 7;
+		b = accept_body(b, e);
+		break;
+	case NETSPY_EV_TCP_END:
+		field = 8;
+		b = end_body(b, e);
+		break;
+	case NETSPY_EV_TCP_RETRANSMIT:
+		field = 9;
+		b = signal_body(b, e);
+		break;
+	case NETSPY_EV_TCP_RESET:
+		field = 10;
+		b = signal_body(b, e);
 		break;
 	default:
 		field = 5;

@@ -217,6 +217,45 @@ static const char *drop_invalid(const Netspy__V1__Drop *d)
 	return NULL;
 }
 
+static bool tuple_ok(uint32_t family, const ProtobufCBinaryData *local, uint32_t lport,
+		     const ProtobufCBinaryData *peer, uint32_t pport)
+{
+	return family_ok(family) && addr_ok(family, local) && addr_ok(family, peer) &&
+	       port_ok(lport) && port_ok(pport);
+}
+
+static const char *accept_invalid(const Netspy__V1__TcpAccept *a)
+{
+	if (a->comm.len > NETSPY_COMM_LEN)
+		return "tcp_accept: comm too long";
+	if (!tuple_ok(a->family, &a->local_addr, a->local_port, &a->peer_addr, a->peer_port))
+		return "tcp_accept: bad family, address or port";
+	return NULL;
+}
+
+static const char *end_invalid(const Netspy__V1__TcpEnd *e)
+{
+	if (e->comm.len > NETSPY_COMM_LEN)
+		return "tcp_end: comm too long";
+	if (!tuple_ok(e->family, &e->local_addr, e->local_port, &e->peer_addr, e->peer_port))
+		return "tcp_end: bad family, address or port";
+	if (e->end <= NETSPY__V1__TCP_END_KIND__TCP_END_UNSPECIFIED ||
+	    e->end > NETSPY__V1__TCP_END_KIND__TCP_END_TIMEOUT)
+		return "tcp_end: unknown end";
+	return NULL;
+}
+
+static const char *signal_invalid(const Netspy__V1__TcpSignal *g)
+{
+	if (g->comm.len > NETSPY_COMM_LEN)
+		return "tcp signal: comm too long";
+	if (!tuple_ok(g->family, &g->local_addr, g->local_port, &g->peer_addr, g->peer_port))
+		return "tcp signal: bad family, address or port";
+	if (g->segments > 65535)
+		return "tcp signal: segments out of range";
+	return NULL;
+}
+
 const char *netspy_event_invalid(const Netspy__V1__Event *ev)
 {
 	if (!ev)
@@ -228,6 +267,17 @@ const char *netspy_event_invalid(const Netspy__V1__Event *ev)
 		return outcome_invalid(ev->tcp_outcome);
 	case NETSPY__V1__EVENT__KIND_DROP:
 		return drop_invalid(ev->drop);
+	case NETSPY__V1__EVENT__KIND_TCP_ACCEPT:
+		return accept_invalid(ev->tcp_accept);
+	case NETSPY__V1__EVENT__KIND_TCP_END:
+		return end_invalid(ev->tcp_end);
+	case NETSPY__V1__EVENT__KIND_TCP_RETRANSMIT:
+		return signal_invalid(ev->tcp_retransmit);
+	case NETSPY__V1__EVENT__KIND_TCP_RESET:
+		return signal_invalid(ev->tcp_reset);
+	case NETSPY__V1__EVENT__KIND__NOT_SET:
+		/* A kind this build does not know (a newer daemon's): the reader skips it. */
+		return NULL;
 	default:
 		return "event of unknown kind";
 	}
@@ -248,7 +298,8 @@ static const char *subscribe_invalid(const Netspy__V1__Subscribe *s)
 			return "subscribe: process name empty or longer than 15 bytes";
 	for (i = 0; i < s->n_kinds; i++)
 		if (s->kinds[i] <= NETSPY__V1__EVENT_KIND__EVENT_KIND_UNSPECIFIED ||
-		    s->kinds[i] > NETSPY__V1__EVENT_KIND__EVENT_KIND_DROP)
+		    s->kinds[i] > NETSPY__V1__EVENT_KIND__EVENT_KIND_TCP_RESET ||
+		    s->kinds[i] == 4)
 			return "subscribe: unknown event kind";
 	return NULL;
 }

@@ -19,7 +19,7 @@
 /* Bounds enforced on every decoded message. */
 #define NETSPY_MAX_FILTER_PIDS 64
 #define NETSPY_MAX_FILTER_COMMS 64
-#define NETSPY_MAX_FILTER_KINDS 8
+#define NETSPY_MAX_FILTER_KINDS 16
 #define NETSPY_COMM_LEN 16 /* TASK_COMM_LEN */
 #define NETSPY_MAX_SOFTWARE_LEN 128
 #define NETSPY_MAX_TEXT_LEN 1024
