@@ -113,6 +113,8 @@ static int connect_and_replay(struct analyzer *an, int timeout_ms)
 		sub.comms = comms;
 		sub.n_comms = 1;
 	}
+	sub.kinds = netspy_known_kinds;
+	sub.n_kinds = netspy_n_known_kinds;
 	r = netspy_client_subscribe(&an->client, &sub);
 	if (r < 0) {
 		snprintf(an->error, sizeof(an->error), "subscribing at %s: %s", an->client.path,
@@ -133,6 +135,8 @@ int analyzer_init(struct analyzer *an, const struct analyzer_opts *o)
 	r = store_init(&an->store, o->capacity, o->cgroup_root);
 	if (r < 0)
 		snprintf(an->error, sizeof(an->error), "cannot allocate the event store");
+	else
+		an->store.resolve_procs = true; /* events come from this machine's processes */
 	return r;
 }
 

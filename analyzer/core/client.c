@@ -241,6 +241,14 @@ int netspy_client_request_stats(struct netspy_client *c)
 	return r < 0 ? r : netspy_client_flush(c);
 }
 
+const int netspy_known_kinds[] = {
+	NETSPY__V1__EVENT_KIND__EVENT_KIND_CONNECT,	   NETSPY__V1__EVENT_KIND__EVENT_KIND_TCP_OUTCOME,
+	NETSPY__V1__EVENT_KIND__EVENT_KIND_DROP,	   NETSPY__V1__EVENT_KIND__EVENT_KIND_TCP_ACCEPT,
+	NETSPY__V1__EVENT_KIND__EVENT_KIND_TCP_END,	   NETSPY__V1__EVENT_KIND__EVENT_KIND_TCP_RETRANSMIT,
+	NETSPY__V1__EVENT_KIND__EVENT_KIND_TCP_RESET,
+};
+const size_t netspy_n_known_kinds = sizeof(netspy_known_kinds) / sizeof(netspy_known_kinds[0]);
+
 int netspy_client_subscribe(struct netspy_client *c, const struct netspy_subscription *s)
 {
 	Netspy__V1__ClientMessage m = NETSPY__V1__CLIENT_MESSAGE__INIT;

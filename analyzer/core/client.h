@@ -32,6 +32,11 @@ struct netspy_subscription {
 	size_t n_kinds;
 };
 
+/* Every event kind this build reads, for a subscription that wants them all (a subscription
+ * naming none gets only the first three, which every client knows). */
+extern const int netspy_known_kinds[];
+extern const size_t netspy_n_known_kinds;
+
 /* The socket path: flag if given, else $NETSPY_SOCKET, else the default. */
 const char *netspy_socket_path(const char *flag);
 

@@ -190,6 +190,69 @@ static void add_process(json_object *o, bool known, uint32_t pid, const Protobuf
 	add_str(o, "process", name);
 }
 
+const char *fmt_end(int end)
+{
+	static const char *const names[FMT_N_ENDS] = { "open", "closed", "reset_sent",
+						       "reset_received", "timeout" };
+
+	return end >= 0 && end < FMT_N_ENDS ? names[end] : "closed";
+}
+
+static void add_tuple(json_object *o, uint32_t family, const ProtobufCBinaryData *local,
+		      uint32_t lport, const ProtobufCBinaryData *peer, uint32_t pport)
+{
+	add_str(o, "protocol", "TCP");
+	add_str(o, "family", fmt_family(family));
+	add_endpoint(o, "local_ip", "local_port", family, local, lport);
+	add_endpoint(o, "remote_ip", "remote_port", family, peer, pport);
+}
+
+static void lifecycle_to_json(json_object *o, const Netspy__V1__Event *ev)
+{
+	if (ev->kind_case == NETSPY__V1__EVENT__KIND_TCP_ACCEPT) {
+		const Netspy__V1__TcpAccept *a = ev->tcp_accept;
+
+		add_str(o, "kind", "tcp_accept");
+		add_process(o, a->pid != 0, a->pid, &a->comm);
+		add_str(o, "direction", "inbound");
+		add_tuple(o, a->family, &a->local_addr, a->local_port, &a->peer_addr, a->peer_port);
+		add_int(o, "cookie", (int64_t)a->cookie);
+		add_int(o, "cgroup_id", (int64_t)a->cgroup_id);
+	} else if (ev->kind_case == NETSPY__V1__EVENT__KIND_TCP_END) {
+		const Netspy__V1__TcpEnd *e = ev->tcp_end;
+
+		add_str(o, "kind", "tcp_end");
+		add_process(o, e->pid != 0, e->pid, &e->comm);
+		add_str(o, "direction", e->inbound ? "inbound" : "outbound");
+		add_tuple(o, e->family, &e->local_addr, e->local_port, &e->peer_addr, e->peer_port);
+		add_str(o, "end", fmt_end(e->end));
+		add_int(o, "bytes_sent", (int64_t)e->bytes_sent);
+		add_int(o, "bytes_received", (int64_t)e->bytes_received);
+		add_int(o, "retransmits", e->retransmits);
+		add_int(o, "segments_sent", e->segs_out);
+		json_object_object_add(o, "rtt_ms", json_object_new_double(e->srtt_us / 1e3));
+		if (e->start_unknown)
+			json_object_object_add(o, "duration_ms", NULL);
+		else
+			add_int(o, "duration_ms", e->duration_ms);
+		add_int(o, "cookie", (int64_t)e->cookie);
+	} else {
+		const Netspy__V1__TcpSignal *g = ev->kind_case == NETSPY__V1__EVENT__KIND_TCP_RESET
+							 ? ev->tcp_reset
+							 : ev->tcp_retransmit;
+
+		if (ev->kind_case == NETSPY__V1__EVENT__KIND_TCP_RESET)
+			add_str(o, "kind", g->received ? "tcp_reset_received" : "tcp_reset_sent");
+		else
+			add_str(o, "kind", "tcp_retransmit");
+		if (ev->kind_case == NETSPY__V1__EVENT__KIND_TCP_RETRANSMIT)
+			add_int(o, "segments", g->segments ? g->segments : 1);
+		add_process(o, g->pid != 0, g->pid, &g->comm);
+		add_tuple(o, g->family, &g->local_addr, g->local_port, &g->peer_addr, g->peer_port);
+		add_int(o, "cookie", (int64_t)g->cookie);
+	}
+}
+
 json_object *event_to_json(const Netspy__V1__Event *ev)
 {
 	json_object *o = json_object_new_object();
@@ -246,6 +309,13 @@ json_object *event_to_json(const Netspy__V1__Event *ev)
 		json_object_object_add(o, "by_flow", json_object_new_boolean(d->by_flow));
 		add_int(o, "ifindex", d->ifindex);
 		add_int(o, "netns", d->netns);
+	} else if (ev->kind_case == NETSPY__V1__EVENT__KIND_TCP_ACCEPT ||
+		   ev->kind_case == NETSPY__V1__EVENT__KIND_TCP_END ||
+		   ev->kind_case == NETSPY__V1__EVENT__KIND_TCP_RETRANSMIT ||
+		   ev->kind_case == NETSPY__V1__EVENT__KIND_TCP_RESET) {
+		lifecycle_to_json(o, ev);
+	} else {
+		add_str(o, "kind", "unknown");
 	}
 	return o;
 }
@@ -299,5 +369,38 @@ void event_print_line(FILE *f, const Netspy__V1__Event *ev)
 			fprintf(f, "%s[%u]\n", name, d->pid);
 		else
 			fprintf(f, "(process unknown)\n");
+	} else if (ev->kind_case == NETSPY__V1__EVENT__KIND_TCP_ACCEPT) {
+		const Netspy__V1__TcpAccept *a = ev->tcp_accept;
+
+		fmt_sanitize(name, sizeof(name), a->comm.data, a->comm.len);
+		endpoint(dst, sizeof(dst), a->family, &a->local_addr, a->local_port);
+		endpoint(src, sizeof(src), a->family, &a->peer_addr, a->peer_port);
+		fprintf(f, "%s | accept  | %-24s | TCP  | from %s | %s[%u]\n", t, dst, src,
+			a->pid ? name : "?", a->pid);
+	} else if (ev->kind_case == NETSPY__V1__EVENT__KIND_TCP_END) {
+		const Netspy__V1__TcpEnd *e = ev->tcp_end;
+
+		fmt_sanitize(name, sizeof(name), e->comm.data, e->comm.len);
+		endpoint(dst, sizeof(dst), e->family, &e->peer_addr, e->peer_port);
+		fprintf(f,
+			"%s | end     | %-24s | TCP  | %s %s | %s[%u] | %" PRIu64 " B out, %" PRIu64
+			" B in, %u retransmits, rtt %.3f ms",
+			t, dst, e->inbound ? "inbound" : "outbound", fmt_end(e->end),
+			e->pid ? name : "?", e->pid, e->bytes_sent, e->bytes_received,
+			e->retransmits, e->srtt_us / 1e3);
+		if (!e->start_unknown)
+			fprintf(f, ", %u ms", e->duration_ms);
+		fputc('\n', f);
+	} else if (ev->kind_case == NETSPY__V1__EVENT__KIND_TCP_RETRANSMIT ||
+		   ev->kind_case == NETSPY__V1__EVENT__KIND_TCP_RESET) {
+		bool reset = ev->kind_case == NETSPY__V1__EVENT__KIND_TCP_RESET;
+		const Netspy__V1__TcpSignal *g = reset ? ev->tcp_reset : ev->tcp_retransmit;
+
+		fmt_sanitize(name, sizeof(name), g->comm.data, g->comm.len);
+		endpoint(dst, sizeof(dst), g->family, &g->peer_addr, g->peer_port);
+		fprintf(f, "%s | %-7s | %-24s | TCP  | %s | %s[%u]\n", t,
+			reset ? "reset" : "retrans", dst,
+			reset ? (g->received ? "received" : "sent") : "segment", g->pid ? name : "?",
+			g->pid);
 	}
 }

@@ -43,6 +43,11 @@ const char *fmt_family(uint32_t family);     /* "IPv4", "IPv6" or "unknown" */
 const char *fmt_outcome(int outcome); /* "established", "refused", ... */
 const char *fmt_errno_name(int err);  /* "ENETUNREACH", ...; NULL when not an errno */
 
+/* How a TCP connection ended, 0-4 as netspy.v1.TcpEndKind with 0 = "open" (still open). */
+#define FMT_N_ENDS 5
+#define FMT_END_ENUM_JSON "[\"open\",\"closed\",\"reset_sent\",\"reset_received\",\"timeout\"]"
+const char *fmt_end(int end); /* "open", "closed", "reset_sent", ... */
+
 /* One JSON object for an event, for `watch --json` and tests. */
 json_object *event_to_json(const Netspy__V1__Event *ev);
 /* One readable line for an event, for `watch`. */

@@ -146,7 +146,8 @@ static void cookie_put(struct cookie_map *m, uint64_t cookie, uint64_t abs)
 }
 
 /* The live connect record of cookie (removed from the map), or NULL. */
-static struct store_conn *cookie_take(struct store *s, struct cookie_map *m, uint64_t cookie)
+static struct store_conn *cookie_take(struct store *s, struct cookie_map *m, uint64_t cookie,
+				      uint64_t *ret_abs)
 {
 	size_t i;
 	uint64_t abs;
@@ -160,6 +161,7 @@ static struct store_conn *cookie_take(struct store *s, struct cookie_map *m, uin
 	cookie_remove_at(m, i);
 	if (abs + s->conns.count < s->conns.head)
 		return NULL; /* evicted since */
+	*ret_abs = abs;
 	return (struct store_conn *)store_ring_at(&s->conns, abs);
 }
 
@@ -188,9 +190,18 @@ int store_init(struct store *s, size_t capacity, const char *cgroup_root)
 	/* A connect names one endpoint and a drop two: 3 x capacity can be live at once. */
 	intern_init(&s->endpoints, sizeof(struct store_endpoint), 4 * capacity + 1);
 	cgroup_names_init(&s->cgnames, cgroup_root);
+	procinfo_init(&s->procs, NULL);
 	r = ring_init(&s->conns, sizeof(struct store_conn), capacity);
 	if (r == 0)
 		r = ring_init(&s->drops, sizeof(struct store_drop), capacity);
+	if (r == 0)
+		r = ring_init(&s->lives, sizeof(struct store_life), capacity);
+	if (r == 0)
+		r = ring_init(&s->signals, sizeof(struct store_signal), capacity);
+	if (r == 0)
+		r = cookie_map_init(&s->open, max_pending ? max_pending : 1);
+	if (r == 0)
+		r = cookie_map_init(&s->ended, 4096);
 	if (r == 0)
 		r = cookie_map_init(&s->pending, max_pending ? max_pending : 1);
 	if (!r)
@@ -219,6 +230,10 @@ void store_fini(struct store *s)
 	free_cgroup_info(s);
 	free(s->conns.v);
 	free(s->drops.v);
+	free(s->lives.v);
+	free(s->signals.v);
+	free(s->open.slots);
+	free(s->ended.slots);
 	free(s->pending.slots);
 	free(s->udp_last.slots);
 	intern_fini(&s->comms);
@@ -226,6 +241,7 @@ void store_fini(struct store *s)
 	intern_fini(&s->reasons);
 	intern_fini(&s->endpoints);
 	cgroup_names_fini(&s->cgnames);
+	procinfo_fini(&s->procs);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -284,6 +300,11 @@ const struct store_cgroup_info *store_cgroup(struct store *s, uint16_t idx)
 	if (!s->cg[idx].resolved)
 		cgroup_resolve(s, &s->cg[idx]);
 	return &s->cg[idx];
+}
+
+static uint64_t records_stored(const struct store *s)
+{
+	return s->conns.head + s->drops.head + s->lives.head + s->signals.head;
 }
 
 /* ---- compaction ------------------------------------------------------------------------------
@@ -365,6 +386,17 @@ int store_compact(struct store *s)
 		r->dst = remap(&endpoints, &s->endpoints, r->dst);
 		r->reason = (uint16_t)remap(&reasons, &s->reasons, r->reason);
 	}
+	for (uint64_t i = s->lives.head - s->lives.count; i < s->lives.head; i++) {
+		struct store_life *l = (struct store_life *)store_ring_at(&s->lives, i);
+
+		l->peer = remap(&endpoints, &s->endpoints, l->peer);
+	}
+	for (uint64_t i = s->signals.head - s->signals.count; i < s->signals.head; i++) {
+		struct store_signal *g = (struct store_signal *)store_ring_at(&s->signals, i);
+
+		g->comm = (uint16_t)remap(&comms, &s->comms, g->comm);
+		g->peer = remap(&endpoints, &s->endpoints, g->peer);
+	}
 	rebuild_cgroup_info(s, &cgroups, cg);
 	intern_fini(&s->comms);
 	intern_fini(&s->endpoints);
@@ -375,7 +407,7 @@ int store_compact(struct store *s)
 	s->reasons = reasons;
 	s->cgroups = cgroups;
 	s->rebuilds++;
-	s->rebuilt_at = s->conns.head + s->drops.head;
+	s->rebuilt_at = records_stored(s);
 	return 0;
 }
 
@@ -385,7 +417,7 @@ static int64_t intern_in(struct store *s, struct intern *t, const void *key)
 {
 	int64_t id = intern_get(t, key);
 
-	if (id == -ENOSPC && s->conns.head + s->drops.head - s->rebuilt_at >= t->max / 4 &&
+	if (id == -ENOSPC && records_stored(s) - s->rebuilt_at >= t->max / 4 &&
 	    store_compact(s) == 0)
 		id = intern_get(t, key);
 	return id;
@@ -403,6 +435,17 @@ static uint16_t comm_id(struct store *s, const ProtobufCBinaryData *c)
 	uint8_t key[16] = { 0 };
 
 	memcpy(key, c->data, c->len < 16 ? c->len : 16);
+	return (uint16_t)intern_or_zero(s, &s->comms, key);
+}
+
+/* The process's name id, and its identity read now if it is new (it may be gone by query time). */
+static uint16_t proc_id(struct store *s, uint32_t pid, const ProtobufCBinaryData *c)
+{
+	uint8_t key[16] = { 0 };
+
+	memcpy(key, c->data, c->len < 16 ? c->len : 16);
+	if (s->resolve_procs)
+		procinfo_note(&s->procs, pid, key);
 	return (uint16_t)intern_or_zero(s, &s->comms, key);
 }
 
@@ -425,7 +468,7 @@ static void add_connect(struct store *s, uint64_t ts, const Netspy__V1__Connect 
 	memset(r, 0, sizeof(*r));
 	r->ts_ns = ts;
 	r->pid = c->pid;
-	r->comm = comm_id(s, &c->comm);
+	r->comm = proc_id(s, c->pid, &c->comm);
 	r->cgroup = (uint16_t)cgroup_index(s, c->cgroup_id);
 	r->dst = endpoint_id(s, c->family, &c->dst_addr, c->dst_port);
 	r->proto = (uint8_t)c->ip_proto;
@@ -438,7 +481,8 @@ static void add_connect(struct store *s, uint64_t ts, const Netspy__V1__Connect 
 static void add_outcome(struct store *s, const Netspy__V1__TcpOutcome *o)
 {
 	bool udp = o->ip_proto == 17;
-	struct store_conn *r = cookie_take(s, udp ? &s->udp_last : &s->pending, o->cookie);
+	uint64_t abs = 0;
+	struct store_conn *r = cookie_take(s, udp ? &s->udp_last : &s->pending, o->cookie, &abs);
 	uint64_t us = (o->latency_ns + 999) / 1000;
 
 	if (!r) {
@@ -451,6 +495,8 @@ static void add_outcome(struct store *s, const Netspy__V1__TcpOutcome *o)
 			     (o->abandoned ? STORE_CONN_ABANDONED : 0));
 	if (!udp)
 		r->latency_us = us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
+	if (!udp && r->outcome == 1)
+		cookie_put(&s->open, o->cookie, abs);
 }
 
 static void add_drop(struct store *s, uint64_t ts, const Netspy__V1__Drop *d)
@@ -474,6 +520,140 @@ static void add_drop(struct store *s, uint64_t ts, const Netspy__V1__Drop *d)
 	}
 }
 
+/* A lifecycle record for connect record abs, linked from it. */
+static struct store_life *life_new(struct store *s, struct store_conn *r, uint64_t abs,
+				   uint64_t ts)
+{
+	struct store_life *l = ring_push(&s->lives, &ts, &s->evicted);
+
+	memset(l, 0, sizeof(*l));
+	l->conn = abs;
+	l->duration_ms = UINT32_MAX;
+	r->life = (uint32_t)(s->lives.head); /* its index + 1 */
+	return l;
+}
+
+static struct store_life *life_of(struct store *s, uint64_t abs)
+{
+	return (struct store_life *)store_conn_life(s, abs);
+}
+
+/* An accepted connection: a connect record with the local end as its destination (the port the
+ * server listens on), and its life record with the peer. */
+static void add_accept(struct store *s, uint64_t ts, const Netspy__V1__TcpAccept *a)
+{
+	struct store_conn *r = ring_push(&s->conns, &ts, &s->evicted);
+	uint64_t abs = s->conns.head - 1;
+	struct store_life *l;
+
+	memset(r, 0, sizeof(*r));
+	r->ts_ns = ts;
+	r->pid = a->pid;
+	r->comm = proc_id(s, a->pid, &a->comm);
+	r->cgroup = (uint16_t)cgroup_index(s, a->cgroup_id);
+	r->dst = endpoint_id(s, a->family, &a->local_addr, a->local_port);
+	r->proto = 6;
+	r->outcome = 1;
+	r->flags = STORE_CONN_INBOUND;
+	l = life_new(s, r, abs, ts);
+	l->peer = endpoint_id(s, a->family, &a->peer_addr, a->peer_port);
+	cookie_put(&s->open, a->cookie, abs);
+}
+
+static void end_totals(struct store_life *l, const Netspy__V1__TcpEnd *e)
+{
+	l->bytes_sent = e->bytes_sent;
+	l->bytes_received = e->bytes_received;
+	l->retrans = e->retransmits;
+	l->segs_out = e->segs_out;
+	l->rtt_us = e->srtt_us;
+	l->duration_ms = e->start_unknown ? UINT32_MAX : e->duration_ms;
+	l->end = (unsigned)e->end < STORE_N_ENDS ? (uint8_t)e->end : STORE_END_CLOSED;
+	l->ended = 1;
+}
+
+static void add_end(struct store *s, uint64_t ts, const Netspy__V1__TcpEnd *e)
+{
+	uint64_t abs = 0;
+	struct store_conn *r = cookie_take(s, &s->open, e->cookie, &abs);
+	struct store_life *l;
+
+	if (!r) {
+		/* Its start is not stored (before this analyzer's window, or before netspyd):
+		 * the connection is recorded at its end. */
+		r = ring_push(&s->conns, &ts, &s->evicted);
+		abs = s->conns.head - 1;
+		memset(r, 0, sizeof(*r));
+		r->ts_ns = ts;
+		r->pid = e->pid;
+		r->comm = comm_id(s, &e->comm);
+		r->proto = 6;
+		r->outcome = 1;
+		r->flags = e->inbound ? STORE_CONN_INBOUND : 0;
+		r->dst = e->inbound ? endpoint_id(s, e->family, &e->local_addr, e->local_port)
+				    : endpoint_id(s, e->family, &e->peer_addr, e->peer_port);
+	}
+	l = life_of(s, abs);
+	if (!l) {
+		l = life_new(s, r, abs, ts);
+		l->peer = endpoint_id(s, e->family, &e->peer_addr, e->peer_port);
+	}
+	end_totals(l, e);
+	cookie_put(&s->ended, e->cookie, abs);
+}
+
+static void add_signal(struct store *s, uint64_t ts, const Netspy__V1__TcpSignal *g, uint8_t kind)
+{
+	struct store_signal *r = ring_push(&s->signals, &ts, &s->evicted);
+
+	memset(r, 0, sizeof(*r));
+	r->ts_ns = ts;
+	r->pid = g->pid;
+	r->comm = comm_id(s, &g->comm);
+	r->peer = endpoint_id(s, g->family, &g->peer_addr, g->peer_port);
+	r->local_port = (uint16_t)g->local_port;
+	r->kind = kind;
+	r->segs = (uint16_t)(g->segments ? g->segments : 1);
+	if (kind == STORE_SIG_RESET_SENT) {
+		/* Sent as its socket closed: the connection that just ended ended with it. */
+		uint64_t abs = 0;
+		struct store_conn *c = cookie_take(s, &s->ended, g->cookie, &abs);
+		struct store_life *l = c ? life_of(s, abs) : NULL;
+
+		if (l && l->end == STORE_END_CLOSED)
+			l->end = STORE_END_RESET_SENT;
+		if (c)
+			r->inbound = !!(c->flags & STORE_CONN_INBOUND);
+	}
+}
+
+const struct store_life *store_conn_life(const struct store *s, uint64_t abs)
+{
+	const struct store_conn *r = store_conn_at(s, abs);
+	const struct store_life *l;
+	uint64_t idx;
+
+	if (!r->life || !s->lives.count)
+		return NULL;
+	/* The newest record whose index has these low 32 bits. */
+	idx = (s->lives.head - 1) - (uint32_t)((uint32_t)(s->lives.head - 1) - (r->life - 1));
+	if (idx + s->lives.count < s->lives.head)
+		return NULL;
+	l = store_ring_at(&s->lives, idx);
+	return l->conn == abs ? l : NULL;
+}
+
+uint32_t store_conn_remote(const struct store *s, uint64_t abs)
+{
+	const struct store_conn *r = store_conn_at(s, abs);
+	const struct store_life *l;
+
+	if (!(r->flags & STORE_CONN_INBOUND))
+		return r->dst;
+	l = store_conn_life(s, abs);
+	return l ? l->peer : 0;
+}
+
 int store_add(struct store *s, const Netspy__V1__Event *ev)
 {
 	switch (ev->kind_case) {
@@ -485,6 +665,20 @@ int store_add(struct store *s, const Netspy__V1__Event *ev)
 		return 0;
 	case NETSPY__V1__EVENT__KIND_DROP:
 		add_drop(s, ev->timestamp_ns, ev->drop);
+		return 0;
+	case NETSPY__V1__EVENT__KIND_TCP_ACCEPT:
+		add_accept(s, ev->timestamp_ns, ev->tcp_accept);
+		return 0;
+	case NETSPY__V1__EVENT__KIND_TCP_END:
+		add_end(s, ev->timestamp_ns, ev->tcp_end);
+		return 0;
+	case NETSPY__V1__EVENT__KIND_TCP_RETRANSMIT:
+		add_signal(s, ev->timestamp_ns, ev->tcp_retransmit, STORE_SIG_RETRANSMIT);
+		return 0;
+	case NETSPY__V1__EVENT__KIND_TCP_RESET:
+		add_signal(s, ev->timestamp_ns, ev->tcp_reset,
+			   ev->tcp_reset->received ? STORE_SIG_RESET_RECEIVED
+						   : STORE_SIG_RESET_SENT);
 		return 0;
 	default:
 		return -EINVAL;
@@ -556,7 +750,9 @@ int store_conn_verdict(const struct store *s, uint64_t abs, bool *ret_failed)
 size_t store_memory(const struct store *s)
 {
 	return (s->conns.mask + 1) * s->conns.elem + (s->drops.mask + 1) * s->drops.elem +
-	       (s->pending.n_slots + s->udp_last.n_slots) * sizeof(struct cookie_slot) +
+	       (s->lives.mask + 1) * s->lives.elem + (s->signals.mask + 1) * s->signals.elem +
+	       (s->pending.n_slots + s->udp_last.n_slots + s->open.n_slots + s->ended.n_slots) *
+		   sizeof(struct cookie_slot) +
 	       intern_memory(&s->comms) +
 	       intern_memory(&s->cgroups) + intern_memory(&s->reasons) +
 	       intern_memory(&s->endpoints) + s->cg_cap * sizeof(*s->cg);
@@ -564,5 +760,5 @@ size_t store_memory(const struct store *s)
 
 size_t store_count(const struct store *s)
 {
-	return (size_t)(s->conns.count + s->drops.count);
+	return (size_t)(s->conns.count + s->drops.count + s->signals.count);
 }

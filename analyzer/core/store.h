@@ -12,6 +12,7 @@
 #include "core/cgroup.h"
 #include "core/format.h"
 #include "core/intern.h"
+#include "core/procinfo.h"
 #include "netspy.pb-c.h"
 
 /* Outcome values: 0-7 as netspy.v1.Outcome (0 = pending), then "sent" for non-TCP connects; their
@@ -41,10 +42,52 @@ struct store_conn {
 	uint8_t outcome;     /* STORE_OUTCOME_*, as the kernel reported it */
 	uint8_t flags;	     /* STORE_CONN_* */
 	uint8_t err;	     /* the outcome's errno (0: none or not known) */
+	uint32_t life;	     /* its lifecycle record: (absolute index + 1) mod 2^32, 0: none */
 };
 
 #define STORE_CONN_SYNC 0x1	 /* failed inside connect(): no packet was sent */
 #define STORE_CONN_ABANDONED 0x2 /* closed by its application before any answer */
+#define STORE_CONN_INBOUND 0x4	 /* accepted: dst is the local end, its life record the peer */
+
+/* How a TCP connection ended, as netspy.v1.TcpEndKind; 0 while it is open. */
+enum store_end {
+	STORE_END_OPEN = 0,
+	STORE_END_CLOSED = 1,
+	STORE_END_RESET_SENT = 2,
+	STORE_END_RESET_RECEIVED = 3,
+	STORE_END_TIMEOUT = 4,
+	STORE_N_ENDS,
+};
+
+/* A TCP connection's life: made when an inbound connection is accepted or any connection ends. */
+struct store_life {
+	uint64_t conn; /* absolute index of its connect record */
+	uint64_t bytes_sent, bytes_received;
+	uint32_t retrans, segs_out;
+	uint32_t rtt_us;      /* smoothed RTT at the end, 0 when unknown */
+	uint32_t duration_ms; /* UINT32_MAX: not known */
+	uint32_t peer;	      /* endpoint id of the remote end */
+	uint8_t end;	      /* enum store_end */
+	uint8_t ended;	      /* its end was seen */
+	uint8_t pad[2];
+};
+
+/* A retransmitted segment or a reset. */
+struct store_signal {
+	uint64_t ts_ns;
+	uint32_t pid; /* 0 when the owner is not known */
+	uint32_t peer; /* endpoint id of the remote end */
+	uint16_t comm;
+	uint16_t local_port;
+	uint8_t kind; /* STORE_SIG_* */
+	uint8_t inbound;
+	uint16_t segs; /* retransmits: segments it carried */
+	uint8_t pad[4];
+};
+
+#define STORE_SIG_RETRANSMIT 1
+#define STORE_SIG_RESET_SENT 2
+#define STORE_SIG_RESET_RECEIVED 3
 
 /* Happy Eyeballs (RFC 8305): parallel attempts start at most 2 s apart (its largest attempt
  * delay); the one that loses is abandoned by design. */
@@ -82,13 +125,17 @@ struct cookie_map {
 };
 
 struct store {
-	struct store_ring conns, drops;
+	struct store_ring conns, drops, lives, signals;
 	struct intern comms, endpoints, cgroups, reasons;
 	struct store_cgroup_info *cg;
 	size_t cg_cap;
 	struct cookie_map pending; /* socket cookie -> connect record of a pending TCP connect */
 	struct cookie_map udp_last; /* socket cookie -> a UDP socket's latest connect record */
+	struct cookie_map open;	    /* socket cookie -> connect record of an established TCP one */
+	struct cookie_map ended;    /* socket cookie -> connect record of one that just ended */
 	struct cgroup_names cgnames;
+	struct procinfo_cache procs; /* exe, cmdline, ppid of the processes seen */
+	bool resolve_procs;	     /* read them at the first event of a process (analyzer) */
 	uint64_t evicted;	  /* records pushed out by newer ones */
 	uint64_t orphan_outcomes; /* TCP outcomes whose connect is not stored */
 	uint64_t rebuilds;	  /* intern table rebuilds (store_compact) */
@@ -101,7 +148,16 @@ struct store_filter {
 	uint32_t pid;	     /* 0: any */
 	const char *process; /* NULL: any */
 	const char *unit;    /* unit name or container id, NULL: any */
+	uint8_t direction;   /* STORE_DIR_*: 0 any */
+	uint16_t port;	     /* destination port (drops: either port), 0: any */
+	bool outcome_set;    /* outcome is a filter */
+	int outcome;	     /* connects: the verdict's outcome (store_conn_verdict) */
+	const char *reason;  /* drops: reason name, NULL: any */
 };
+
+#define STORE_DIR_ANY 0
+#define STORE_DIR_OUT 1
+#define STORE_DIR_IN 2
 
 struct store_top {
 	uint32_t key; /* endpoint or process name id */
@@ -114,6 +170,9 @@ struct store_conn_stats {
 	uint64_t by_outcome[STORE_N_OUTCOMES];
 	uint64_t latency_count;
 	double latency_p50_ms, latency_p90_ms, latency_p99_ms;
+	uint64_t inbound;		  /* of total: accepted connections */
+	uint64_t by_end[STORE_N_ENDS];	  /* established TCP connections by how they ended */
+	uint64_t bytes_sent, bytes_received, retransmits; /* of those that ended */
 	/* Filled when asked for (STORE_STATS_DETAIL). */
 	struct store_top processes[STORE_TOP_N], destinations[STORE_TOP_N];
 	struct store_top refused[STORE_TOP_N], unreachable[STORE_TOP_N];
@@ -130,6 +189,33 @@ struct store_drop_stats {
 };
 
 #define STORE_STATS_DETAIL 0x1
+
+/* TCP quality over the matching connections and signals of a window. */
+struct store_quality_dest {
+	uint32_t peer; /* endpoint id */
+	uint64_t retransmits, resets, connections;
+	uint32_t rtt_us; /* median smoothed RTT of its connections that ended, 0: none */
+};
+
+struct store_quality_proc {
+	uint16_t comm;
+	uint64_t connections, retransmits, resets_sent, resets_received, segs_out;
+	uint64_t bytes_sent, bytes_received;
+};
+
+struct store_quality {
+	uint64_t retransmits;	    /* retransmit signals */
+	uint64_t resets_sent, resets_received;
+	uint64_t ended, open;	    /* TCP connections that ended / are still open */
+	uint64_t ended_retrans, ended_segs_out; /* totals of those that ended */
+	uint64_t bytes_sent, bytes_received;
+	uint64_t rtt_count;
+	double rtt_p50_ms, rtt_p90_ms, rtt_p99_ms;
+	struct store_quality_dest worst[STORE_TOP_N];
+	size_t n_worst;
+	struct store_quality_proc processes[STORE_TOP_N];
+	size_t n_processes;
+};
 
 /* capacity: records kept of each kind (rounded up to a power of two). */
 int store_init(struct store *s, size_t capacity, const char *cgroup_root);
@@ -175,8 +261,19 @@ const struct store_cgroup_info *store_cgroup(struct store *s, uint16_t idx);
  * address sorting probes each address so) keeps its outcome but is not a failure. Every tool that
  * counts or lists failures asks this. */
 int store_conn_verdict(const struct store *s, uint64_t abs, bool *ret_failed);
+int store_quality(struct store *s, const struct store_filter *f, struct store_quality *ret);
+/* The lifecycle record of connect record abs, NULL when it has none (yet). */
+const struct store_life *store_conn_life(const struct store *s, uint64_t abs);
+/* The remote end of connect record abs: its destination, or an inbound one's peer. */
+uint32_t store_conn_remote(const struct store *s, uint64_t abs);
+static inline const struct store_signal *store_signal_at(const struct store *s, uint64_t abs)
+{
+	return (const struct store_signal *)(s->signals.v + (abs & s->signals.mask) * s->signals.elem);
+}
+int store_list_signals(struct store *s, const struct store_filter *f, uint64_t *ret, size_t max,
+		       size_t *ret_n, uint64_t *ret_total);
 /* Bytes held by the store. */
 size_t store_memory(const struct store *s);
-size_t store_count(const struct store *s); /* records held, both kinds */
+size_t store_count(const struct store *s); /* records held: connects, drops, TCP signals */
 
 #endif

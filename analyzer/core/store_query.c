@@ -15,6 +15,11 @@ struct compiled {
 	uint8_t *units; /* per cgroup index: 1 = matches; NULL: any */
 	uint32_t *pids; /* drops with a unit filter: sorted pids seen connecting from the unit */
 	size_t n_pids;
+	const struct store *s;
+	uint8_t direction; /* STORE_DIR_* */
+	uint16_t port;
+	int outcome;	/* -1: any */
+	int64_t reason; /* -1: any */
 };
 
 static void compiled_free(struct compiled *c)
@@ -97,9 +102,22 @@ static int compile(struct store *s, const struct store_ring *r, const struct sto
 	uint8_t key[16] = { 0 };
 
 	memset(c, 0, sizeof(*c));
+	c->s = s;
 	c->comm = -1;
+	c->reason = -1;
+	c->direction = f->direction;
+	c->port = f->port;
+	c->outcome = f->outcome_set ? f->outcome : -1;
+	if (f->reason) {
+		uint8_t name[STORE_REASON_LEN] = { 0 };
+
+		strncpy((char *)name, f->reason, sizeof(name) - 1);
+		c->reason = intern_find(&s->reasons, name);
+	}
 	c->lo = f->since_ns ? ring_lower_bound(r, f->since_ns, false) : r->head - r->count;
 	c->hi = f->until_ns ? ring_lower_bound(r, f->until_ns, true) : r->head;
+	if (f->reason && c->reason < 0)
+		c->hi = c->lo; /* a reason never seen: nothing matches */
 	c->pid = f->pid;
 	if (f->process) {
 		memcpy(key, f->process,
@@ -120,15 +138,34 @@ static int compile(struct store *s, const struct store_ring *r, const struct sto
 	return 0;
 }
 
-static inline bool conn_matches(const struct compiled *c, const struct store_conn *r)
+/* The lifecycle filters: direction, port (the destination's: an inbound connection's is the local
+ * port it was accepted on) and outcome (as store_conn_verdict() says). */
+static bool conn_matches_more(const struct compiled *c, const struct store_conn *r, uint64_t abs)
+{
+	bool failed;
+
+	if (c->direction &&
+	    (c->direction == STORE_DIR_IN) != !!(r->flags & STORE_CONN_INBOUND))
+		return false;
+	if (c->port && store_endpoint(c->s, r->dst)->port != c->port)
+		return false;
+	if (c->outcome >= 0 && store_conn_verdict(c->s, abs, &failed) != c->outcome)
+		return false;
+	return true;
+}
+
+static inline bool conn_matches(const struct compiled *c, const struct store_conn *r, uint64_t abs)
 {
 	return (!c->pid || r->pid == c->pid) && (c->comm < 0 || r->comm == c->comm) &&
-	       (!c->units || c->units[r->cgroup]);
+	       (!c->units || c->units[r->cgroup]) &&
+	       ((!c->direction && !c->port && c->outcome < 0) || conn_matches_more(c, r, abs));
 }
 
 static inline bool drop_matches(const struct compiled *c, const struct store_drop *r)
 {
-	return (!c->pid || r->pid == c->pid) &&
+	return (!c->pid || r->pid == c->pid) && (c->reason < 0 || r->reason == c->reason) &&
+	       (!c->port || store_endpoint(c->s, r->src)->port == c->port ||
+		store_endpoint(c->s, r->dst)->port == c->port) &&
 	       (c->comm < 0 || (r->attributed && r->comm == c->comm)) &&
 	       (!c->pids ||
 		(r->attributed && bsearch(&r->pid, c->pids, c->n_pids, sizeof(*c->pids), cmp_u32)));
@@ -221,6 +258,19 @@ static void count_conn(const struct store *s, uint64_t abs, struct store_conn_st
 
 	st->total++;
 	st->failed += failed;
+	st->inbound += !!(r->flags & STORE_CONN_INBOUND);
+	if (r->proto == 6 && r->outcome == 1) {
+		const struct store_life *l = store_conn_life(s, abs);
+
+		if (l && l->ended) {
+			st->by_end[l->end < STORE_N_ENDS ? l->end : 1]++;
+			st->bytes_sent += l->bytes_sent;
+			st->bytes_received += l->bytes_received;
+			st->retransmits += l->retrans;
+		} else {
+			st->by_end[STORE_END_OPEN]++;
+		}
+	}
 	st->by_proto[r->proto]++;
 	st->by_outcome[outcome]++;
 	if (outcome == 1 && r->latency_us)
@@ -274,7 +324,7 @@ int store_conn_stats(struct store *s, const struct store_filter *f, unsigned fla
 	for (uint64_t i = c.lo; i < c.hi; i++) {
 		const struct store_conn *rec = store_conn_at(s, i);
 
-		if (conn_matches(&c, rec))
+		if (conn_matches(&c, rec, i))
 			count_conn(s, i, ret, &x);
 	}
 	percentiles(x.lat, x.n_lat, ret);
@@ -327,16 +377,33 @@ int store_drop_stats(struct store *s, const struct store_filter *f, struct store
 	return 0;
 }
 
-typedef bool (*match_fn)(const struct compiled *c, const void *rec);
+typedef bool (*match_fn)(const struct compiled *c, const void *rec, uint64_t abs);
 
-static bool conn_match_any(const struct compiled *c, const void *rec)
+static bool conn_match_any(const struct compiled *c, const void *rec, uint64_t abs)
 {
-	return conn_matches(c, rec);
+	return conn_matches(c, rec, abs);
 }
 
-static bool drop_match_any(const struct compiled *c, const void *rec)
+static bool drop_match_any(const struct compiled *c, const void *rec, uint64_t abs)
 {
+	(void)abs;
 	return drop_matches(c, rec);
+}
+
+/* A retransmit or reset: its owner, and the connection filters that a signal can answer. */
+static bool signal_matches(const struct compiled *c, const struct store_signal *g)
+{
+	if ((c->pid && g->pid != c->pid) || (c->comm >= 0 && g->comm != c->comm))
+		return false;
+	if (c->port && g->local_port != c->port && store_endpoint(c->s, g->peer)->port != c->port)
+		return false;
+	return true;
+}
+
+static bool signal_match_any(const struct compiled *c, const void *rec, uint64_t abs)
+{
+	(void)abs;
+	return signal_matches(c, rec);
 }
 
 static int list(struct store *s, const struct store_ring *ring, match_fn match,
@@ -351,7 +418,7 @@ static int list(struct store *s, const struct store_ring *ring, match_fn match,
 	if (r < 0)
 		return r;
 	for (uint64_t i = c.hi; i > c.lo; i--) {
-		if (!match(&c, store_ring_at(ring, i - 1)))
+		if (!match(&c, store_ring_at(ring, i - 1), i - 1))
 			continue;
 		if (n < max)
 			ret[n++] = i - 1;
@@ -373,4 +440,211 @@ int store_list_drops(struct store *s, const struct store_filter *f, uint64_t *re
 		     size_t *ret_n, uint64_t *ret_total)
 {
 	return list(s, &s->drops, drop_match_any, f, ret, max, ret_n, ret_total);
+}
+
+int store_list_signals(struct store *s, const struct store_filter *f, uint64_t *ret, size_t max,
+		       size_t *ret_n, uint64_t *ret_total)
+{
+	return list(s, &s->signals, signal_match_any, f, ret, max, ret_n, ret_total);
+}
+
+/* ---- TCP quality ------------------------------------------------------------------------- */
+
+struct quality_dest_acc {
+	uint64_t retransmits, resets, connections;
+	uint32_t *rtts;
+	size_t n_rtts, cap_rtts;
+};
+
+static struct store_quality_proc *quality_proc(struct store_quality_proc *procs, uint16_t comm)
+{
+	return &procs[comm];
+}
+
+static void quality_rtt_add(struct quality_dest_acc *d, uint32_t rtt)
+{
+	if (d->n_rtts == d->cap_rtts) {
+		size_t cap = d->cap_rtts ? d->cap_rtts * 2 : 4;
+		uint32_t *v = realloc(d->rtts, cap * sizeof(*v));
+
+		if (!v)
+			return;
+		d->rtts = v;
+		d->cap_rtts = cap;
+	}
+	d->rtts[d->n_rtts++] = rtt;
+}
+
+/* Worse first: more retransmits, then more resets, then a longer RTT. */
+static bool dest_worse(const struct store_quality_dest *a, const struct store_quality_dest *b)
+{
+	if (a->retransmits != b->retransmits)
+		return a->retransmits > b->retransmits;
+	if (a->resets != b->resets)
+		return a->resets > b->resets;
+	return a->rtt_us > b->rtt_us;
+}
+
+static void worst_insert(struct store_quality *q, const struct store_quality_dest *d)
+{
+	size_t i = q->n_worst;
+
+	if (i == STORE_TOP_N && !dest_worse(d, &q->worst[i - 1]))
+		return;
+	if (i < STORE_TOP_N)
+		q->n_worst++;
+	else
+		i--;
+	while (i > 0 && dest_worse(d, &q->worst[i - 1])) {
+		q->worst[i] = q->worst[i - 1];
+		i--;
+	}
+	q->worst[i] = *d;
+}
+
+static bool proc_busier(const struct store_quality_proc *a, const struct store_quality_proc *b)
+{
+	uint64_t x = a->retransmits + a->resets_sent + a->resets_received;
+	uint64_t y = b->retransmits + b->resets_sent + b->resets_received;
+
+	return x != y ? x > y : a->connections > b->connections;
+}
+
+static void proc_insert(struct store_quality *q, const struct store_quality_proc *p)
+{
+	size_t i = q->n_processes;
+
+	if (!p->connections && !p->retransmits && !p->resets_sent && !p->resets_received)
+		return;
+	if (i == STORE_TOP_N && !proc_busier(p, &q->processes[i - 1]))
+		return;
+	if (i < STORE_TOP_N)
+		q->n_processes++;
+	else
+		i--;
+	while (i > 0 && proc_busier(p, &q->processes[i - 1])) {
+		q->processes[i] = q->processes[i - 1];
+		i--;
+	}
+	q->processes[i] = *p;
+}
+
+static uint32_t median_u32(uint32_t *v, size_t n)
+{
+	if (!n)
+		return 0;
+	select_kth(v, n, (n - 1) / 2);
+	return v[(n - 1) / 2];
+}
+
+/* Connections of the window (TCP, established) count by their start; signals by their time. */
+int store_quality(struct store *s, const struct store_filter *f, struct store_quality *ret)
+{
+	struct store_conn_stats lat = { 0 };
+	struct quality_dest_acc *dests = NULL;
+	struct store_quality_proc *procs = NULL;
+	uint32_t *rtts = NULL;
+	size_t n_rtts = 0;
+	struct compiled c, cs;
+	int r;
+
+	memset(ret, 0, sizeof(*ret));
+	r = compile(s, &s->conns, f, &c);
+	if (r < 0)
+		return r;
+	r = compile(s, &s->signals, f, &cs);
+	if (r < 0) {
+		compiled_free(&c);
+		return r;
+	}
+	dests = calloc(s->endpoints.n ? s->endpoints.n : 1, sizeof(*dests));
+	procs = calloc(s->comms.n ? s->comms.n : 1, sizeof(*procs));
+	rtts = malloc((c.hi > c.lo ? c.hi - c.lo : 1) * sizeof(*rtts));
+	if (!dests || !procs || !rtts) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (uint64_t i = c.lo; i < c.hi; i++) {
+		const struct store_conn *rec = store_conn_at(s, i);
+		const struct store_life *l;
+		struct store_quality_proc *p;
+		uint32_t remote;
+
+		if (rec->proto != 6 || rec->outcome != 1 || !conn_matches(&c, rec, i))
+			continue;
+		l = store_conn_life(s, i);
+		remote = store_conn_remote(s, i);
+		p = quality_proc(procs, rec->comm);
+		p->comm = rec->comm;
+		p->connections++;
+		dests[remote].connections++;
+		if (!l || !l->ended) {
+			ret->open++;
+			continue;
+		}
+		ret->ended++;
+		ret->ended_retrans += l->retrans;
+		ret->ended_segs_out += l->segs_out;
+		ret->bytes_sent += l->bytes_sent;
+		ret->bytes_received += l->bytes_received;
+		p->segs_out += l->segs_out;
+		p->bytes_sent += l->bytes_sent;
+		p->bytes_received += l->bytes_received;
+		if (l->rtt_us) {
+			rtts[n_rtts++] = l->rtt_us;
+			quality_rtt_add(&dests[remote], l->rtt_us);
+		}
+	}
+	for (uint64_t i = cs.lo; i < cs.hi; i++) {
+		const struct store_signal *g = store_signal_at(s, i);
+		struct store_quality_proc *p;
+
+		if (!signal_matches(&cs, g))
+			continue;
+		p = quality_proc(procs, g->comm);
+		p->comm = g->comm;
+		if (g->kind == STORE_SIG_RETRANSMIT) {
+			ret->retransmits += g->segs;
+			p->retransmits += g->segs;
+			dests[g->peer].retransmits += g->segs;
+		} else {
+			if (g->kind == STORE_SIG_RESET_SENT) {
+				ret->resets_sent++;
+				p->resets_sent++;
+			} else {
+				ret->resets_received++;
+				p->resets_received++;
+			}
+			dests[g->peer].resets++;
+		}
+	}
+	/* The RTT percentiles, as the connect latencies' (microseconds in, milliseconds out). */
+	percentiles(rtts, n_rtts, &lat);
+	ret->rtt_count = lat.latency_count;
+	ret->rtt_p50_ms = lat.latency_p50_ms;
+	ret->rtt_p90_ms = lat.latency_p90_ms;
+	ret->rtt_p99_ms = lat.latency_p99_ms;
+	for (size_t i = 0; i < s->endpoints.n; i++) {
+		struct quality_dest_acc *d = &dests[i];
+		struct store_quality_dest qd = { .peer = (uint32_t)i };
+
+		if (!d->connections && !d->retransmits && !d->resets)
+			continue;
+		qd.retransmits = d->retransmits;
+		qd.resets = d->resets;
+		qd.connections = d->connections;
+		qd.rtt_us = median_u32(d->rtts, d->n_rtts);
+		worst_insert(ret, &qd);
+	}
+	for (size_t i = 0; i < s->comms.n; i++)
+		proc_insert(ret, &procs[i]);
+out:
+	for (size_t i = 0; dests && i < s->endpoints.n; i++)
+		free(dests[i].rtts);
+	free(dests);
+	free(procs);
+	free(rtts);
+	compiled_free(&c);
+	compiled_free(&cs);
+	return r;
 }
