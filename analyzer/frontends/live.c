@@ -162,6 +162,8 @@ int live_watch(const struct live_opts *o)
 	}
 	if (o->replay_seconds)
 		sub.replay_since_ns = clock_ns(CLOCK_REALTIME) - o->replay_seconds * 1000000000ull;
+	sub.kinds = netspy_known_kinds;
+	sub.n_kinds = netspy_n_known_kinds;
 	r = netspy_client_subscribe(&c, &sub);
 	if (r < 0) {
 		fprintf(stderr, "netspyctl: subscribing: %s\n", strerror(-r));

@@ -30,6 +30,18 @@ void data_args_get(json_object *args, int64_t default_max, struct data_args *ret
 		ret->duration = json_object_get_int64(v);
 	if (json_object_object_get_ex(args, "max_events", &v))
 		ret->max_events = json_object_get_int64(v);
+	ret->outcome = -1;
+	if (json_object_object_get_ex(args, "direction", &v))
+		ret->direction = json_object_get_string(v)[0] == 'i' ? STORE_DIR_IN : STORE_DIR_OUT;
+	if (json_object_object_get_ex(args, "port", &v))
+		ret->port = (uint16_t)json_object_get_int64(v);
+	if (json_object_object_get_ex(args, "outcome", &v)) {
+		for (int i = 0; i < STORE_N_OUTCOMES; i++)
+			if (!strcmp(fmt_outcome(i), json_object_get_string(v)))
+				ret->outcome = i;
+	}
+	if (json_object_object_get_ex(args, "reason", &v))
+		ret->reason = json_object_get_string(v);
 	ret->now_ns = clock_ns(CLOCK_REALTIME);
 	ret->since_ns = ret->now_ns - (uint64_t)ret->duration * 1000000000ull;
 }
@@ -41,6 +53,11 @@ void data_filter(const struct data_args *a, struct store_filter *ret)
 		.pid = a->pid,
 		.process = a->process,
 		.unit = a->unit,
+		.direction = a->direction,
+		.port = a->port,
+		.outcome_set = a->outcome >= 0,
+		.outcome = a->outcome,
+		.reason = a->reason,
 	};
 }
 
@@ -126,6 +143,17 @@ json_object *data_result_new(struct tool_context *ctx, const struct data_args *a
 	json_object_object_add(f, "pid", a->pid ? json_object_new_int64(a->pid) : NULL);
 	json_object_object_add(f, "process_name", str_or_null(a->process));
 	json_object_object_add(f, "unit", str_or_null(a->unit));
+	if (a->direction)
+		json_object_object_add(f, "direction",
+				       json_object_new_string(a->direction == STORE_DIR_IN
+								  ? "inbound"
+								  : "outbound"));
+	if (a->port)
+		json_object_object_add(f, "port", json_object_new_int(a->port));
+	if (a->outcome >= 0)
+		json_object_object_add(f, "outcome", json_object_new_string(fmt_outcome(a->outcome)));
+	if (a->reason)
+		json_object_object_add(f, "reason", json_object_new_string(a->reason));
 	json_object_object_add(o, "filter", f);
 	json_object_object_add(o, "events_lost",
 			       json_object_new_int64((int64_t)analyzer_events_lost(ctx->an)));
@@ -260,6 +288,45 @@ static void add_endpoint(json_object *o, const char *ip_key, const char *port_ke
 	json_object_object_add(o, port_key, json_object_new_int(e->port));
 }
 
+void proc_to_json(const struct store *s, uint32_t pid, json_object *o)
+{
+	const struct procinfo *p = procinfo_get(&s->procs, pid);
+
+	json_object_object_add(o, "exe", str_or_null(p ? p->exe : NULL));
+	json_object_object_add(o, "cmdline", str_or_null(p ? p->cmdline : NULL));
+	json_object_object_add(o, "ppid", p && p->ppid ? json_object_new_int64(p->ppid) : NULL);
+}
+
+/* direction, an inbound one's peer (source_ip, source_port), and for a TCP connection that was
+ * established its life: end ("open" until it ends), duration, bytes, retransmits, RTT. */
+static void conn_life_to_json(struct store *s, uint64_t abs, json_object *o)
+{
+	const struct store_conn *r = store_conn_at(s, abs);
+	const struct store_life *l = store_conn_life(s, abs);
+	bool inbound = r->flags & STORE_CONN_INBOUND;
+
+	json_object_object_add(o, "direction",
+			       json_object_new_string(inbound ? "inbound" : "outbound"));
+	if (inbound)
+		add_endpoint(o, "source_ip", "source_port",
+			     store_endpoint(s, l ? l->peer : 0));
+	if (r->proto != 6 || r->outcome != 1)
+		return;
+	if (!l || !l->ended) {
+		json_object_object_add(o, "end", json_object_new_string(fmt_end(STORE_END_OPEN)));
+		return;
+	}
+	json_object_object_add(o, "end", json_object_new_string(fmt_end(l->end)));
+	json_object_object_add(o, "duration_ms", l->duration_ms == UINT32_MAX
+						     ? NULL
+						     : json_object_new_int64(l->duration_ms));
+	json_object_object_add(o, "bytes_sent", json_object_new_int64((int64_t)l->bytes_sent));
+	json_object_object_add(o, "bytes_received",
+			       json_object_new_int64((int64_t)l->bytes_received));
+	json_object_object_add(o, "retransmits", json_object_new_int64(l->retrans));
+	json_object_object_add(o, "rtt_ms", json_number(l->rtt_us / 1000.0, 3));
+}
+
 json_object *conn_to_json(struct store *s, uint64_t abs)
 {
 	const struct store_conn *r = store_conn_at(s, abs);
@@ -288,6 +355,8 @@ json_object *conn_to_json(struct store *s, uint64_t abs)
 		json_object_object_add(o, "latency_ms", json_number(r->latency_us / 1000.0, 3));
 	json_object_object_add(o, "unit", str_or_null(cg ? cg->unit : NULL));
 	json_object_object_add(o, "container", str_or_null(cg ? cg->container : NULL));
+	conn_life_to_json(s, abs, o);
+	proc_to_json(s, r->pid, o);
 	return o;
 }
 

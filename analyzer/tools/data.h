@@ -29,6 +29,21 @@
 #define ARG_MAX_EVENTS                                                          \
 	"\"max_events\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":10000," \
 	"\"description\":\"Return at most this many events, newest first (default 100)\"}"
+#define ARG_DIRECTION                                                                          \
+	"\"direction\":{\"type\":\"string\",\"enum\":[\"in\",\"out\",\"inbound\",\"outbound\"]," \
+	"\"description\":\"Only inbound (accepted) or outbound (connected) connections\"}"
+#define ARG_PORT                                                                  \
+	"\"port\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":65535,"           \
+	"\"description\":\"Only this destination port (inbound: the local port connected " \
+	"to; drops: either port)\"}"
+#define ARG_OUTCOME                                                          \
+	"\"outcome\":{\"type\":\"string\",\"enum\":" FMT_OUTCOME_ENUM_JSON "," \
+	"\"description\":\"Only connections with this outcome\"}"
+#define ARG_REASON                                                                       \
+	"\"reason\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":63,"              \
+	"\"description\":\"Only drops with this reason, as the kernel spells it (NO_SOCKET)\"}"
+/* The filters every connection tool takes. */
+#define ARGS_CONN_FILTERS ARG_DIRECTION "," ARG_PORT "," ARG_OUTCOME
 #define ARGS_SCHEMA(props) \
 	"{\"type\":\"object\",\"properties\":{" props "},\"additionalProperties\":false}"
 
@@ -66,6 +81,10 @@ struct data_args {
 	int64_t duration;    /* seconds */
 	int64_t max_events;
 	uint64_t now_ns, since_ns;
+	uint8_t direction;   /* STORE_DIR_* */
+	uint16_t port;	     /* 0: any */
+	int outcome;	     /* -1: any */
+	const char *reason;  /* NULL: any */
 };
 
 /* Reads validated arguments (defaults: duration 60, max_events default_max). */
@@ -103,6 +122,8 @@ double data_failure_rate(uint64_t failed, uint64_t total);
 /* A number printed with this many decimals (0.028, not 0.028000000000000001). */
 json_object *json_number(double v, int decimals);
 json_object *conn_to_json(struct store *s, uint64_t abs);
+/* exe, cmdline and ppid of pid (null when not known). */
+void proc_to_json(const struct store *s, uint32_t pid, json_object *o);
 json_object *drop_to_json(struct store *s, uint64_t abs);
 void endpoint_format(const struct store_endpoint *e, char *buf, size_t len);
 void endpoint_ip(const struct store_endpoint *e, char *buf, size_t len);

@@ -11,7 +11,7 @@ static int summary_run(struct tool_context *ctx, json_object *args, json_object 
 	struct store_conn_stats st;
 	struct data_query q;
 	struct store *s;
-	json_object *o;
+	json_object *o, *dir, *end;
 	int r = data_conn_stats(ctx, args, 0, &q, &st, &o, ret_error);
 
 	if (r < 0)
@@ -21,6 +21,20 @@ static int summary_run(struct tool_context *ctx, json_object *args, json_object 
 	json_object_object_add(o, "by_outcome", json_outcome_counts(st.by_outcome));
 	json_object_object_add(o, "latency_ms", json_latency(&st));
 	json_object_object_add(o, "processes", json_top_processes(s, st.processes, st.n_processes));
+	dir = json_object_new_object();
+	json_object_object_add(dir, "outbound", json_object_new_int64((int64_t)(st.total - st.inbound)));
+	json_object_object_add(dir, "inbound", json_object_new_int64((int64_t)st.inbound));
+	json_object_object_add(o, "by_direction", dir);
+	end = json_object_new_object();
+	for (int i = 0; i < STORE_N_ENDS; i++)
+		if (st.by_end[i])
+			json_object_object_add(end, fmt_end(i),
+					       json_object_new_int64((int64_t)st.by_end[i]));
+	json_object_object_add(o, "by_end", end);
+	json_object_object_add(o, "bytes_sent", json_object_new_int64((int64_t)st.bytes_sent));
+	json_object_object_add(o, "bytes_received",
+			       json_object_new_int64((int64_t)st.bytes_received));
+	json_object_object_add(o, "retransmits", json_object_new_int64((int64_t)st.retransmits));
 	*ret = o;
 	return 0;
 }
@@ -31,9 +45,20 @@ static void summary_print(FILE *f, json_object *r)
 	int64_t total = json_int(r, "total_connections"),
 		failed = json_int(r, "failed_connections");
 
-	fprintf(f, "%s made %lld outbound connection attempt%s over the last %lld seconds",
-		text_subject(r, subject, sizeof(subject)), (long long)total, total == 1 ? "" : "s",
-		(long long)json_int(r, "duration"));
+	json_object *dir = json_object_object_get(r, "by_direction");
+	int64_t inbound = json_int(dir, "inbound");
+
+	if (inbound)
+		fprintf(f,
+			"%s had %lld connection%s over the last %lld seconds: %lld outbound "
+			"attempts, %lld inbound",
+			text_subject(r, subject, sizeof(subject)), (long long)total,
+			total == 1 ? "" : "s", (long long)json_int(r, "duration"),
+			(long long)json_int(dir, "outbound"), (long long)inbound);
+	else
+		fprintf(f, "%s made %lld outbound connection attempt%s over the last %lld seconds",
+			text_subject(r, subject, sizeof(subject)), (long long)total,
+			total == 1 ? "" : "s", (long long)json_int(r, "duration"));
 	if (total)
 		fprintf(f, " (%lld failed, %.1f%%)", (long long)failed,
 			100.0 * json_object_get_double(json_object_object_get(r, "failure_rate")));
@@ -45,6 +70,14 @@ static void summary_print(FILE *f, json_object *r)
 		text_counts(f, json_object_object_get(r, "by_outcome"));
 		fputc('\n', f);
 		text_latency(f, r);
+		if (json_object_object_length(json_object_object_get(r, "by_end"))) {
+			fputs("  TCP connections: ", f);
+			text_counts(f, json_object_object_get(r, "by_end"));
+			fprintf(f, "; of those ended: %lld B sent, %lld B received, %lld retransmits\n",
+				(long long)json_int(r, "bytes_sent"),
+				(long long)json_int(r, "bytes_received"),
+				(long long)json_int(r, "retransmits"));
+		}
 		text_top(f, "by process", json_object_object_get(r, "processes"), "process",
 			 "connections");
 	}
@@ -55,16 +88,23 @@ const struct tool tool_get_network_summary = {
 	.name = "get_network_summary",
 	.command = "summary",
 	.title = "Network summary",
-	.description = "Count the outbound connection attempts (TCP and UDP connect()) over the "
-		       "last DURATION seconds, optionally for one process id, process name or "
-		       "systemd unit: total, failed, by protocol, by outcome (established, "
-		       "refused, timeout, unreachable, pending, sent), by process, and TCP "
-		       "handshake latency percentiles in milliseconds.",
-	.input_schema = ARGS_SCHEMA(ARG_PID "," ARG_PROCESS "," ARG_DURATION "," ARG_UNIT),
+	.description = "Count the connections over the last DURATION seconds: outbound attempts "
+		       "(TCP and UDP connect()) and accepted inbound TCP connections, optionally "
+		       "for one process id, process name, systemd unit, direction, port or "
+		       "outcome: total, failed, by protocol, by outcome (established, refused, "
+		       "timeout, unreachable, pending, sent), by direction, by process, TCP "
+		       "handshake latency percentiles in milliseconds, and for established TCP "
+		       "connections how they ended (by_end: open, closed, reset_sent, "
+		       "reset_received, timeout) with the bytes and retransmitted segments of "
+		       "those that ended.",
+	.input_schema = ARGS_SCHEMA(ARG_PID "," ARG_PROCESS "," ARG_DURATION "," ARG_UNIT
+				    "," ARGS_CONN_FILTERS),
 	.output_schema =
 	    "{\"type\":\"object\",\"properties\":{" OUT_COMMON ",\"total_connections\":" S_COUNT
 	    ",\"failed_connections\":" S_COUNT ",\"failure_rate\":" S_NUMBER
 	    ",\"by_protocol\":" S_COUNTS ",\"by_outcome\":" S_COUNTS ",\"latency_ms\":" S_LATENCY
+	    ",\"by_direction\":" S_COUNTS ",\"by_end\":" S_COUNTS ",\"bytes_sent\":" S_COUNT
+	    ",\"bytes_received\":" S_COUNT ",\"retransmits\":" S_COUNT
 	    ",\"processes\":" S_TOP(
 		"process") "},"
 			   "\"required\":[" OUT_COMMON_REQUIRED ",\"total_connections\","

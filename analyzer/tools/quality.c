@@ -1,0 +1,202 @@
+/* get_tcp_quality: how well TCP connections fare: retransmitted segments and their rate, resets
+ * sent and received, smoothed RTT percentiles, the worst remote ends and the processes behind
+ * them. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/format.h"
+#include "tools/tool.h"
+#include "tools/data.h"
+
+static json_object *remote_json(const struct store *s, const struct store_quality_dest *d)
+{
+	json_object *o = json_object_new_object();
+	char ep[FMT_ADDR_LEN + 8];
+
+	endpoint_format(store_endpoint(s, d->peer), ep, sizeof(ep));
+	json_object_object_add(o, "destination", json_object_new_string(ep));
+	/* Names come from DNS answers, which this build does not record. */
+	json_object_object_add(o, "destination_name", NULL);
+	json_object_object_add(o, "connections", json_object_new_int64((int64_t)d->connections));
+	json_object_object_add(o, "retransmits", json_object_new_int64((int64_t)d->retransmits));
+	json_object_object_add(o, "resets", json_object_new_int64((int64_t)d->resets));
+	json_object_object_add(o, "rtt_ms", d->rtt_us ? json_number(d->rtt_us / 1000.0, 3) : NULL);
+	return o;
+}
+
+static json_object *process_json(const struct store *s, const struct store_quality_proc *p)
+{
+	json_object *o = json_object_new_object();
+	char name[FMT_COMM_LEN];
+	size_t n;
+	const uint8_t *c = store_comm(s, p->comm, &n);
+
+	fmt_sanitize(name, sizeof(name), c, n);
+	json_object_object_add(o, "process", json_object_new_string(name));
+	json_object_object_add(o, "connections", json_object_new_int64((int64_t)p->connections));
+	json_object_object_add(o, "retransmits", json_object_new_int64((int64_t)p->retransmits));
+	json_object_object_add(o, "resets_sent", json_object_new_int64((int64_t)p->resets_sent));
+	json_object_object_add(o, "resets_received",
+			       json_object_new_int64((int64_t)p->resets_received));
+	json_object_object_add(o, "bytes_sent", json_object_new_int64((int64_t)p->bytes_sent));
+	json_object_object_add(o, "bytes_received",
+			       json_object_new_int64((int64_t)p->bytes_received));
+	return o;
+}
+
+static json_object *ms_or_null(uint64_t count, double ms)
+{
+	return count ? json_number(ms, 3) : NULL;
+}
+
+static int quality_run(struct tool_context *ctx, json_object *args, json_object **ret,
+		       char **ret_error)
+{
+	struct store_quality q;
+	struct data_query dq;
+	json_object *o, *rtt, *worst, *procs;
+	int r = data_begin(ctx, args, 0, &dq, ret_error);
+
+	if (r < 0)
+		return r;
+	r = store_quality(dq.s, &dq.f, &q);
+	if (r < 0)
+		return data_error(r, ret_error);
+	o = data_result_new(ctx, &dq.a);
+	json_object_object_add(o, "retransmits", json_object_new_int64((int64_t)q.retransmits));
+	json_object_object_add(
+	    o, "retransmit_rate",
+	    json_number(q.ended_segs_out ? (double)q.ended_retrans / (double)q.ended_segs_out : 0.0,
+			4));
+	json_object_object_add(o, "resets_sent", json_object_new_int64((int64_t)q.resets_sent));
+	json_object_object_add(o, "resets_received",
+			       json_object_new_int64((int64_t)q.resets_received));
+	json_object_object_add(o, "connections_ended", json_object_new_int64((int64_t)q.ended));
+	json_object_object_add(o, "connections_open", json_object_new_int64((int64_t)q.open));
+	json_object_object_add(o, "bytes_sent", json_object_new_int64((int64_t)q.bytes_sent));
+	json_object_object_add(o, "bytes_received",
+			       json_object_new_int64((int64_t)q.bytes_received));
+	rtt = json_object_new_object();
+	json_object_object_add(rtt, "count", json_object_new_int64((int64_t)q.rtt_count));
+	json_object_object_add(rtt, "p50", ms_or_null(q.rtt_count, q.rtt_p50_ms));
+	json_object_object_add(rtt, "p90", ms_or_null(q.rtt_count, q.rtt_p90_ms));
+	json_object_object_add(rtt, "p99", ms_or_null(q.rtt_count, q.rtt_p99_ms));
+	json_object_object_add(o, "rtt_ms", rtt);
+	worst = json_object_new_array();
+	for (size_t i = 0; i < q.n_worst; i++)
+		json_object_array_add(worst, remote_json(dq.s, &q.worst[i]));
+	json_object_object_add(o, "worst_destinations", worst);
+	procs = json_object_new_array();
+	for (size_t i = 0; i < q.n_processes; i++)
+		json_object_array_add(procs, process_json(dq.s, &q.processes[i]));
+	json_object_object_add(o, "processes", procs);
+	*ret = o;
+	return 0;
+}
+
+static void quality_print(FILE *f, json_object *r)
+{
+	char subject[256];
+	json_object *rtt = json_object_object_get(r, "rtt_ms"), *worst, *procs;
+	size_t n;
+
+	fprintf(f, "%s: TCP quality over the last %lld seconds\n",
+		text_subject(r, subject, sizeof(subject)), (long long)json_int(r, "duration"));
+	fprintf(f, "  connections: %lld ended, %lld still open\n",
+		(long long)json_int(r, "connections_ended"),
+		(long long)json_int(r, "connections_open"));
+	fprintf(f, "  retransmitted segments: %lld (%.2f%% of the segments of the connections that "
+		   "ended)\n",
+		(long long)json_int(r, "retransmits"),
+		100.0 * json_object_get_double(json_object_object_get(r, "retransmit_rate")));
+	fprintf(f, "  resets: %lld sent, %lld received\n", (long long)json_int(r, "resets_sent"),
+		(long long)json_int(r, "resets_received"));
+	if (json_int(rtt, "count"))
+		fprintf(f, "  smoothed RTT: p50 %.3f ms, p90 %.3f ms, p99 %.3f ms (%lld connections)\n",
+			json_object_get_double(json_object_object_get(rtt, "p50")),
+			json_object_get_double(json_object_object_get(rtt, "p90")),
+			json_object_get_double(json_object_object_get(rtt, "p99")),
+			(long long)json_int(rtt, "count"));
+	worst = json_object_object_get(r, "worst_destinations");
+	n = worst ? json_object_array_length(worst) : 0;
+	if (n) {
+		struct text_rows *t = text_rows_new(n, 5);
+
+		fputs("  worst remote ends:\n", f);
+		for (size_t i = 0; t && i < n; i++) {
+			json_object *e = json_object_array_get_idx(worst, i);
+
+			text_rows_set(t, i, 0, "%s", json_str(e, "destination", "?"));
+			text_rows_set(t, i, 1, "%lld retransmits", (long long)json_int(e, "retransmits"));
+			text_rows_set(t, i, 2, "%lld resets", (long long)json_int(e, "resets"));
+			text_rows_set(t, i, 3, "%lld connections", (long long)json_int(e, "connections"));
+			if (json_object_object_get(e, "rtt_ms"))
+				text_rows_set(t, i, 4, "rtt %.3f ms",
+					      json_object_get_double(json_object_object_get(e, "rtt_ms")));
+		}
+		text_rows_print(f, "    ", t);
+		text_rows_free(t);
+	}
+	procs = json_object_object_get(r, "processes");
+	n = procs ? json_object_array_length(procs) : 0;
+	if (n) {
+		struct text_rows *t = text_rows_new(n, 4);
+
+		fputs("  by process:\n", f);
+		for (size_t i = 0; t && i < n; i++) {
+			json_object *e = json_object_array_get_idx(procs, i);
+
+			text_rows_set(t, i, 0, "%s", json_str(e, "process", "?"));
+			text_rows_set(t, i, 1, "%lld connections", (long long)json_int(e, "connections"));
+			text_rows_set(t, i, 2, "%lld retransmits", (long long)json_int(e, "retransmits"));
+			text_rows_set(t, i, 3, "%lld resets sent, %lld received",
+				      (long long)json_int(e, "resets_sent"),
+				      (long long)json_int(e, "resets_received"));
+		}
+		text_rows_print(f, "    ", t);
+		text_rows_free(t);
+	}
+	text_events_lost(f, r);
+}
+
+#define S_WORST                                                                               \
+	"{\"type\":\"array\",\"items\":{\"type\":\"object\",\"properties\":{\"destination\":"    \
+	S_STRING ",\"destination_name\":" S_STRING_OR_NULL ",\"connections\":" S_COUNT         \
+	",\"retransmits\":" S_COUNT ",\"resets\":" S_COUNT ",\"rtt_ms\":" S_NUMBER_OR_NULL "}," \
+	"\"required\":[\"destination\",\"destination_name\",\"retransmits\",\"rtt_ms\","         \
+	"\"resets\"]}}"
+#define S_QPROCS                                                                              \
+	"{\"type\":\"array\",\"items\":{\"type\":\"object\",\"properties\":{\"process\":" S_STRING \
+	",\"connections\":" S_COUNT ",\"retransmits\":" S_COUNT ",\"resets_sent\":" S_COUNT      \
+	",\"resets_received\":" S_COUNT ",\"bytes_sent\":" S_COUNT ",\"bytes_received\":" S_COUNT \
+	"},\"required\":[\"process\",\"connections\",\"retransmits\",\"resets_sent\","            \
+	"\"resets_received\"]}}"
+
+const struct tool tool_get_tcp_quality = {
+	.name = "get_tcp_quality",
+	.command = "quality",
+	.title = "TCP quality",
+	.description =
+	    "How well TCP connections fared over the last DURATION seconds, optionally for one "
+	    "process id, process name, systemd unit, direction or port: retransmitted segments "
+	    "(retransmits) and retransmit_rate (retransmitted / sent segments of the connections "
+	    "that ended), resets sent and received, smoothed RTT percentiles in milliseconds, "
+	    "the worst remote ends (most retransmits, then resets, then RTT) and the processes "
+	    "behind them.",
+	.input_schema = ARGS_SCHEMA(ARG_PID "," ARG_PROCESS "," ARG_DURATION "," ARG_UNIT
+				    "," ARG_DIRECTION "," ARG_PORT),
+	.output_schema =
+	    "{\"type\":\"object\",\"properties\":{" OUT_COMMON ",\"retransmits\":" S_COUNT
+	    ",\"retransmit_rate\":" S_NUMBER ",\"resets_sent\":" S_COUNT
+	    ",\"resets_received\":" S_COUNT ",\"connections_ended\":" S_COUNT
+	    ",\"connections_open\":" S_COUNT ",\"bytes_sent\":" S_COUNT ",\"bytes_received\":" S_COUNT
+	    ",\"rtt_ms\":" S_LATENCY ",\"worst_destinations\":" S_WORST ",\"processes\":" S_QPROCS
+	    "},\"required\":[" OUT_COMMON_REQUIRED ",\"retransmits\",\"retransmit_rate\","
+	    "\"resets_sent\",\"resets_received\",\"rtt_ms\",\"worst_destinations\","
+	    "\"processes\"]}",
+	.read_only = true,
+	.open_world = false,
+	.offered_to_model = true,
+	.run = quality_run,
+	.print = quality_print,
+};
