@@ -167,6 +167,8 @@ static int dump(const char *path, int seconds, int argc, char **argv)
 			comms[sub.n_comms++] = argv[++i];
 		else if (!strcmp(argv[i], "drops"))
 			sub.kinds = kinds, sub.n_kinds = 1;
+		else if (!strcmp(argv[i], "all")) /* the lifecycle kinds too */
+			sub.kinds = netspy_known_kinds, sub.n_kinds = netspy_n_known_kinds;
 	}
 	struct arena ar;
 
