@@ -251,4 +251,9 @@ void ai_settings_resolve(struct ai_settings *s)
 		s->model = getenv("NETSPY_MODEL");
 	if (!s->model || !*s->model)
 		s->model = OPENAI_DEFAULT_MODEL;
+	if (!s->share_cmdline) {
+		const char *v = getenv("NETSPY_SHARE_CMDLINE");
+
+		s->share_cmdline = v && (!strcmp(v, "1") || !strcmp(v, "yes") || !strcmp(v, "true"));
+	}
 }

@@ -81,6 +81,24 @@ json_object *ai_loop_functions(const struct tool_context *ctx)
 	return arr;
 }
 
+void ai_redact_cmdlines(json_object *o)
+{
+	if (json_object_is_type(o, json_type_array)) {
+		for (size_t i = 0; i < json_object_array_length(o); i++)
+			ai_redact_cmdlines(json_object_array_get_idx(o, i));
+		return;
+	}
+	if (!json_object_is_type(o, json_type_object))
+		return;
+	if (json_object_object_get_ex(o, "cmdline", NULL))
+		json_object_object_del(o, "cmdline");
+	json_object_object_foreach(o, k, v)
+	{
+		(void)k;
+		ai_redact_cmdlines(v);
+	}
+}
+
 static char *error_json(const char *msg)
 {
 	json_object *o = json_object_new_object();
@@ -168,6 +186,8 @@ static char *run_call(struct tool_context *ctx, const struct ai_tool_call *c,
 		return out;
 	}
 	json_object_put(args);
+	if (!ctx->ai.share_cmdline)
+		ai_redact_cmdlines(res);
 	text = json_object_to_json_string_ext(res, JSON_C_TO_STRING_PLAIN);
 	len = strlen(text);
 	if (len > l->max_tool_bytes) {

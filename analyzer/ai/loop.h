@@ -19,6 +19,9 @@ struct ai_loop_limits {
 };
 
 void ai_loop_limits_default(struct ai_loop_limits *l);
+/* Removes every "cmdline" member from a tool result, at any depth: what a remote model gets
+ * unless the user opted in (struct ai_settings share_cmdline). */
+void ai_redact_cmdlines(json_object *o);
 /* The function definitions offered to the model (a new array), from ctx->tools. */
 json_object *ai_loop_functions(const struct tool_context *ctx);
 int ai_loop_run(struct tool_context *ctx, struct ai_backend *be, const struct ai_loop_limits *l,

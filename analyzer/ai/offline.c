@@ -193,7 +193,8 @@ enum {
 	STEP_DROPS,
 	STEP_DROP_LIST,
 	STEP_PATTERNS,
-	STEP_DROPS_ALL,
+	STEP_QUALITY,
+	STEP_DROPS_ALL, /* last: the plan stops before it when it is not wanted */
 	N_STEPS
 };
 
@@ -205,6 +206,8 @@ static const char *const plan[N_STEPS] = {
 	/* The drops themselves, to join them to the failed connects by destination. */
 	"list_packet_drops",
 	"analyze_patterns",
+	/* Retransmits and resets: a slow or aborted connection's story. */
+	"get_tcp_quality",
 	/* Only when a focused drop summary is empty: the kernel frees most dropped packets in
 	 * softirq context, where the owning process is often unknown. */
 	"get_packet_drop_summary",
@@ -514,6 +517,64 @@ static void report_summary(FILE *f, struct offline *o)
 		fprintf(f, "  That failure rate is high: the destinations below explain it.\n");
 }
 
+/* Thresholds of the quality lines: a retransmit rate worth explaining (1% of the segments, and
+ * enough of them not to be one unlucky connection), and a reset count. */
+#define HIGH_RETRANSMIT_RATE 0.01
+#define MIN_RETRANSMITS 10
+#define MANY_RESETS 5
+
+/* The first worst remote end (destination and its count of key), or "". */
+static void worst_remote(char *buf, size_t len, json_object *q, const char *key)
+{
+	json_object *w = field(q, "worst_destinations"), *e;
+	double n = 0;
+
+	buf[0] = 0;
+	for (size_t i = 0; json_object_is_type(w, json_type_array) && i < json_object_array_length(w);
+	     i++) {
+		e = json_object_array_get_idx(w, i);
+		if (field_number(e, key, &n) && n > 0) {
+			snprintf(buf, len, "; most to %s (%.0f)", field_string(e, "destination"), n);
+			return;
+		}
+	}
+}
+
+/* One line each for a high retransmit rate and for many resets, as drops get theirs. */
+static void report_quality(FILE *f, struct offline *o)
+{
+	json_object *q = o->results[STEP_QUALITY];
+	double rtx = 0, rate = 0, sent = 0, received = 0;
+	char worst[192];
+
+	if (!q)
+		return;
+	field_number(q, "retransmits", &rtx);
+	field_number(q, "retransmit_rate", &rate);
+	field_number(q, "resets_sent", &sent);
+	field_number(q, "resets_received", &received);
+	json_object_object_add(o->findings, "retransmits", json_count(rtx));
+	json_object_object_add(o->findings, "retransmit_rate", json_object_new_double(rate));
+	json_object_object_add(o->findings, "resets_sent", json_count(sent));
+	json_object_object_add(o->findings, "resets_received", json_count(received));
+	if (rtx >= MIN_RETRANSMITS && rate >= HIGH_RETRANSMIT_RATE) {
+		worst_remote(worst, sizeof(worst), q, "retransmits");
+		fprintf(f,
+			"\nHigh TCP retransmit rate: %.1f%% of the segments sent were retransmitted "
+			"(%.0f segments%s): packets are lost on the way (congestion, a lossy link, or "
+			"a firewall dropping some of them), which makes these connections slow.\n",
+			100 * rate, rtx, worst);
+	}
+	if (sent + received >= MANY_RESETS) {
+		worst_remote(worst, sizeof(worst), q, "resets");
+		fprintf(f,
+			"\nMany TCP resets: %.0f sent, %.0f received%s: connections are aborted "
+			"rather than closed (a peer closing with unread data or SO_LINGER 0, a service "
+			"restarting, or a firewall or middlebox resetting them).\n",
+			sent, received, worst);
+	}
+}
+
 /* Lists a tally under a heading; returns nothing printed when empty. */
 static void report_tally(FILE *f, struct tally *t, const char *heading, const char *what,
 			 size_t max)
@@ -672,6 +733,7 @@ static char *write_report(json_object *focus, struct offline *o)
 		     "process's context, so they are often not attributable)",
 		     "drops_machine_wide");
 	report_patterns(f, o);
+	report_quality(f, o);
 	for (i = 0; i < N_STEPS; i++)
 		if (o->errors[i])
 			fprintf(f, "\nNote: %s.\n", o->errors[i]);

@@ -53,7 +53,8 @@ static void usage(FILE *f)
 	    "  %-16s interactive prompt accepting the same commands (default on a terminal)\n"
 	    "  %-16s Model Context Protocol server on stdin/stdout\n"
 	    "\nFilters (tool commands): --pid N, --process NAME, --duration SECONDS (default "
-	    "60),\n  --max-events N (lists, default 100), --unit UNIT (systemd unit or container)\n"
+	    "60),\n  --max-events N (lists, default 100), --unit UNIT (systemd unit or container),\n"
+	    "  --direction in|out, --port N, --outcome O (connections), --reason R (drops)\n"
 	    "\nOptions:\n"
 	    "  -s, --socket PATH     netspyd's socket (env NETSPY_SOCKET; default %s)\n"
 	    "      --json            print the result as one JSON object\n"
@@ -63,6 +64,9 @@ static void usage(FILE *f)
 	    "      --model NAME      AI: model (else $NETSPY_MODEL, default " OPENAI_DEFAULT_MODEL
 	    ")\n"
 	    "      --offline         AI: never call a model, use the built-in analyst\n"
+	    "      --share-cmdline   AI: send processes' command lines to the model too (env\n"
+	    "                        NETSPY_SHARE_CMDLINE=1; they may hold secrets: by default\n"
+	    "                        the model sees the executable path only)\n"
 	    "  -h, --help            show this help (COMMAND --help: that command's help)\n"
 	    "  -V, --version         show the version\n"
 	    "\nExamples:\n"
@@ -95,10 +99,12 @@ static int global_option(struct cli *c, int argc, char **argv, int *i)
 	};
 	const char *w = argv[*i];
 
-	if (!strcmp(w, "--json") || !strcmp(w, "--offline") || !strcmp(w, "-h") ||
+	if (!strcmp(w, "--json") || !strcmp(w, "--offline") || !strcmp(w, "--share-cmdline") ||
+	    !strcmp(w, "-h") ||
 	    !strcmp(w, "--help") || !strcmp(w, "-V") || !strcmp(w, "--version")) {
 		c->json |= !strcmp(w, "--json");
 		c->ai.offline |= !strcmp(w, "--offline");
+		c->ai.share_cmdline |= !strcmp(w, "--share-cmdline");
 		c->help |= !strcmp(w, "-h") || !strcmp(w, "--help");
 		c->version |= !strcmp(w, "-V") || !strcmp(w, "--version");
 		return 1;

@@ -17,6 +17,10 @@ struct ai_settings {
 	bool offline;		  /* --offline: never call a model, use the built-in analyst */
 	bool stream;		  /* print the answer as it streams (terminal use) */
 	long timeout_s;		  /* total time for one model request (0: default) */
+	/* --share-cmdline, or $NETSPY_SHARE_CMDLINE=1: tool results sent to a remote model keep
+	 * processes' command lines (which may hold secrets). Otherwise the model sees the
+	 * executable path only; local output always shows them. */
+	bool share_cmdline;
 };
 
 struct tool;
