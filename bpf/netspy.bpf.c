@@ -33,6 +33,7 @@ const volatile bool kfree_skb_has_rx_sk = false; /* kernel passes the receiving 
 const volatile __u32 ignore_tgid = 0;		 /* netspyd itself */
 const volatile __u32 conn_ring_order = 3;	 /* log2 of the connect ring slots per CPU */
 const volatile bool retransmit_has_err = false;	 /* tcp_retransmit_skb passes its result */
+const volatile bool known_sockets_only = false;	 /* TCP lifecycle: only sockets with an owner */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -594,6 +595,8 @@ static __always_inline void accepted(const struct sock *sk)
 	o = bpf_map_lookup_elem(&bound_ports, &key);
 	if (o)
 		fresh = *o;
+	else if (known_sockets_only)
+		return;
 	fresh.connect_ts_ns = 0;
 	fresh.flags = NETSPY_OWNER_INBOUND;
 	fresh.start_ts_ns = now;
@@ -660,6 +663,9 @@ static __always_inline void connection_end(const struct sock *sk, int oldstate)
 	int err;
 
 	cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
+	o = cookie ? bpf_map_lookup_elem(&owners, &cookie) : NULL;
+	if (!o && known_sockets_only)
+		return;
 	e = reserve(NETSPY_EV_TCP_END);
 	if (!e)
 		return;
@@ -669,14 +675,13 @@ static __always_inline void connection_end(const struct sock *sk, int oldstate)
 	copy_sock_tuple(e, sk);
 	e->life.retrans = BPF_CORE_READ(tp, total_retrans);
 	e->life.srtt_us = BPF_CORE_READ(tp, srtt_us) >> 3;
-	e->life.segs_out = BPF_CORE_READ(tp, segs_out);
+	e->life_segs_out = BPF_CORE_READ(tp, segs_out);
 	err = BPF_CORE_READ(sk, sk_err);
 	e->outcome = NETSPY_END_CLOSED;
 	if (err == ECONNRESET || err == EPIPE)
 		e->outcome = NETSPY_END_RESET_RECEIVED;
 	else if (err)
 		e->outcome = NETSPY_END_TIMEOUT;
-	o = cookie ? bpf_map_lookup_elem(&owners, &cookie) : NULL;
 	if (o) {
 		e->pid = o->pid;
 		e->tid = o->tid;
@@ -687,7 +692,7 @@ static __always_inline void connection_end(const struct sock *sk, int oldstate)
 		if (o->flags & NETSPY_OWNER_RESET_RECV)
 			e->outcome = NETSPY_END_RESET_RECEIVED;
 		if (o->start_ts_ns && o->start_ts_ns <= now)
-			e->life.duration_ms = (__u32)((now - o->start_ts_ns) / 1000000);
+			e->life_duration_ms = (__u32)((now - o->start_ts_ns) / 1000000);
 		else
 			e->flags |= NETSPY_F_NO_START;
 		o->start_ts_ns = 0;
@@ -1157,6 +1162,8 @@ static __always_inline struct netspy_event *sock_event(const struct sock *sk, __
 
 	o = cookie ? bpf_map_lookup_elem(&owners, &cookie) : NULL;
 	*ret_owner = o;
+	if (!o && known_sockets_only)
+		return NULL;
 	e = reserve(type);
 	if (!e)
 		return NULL;

@@ -79,9 +79,15 @@ struct netspy_event {
 	__u16 pad;
 	__u32 pid;
 	__u32 tid;
-	__u32 uid;
+	union {
+		__u32 uid;
+		__u32 life_segs_out; /* TCP end: segments sent, retransmissions included */
+	};
 	__u32 netns;
-	__u32 commit; /* connect rings: slot position + 1 once the record is complete */
+	union {
+		__u32 commit; /* connect rings: slot position + 1 once the record is complete */
+		__u32 life_duration_ms; /* TCP end (shared ring buffer: never committed) */
+	};
 	__u64 ts_ns;  /* bpf_ktime_get_boot_ns(), or jiffies with NETSPY_F_JIFFIES_TS */
 	__u64 cookie;
 	__u64 cgroup_id;
@@ -103,14 +109,15 @@ struct netspy_event {
 			__u64 location;
 		} drop;
 		/* The end of an established TCP connection (NETSPY_EV_TCP_END); how it ended is in
-		 * outcome (enum netspy_end), its direction in flags (NETSPY_F_INBOUND). */
+		 * outcome (enum netspy_end), its direction in flags (NETSPY_F_INBOUND), its sent
+		 * segments and duration (connect() or handshake to CLOSE) in life_segs_out and
+		 * life_duration_ms: the record stays 128 bytes. Retransmits (NETSPY_EV_TCP_RETRANSMIT)
+		 * carry their segments in retrans. */
 		struct {
-			__u64 bytes_sent;     /* tcp_sock bytes_acked */
-			__u64 bytes_received; /* tcp_sock bytes_received */
+			__u64 bytes_sent;     /* payload bytes the peer acknowledged */
+			__u64 bytes_received; /* payload bytes received */
 			__u32 retrans;	      /* total_retrans: segments retransmitted */
 			__u32 srtt_us;	      /* smoothed RTT */
-			__u32 segs_out;	      /* segments sent, retransmissions included */
-			__u32 duration_ms;    /* connect() or handshake to CLOSE */
 		} life;
 	};
 };

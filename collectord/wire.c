@@ -145,8 +145,8 @@ static uint8_t *end_body(uint8_t *p, const struct netspy_event *e)
 	p = put_uint(p, 13, e->life.bytes_received);
 	p = put_uint(p, 14, e->life.retrans);
 	p = put_uint(p, 15, e->life.srtt_us);
-	p = put_uint(p, 16, e->life.segs_out);
-	p = put_uint(p, 17, e->life.duration_ms);
+	p = put_uint(p, 16, e->life_segs_out);
+	p = put_uint(p, 17, e->life_duration_ms);
 	return put_uint(p, 18, !!(e->flags & NETSPY_F_NO_START));
 }
 

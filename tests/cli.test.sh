@@ -33,7 +33,7 @@ for i in $(seq 1 50); do
 done
 
 # ---- summary ----
-S=$(ctl summary --process "$NAME" --json)
+S=$(ctl summary --direction out --process "$NAME" --json)
 check_eq "summary --json total_connections" 7 "$(echo "$S" | json 'd["total_connections"]')"
 check_eq "summary --json failed_connections" 3 "$(echo "$S" | json 'd["failed_connections"]')"
 check_eq "summary --json by_protocol" "{'TCP': 5, 'UDP': 2}" "$(echo "$S" | json 'd["by_protocol"]')"
@@ -42,12 +42,19 @@ check_eq "summary --json by_outcome" "{'established': 2, 'refused': 3, 'sent': 2
 check_eq "summary --json duration" 60 "$(echo "$S" | json 'd["duration"]')"
 check_eq "summary --json latency count" 2 "$(echo "$S" | json 'd["latency_ms"]["count"]')"
 check_eq "summary --json events_lost" 0 "$(echo "$S" | json 'd["events_lost"]')"
-H=$(ctl summary --process "$NAME")
+H=$(ctl summary --direction out --process "$NAME")
 check "summary human headline" grep -q "^Process '$NAME' made 7 outbound connection attempts over the last 60 seconds (3 failed" <<<"$H"
 check "summary human protocols" grep -q "by protocol: TCP 5, UDP 2" <<<"$H"
 
+# The generator's own listener accepted its 2 established connects: inbound, by default listed
+# with the outbound ones.
+check_eq "summary --direction in: the 2 accepted connections" 2 \
+	"$(ctl summary --direction in --process "$NAME" --json | json 'd["by_direction"]["inbound"]')"
+check_eq "summary without --direction: 7 outbound attempts and 2 inbound" "9 7 2" \
+	"$(ctl summary --process "$NAME" --json | json '"%d %d %d" % (d["total_connections"], d["by_direction"]["outbound"], d["by_direction"]["inbound"])')"
+
 # ---- list ----
-L=$(ctl list --process "$NAME" --json)
+L=$(ctl list --direction out --process "$NAME" --json)
 check_eq "list --json events" 7 "$(echo "$L" | json 'len(d["events"])')"
 check_eq "list --json outcomes" "['established', 'established', 'refused', 'refused', 'refused', 'sent', 'sent']" \
 	"$(echo "$L" | json 'sorted(e["outcome"] for e in d["events"])')"
@@ -61,23 +68,23 @@ check_eq "list --json latency_ms on established connects" "True" \
 check_eq "list --json timestamps are RFC 3339 UTC" "True" \
 	"$(echo "$L" | json '__import__("re").fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", d["events"][0]["timestamp"]) is not None')"
 check_eq "list --json unit from the cgroup" "clitest.service" "$(echo "$L" | json 'd["events"][0]["unit"]')"
-check_eq "list --max-events 2" 2 "$(ctl list --process "$NAME" --max-events 2 --json | json 'len(d["events"])')"
-H=$(ctl list --process "$NAME")
+check_eq "list --max-events 2" 2 "$(ctl list --direction out --process "$NAME" --max-events 2 --json | json 'len(d["events"])')"
+H=$(ctl list --direction out --process "$NAME")
 check_eq "list human: 3 refused lines like the original's" 3 \
 	"$(grep -cE "^  [0-9]{2}:[0-9]{2}:[0-9]{2} \| 127\.0\.0\.1:1 +\| TCP \| $NAME +\| refused" <<<"$H")"
 check "list human: header" grep -q "^Recent connection events (7 total" <<<"$H"
 
 # ---- filters ----
 PID=$(echo "$L" | json '[e["pid"] for e in d["events"] if e["outcome"]=="refused"][0]')
-check_eq "summary --pid" 3 "$(ctl summary --pid "$PID" --json | json 'd["total_connections"]')"
+check_eq "summary --pid" 3 "$(ctl summary --direction out --pid "$PID" --json | json 'd["total_connections"]')"
 check_eq "summary --unit clitest.service" 7 \
-	"$(ctl summary --process "$NAME" --unit clitest.service --json | json 'd["total_connections"]')"
+	"$(ctl summary --direction out --process "$NAME" --unit clitest.service --json | json 'd["total_connections"]')"
 check_eq "summary --unit clitest (no suffix)" 7 \
-	"$(ctl summary --process "$NAME" --unit clitest --json | json 'd["total_connections"]')"
+	"$(ctl summary --direction out --process "$NAME" --unit clitest --json | json 'd["total_connections"]')"
 check_eq "summary --unit other.service" 0 \
-	"$(ctl summary --process "$NAME" --unit other.service --json | json 'd["total_connections"]')"
+	"$(ctl summary --direction out --process "$NAME" --unit other.service --json | json 'd["total_connections"]')"
 check_eq "summary --duration 1 after the traffic is old" 0 \
-	"$(sleep 1.2; ctl summary --process "$NAME" --duration 1 --json | json 'd["total_connections"]')"
+	"$(sleep 1.2; ctl summary --direction out --process "$NAME" --duration 1 --json | json 'd["total_connections"]')"
 
 # ---- drops (drops are machine-wide: count those to our unique port) ----
 LD=$(ctl list-drops --max-events 10000 --json)
@@ -99,20 +106,20 @@ check_eq "list-drops --unit: the same drops, none unattributed" "$OURS 0" \
 	"$(ctl list-drops --unit clitest.service --max-events 10000 --json | json "f\"{len(d['drops'])} {sum(1 for x in d['drops'] if x['process'] != '$NAME')}\"")"
 
 # ---- analyze ----
-A=$(ctl analyze --process "$NAME" --json)
+A=$(ctl analyze --direction out --process "$NAME" --json)
 check_eq "analyze --json top destination" "127.0.0.1:1 3" \
 	"$(echo "$A" | json '" ".join(str(x) for x in (d["top_destinations"][0]["destination"], d["top_destinations"][0]["count"]))')"
 check_eq "analyze --json protocols" "{'TCP': 5, 'UDP': 2}" "$(echo "$A" | json 'd["protocols"]')"
 check_eq "analyze --json failure_rate" "0.4286" "$(echo "$A" | json 'd["failure_rate"]')"
 check_eq "analyze --json refused destinations" "127.0.0.1:1" "$(echo "$A" | json 'd["refused_destinations"][0]["destination"]')"
-check "analyze human" grep -qE "^    127\.0\.0\.1:1 +\| 3 connections" <<<"$(ctl analyze --process "$NAME")"
+check "analyze human" grep -qE "^    127\.0\.0\.1:1 +\| 3 connections" <<<"$(ctl analyze --direction out --process "$NAME")"
 
 # ---- the original's --tool form ----
 check_eq "--tool get_network_summary" 7 \
-	"$(ctl --tool get_network_summary --process "$NAME" --json | json 'd["total_connections"]')"
+	"$(ctl --tool get_network_summary --direction out --process "$NAME" --json | json 'd["total_connections"]')"
 check_eq "--tool list_connections --max-events 3" 3 \
-	"$(ctl --tool list_connections --process "$NAME" --max-events 3 --json | json 'len(d["events"])')"
-check "--tool analyze_patterns (human)" grep -q "127.0.0.1:1" <<<"$(ctl --tool analyze_patterns --process "$NAME")"
+	"$(ctl --tool list_connections --direction out --process "$NAME" --max-events 3 --json | json 'len(d["events"])')"
+check "--tool analyze_patterns (human)" grep -q "127.0.0.1:1" <<<"$(ctl --tool analyze_patterns --direction out --process "$NAME")"
 check_eq "--tool with an unknown tool: usage error" 1 "$(ctl --tool nosuch >/dev/null 2>&1; echo $?)"
 
 # ---- sanitized process names ----

@@ -9,6 +9,7 @@
 struct fake_kernel {
 	bool ringbuf, task_btf, syscall_prog, kern_ctx;
 	int kfree_skb_args; /* the probe's arguments, the context pointer included: 3, 4 or 5 */
+	int retransmit_args; /* tcp_retransmit_skb's, likewise: 3, or 4 with its result */
 };
 
 static void add_enum(struct btf *btf, const char *name, const char *value)
@@ -33,6 +34,10 @@ static struct btf *fake_btf(const struct fake_kernel *k)
 	for (int i = 0; i < k->kfree_skb_args; i++)
 		btf__add_func_param(btf, NULL, i ? u64 : ptr);
 	btf__add_typedef(btf, "btf_trace_kfree_skb", btf__add_ptr(btf, proto));
+	proto = btf__add_func_proto(btf, 0);
+	for (int i = 0; i < k->retransmit_args; i++)
+		btf__add_func_param(btf, NULL, i ? u64 : ptr);
+	btf__add_typedef(btf, "btf_trace_tcp_retransmit_skb", btf__add_ptr(btf, proto));
 	if (k->kern_ctx)
 		btf__add_func(btf, "bpf_cast_to_kern_ctx", BTF_FUNC_GLOBAL,
 			      btf__add_func_proto(btf, ptr));
@@ -51,23 +56,24 @@ static struct kernel_features probe(const struct fake_kernel *k, const char *hid
 
 int main(void)
 {
-	const struct fake_kernel k618 = { true, true, true, true, 5 };
-	const struct fake_kernel k61 = { true, true, true, false, 4 };
-	const struct fake_kernel k515 = { true, true, true, false, 3 };
-	const struct fake_kernel k510 = { true, false, false, false, 3 };
+	const struct fake_kernel k618 = { true, true, true, true, 5, 4 };
+	const struct fake_kernel k61 = { true, true, true, false, 4, 3 };
+	const struct fake_kernel k515 = { true, true, true, false, 3, 3 };
+	const struct fake_kernel k510 = { true, false, false, false, 3, 3 };
 	struct kernel_features f;
 	char buf[256];
 
 	f = probe(&k618, NULL);
 	kernel_features_list(&f, true, buf, sizeof(buf));
-	CHECK(!strcmp(buf, "ringbuf, task_btf, syscall_prog, drop_reason, kern_ctx, rx_sk"),
+	CHECK(!strcmp(buf, "ringbuf, task_btf, syscall_prog, drop_reason, kern_ctx, rx_sk, "
+			   "retrans_err"),
 	      "a 6.18-like kernel has every feature (%s)", buf);
 	CHECK(kernel_missing_required(&f) == KERNEL_F_MAX, "and lacks nothing required");
 
 	f = probe(&k61, NULL);
 	kernel_features_list(&f, false, buf, sizeof(buf));
-	CHECK(!strcmp(buf, "kern_ctx, rx_sk"), "a 6.1-like kernel lacks kern_ctx and rx_sk (%s)",
-	      buf);
+	CHECK(!strcmp(buf, "kern_ctx, rx_sk, retrans_err"),
+	      "a 6.1-like kernel lacks kern_ctx, rx_sk and retrans_err (%s)", buf);
 	CHECK(f.has[KERNEL_F_DROP_REASON], "it has drop reasons (4 tracepoint arguments)");
 	CHECK(kernel_missing_required(&f) == KERNEL_F_MAX, "and is supported");
 

@@ -121,4 +121,83 @@ static inline void synth_scenario(struct store *s)
 	synth_drop(s, t += SEC, "TCP_CSUM", 0, NULL, 6, 80);
 }
 
+/* TCP lifecycle events: an accepted connection, a connection's end, a retransmit or a reset. The
+ * local end is 10.0.0.1:LPORT, the peer 10.0.0.PEER:PPORT. */
+static uint8_t synth_local[4] = { 10, 0, 0, 1 };
+static uint8_t synth_peers[256][4];
+
+static inline ProtobufCBinaryData synth_peer(uint8_t last)
+{
+	synth_peers[last][0] = 10;
+	synth_peers[last][3] = last;
+	return (ProtobufCBinaryData){ 4, synth_peers[last] };
+}
+
+static inline void synth_accept(struct store *s, uint64_t ts, uint32_t pid, const char *comm,
+				uint64_t cookie, uint32_t lport, uint8_t peer, uint32_t pport)
+{
+	Netspy__V1__Event ev = NETSPY__V1__EVENT__INIT;
+	Netspy__V1__TcpAccept a = NETSPY__V1__TCP_ACCEPT__INIT;
+
+	a.cookie = cookie;
+	a.pid = pid;
+	a.comm = (ProtobufCBinaryData){ strlen(comm), (uint8_t *)comm };
+	a.family = 2;
+	a.local_addr = (ProtobufCBinaryData){ 4, synth_local };
+	a.local_port = lport;
+	a.peer_addr = synth_peer(peer);
+	a.peer_port = pport;
+	ev.timestamp_ns = ts;
+	ev.kind_case = NETSPY__V1__EVENT__KIND_TCP_ACCEPT;
+	ev.tcp_accept = &a;
+	store_add(s, &ev);
+}
+
+static inline void synth_end(struct store *s, uint64_t ts, uint64_t cookie, int end,
+			     uint64_t sent, uint64_t received, uint32_t retrans, uint32_t segs,
+			     uint32_t srtt_us, uint32_t duration_ms)
+{
+	Netspy__V1__Event ev = NETSPY__V1__EVENT__INIT;
+	Netspy__V1__TcpEnd e = NETSPY__V1__TCP_END__INIT;
+
+	e.cookie = cookie;
+	e.family = 2;
+	e.end = end;
+	e.bytes_sent = sent;
+	e.bytes_received = received;
+	e.retransmits = retrans;
+	e.segs_out = segs;
+	e.srtt_us = srtt_us;
+	e.duration_ms = duration_ms;
+	ev.timestamp_ns = ts;
+	ev.kind_case = NETSPY__V1__EVENT__KIND_TCP_END;
+	ev.tcp_end = &e;
+	store_add(s, &ev);
+}
+
+static inline void synth_signal(struct store *s, uint64_t ts, bool reset, bool received,
+				uint32_t pid, const char *comm, uint64_t cookie, uint8_t peer,
+				uint32_t pport, uint32_t segments)
+{
+	Netspy__V1__Event ev = NETSPY__V1__EVENT__INIT;
+	Netspy__V1__TcpSignal g = NETSPY__V1__TCP_SIGNAL__INIT;
+
+	g.cookie = cookie;
+	g.pid = pid;
+	g.comm = (ProtobufCBinaryData){ strlen(comm), (uint8_t *)comm };
+	g.family = 2;
+	g.local_addr = (ProtobufCBinaryData){ 4, synth_local };
+	g.peer_addr = synth_peer(peer);
+	g.peer_port = pport;
+	g.received = received;
+	g.segments = segments;
+	ev.timestamp_ns = ts;
+	ev.kind_case = reset ? NETSPY__V1__EVENT__KIND_TCP_RESET : NETSPY__V1__EVENT__KIND_TCP_RETRANSMIT;
+	if (reset)
+		ev.tcp_reset = &g;
+	else
+		ev.tcp_retransmit = &g;
+	store_add(s, &ev);
+}
+
 #endif

@@ -2,6 +2,7 @@
  * synthetic store, with and without filters), schema_validate rejects bad arguments with clear
  * messages, and command-line words become the right JSON arguments. */
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -15,7 +16,8 @@
 
 static const char *const expected_order[] = {
 	"get_network_summary", "list_connections", "get_packet_drop_summary", "list_packet_drops",
-	"analyze_patterns",    "ai_insights",	   "contextual_analysis",     NULL,
+	"analyze_patterns",    "ai_insights",	   "contextual_analysis",     "get_tcp_quality",
+	NULL,
 };
 
 static void test_registry(void)
@@ -25,7 +27,7 @@ static void test_registry(void)
 	for (i = 0; tool_registry[i]; i++)
 		CHECK(expected_order[i] && !strcmp(tool_registry[i]->name, expected_order[i]),
 		      "registry[%zu] is %s", i, expected_order[i] ? expected_order[i] : "(end)");
-	CHECK(i == 7, "seven tools");
+	CHECK(i == 8, "eight tools");
 	CHECK(tool_find("summary") == tool_registry[0] &&
 		  tool_find("list_connections") == tool_registry[1] &&
 		  tool_find("contextual") == tool_registry[6] &&
@@ -243,10 +245,106 @@ static void test_cliargs(void)
 	expect_args("ai_insights", 2, a6, "{\"summary_text\":\"text\"}");
 	expect_args_error("summary", 2, e1,
 			  "unknown option '--bogus' for summary (its options: "
-			  "--pid, --process, --duration, --unit)");
+			  "--pid, --process, --duration, --unit, --direction, --port, --outcome)");
 	expect_args_error("summary", 2, e2, "--pid needs a whole number, not 'abc'");
 	expect_args_error("analyze", 1, e3, "analyze takes no argument 'stray'");
 	expect_args_error("list", 1, e4, "--duration needs a value");
+}
+
+/* Inbound and outbound connections with their ends, retransmits and resets: the lifecycle
+ * fields of list_connections and summary, the filters, and get_tcp_quality's counts. */
+static void test_lifecycle(void)
+{
+	struct analyzer an;
+	struct analyzer_opts o = { .capacity = 1024, .cgroup_root = "/nonexistent" };
+	struct tool_context ctx = { .an = &an, .tools = tool_registry };
+	const struct tool *quality = tool_find("quality"), *list = tool_find("list");
+	uint64_t now = (uint64_t)time(NULL) * SEC;
+	json_object *r, *e;
+
+	analyzer_init(&an, &o);
+	an.store.resolve_procs = false;
+	/* srv accepts 2 connections on port 80; one ends closed after 3 retransmits, one reset by
+	 * the server as it closes. cli connects out, and the peer resets it. */
+	synth_accept(&an.store, now - 5 * SEC, 300, "srv", 900, 80, 9, 5555);
+	synth_signal(&an.store, now - 4 * SEC, false, false, 300, "srv", 900, 9, 5555, 2);
+	synth_signal(&an.store, now - 4 * SEC, false, false, 300, "srv", 900, 9, 5555, 1);
+	synth_end(&an.store, now - 3 * SEC, 900, 1, 1000, 2000, 3, 30, 1500, 2000);
+	synth_accept(&an.store, now - 5 * SEC, 300, "srv", 902, 80, 8, 6666);
+	synth_end(&an.store, now - 3 * SEC, 902, 1, 10, 20, 0, 10, 500, 10);
+	synth_signal(&an.store, now - 3 * SEC, true, false, 300, "srv", 902, 8, 6666, 0);
+	synth_connect(&an.store, now - 5 * SEC, 301, "cli", 6, 7, 443, 901, 0);
+	synth_outcome(&an.store, now - 5 * SEC, 901, 1, 1000000);
+	synth_signal(&an.store, now - 2 * SEC, true, true, 301, "cli", 901, 7, 443, 0);
+	synth_end(&an.store, now - 2 * SEC, 901, 3, 5, 6, 0, 10, 3000, 3000);
+	synth_connect(&an.store, now - 1 * SEC, 301, "cli", 6, 7, 443, 903, 0);
+	synth_outcome(&an.store, now - 1 * SEC, 903, 1, 1000000);
+
+	r = run_valid(&ctx, list, "{\"direction\":\"in\"}");
+	CHECK(get_int(r, "total_matching") == 2, "list --direction in: the 2 accepted connections");
+	e = json_object_array_get_idx(json_object_object_get(r, "events"), 1);
+	CHECK(e && !strcmp(json_object_get_string(json_object_object_get(e, "direction")),
+			   "inbound") &&
+		  !strcmp(json_object_get_string(json_object_object_get(e, "source_ip")),
+			  "10.0.0.9") &&
+		  get_int(e, "source_port") == 5555 && get_int(e, "destination_port") == 80 &&
+		  get_int(e, "bytes_sent") == 1000 && get_int(e, "bytes_received") == 2000 &&
+		  get_int(e, "retransmits") == 3 && get_int(e, "duration_ms") == 2000 &&
+		  !strcmp(json_object_get_string(json_object_object_get(e, "end")), "closed"),
+	      "inbound: peer, local port, bytes, retransmits, duration, end");
+	e = json_object_array_get_idx(json_object_object_get(r, "events"), 0);
+	CHECK(e && !strcmp(json_object_get_string(json_object_object_get(e, "end")), "reset_sent"),
+	      "a reset sent as the socket closed: end reset_sent");
+	json_object_put(r);
+	r = run_valid(&ctx, list, "{\"direction\":\"out\",\"port\":443}");
+	CHECK(get_int(r, "total_matching") == 2, "list --direction out --port 443: 2");
+	e = json_object_array_get_idx(json_object_object_get(r, "events"), 0);
+	CHECK(e && !strcmp(json_object_get_string(json_object_object_get(e, "end")), "open") &&
+		  !json_object_object_get_ex(e, "bytes_sent", NULL),
+	      "a connection still open: end open, no totals");
+	e = json_object_array_get_idx(json_object_object_get(r, "events"), 1);
+	CHECK(e && !strcmp(json_object_get_string(json_object_object_get(e, "end")),
+			   "reset_received"),
+	      "outbound reset by the peer: end reset_received");
+	json_object_put(r);
+	r = run_valid(&ctx, list, "{\"port\":80,\"outcome\":\"refused\"}");
+	CHECK(get_int(r, "total_matching") == 0, "--outcome refused: none");
+	json_object_put(r);
+
+	r = run_valid(&ctx, quality, "{}");
+	CHECK(get_int(r, "retransmits") == 3 && get_int(r, "resets_sent") == 1 &&
+		  get_int(r, "resets_received") == 1 && get_int(r, "connections_ended") == 3 &&
+		  get_int(r, "connections_open") == 1,
+	      "quality: 3 retransmitted segments, 1 reset each way, 3 ended, 1 open");
+	CHECK(fabs(json_object_get_double(json_object_object_get(r, "retransmit_rate")) -
+		   3.0 / 50) < 1e-4,
+	      "quality: retransmit_rate = 3 / 50 segments");
+	CHECK(get_int(r, "rtt_ms.count") == 3 &&
+		  fabs(json_object_get_double(json_object_object_get(
+			   json_object_object_get(r, "rtt_ms"), "p50")) -
+		       1.5) < 1e-6,
+	      "quality: RTT p50 1.5 ms of 3");
+	e = json_object_array_get_idx(json_object_object_get(r, "worst_destinations"), 0);
+	CHECK(e && !strcmp(json_object_get_string(json_object_object_get(e, "destination")),
+			   "10.0.0.9:5555") &&
+		  get_int(e, "retransmits") == 3,
+	      "quality: worst destination 10.0.0.9:5555 with 3 retransmits");
+	e = json_object_array_get_idx(json_object_object_get(r, "processes"), 0);
+	CHECK(e && !strcmp(json_object_get_string(json_object_object_get(e, "process")), "srv"),
+	      "quality: srv first among processes");
+	json_object_put(r);
+	r = run_valid(&ctx, quality, "{\"process_name\":\"cli\"}");
+	CHECK(get_int(r, "retransmits") == 0 && get_int(r, "resets_received") == 1 &&
+		  get_int(r, "resets_sent") == 0,
+	      "quality --process cli: the reset it received");
+	json_object_put(r);
+	r = run_valid(&ctx, tool_registry[0], "{}");
+	CHECK(get_int(r, "by_direction.inbound") == 2 && get_int(r, "by_direction.outbound") == 2 &&
+		  get_int(r, "by_end.open") == 1 && get_int(r, "by_end.reset_sent") == 1 &&
+		  get_int(r, "bytes_sent") == 1015 && get_int(r, "retransmits") == 3,
+	      "summary: by direction, by end, bytes and retransmits");
+	json_object_put(r);
+	analyzer_close(&an);
 }
 
 int main(void)
@@ -255,5 +353,6 @@ int main(void)
 	test_outputs();
 	test_schema();
 	test_cliargs();
+	test_lifecycle();
 	return CHECK_DONE();
 }

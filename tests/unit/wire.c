@@ -14,6 +14,9 @@ struct ref {
 	Netspy__V1__Connect c;
 	Netspy__V1__TcpOutcome o;
 	Netspy__V1__Drop d;
+	Netspy__V1__TcpAccept a;
+	Netspy__V1__TcpEnd end;
+	Netspy__V1__TcpSignal g;
 	char name[32];
 };
 
@@ -70,6 +73,62 @@ static void ref_build(struct ref *r, const struct netspy_event *e, uint64_t seq,
 		r->o.syn_retransmits = e->tcp.syn_retrans;
 		r->ev.kind_case = NETSPY__V1__EVENT__KIND_TCP_OUTCOME;
 		r->ev.tcp_outcome = &r->o;
+	} else if (e->type == NETSPY_EV_TCP_ACCEPT) {
+		netspy__v1__tcp_accept__init(&r->a);
+		r->a.cookie = e->cookie;
+		r->a.pid = e->pid;
+		r->a.tid = e->tid;
+		r->a.comm = bin(e->comm, cl);
+		r->a.cgroup_id = e->cgroup_id;
+		r->a.family = e->family;
+		r->a.local_addr = bin(e->saddr, al);
+		r->a.local_port = e->sport;
+		r->a.peer_addr = bin(e->daddr, al);
+		r->a.peer_port = e->dport;
+		r->ev.kind_case = NETSPY__V1__EVENT__KIND_TCP_ACCEPT;
+		r->ev.tcp_accept = &r->a;
+	} else if (e->type == NETSPY_EV_TCP_END) {
+		netspy__v1__tcp_end__init(&r->end);
+		r->end.cookie = e->cookie;
+		r->end.pid = e->pid;
+		r->end.tid = e->tid;
+		r->end.comm = bin(e->comm, cl);
+		r->end.inbound = !!(e->flags & NETSPY_F_INBOUND);
+		r->end.family = e->family;
+		r->end.local_addr = bin(e->saddr, al);
+		r->end.local_port = e->sport;
+		r->end.peer_addr = bin(e->daddr, al);
+		r->end.peer_port = e->dport;
+		r->end.end = (Netspy__V1__TcpEndKind)e->outcome;
+		r->end.bytes_sent = e->life.bytes_sent;
+		r->end.bytes_received = e->life.bytes_received;
+		r->end.retransmits = e->life.retrans;
+		r->end.srtt_us = e->life.srtt_us;
+		r->end.segs_out = e->life_segs_out;
+		r->end.duration_ms = e->life_duration_ms;
+		r->end.start_unknown = !!(e->flags & NETSPY_F_NO_START);
+		r->ev.kind_case = NETSPY__V1__EVENT__KIND_TCP_END;
+		r->ev.tcp_end = &r->end;
+	} else if (e->type == NETSPY_EV_TCP_RETRANSMIT || e->type == NETSPY_EV_TCP_RESET) {
+		netspy__v1__tcp_signal__init(&r->g);
+		r->g.cookie = e->cookie;
+		r->g.pid = e->pid;
+		r->g.tid = e->tid;
+		r->g.comm = bin(e->comm, cl);
+		r->g.family = e->family;
+		r->g.local_addr = bin(e->saddr, al);
+		r->g.local_port = e->sport;
+		r->g.peer_addr = bin(e->daddr, al);
+		r->g.peer_port = e->dport;
+		if (e->type == NETSPY_EV_TCP_RESET) {
+			r->g.received = !!(e->flags & NETSPY_F_INBOUND);
+			r->ev.kind_case = NETSPY__V1__EVENT__KIND_TCP_RESET;
+			r->ev.tcp_reset = &r->g;
+		} else {
+			r->g.segments = e->life.retrans;
+			r->ev.kind_case = NETSPY__V1__EVENT__KIND_TCP_RETRANSMIT;
+			r->ev.tcp_retransmit = &r->g;
+		}
 	} else {
 		netspy__v1__drop__init(&r->d);
 		r->d.reason = e->drop.reason;
@@ -99,8 +158,13 @@ static struct netspy_event sample(int i)
 	struct netspy_event e;
 
 	memset(&e, 0, sizeof(e));
-	e.type = (uint8_t)(1 + i % 3);
-	e.family = i % 4 == 0 ? 10 : (i % 7 == 0 && e.type == NETSPY_EV_DROP) ? 0 : 2;
+	static const uint8_t types[] = { NETSPY_EV_CONNECT,	    NETSPY_EV_TCP_OUTCOME,
+					 NETSPY_EV_DROP,	    NETSPY_EV_TCP_ACCEPT,
+					 NETSPY_EV_TCP_END,	    NETSPY_EV_TCP_RETRANSMIT,
+					 NETSPY_EV_TCP_RESET };
+
+	e.type = types[i % 7];
+	e.family = i % 4 == 0 ? 10 : (i % 11 == 0 && e.type == NETSPY_EV_DROP) ? 0 : 2;
 	e.ip_proto = i % 2 ? 6 : 17;
 	e.sock_type = e.ip_proto == 6 ? 1 : 2;
 	e.sport = (uint16_t)(i * 7919);
@@ -122,6 +186,19 @@ static struct netspy_event sample(int i)
 		e.tcp.latency_ns = (uint64_t)i * 12345;
 		e.flags = i % 5 == 0 ? NETSPY_F_SYNC : i % 5 == 1 ? NETSPY_F_ABANDONED : 0;
 		e.tcp.syn_retrans = (uint8_t)(i % 5 == 1 ? i % 4 : 0);
+	} else if (e.type == NETSPY_EV_TCP_END) {
+		e.outcome = (uint8_t)(1 + i % 4);
+		e.flags = (i % 2 ? NETSPY_F_INBOUND : 0) | (i % 3 == 0 ? NETSPY_F_NO_START : 0);
+		e.life.bytes_sent = (uint64_t)i << (i % 40);
+		e.life.bytes_received = (uint64_t)i * 65537;
+		e.life.retrans = (uint32_t)(i % 9);
+		e.life.srtt_us = (uint32_t)i * 13;
+		e.life_segs_out = (uint32_t)i * 3;
+		e.life_duration_ms = (uint32_t)(i % 3 ? i * 101 : 0);
+	} else if (e.type == NETSPY_EV_TCP_RETRANSMIT) {
+		e.life.retrans = (uint32_t)(1 + i % 44);
+	} else if (e.type == NETSPY_EV_TCP_RESET) {
+		e.flags = i % 2 ? NETSPY_F_INBOUND : 0;
 	} else if (e.type == NETSPY_EV_DROP) {
 		e.flags = i % 2 ? NETSPY_F_ATTRIBUTED : 0;
 		e.flags |= i % 3 == 2 ? NETSPY_F_BY_FLOW : 0;
