@@ -4,7 +4,7 @@
 BENCH_SRCS := $(wildcard bench/bench_*.c)
 BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
 BENCH_HELPERS := $(BUILD)/bench/orig_consumer $(BUILD)/tests/storm $(BUILD)/tests/subscriber \
-	$(BUILD)/tests/trafficgen
+	$(BUILD)/tests/trafficgen $(BUILD)/tests/tcpbench
 
 $(BUILD)/bench/%.bpf.o: bench/%.bpf.c bpf/vmlinux/$(ARCH)/vmlinux.h
 	@mkdir -p $(BUILD)/bench

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# What the TCP lifecycle costs (inbound connections, every connection's end, retransmit and reset
+# events): three loopback workloads pinned to one core, run bare, under netspyd before the
+# lifecycle hooks and under netspyd now, in alternated triples (the order rotates). The rate per
+# second of the workload's own CPU time, and each configuration's ratio to bare (median of the
+# triples). Budgets: short-lived TCP connections (connect, accept, close) >= 0.85 of bare with every
+# hook; bulk transfer >= 0.98; the UDP connect storm within 0.02 of before. Then the kernel's own
+# accounting (bpf_stats) of each program over one short-connection run per netspyd: ns per run and
+# runs per connection, which does not depend on what the other CPU does.
+# "Before" is netspyd built from BENCH_BEFORE_REF (default: the commit before the lifecycle hooks),
+# exported to a temporary directory; or BENCH_BEFORE=PATH to a netspyd binary.
+# Run as root from the top of the tree after `make bench-build`.
+# Knobs: BENCH_SECONDS (one run, default 2), BENCH_REPS (triples, default 5), BENCH_CPU (default 1).
+set -u
+. bench/lib.sh
+REF=${BENCH_BEFORE_REF:-85fe33d}
+
+BEFORE=${BENCH_BEFORE:-}
+if [ -z "$BEFORE" ]; then
+	mkdir -p "$T/before-tree"
+	git archive "$REF" | tar -x -C "$T/before-tree" &&
+		make -C "$T/before-tree" -j"$(nproc)" build/netspyd >"$T/before-build.log" 2>&1 ||
+		{ echo "cannot build netspyd at $REF: $(tail -3 "$T/before-build.log" 2>/dev/null)" >&2; exit 1; }
+	BEFORE=$T/before-tree/build/netspyd
+fi
+declare -A BIN=([before]=$BEFORE [now]=$BUILD/netspyd)
+
+# workload NAME OUT: one run of storm (UDP connects), short or bulk, pinned to $CPU
+workload() {
+	case $1 in
+	storm) taskset -c "$CPU" "$BUILD/tests/storm" connect "$SECS" nslifebench >"$2" ;;
+	*) taskset -c "$CPU" "$BUILD/tests/tcpbench" "$1" "$SECS" >"$2" ;;
+	esac
+}
+# run WORKLOAD CONFIG: appends the CPU-time rate of one run bare or under netspyd CONFIG
+run() {
+	[ "$2" != bare ] && bench_daemon_start "${BIN[$2]}"
+	workload "$1" "$T/run.out"
+	field cpu_rate "$T/run.out" >>"$T/$1.$2"
+	[ "$2" != bare ] && bench_daemon_stop
+	return 0
+}
+# cost CONFIG: "name ns_per_run runs_per_connection" for each program of netspyd CONFIG that ran
+cost() {
+	local was id n
+	bench_daemon_start "${BIN[$1]}"
+	was=$(sysctl -n kernel.bpf_stats_enabled)
+	sysctl -q kernel.bpf_stats_enabled=1
+	workload short "$T/cost.out"
+	n=$(field ops "$T/cost.out")
+	for id in $(grep -h '^prog_id:' /proc/"$DPID"/fdinfo/* | awk '{ print $2 }' | sort -un); do
+		bpftool prog show id "$id" | head -1
+	done | sed -n 's/.*: \([a-z_]*\) *name \([a-z0-9_]*\) .*run_time_ns \([0-9]*\) run_cnt \([0-9]*\).*/\2 \3 \4/p' |
+		awk -v n="$n" '$3 > 0 { printf "%s %.1f %.3f\n", $1, $2 / $3, $3 / (n ? n : 1) }'
+	sysctl -q kernel.bpf_stats_enabled="$was"
+	bench_daemon_stop
+}
+
+orders=("bare before now" "before now bare" "now bare before")
+for w in short bulk storm; do
+	for ((i = 0; i < REPS; i++)); do
+		for c in ${orders[$((i % 3))]}; do run "$w" "$c"; done
+		paste -d' ' <(tail -1 "$T/$w.bare") <(tail -1 "$T/$w.before") <(tail -1 "$T/$w.now") |
+			awk '{ printf "%.4f %.4f %.4f\n", $2 / $1, $3 / $1, ($3 - $2) / $1 }' >>"$T/$w.ratio"
+	done
+done
+for ((i = 0; i < REPS; i++)); do
+	cost before >>"$T/ns.before"
+	cost now >>"$T/ns.now"
+done
+col() { awk -v c="$2" '{ print $c }' "$T/$1.ratio" | median; }
+echo "| workload (per CPU second, median of $REPS) | bare | before ($REF) | now | before / bare | now / bare | now - before |"
+echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
+for w in short bulk storm; do
+	case $w in
+	short) label="short-lived TCP connections (connections/s)" ;;
+	bulk) label="TCP bulk transfer (bytes/s)" ;;
+	storm) label="UDP connect storm (connects/s)" ;;
+	esac
+	echo "| $label | $(median <"$T/$w.bare") | $(median <"$T/$w.before") | $(median <"$T/$w.now") | $(col $w 1) | $(col $w 2) | $(col $w 3) |"
+done
+echo
+echo "| program (bpf_stats over one short-connection run, median of $REPS) | before: ns per run | now: ns per run | now: runs per connection |"
+echo "| --- | ---: | ---: | ---: |"
+for p in $(awk '{ print $1 }' "$T/ns.now" "$T/ns.before" | sort -u); do
+	b=$(awk -v p="$p" '$1 == p { print $2 }' "$T/ns.before" | median)
+	a=$(awk -v p="$p" '$1 == p { print $2 }' "$T/ns.now" | median)
+	r=$(awk -v p="$p" '$1 == p { print $3 }' "$T/ns.now" | median)
+	echo "| $p | ${b/nan/-} | ${a/nan/-} | ${r/nan/-} |"
+done
+echo "Load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)."
