@@ -548,7 +548,7 @@ static int setup(struct daemon *d)
 		.stall_timeout_s = d->cfg.stall_timeout_s,
 		.check_peers = d->cfg.check_peers,
 	};
-	const char *why = NULL;
+	char *why = NULL;
 	int r;
 
 	r = resolve_group(d->cfg.group, &so.gid);
@@ -590,7 +590,9 @@ static int setup(struct daemon *d)
 	}
 	r = server_init(&d->srv, &so, d->epfd, &d->bl, d->names, fill_stats, d, &why);
 	if (r < 0) {
-		log_err("socket %s: %s: %s", d->cfg.socket_path, why, strerror(-r));
+		log_err("socket %s: %s: %s", d->cfg.socket_path, why ? why : "setting up",
+			strerror(-r));
+		free(why);
 		return r;
 	}
 	check_socket_group(d->cfg.socket_path, so.gid, d->cfg.group);
