@@ -564,11 +564,13 @@ static int setup(struct daemon *d)
 		return r;
 	}
 	update_clock_offset(d);
-	r = probes_init(&d->probes, &po);
+	r = probes_init(&d->probes, &po, &why);
 	if (r < 0) {
-		log_err("%s%s", d->probes.error,
+		log_err("%s%s", why ? why : strerror(-r),
 			r == -EPERM ? " (netspyd needs root, or at least CAP_BPF, CAP_PERFMON and "
 				      "CAP_NET_ADMIN)" : "");
+		free(why);
+		why = NULL;
 		return r;
 	}
 	log_kernel(d);
