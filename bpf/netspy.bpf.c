@@ -26,6 +26,7 @@ char LICENSE[] SEC("license") = "GPL";
 /* Linux 6.2+. Weak: on older kernels libbpf leaves it unresolved, and netspyd loads the programs
  * that do not call it (see the attach table in collectord/probes.c). */
 extern void *bpf_cast_to_kern_ctx(void *obj) __ksym __weak;
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym __weak;
 
 /* Set by netspyd before load. */
 const volatile __u64 wakeup_bytes = 1 << 20;	 /* wake the reader once this much is queued */
@@ -464,34 +465,71 @@ int sample_clock(void *ctx)
 	return 0;
 }
 
+/* The verdict of the cgroup programs that ran before this one on this connect: 0, or the negative
+ * errno connect() will return (-EPERM when one of them refused it). netspy's hooks sit on the
+ * cgroup2 root, and a connect runs its cgroup's programs first and the root's last, so another
+ * program's refusal (a firewall, a sandbox) is known here. With the 6.2 kfuncs the verdict is two
+ * loads from the run context; before, the bpf_get_retval() helper (5.18); before that, unknown. */
+static __always_inline int earlier_verdict(bool kern_ctx)
+{
+	struct bpf_cg_run_ctx *rc;
+
+	if (kern_ctx) {
+		rc = bpf_rdonly_cast(bpf_get_current_task_btf()->bpf_ctx,
+				     bpf_core_type_id_kernel(struct bpf_cg_run_ctx));
+		return rc->retval;
+	}
+	if (bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_get_retval))
+		return bpf_get_retval();
+	return 0;
+}
+
+static __always_inline void route_failed(__u8 family, const __u32 d[4], __u16 dport, int err,
+					 bool final);
+
+/* A connect that an earlier cgroup program refused fails inside the syscall with its errno: its
+ * report goes the way of a failed route lookup, after the connect record is committed. */
+static __always_inline void connect_hook(struct bpf_sock_addr *ctx, __u8 family, bool kern_ctx)
+{
+	__u32 d[4];
+	int verdict;
+
+	emit_connect(ctx, family, kern_ctx);
+	verdict = earlier_verdict(kern_ctx);
+	if (verdict < 0 && verdict >= -4095) {
+		connect_daddr(ctx, family, d);
+		route_failed(family, d, bpf_ntohs((__u16)ctx->user_port), -verdict, true);
+	}
+}
+
 /* A cgroup hook must never change what the connect does: always allow (return 1). Two variants of
  * each: netspyd loads the first on kernels with bpf_cast_to_kern_ctx (6.2+), the _compat one
  * elsewhere. */
 SEC("cgroup/connect4")
 int cgroup_connect4(struct bpf_sock_addr *ctx)
 {
-	emit_connect(ctx, AF_INET, true);
+	connect_hook(ctx, AF_INET, true);
 	return 1;
 }
 
 SEC("cgroup/connect6")
 int cgroup_connect6(struct bpf_sock_addr *ctx)
 {
-	emit_connect(ctx, AF_INET6, true);
+	connect_hook(ctx, AF_INET6, true);
 	return 1;
 }
 
 SEC("cgroup/connect4")
 int cgroup_connect4_compat(struct bpf_sock_addr *ctx)
 {
-	emit_connect(ctx, AF_INET, false);
+	connect_hook(ctx, AF_INET, false);
 	return 1;
 }
 
 SEC("cgroup/connect6")
 int cgroup_connect6_compat(struct bpf_sock_addr *ctx)
 {
-	emit_connect(ctx, AF_INET6, false);
+	connect_hook(ctx, AF_INET6, false);
 	return 1;
 }
 
