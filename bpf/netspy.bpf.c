@@ -91,6 +91,11 @@ struct owner_hint {
 	__u8 family; /* 0: no connect to report a route failure for */
 	__u16 dport; /* host order */
 	__u32 daddr[4];
+	/* The UDP connect whose flow tuple was recorded last (udp_flow_seen()): its socket and
+	 * destination, so that a socket connecting again and again to one place records it once. */
+	__u64 flow_cookie;
+	__u32 flow_daddr;
+	__u16 flow_dport;
 };
 
 struct {
@@ -785,6 +790,52 @@ static __always_inline void route_failed(__u8 family, const __u32 d[4], __u16 dp
 	submit(e, NETSPY_CNT_OUTCOME);
 }
 
+/* A route lookup that succeeded, in the connecting thread, for the UDP connect under way on this
+ * CPU (the hint's): the lookup made once the socket has its local port and address gives the
+ * flow tuple, recorded once per socket and destination, so that its packets that lose their
+ * socket on the way (loopback, a veth into a local namespace) are still attributed, as TCP's are
+ * (sockops). Every other lookup of the machine returns after a few loads from this CPU's hint.
+ * Addresses and ports are read with plain loads (tp_btf arguments are BTF pointers). */
+static __always_inline void udp_flow_seen(__u8 family, const __u32 *daddr, const __u32 *saddr,
+					  __be16 dport, __be16 sport)
+{
+	struct flow_key key = {};
+	struct owner_hint *hint;
+	__u32 zero = 0, d0;
+	__u64 cookie;
+
+	hint = bpf_map_lookup_elem(&owner_hints, &zero);
+	if (!hint || hint->proto != IPPROTO_UDP || hint->family != family)
+		return;
+	d0 = daddr[0];
+	if (hint->flow_cookie == hint->cookie && hint->flow_daddr == d0 &&
+	    hint->flow_dport == hint->dport)
+		return;
+	if (!sport || hint->dport != bpf_ntohs(dport) || hint->daddr[0] != d0 ||
+	    hint->tid != (__u32)bpf_get_current_task_btf()->pid)
+		return;
+	key.family = family;
+	key.proto = IPPROTO_UDP;
+	key.sport = bpf_ntohs(sport);
+	key.dport = hint->dport;
+	if (family == AF_INET) {
+		if (!saddr[0])
+			return; /* the lookup that picks the source comes next */
+		__builtin_memcpy(key.saddr, saddr, 4);
+		__builtin_memcpy(key.daddr, &d0, 4);
+	} else {
+		/* IPv6 looks the route up once, before it picks the source address of an unbound
+		 * socket: such a flow is recorded with the unspecified source (flow_owner()). */
+		__builtin_memcpy(key.saddr, saddr, 16);
+		__builtin_memcpy(key.daddr, hint->daddr, 16);
+	}
+	cookie = hint->cookie;
+	bpf_map_update_elem(&flows, &key, &cookie, BPF_ANY);
+	hint->flow_cookie = cookie;
+	hint->flow_daddr = d0;
+	hint->flow_dport = hint->dport;
+}
+
 /* IPv4 route lookups. err is the lookup's: -EAGAIN is "no route in this table", final (the
  * connect fails with ENETUNREACH) unless policy routing may try another table; an unreachable,
  * prohibit or blackhole route fails the connect with EHOSTUNREACH, EACCES or EINVAL. Every lookup
@@ -797,7 +848,12 @@ int BPF_PROG(tp_fib_table_lookup, u32 tb_id, const struct flowi4 *flp,
 	__u32 d[4] = {};
 	bool final = true;
 
-	if (!err || err < -4095)
+	if (!err) {
+		udp_flow_seen(AF_INET, &flp->daddr, &flp->saddr, flp->uli.ports.dport,
+			      flp->uli.ports.sport);
+		return 0;
+	}
+	if (err < -4095)
 		return 0;
 	if (err == -EAGAIN) {
 		task = bpf_get_current_task_btf();
@@ -830,8 +886,11 @@ int BPF_PROG(tp_fib6_table_lookup, const struct net *net, const struct fib6_resu
 		err = EACCES;
 	else if (type == RTN_BLACKHOLE)
 		err = EINVAL;
-	else
+	else {
+		udp_flow_seen(AF_INET6, flp->daddr.in6_u.u6_addr32, flp->saddr.in6_u.u6_addr32,
+			      flp->uli.ports.dport, flp->uli.ports.sport);
 		return 0;
+	}
 	if (table && BPF_CORE_READ(table, tb6_id) == RT6_TABLE_LOCAL)
 		return 0;
 	BPF_CORE_READ_INTO(&d, flp, daddr.in6_u.u6_addr32);
@@ -1007,6 +1066,14 @@ static __always_inline bool flow_owner(const struct netspy_event *e, __u64 *ret_
 		__builtin_memcpy(key.daddr, e->saddr, 16);
 		c = bpf_map_lookup_elem(&flows, &key);
 	}
+	if (!c && key.proto == IPPROTO_UDP && key.family == AF_INET6) {
+		/* A UDP socket's IPv6 flow recorded before its source address was chosen. */
+		key.sport = e->sport;
+		key.dport = e->dport;
+		__builtin_memset(key.saddr, 0, 16);
+		__builtin_memcpy(key.daddr, e->daddr, 16);
+		c = bpf_map_lookup_elem(&flows, &key);
+	}
 	if (!c)
 		return false;
 	*ret_cookie = *c;
@@ -1053,7 +1120,8 @@ int tp_kfree_skb(__u64 *ctx)
 	/* The key from the stack: Linux 6.1's verifier takes map keys only from the stack or a
 	 * map, not from ring-buffer memory. */
 	o = cookie ? bpf_map_lookup_elem(&owners, &cookie) : NULL;
-	if (!o && e->ip_proto == IPPROTO_TCP && flow_owner(e, &cookie)) {
+	if (!o && (e->ip_proto == IPPROTO_TCP || e->ip_proto == IPPROTO_UDP) &&
+	    flow_owner(e, &cookie)) {
 		o = bpf_map_lookup_elem(&owners, &cookie);
 		if (o)
 			e->flags |= NETSPY_F_BY_FLOW;

@@ -87,7 +87,7 @@ deny_scenario() { # LABEL
 	check_eq "$1: no TCP connect left pending" 0 "$(unresolved "$T/denied-$1.json")"
 }
 if [ -n "$CG2" ]; then
-	deny_scenario fast
+	deny_scenario default
 	ctl list --process nsdenied --duration 300 --json >"$T/denied.list"
 	check_eq "list: 4 connects failed inside connect() with EPERM" 4 \
 		"$(jq_py "$T/denied.list" 'sum(1 for e in J["events"] if e["failed"] and e["in_connect"] and e["errno"] == "EPERM")')"
