@@ -796,13 +796,36 @@ static __always_inline void route_failed(__u8 family, const __u32 d[4], __u16 dp
  * socket on the way (loopback, a veth into a local namespace) are still attributed, as TCP's are
  * (sockops). Every other lookup of the machine returns after a few loads from this CPU's hint.
  * Addresses and ports are read with plain loads (tp_btf arguments are BTF pointers). */
+static __noinline void record_udp_flow(struct owner_hint *hint, __u32 family, const __u32 *saddr,
+					__u32 sport)
+{
+	struct flow_key key = {};
+	__u64 cookie = hint->cookie;
+
+	key.family = (__u8)family;
+	key.proto = IPPROTO_UDP;
+	key.sport = (__u16)sport;
+	key.dport = hint->dport;
+	if (family == AF_INET) {
+		__builtin_memcpy(key.saddr, saddr, 4);
+		__builtin_memcpy(key.daddr, hint->daddr, 4);
+	} else {
+		/* IPv6 looks the route up once, before it picks the source address of an unbound
+		 * socket: such a flow is recorded with the unspecified source (flow_owner()). */
+		__builtin_memcpy(key.saddr, saddr, 16);
+		__builtin_memcpy(key.daddr, hint->daddr, 16);
+	}
+	bpf_map_update_elem(&flows, &key, &cookie, BPF_ANY);
+	hint->flow_cookie = cookie;
+	hint->flow_daddr = hint->daddr[0];
+	hint->flow_dport = hint->dport;
+}
+
 static __always_inline void udp_flow_seen(__u8 family, const __u32 *daddr, const __u32 *saddr,
 					  __be16 dport, __be16 sport)
 {
-	struct flow_key key = {};
 	struct owner_hint *hint;
 	__u32 zero = 0, d0;
-	__u64 cookie;
 
 	hint = bpf_map_lookup_elem(&owner_hints, &zero);
 	if (!hint || hint->proto != IPPROTO_UDP || hint->family != family)
@@ -814,26 +837,9 @@ static __always_inline void udp_flow_seen(__u8 family, const __u32 *daddr, const
 	if (!sport || hint->dport != bpf_ntohs(dport) || hint->daddr[0] != d0 ||
 	    hint->tid != (__u32)bpf_get_current_task_btf()->pid)
 		return;
-	key.family = family;
-	key.proto = IPPROTO_UDP;
-	key.sport = bpf_ntohs(sport);
-	key.dport = hint->dport;
-	if (family == AF_INET) {
-		if (!saddr[0])
-			return; /* the lookup that picks the source comes next */
-		__builtin_memcpy(key.saddr, saddr, 4);
-		__builtin_memcpy(key.daddr, &d0, 4);
-	} else {
-		/* IPv6 looks the route up once, before it picks the source address of an unbound
-		 * socket: such a flow is recorded with the unspecified source (flow_owner()). */
-		__builtin_memcpy(key.saddr, saddr, 16);
-		__builtin_memcpy(key.daddr, hint->daddr, 16);
-	}
-	cookie = hint->cookie;
-	bpf_map_update_elem(&flows, &key, &cookie, BPF_ANY);
-	hint->flow_cookie = cookie;
-	hint->flow_daddr = d0;
-	hint->flow_dport = hint->dport;
+	if (family == AF_INET && !saddr[0])
+		return; /* the lookup that picks the source comes next */
+	record_udp_flow(hint, family, saddr, bpf_ntohs(sport));
 }
 
 /* IPv4 route lookups. err is the lookup's: -EAGAIN is "no route in this table", final (the
