@@ -821,6 +821,9 @@ int BPF_PROG(tp_inet_sock_set_state, const struct sock *sk, int oldstate, int ne
 		return 0;
 	now = bpf_ktime_get_boot_ns();
 	cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
+	o = cookie ? bpf_map_lookup_elem(&owners, &cookie) : NULL;
+	if (!o && known_sockets_only) /* not a connect of the cgroup netspyd watches */
+		return 0;
 
 	e = reserve(NETSPY_EV_TCP_OUTCOME);
 	if (!e)
@@ -832,7 +835,6 @@ int BPF_PROG(tp_inet_sock_set_state, const struct sock *sk, int oldstate, int ne
 	copy_sock_tuple(e, sk);
 	e->tcp.err = newstate == TCP_ESTABLISHED ? 0 : BPF_CORE_READ(sk, sk_err);
 	e->outcome = outcome_of(newstate, e->tcp.err);
-	o = cookie ? bpf_map_lookup_elem(&owners, &cookie) : NULL;
 	if (o) {
 		e->pid = o->pid;
 		e->tid = o->tid;
@@ -1262,23 +1264,22 @@ int tp_kfree_skb(__u64 *ctx)
 	return 0;
 }
 
-/* A TCP event of a socket (retransmit, reset) as a record: the socket's tuple and cookie, and its
- * owner from the owners map (these run in softirq or timer context, where "current" is not the
- * owner). Timewait and request sockets have the common part only, which is all this reads. */
-static __always_inline struct netspy_event *sock_event(const struct sock *sk, __u8 type,
-						       struct netspy_owner **ret_owner)
+/* A TCP event of a socket (retransmit, reset): the socket's tuple and cookie, and its owner from
+ * the owners map (these run in softirq or timer context, where "current" is not the owner).
+ * Timewait and request sockets have the common part only, which is all this reads. Each program
+ * checks its reservation right where it makes it: Linux 6.1's verifier loses track of a record
+ * checked again after a helper returned it. */
+static __always_inline struct netspy_owner *sock_owner(const struct sock *sk, __u64 *ret_cookie)
 {
-	struct netspy_owner *o;
-	struct netspy_event *e;
 	__u64 cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
 
-	o = cookie ? bpf_map_lookup_elem(&owners, &cookie) : NULL;
-	*ret_owner = o;
-	if (!o && known_sockets_only)
-		return NULL;
-	e = reserve(type);
-	if (!e)
-		return NULL;
+	*ret_cookie = cookie;
+	return cookie ? bpf_map_lookup_elem(&owners, &cookie) : NULL;
+}
+
+static __always_inline void sock_event_fill(struct netspy_event *e, const struct sock *sk,
+					    __u64 cookie, const struct netspy_owner *o)
+{
 	e->sock_type = SOCK_STREAM;
 	e->ts_ns = bpf_ktime_get_boot_ns();
 	e->cookie = cookie;
@@ -1290,7 +1291,6 @@ static __always_inline struct netspy_event *sock_event(const struct sock *sk, __
 		__builtin_memcpy(e->comm, o->comm, sizeof(e->comm));
 		e->flags |= NETSPY_F_ATTRIBUTED;
 	}
-	return e;
 }
 
 /* One record per retransmission (SYN retransmissions of a connect included), with the number of
@@ -1305,19 +1305,24 @@ int tp_tcp_retransmit_skb(__u64 *ctx)
 	const struct tcp_skb_cb *cb;
 	struct netspy_owner *o;
 	struct netspy_event *e;
+	__u64 cookie;
 	__u16 segs;
 
 	if (!sk || !skb)
 		return 0;
 	if (retransmit_has_err && (int)ctx[2])
 		return 0;
+	o = sock_owner(sk, &cookie);
+	if (!o && known_sockets_only)
+		return 0;
 	cb = (const struct tcp_skb_cb *)&skb->cb[0];
 	segs = BPF_CORE_READ(cb, tcp_gso_segs);
-	e = sock_event(sk, NETSPY_EV_TCP_RETRANSMIT, &o);
-	if (e) {
-		e->life.retrans = segs ? segs : 1;
-		submit(e, NETSPY_CNT_RETRANSMIT);
-	}
+	e = reserve(NETSPY_EV_TCP_RETRANSMIT);
+	if (!e)
+		return 0;
+	sock_event_fill(e, sk, cookie, o);
+	e->life.retrans = segs ? segs : 1;
+	submit(e, NETSPY_CNT_RETRANSMIT);
 	return 0;
 }
 
@@ -1330,12 +1335,18 @@ int BPF_PROG(tp_tcp_send_reset, const struct sock *sk, const struct sk_buff *skb
 {
 	struct netspy_owner *o;
 	struct netspy_event *e;
+	__u64 cookie;
 
 	if (!sk)
 		return 0;
-	e = sock_event(sk, NETSPY_EV_TCP_RESET, &o);
-	if (e)
-		submit(e, NETSPY_CNT_RESET);
+	o = sock_owner(sk, &cookie);
+	if (!o && known_sockets_only)
+		return 0;
+	e = reserve(NETSPY_EV_TCP_RESET);
+	if (!e)
+		return 0;
+	sock_event_fill(e, sk, cookie, o);
+	submit(e, NETSPY_CNT_RESET);
 	return 0;
 }
 
@@ -1345,15 +1356,20 @@ int BPF_PROG(tp_tcp_receive_reset, struct sock *sk)
 {
 	struct netspy_owner *o;
 	struct netspy_event *e;
+	__u64 cookie;
 
 	if (!sk)
 		return 0;
-	e = sock_event(sk, NETSPY_EV_TCP_RESET, &o);
+	o = sock_owner(sk, &cookie);
 	if (o)
 		o->flags |= NETSPY_OWNER_RESET_RECV;
-	if (e) {
-		e->flags |= NETSPY_F_INBOUND;
-		submit(e, NETSPY_CNT_RESET);
-	}
+	else if (known_sockets_only)
+		return 0;
+	e = reserve(NETSPY_EV_TCP_RESET);
+	if (!e)
+		return 0;
+	sock_event_fill(e, sk, cookie, o);
+	e->flags |= NETSPY_F_INBOUND;
+	submit(e, NETSPY_CNT_RESET);
 	return 0;
 }

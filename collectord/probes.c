@@ -309,7 +309,8 @@ static int load(struct probes *p, const struct probes_opts *o)
 	p->skel->rodata->kfree_skb_has_rx_sk = p->features.has[KERNEL_F_RX_SK];
 	p->skel->rodata->retransmit_has_err = p->features.has[KERNEL_F_RETRANS_ERR];
 	/* Hooks on a cgroup of its own (--cgroup): the TCP tracepoints, which see the whole
-	 * machine, report only the sockets that cgroup's processes connected or listen on. */
+	 * machine, report only the sockets that cgroup's processes connected or listen on
+	 * (outcomes, the lifecycle); drops stay machine-wide. */
 	p->skel->rodata->known_sockets_only = o->cgroup_root != NULL;
 	p->skel->rodata->ignore_tgid = (uint32_t)getpid();
 	p->conn_order = (uint32_t)__builtin_ctz(probes_conn_slots(o->ringbuf_bytes, p->ncpus));
