@@ -71,7 +71,7 @@ check_eq "--port: both ends of the 5 connections" 10 "$(py 'r["total_matching"]'
 P5=$((base + 4))
 server_start "$T/ident.out" nsl-ident hold-server $P5
 ident_srv=$SERVER
-in_ns $PEER nsl-identc hold-client $P5 5 >"$T/identc.out" &
+in_ns $PEER nsl-identc hold-client $P5 10 >"$T/identc.out" &
 ident_cli=$!
 for _ in $(seq 100); do grep -q connected "$T/identc.out" && break; sleep 0.05; done
 sleep 0.5 # the drain interval, many times over

@@ -24,7 +24,7 @@ const bigCount = Number(env.BIG_COUNT);
 
 const DATA_TOOLS = ['get_network_summary', 'list_connections', 'get_packet_drop_summary',
 	'list_packet_drops', 'analyze_patterns'];
-const ALL_TOOLS = [...DATA_TOOLS, 'ai_insights', 'contextual_analysis'];
+const ALL_TOOLS = [...DATA_TOOLS, 'ai_insights', 'contextual_analysis', 'get_tcp_quality'];
 let failures = 0;
 
 function check(desc, cond, detail) {
@@ -83,7 +83,7 @@ async function eventsLost(client) {
 async function waitTotal(client, name, n) {
 	for (let i = 0; i < 50; i++) {
 		const r = await client.callTool({ name: 'get_network_summary',
-			arguments: { process_name: name, duration: 300 } });
+			arguments: { process_name: name, duration: 300, direction: 'out' } });
 		if (r.structuredContent?.total_connections === n)
 			return true;
 		await new Promise((resolve) => setTimeout(resolve, 100));
@@ -133,7 +133,7 @@ async function main() {
 
 	const { tools } = await client.listTools();
 	const names = tools.map((t) => t.name);
-	check('tools/list lists the seven tools', ALL_TOOLS.every((n) => names.includes(n)), names);
+	check('tools/list lists the eight tools', ALL_TOOLS.every((n) => names.includes(n)), names);
 	for (const t of tools) {
 		check(`${t.name}: title, description, input and output schemas`,
 			!!t.title && !!t.description && t.inputSchema?.type === 'object' &&
@@ -220,10 +220,12 @@ async function main() {
 	// The process whose connections were accepted.
 	sc = await callData(client, 'get_network_summary', { process_name: okName, duration: 300 });
 	if (sc) {
-		check(`summary: ${okCount} connections of ${okName}, none failed`,
-			sc.total_connections === okCount && sc.failed_connections === 0, sc);
+		check(`summary: ${okCount} connections of ${okName} each way, none failed`,
+			sc.total_connections === 2 * okCount && sc.failed_connections === 0 &&
+			sc.by_direction.outbound === okCount && sc.by_direction.inbound === okCount, sc);
 	}
-	sc = await callData(client, 'list_connections', { process_name: okName, duration: 300 });
+	sc = await callData(client, 'list_connections',
+		{ process_name: okName, duration: 300, direction: 'out' });
 	if (sc) {
 		const ev = sc.events ?? [];
 		check('list: accepted connections are established with a latency',
