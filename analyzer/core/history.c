@@ -39,14 +39,14 @@ static const char schema_sql[] =
     "CREATE TABLE IF NOT EXISTS minutes(t INTEGER PRIMARY KEY, events INTEGER NOT NULL,"
     " lost INTEGER NOT NULL, unaccounted INTEGER NOT NULL, written INTEGER NOT NULL);"
     "CREATE TABLE IF NOT EXISTS hours(t INTEGER PRIMARY KEY, minutes INTEGER NOT NULL);"
-#define CONN_COLS                                                                            \
-	"(t INTEGER NOT NULL, process INTEGER NOT NULL, unit INTEGER, destination INTEGER NOT " \
+#define CONN_COLS                                                                                \
+	"(t INTEGER NOT NULL, process INTEGER NOT NULL, unit INTEGER, destination INTEGER NOT "  \
 	"NULL, protocol INTEGER NOT NULL, outcome INTEGER NOT NULL, direction INTEGER NOT NULL," \
 	" count INTEGER NOT NULL, failed INTEGER NOT NULL)"
-#define LAT_COLS                                                                          \
+#define LAT_COLS                                                                                \
 	"(t INTEGER NOT NULL, process INTEGER NOT NULL, unit INTEGER, bucket INTEGER NOT NULL," \
 	" count INTEGER NOT NULL, sum_us INTEGER NOT NULL)"
-#define DROP_COLS                                                                            \
+#define DROP_COLS                                                                           \
 	"(t INTEGER NOT NULL, reason INTEGER NOT NULL, protocol INTEGER NOT NULL, process " \
 	"INTEGER, unit INTEGER, count INTEGER NOT NULL)"
     "CREATE TABLE IF NOT EXISTS conn_minute" CONN_COLS ";"
@@ -81,12 +81,12 @@ static int sql_error(struct history *h, int rc, const char *what, char **ret_err
 	if (ret_error)
 		*ret_error = text_printf("history %s: %s: %s", h->path, what,
 					 h->db ? sqlite3_errmsg(h->db) : sqlite3_errstr(rc));
-	return rc == SQLITE_BUSY || rc == SQLITE_LOCKED ? -EBUSY
-	       : rc == SQLITE_FULL			? -ENOSPC
+	return rc == SQLITE_BUSY || rc == SQLITE_LOCKED	    ? -EBUSY
+	       : rc == SQLITE_FULL			    ? -ENOSPC
 	       : rc == SQLITE_READONLY || rc == SQLITE_PERM ? -EACCES
-	       : rc == SQLITE_CANTOPEN			? -ENOENT
-	       : rc == SQLITE_NOMEM			? -ENOMEM
-							: -EIO;
+	       : rc == SQLITE_CANTOPEN			    ? -ENOENT
+	       : rc == SQLITE_NOMEM			    ? -ENOMEM
+							    : -EIO;
 }
 
 static int exec(struct history *h, const char *sql, char **ret_error)
@@ -177,7 +177,7 @@ static int init_schema(struct history *h, char **ret_error)
 	/* auto_vacuum only takes effect before the first table: a new file gets it. */
 	r = exec(h,
 		 "PRAGMA auto_vacuum=INCREMENTAL; PRAGMA journal_mode=WAL;"
-		 " PRAGMA synchronous=NORMAL;",
+		 " PRAGMA synchronous=NORMAL; PRAGMA journal_size_limit=4194304;",
 		 ret_error);
 	if (r == 0)
 		r = exec(h, "BEGIN IMMEDIATE;", ret_error);
@@ -193,11 +193,12 @@ static int init_schema(struct history *h, char **ret_error)
 	for (int i = 0; r == 0 && i < HISTORY_N_BUCKETS; i++) {
 		if (i == HISTORY_N_BUCKETS - 1)
 			snprintf(sql, sizeof(sql),
-				 "INSERT OR REPLACE INTO buckets(id,le_seconds) VALUES(%d,NULL);", i);
+				 "INSERT OR REPLACE INTO buckets(id,le_seconds) VALUES(%d,NULL);",
+				 i);
 		else
 			snprintf(sql, sizeof(sql),
-				 "INSERT OR REPLACE INTO buckets(id,le_seconds) VALUES(%d,%.4f);", i,
-				 (double)history_bucket_us[i] / 1e6);
+				 "INSERT OR REPLACE INTO buckets(id,le_seconds) VALUES(%d,%.4f);",
+				 i, (double)history_bucket_us[i] / 1e6);
 		r = exec(h, sql, ret_error);
 	}
 	if (r == 0) {
@@ -386,8 +387,7 @@ static int step_reset(struct history *h, sqlite3_stmt *st, char **ret_error)
 static int write_rows(struct history *h, const struct history_minute *m, char **ret_error)
 {
 	sqlite3_stmt *c = NULL, *l = NULL, *d = NULL, *mi = NULL;
-	int r = prepare(h,
-			"INSERT INTO conn_minute VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9);", &c,
+	int r = prepare(h, "INSERT INTO conn_minute VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9);", &c,
 			ret_error);
 
 	if (r == 0)
@@ -554,14 +554,14 @@ static uint64_t file_size(const char *path, const char *suffix)
 }
 
 /* Bytes the data takes: pages in use (free pages are reused, then given back by
- * incremental_vacuum) plus the WAL. */
+ * incremental_vacuum). The WAL is bounded on its own (journal_size_limit). */
 static uint64_t used_bytes(struct history *h)
 {
 	int64_t pages = query_int(h, "PRAGMA page_count;", 0),
 		freel = query_int(h, "PRAGMA freelist_count;", 0),
 		psize = query_int(h, "PRAGMA page_size;", 4096);
 
-	return (uint64_t)((pages - freel) * psize) + file_size(h->path, "-wal");
+	return (uint64_t)((pages - freel) * psize);
 }
 
 static int exec_t(struct history *h, const char *sql, uint64_t t, char **ret_error)
@@ -577,17 +577,16 @@ static int exec_t(struct history *h, const char *sql, uint64_t t, char **ret_err
 	return r;
 }
 
-static int delete_before(struct history *h, uint64_t t, bool minutes, bool hours,
-			 char **ret_error)
+static int delete_before(struct history *h, uint64_t t, bool minutes, bool hours, char **ret_error)
 {
-	static const char *const min_sql[] = {
-		"DELETE FROM conn_minute WHERE t<?1;", "DELETE FROM latency_minute WHERE t<?1;",
-		"DELETE FROM drop_minute WHERE t<?1;", "DELETE FROM minutes WHERE t<?1;"
-	};
-	static const char *const hour_sql[] = {
-		"DELETE FROM conn_hour WHERE t<?1;", "DELETE FROM latency_hour WHERE t<?1;",
-		"DELETE FROM drop_hour WHERE t<?1;", "DELETE FROM hours WHERE t<?1;"
-	};
+	static const char *const min_sql[] = { "DELETE FROM conn_minute WHERE t<?1;",
+					       "DELETE FROM latency_minute WHERE t<?1;",
+					       "DELETE FROM drop_minute WHERE t<?1;",
+					       "DELETE FROM minutes WHERE t<?1;" };
+	static const char *const hour_sql[] = { "DELETE FROM conn_hour WHERE t<?1;",
+						"DELETE FROM latency_hour WHERE t<?1;",
+						"DELETE FROM drop_hour WHERE t<?1;",
+						"DELETE FROM hours WHERE t<?1;" };
 	int r = 0;
 
 	for (int i = 0; r == 0 && minutes && i < 4; i++)
@@ -646,8 +645,10 @@ int history_write_minute(struct history *h, const struct history_minute *m, char
 		return r;
 	}
 	h->writes++;
-	if (h->o.max_size && h->writes % 10 == 0)
+	if (h->o.max_size && h->writes % 10 == 0) {
 		sqlite3_exec(h->db, "PRAGMA incremental_vacuum;", NULL, NULL, NULL);
+		sqlite3_wal_checkpoint_v2(h->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+	}
 	return 0;
 }
 
@@ -672,7 +673,8 @@ int history_info(struct history *h, struct history_info *ret)
 	ret->minutes = (uint64_t)query_int(h, "SELECT count(*) FROM minutes;", 0);
 	ret->hours = (uint64_t)query_int(h, "SELECT count(*) FROM hours;", 0);
 	ret->updated = (uint64_t)query_int(h, "SELECT max(written) FROM minutes;", 0);
-	ret->size = file_size(h->path, "") + file_size(h->path, "-wal");
+	ret->size = file_size(h->path, "");
+	ret->wal_size = file_size(h->path, "-wal");
 	return 0;
 }
 
@@ -919,8 +921,7 @@ static void filter_ids(struct history *h, const struct history_query *q, struct 
 		unit_ids(h, q->unit, f->units);
 }
 
-#define FILTER_SQL \
-	" AND (?4=-2 OR process=?4) AND (?5=0 OR unit=?6 OR unit=?7)"
+#define FILTER_SQL " AND (?4=-2 OR process=?4) AND (?5=0 OR unit=?6 OR unit=?7)"
 
 static void bind_filter(sqlite3_stmt *st, const struct filter_ids *f)
 {
@@ -986,10 +987,10 @@ int history_conn_stats(struct history *h, const struct history_query *q,
 		" WHERE t>=?1 AND t<?2" FILTER_SQL,
 	};
 	static const char *const lat_sql[2] = {
-		"SELECT bucket, sum(count), sum(sum_us) FROM latency_minute WHERE t>=?1 AND t<?2"
-		FILTER_SQL " GROUP BY bucket",
-		"SELECT bucket, sum(count), sum(sum_us) FROM latency_hour WHERE t>=?1 AND t<?2"
-		FILTER_SQL " GROUP BY bucket",
+		"SELECT bucket, sum(count), sum(sum_us) FROM latency_minute WHERE t>=?1 AND "
+		"t<?2" FILTER_SQL " GROUP BY bucket",
+		"SELECT bucket, sum(count), sum(sum_us) FROM latency_hour WHERE t>=?1 AND "
+		"t<?2" FILTER_SQL " GROUP BY bucket",
 	};
 	struct idsums procs = { 0 }, dests = { 0 }, refused = { 0 }, unreach = { 0 };
 	struct span spans[512];
@@ -1021,7 +1022,8 @@ int history_conn_stats(struct history *h, const struct history_query *q,
 		sqlite3_bind_int64(st, 2, (int64_t)spans[k].b);
 		bind_filter(st, &f);
 		while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-			int64_t proc = sqlite3_column_int64(st, 0), dst = sqlite3_column_int64(st, 1);
+			int64_t proc = sqlite3_column_int64(st, 0),
+				dst = sqlite3_column_int64(st, 1);
 			int proto = sqlite3_column_int(st, 2) & 0xff,
 			    outcome = sqlite3_column_int(st, 3);
 			uint64_t c = (uint64_t)sqlite3_column_int64(st, 4),
@@ -1083,10 +1085,10 @@ int history_drop_stats(struct history *h, const struct history_query *q,
 		       struct history_drop_stats *ret, char **ret_error)
 {
 	static const char *const sql[2] = {
-		"SELECT reason, protocol, process, count FROM drop_minute WHERE t>=?1 AND t<?2"
-		FILTER_SQL,
-		"SELECT reason, protocol, process, count FROM drop_hour WHERE t>=?1 AND t<?2"
-		FILTER_SQL,
+		"SELECT reason, protocol, process, count FROM drop_minute WHERE t>=?1 AND "
+		"t<?2" FILTER_SQL,
+		"SELECT reason, protocol, process, count FROM drop_hour WHERE t>=?1 AND "
+		"t<?2" FILTER_SQL,
 	};
 	struct idsums reasons = { 0 }, procs = { 0 };
 	struct span spans[512];

@@ -79,7 +79,8 @@ struct history_info {
 	uint64_t oldest, newest; /* minute starts (s), 0 when empty */
 	uint64_t minutes;	 /* minutes recorded */
 	uint64_t hours;		 /* hourly aggregates */
-	uint64_t size;		 /* bytes on disk (database + WAL) */
+	uint64_t size;		 /* bytes of the database file */
+	uint64_t wal_size;	 /* bytes of its write-ahead log */
 	uint64_t updated;	 /* when the recorder last wrote (s), 0 unknown */
 };
 int history_info(struct history *h, struct history_info *ret);

@@ -86,7 +86,7 @@ struct store {
 	struct intern comms, endpoints, cgroups, reasons;
 	struct store_cgroup_info *cg;
 	size_t cg_cap;
-	struct cookie_map pending; /* socket cookie -> connect record of a pending TCP connect */
+	struct cookie_map pending;  /* socket cookie -> connect record of a pending TCP connect */
 	struct cookie_map udp_last; /* socket cookie -> a UDP socket's latest connect record */
 	struct cgroup_names cgnames;
 	uint64_t evicted;	  /* records pushed out by newer ones */

@@ -9,8 +9,8 @@
 #include "core/store.h"
 
 const uint64_t store_latency_bounds_us[STORE_LATENCY_BUCKETS] = {
-	500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000,
-	2500000, 5000000, 10000000, UINT64_MAX,
+	500,	1000,	2500,	 5000,	  10000,   25000,    50000,	 100000,
+	250000, 500000, 1000000, 2500000, 5000000, 10000000, UINT64_MAX,
 };
 
 size_t store_latency_bucket(uint64_t us)

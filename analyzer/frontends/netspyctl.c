@@ -61,7 +61,8 @@ static void usage(FILE *f)
 	    "  -s, --socket PATH     netspyd's socket (env NETSPY_SOCKET; default %s)\n"
 	    "      --json            print the result as one JSON object\n"
 	    "      --history FILE    the recorder's database, for windows older than netspyd's\n"
-	    "                        backlog (env NETSPY_HISTORY; default " HISTORY_DEFAULT_PATH ")\n"
+	    "                        backlog (env NETSPY_HISTORY; default " HISTORY_DEFAULT_PATH
+	    ")\n"
 	    "      --tool NAME       run the tool NAME (the original netspy's form)\n"
 	    "      --api-key-file F  AI: file holding the API key (else $OPENAI_API_KEY)\n"
 	    "      --base-url URL    AI: OpenAI-compatible endpoint (else $OPENAI_BASE_URL)\n"
@@ -217,7 +218,10 @@ static int run_tool(struct cli *c, const struct tool *t)
 {
 	struct analyzer_opts o = { .socket = c->socket };
 	struct tool_context ctx = {
-		.tools = tool_registry, .analyst = &ai_analyst, .ai = c->ai, .progress = stderr,
+		.tools = tool_registry,
+		.analyst = &ai_analyst,
+		.ai = c->ai,
+		.progress = stderr,
 		.history = c->history,
 	};
 	struct analyzer an;
@@ -310,7 +314,7 @@ static int run_live(struct cli *c, bool watch)
 		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 		{ 0 },
 	};
-	struct live_opts o = { .socket = c->socket, .json = c->json };
+	struct live_opts o = { .socket = c->socket, .json = c->json, .history = c->history };
 	char *argv[MAX_WORDS + 1] = { (char *)(watch ? "netspyctl watch" : "netspyctl status") };
 	uint64_t v = 0;
 	int opt;

@@ -60,7 +60,7 @@ struct recorder {
 };
 
 __attribute__((format(printf, 3, 4))) static void logmsg(int prio, const char *msgid,
-							const char *fmt, ...)
+							 const char *fmt, ...)
 {
 	char buf[1024];
 	va_list ap;
@@ -253,12 +253,14 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char
 	if (strcmp(method, "GET") && strcmp(method, "HEAD")) {
 		static char msg[] = "only GET\n";
 
-		resp = MHD_create_response_from_buffer(sizeof(msg) - 1, msg, MHD_RESPMEM_PERSISTENT);
+		resp =
+		    MHD_create_response_from_buffer(sizeof(msg) - 1, msg, MHD_RESPMEM_PERSISTENT);
 		status = MHD_HTTP_METHOD_NOT_ALLOWED;
 	} else if (strcmp(url, "/metrics")) {
 		static char msg[] = "netspy recorder: metrics are at /metrics\n";
 
-		resp = MHD_create_response_from_buffer(sizeof(msg) - 1, msg, MHD_RESPMEM_PERSISTENT);
+		resp =
+		    MHD_create_response_from_buffer(sizeof(msg) - 1, msg, MHD_RESPMEM_PERSISTENT);
 		status = MHD_HTTP_NOT_FOUND;
 	} else {
 		f = open_memstream(&buf, &len);
@@ -346,8 +348,8 @@ static struct MHD_Daemon *listen_unix(struct recorder *rc, const char *path, cha
 	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || chmod(path, 0660) < 0 ||
 	    listen(fd, 16) < 0)
 		goto fail;
-	d = MHD_start_daemon(MHD_FLAGS, 0, NULL, NULL, answer, &rc->m, MHD_OPTION_LISTEN_SOCKET,
-			     fd, MHD_OPTION_CONNECTION_LIMIT, (unsigned)32,
+	d = MHD_start_daemon(MHD_FLAGS, 0, NULL, NULL, answer, &rc->m, MHD_OPTION_LISTEN_SOCKET, fd,
+			     MHD_OPTION_CONNECTION_LIMIT, (unsigned)32,
 			     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10, MHD_OPTION_END);
 	if (!d) {
 		close(fd);
@@ -617,7 +619,8 @@ int record_main(const struct record_opts *o)
 			poll(NULL, 0, 1000);
 		} else if (warned || rc->an.notice[0]) {
 			if (rc->an.reconnects <= 1 && !followed)
-				logmsg(LOG_INFO, NULL, "following netspyd at %s", rc->an.client.path);
+				logmsg(LOG_INFO, NULL, "following netspyd at %s",
+				       rc->an.client.path);
 			else
 				logmsg(LOG_INFO, NULL, "%s",
 				       rc->an.notice[0] ? rc->an.notice : "following netspyd");
@@ -667,24 +670,25 @@ out:
 
 static void record_usage(FILE *f)
 {
-	fprintf(f,
-		"Usage: netspyctl record [OPTION]...\n"
-		"Follow netspyd and keep per-minute rollups in STATE_DIR/history.db (SQLite), and\n"
-		"serve Prometheus metrics. Runs as netspy-recorder.service.\n\n"
-		"  -s, --socket PATH          netspyd's socket (env NETSPY_SOCKET)\n"
-		"      --state-dir DIR        where history.db lives (default %s)\n"
-		"      --retention DAYS       keep this many days (default %d; 0: forever)\n"
-		"      --max-size BYTES       bound the database (default %llu; 0: unbounded)\n"
-		"      --max-keys N           distinct keys per minute and table; the rest is\n"
-		"                             summed as \"other\" (default %d)\n"
-		"      --metrics-listen ADDR:PORT  /metrics over HTTP (default %s; \"none\": off)\n"
-		"      --metrics-socket PATH  also serve /metrics on a Unix socket (mode 0660, the\n"
-		"                             recorder's group): the guarded listener\n"
-		"      --max-series N         series per metric; past it process=\"other\" "
-		"(default %d)\n",
-		RECORD_DEFAULT_STATE_DIR, RECORD_DEFAULT_RETENTION_DAYS,
-		(unsigned long long)RECORD_DEFAULT_MAX_SIZE, RECORD_DEFAULT_MAX_KEYS,
-		RECORD_DEFAULT_LISTEN, RECORD_DEFAULT_MAX_SERIES);
+	fprintf(
+	    f,
+	    "Usage: netspyctl record [OPTION]...\n"
+	    "Follow netspyd and keep per-minute rollups in STATE_DIR/history.db (SQLite), and\n"
+	    "serve Prometheus metrics. Runs as netspy-recorder.service.\n\n"
+	    "  -s, --socket PATH          netspyd's socket (env NETSPY_SOCKET)\n"
+	    "      --state-dir DIR        where history.db lives (default %s)\n"
+	    "      --retention DAYS       keep this many days (default %d; 0: forever)\n"
+	    "      --max-size BYTES       bound the database (default %llu; 0: unbounded)\n"
+	    "      --max-keys N           distinct keys per minute and table; the rest is\n"
+	    "                             summed as \"other\" (default %d)\n"
+	    "      --metrics-listen ADDR:PORT  /metrics over HTTP (default %s; \"none\": off)\n"
+	    "      --metrics-socket PATH  also serve /metrics on a Unix socket (mode 0660, the\n"
+	    "                             recorder's group): the guarded listener\n"
+	    "      --max-series N         series per metric; past it process=\"other\" "
+	    "(default %d)\n",
+	    RECORD_DEFAULT_STATE_DIR, RECORD_DEFAULT_RETENTION_DAYS,
+	    (unsigned long long)RECORD_DEFAULT_MAX_SIZE, RECORD_DEFAULT_MAX_KEYS,
+	    RECORD_DEFAULT_LISTEN, RECORD_DEFAULT_MAX_SERIES);
 }
 
 static int number(const char *opt, const char *s, uint64_t max, uint64_t *ret)
@@ -752,16 +756,18 @@ int record_parse(int argc, char **argv, struct record_opts *ret)
 			if (number("--max-size", optarg, UINT64_MAX, &v))
 				return 1;
 			if (v && v < (1u << 20)) {
-				fprintf(stderr, "netspyctl record: --max-size is at least 1048576\n");
+				fprintf(stderr,
+					"netspyctl record: --max-size is at least 1048576\n");
 				return 1;
 			}
 			ret->max_size = v;
 			break;
 		case O_KEYS:
 			if (number("--max-keys", optarg, 1000000, &v) || !v)
-				return v ? 1 : (fprintf(stderr, "netspyctl record: --max-keys "
-								"must be at least 1\n"),
-						1);
+				return v ? 1
+					 : (fprintf(stderr, "netspyctl record: --max-keys "
+							    "must be at least 1\n"),
+					    1);
 			ret->max_keys = (unsigned)v;
 			break;
 		case O_SERIES:

@@ -40,8 +40,8 @@ int data_parse_time(const char *s, uint64_t *ret_ns)
 			unsigned hh, mm;
 			char sep;
 
-			if (sscanf(p + 1, "%2u%c%2u", &hh, &sep, &mm) != 3 || sep != ':' || hh > 23 ||
-			    mm > 59 || strlen(p) < 6)
+			if (sscanf(p + 1, "%2u%c%2u", &hh, &sep, &mm) != 3 || sep != ':' ||
+			    hh > 23 || mm > 59 || strlen(p) < 6)
 				return -EINVAL;
 			off = (long)(hh * 60 + mm) * 60 * (*p == '+' ? 1 : -1);
 			p += 6;
@@ -81,8 +81,7 @@ static int time_arg(json_object *args, const char *key, uint64_t *ret, char **re
 	return -EINVAL;
 }
 
-int data_args_get(json_object *args, int64_t default_max, struct data_args *ret,
-		  char **ret_error)
+int data_args_get(json_object *args, int64_t default_max, struct data_args *ret, char **ret_error)
 {
 	json_object *v;
 	uint64_t since = 0, until = 0;
@@ -114,7 +113,8 @@ int data_args_get(json_object *args, int64_t default_max, struct data_args *ret,
 	}
 	if (has_since) {
 		if (since >= ret->now_ns) {
-			*ret_error = strdup("the window's start ('since') must come before its end");
+			*ret_error =
+			    strdup("the window's start ('since') must come before its end");
 			return -EINVAL;
 		}
 		ret->since_ns = since;
@@ -168,7 +168,8 @@ static uint64_t live_start(const struct analyzer *an, const struct store *s, uin
 
 		if (!rings[i]->count)
 			continue;
-		oldest = *(const uint64_t *)store_ring_at(rings[i], rings[i]->head - rings[i]->count);
+		oldest =
+		    *(const uint64_t *)store_ring_at(rings[i], rings[i]->head - rings[i]->count);
 		if (rings[i]->count >= rings[i]->max && s->evicted)
 			l = oldest > l ? oldest : l;
 		else if (!s->evicted && oldest < l)
@@ -432,8 +433,7 @@ void data_finish(struct data_query *q, json_object *o)
 		merge_top(o, "top_talkers", "process", &q->hc->processes, true);
 		merge_top(o, "top_destinations", "destination", &q->hc->destinations, true);
 		merge_top(o, "refused_destinations", "destination", &q->hc->refused, true);
-		merge_top(o, "unreachable_destinations", "destination", &q->hc->unreachable,
-			  true);
+		merge_top(o, "unreachable_destinations", "destination", &q->hc->unreachable, true);
 		merge_latency(o, q->live_stats, q->hc);
 	}
 	if (q->hd) {
@@ -444,8 +444,7 @@ void data_finish(struct data_query *q, json_object *o)
 	json_object_object_add(o, "covered_start", time_or_null(q->covered_since_ns));
 	json_object_object_add(o, "covered_end", time_or_null(q->covered_until_ns));
 	json_object_object_add(o, "granularity_seconds", json_object_new_int(q->granularity));
-	json_object_object_add(o, "history_note",
-			       q->note ? json_object_new_string(q->note) : NULL);
+	json_object_object_add(o, "history_note", q->note ? json_object_new_string(q->note) : NULL);
 	data_query_free(q);
 }
 
@@ -685,7 +684,8 @@ json_object *conn_to_json(struct store *s, uint64_t abs)
 	json_object_object_add(o, "failed", json_object_new_boolean(failed));
 	json_object_object_add(o, "abandoned",
 			       json_object_new_boolean(r->flags & STORE_CONN_ABANDONED));
-	json_object_object_add(o, "in_connect", json_object_new_boolean(r->flags & STORE_CONN_SYNC));
+	json_object_object_add(o, "in_connect",
+			       json_object_new_boolean(r->flags & STORE_CONN_SYNC));
 	json_object_object_add(o, "errno", str_or_null(r->err ? fmt_errno_name(r->err) : NULL));
 	if (r->latency_us)
 		json_object_object_add(o, "latency_ms", json_number(r->latency_us / 1000.0, 3));
@@ -850,10 +850,36 @@ void text_table(FILE *f, const char *indent, char ***rows, size_t n_rows, size_t
 	}
 }
 
+void text_source(FILE *f, json_object *result)
+{
+	const char *src = json_str(result, "source", "live"),
+		   *note = json_str(result, "history_note", NULL);
+	const char *from = json_str(result, "covered_start", NULL),
+		   *to = json_str(result, "covered_end", NULL);
+
+	if (strcmp(src, "live")) {
+		fprintf(f, "  from %s (%s rollups)",
+			!strcmp(src, "history") ? "the recorder's history"
+						: "netspyd and the recorder's history",
+			json_int(result, "granularity_seconds") >= 3600 ? "hourly" : "per-minute");
+		if (from && to)
+			fprintf(f, ", covering %s to %s", from, to);
+		else
+			fputs(", which holds nothing for this window", f);
+		fputc('\n', f);
+	}
+	if (note) {
+		fputs("  note: ", f);
+		text_safe(f, note);
+		fputc('\n', f);
+	}
+}
+
 void text_events_lost(FILE *f, json_object *result)
 {
 	int64_t lost = json_int(result, "events_lost");
 
+	text_source(f, result);
 	if (lost)
 		fprintf(f,
 			"  warning: %lld events were lost (kernel ring buffer or a slow reader): "

@@ -23,12 +23,12 @@
 #define ARG_DURATION                                                            \
 	"\"duration\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":2678400," \
 	"\"description\":\"Look back this many seconds (default 60)\"}"
-#define ARG_SINCE                                                                           \
-	"\"since\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":64,"                  \
-	"\"description\":\"Start of the window: RFC 3339 (2026-11-29T18:00:00Z) or "          \
+#define ARG_SINCE                                                                    \
+	"\"since\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":64,"           \
+	"\"description\":\"Start of the window: RFC 3339 (2026-11-29T18:00:00Z) or " \
 	"'YYYY-MM-DD HH:MM' local time (instead of duration)\"}"
-#define ARG_UNTIL                                                                            \
-	"\"until\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":64,"                   \
+#define ARG_UNTIL                                                          \
+	"\"until\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":64," \
 	"\"description\":\"End of the window, as since (default now)\"}"
 /* duration, since and until: the window of every data tool. */
 #define ARG_WINDOW ARG_DURATION "," ARG_SINCE "," ARG_UNTIL
@@ -58,10 +58,10 @@
 #define OUT_COMMON                                                                        \
 	"\"duration\":" S_COUNT ",\"window_start\":" S_STRING ",\"window_end\":" S_STRING \
 	",\"filter\":" S_FILTER ",\"events_lost\":" S_COUNT                               \
-	",\"source\":{\"enum\":[\"live\",\"history\",\"live+history\"]}"                    \
-	",\"covered_start\":" S_STRING_OR_NULL ",\"covered_end\":" S_STRING_OR_NULL           \
+	",\"source\":{\"enum\":[\"live\",\"history\",\"live+history\"]}"                  \
+	",\"covered_start\":" S_STRING_OR_NULL ",\"covered_end\":" S_STRING_OR_NULL       \
 	",\"granularity_seconds\":" S_COUNT ",\"history_note\":" S_STRING_OR_NULL
-#define OUT_COMMON_REQUIRED                                                             \
+#define OUT_COMMON_REQUIRED                                                                   \
 	"\"duration\",\"window_start\",\"window_end\",\"filter\",\"events_lost\",\"source\"," \
 	"\"covered_start\",\"covered_end\",\"granularity_seconds\""
 #define S_TOP(key)                                                                                 \
@@ -86,8 +86,7 @@ struct data_args {
 
 /* Reads validated arguments (defaults: duration 60, max_events default_max). -EINVAL with
  * *ret_error for a time since/until cannot be read as, or a window that ends before it starts. */
-int data_args_get(json_object *args, int64_t default_max, struct data_args *ret,
-		  char **ret_error);
+int data_args_get(json_object *args, int64_t default_max, struct data_args *ret, char **ret_error);
 /* RFC 3339 (with Z or an offset, optional fraction) or "YYYY-MM-DD HH:MM[:SS]" local time, to
  * ns since the epoch. 0 or -EINVAL. */
 int data_parse_time(const char *s, uint64_t *ret_ns);
@@ -103,14 +102,14 @@ struct data_query {
 	struct data_args a;
 	struct store_filter f;
 	struct store *s;
-	const char *source;		/* "live", "history", "live+history" */
+	const char *source;			     /* "live", "history", "live+history" */
 	uint64_t covered_since_ns, covered_until_ns; /* 0, 0: nothing covered */
-	unsigned granularity;			      /* seconds; 0: single events */
-	const char *note;			      /* history_note, or NULL */
-	char *note_buf;				      /* what note points to when malloc'd */
-	const struct store_conn_stats *live_stats;    /* for merging latency histograms */
-	struct history *h;			      /* open while the history answers */
-	uint64_t live_from_ns;			      /* the store answers [live_from_ns, end) */
+	unsigned granularity;			     /* seconds; 0: single events */
+	const char *note;			     /* history_note, or NULL */
+	char *note_buf;				     /* what note points to when malloc'd */
+	const struct store_conn_stats *live_stats;   /* for merging latency histograms */
+	struct history *h;			     /* open while the history answers */
+	uint64_t live_from_ns;			     /* the store answers [live_from_ns, end) */
 	struct history_conn_stats *hc;
 	struct history_drop_stats *hd;
 };
