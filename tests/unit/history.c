@@ -215,14 +215,14 @@ static void test_bounds(void)
 	      (unsigned long long)in.oldest);
 	history_close(h);
 
-	o = (struct history_rw_opts){ .max_size = 1 << 20, .max_keys = 1000 };
+	o = (struct history_rw_opts){ .max_size = 256 << 10, .max_keys = 1000 };
 	if (history_open_rw(path_in("s.db"), &o, &h, &moved, &err) < 0)
 		return;
 	for (int i = 0; i < 400; i++)
 		write_minute(h, t0 + (uint64_t)i * 60, 1000);
 	history_info(h, &in);
-	CHECK(in.size <= (1u << 20) + (1u << 17),
-	      "size bound: %llu bytes of database for a 1 MiB bound (WAL %llu)",
+	CHECK(in.size <= (256u << 10) + (64u << 10),
+	      "size bound: %llu bytes of database for a 256 KiB bound (WAL %llu)",
 	      (unsigned long long)in.size, (unsigned long long)in.wal_size);
 	CHECK(in.minutes < 400 && in.newest == t0 + 399 * 60 && in.hours >= 5,
 	      "the oldest minutes went first (%llu kept), their hours and the newest stayed",
