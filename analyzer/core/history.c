@@ -222,6 +222,11 @@ static int open_db(struct history *h, int flags)
 	if (rc == SQLITE_OK) {
 		sqlite3_busy_timeout(h->db, 5000);
 		sqlite3_extended_result_codes(h->db, 0);
+		/* The file is input like any other: no schema that runs functions, no writes that
+		 * could damage it further, cells checked as they are read. */
+		sqlite3_db_config(h->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
+		sqlite3_db_config(h->db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL);
+		sqlite3_exec(h->db, "PRAGMA cell_size_check=ON;", NULL, NULL, NULL);
 	}
 	return rc;
 }

@@ -28,8 +28,9 @@ static char *path_in(const char *name)
 static void conn(struct rollup *r, const char *proc, const char *unit, const char *dst,
 		 uint8_t proto, uint8_t outcome, bool failed, uint32_t lat)
 {
-	struct rollup_conn c = { .protocol = proto, .outcome = outcome, .failed = failed,
-				 .latency_us = lat };
+	struct rollup_conn c = {
+		.protocol = proto, .outcome = outcome, .failed = failed, .latency_us = lat
+	};
 
 	snprintf(c.process, sizeof(c.process), "%s", proc);
 	snprintf(c.unit, sizeof(c.unit), "%s", unit);
@@ -125,7 +126,8 @@ static void test_db(void)
 	for (int m = 0; m < 150; m++) /* 2.5 hours: two hourly aggregates */
 		bad |= write_minute(h, t0 + (uint64_t)m * 60, 20) < 0;
 	CHECK(!bad, "150 minutes written");
-	CHECK(history_resume_point(h) == t0 + 150 * 60, "resume point is the end of the last minute");
+	CHECK(history_resume_point(h) == t0 + 150 * 60,
+	      "resume point is the end of the last minute");
 	history_info(h, &in);
 	CHECK(in.minutes == 150 && in.hours == 2 && in.oldest == t0,
 	      "info: 150 minutes, 2 hours, oldest the first (%llu, %llu)",
@@ -166,9 +168,8 @@ static void test_db(void)
 	history_conn_stats_free(&cs);
 
 	/* a window inside one hour: minutes only, and the process filter */
-	r = history_conn_stats(ro,
-			       &(struct history_query){ t0 + 600, t0 + 1200, .process = "curl" },
-			       &cs, &err);
+	r = history_conn_stats(
+	    ro, &(struct history_query){ t0 + 600, t0 + 1200, .process = "curl" }, &cs, &err);
 	CHECK(r == 0 && cs.total == 50 && cs.granularity == 60,
 	      "10 minutes of curl: 50 (%llu), per minute", (unsigned long long)cs.total);
 	history_conn_stats_free(&cs);
@@ -246,7 +247,9 @@ static void test_corrupt(void)
 	close(fd);
 	r = history_open_rw(path_in("c.db"), &o, &h, &moved, &err);
 	CHECK(r == 0 && moved, "a damaged file is moved aside (%s)",
-	      moved ? moved : err ? err : "not moved");
+	      moved ? moved
+	      : err ? err
+		    : "not moved");
 	CHECK(moved && stat(moved, &sb) == 0 && sb.st_size == (off_t)sizeof(junk),
 	      "the damaged file is kept as it was");
 	CHECK(r == 0 && write_minute(h, 1795975200, 10) == 0, "the new database works");
