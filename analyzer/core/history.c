@@ -19,7 +19,8 @@ struct history {
 	bool rw;
 	struct history_rw_opts o;
 	uint64_t other_id;
-	unsigned writes; /* minutes written by this process */
+	unsigned writes;      /* minutes written by this process */
+	sqlite3_stmt *name_st; /* interning a name, prepared once */
 };
 
 const char *history_path(const char *flag)
@@ -121,6 +122,7 @@ static void history_free(struct history *h)
 {
 	if (!h)
 		return;
+	sqlite3_finalize(h->name_st);
 	if (h->db)
 		sqlite3_close_v2(h->db);
 	free(h->path);
@@ -296,6 +298,8 @@ int history_open_rw(const char *path, const struct history_rw_opts *o, struct hi
 			history_free(h);
 			return r;
 		}
+		sqlite3_finalize(h->name_st);
+		h->name_st = NULL;
 		sqlite3_close_v2(h->db);
 		h->db = NULL;
 		r = move_aside(path, ret_moved);
@@ -350,18 +354,18 @@ static int name_id(struct history *h, const char *name, uint64_t *ret, char **re
 {
 	static const char ins[] = "INSERT INTO names(name) VALUES(?1) ON CONFLICT(name) DO "
 				  "UPDATE SET name=name RETURNING id;";
-	sqlite3_stmt *st;
-	int rc, r = prepare(h, ins, &st, ret_error);
+	int rc, r = h->name_st ? 0 : prepare(h, ins, &h->name_st, ret_error);
 
 	if (r < 0)
 		return r;
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
+	sqlite3_bind_text(h->name_st, 1, name, -1, SQLITE_STATIC);
+	rc = sqlite3_step(h->name_st);
 	if (rc == SQLITE_ROW) {
-		*ret = (uint64_t)sqlite3_column_int64(st, 0);
-		rc = sqlite3_step(st);
+		*ret = (uint64_t)sqlite3_column_int64(h->name_st, 0);
+		rc = sqlite3_step(h->name_st);
 	}
-	sqlite3_finalize(st);
+	sqlite3_reset(h->name_st);
+	sqlite3_clear_bindings(h->name_st);
 	return rc == SQLITE_DONE ? 0 : sql_error(h, rc, "storing a name", ret_error);
 }
 
@@ -685,14 +689,9 @@ int history_info(struct history *h, struct history_info *ret)
 
 /* ---- reading ---- */
 
-int history_tops_add(struct history_tops *t, const char *name, uint64_t count, uint64_t failed)
+/* A new entry (names are unique in the database: no lookup needed). */
+static int tops_append(struct history_tops *t, const char *name, uint64_t count, uint64_t failed)
 {
-	for (size_t i = 0; i < t->n; i++)
-		if (!strcmp(t->v[i].name, name)) {
-			t->v[i].count += count;
-			t->v[i].failed += failed;
-			return 0;
-		}
 	if (t->n == t->cap) {
 		size_t cap = t->cap ? t->cap * 2 : 16;
 		struct history_top *v = realloc(t->v, cap * sizeof(*v));
@@ -708,6 +707,17 @@ int history_tops_add(struct history_tops *t, const char *name, uint64_t count, u
 	t->v[t->n].count = count;
 	t->v[t->n++].failed = failed;
 	return 0;
+}
+
+int history_tops_add(struct history_tops *t, const char *name, uint64_t count, uint64_t failed)
+{
+	for (size_t i = 0; i < t->n; i++)
+		if (!strcmp(t->v[i].name, name)) {
+			t->v[i].count += count;
+			t->v[i].failed += failed;
+			return 0;
+		}
+	return tops_append(t, name, count, failed);
 }
 
 static int top_cmp(const void *a, const void *b)
@@ -832,8 +842,8 @@ static int idsums_to_tops(struct history *h, struct idsums *s, struct history_to
 			continue;
 		sqlite3_bind_int64(st, 1, s->v[i].id);
 		if (sqlite3_step(st) == SQLITE_ROW)
-			r = history_tops_add(t, (const char *)sqlite3_column_text(st, 0),
-					     s->v[i].count, s->v[i].failed);
+			r = tops_append(t, (const char *)sqlite3_column_text(st, 0), s->v[i].count,
+					s->v[i].failed);
 		sqlite3_reset(st);
 	}
 	sqlite3_finalize(st);

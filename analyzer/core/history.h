@@ -122,7 +122,8 @@ void history_conn_stats_free(struct history_conn_stats *st);
 int history_drop_stats(struct history *h, const struct history_query *q,
 		       struct history_drop_stats *ret, char **ret_error);
 void history_drop_stats_free(struct history_drop_stats *st);
-/* Adds count/failed to name's entry (created when missing). 0 or -ENOMEM. */
+/* Adds count/failed to name's entry (created when missing; a linear search: for merging a few
+ * entries into a list). 0 or -ENOMEM. */
 int history_tops_add(struct history_tops *t, const char *name, uint64_t count, uint64_t failed);
 void history_tops_sort(struct history_tops *t); /* by count, then name */
 void history_tops_free(struct history_tops *t);

@@ -352,14 +352,24 @@ static void merge_top(json_object *o, const char *field, const char *key,
 
 	if (!json_object_object_get_ex(o, field, &arr))
 		return;
+	/* the history's whole list, then the live top entries merged into it */
+	t.v = malloc((h->n + json_object_array_length(arr) + 1) * sizeof(*t.v));
+	if (!t.v)
+		return;
+	t.cap = h->n + json_object_array_length(arr) + 1;
+	for (size_t i = 0; i < h->n; i++) {
+		t.v[i] = h->v[i];
+		t.v[i].name = strdup(h->v[i].name);
+		if (!t.v[i].name)
+			break;
+		t.n++;
+	}
 	for (size_t i = 0; i < json_object_array_length(arr); i++) {
 		json_object *e = json_object_array_get_idx(arr, i);
 
 		history_tops_add(&t, json_str(e, key, ""), (uint64_t)json_int(e, "count"),
 				 (uint64_t)json_int(e, "failed"));
 	}
-	for (size_t i = 0; i < h->n; i++)
-		history_tops_add(&t, h->v[i].name, h->v[i].count, h->v[i].failed);
 	history_tops_sort(&t);
 	out = json_object_new_array();
 	for (size_t i = 0; i < t.n && i < STORE_TOP_N; i++) {
