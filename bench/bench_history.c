@@ -88,7 +88,8 @@ int main(int argc, char **argv)
 {
 	unsigned days = argc > 2 ? (unsigned)atoi(argv[2]) : 7,
 		 keys = argc > 3 ? (unsigned)atoi(argv[3]) : 1000;
-	struct history_rw_opts o = { .retention_days = 7, .max_size = 256ull << 20,
+	struct history_rw_opts o = { .retention_days = 7,
+				     .max_size = 256ull << 20,
 				     .max_keys = keys };
 	uint64_t end = 1795968000, start, rows; /* 2026-11-29 00:00 UTC */
 	char path[512], *err = NULL, *moved = NULL;
@@ -139,7 +140,8 @@ int main(int argc, char **argv)
 		rollup_fini(&r);
 		if (m == 1439) {
 			history_info(h, &in);
-			printf("bytes_per_minute=%llu (database bytes / 1440 + older hours, %u keys)\n",
+			printf("bytes_per_minute=%llu (database bytes / 1440 + older hours, %u "
+			       "keys)\n",
 			       (unsigned long long)(in.size / 1440), keys);
 		}
 	}
@@ -158,7 +160,8 @@ int main(int argc, char **argv)
 	printf("day_ms=%.1f", query_ms(h, end - 86400 - 1800, end - 1800, &rows, &gran));
 	printf(" (connections=%llu granularity=%u)\n", (unsigned long long)rows, gran);
 	if (days >= 7) {
-		printf("week_ms=%.1f", query_ms(h, end - 7 * 86400 + 1800, end - 1800, &rows, &gran));
+		printf("week_ms=%.1f",
+		       query_ms(h, end - 7 * 86400 + 1800, end - 1800, &rows, &gran));
 		printf(" (connections=%llu granularity=%u)\n", (unsigned long long)rows, gran);
 	}
 	history_close(h);

@@ -257,7 +257,7 @@ static void *get_capped(struct rollup *r, struct kmap *m, struct keybuf *k,
 	return kmap_get(m, k->b, k->n, NULL);
 }
 
-int rollup_add_conn(struct rollup *r, const struct rollup_conn *c)
+struct rollup_conn_val *rollup_add_conn(struct rollup *r, const struct rollup_conn *c)
 {
 	struct keybuf k, o;
 	struct rollup_conn_val *v;
@@ -267,7 +267,7 @@ int rollup_add_conn(struct rollup *r, const struct rollup_conn *c)
 		 c->direction);
 	v = get_capped(r, &r->conns, &k, &o);
 	if (!v)
-		return -ENOMEM;
+		return NULL;
 	v->count++;
 	v->failed += c->failed;
 	r->events++;
@@ -277,12 +277,12 @@ int rollup_add_conn(struct rollup *r, const struct rollup_conn *c)
 		lat_key(&k, c->process, c->unit);
 		lat_key(&o, HISTORY_OTHER, HISTORY_OTHER);
 		l = get_capped(r, &r->latency, &k, &o);
-		if (!l)
-			return -ENOMEM;
-		l->buckets[history_bucket_of(c->latency_us)]++;
-		l->sum_us += c->latency_us;
+		if (l) {
+			l->buckets[history_bucket_of(c->latency_us)]++;
+			l->sum_us += c->latency_us;
+		}
 	}
-	return 0;
+	return v;
 }
 
 int rollup_add_drop(struct rollup *r, const struct rollup_drop *d, const char *unit)

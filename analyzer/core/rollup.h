@@ -74,7 +74,9 @@ void rollup_describe_drop(struct store *s, uint64_t abs, struct rollup_drop *ret
 
 void rollup_init(struct rollup *r, uint64_t minute_start, unsigned max_keys);
 void rollup_fini(struct rollup *r);
-int rollup_add_conn(struct rollup *r, const struct rollup_conn *c);
+/* Counts one connection; returns the counters it went to (they stay put until rollup_fini), or
+ * NULL when out of memory. */
+struct rollup_conn_val *rollup_add_conn(struct rollup *r, const struct rollup_conn *c);
 /* unit: the unit the drop's owner was seen connecting from, or NULL. */
 int rollup_add_drop(struct rollup *r, const struct rollup_drop *d, const char *unit);
 /* Fills r->out with at most max_keys rows per table plus the "other" rows. 0 or -ENOMEM. */

@@ -41,8 +41,20 @@ struct metrics {
 	uint64_t scrapes;
 };
 
+/* The last connection's key, as store ids: a storm repeats one key, and the counters it went
+ * to are bumped again without formatting and hashing its strings. */
+struct conn_cache {
+	bool valid, failed;
+	uint64_t rebuilds, minute;
+	uint32_t pid, dst;
+	uint16_t comm, cgroup;
+	uint8_t proto, outcome;
+	uint64_t *rollup_count, *rollup_failed, *metric;
+};
+
 struct recorder {
 	const struct record_opts *o;
+	struct conn_cache cc;
 	struct analyzer an;
 	struct history *h;
 	struct metrics m;
@@ -106,7 +118,8 @@ static const char *direction_name(uint8_t d)
 	return d == HISTORY_DIR_INBOUND ? "inbound" : "outbound";
 }
 
-static void metrics_conn(struct metrics *m, const struct rollup_conn *c)
+/* Counts a connection; returns its counter (stable while the recorder runs), for the cache. */
+static uint64_t *metrics_conn(struct metrics *m, const struct rollup_conn *c)
 {
 	const char *v[5] = { c->process, c->unit, fmt_protocol(c->protocol),
 			     fmt_outcome(c->outcome), direction_name(c->direction) };
@@ -126,6 +139,7 @@ static void metrics_conn(struct metrics *m, const struct rollup_conn *c)
 		}
 	}
 	pthread_mutex_unlock(&m->lock);
+	return n;
 }
 
 static void metrics_drop(struct metrics *m, const struct rollup_drop *d, const char *unit)
@@ -443,17 +457,51 @@ static bool minute_for(struct recorder *rc, uint64_t ts_ns)
 
 static void account_conn(struct recorder *rc, uint64_t abs)
 {
+	struct store *s = &rc->an.store;
+	const struct store_conn *r = store_conn_at(s, abs);
+	struct conn_cache *cc = &rc->cc;
+	struct rollup_conn_val *v;
 	struct rollup_conn c;
-	const struct store_conn *r = store_conn_at(&rc->an.store, abs);
+	bool failed;
+	int outcome;
 
 	if (r->ts_ns < rc->resume_ns || !minute_for(rc, r->ts_ns))
 		return;
-	rollup_describe_conn(&rc->an.store, abs, &c);
-	remember_unit(rc, r->pid, c.unit);
-	if (rollup_add_conn(&rc->cur, &c) < 0)
-		rc->unaccounted++;
-	metrics_conn(&rc->m, &c);
 	rc->events++;
+	outcome = store_conn_verdict(s, abs, &failed);
+	if (cc->valid && !r->latency_us && cc->rebuilds == s->rebuilds && cc->minute == rc->cur.t &&
+	    cc->pid == r->pid && cc->dst == r->dst && cc->comm == r->comm &&
+	    cc->cgroup == r->cgroup && cc->proto == r->proto && cc->outcome == outcome &&
+	    cc->failed == failed) {
+		(*cc->rollup_count)++;
+		*cc->rollup_failed += failed;
+		rc->cur.events++;
+		pthread_mutex_lock(&rc->m.lock);
+		(*cc->metric)++;
+		pthread_mutex_unlock(&rc->m.lock);
+		return;
+	}
+	rollup_describe_conn(s, abs, &c);
+	remember_unit(rc, r->pid, c.unit);
+	v = rollup_add_conn(&rc->cur, &c);
+	if (!v)
+		rc->unaccounted++;
+	*cc = (struct conn_cache){
+		.valid = v != NULL,
+		.failed = failed,
+		.rebuilds = s->rebuilds,
+		.minute = rc->cur.t,
+		.pid = r->pid,
+		.dst = r->dst,
+		.comm = r->comm,
+		.cgroup = r->cgroup,
+		.proto = r->proto,
+		.outcome = (uint8_t)outcome,
+		.rollup_count = v ? &v->count : NULL,
+		.rollup_failed = v ? &v->failed : NULL,
+	};
+	cc->metric = metrics_conn(&rc->m, &c);
+	cc->valid = cc->valid && cc->metric;
 }
 
 static void account_drop(struct recorder *rc, uint64_t abs)
