@@ -4,9 +4,11 @@
  *
  *   bench_history DIR [DAYS] [KEYS]   (defaults: 7 days, 1000 keys)
  *
- * Prints key=value lines: write_ms_per_minute, bytes_per_minute (before the size bound starts
- * pruning), then for the 1-day and 7-day windows the median of 7 runs of a connection summary
- * plus a drop summary (day_ms, week_ms), the rows behind them and the granularity used. */
+ * Prints key=value lines: write_ms_per_minute, bytes_per_minute, then for the 1-day and 7-day
+ * windows the median of 7 runs of a connection summary plus a drop summary (day_ms, week_ms),
+ * first as get_network_summary asks (totals, processes, latency), then as analyze_patterns asks
+ * (destinations too), with the connections behind them and the granularity used.
+ * `bench_history DIR query` times the queries of a database filled before. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,8 +57,8 @@ static void fill(struct rollup *r, uint64_t minute, unsigned keys)
 	}
 }
 
-static double query_ms(struct history *h, uint64_t since, uint64_t until, uint64_t *rows,
-		       unsigned *gran)
+static double query_ms(struct history *h, uint64_t since, uint64_t until, bool detail,
+		       uint64_t *rows, unsigned *gran)
 {
 	double v[RUNS];
 
@@ -66,7 +68,8 @@ static double query_ms(struct history *h, uint64_t since, uint64_t until, uint64
 		char *err = NULL;
 		uint64_t t0 = clock_ns(CLOCK_MONOTONIC);
 
-		if (history_conn_stats(h, &(struct history_query){ since, until }, &cs, &err) < 0 ||
+		if (history_conn_stats(h, &(struct history_query){ since, until, .detail = detail },
+				       &cs, &err) < 0 ||
 		    history_drop_stats(h, &(struct history_query){ since, until }, &ds, &err) < 0) {
 			fprintf(stderr, "bench_history: %s\n", err ? err : "query failed");
 			exit(1);
@@ -103,6 +106,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	snprintf(path, sizeof(path), "%s/history.db", argv[1]);
+	if (argc > 2 && !strcmp(argv[2], "query"))
+		goto query; /* time the queries of a database filled before */
 	if (history_open_rw(path, &o, &h, &moved, &err) < 0) {
 		fprintf(stderr, "bench_history: %s\n", err);
 		return 1;
@@ -151,18 +156,26 @@ int main(int argc, char **argv)
 	       (unsigned long long)in.size, (unsigned long long)in.wal_size,
 	       (unsigned long long)in.minutes, (unsigned long long)in.hours);
 	history_close(h);
+query:
 	if (history_open_ro(path, &h, &err) < 0) {
 		fprintf(stderr, "bench_history: %s\n", err);
 		return 1;
 	}
 	/* the last day and the last week, ending at a minute that is not an hour boundary: the
 	 * window's edges are read from minutes, the rest from hours */
-	printf("day_ms=%.1f", query_ms(h, end - 86400 - 1800, end - 1800, &rows, &gran));
-	printf(" (connections=%llu granularity=%u)\n", (unsigned long long)rows, gran);
-	if (days >= 7) {
-		printf("week_ms=%.1f",
-		       query_ms(h, end - 7 * 86400 + 1800, end - 1800, &rows, &gran));
-		printf(" (connections=%llu granularity=%u)\n", (unsigned long long)rows, gran);
+	for (int detail = 0; detail < 2; detail++) {
+		const char *what = detail ? "analyze" : "summary";
+
+		printf("day_ms=%.1f",
+		       query_ms(h, end - 86400 - 1800, end - 1800, detail, &rows, &gran));
+		printf(" (%s: connections=%llu granularity=%u)\n", what, (unsigned long long)rows,
+		       gran);
+		if (days >= 7 || (argc > 2 && !strcmp(argv[2], "query"))) {
+			printf("week_ms=%.1f", query_ms(h, end - 7 * 86400 + 1800, end - 1800,
+							detail, &rows, &gran));
+			printf(" (%s: connections=%llu granularity=%u)\n", what,
+			       (unsigned long long)rows, gran);
+		}
 	}
 	history_close(h);
 	return 0;

@@ -19,7 +19,7 @@ struct history {
 	bool rw;
 	struct history_rw_opts o;
 	uint64_t other_id;
-	unsigned writes;      /* minutes written by this process */
+	unsigned writes;       /* minutes written by this process */
 	sqlite3_stmt *name_st; /* interning a name, prepared once */
 };
 
@@ -792,6 +792,13 @@ struct idsums {
 	size_t n, cap; /* open addressing, cap a power of two */
 };
 
+static size_t idsum_slot(int64_t id, size_t cap)
+{
+	uint64_t x = (uint64_t)id * 0x9E3779B97F4A7C15ull;
+
+	return (size_t)(x ^ (x >> 31)) & (cap - 1);
+}
+
 static int idsums_add(struct idsums *s, int64_t id, uint64_t count, uint64_t failed)
 {
 	size_t i;
@@ -805,8 +812,7 @@ static int idsums_add(struct idsums *s, int64_t id, uint64_t count, uint64_t fai
 		for (size_t j = 0; j < s->cap; j++) {
 			if (!s->v[j].id)
 				continue;
-			for (i = (size_t)s->v[j].id * 0x9E3779B97F4A7C15ull & (cap - 1); v[i].id;
-			     i = (i + 1) & (cap - 1))
+			for (i = idsum_slot(s->v[j].id, cap); v[i].id; i = (i + 1) & (cap - 1))
 				;
 			v[i] = s->v[j];
 		}
@@ -814,8 +820,7 @@ static int idsums_add(struct idsums *s, int64_t id, uint64_t count, uint64_t fai
 		s->v = v;
 		s->cap = cap;
 	}
-	for (i = (size_t)id * 0x9E3779B97F4A7C15ull & (s->cap - 1); s->v[i].id && s->v[i].id != id;
-	     i = (i + 1) & (s->cap - 1))
+	for (i = idsum_slot(id, s->cap); s->v[i].id && s->v[i].id != id; i = (i + 1) & (s->cap - 1))
 		;
 	if (!s->v[i].id) {
 		s->v[i].id = id;
@@ -826,20 +831,34 @@ static int idsums_add(struct idsums *s, int64_t id, uint64_t count, uint64_t fai
 	return 0;
 }
 
-/* Moves the sums into named tops (ids without a name are skipped). */
+static int idsum_cmp(const void *a, const void *b)
+{
+	const struct idsum *x = a, *y = b;
+
+	if (x->count != y->count)
+		return x->count < y->count ? 1 : -1;
+	return (x->id > y->id) - (x->id < y->id);
+}
+
+/* Moves the HISTORY_TOPS_MAX largest sums into named tops (ids without a name are skipped). */
 static int idsums_to_tops(struct history *h, struct idsums *s, struct history_tops *t)
 {
 	sqlite3_stmt *st;
+	size_t n = 0;
 	int r = 0;
 
 	if (sqlite3_prepare_v2(h->db, "SELECT name FROM names WHERE id=?1;", -1, &st, NULL) !=
 	    SQLITE_OK) {
 		free(s->v);
+		memset(s, 0, sizeof(*s));
 		return -EIO;
 	}
-	for (size_t i = 0; r == 0 && i < s->cap; i++) {
-		if (!s->v[i].id)
-			continue;
+	for (size_t i = 0; i < s->cap; i++) /* compact, then the largest first */
+		if (s->v[i].id)
+			s->v[n++] = s->v[i];
+	if (n)
+		qsort(s->v, n, sizeof(*s->v), idsum_cmp);
+	for (size_t i = 0; r == 0 && i < n && i < HISTORY_TOPS_MAX; i++) {
 		sqlite3_bind_int64(st, 1, s->v[i].id);
 		if (sqlite3_step(st) == SQLITE_ROW)
 			r = tops_append(t, (const char *)sqlite3_column_text(st, 0), s->v[i].count,
@@ -1019,6 +1038,7 @@ int history_conn_stats(struct history *h, const struct history_query *q,
 	align(q, &since, &until);
 	covered(h, since, until, &ret->covered_since, &ret->covered_until);
 	ret->granularity = 60;
+	sqlite3_exec(h->db, "BEGIN;", NULL, NULL, NULL); /* one snapshot, one lock */
 	filter_ids(h, q, &f);
 	n = plan(h, since, until, spans, sizeof(spans) / sizeof(spans[0]));
 	for (int i = 0; r == 0 && i < 2; i++) {
@@ -1051,6 +1071,8 @@ int history_conn_stats(struct history *h, const struct history_query *q,
 			ret->by_proto[proto] += c;
 			ret->by_outcome[outcome] += c;
 			r = idsums_add(&procs, proc, c, fl);
+			if (!q->detail)
+				continue;
 			if (r == 0)
 				r = idsums_add(&dests, dst, c, fl);
 			if (r == 0 && outcome == 2 && fl)
@@ -1084,6 +1106,7 @@ int history_conn_stats(struct history *h, const struct history_query *q,
 		r = idsums_to_tops(h, &refused, &ret->refused);
 	if (r == 0)
 		r = idsums_to_tops(h, &unreach, &ret->unreachable);
+	sqlite3_exec(h->db, "COMMIT;", NULL, NULL, NULL);
 	free(procs.v);
 	free(dests.v);
 	free(refused.v);
@@ -1117,6 +1140,7 @@ int history_drop_stats(struct history *h, const struct history_query *q,
 	align(q, &since, &until);
 	covered(h, since, until, &ret->covered_since, &ret->covered_until);
 	ret->granularity = 60;
+	sqlite3_exec(h->db, "BEGIN;", NULL, NULL, NULL); /* one snapshot, one lock */
 	filter_ids(h, q, &f);
 	n = plan(h, since, until, spans, sizeof(spans) / sizeof(spans[0]));
 	for (int i = 0; r == 0 && i < 2; i++)
@@ -1148,6 +1172,7 @@ int history_drop_stats(struct history *h, const struct history_query *q,
 		r = idsums_to_tops(h, &reasons, &ret->reasons);
 	if (r == 0)
 		r = idsums_to_tops(h, &procs, &ret->processes);
+	sqlite3_exec(h->db, "COMMIT;", NULL, NULL, NULL);
 	free(reasons.v);
 	free(procs.v);
 	if (r < 0) {

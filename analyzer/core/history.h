@@ -90,7 +90,11 @@ int history_info(struct history *h, struct history_info *ret);
 struct history_query {
 	uint64_t since, until;
 	const char *process, *unit;
+	bool detail; /* destinations, refused and unreachable too (analyze) */
 };
+/* Top lists carry at most this many entries (the largest), by_reason too. */
+#define HISTORY_TOPS_MAX 256
+
 struct history_top {
 	char *name;
 	uint64_t count, failed;
@@ -106,7 +110,7 @@ struct history_conn_stats {
 	uint64_t by_proto[256];
 	uint64_t by_outcome[STORE_N_OUTCOMES];
 	uint64_t buckets[HISTORY_N_BUCKETS], sum_us;
-	/* every key, unsorted: history_tops_sort() then take the first ones */
+	/* the HISTORY_TOPS_MAX largest keys, largest first */
 	struct history_tops processes, destinations, refused, unreachable;
 };
 struct history_drop_stats {

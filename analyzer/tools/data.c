@@ -301,6 +301,7 @@ int data_history_conns(struct data_query *q, struct store_conn_stats *st, char *
 	if (!q->hc)
 		return data_error(-ENOMEM, ret_error);
 	hq = history_window(q);
+	hq.detail = q->detail;
 	r = history_conn_stats(q->h, &hq, q->hc, ret_error);
 	if (r < 0) {
 		free(q->hc);
@@ -504,6 +505,7 @@ int data_conn_stats(struct tool_context *ctx, json_object *args, unsigned flags,
 		data_query_free(q);
 		return data_error(r, ret_error);
 	}
+	q->detail = flags & STORE_STATS_DETAIL;
 	r = data_history_conns(q, st, ret_error);
 	if (r < 0) {
 		data_query_free(q);

@@ -108,6 +108,7 @@ struct data_query {
 	const char *note;			     /* history_note, or NULL */
 	char *note_buf;				     /* what note points to when malloc'd */
 	const struct store_conn_stats *live_stats;   /* for merging latency histograms */
+	bool detail;				     /* destinations wanted (analyze) */
 	struct history *h;			     /* open while the history answers */
 	uint64_t live_from_ns;			     /* the store answers [live_from_ns, end) */
 	struct history_conn_stats *hc;
