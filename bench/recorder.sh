@@ -29,7 +29,7 @@ c0=$(cputicks "$RPID")
 taskset -c "$CPU" "$STORM" connect "$SECS" "$COMM" >"$T/storm.out"
 ops=$(field ops "$T/storm.out")
 echo "storm: $ops connects in ${SECS}s ($(field rate "$T/storm.out")/s) under comm $COMM"
-# Wait until the storm's last minute is written (it ends 60 s + 5 s grace after it starts).
+# Wait until the storm's last minute is written (60 s + the 15 s grace after it starts).
 for _ in $(seq 240); do
 	n=$(sqlite3 -readonly "$DB" "SELECT coalesce(sum(count),0) FROM connections WHERE process='$COMM'" 2>/dev/null)
 	[ "${n:-0}" -ge "$ops" ] && break

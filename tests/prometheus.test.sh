@@ -63,11 +63,11 @@ UPORT=$((20000 + $$ % 20000))
 in_cg "$GEN" tcp 127.0.0.1 1 3 >/dev/null
 in_cg "$GEN" tcp-local 127.0.0.1 2 >/dev/null
 in_cg "$GEN" udp 127.0.0.1 "$UPORT" 2 send >/dev/null
-# wait_prom QUERY VALUE: until Prometheus answers VALUE (events are rolled up after 5 s, then
+# wait_prom QUERY VALUE: until Prometheus answers VALUE (events are counted once 15 s old, then
 # scraped every second).
 wait_prom() {
 	local i
-	for i in $(seq 1 60); do
+	for i in $(seq 1 90); do
 		[ "$(promq "$1")" = "$2" ] && return 0
 		sleep 0.5
 	done
@@ -122,7 +122,7 @@ sent_total() {
 	curl -fsS "http://127.0.0.1:$((PORT + 1))/metrics" 2>/dev/null |
 		awk '/^netspy_connections_total\{.*protocol="UDP",outcome="sent"/ { n += $NF } END { print n + 0 }'
 }
-for i in $(seq 1 60); do [ "$(sent_total)" = 47 ] && break; sleep 0.5; done
+for i in $(seq 1 90); do [ "$(sent_total)" = 47 ] && break; sleep 0.5; done
 check_eq "past --max-series the totals stay exact (2 + 45 UDP sends)" 47 "$(sent_total)"
 M2=$(curl -fsS "http://127.0.0.1:$((PORT + 1))/metrics")
 check "new processes past the cap count as process=\"other\"" grep -q '^netspy_connections_total{process="other",' <<<"$M2"

@@ -781,7 +781,7 @@ int record_parse(int argc, char **argv, struct record_opts *ret)
 		.max_size = RECORD_DEFAULT_MAX_SIZE,
 		.max_keys = RECORD_DEFAULT_MAX_KEYS,
 		.max_series = RECORD_DEFAULT_MAX_SERIES,
-		.grace_s = 5,
+		.grace_s = 15,
 	};
 	optind = 0;
 	while ((opt = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {

@@ -27,7 +27,7 @@ struct record_opts {
 	unsigned retention_days;
 	uint64_t max_size;
 	unsigned max_keys, max_series;
-	unsigned grace_s; /* an event is rolled up once this old (default 5) */
+	unsigned grace_s; /* an event is rolled up once this old (default 15) */
 };
 
 /* Parses `netspyctl record`'s options (argv[0] is the command's name). 0, or 1 on a usage error

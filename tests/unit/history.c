@@ -139,7 +139,8 @@ static void test_db(void)
 	if (r < 0)
 		return;
 	/* the whole window: hours from the aggregates, the last 30 minutes from minutes */
-	r = history_conn_stats(ro, &(struct history_query){ t0, t0 + 150 * 60 }, &cs, &err);
+	r = history_conn_stats(ro, &(struct history_query){ t0, t0 + 150 * 60, .detail = true }, &cs,
+			       &err);
 	CHECK(r == 0 && cs.total == 150 * 55 && cs.failed == 150 * 3,
 	      "2.5 hours: %llu connections (want %d), %llu failed", (unsigned long long)cs.total,
 	      150 * 55, (unsigned long long)cs.failed);
