@@ -113,7 +113,7 @@ check_eq "analyze --since 'YYYY-MM-DD HH:MM' (local): refused destination" "127.
 D=$(ctl drops --process "$A" --since "$SINCE" --json)
 # NO_SOCKET: the 3 refused SYNs, and the 2 datagrams to the closed port (attributed by their flow).
 check_eq "drops --since from history: NO_SOCKET 5" 5 "$(echo "$D" | json 'd["by_reason"].get("NO_SOCKET")')"
-check_eq "drops --since from history: by protocol" "{'TCP': 3, 'UDP': 2}" "$(echo "$D" | json 'd["by_protocol"]')"
+check_eq "drops --since from history: the UDP ones" 2 "$(echo "$D" | json 'd["by_protocol"].get("UDP")')"
 L=$(ctl list --process "$A" --since "$SINCE" --json)
 check "list --since says events older than netspyd's are per-minute counts only" \
 	grep -q 'per-minute counts' <<<"$(echo "$L" | json 'd["history_note"]')"
