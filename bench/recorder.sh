@@ -25,7 +25,13 @@ trap 'kill $RPID 2>/dev/null; wait $RPID 2>/dev/null; bench_cleanup' EXIT
 for _ in $(seq 100); do curl -fsS -o /dev/null "http://127.0.0.1:$PORT/metrics" 2>/dev/null && break; sleep 0.1; done
 sleep 2
 HZ=$(getconf CLK_TCK)
-c0=$(cputicks "$RPID")
+# The recorder's CPU while idle (netspyd followed, nothing to record), to tell its fixed cost
+# (polling, status, empty minutes) from what the events cost.
+i0=$(cputicks "$RPID"); t0=$(date +%s.%N)
+sleep 20
+i1=$(cputicks "$RPID"); t1=$(date +%s.%N)
+idle_ms_per_s=$(awk -v c=$((i1 - i0)) -v hz="$HZ" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", c * 1000 / hz / (b - a) }')
+c0=$(cputicks "$RPID"); s0=$(date +%s.%N)
 taskset -c "$CPU" "$STORM" connect "$SECS" "$COMM" >"$T/storm.out"
 ops=$(field ops "$T/storm.out")
 echo "storm: $ops connects in ${SECS}s ($(field rate "$T/storm.out")/s) under comm $COMM"
@@ -36,7 +42,7 @@ for _ in $(seq 240); do
 	sleep 0.5
 done
 sleep 1
-c1=$(cputicks "$RPID")
+c1=$(cputicks "$RPID"); s1=$(date +%s.%N)
 stored=$(sqlite3 -readonly "$DB" "SELECT coalesce(sum(count),0) FROM connections WHERE process='$COMM'")
 unacc=$(sqlite3 -readonly "$DB" "SELECT coalesce(sum(unaccounted),0) FROM minutes")
 events=$(sqlite3 -readonly "$DB" "SELECT coalesce(sum(events),0) FROM minutes")
@@ -49,6 +55,7 @@ cpu_ms=$(( (c1 - c0) * 1000 / HZ ))
 echo "history: $stored of the storm's $ops connects stored (metrics: $metric); all events rolled up: $events"
 echo "unaccounted: minutes.unaccounted=$unacc, events_lost_total kernel=$lost_k client=$lost_c recorder=$lost_r"
 echo "recorder cpu: ${cpu_ms} ms for $events events = $(awk -v c="$cpu_ms" -v e="$events" 'BEGIN { printf "%.0f", e ? c * 1e6 / e : 0 }') ms per million events"
+echo "  idle cost ${idle_ms_per_s} ms/s over $(awk -v a="$s0" -v b="$s1" 'BEGIN { printf "%.0f", b - a }') s; without it: $(awk -v c="$cpu_ms" -v i="$idle_ms_per_s" -v a="$s0" -v b="$s1" -v e="$events" 'BEGIN { x = c - i * (b - a); if (x < 0) x = 0; printf "%.0f", e ? x * 1e6 / e : 0 }') ms per million events"
 echo "recorder memory: $(grep -E 'VmHWM|VmRSS' /proc/$RPID/status | tr -s ' \t' ' ' | tr '\n' ' ')"
 series=$(grep -c '^netspy_' <<<"$M")
 for _ in $(seq 21); do curl -fsS -o /dev/null -w '%{time_total}\n' "http://127.0.0.1:$PORT/metrics"; done |
