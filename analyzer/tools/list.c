@@ -90,7 +90,7 @@ const struct tool tool_list_connections = {
 		       "reset_received, timeout), duration_ms, bytes_sent, bytes_received, "
 		       "retransmits (segments) and rtt_ms (smoothed RTT at the end).",
 	.input_schema =
-	    ARGS_SCHEMA(ARG_PID "," ARG_PROCESS "," ARG_DURATION "," ARG_MAX_EVENTS "," ARG_UNIT
+	    ARGS_SCHEMA(ARG_PID "," ARG_PROCESS "," ARG_WINDOW "," ARG_MAX_EVENTS "," ARG_UNIT
 			"," ARGS_CONN_FILTERS),
 	.output_schema = "{\"type\":\"object\",\"properties\":{" OUT_COMMON S_LIST_COMMON
 			 ",\"events\":{\"type\":\"array\",\"items\":" S_CONN_EVENT "}},"

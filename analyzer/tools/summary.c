@@ -35,6 +35,7 @@ static int summary_run(struct tool_context *ctx, json_object *args, json_object 
 	json_object_object_add(o, "bytes_received",
 			       json_object_new_int64((int64_t)st.bytes_received));
 	json_object_object_add(o, "retransmits", json_object_new_int64((int64_t)st.retransmits));
+	data_finish(&q, o);
 	*ret = o;
 	return 0;
 }
@@ -97,7 +98,7 @@ const struct tool tool_get_network_summary = {
 		       "connections how they ended (by_end: open, closed, reset_sent, "
 		       "reset_received, timeout) with the bytes and retransmitted segments of "
 		       "those that ended.",
-	.input_schema = ARGS_SCHEMA(ARG_PID "," ARG_PROCESS "," ARG_DURATION "," ARG_UNIT
+	.input_schema = ARGS_SCHEMA(ARG_PID "," ARG_PROCESS "," ARG_WINDOW "," ARG_UNIT
 				    "," ARGS_CONN_FILTERS),
 	.output_schema =
 	    "{\"type\":\"object\",\"properties\":{" OUT_COMMON ",\"total_connections\":" S_COUNT
