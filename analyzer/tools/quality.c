@@ -90,6 +90,7 @@ static int quality_run(struct tool_context *ctx, json_object *args, json_object 
 	for (size_t i = 0; i < q.n_processes; i++)
 		json_object_array_add(procs, process_json(dq.s, &q.processes[i]));
 	json_object_object_add(o, "processes", procs);
+	data_finish(&dq, o);
 	*ret = o;
 	return 0;
 }
