@@ -179,10 +179,10 @@ check_eq "the IPv4 attempt is established" 1 \
 	"$(count "$T/he.json" "e['kind']=='tcp_outcome' and e['family']=='IPv4' and e['outcome']=='established'")"
 check_eq "the IPv6 attempt is abandoned without an answer (its own facts: timeout, abandoned)" 1 \
 	"$(count "$T/he.json" "e['kind']=='tcp_outcome' and e['family']=='IPv6' and e['abandoned'] and e['outcome']=='timeout'")"
-ctl summary --process nsg-he --duration 300 --json >"$T/he.sum"
+ctl summary --direction out --process nsg-he --duration 300 --json >"$T/he.sum"
 check_eq "summary: Happy Eyeballs, 2 attempts, 0 failed" "2 0" \
 	"$(jq_py "$T/he.sum" '"%d %d" % (J["total_connections"], J["failed_connections"])')"
-ctl list --process nsg-he --duration 300 --json >"$T/he.list"
+ctl list --direction out --process nsg-he --duration 300 --json >"$T/he.list"
 check_eq "list: the IPv6 loser reads aborted and abandoned, not failed" 1 \
 	"$(jq_py "$T/he.list" 'sum(1 for e in J["events"] if e["family"] == "IPv6" and e["outcome"] == "aborted" and e["abandoned"] and not e["failed"])')"
 
