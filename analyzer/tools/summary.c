@@ -60,7 +60,8 @@ const struct tool tool_get_network_summary = {
 		       "systemd unit: total, failed, by protocol, by outcome (established, "
 		       "refused, timeout, unreachable, pending, sent), by process, and TCP "
 		       "handshake latency percentiles in milliseconds.",
-	.input_schema = ARGS_SCHEMA(ARG_PID "," ARG_PROCESS "," ARG_DURATION "," ARG_UNIT),
+	.input_schema = ARGS_SCHEMA(ARG_PID "," ARG_PROCESS "," ARG_DURATION "," ARG_UNIT
+				    "," ARGS_REMOTE),
 	.output_schema =
 	    "{\"type\":\"object\",\"properties\":{" OUT_COMMON ",\"total_connections\":" S_COUNT
 	    ",\"failed_connections\":" S_COUNT ",\"failure_rate\":" S_NUMBER
