@@ -201,12 +201,7 @@ int store_init(struct store *s, size_t capacity, const char *cgroup_root)
 		r = ring_init(&s->dns, sizeof(struct store_dns), capacity / 4 > 1024 ? capacity / 4 : 1024);
 	if (r == 0)
 		r = cookie_map_init(&s->dns_pending, max_pending ? max_pending : 1);
-	if (r == 0) {
-		s->ipnames.n_slots = IPNAME_SLOTS;
-		s->ipnames.slots = calloc(IPNAME_SLOTS, sizeof(*s->ipnames.slots));
-		if (!s->ipnames.slots)
-			r = -ENOMEM;
-	}
+	/* The address -> name map is allocated with the first answer: no DNS, no memory. */
 	if (r == 0)
 		r = cookie_map_init(&s->pending, max_pending ? max_pending : 1);
 	if (!r)
@@ -576,8 +571,15 @@ static bool ipname_is(const struct ipname_slot *e, uint8_t family, const uint8_t
 static void ipname_put(struct ipname_map *m, uint8_t family, const uint8_t *addr16, uint32_t pid,
 		       uint32_t name, uint64_t expires_ns)
 {
-	size_t b = ipname_bucket(m, family, addr16, pid), pick = b;
+	size_t b, pick;
 
+	if (!m->slots) {
+		m->slots = calloc(IPNAME_SLOTS, sizeof(*m->slots));
+		if (!m->slots)
+			return; /* without memory, connects simply go unnamed */
+		m->n_slots = IPNAME_SLOTS;
+	}
+	b = pick = ipname_bucket(m, family, addr16, pid);
 	for (size_t i = b; i < b + IPNAME_WAYS; i++) {
 		if (ipname_is(&m->slots[i], family, addr16, pid)) {
 			pick = i;
@@ -595,8 +597,11 @@ static void ipname_put(struct ipname_map *m, uint8_t family, const uint8_t *addr
 static uint32_t ipname_get(const struct ipname_map *m, uint8_t family, const uint8_t *addr16,
 			   uint32_t pid, uint64_t ts_ns)
 {
-	size_t b = ipname_bucket(m, family, addr16, pid);
+	size_t b;
 
+	if (!m->slots)
+		return 0;
+	b = ipname_bucket(m, family, addr16, pid);
 	for (size_t i = b; i < b + IPNAME_WAYS; i++)
 		if (ipname_is(&m->slots[i], family, addr16, pid) && ts_ns <= m->slots[i].expires_ns)
 			return m->slots[i].name;
