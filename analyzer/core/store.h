@@ -200,6 +200,8 @@ struct store_dns_stats {
 	struct store_top servers[STORE_TOP_N];	 /* key: endpoint id; failed: unanswered */
 	uint64_t server_latency_us[STORE_TOP_N]; /* p90 of servers[i] */
 	struct store_top failing[STORE_TOP_N];	 /* names that failed or went unanswered */
+	int failing_rcode[STORE_TOP_N];		 /* failing[i]'s latest failure: rcode, or -1:
+						  * unanswered */
 	size_t n_names, n_processes, n_servers, n_failing;
 };
 

@@ -484,6 +484,7 @@ int store_list_dns(struct store *s, const struct store_filter *f, uint64_t *ret,
 
 struct dns_name_count {
 	uint32_t total, failed;
+	int last_fail; /* rcode, or -1: unanswered */
 };
 
 int store_dns_stats(struct store *s, const struct store_filter *f, uint64_t now_ns,
@@ -520,6 +521,7 @@ int store_dns_stats(struct store *s, const struct store_filter *f, uint64_t now_
 			if (q->ts_ns + STORE_DNS_TIMEOUT_NS <= now_ns) {
 				ret->unanswered++;
 				names[q->name].failed++;
+				names[q->name].last_fail = -1;
 				servers[q->server][1]++;
 			} else {
 				ret->pending++;
@@ -529,6 +531,8 @@ int store_dns_stats(struct store *s, const struct store_filter *f, uint64_t now_
 			ret->failed += failed;
 			ret->by_rcode[q->rcode & 0xfff]++;
 			names[q->name].failed += failed;
+			if (failed)
+				names[q->name].last_fail = q->rcode;
 			lat[n_lat++] = q->latency_us;
 		}
 		names[q->name].total++;
@@ -547,6 +551,8 @@ int store_dns_stats(struct store *s, const struct store_filter *f, uint64_t now_
 		top_insert(ret->failing, &ret->n_failing, (uint32_t)i, names[i].failed,
 			   names[i].failed);
 	}
+	for (size_t k = 0; k < ret->n_failing; k++)
+		ret->failing_rcode[k] = names[ret->failing[k].key].last_fail;
 	for (size_t i = 0; i < s->comms.n; i++)
 		top_insert(ret->processes, &ret->n_processes, (uint32_t)i, procs[i][0], procs[i][1]);
 	for (size_t i = 0; i < s->endpoints.n; i++)

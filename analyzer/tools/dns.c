@@ -24,7 +24,7 @@ static json_object *dns_latency(const struct store_dns_stats *st)
 }
 
 static json_object *top_names(const struct store *s, const struct store_top *top, size_t n,
-			      bool with_failed)
+			      bool with_failed, const int *last_fail)
 {
 	json_object *a = json_object_new_array();
 
@@ -36,6 +36,15 @@ static json_object *top_names(const struct store *s, const struct store_top *top
 		if (with_failed)
 			json_object_object_add(e, "failed",
 					       json_object_new_int64((int64_t)top[i].failed));
+		if (last_fail) {
+			char buf[16];
+
+			json_object_object_add(
+			    e, "last_failure",
+			    json_object_new_string(last_fail[i] < 0 ? "unanswered"
+								    : dns_rcode_name((uint16_t)last_fail[i],
+										     buf, sizeof(buf))));
+		}
 		json_object_array_add(a, e);
 	}
 	return a;
@@ -73,8 +82,8 @@ static int dns_summary_run(struct tool_context *ctx, json_object *args, json_obj
 					       json_object_new_int64((int64_t)st->by_rcode[i]));
 	}
 	json_object_object_add(o, "by_rcode", rc);
-	json_object_object_add(o, "top_names", top_names(q.s, st->names, st->n_names, true));
-	json_object_object_add(o, "failing_names", top_names(q.s, st->failing, st->n_failing, false));
+	json_object_object_add(o, "top_names", top_names(q.s, st->names, st->n_names, true, NULL));
+	json_object_object_add(o, "failing_names", top_names(q.s, st->failing, st->n_failing, false, st->failing_rcode));
 	json_object_object_add(o, "latency_ms", dns_latency(st));
 	json_object_object_add(o, "processes",
 			       json_top_processes(q.s, st->processes, st->n_processes));
@@ -123,8 +132,17 @@ static void dns_summary_print(FILE *f, json_object *r)
 				json_object_get_double(json_object_object_get(l, "p99")),
 				(long long)json_int(l, "count"));
 		text_top(f, "top names", json_object_object_get(r, "top_names"), "name", "queries");
-		text_top(f, "failing names (error rcode or no answer)",
-			 json_object_object_get(r, "failing_names"), "name", "failures");
+		json_object *fl = json_object_object_get(r, "failing_names");
+
+		for (size_t i = 0; fl && i < json_object_array_length(fl); i++) {
+			json_object *e = json_object_array_get_idx(fl, i);
+
+			if (!i)
+				fputs("  failing names (error rcode or no answer):\n", f);
+			fprintf(f, "    %s | %lld failure%s | last: %s\n", json_str(e, "name", "?"),
+				(long long)json_int(e, "count"), json_int(e, "count") == 1 ? "" : "s",
+				json_str(e, "last_failure", "?"));
+		}
 		text_top(f, "by process", json_object_object_get(r, "processes"), "process",
 			 "queries");
 	}
@@ -251,7 +269,10 @@ const struct tool tool_get_dns_summary = {
 			 ",\"pending_queries\":" S_COUNT
 			 ",\"by_rcode\":" S_COUNTS
 			 ",\"top_names\":" S_TOP_NAME
-			 ",\"failing_names\":" S_TOP_NAME
+			 ",\"failing_names\":{\"type\":\"array\",\"items\":{\"type\":\"object\","
+			 "\"properties\":{\"name\":" S_STRING ",\"count\":" S_COUNT
+			 ",\"last_failure\":" S_STRING "},"
+			 "\"required\":[\"name\",\"count\",\"last_failure\"]}}"
 			 ",\"latency_ms\":" S_LATENCY
 			 ",\"processes\":" S_TOP("process")
 			 ",\"servers\":{\"type\":\"array\",\"items\":{\"type\":\"object\","
