@@ -14,7 +14,7 @@ trap 'rm -rf "$R"' EXIT
 # Commands the suites call (tests/lib.sh, collector, rings), taken from this machine.
 CMDS="bash sh bpftool taskset setpriv getent stat date cp mv mktemp seq sleep grep sed awk
 	wc cut sort uniq tail head cat id kill env timeout chmod rm mkdir tee ls nproc ip sysctl tr
-	dirname basename printf readlink true false test uname ps pgrep mount umount unshare"
+	dirname basename printf readlink true false test uname ps pgrep mount umount unshare dig"
 
 copy_file() { # copies a file (following links) to the same path in the image
 	local f=$1
