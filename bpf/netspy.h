@@ -99,7 +99,8 @@ struct netspy_event {
 };
 
 /* Bytes of a DNS message copied from the packet: the question and the answers of an ordinary
- * response (the classic UDP limit); a longer message is copied in part and counted as truncated. */
+ * response (the classic UDP limit); a longer message is copied in part and counted as truncated.
+ * A power of two (the program bounds the copy with a mask). */
 #define NETSPY_DNS_MAX 512
 
 /* What the DNS hooks write to the shared ring buffer: the event, then dns.cap_len bytes of the
