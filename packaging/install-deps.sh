@@ -15,8 +15,9 @@ apt-get install -y -qq --no-install-recommends \
 	libbpf-dev bpftool libelf-dev zlib1g-dev \
 	protobuf-c-compiler libprotobuf-c-dev \
 	libcurl4-openssl-dev libjson-c-dev libsystemd-dev libedit-dev \
-	iproute2 procps python3 ca-certificates nftables >/dev/null
-# (nftables: the firewall scenario of tests/failures.test.sh.)
+	iproute2 procps python3 ca-certificates nftables dnsutils >/dev/null
+# (nftables: the firewall scenario of tests/failures.test.sh; dnsutils: dig, the DNS client of
+# tests/dns.test.sh and of the fuzz corpus's recordings.)
 # Packaging and the booted-container test (make check-distro): debhelper and lintian for the .deb,
 # rpm for the spec, debootstrap and systemd-nspawn for the container, systemd for
 # systemd-analyze and journald, man-db for checking the man pages.
