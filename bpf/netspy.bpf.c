@@ -1151,8 +1151,9 @@ int tp_kfree_skb(__u64 *ctx)
  * everything that is not DNS. Only the client side is taken: messages a socket sends to port 53
  * (queries) and receives from port 53 (responses); a local server's side of the same exchange is
  * not a lookup. The owner is the socket's, from the owners map the connect hooks (connected
- * sockets), the sendmsg hooks below (unconnected ones) and the bind hooks fill; never the task
- * that happens to run the softirq. A cgroup skb program always lets the packet pass. */
+ * sockets) and the bind hooks fill, or, for a UDP datagram a socket sends without connect(), the
+ * sending task (a datagram leaves in its context); never the task that happens to run the
+ * softirq. A cgroup skb program always lets the packet pass. */
 
 #define DNS_PORT 53
 
@@ -1225,6 +1226,24 @@ static __noinline int dns_capture(struct __sk_buff *skb, __u32 l4off, __u8 famil
 		e->tid = o->tid;
 		__builtin_memcpy(e->comm, o->comm, sizeof(e->comm));
 		e->flags |= NETSPY_F_ATTRIBUTED;
+	} else if (!ingress && proto == IPPROTO_UDP && cookie) {
+		/* A socket that sends to port 53 without connect() (sendto(): dig, many resolver
+		 * libraries) passed no hook of ours. A UDP datagram leaves in the context of the
+		 * task that sends it: that task owns the socket, and is remembered for its
+		 * responses. (TCP segments may leave from softirq: TCP sockets pass connect.) */
+		struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+		struct netspy_owner fresh = {};
+
+		fresh.pid = BPF_CORE_READ(task, tgid);
+		fresh.tid = BPF_CORE_READ(task, pid);
+		BPF_CORE_READ_STR_INTO(&fresh.comm, task, comm);
+		if (fresh.pid) {
+			e->pid = fresh.pid;
+			e->tid = fresh.tid;
+			__builtin_memcpy(e->comm, fresh.comm, sizeof(e->comm));
+			e->flags |= NETSPY_F_ATTRIBUTED;
+			bpf_map_update_elem(&owners, &cookie, &fresh, BPF_NOEXIST);
+		}
 	}
 	flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP
 									     : BPF_RB_NO_WAKEUP;
@@ -1287,30 +1306,4 @@ SEC("cgroup_skb/ingress")
 int cgroup_skb_dns_ingress(struct __sk_buff *skb)
 {
 	return dns_skb(skb, true);
-}
-
-/* An unconnected socket sending to port 53 (a resolver that uses sendto()) passes no connect hook:
- * its owner is recorded here, in the sending task, before the packet exists. */
-SEC("cgroup/sendmsg4")
-int cgroup_sendmsg4_dns(struct bpf_sock_addr *ctx)
-{
-	__u64 pid_tgid;
-
-	if (ctx->user_port != bpf_htons(DNS_PORT))
-		return 1;
-	pid_tgid = bpf_get_current_pid_tgid();
-	remember_owner(bpf_get_socket_cookie(ctx), pid_tgid >> 32, (__u32)pid_tgid, 0);
-	return 1;
-}
-
-SEC("cgroup/sendmsg6")
-int cgroup_sendmsg6_dns(struct bpf_sock_addr *ctx)
-{
-	__u64 pid_tgid;
-
-	if (ctx->user_port != bpf_htons(DNS_PORT))
-		return 1;
-	pid_tgid = bpf_get_current_pid_tgid();
-	remember_owner(bpf_get_socket_cookie(ctx), pid_tgid >> 32, (__u32)pid_tgid, 0);
-	return 1;
 }

@@ -190,8 +190,6 @@ static const struct probe_def probe_table[] = {
 	{ "tp_kfree_skb", PROBE_TRACE, .drops = true, .feature = KERNEL_F_DROP_REASON },
 	{ "cgroup_skb_dns_egress", PROBE_CGROUP, .dns = true, .feature = KERNEL_F_MAX },
 	{ "cgroup_skb_dns_ingress", PROBE_CGROUP, .dns = true, .feature = KERNEL_F_MAX },
-	{ "cgroup_sendmsg4_dns", PROBE_CGROUP, .dns = true, .feature = KERNEL_F_MAX },
-	{ "cgroup_sendmsg6_dns", PROBE_CGROUP, .dns = true, .feature = KERNEL_F_MAX },
 	{ "sample_clock", PROBE_RUN, .feature = KERNEL_F_MAX },
 };
 

@@ -247,6 +247,11 @@ int main(int argc, char **argv)
 				"[COMM]\n");
 		return 2;
 	}
+	/* Named first: the workloads' sockets are owned under this name. */
+	if (argc == 4 && prctl(PR_SET_NAME, argv[3], 0, 0, 0) < 0) {
+		perror("storm: naming the process");
+		return 1;
+	}
 	if (!strcmp(argv[1], "connect") || !strcmp(argv[1], "connect6")) {
 		mode = 1;
 		fd = open_target(argv[1][7] == '6', &ss, &len);
@@ -270,10 +275,6 @@ int main(int argc, char **argv)
 	} else {
 		fprintf(stderr, "storm: unknown workload '%s'\n", argv[1]);
 		return 2;
-	}
-	if (argc == 4 && prctl(PR_SET_NAME, argv[3], 0, 0, 0) < 0) {
-		perror("storm: naming the process");
-		return 1;
 	}
 	cpu0 = cpu_ns();
 	start = clock_ns(CLOCK_MONOTONIC);
