@@ -58,6 +58,8 @@ progs() {
 WORKLOADS="connect flood tcpshort bulk dns"
 orders=("bare nodns dns" "nodns dns bare" "dns bare nodns")
 echo "bench/dns.sh: $REPS triples of ${SECS}s runs per workload on CPU $CPU; load before: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+# BENCH_DNS_STORM_ONLY=1: only part 3.
+[ "${BENCH_DNS_STORM_ONLY:-0}" = 1 ] && WORKLOADS=""
 for w in $WORKLOADS; do
 	for ((i = 0; i < REPS; i++)); do
 		for c in ${orders[$((i % 3))]}; do run "$w" "$c"; done
@@ -114,10 +116,14 @@ echo "| queries sent by the storm | $sent |"
 echo "| queries answered (the storm's own count) | $answered |"
 echo "| DNS messages netspyd received (Stats.dns_messages_total; 2 per query) | $(py "$T/status" 'J.get("dns_messages_total", 0)') |"
 echo "| events the kernel could not deliver (events_lost) | $(py "$T/status" 'J["events_lost"]') |"
+echo "| DNS messages still in the backlog whose bytes netspyd's smaller payload ring had reused (dns_payloads_evicted) | $(py "$T/status" 'J.get("dns_payloads_evicted", 0)') |"
 echo "| queries the analyzer stored for the storm's process | $(py "$T/dns.json" 'J["total_queries"]') |"
 echo "| of which matched with their response (NOERROR) | $(py "$T/dns.json" 'J["by_rcode"].get("NOERROR", 0)') |"
 echo "| unanswered + pending | $(py "$T/dns.json" 'J["unanswered_queries"] + J["pending_queries"]') |"
 echo "| events lost on the way to the analyzer (events_lost in its answer) | $(py "$T/dns.json" 'J["events_lost"]') |"
+stored=$(py "$T/dns.json" 'J["total_queries"]')
+evicted=$(py "$T/status" 'J.get("dns_payloads_evicted", 0)')
+echo "| queries accounted for: stored + evicted messages / 2, against queries sent | $((stored + evicted / 2)) of $sent |"
 echo "| response latency p50 / p99 (ms) | $(py "$T/dns.json" '"%s / %s" % (J["latency_ms"]["p50"], J["latency_ms"]["p99"])') |"
 echo
 echo "Load average before: see stderr; after the ratio runs: $load_after."

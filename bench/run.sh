@@ -303,7 +303,7 @@ echo "failures.sh (reporting connect failures: the route lookup tracepoints, the
 NETSPY_BUILD=$BUILD BENCH_SECONDS=$SECS BENCH_REPS=$REPS BENCH_CPU=$CPU \
 	bash "$(dirname "$0")/failures.sh" 2>&1 | sed 's/^/    /'
 echo
-echo "dns.sh (the DNS hooks: cgroup_skb ingress/egress and sendmsg; ratios with and without them, and a DNS query storm counted):"
+echo "dns.sh (the DNS hooks, cgroup_skb ingress and egress: ratios with and without them, their bpf_stats, and a DNS query storm counted):"
 BENCH_SECONDS=$SECS BENCH_REPS=$REPS BENCH_CPU=$CPU NETSPY_BUILD=$BUILD \
 	bash "$(dirname "$0")/dns.sh" 2>&1 | sed 's/^/    /'
 echo

@@ -28,7 +28,7 @@ struct probes_opts {
 	size_t wakeup_bytes;	   /* queued bytes that make the kernel wake netspyd */
 	const char *cgroup_root;   /* NULL: find the cgroup2 mount */
 	bool drops;		   /* attach kfree_skb (when the kernel passes drop reasons) */
-	bool dns;		   /* attach the DNS hooks (cgroup_skb, sendmsg) */
+	bool dns;		   /* attach the DNS hooks (cgroup_skb ingress and egress) */
 	const char *hide_features; /* kernel_probe()'s `hide`: NULL, or for tests */
 	probes_event_fn on_event;
 	void *ctx;
