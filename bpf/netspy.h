@@ -13,6 +13,7 @@ enum netspy_event_type {
 	NETSPY_EV_TCP_OUTCOME = 2,
 	NETSPY_EV_DROP = 3,
 	NETSPY_EV_KICK = 4, /* struct netspy_kick: "drain the connect rings", never an event */
+	NETSPY_EV_DNS = 5,  /* struct netspy_dns_record: a DNS message and its bytes */
 	NETSPY_EV_MAX,	    /* one past the last: sizes per-type arrays */
 };
 
@@ -34,6 +35,7 @@ enum netspy_outcome {
 #define NETSPY_F_SYNC 0x8	/* outcome: the connect failed inside connect(), no packet left */
 #define NETSPY_F_ABANDONED 0x10 /* outcome: its application closed it before any answer */
 #define NETSPY_F_BY_FLOW 0x20	/* drop: attributed by the packet's flow tuple, not its socket */
+#define NETSPY_F_INGRESS 0x40	/* dns: received by the socket (else sent by it) */
 
 /* Counters in the per-CPU "counters" array. */
 enum netspy_counter {
@@ -42,6 +44,8 @@ enum netspy_counter {
 	NETSPY_CNT_OUTCOME = 2,	   /* TCP outcome events produced */
 	NETSPY_CNT_DROP = 3,	   /* drop events produced */
 	NETSPY_CNT_OWNER_MISS = 4, /* drops whose socket owner was not known */
+	NETSPY_CNT_DNS = 5,	   /* DNS messages produced */
+	NETSPY_CNT_DNS_TRUNC = 6,  /* DNS messages longer than NETSPY_DNS_MAX: copied in part */
 	NETSPY_CNT_MAX = 8,
 };
 
@@ -82,7 +86,28 @@ struct netspy_event {
 			__u32 ifindex;
 			__u64 location;
 		} drop;
+		/* A DNS message (UDP or TCP, port 53): the addresses and ports are the packet's,
+		 * NETSPY_F_INGRESS says which way it went, NETSPY_F_ATTRIBUTED whether pid, tid
+		 * and comm name the socket's owner. */
+		struct {
+			__u16 len;     /* payload bytes in the packet (UDP payload, TCP segment) */
+			__u16 cap_len; /* bytes copied into the record, at most NETSPY_DNS_MAX */
+			__u32 pad3;
+			__u64 ref;     /* netspyd: where its backlog keeps the bytes (0: gone) */
+		} dns;
 	};
+};
+
+/* Bytes of a DNS message copied from the packet: the question and the answers of an ordinary
+ * response (the classic UDP limit); a longer message is copied in part and counted as truncated.
+ * A power of two (the program bounds the copy with a mask). */
+#define NETSPY_DNS_MAX 512
+
+/* What the DNS hooks write to the shared ring buffer: the event, then dns.cap_len bytes of the
+ * message as it was on the wire (for TCP, the segment's payload with its length prefixes). */
+struct netspy_dns_record {
+	struct netspy_event e;
+	__u8 data[NETSPY_DNS_MAX];
 };
 
 /* Connect events, the bulk of the traffic, do not go through the shared ring buffer: each CPU has

@@ -43,6 +43,7 @@ struct config {
 	unsigned stall_timeout_s;
 	const char *cgroup_root;
 	bool drops;
+	bool dns;
 	bool check_peers;
 	enum log_target log_target;
 	int log_level;
@@ -97,6 +98,7 @@ static void usage(FILE *f)
 		"      --flush-interval MS  drain the kernel buffers at least this often (default 20)\n"
 		"      --cgroup PATH        cgroup2 directory to attach to (default: the cgroup2 root)\n"
 		"      --no-drops           do not trace packet drops\n"
+		"      --no-dns             do not trace DNS messages (queries and responses)\n"
 		"\n"
 		"Logging:\n"
 		"      --log-target T       auto, journal or console (default auto: the journal when\n"
@@ -136,6 +138,7 @@ enum {
 	OPT_FLUSH,
 	OPT_CGROUP,
 	OPT_NO_DROPS,
+	OPT_NO_DNS,
 	OPT_LOG_TARGET,
 };
 
@@ -211,6 +214,7 @@ static int parse_args(int argc, char **argv, struct config *c)
 		{ "flush-interval", required_argument, NULL, OPT_FLUSH },
 		{ "cgroup", required_argument, NULL, OPT_CGROUP },
 		{ "no-drops", no_argument, NULL, OPT_NO_DROPS },
+		{ "no-dns", no_argument, NULL, OPT_NO_DNS },
 		{ "log-target", required_argument, NULL, OPT_LOG_TARGET },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -235,6 +239,9 @@ static int parse_args(int argc, char **argv, struct config *c)
 			break;
 		case OPT_NO_DROPS:
 			c->drops = false;
+			break;
+		case OPT_NO_DNS:
+			c->dns = false;
 			break;
 		case OPT_LOG_TARGET:
 			if (!strcmp(optarg, "auto"))
@@ -276,7 +283,9 @@ static int parse_args(int argc, char **argv, struct config *c)
 static void on_event(void *ctx, const struct netspy_event *ev)
 {
 	struct daemon *d = ctx;
-	uint64_t seq = backlog_push(&d->bl, ev);
+	uint64_t seq = ev->type == NETSPY_EV_DNS
+			   ? backlog_push_dns(&d->bl, ev, ((const struct netspy_dns_record *)ev)->data)
+			   : backlog_push(&d->bl, ev);
 	struct netspy_event *stored = &d->bl.ring[seq & (d->bl.cap - 1)];
 
 	stored->ts_ns = (uint64_t)((int64_t)ev->ts_ns + d->boot_to_real_ns);
@@ -294,6 +303,7 @@ static void fill_stats(void *ctx, Netspy__V1__Stats *st)
 {
 	struct daemon *d = ctx;
 	const struct netspy_event *oldest = backlog_get(&d->bl, d->bl.tail);
+	uint64_t cnt[NETSPY_CNT_MAX];
 
 	st->version = (char *)NETSPY_VERSION;
 	st->uptime_seconds = (clock_ns(CLOCK_MONOTONIC) - d->started_mono_ns) / 1000000000ull;
@@ -309,6 +319,10 @@ static void fill_stats(void *ctx, Netspy__V1__Stats *st)
 	st->clients_refused = d->srv.cnt.refused;
 	st->clients_dropped_events = d->srv.cnt.client_lost_events;
 	st->boot_id = d->boot_id;
+	st->dns_messages_total = d->by_type[NETSPY_EV_DNS];
+	if (probes_counters(&d->probes, cnt) == 0)
+		st->dns_truncated_total = cnt[NETSPY_CNT_DNS_TRUNC];
+	st->dns_payloads_evicted = d->bl.payload_evicted;
 }
 
 /* Kernel-side losses: every subscriber is told, and the journal gets at most one record a minute. */
@@ -534,6 +548,7 @@ static int setup(struct daemon *d)
 		.wakeup_bytes = d->cfg.ringbuf_bytes / 4,
 		.cgroup_root = d->cfg.cgroup_root,
 		.drops = d->cfg.drops,
+		.dns = d->cfg.dns,
 		/* Test and benchmark knob: features to treat as missing (kernel.h's keys). */
 		.hide_features = getenv("NETSPYD_TEST_HIDE_FEATURES"),
 		.on_event = on_event,
@@ -663,6 +678,7 @@ int main(int argc, char **argv)
 			.client_buffer = 4u << 20,
 			.stall_timeout_s = 30,
 			.drops = true,
+			.dns = true,
 			.check_peers = true,
 			.log_level = LOG_INFO,
 		},

@@ -47,6 +47,8 @@ static int on_sample(void *ctx, void *data, size_t size)
 
 	if (size < sizeof(struct netspy_event)) /* a kick, or nothing we know */
 		return 0;
+	if (e->type == NETSPY_EV_DNS && size < sizeof(struct netspy_dns_record))
+		return 0;
 	if (e->type == NETSPY_EV_TCP_OUTCOME) {
 		if (p->n_held == p->cap_held) {
 			size_t cap = p->cap_held ? p->cap_held * 2 : 256;
@@ -168,6 +170,7 @@ struct probe_def {
 	const char *prog;
 	enum probe_attach attach;
 	bool drops;		     /* only when drops are traced */
+	bool dns;		     /* only when DNS messages are traced */
 	bool fallback;		     /* loaded when `feature` is missing rather than present */
 	enum kernel_feature feature; /* KERNEL_F_MAX: none */
 };
@@ -185,6 +188,8 @@ static const struct probe_def probe_table[] = {
 	{ "cgroup_sock_release", PROBE_CGROUP, .feature = KERNEL_F_MAX },
 	{ "sockops_tcp_connect", PROBE_CGROUP, .feature = KERNEL_F_MAX },
 	{ "tp_kfree_skb", PROBE_TRACE, .drops = true, .feature = KERNEL_F_DROP_REASON },
+	{ "cgroup_skb_dns_egress", PROBE_CGROUP, .dns = true, .feature = KERNEL_F_MAX },
+	{ "cgroup_skb_dns_ingress", PROBE_CGROUP, .dns = true, .feature = KERNEL_F_MAX },
 	{ "sample_clock", PROBE_RUN, .feature = KERNEL_F_MAX },
 };
 
@@ -203,6 +208,8 @@ static const struct probe_def *probe_def_of(const struct bpf_program *prog)
 static bool probe_wanted(const struct probes *p, const struct probe_def *def)
 {
 	if (def->drops && !p->drops)
+		return false;
+	if (def->dns && !p->dns)
 		return false;
 	if (def->feature == KERNEL_F_MAX)
 		return true;
@@ -288,6 +295,7 @@ static int check_kernel(struct probes *p, const struct probes_opts *o)
 			     fi->what, fi->since, KERNEL_MIN_VERSION);
 	}
 	p->drops = o->drops && p->features.has[KERNEL_F_DROP_REASON];
+	p->dns = o->dns;
 	return 0;
 }
 

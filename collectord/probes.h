@@ -17,6 +17,7 @@ struct bpf_link;
 
 /* Called for every record drained from the kernel, in an order that keeps every TCP outcome after
  * its connect. */
+/* A NETSPY_EV_DNS event is the head of a struct netspy_dns_record: its bytes follow it. */
 typedef void (*probes_event_fn)(void *ctx, const struct netspy_event *ev);
 
 struct probes_opts {
@@ -27,6 +28,7 @@ struct probes_opts {
 	size_t wakeup_bytes;	   /* queued bytes that make the kernel wake netspyd */
 	const char *cgroup_root;   /* NULL: find the cgroup2 mount */
 	bool drops;		   /* attach kfree_skb (when the kernel passes drop reasons) */
+	bool dns;		   /* attach the DNS hooks (cgroup_skb ingress and egress) */
 	const char *hide_features; /* kernel_probe()'s `hide`: NULL, or for tests */
 	probes_event_fn on_event;
 	void *ctx;
@@ -39,6 +41,7 @@ struct probes {
 	struct bpf_link **links;	 /* one per attached program of the attach table */
 	struct kernel_features features; /* what the running kernel offers */
 	bool drops;			 /* drops are traced */
+	bool dns;			 /* DNS messages are traced */
 	/* The connect rings (struct netspy_ring_ctl in bpf/netspy.h), mapped from the kernel. */
 	struct netspy_event *conn_ring;
 	struct netspy_ring_ctl *conn_ctl;

@@ -255,7 +255,7 @@ static bool matches(const struct client *c, const struct netspy_event *e)
 {
 	size_t i;
 
-	if (c->kinds_mask && !(c->kinds_mask & (1u << e->type)))
+	if (!(c->kinds_mask & (1u << e->type)))
 		return false;
 	if (c->n_pids) {
 		for (i = 0; i < c->n_pids; i++)
@@ -331,7 +331,10 @@ static bool queue_batch(struct client *c)
 		const struct netspy_event *e = backlog_get(s->bl, c->cursor);
 
 		if (e && matches(c, e)) {
-			len += wire_batch_entry(batch_buf + len, e, c->cursor, s->names);
+			size_t dlen;
+			const uint8_t *data = backlog_payload(s->bl, e, &dlen);
+
+			len += wire_batch_entry(batch_buf + len, e, c->cursor, s->names, data, dlen);
 			n++;
 		}
 	}
@@ -414,6 +417,13 @@ static void handle_hello(struct client *c, const Netspy__V1__Hello *h)
 	c->state = CLIENT_READY;
 }
 
+/* The record type of an EventKind: equal for the first three; EVENT_KIND_DNS is NETSPY_EV_DNS
+ * (NETSPY_EV_KICK, never an event, sits between them). */
+static unsigned kind_type(Netspy__V1__EventKind k)
+{
+	return k == NETSPY__V1__EVENT_KIND__EVENT_KIND_DNS ? NETSPY_EV_DNS : (unsigned)k;
+}
+
 static void handle_subscribe(struct client *c, const Netspy__V1__Subscribe *sub)
 {
 	struct backlog *bl = c->srv->bl;
@@ -426,9 +436,13 @@ static void handle_subscribe(struct client *c, const Netspy__V1__Subscribe *sub)
 		memset(c->comms[i], 0, NETSPY_COMM_LEN);
 		memcpy(c->comms[i], sub->comms[i], strlen(sub->comms[i]));
 	}
-	c->kinds_mask = 0;
+	/* No kinds: those of the protocol's first release. A kind added since (DNS) goes only to
+	 * clients that name it, so that an older client never meets an event it cannot read. */
+	c->kinds_mask = sub->n_kinds ? 0
+				     : 1u << NETSPY_EV_CONNECT | 1u << NETSPY_EV_TCP_OUTCOME |
+					   1u << NETSPY_EV_DROP;
 	for (size_t i = 0; i < sub->n_kinds; i++)
-		c->kinds_mask |= 1u << sub->kinds[i]; /* EventKind values equal netspy_event_type */
+		c->kinds_mask |= 1u << kind_type(sub->kinds[i]);
 	c->live = sub->live;
 	c->subscribed = true;
 	c->replayed = 0;

@@ -217,6 +217,25 @@ static const char *drop_invalid(const Netspy__V1__Drop *d)
 	return NULL;
 }
 
+static const char *dns_invalid(const Netspy__V1__Dns *d)
+{
+	if (d->comm.len > NETSPY_COMM_LEN)
+		return "dns: comm too long";
+	if (!family_ok(d->family))
+		return "dns: family is not AF_INET or AF_INET6";
+	if (d->ip_proto != 6 && d->ip_proto != 17)
+		return "dns: ip_proto is not TCP or UDP";
+	if (!addr_ok(d->family, &d->src_addr) || !addr_ok(d->family, &d->dst_addr))
+		return "dns: address length does not match the family";
+	if (!port_ok(d->src_port) || !port_ok(d->dst_port))
+		return "dns: port out of range";
+	if (d->data.len > NETSPY_MAX_DNS_BYTES || d->data.len > d->length || d->length > 65535)
+		return "dns: data longer than 512 bytes or than its length";
+	if (!d->attributed && (d->pid || d->tid || d->comm.len))
+		return "dns: owner given but not attributed";
+	return NULL;
+}
+
 const char *netspy_event_invalid(const Netspy__V1__Event *ev)
 {
 	if (!ev)
@@ -228,6 +247,8 @@ const char *netspy_event_invalid(const Netspy__V1__Event *ev)
 		return outcome_invalid(ev->tcp_outcome);
 	case NETSPY__V1__EVENT__KIND_DROP:
 		return drop_invalid(ev->drop);
+	case NETSPY__V1__EVENT__KIND_DNS:
+		return dns_invalid(ev->dns);
 	default:
 		return "event of unknown kind";
 	}
@@ -248,7 +269,7 @@ static const char *subscribe_invalid(const Netspy__V1__Subscribe *s)
 			return "subscribe: process name empty or longer than 15 bytes";
 	for (i = 0; i < s->n_kinds; i++)
 		if (s->kinds[i] <= NETSPY__V1__EVENT_KIND__EVENT_KIND_UNSPECIFIED ||
-		    s->kinds[i] > NETSPY__V1__EVENT_KIND__EVENT_KIND_DROP)
+		    s->kinds[i] > NETSPY__V1__EVENT_KIND__EVENT_KIND_DNS)
 			return "subscribe: unknown event kind";
 	return NULL;
 }

@@ -24,6 +24,7 @@
 #define NETSPY_MAX_SOFTWARE_LEN 128
 #define NETSPY_MAX_TEXT_LEN 1024
 #define NETSPY_MAX_BATCH_EVENTS 8192
+#define NETSPY_MAX_DNS_BYTES 512 /* Dns.data */
 
 #define NETSPY_DEFAULT_SOCKET "/run/netspy/netspyd.sock"
 

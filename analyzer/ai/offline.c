@@ -193,6 +193,7 @@ enum {
 	STEP_DROPS,
 	STEP_DROP_LIST,
 	STEP_PATTERNS,
+	STEP_DNS,
 	STEP_DROPS_ALL,
 	N_STEPS
 };
@@ -205,6 +206,8 @@ static const char *const plan[N_STEPS] = {
 	/* The drops themselves, to join them to the failed connects by destination. */
 	"list_packet_drops",
 	"analyze_patterns",
+	/* Names that fail to resolve and slow resolvers. */
+	"get_dns_summary",
 	/* Only when a focused drop summary is empty: the kernel frees most dropped packets in
 	 * softirq context, where the owning process is often unknown. */
 	"get_packet_drop_summary",
@@ -298,14 +301,18 @@ static int run_plan(struct tool_context *ctx, json_object *focus, struct offline
 	return 0;
 }
 
+/* "140.82.112.3:443", or "github.com (140.82.112.3):443" when a lookup named it. */
 static void destination(char *buf, size_t len, json_object *ev)
 {
-	const char *ip = field_string(ev, "destination_ip");
+	const char *ip = field_string(ev, "destination_ip"), *name = field_string(ev, "destination_name");
 	double port = 0;
 
 	field_number(ev, "destination_port", &port);
-	snprintf(buf, len, strchr(ip ? ip : "", ':') ? "[%s]:%.0f" : "%s:%.0f", ip ? ip : "?",
-		 port);
+	if (name)
+		snprintf(buf, len, "%s (%s):%.0f", name, ip ? ip : "?", port);
+	else
+		snprintf(buf, len, strchr(ip ? ip : "", ':') ? "[%s]:%.0f" : "%s:%.0f",
+			 ip ? ip : "?", port);
 }
 
 /* ---- diagnosis: failed connects joined to the drops of their traffic ------------------------- */
@@ -634,13 +641,96 @@ static void report_patterns(FILE *f, struct offline *o)
 		return;
 	fprintf(f, "\nTop destinations:\n");
 	for (i = 0; i < n && i < 5; i++) {
+		const char *name;
+
 		e = json_object_array_get_idx(top, i);
 		dest = field_string(e, "destination");
+		name = field_string(e, "destination_name");
 		count = 0;
 		field_number(e, "count", &count);
-		fprintf(f, "  %s: %.0f connection%s\n", dest ? dest : "?", count,
-			count == 1 ? "" : "s");
+		if (name && dest && strrchr(dest, ':'))
+			fprintf(f, "  %s (%.*s):%s: %.0f connection%s\n", name,
+				(int)(strrchr(dest, ':') - dest), dest, strrchr(dest, ':') + 1, count,
+				count == 1 ? "" : "s");
+		else
+			fprintf(f, "  %s: %.0f connection%s\n", dest ? dest : "?", count,
+				count == 1 ? "" : "s");
 	}
+}
+
+/* A resolver whose p90 answer time is above this is reported as slow. */
+#define SLOW_RESOLVER_MS 100.0
+
+/* Names that fail to resolve (NXDOMAIN, SERVFAIL, no answer) and slow or silent resolvers. */
+static void report_dns(FILE *f, struct offline *o)
+{
+	json_object *d = o->results[STEP_DNS], *failing = field(d, "failing_names"),
+		    *servers = field(d, "servers"), *lat = field(d, "latency_ms"), *arr, *e;
+	double total = 0, failed = 0, unanswered = 0, p50 = 0, p90 = 0;
+	size_t i, n;
+
+	if (!d)
+		return;
+	field_number(d, "total_queries", &total);
+	field_number(d, "failed_queries", &failed);
+	field_number(d, "unanswered_queries", &unanswered);
+	json_object_object_add(o->findings, "dns_queries", json_count(total));
+	json_object_object_add(o->findings, "dns_failed", json_count(failed));
+	json_object_object_add(o->findings, "dns_unanswered", json_count(unanswered));
+	if (total <= 0)
+		return;
+	fprintf(f, "\nDNS: %.0f queries, %.0f failed (error rcode), %.0f unanswered", total, failed,
+		unanswered);
+	if (field_number(lat, "p50", &p50) && field_number(lat, "p90", &p90))
+		fprintf(f, "; answered in %.3f ms (p50), %.3f ms (p90)", p50, p90);
+	fprintf(f, ".\n");
+	n = json_object_is_type(failing, json_type_array) ? json_object_array_length(failing) : 0;
+	arr = json_object_new_array();
+	if (n)
+		fprintf(f, "  Names that fail to resolve (the connections that need them cannot "
+			   "start):\n");
+	for (i = 0; i < n; i++) {
+		const char *name = field_string(json_object_array_get_idx(failing, i), "name"),
+			   *why = field_string(json_object_array_get_idx(failing, i), "last_failure");
+		double count = 0;
+
+		field_number(json_object_array_get_idx(failing, i), "count", &count);
+		fprintf(f, "  - %s: %.0f failure%s, latest %s%s\n", name ? name : "?", count,
+			count == 1 ? "" : "s", why ? why : "?",
+			!why		    ? ""
+			: !strcmp(why, "NXDOMAIN") ? " (the name does not exist: a typo, or a "
+						      "record that was removed)"
+			: !strcmp(why, "SERVFAIL") ? " (the resolver could not get an answer: an "
+						      "upstream or DNSSEC problem)"
+			: !strcmp(why, "unanswered") ? " (no response within 5 s: the resolver is "
+							"down or unreachable)"
+						     : "");
+		e = json_object_new_object();
+		json_object_object_add(e, "name", json_object_new_string(name ? name : "?"));
+		json_object_object_add(e, "failures", json_count(count));
+		json_object_object_add(e, "last_failure", json_object_new_string(why ? why : "?"));
+		json_object_array_add(arr, e);
+	}
+	json_object_object_add(o->findings, "dns_failing_names", arr);
+	n = json_object_is_type(servers, json_type_array) ? json_object_array_length(servers) : 0;
+	arr = json_object_new_array();
+	for (i = 0; i < n; i++) {
+		const char *srv;
+		double count = 0, silent = 0, slow = 0;
+
+		e = json_object_array_get_idx(servers, i);
+		srv = field_string(e, "server");
+		field_number(e, "count", &count);
+		field_number(e, "unanswered", &silent);
+		field_number(e, "latency_p90_ms", &slow);
+		if (slow < SLOW_RESOLVER_MS && silent <= 0)
+			continue;
+		fprintf(f, "  Resolver %s: %.0f queries, %.0f unanswered, p90 %.3f ms%s.\n",
+			srv ? srv : "?", count, silent, slow,
+			slow >= SLOW_RESOLVER_MS ? ": slow, every lookup through it waits" : "");
+		json_object_array_add(arr, json_object_get(e));
+	}
+	json_object_object_add(o->findings, "dns_slow_resolvers", arr);
 }
 
 static void report_scope(FILE *f, json_object *focus)
@@ -682,6 +772,7 @@ static char *write_report(json_object *focus, struct offline *o)
 		     "process's context, so they are often not attributable)",
 		     "drops_machine_wide");
 	report_patterns(f, o);
+	report_dns(f, o);
 	for (i = 0; i < N_STEPS; i++)
 		if (o->errors[i])
 			fprintf(f, "\nNote: %s.\n", o->errors[i]);

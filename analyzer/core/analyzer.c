@@ -90,9 +90,16 @@ static int replay(struct analyzer *an, int timeout_ms)
 /* Connects and subscribes; replays everything after since_seq of the same daemon. */
 static int connect_and_replay(struct analyzer *an, int timeout_ms)
 {
+	/* Every kind: DNS is sent only to clients that ask for it (see Subscribe.kinds). */
+	static const int kinds[] = { NETSPY__V1__EVENT_KIND__EVENT_KIND_CONNECT,
+				     NETSPY__V1__EVENT_KIND__EVENT_KIND_TCP_OUTCOME,
+				     NETSPY__V1__EVENT_KIND__EVENT_KIND_DROP,
+				     NETSPY__V1__EVENT_KIND__EVENT_KIND_DNS };
 	struct netspy_subscription sub = {
 		.replay_since_ns = an->opts.replay_since_ns ? an->opts.replay_since_ns : 1,
 		.live = an->opts.live,
+		.kinds = kinds,
+		.n_kinds = sizeof(kinds) / sizeof(kinds[0]),
 	};
 	const char *comms[1] = { an->opts.process };
 	uint32_t pids[1] = { an->opts.pid };

@@ -1,11 +1,14 @@
 /* Store queries: a filter is compiled once into id comparisons and an index range (the rings are
  * sorted by time, so the window is two binary searches), then one pass over the records feeds
  * every aggregation. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 
+#include "core/dns.h"
 #include "core/store.h"
 
 const uint64_t store_latency_bounds_us[STORE_LATENCY_BUCKETS] = {
@@ -29,12 +32,73 @@ struct compiled {
 	uint8_t *units; /* per cgroup index: 1 = matches; NULL: any */
 	uint32_t *pids; /* drops with a unit filter: sorted pids seen connecting from the unit */
 	size_t n_pids;
+	/* The remote side (store_filter.dest, .port, .proto) and the DNS name (.name). */
+	uint8_t *dests;	    /* per endpoint id: 1 = its address matches; NULL: any */
+	uint8_t *names;	    /* per names id: 1 = matches dest (a name filter); NULL: any */
+	uint8_t *qnames;    /* per names id: 1 = matches name; NULL: any */
+	uint16_t port;
+	uint8_t proto;
 };
 
 static void compiled_free(struct compiled *c)
 {
 	free(c->units);
 	free(c->pids);
+	free(c->dests);
+	free(c->names);
+	free(c->qnames);
+}
+
+/* One place for the remote-side filters: --dest ADDR|NAME, --port, --protocol (and the DNS
+ * tools' --name). An address filter is a set of endpoint ids; a name filter a set of names ids
+ * (the name and the names below it). Other filters (direction, outcome...) belong here too. */
+static int compile_remote(struct store *s, const struct store_filter *f, struct compiled *c)
+{
+	uint8_t a[16];
+	int family = 0;
+
+	c->port = f->port;
+	c->proto = f->proto;
+	if (f->dest && inet_pton(AF_INET, f->dest, a) == 1)
+		family = AF_INET;
+	else if (f->dest && inet_pton(AF_INET6, f->dest, a) == 1)
+		family = AF_INET6;
+	if (family) {
+		c->dests = calloc(s->endpoints.n ? s->endpoints.n : 1, 1);
+		if (!c->dests)
+			return -ENOMEM;
+		for (size_t i = 0; i < s->endpoints.n; i++) {
+			const struct store_endpoint *e = store_endpoint(s, (uint32_t)i);
+
+			c->dests[i] = e->family == family &&
+				      !memcmp(e->addr, a, family == AF_INET ? 4 : 16);
+		}
+	} else if (f->dest) {
+		c->names = calloc(s->names.n ? s->names.n : 1, 1);
+		if (!c->names)
+			return -ENOMEM;
+		for (size_t i = 1; i < s->names.n; i++)
+			c->names[i] = dns_name_under(store_name(s, (uint32_t)i), f->dest);
+	}
+	if (f->name) {
+		c->qnames = calloc(s->names.n ? s->names.n : 1, 1);
+		if (!c->qnames)
+			return -ENOMEM;
+		for (size_t i = 1; i < s->names.n; i++)
+			c->qnames[i] = dns_name_under(store_name(s, (uint32_t)i), f->name);
+	}
+	return 0;
+}
+
+/* Whether a remote endpoint (and the name it was looked up by) passes dest and port. */
+static inline bool remote_matches(const struct compiled *c, const struct store *s, uint32_t ep,
+				  uint32_t name)
+{
+	if (c->dests && !c->dests[ep])
+		return false;
+	if (c->names && !c->names[name])
+		return false;
+	return !c->port || store_endpoint(s, ep)->port == c->port;
 }
 
 static int cmp_u32(const void *a, const void *b)
@@ -115,6 +179,10 @@ static int compile(struct store *s, const struct store_ring *r, const struct sto
 	c->lo = f->since_ns ? ring_lower_bound(r, f->since_ns, false) : r->head - r->count;
 	c->hi = f->until_ns ? ring_lower_bound(r, f->until_ns, true) : r->head;
 	c->pid = f->pid;
+	if (compile_remote(s, f, c) < 0) {
+		compiled_free(c);
+		return -ENOMEM;
+	}
 	if (f->process) {
 		memcpy(key, f->process,
 		       strnlen(f->process, sizeof(key) - 1)); /* as the kernel truncates */
@@ -134,14 +202,23 @@ static int compile(struct store *s, const struct store_ring *r, const struct sto
 	return 0;
 }
 
-static inline bool conn_matches(const struct compiled *c, const struct store_conn *r)
+static inline bool conn_matches(const struct compiled *c, const struct store *s,
+				const struct store_conn *r)
 {
 	return (!c->pid || r->pid == c->pid) && (c->comm < 0 || r->comm == c->comm) &&
-	       (!c->units || c->units[r->cgroup]);
+	       (!c->units || c->units[r->cgroup]) && (!c->proto || r->proto == c->proto) &&
+	       remote_matches(c, s, r->dst, r->name);
 }
 
-static inline bool drop_matches(const struct compiled *c, const struct store_drop *r)
+/* A drop's remote side may be either end: it matches when its source or its destination does. */
+static inline bool drop_matches(const struct compiled *c, const struct store *s,
+				const struct store_drop *r)
 {
+	if (c->proto && r->proto != c->proto)
+		return false;
+	if ((c->dests || c->names || c->port) && !remote_matches(c, s, r->dst, r->name) &&
+	    !remote_matches(c, s, r->src, r->name))
+		return false;
 	return (!c->pid || r->pid == c->pid) &&
 	       (c->comm < 0 || (r->attributed && r->comm == c->comm)) &&
 	       (!c->pids ||
@@ -217,6 +294,7 @@ static void percentiles(uint32_t *v, size_t n, struct store_conn_stats *st)
 
 struct dest_count {
 	uint32_t total, refused, unreachable;
+	uint32_t name; /* of the latest connect to it */
 };
 
 struct conn_scratch {
@@ -247,6 +325,8 @@ static void count_conn(const struct store *s, uint64_t abs, struct store_conn_st
 		struct dest_count *d = &x->dests[r->dst];
 
 		d->total++;
+		if (r->name)
+			d->name = r->name;
 		d->refused += outcome == 2;
 		d->unreachable += failed && (outcome == 3 || outcome == 4);
 	}
@@ -267,6 +347,12 @@ static void conn_tops(const struct store *s, struct store_conn_stats *st,
 		top_insert(st->unreachable, &st->n_unreachable, (uint32_t)i, d->unreachable,
 			   d->unreachable);
 	}
+	for (size_t k = 0; x->dests && k < st->n_destinations; k++)
+		st->destinations[k].name = x->dests[st->destinations[k].key].name;
+	for (size_t k = 0; x->dests && k < st->n_refused; k++)
+		st->refused[k].name = x->dests[st->refused[k].key].name;
+	for (size_t k = 0; x->dests && k < st->n_unreachable; k++)
+		st->unreachable[k].name = x->dests[st->unreachable[k].key].name;
 }
 
 int store_conn_stats(struct store *s, const struct store_filter *f, unsigned flags,
@@ -290,7 +376,7 @@ int store_conn_stats(struct store *s, const struct store_filter *f, unsigned fla
 	for (uint64_t i = c.lo; i < c.hi; i++) {
 		const struct store_conn *rec = store_conn_at(s, i);
 
-		if (conn_matches(&c, rec))
+		if (conn_matches(&c, s, rec))
 			count_conn(s, i, ret, &x);
 	}
 	percentiles(x.lat, x.n_lat, ret);
@@ -326,7 +412,7 @@ int store_drop_stats(struct store *s, const struct store_filter *f, struct store
 	for (uint64_t i = c.lo; i < c.hi; i++) {
 		const struct store_drop *d = store_drop_at(s, i);
 
-		if (!drop_matches(&c, d))
+		if (!drop_matches(&c, s, d))
 			continue;
 		ret->total++;
 		ret->by_reason[d->reason]++;
@@ -343,16 +429,31 @@ int store_drop_stats(struct store *s, const struct store_filter *f, struct store
 	return 0;
 }
 
-typedef bool (*match_fn)(const struct compiled *c, const void *rec);
+typedef bool (*match_fn)(const struct compiled *c, const struct store *s, const void *rec);
 
-static bool conn_match_any(const struct compiled *c, const void *rec)
+static bool conn_match_any(const struct compiled *c, const struct store *s, const void *rec)
 {
-	return conn_matches(c, rec);
+	return conn_matches(c, s, rec);
 }
 
-static bool drop_match_any(const struct compiled *c, const void *rec)
+static bool drop_match_any(const struct compiled *c, const struct store *s, const void *rec)
 {
-	return drop_matches(c, rec);
+	return drop_matches(c, s, rec);
+}
+
+static inline bool dns_matches(const struct compiled *c, const struct store *s,
+			       const struct store_dns *r)
+{
+	return (!c->pid || r->pid == c->pid) && (c->comm < 0 || r->comm == c->comm) &&
+	       (!c->units || c->units[r->cgroup]) && (!c->proto || r->proto == c->proto) &&
+	       (!c->qnames || c->qnames[r->name]) && (!c->dests || c->dests[r->server]) &&
+	       (!c->names || c->names[r->name]) &&
+	       (!c->port || store_endpoint(s, r->server)->port == c->port);
+}
+
+static bool dns_match_any(const struct compiled *c, const struct store *s, const void *rec)
+{
+	return dns_matches(c, s, rec);
 }
 
 static int list(struct store *s, const struct store_ring *ring, match_fn match,
@@ -367,7 +468,7 @@ static int list(struct store *s, const struct store_ring *ring, match_fn match,
 	if (r < 0)
 		return r;
 	for (uint64_t i = c.hi; i > c.lo; i--) {
-		if (!match(&c, store_ring_at(ring, i - 1)))
+		if (!match(&c, s, store_ring_at(ring, i - 1)))
 			continue;
 		if (n < max)
 			ret[n++] = i - 1;
@@ -389,4 +490,109 @@ int store_list_drops(struct store *s, const struct store_filter *f, uint64_t *re
 		     size_t *ret_n, uint64_t *ret_total)
 {
 	return list(s, &s->drops, drop_match_any, f, ret, max, ret_n, ret_total);
+}
+
+int store_list_dns(struct store *s, const struct store_filter *f, uint64_t *ret, size_t max,
+		   size_t *ret_n, uint64_t *ret_total)
+{
+	return list(s, &s->dns, dns_match_any, f, ret, max, ret_n, ret_total);
+}
+
+struct dns_name_count {
+	uint32_t total, failed;
+	int last_fail; /* rcode, or -1: unanswered */
+};
+
+int store_dns_stats(struct store *s, const struct store_filter *f, uint64_t now_ns,
+		    struct store_dns_stats *ret)
+{
+	struct store_conn_stats pct;
+	struct dns_name_count *names;
+	uint64_t (*procs)[2], (*servers)[2];
+	uint32_t *lat;
+	size_t n_lat = 0;
+	struct compiled c;
+	int r;
+
+	memset(ret, 0, sizeof(*ret));
+	r = compile(s, &s->dns, f, &c);
+	if (r < 0)
+		return r;
+	names = calloc(s->names.n ? s->names.n : 1, sizeof(*names));
+	procs = calloc(s->comms.n ? s->comms.n : 1, sizeof(*procs));
+	servers = calloc(s->endpoints.n ? s->endpoints.n : 1, sizeof(*servers));
+	lat = malloc((c.hi > c.lo ? c.hi - c.lo : 1) * sizeof(*lat));
+	if (!names || !procs || !servers || !lat) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (uint64_t i = c.lo; i < c.hi; i++) {
+		const struct store_dns *q = store_dns_at(s, i);
+		bool answered = q->flags & STORE_DNS_ANSWERED, failed;
+
+		if (!dns_matches(&c, s, q))
+			continue;
+		ret->total++;
+		if (!answered) {
+			if (q->ts_ns + STORE_DNS_TIMEOUT_NS <= now_ns) {
+				ret->unanswered++;
+				names[q->name].failed++;
+				names[q->name].last_fail = -1;
+				servers[q->server][1]++;
+			} else {
+				ret->pending++;
+			}
+		} else {
+			failed = q->rcode != 0;
+			ret->failed += failed;
+			ret->by_rcode[q->rcode & 0xfff]++;
+			names[q->name].failed += failed;
+			if (failed)
+				names[q->name].last_fail = q->rcode;
+			lat[n_lat++] = q->latency_us;
+		}
+		names[q->name].total++;
+		procs[q->comm][0]++;
+		procs[q->comm][1] += answered ? q->rcode != 0 : q->ts_ns + STORE_DNS_TIMEOUT_NS <= now_ns;
+		servers[q->server][0]++;
+	}
+	memset(&pct, 0, sizeof(pct));
+	percentiles(lat, n_lat, &pct);
+	ret->latency_count = pct.latency_count;
+	ret->latency_p50_ms = pct.latency_p50_ms;
+	ret->latency_p90_ms = pct.latency_p90_ms;
+	ret->latency_p99_ms = pct.latency_p99_ms;
+	for (size_t i = 1; i < s->names.n; i++) {
+		top_insert(ret->names, &ret->n_names, (uint32_t)i, names[i].total, names[i].failed);
+		top_insert(ret->failing, &ret->n_failing, (uint32_t)i, names[i].failed,
+			   names[i].failed);
+	}
+	for (size_t k = 0; k < ret->n_failing; k++)
+		ret->failing_rcode[k] = names[ret->failing[k].key].last_fail;
+	for (size_t i = 0; i < s->comms.n; i++)
+		top_insert(ret->processes, &ret->n_processes, (uint32_t)i, procs[i][0], procs[i][1]);
+	for (size_t i = 0; i < s->endpoints.n; i++)
+		top_insert(ret->servers, &ret->n_servers, (uint32_t)i, servers[i][0], servers[i][1]);
+	/* Each top server's p90 latency: one more pass per server (at most STORE_TOP_N). */
+	for (size_t k = 0; k < ret->n_servers; k++) {
+		size_t n = 0;
+
+		for (uint64_t i = c.lo; i < c.hi; i++) {
+			const struct store_dns *q = store_dns_at(s, i);
+
+			if (q->server == ret->servers[k].key && (q->flags & STORE_DNS_ANSWERED) &&
+			    dns_matches(&c, s, q))
+				lat[n++] = q->latency_us;
+		}
+		memset(&pct, 0, sizeof(pct));
+		percentiles(lat, n, &pct);
+		ret->server_latency_us[k] = (uint64_t)(pct.latency_p90_ms * 1000.0 + 0.5);
+	}
+out:
+	free(names);
+	free(procs);
+	free(servers);
+	free(lat);
+	compiled_free(&c);
+	return r;
 }

@@ -51,6 +51,12 @@ static json_object *stats_json(const Netspy__V1__Stats *st)
 			       json_object_new_int64((int64_t)st->clients_refused));
 	json_object_object_add(o, "clients_lost_events",
 			       json_object_new_int64((int64_t)st->clients_dropped_events));
+	json_object_object_add(o, "dns_messages_total",
+			       json_object_new_int64((int64_t)st->dns_messages_total));
+	json_object_object_add(o, "dns_truncated_total",
+			       json_object_new_int64((int64_t)st->dns_truncated_total));
+	json_object_object_add(o, "dns_payloads_evicted",
+			       json_object_new_int64((int64_t)st->dns_payloads_evicted));
 	return o;
 }
 
@@ -134,9 +140,9 @@ int live_status(const struct live_opts *o)
 		printf("netspyd %s on %s\n", st->version, c.path);
 		printf("  uptime:        %" PRIu64 " s\n", st->uptime_seconds);
 		printf("  events:        %" PRIu64 " (%" PRIu64 " connects, %" PRIu64
-		       " TCP outcomes, %" PRIu64 " drops)\n",
+		       " TCP outcomes, %" PRIu64 " drops, %" PRIu64 " DNS messages)\n",
 		       st->events_total, st->connects_total, st->tcp_outcomes_total,
-		       st->drops_total);
+		       st->drops_total, st->dns_messages_total);
 		printf("  lost (kernel): %" PRIu64 "\n", st->events_lost);
 		printf("  lost (slow clients): %" PRIu64 "\n", st->clients_dropped_events);
 		printf("  clients:       %u (%" PRIu64 " refused)\n", st->clients,

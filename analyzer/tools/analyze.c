@@ -118,7 +118,8 @@ const struct tool tool_analyze_patterns = {
 		       "(ip:port with counts), protocols, failure rate, refused and unreachable "
 		       "destinations, top talkers, TCP handshake latency percentiles, and short "
 		       "observations.",
-	.input_schema = ARGS_SCHEMA(ARG_PID "," ARG_PROCESS "," ARG_WINDOW "," ARG_UNIT),
+	.input_schema = ARGS_SCHEMA(ARG_PID "," ARG_PROCESS "," ARG_WINDOW "," ARG_UNIT
+				    "," ARGS_REMOTE),
 	/* clang-format off: one property per line reads better than the formatter's wrapping */
 	.output_schema = "{\"type\":\"object\",\"properties\":{" OUT_COMMON
 			 ",\"total_connections\":" S_COUNT
@@ -126,9 +127,9 @@ const struct tool tool_analyze_patterns = {
 			 ",\"failure_rate\":" S_NUMBER
 			 ",\"protocols\":" S_COUNTS
 			 ",\"outcomes\":" S_COUNTS
-			 ",\"top_destinations\":" S_TOP("destination")
-			 ",\"refused_destinations\":" S_TOP("destination")
-			 ",\"unreachable_destinations\":" S_TOP("destination")
+			 ",\"top_destinations\":" S_TOP_DEST
+			 ",\"refused_destinations\":" S_TOP_DEST
+			 ",\"unreachable_destinations\":" S_TOP_DEST
 			 ",\"top_talkers\":" S_TOP("process")
 			 ",\"latency_ms\":" S_LATENCY
 			 ",\"observations\":{\"type\":\"array\",\"items\":" S_STRING "}},"

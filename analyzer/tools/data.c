@@ -5,7 +5,9 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
+#include <netinet/in.h>
 
 #include "clock.h"
 #include "core/analyzer.h"
@@ -96,6 +98,14 @@ int data_args_get(json_object *args, int64_t default_max, struct data_args *ret,
 		ret->process = json_object_get_string(v);
 	if (json_object_object_get_ex(args, "unit", &v))
 		ret->unit = json_object_get_string(v);
+	if (json_object_object_get_ex(args, "dest", &v))
+		ret->dest = json_object_get_string(v);
+	if (json_object_object_get_ex(args, "port", &v))
+		ret->port = json_object_get_int64(v);
+	if (json_object_object_get_ex(args, "protocol", &v))
+		ret->protocol = json_object_get_string(v);
+	if (json_object_object_get_ex(args, "name", &v))
+		ret->name = json_object_get_string(v);
 	if (json_object_object_get_ex(args, "duration", &v))
 		ret->duration = json_object_get_int64(v);
 	if (json_object_object_get_ex(args, "max_events", &v))
@@ -133,6 +143,12 @@ void data_filter(const struct data_args *a, struct store_filter *ret)
 		.pid = a->pid,
 		.process = a->process,
 		.unit = a->unit,
+		.dest = a->dest,
+		.port = (uint16_t)a->port,
+		.proto = !a->protocol			 ? 0
+			 : !strcasecmp(a->protocol, "tcp") ? IPPROTO_TCP
+							   : IPPROTO_UDP,
+		.name = a->name,
 	};
 }
 
@@ -540,6 +556,21 @@ json_object *data_result_new(struct tool_context *ctx, const struct data_args *a
 	json_object_object_add(f, "pid", a->pid ? json_object_new_int64(a->pid) : NULL);
 	json_object_object_add(f, "process_name", str_or_null(a->process));
 	json_object_object_add(f, "unit", str_or_null(a->unit));
+	/* The newer filters appear only when given. */
+	if (a->dest)
+		json_object_object_add(f, "dest", json_object_new_string(a->dest));
+	if (a->port)
+		json_object_object_add(f, "port", json_object_new_int64(a->port));
+	if (a->protocol) {
+		char p[8];
+
+		snprintf(p, sizeof(p), "%s", a->protocol);
+		for (char *c = p; *c; c++)
+			*c = (char)(*c >= 'A' && *c <= 'Z' ? *c - 'A' + 'a' : *c);
+		json_object_object_add(f, "protocol", json_object_new_string(p));
+	}
+	if (a->name)
+		json_object_object_add(f, "name", json_object_new_string(a->name));
 	json_object_object_add(o, "filter", f);
 	json_object_object_add(o, "events_lost",
 			       json_object_new_int64((int64_t)analyzer_events_lost(ctx->an)));
@@ -630,6 +661,13 @@ json_object *json_top_processes(const struct store *s, const struct store_top *t
 	return a;
 }
 
+json_object *json_name(const struct store *s, uint32_t id)
+{
+	const char *n = id ? store_name(s, id) : "";
+
+	return n[0] ? json_object_new_string(n) : NULL;
+}
+
 json_object *json_top_endpoints(const struct store *s, const struct store_top *top, size_t n,
 				const char *key)
 {
@@ -637,9 +675,12 @@ json_object *json_top_endpoints(const struct store *s, const struct store_top *t
 
 	for (size_t i = 0; i < n; i++) {
 		char ep[FMT_ADDR_LEN + 8];
+		json_object *e;
 
 		endpoint_format(store_endpoint(s, top[i].key), ep, sizeof(ep));
-		json_object_array_add(a, top_entry(key, ep, &top[i]));
+		e = top_entry(key, ep, &top[i]);
+		json_object_object_add(e, "destination_name", json_name(s, top[i].name));
+		json_object_array_add(a, e);
 	}
 	return a;
 }
@@ -691,6 +732,7 @@ json_object *conn_to_json(struct store *s, uint64_t abs)
 	json_object_object_add(o, "protocol", json_object_new_string(fmt_protocol(r->proto)));
 	json_object_object_add(o, "family", json_object_new_string(fmt_family(dst->family)));
 	add_endpoint(o, "destination_ip", "destination_port", dst);
+	json_object_object_add(o, "destination_name", json_name(s, r->name));
 	outcome = store_conn_verdict(s, abs, &failed);
 	json_object_object_add(o, "outcome", json_object_new_string(fmt_outcome(outcome)));
 	json_object_object_add(o, "failed", json_object_new_boolean(failed));
@@ -719,6 +761,8 @@ json_object *drop_to_json(struct store *s, uint64_t abs)
 	json_object_object_add(o, "protocol", json_object_new_string(fmt_protocol(d->proto)));
 	add_endpoint(o, "source_ip", "source_port", store_endpoint(s, d->src));
 	add_endpoint(o, "destination_ip", "destination_port", store_endpoint(s, d->dst));
+	/* The name looked up for the remote side (the destination, else the source). */
+	json_object_object_add(o, "remote_name", json_name(s, d->name));
 	if (d->attributed) {
 		comm_string(s, d->comm, name, sizeof(name));
 		json_object_object_add(o, "pid", json_object_new_int64(d->pid));
@@ -957,6 +1001,25 @@ void text_rows_free(struct text_rows *t)
 	free(t);
 }
 
+void text_destination(struct text_rows *t, size_t row, size_t col, const char *endpoint,
+		      const char *name)
+{
+	const char *colon = strrchr(endpoint, ':');
+	size_t iplen;
+
+	if (!name || !colon) {
+		text_rows_set(t, row, col, "%s", endpoint);
+		return;
+	}
+	/* "[::1]:53" -> "name (::1):53" */
+	iplen = (size_t)(colon - endpoint);
+	if (endpoint[0] == '[' && iplen >= 2 && endpoint[iplen - 1] == ']')
+		text_rows_set(t, row, col, "%s (%.*s)%s", name, (int)(iplen - 2), endpoint + 1,
+			      colon);
+	else
+		text_rows_set(t, row, col, "%s (%.*s)%s", name, (int)iplen, endpoint, colon);
+}
+
 void text_top(FILE *f, const char *label, json_object *top, const char *key, const char *unit)
 {
 	size_t n = top ? json_object_array_length(top) : 0;
@@ -969,14 +1032,18 @@ void text_top(FILE *f, const char *label, json_object *top, const char *key, con
 	for (size_t i = 0; i < n; i++) {
 		json_object *e = json_object_array_get_idx(top, i);
 
-		text_rows_set(t, i, 0, "%s", json_str(e, key, "?"));
+		text_destination(t, i, 0, json_str(e, key, "?"), json_str(e, "destination_name", NULL));
 		long long count = json_int(e, "count");
 		size_t ul = strlen(unit);
 
-		/* "1 connection", "2 connections" (units that are not plurals stay as they are) */
-		if (count == 1 && ul > 1 && unit[ul - 1] == 's')
-			ul--;
-		text_rows_set(t, i, 1, "%lld %.*s", count, (int)ul, unit);
+		/* "1 connection", "2 connections", "1 query" (units that are not plurals stay
+		 * as they are) */
+		if (count == 1 && ul > 3 && !strcmp(unit + ul - 3, "ies"))
+			text_rows_set(t, i, 1, "%lld %.*sy", count, (int)(ul - 3), unit);
+		else if (count == 1 && ul > 1 && unit[ul - 1] == 's')
+			text_rows_set(t, i, 1, "%lld %.*s", count, (int)(ul - 1), unit);
+		else
+			text_rows_set(t, i, 1, "%lld %s", count, unit);
 		text_rows_set(t, i, 2, "%lld failed", (long long)json_int(e, "failed"));
 	}
 	if (t && !json_object_object_get_ex(json_object_array_get_idx(top, 0), "failed", NULL))

@@ -38,6 +38,22 @@
 #define ARG_MAX_EVENTS                                                          \
 	"\"max_events\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":10000," \
 	"\"description\":\"Return at most this many events, newest first (default 100)\"}"
+/* The remote-side filters, shared by the connection and drop tools (data_filter() maps them). */
+#define ARG_DEST                                                                                \
+	"\"dest\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":253,"                       \
+	"\"description\":\"Only this remote address (140.82.112.3, ::1) or name: a name matches "  \
+	"the addresses looked up by it or by a name below it (github.com: api.github.com too)\"}"
+#define ARG_PORT                                                         \
+	"\"port\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":65535," \
+	"\"description\":\"Only this remote port (drops: either port)\"}"
+#define ARG_PROTOCOL                                                                  \
+	"\"protocol\":{\"type\":\"string\",\"enum\":[\"tcp\",\"udp\",\"TCP\",\"UDP\"],"        \
+	"\"description\":\"Only this transport protocol\"}"
+#define ARGS_REMOTE ARG_DEST "," ARG_PORT "," ARG_PROTOCOL
+#define ARG_NAME                                                                            \
+	"\"name\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":253,"                    \
+	"\"description\":\"Only queries for this name or a name below it (example.com: "       \
+	"www.example.com too)\"}"
 #define ARGS_SCHEMA(props) \
 	"{\"type\":\"object\",\"properties\":{" props "},\"additionalProperties\":false}"
 
@@ -50,7 +66,9 @@
 #define S_COUNTS "{\"type\":\"object\",\"additionalProperties\":" S_COUNT "}"
 #define S_FILTER                                                                 \
 	"{\"type\":\"object\",\"properties\":{\"pid\":" S_INT_OR_NULL            \
-	",\"process_name\":" S_STRING_OR_NULL ",\"unit\":" S_STRING_OR_NULL "}," \
+	",\"process_name\":" S_STRING_OR_NULL ",\"unit\":" S_STRING_OR_NULL      \
+	",\"dest\":" S_STRING ",\"port\":" S_COUNT ",\"protocol\":" S_STRING     \
+	",\"name\":" S_STRING "},"                                                \
 	"\"required\":[\"pid\",\"process_name\",\"unit\"]}"
 /* Fields every data tool's result has: the window asked for, where the answer came from
  * ("live": netspyd's backlog, "history": the recorder's rollups, or both), the part of the
@@ -68,6 +86,12 @@
 	"{\"type\":\"array\",\"items\":{\"type\":\"object\",\"properties\":{\"" key "\":" S_STRING \
 	",\"count\":" S_COUNT ",\"failed\":" S_COUNT "},"                                          \
 	"\"required\":[\"" key "\",\"count\"]}}"
+/* Destinations: S_TOP("destination") with the name it was looked up by. */
+#define S_TOP_DEST                                                                           \
+	"{\"type\":\"array\",\"items\":{\"type\":\"object\",\"properties\":{\"destination\":" \
+	S_STRING ",\"destination_name\":" S_STRING_OR_NULL ",\"count\":" S_COUNT              \
+	",\"failed\":" S_COUNT "},\"required\":[\"destination\",\"destination_name\","        \
+	"\"count\"]}}"
 #define S_LATENCY                                                                              \
 	"{\"type\":\"object\",\"properties\":{\"count\":" S_COUNT ",\"p50\":" S_NUMBER_OR_NULL \
 	",\"p90\":" S_NUMBER_OR_NULL ",\"p99\":" S_NUMBER_OR_NULL "},"                         \
@@ -78,6 +102,10 @@ struct data_args {
 	uint32_t pid;	     /* 0: any */
 	const char *process; /* NULL: any (points into the args object) */
 	const char *unit;    /* NULL: any */
+	const char *dest;    /* NULL: any (ARG_DEST) */
+	int64_t port;	     /* 0: any */
+	const char *protocol; /* "tcp", "udp" (any case); NULL: any */
+	const char *name;    /* DNS tools: NULL: any */
 	int64_t duration;    /* seconds */
 	int64_t max_events;
 	uint64_t now_ns, since_ns; /* now_ns: the window's end (until, or now) */
@@ -148,6 +176,8 @@ double data_failure_rate(uint64_t failed, uint64_t total);
 json_object *json_number(double v, int decimals);
 json_object *conn_to_json(struct store *s, uint64_t abs);
 json_object *drop_to_json(struct store *s, uint64_t abs);
+/* A names table entry as JSON: the string, or null for id 0. */
+json_object *json_name(const struct store *s, uint32_t id);
 void endpoint_format(const struct store_endpoint *e, char *buf, size_t len);
 void endpoint_ip(const struct store_endpoint *e, char *buf, size_t len);
 
@@ -196,6 +226,10 @@ struct text_list {
 void text_list_print(FILE *f, json_object *result, const struct text_list *l);
 /* "  TCP handshake latency: p50 …" when the result has latencies. */
 void text_latency(FILE *f, json_object *result);
+/* Sets a cell to an endpoint ("1.2.3.4:443", "[::1]:53") shown with the name it was looked up
+ * by: "github.com (140.82.112.3):443"; the endpoint alone when name is NULL. */
+void text_destination(struct text_rows *t, size_t row, size_t col, const char *endpoint,
+		      const char *name);
 /* "  LABEL:" then one aligned line per entry of a top list ({KEY, count, failed}). */
 void text_top(FILE *f, const char *label, json_object *top, const char *key, const char *unit);
 

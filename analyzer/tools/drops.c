@@ -94,7 +94,8 @@ const struct tool tool_get_packet_drop_summary = {
 	    "reason as the running kernel names it (NO_SOCKET, TCP_CSUM, ...), by "
 	    "protocol and by owning process (drops whose socket owner is unknown are "
 	    "counted as unattributed, never guessed).",
-	.input_schema = ARGS_SCHEMA(ARG_PID "," ARG_PROCESS "," ARG_WINDOW "," ARG_UNIT),
+	.input_schema = ARGS_SCHEMA(ARG_PID "," ARG_PROCESS "," ARG_WINDOW "," ARG_UNIT
+				    "," ARGS_REMOTE),
 	.output_schema =
 	    "{\"type\":\"object\",\"properties\":{" OUT_COMMON ",\"total_drops\":" S_COUNT
 	    ",\"by_reason\":" S_COUNTS ",\"by_protocol\":" S_COUNTS

@@ -37,7 +37,7 @@ static void list_drops_print(FILE *f, json_object *r)
 	"{\"type\":\"object\",\"properties\":{\"timestamp\":" S_STRING ",\"reason\":" S_STRING     \
 	",\"protocol\":" S_STRING ",\"source_ip\":" S_STRING ",\"source_port\":" S_COUNT           \
 	",\"destination_ip\":" S_STRING ",\"destination_port\":" S_COUNT ",\"pid\":" S_INT_OR_NULL \
-	",\"process\":" S_STRING_OR_NULL "},"                                                      \
+	",\"process\":" S_STRING_OR_NULL ",\"remote_name\":" S_STRING_OR_NULL "},"                 \
 	"\"required\":[\"timestamp\",\"reason\",\"protocol\",\"source_ip\",\"source_port\","       \
 	"\"destination_ip\",\"destination_port\",\"pid\",\"process\"]}"
 
@@ -50,7 +50,8 @@ const struct tool tool_list_packet_drops = {
 		       "or process name: time, drop reason, protocol, source and destination, and "
 		       "the owning process (null when not attributable).",
 	.input_schema =
-	    ARGS_SCHEMA(ARG_PID "," ARG_PROCESS "," ARG_WINDOW "," ARG_MAX_EVENTS "," ARG_UNIT),
+	    ARGS_SCHEMA(ARG_PID "," ARG_PROCESS "," ARG_WINDOW "," ARG_MAX_EVENTS "," ARG_UNIT
+			"," ARGS_REMOTE),
 	.output_schema = "{\"type\":\"object\",\"properties\":{" OUT_COMMON S_LIST_COMMON
 			 ",\"drops\":{\"type\":\"array\",\"items\":" S_DROP_EVENT "}},"
 			 "\"required\":[" OUT_COMMON_REQUIRED S_LIST_REQUIRED ",\"drops\"]}",

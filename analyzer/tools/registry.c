@@ -11,12 +11,13 @@
 
 extern const struct tool tool_get_network_summary, tool_list_connections,
     tool_get_packet_drop_summary, tool_list_packet_drops, tool_analyze_patterns, tool_ai_insights,
-    tool_contextual_analysis;
+    tool_contextual_analysis, tool_get_dns_summary, tool_list_dns_queries;
 
 const struct tool *const tool_registry[] = {
 	&tool_get_network_summary,     &tool_list_connections,
 	&tool_get_packet_drop_summary, &tool_list_packet_drops,
-	&tool_analyze_patterns,	       &tool_ai_insights,
+	&tool_analyze_patterns,	       &tool_get_dns_summary,
+	&tool_list_dns_queries,	       &tool_ai_insights,
 	&tool_contextual_analysis,     NULL,
 };
 

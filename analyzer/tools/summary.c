@@ -12,7 +12,7 @@ static int summary_run(struct tool_context *ctx, json_object *args, json_object 
 	struct data_query q;
 	struct store *s;
 	json_object *o;
-	int r = data_conn_stats(ctx, args, 0, &q, &st, &o, ret_error);
+	int r = data_conn_stats(ctx, args, STORE_STATS_DETAIL, &q, &st, &o, ret_error);
 
 	if (r < 0)
 		return r;
@@ -21,6 +21,9 @@ static int summary_run(struct tool_context *ctx, json_object *args, json_object 
 	json_object_object_add(o, "by_outcome", json_outcome_counts(st.by_outcome));
 	json_object_object_add(o, "latency_ms", json_latency(&st));
 	json_object_object_add(o, "processes", json_top_processes(s, st.processes, st.n_processes));
+	json_object_object_add(
+	    o, "top_destinations",
+	    json_top_endpoints(s, st.destinations, st.n_destinations, "destination"));
 	data_finish(&q, o);
 	*ret = o;
 	return 0;
@@ -48,6 +51,8 @@ static void summary_print(FILE *f, json_object *r)
 		text_latency(f, r);
 		text_top(f, "by process", json_object_object_get(r, "processes"), "process",
 			 "connections");
+		text_top(f, "top destinations", json_object_object_get(r, "top_destinations"),
+			 "destination", "connections");
 	}
 	text_events_lost(f, r);
 }
@@ -58,16 +63,17 @@ const struct tool tool_get_network_summary = {
 	.title = "Network summary",
 	.description = "Count the outbound connection attempts (TCP and UDP connect()) over the "
 		       "last DURATION seconds, optionally for one process id, process name or "
-		       "systemd unit: total, failed, by protocol, by outcome (established, "
-		       "refused, timeout, unreachable, pending, sent), by process, and TCP "
-		       "handshake latency percentiles in milliseconds.",
-	.input_schema = ARGS_SCHEMA(ARG_PID "," ARG_PROCESS "," ARG_WINDOW "," ARG_UNIT),
+		       "systemd unit, remote address or name, port or protocol: total, failed, by "
+		       "protocol, by outcome (established, refused, timeout, unreachable, "
+		       "pending, sent), by process, top destinations (with the name each was "
+		       "looked up by), and TCP handshake latency percentiles in milliseconds.",
+	.input_schema = ARGS_SCHEMA(ARG_PID "," ARG_PROCESS "," ARG_WINDOW "," ARG_UNIT
+				    "," ARGS_REMOTE),
 	.output_schema =
 	    "{\"type\":\"object\",\"properties\":{" OUT_COMMON ",\"total_connections\":" S_COUNT
 	    ",\"failed_connections\":" S_COUNT ",\"failure_rate\":" S_NUMBER
 	    ",\"by_protocol\":" S_COUNTS ",\"by_outcome\":" S_COUNTS ",\"latency_ms\":" S_LATENCY
-	    ",\"processes\":" S_TOP(
-		"process") "},"
+	    ",\"processes\":" S_TOP("process") ",\"top_destinations\":" S_TOP_DEST "},"
 			   "\"required\":[" OUT_COMMON_REQUIRED ",\"total_connections\","
 			   "\"failed_connections\",\"failure_rate\",\"by_protocol\",\"by_outcome\","
 			   "\"latency_ms\",\"processes\"]}",

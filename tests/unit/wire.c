@@ -14,6 +14,7 @@ struct ref {
 	Netspy__V1__Connect c;
 	Netspy__V1__TcpOutcome o;
 	Netspy__V1__Drop d;
+	Netspy__V1__Dns n;
 	char name[32];
 };
 
@@ -23,7 +24,7 @@ static ProtobufCBinaryData bin(const void *p, size_t n)
 }
 
 static void ref_build(struct ref *r, const struct netspy_event *e, uint64_t seq,
-		      const struct dropnames *names)
+		      const struct dropnames *names, const uint8_t *data, size_t dlen)
 {
 	size_t al = addr_len(e), cl = comm_len(e->comm);
 	bool attributed = e->flags & NETSPY_F_ATTRIBUTED;
@@ -70,6 +71,25 @@ static void ref_build(struct ref *r, const struct netspy_event *e, uint64_t seq,
 		r->o.syn_retransmits = e->tcp.syn_retrans;
 		r->ev.kind_case = NETSPY__V1__EVENT__KIND_TCP_OUTCOME;
 		r->ev.tcp_outcome = &r->o;
+	} else if (e->type == NETSPY_EV_DNS) {
+		netspy__v1__dns__init(&r->n);
+		r->n.pid = attributed ? e->pid : 0;
+		r->n.tid = attributed ? e->tid : 0;
+		r->n.comm = attributed ? bin(e->comm, cl) : bin(NULL, 0);
+		r->n.cgroup_id = e->cgroup_id;
+		r->n.cookie = e->cookie;
+		r->n.family = e->family;
+		r->n.ip_proto = e->ip_proto;
+		r->n.src_addr = bin(e->saddr, al);
+		r->n.src_port = e->sport;
+		r->n.dst_addr = bin(e->daddr, al);
+		r->n.dst_port = e->dport;
+		r->n.received = !!(e->flags & NETSPY_F_INGRESS);
+		r->n.attributed = attributed;
+		r->n.length = e->dns.len;
+		r->n.data = bin(data, dlen);
+		r->ev.kind_case = NETSPY__V1__EVENT__KIND_DNS;
+		r->ev.dns = &r->n;
 	} else {
 		netspy__v1__drop__init(&r->d);
 		r->d.reason = e->drop.reason;
@@ -99,7 +119,7 @@ static struct netspy_event sample(int i)
 	struct netspy_event e;
 
 	memset(&e, 0, sizeof(e));
-	e.type = (uint8_t)(1 + i % 3);
+	e.type = (uint8_t)(i % 4 == 3 ? NETSPY_EV_DNS : 1 + i % 4);
 	e.family = i % 4 == 0 ? 10 : (i % 7 == 0 && e.type == NETSPY_EV_DROP) ? 0 : 2;
 	e.ip_proto = i % 2 ? 6 : 17;
 	e.sock_type = e.ip_proto == 6 ? 1 : 2;
@@ -129,6 +149,11 @@ static struct netspy_event sample(int i)
 		e.drop.ifindex = (uint32_t)(i % 4);
 		e.drop.location = 0xffffffff81000000ull + (uint64_t)i;
 		e.netns = 4026531840u + (uint32_t)(i % 2);
+	} else if (e.type == NETSPY_EV_DNS) {
+		e.flags = (i % 2 ? NETSPY_F_ATTRIBUTED : 0) | (i % 3 ? NETSPY_F_INGRESS : 0);
+		e.ip_proto = i % 5 ? 17 : 6;
+		e.dns.len = (uint16_t)(i % 11 ? i % 600 : 0);
+		e.dns.cap_len = e.dns.len < NETSPY_DNS_MAX ? e.dns.len : NETSPY_DNS_MAX;
 	}
 	return e;
 }
@@ -146,17 +171,21 @@ int main(void)
 	for (int i = 0; i < total; i++) {
 		struct netspy_event e = sample(i);
 		uint64_t seq = (uint64_t)i * 1000003ull;
-		uint8_t fast[WIRE_EVENT_MAX], slow[1024];
+		uint8_t fast[WIRE_EVENT_MAX], slow[1024], data[NETSPY_DNS_MAX];
+		size_t dlen = e.type == NETSPY_EV_DNS ? e.dns.cap_len : 0;
 		struct ref r;
 		size_t nf, ns;
 
-		ref_build(&r, &e, seq, names);
+		for (size_t k = 0; k < dlen; k++)
+			data[k] = (uint8_t)(k * 7 + (size_t)i);
+		ref_build(&r, &e, seq, names, data, dlen);
 		ns = protobuf_c_message_pack(&r.ev.base, slow);
-		nf = wire_event(fast, &e, seq, names);
+		nf = wire_event(fast, &e, seq, names, dlen ? data : NULL, dlen);
 		if (nf != ns || memcmp(fast, slow, nf))
 			mismatches++;
 		if (nbatch < 64) {
-			blen += wire_batch_entry(batch + blen, &e, seq, names);
+			blen += wire_batch_entry(batch + blen, &e, seq, names, dlen ? data : NULL,
+						 dlen);
 			nbatch++;
 		}
 	}
