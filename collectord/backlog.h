@@ -16,6 +16,10 @@ struct backlog {
 	uint64_t head; /* sequence number the next event gets */
 	uint64_t tail; /* oldest sequence number still held */
 	uint64_t max_age_ns;
+	/* What was pushed out (overwritten or expired), each folded record as its count, and the
+	 * newest timestamp among it: the backlog holds every event after that. */
+	uint64_t evicted;
+	uint64_t evicted_newest_ns;
 };
 
 int backlog_init(struct backlog *b, size_t capacity, uint64_t max_age_ns);

@@ -4,6 +4,8 @@
  *   storm connect SECONDS [COMM]   connect() a single UDP socket to 127.0.0.1:9 again and again
  *   storm connect6 SECONDS [COMM]  the same on IPv6 (::1)
  *   storm getppid SECONDS [COMM]   getppid(), a syscall netspy does not trace (the tax on others)
+ *   storm flood SECONDS [COMM [PORT]]  unconnected UDP sendto() of one byte to 127.0.0.1:PORT
+ *                                  (default 9; a closed port: every datagram is a NO_SOCKET drop)
  *
  * Prints "ops=N ns=T rate=R cpu_ns=C cpu_rate=CR" once done: R per second of wall-clock time, CR
  * per second of this process's own CPU time (user + system), which time slices lost to other
@@ -51,7 +53,9 @@ static uint64_t loop(int mode, int fd, const struct sockaddr_storage *ss, sockle
 
 	do {
 		for (int i = 0; i < 1024; i++) {
-			if (mode)
+			if (mode == 2)
+				(void)sendto(fd, "x", 1, 0, (const struct sockaddr *)ss, len);
+			else if (mode)
 				(void)connect(fd, (const struct sockaddr *)ss, len);
 			else
 				(void)syscall(SYS_getppid); /* not the cached libc wrapper */
@@ -78,8 +82,9 @@ int main(int argc, char **argv)
 	double secs;
 	uint64_t start, cpu0, n;
 
-	if (argc < 3 || argc > 4 || (secs = atof(argv[2])) <= 0) {
-		fprintf(stderr, "usage: storm connect|connect6|getppid SECONDS [COMM]\n");
+	if (argc < 3 || argc > 5 || (secs = atof(argv[2])) <= 0) {
+		fprintf(stderr,
+			"usage: storm connect|connect6|getppid|flood SECONDS [COMM [PORT]]\n");
 		return 2;
 	}
 	if (!strcmp(argv[1], "connect") || !strcmp(argv[1], "connect6")) {
@@ -89,13 +94,22 @@ int main(int argc, char **argv)
 			perror("storm: socket");
 			return 1;
 		}
+	} else if (!strcmp(argv[1], "flood")) {
+		mode = 2;
+		fd = open_target(0, &ss, &len);
+		if (fd < 0) {
+			perror("storm: socket");
+			return 1;
+		}
+		if (argc == 5)
+			((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)atoi(argv[4]));
 	} else if (!strcmp(argv[1], "getppid")) {
 		mode = 0;
 	} else {
 		fprintf(stderr, "storm: unknown workload '%s'\n", argv[1]);
 		return 2;
 	}
-	if (argc == 4 && prctl(PR_SET_NAME, argv[3], 0, 0, 0) < 0) {
+	if (argc >= 4 && prctl(PR_SET_NAME, argv[3], 0, 0, 0) < 0) {
 		perror("storm: naming the process");
 		return 1;
 	}
