@@ -130,24 +130,26 @@ const struct tool tool_analyze_patterns = {
 	    "{\"type\":\"object\",\"properties\":{" OUT_COMMON OUT_TOTALS
 	    ",\"total_connections\":" S_COUNT ",\"failed_connections\":" S_COUNT
 	    ",\"failure_rate\":" S_NUMBER ",\"protocols\":" S_COUNTS ",\"outcomes\":" S_COUNTS
-	    ",\"top_destinations\":" S_TOP("destination") ",\"refused_destinations\":" S_TOP("desti"
-											     "natio"
-											     "n") ",\"unreachable_destinations\":" S_TOP(
-		"destination") ",\"top_talkers\":" S_TOP("process") ",\"latency_ms\":" S_LATENCY
-								    ",\"observations\":{\"type\":"
-								    "\"array\",\"items\":" S_STRING
-								    "}},"
-								    "\"required\":"
-								    "[" OUT_COMMON_REQUIRED
-								    ",\"total_connections\","
-								    "\"failed_connections\","
-								    "\"failure_rate\","
-								    "\"protocols\",\"outcomes\","
-								    "\"top_destinations\","
-								    "\"refused_destinations\","
-								    "\"unreachable_destinations\","
-								    "\"top_talkers\",\"latency_"
-								    "ms\",\"observations\"]}",
+	    ",\"top_destinations\":" S_TOP("destination") ",\"refused_destinations\":" S_TOP(
+		"desti"
+		"natio"
+		"n") ",\"unreachable_destinations\":" S_TOP("destination") ",\"top_"
+									   "talkers\":" S_TOP("proc"
+											      "ess") ",\"latency_ms\":" S_LATENCY
+												     ",\"observations\":{\"type\":"
+												     "\"array\",\"items\":" S_STRING
+												     "}},"
+												     "\"required\":"
+												     "[" OUT_COMMON_REQUIRED
+												     ",\"total_connections\","
+												     "\"failed_connections\","
+												     "\"failure_rate\","
+												     "\"protocols\",\"outcomes\","
+												     "\"top_destinations\","
+												     "\"refused_destinations\","
+												     "\"unreachable_destinations\","
+												     "\"top_talkers\",\"latency_"
+												     "ms\",\"observations\"]}",
 	/* clang-format on */
 	.read_only = true,
 	.open_world = false,
