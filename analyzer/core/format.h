@@ -32,11 +32,10 @@ const char *fmt_family(uint32_t family);     /* "IPv4", "IPv6" or "unknown" */
 /* The names in that order, as an X-macro (FIRST for the first name, REST for the others):
  * fmt_outcome()'s table and the JSON Schema enum of the tools' "outcome" fields are both made
  * from it. */
-#define FMT_OUTCOME_NAMES(FIRST, REST) \
-	FIRST(pending)                 \
-	REST(established)              \
-	REST(refused)                  \
-	REST(timeout) REST(unreachable) REST(reset) REST(error) REST(aborted) REST(sent)
+#define FMT_OUTCOME_NAMES(FIRST, REST)                                                          \
+	FIRST(pending)                                                                          \
+	REST(established) REST(refused) REST(timeout) REST(unreachable) REST(reset) REST(error) \
+	    REST(aborted) REST(sent)
 #define FMT_OUTCOME_JSON_FIRST_(n) "\"" #n "\""
 #define FMT_OUTCOME_JSON_REST_(n) ",\"" #n "\""
 #define FMT_OUTCOME_ENUM_JSON \
