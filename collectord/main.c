@@ -364,7 +364,9 @@ static void fill_counters(void *ctx, const Netspy__V1__CountersRequest *req,
 		c->event_kind = (Netspy__V1__EventKind)e[i].type;
 		c->key = e[i].key;
 		c->count = e[i].count;
-		if (e[i].kind == TALLY_DROP_REASON)
+		if (e[i].kind == TALLY_DROP_REASON && e[i].key == TALLY_KEY_OTHER)
+			c->name = (char *)"other"; /* reasons beyond a second's room */
+		else if (e[i].kind == TALLY_DROP_REASON)
 			c->name = (char *)dropnames_get(d->names, e[i].key, d->ct_names[k],
 							sizeof(d->ct_names[k]));
 		d->ct_ptrs[k++] = c;

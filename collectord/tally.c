@@ -55,24 +55,24 @@ void tally_add(struct tally *t, uint64_t ts_ns, enum tally_kind kind, uint8_t ty
 		s->n = 0;
 	}
 	e = find(s->e, s->n, (uint8_t)kind, type, key);
-	if (!e && s->n == s->cap && s->cap < TALLY_MAX_ENTRIES) {
-		uint32_t cap = s->cap ? s->cap * 2 : 16;
-		struct tally_entry *m = realloc(s->e, cap * sizeof(*m));
-
-		if (m) {
-			s->e = m;
-			s->cap = cap;
-		}
-	}
-	if (!e && s->n == s->cap) {
+	if (!e && s->n >= TALLY_MAX_ENTRIES) {
+		/* Full: the count goes to its kind's "other" entry (room is kept for those). */
 		key = TALLY_KEY_OTHER;
 		e = find(s->e, s->n, (uint8_t)kind, type, key);
-		if (!e && s->n) /* full: the last entry becomes "other" of its own kind */
-			e = &s->e[s->n - 1];
+	}
+	if (!e && s->n == s->cap) {
+		uint32_t cap = s->cap ? s->cap * 2 : 16;
+		struct tally_entry *m;
+
+		if (cap > TALLY_MAX_ENTRIES)
+			cap = TALLY_MAX_ENTRIES + TALLY_OTHER_ROOM;
+		m = cap > s->cap ? realloc(s->e, cap * sizeof(*m)) : NULL;
+		if (!m)
+			return; /* no memory, or no room left at all for this second */
+		s->e = m;
+		s->cap = cap;
 	}
 	if (!e) {
-		if (s->n == s->cap)
-			return; /* no memory at all for this second */
 		e = &s->e[s->n++];
 		*e = (struct tally_entry){ .kind = (uint8_t)kind, .type = type, .key = key };
 	}

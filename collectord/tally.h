@@ -13,6 +13,7 @@
 #define TALLY_SECONDS 4096 /* a little over an hour */
 #define TALLY_MAX_ENTRIES 512
 #define TALLY_KEY_OTHER 0xffffffffu
+#define TALLY_OTHER_ROOM 64 /* entries kept for the "other" entries of a full second */
 
 /* Mirrors netspy.v1.CounterKind; TALLY_LOST counts kernel losses (key 0, type 0). */
 enum tally_kind {
