@@ -43,8 +43,8 @@ enum netspy_counter {
 	NETSPY_CNT_OUTCOME = 2,	   /* TCP outcome events produced */
 	NETSPY_CNT_DROP = 3,	   /* drop events produced */
 	NETSPY_CNT_OWNER_MISS = 4, /* drops whose socket owner was not known */
-	NETSPY_CNT_FOLDED = 5,	   /* events folded into a counted record instead of one each */
-	NETSPY_CNT_FOLD_SPILL = 6, /* folded counts sent as a record at once (fold table full) */
+	NETSPY_CNT_FOLD_SPILL = 5, /* folded counts sent as a record at once (fold table full, or
+				    * an epoch netspyd's flush owns) */
 	NETSPY_CNT_MAX = 8,
 };
 
