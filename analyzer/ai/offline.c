@@ -310,15 +310,8 @@ static void destination(char *buf, size_t len, json_object *ev)
 
 /* ---- diagnosis: failed connects joined to the drops of their traffic ------------------------- */
 
-enum cause {
-	CAUSE_FIREWALL,
-	CAUSE_NO_ANSWER,
-	CAUSE_ROUTING,
-	CAUSE_UNREACHABLE,
-	CAUSE_REFUSED,
-	CAUSE_IN_CONNECT,
-	N_CAUSES
-};
+enum cause { CAUSE_FIREWALL, CAUSE_NO_ANSWER, CAUSE_ROUTING, CAUSE_UNREACHABLE, CAUSE_REFUSED,
+	     CAUSE_DENIED, CAUSE_IN_CONNECT, N_CAUSES };
 
 /* Each cause as a sentence around the destination, and its key in the findings. */
 static const struct {
@@ -329,18 +322,20 @@ static const struct {
 	[CAUSE_ROUTING] = { "routing problem: no route to ", "", "routing" },
 	[CAUSE_UNREACHABLE] = { "", " is unreachable (the network says so)", "unreachable" },
 	[CAUSE_REFUSED] = { "nothing accepts connections at ", " (refused)", "refused" },
+	[CAUSE_DENIED] = { "a local policy refuses the connects to ", "", "denied" },
 	[CAUSE_IN_CONNECT] = { "the connects to ", " fail inside connect()", "in_connect" },
 };
 
 /* One failing (process, destination) pair: how its connects ended and what the drops add. */
 struct diagnosis {
 	char process[80], dest[96], err[32];
-	long timeouts, routing, unreachable, refused, other, abandoned, firewall_drops;
+	long timeouts, routing, unreachable, refused, denied, other, abandoned, firewall_drops;
 };
 
 #define DIAG_MAX 32
 
-static struct diagnosis *diag_get(struct diagnosis *d, size_t *n, const char *who, const char *dest)
+static struct diagnosis *diag_get(struct diagnosis *d, size_t *n, const char *who,
+				  const char *dest)
 {
 	size_t i;
 
@@ -375,7 +370,10 @@ static void diag_add_connect(struct diagnosis *d, json_object *ev)
 		d->unreachable++;
 	else if (!strcmp(outcome, "refused"))
 		d->refused++;
-	else
+	else if (err && !strcmp(err, "EPERM") && in_connect && json_object_get_boolean(in_connect))
+		d->denied++; /* counted in other too: one failure, whatever its cause */
+	if (strcmp(outcome, "timeout") && strcmp(outcome, "unreachable") &&
+	    strcmp(outcome, "refused"))
 		d->other++;
 }
 
@@ -391,6 +389,8 @@ static enum cause diag_cause(const struct diagnosis *d)
 		return CAUSE_REFUSED;
 	if (d->unreachable)
 		return CAUSE_UNREACHABLE;
+	if (d->denied)
+		return CAUSE_DENIED;
 	return CAUSE_IN_CONNECT;
 }
 
@@ -400,11 +400,9 @@ static size_t diagnose(struct offline *o, struct diagnosis *d)
 {
 	json_object *evs = field(o->results[STEP_CONNECTIONS], "events"), *ev, *failed;
 	json_object *drops = field(o->results[STEP_DROP_LIST], "drops");
-	size_t i, k,
-	    n = 0,
-	    ne = json_object_is_type(evs, json_type_array) ? json_object_array_length(evs) : 0;
-	size_t nd =
-	    json_object_is_type(drops, json_type_array) ? json_object_array_length(drops) : 0;
+	size_t i, k, n = 0, ne = json_object_is_type(evs, json_type_array) ?
+				     json_object_array_length(evs) : 0;
+	size_t nd = json_object_is_type(drops, json_type_array) ? json_object_array_length(drops) : 0;
 	char dest[96], who[80];
 	const char *proc, *reason;
 	double pid;
@@ -461,29 +459,28 @@ static void report_diagnosis(FILE *f, struct offline *o)
 		fprintf(f, "\nDiagnosis:\n");
 	for (i = 0; i < n && i < 10; i++) {
 		enum cause c = diag_cause(&d[i]);
-		long failed =
-		    d[i].timeouts + d[i].routing + d[i].unreachable + d[i].refused + d[i].other;
+		long failed = d[i].timeouts + d[i].routing + d[i].unreachable + d[i].refused +
+			      d[i].other;
 
 		snprintf(cause, sizeof(cause), "%s%s%s", causes[c].before, d[i].dest,
 			 causes[c].after);
 		fprintf(f, "- %s: %s. %ld connection attempt%s failed", d[i].process, cause, failed,
 			failed == 1 ? "" : "s");
 		if (c == CAUSE_FIREWALL)
-			fprintf(f,
-				" without an answer (%ld abandoned by the application), and %ld "
-				"packet%s to it were dropped by a firewall rule (NETFILTER_DROP)",
-				d[i].abandoned, d[i].firewall_drops,
-				d[i].firewall_drops == 1 ? "" : "s");
+			fprintf(f, " without an answer (%ld abandoned by the application), and %ld "
+				   "packet%s to it were dropped by a firewall rule (NETFILTER_DROP)",
+				d[i].abandoned, d[i].firewall_drops, d[i].firewall_drops == 1 ? "" : "s");
 		else if (c == CAUSE_ROUTING)
-			fprintf(f,
-				" inside connect() with %s: check the routes (ip route get) "
-				"of its network namespace",
+			fprintf(f, " inside connect() with %s: check the routes (ip route get) "
+				   "of its network namespace",
 				d[i].err[0] ? d[i].err : "ENETUNREACH");
+		else if (c == CAUSE_DENIED)
+			fprintf(f, " inside connect() with EPERM, no packet sent: a cgroup BPF "
+				   "program (a sandbox or container firewall) or a security module "
+				   "refused them");
 		else if (c == CAUSE_NO_ANSWER && d[i].abandoned)
-			fprintf(f,
-				" (%ld abandoned by the application before the kernel's own "
-				"timeout)",
-				d[i].abandoned);
+			fprintf(f, " (%ld abandoned by the application before the kernel's own "
+				   "timeout)", d[i].abandoned);
 		else if (d[i].err[0])
 			fprintf(f, " (%s)", d[i].err);
 		fprintf(f, ".\n");
@@ -705,8 +702,7 @@ static bool process_seen(struct tool_context *ctx, const struct tool *summary, j
 
 	json_object_object_add(probe, "process_name", json_object_new_string(word));
 	if (field(focus, "duration"))
-		json_object_object_add(probe, "duration",
-				       json_object_get(field(focus, "duration")));
+		json_object_object_add(probe, "duration", json_object_get(field(focus, "duration")));
 	args = plan_args(summary, probe);
 	if (tool_invoke(summary, ctx, args, &res, &err) >= 0)
 		field_number(res, "total_connections", &total);
