@@ -53,6 +53,9 @@ print(len(m), sum(x["count"] for x in m), max([x["count"] for x in m] or [0]))' 
 check_eq "below the threshold: one record per drop ($((n1 - n0)) NoPorts)" \
 	"$((n1 - n0)) $((n1 - n0)) 1" "$got"
 check "no flood mode below the threshold" sh -c "! grep -q 'flood mode' '$T/netspyd.log'"
+"$NETSPYCTL" --socket "$SOCK" --json list-drops --duration 1 >"$T/short.json"
+check_eq "a short window inside a backlog that evicted nothing is complete" true \
+	"$(jget complete <"$T/short.json")"
 stop_daemon
 
 # ---- a flood against a small backlog --------------------------------------------------------
@@ -63,6 +66,8 @@ n0=$(noports)
 ip netns exec "$NS" taskset -c 1 "$STORM" flood 2 nsflood "$PORT" >"$T/flood.out"
 n1=$(noports)
 check "folded counts arrive" settle $((t0 + n1 - n0))
+# First, while the folded records are the newest the small backlog holds.
+"$NETSPYCTL" --socket "$SOCK" list-drops --duration 30 --max-events 10000 >"$T/list.txt"
 "$NETSPYCTL" --socket "$SOCK" --json status >"$T/status.json"
 "$NETSPYCTL" --socket "$SOCK" --json drops --duration 30 >"$T/drops.json"
 "$NETSPYCTL" --socket "$SOCK" drops --duration 30 >"$T/drops.txt"
@@ -88,10 +93,7 @@ check_eq "status: one flood episode" 1 "$(jget flood_episodes <"$T/status.json")
 check_eq "status: flood over" false "$(jget flood_active <"$T/status.json")"
 check "flood start logged with its rate" grep -q 'flood mode: [0-9]* drops/s' "$T/netspyd.log"
 check "flood end logged" grep -q 'flood mode ended after' "$T/netspyd.log"
-"$NETSPYCTL" --socket "$SOCK" list-drops --duration 30 --max-events 10000 >"$T/list.txt"
 check "list-drops shows folded records as 'x N'" grep -q "NO_SOCKET x [0-9,]* .*:$PORT " "$T/list.txt"
-"$NETSPYCTL" --socket "$SOCK" --json list-drops --duration 1 >"$T/short.json"
-check_eq "a short window inside the backlog is complete" true "$(jget complete <"$T/short.json")"
 
 # The same flood from two CPUs at once: nothing unaccounted.
 "$NETSPYCTL" --socket "$SOCK" --json drops --duration 3000 >"$T/before.json"
