@@ -39,6 +39,9 @@ const volatile __u32 conn_ring_order = 3;	 /* log2 of the connect ring slots per
 volatile __u32 flood_window_events;
 volatile __u64 flood_window_jiffies;
 volatile __u32 fold_epoch;
+/* Set by netspyd when it cannot read the hash (a kernel that refuses map syscalls to a process
+ * without capabilities): spills then go to the ring buffer at once. */
+volatile __u32 fold_no_hash;
 struct netspy_fold_cpu fold_cpu[NETSPY_FOLD_CPUS];
 
 struct {
@@ -1175,7 +1178,7 @@ static __always_inline void fold_spill(struct netspy_fold_cpu *fc, __u64 n, __u3
 	struct netspy_fold_key k = fc->key;
 	struct netspy_fold_val *v;
 
-	if (k.epoch == epoch) {
+	if (k.epoch == epoch && !fold_no_hash) {
 		v = bpf_map_lookup_elem(&fold_hash, &k);
 		if (v) {
 			v->count += n;

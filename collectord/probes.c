@@ -453,6 +453,13 @@ static int flush_hash(struct probes *p, uint32_t epoch)
 	bool first = true;
 	int made = 0;
 
+	/* Before Linux 6.5 the kernel may refuse every bpf() call to a process without CAP_BPF
+	 * (kernel.unprivileged_bpf_disabled), and netspyd drops its capabilities: then the program
+	 * stops using the hash, and spills go to the ring buffer as records at once. */
+	if (bpf_map_get_next_key(fd, NULL, &next) && errno == EPERM) {
+		p->skel->bss->fold_no_hash = 1;
+		return 0;
+	}
 	while (!bpf_map_get_next_key(fd, first ? NULL : &cur, &next)) {
 		first = false;
 		cur = next;
