@@ -79,11 +79,12 @@ check "folded counts arrive" settle $((t0 + n1 - n0))
 grew=$((n1 - n0))
 ns=$(jget by_reason.NO_SOCKET <"$T/drops.json")
 check_ge "the flood made drops ($(cat "$T/flood.out"))" 10000 "$grew"
-# Drops outside the namespace (other traffic on this host) may add a few NO_SOCKET drops to the
-# host-wide counters; the flood's own must all be there, and nothing more than a handful else.
+# Drops outside the namespace (other traffic on this host) may add NO_SOCKET drops to the
+# host-wide counters; the flood's own must all be there, and little else (1 %: other engineers'
+# tests on a shared machine).
 check_ge "drops: NO_SOCKET ($ns) >= the namespace's NoPorts growth ($grew)" "$grew" "$ns"
-check_ge "drops: NO_SOCKET ($ns) exceeds NoPorts growth ($grew) by at most 0.1 %" \
-	"$ns" $((grew + grew / 1000))
+check_ge "drops: NO_SOCKET ($ns) exceeds NoPorts growth ($grew) by at most 1 %" \
+	"$ns" $((grew + grew / 100))
 check_eq "drops: totals come from netspyd's counters" netspyd_counters \
 	"$(jget totals.source <"$T/drops.json")"
 check_eq "drops: total_drops is the counters' total" "$(jget totals.drops <"$T/drops.json")" \
@@ -115,6 +116,6 @@ check "folded counts arrive (two CPUs)" settle $((t0 + n1 - n0))
 a=$(jget by_reason.NO_SOCKET <"$T/after.json")
 grew=$((n1 - n0))
 check_ge "two CPUs: NO_SOCKET growth ($((a - b))) >= NoPorts growth ($grew)" "$grew" $((a - b))
-check_ge "two CPUs: NO_SOCKET growth ($((a - b))) exceeds NoPorts growth by at most 0.1 %" \
-	$((a - b)) $((grew + grew / 1000))
+check_ge "two CPUs: NO_SOCKET growth ($((a - b))) exceeds NoPorts growth by at most 1 %" \
+	$((a - b)) $((grew + grew / 100))
 check "netspyd stops cleanly" stop_daemon
