@@ -65,11 +65,11 @@ static int analyze_run(struct tool_context *ctx, json_object *args, json_object 
 	s = q.s;
 	data_totals(ctx, &q, o, &t);
 	json_object_put(t.drop_reasons);
-	if (t.have) /* exact: netspyd's counters */
+	if (t.use) /* netspyd's counters (see data_totals()) */
 		json_object_object_add(o, "total_connections",
 				       json_object_new_int64((int64_t)t.events[1]));
 	json_object_object_add(o, "protocols",
-			       json_proto_counts(t.have ? t.by_proto[1] : st.by_proto));
+			       json_proto_counts(t.use ? t.by_proto[1] : st.by_proto));
 	json_object_object_add(o, "outcomes", json_outcome_counts(st.by_outcome));
 	json_object_object_add(
 	    o, "top_destinations",
@@ -83,6 +83,7 @@ static int analyze_run(struct tool_context *ctx, json_object *args, json_object 
 			       json_top_processes(s, st.processes, st.n_processes));
 	json_object_object_add(o, "latency_ms", json_latency(&st));
 	json_object_object_add(o, "observations", observations(s, &st));
+	data_finish(&q, o);
 	*ret = o;
 	return 0;
 }
@@ -124,7 +125,7 @@ const struct tool tool_analyze_patterns = {
 		       "(ip:port with counts), protocols, failure rate, refused and unreachable "
 		       "destinations, top talkers, TCP handshake latency percentiles, and short "
 		       "observations.",
-	.input_schema = ARGS_SCHEMA(ARG_PID "," ARG_PROCESS "," ARG_DURATION "," ARG_UNIT),
+	.input_schema = ARGS_SCHEMA(ARG_PID "," ARG_PROCESS "," ARG_WINDOW "," ARG_UNIT),
 	/* clang-format off: one property per line reads better than the formatter's wrapping */
 	.output_schema =
 	    "{\"type\":\"object\",\"properties\":{" OUT_COMMON OUT_TOTALS

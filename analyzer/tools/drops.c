@@ -37,13 +37,21 @@ static int drops_run(struct tool_context *ctx, json_object *args, json_object **
 		return r;
 	s = q.s;
 	r = store_drop_stats(s, &q.f, &st);
-	if (r < 0)
+	if (r < 0) {
+		data_query_free(&q);
 		return data_error(r, ret_error);
+	}
+	r = data_history_drops(&q, &st, ret_error);
+	if (r < 0) {
+		free(st.by_reason);
+		data_query_free(&q);
+		return r;
+	}
 	o = data_result_new(ctx, &q.a);
 	data_totals(ctx, &q, o, &t);
 	/* Totals and breakdowns by reason and protocol from netspyd's counters when it keeps them
 	 * (exact however few events are kept); the per-process detail from the kept events. */
-	if (t.have) {
+	if (t.use) {
 		json_object_object_add(o, "total_drops",
 				       json_object_new_int64((int64_t)t.events[3]));
 		json_object_object_add(o, "by_reason", json_object_get(t.drop_reasons));
@@ -63,6 +71,7 @@ static int drops_run(struct tool_context *ctx, json_object *args, json_object **
 			       json_object_new_boolean(!json_flag(o, "complete") ||
 						       (t.have && st.total != t.events[3])));
 	free(st.by_reason);
+	data_finish(&q, o);
 	*ret = o;
 	return 0;
 }
@@ -107,7 +116,7 @@ const struct tool tool_get_packet_drop_summary = {
 	    "hour, however few events are kept; totals_exact says whether they cover the whole "
 	    "window); by_process and unattributed come from the kept events "
 	    "(by_process_partial says when those do not cover everything).",
-	.input_schema = ARGS_SCHEMA(ARG_PID "," ARG_PROCESS "," ARG_DURATION "," ARG_UNIT),
+	.input_schema = ARGS_SCHEMA(ARG_PID "," ARG_PROCESS "," ARG_WINDOW "," ARG_UNIT),
 	.output_schema =
 	    "{\"type\":\"object\",\"properties\":{" OUT_COMMON ",\"total_drops\":" S_COUNT
 	    ",\"by_reason\":" S_COUNTS ",\"by_protocol\":" S_COUNTS ",\"by_process\":" S_TOP(

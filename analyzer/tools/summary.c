@@ -20,14 +20,15 @@ static int summary_run(struct tool_context *ctx, json_object *args, json_object 
 	s = q.s;
 	data_totals(ctx, &q, o, &t);
 	json_object_put(t.drop_reasons);
-	if (t.have) /* exact: netspyd's counters */
+	if (t.use) /* netspyd's counters (see data_totals()) */
 		json_object_object_add(o, "total_connections",
 				       json_object_new_int64((int64_t)t.events[1]));
 	json_object_object_add(o, "by_protocol",
-			       json_proto_counts(t.have ? t.by_proto[1] : st.by_proto));
+			       json_proto_counts(t.use ? t.by_proto[1] : st.by_proto));
 	json_object_object_add(o, "by_outcome", json_outcome_counts(st.by_outcome));
 	json_object_object_add(o, "latency_ms", json_latency(&st));
 	json_object_object_add(o, "processes", json_top_processes(s, st.processes, st.n_processes));
+	data_finish(&q, o);
 	*ret = o;
 	return 0;
 }
@@ -67,7 +68,7 @@ const struct tool tool_get_network_summary = {
 		       "systemd unit: total, failed, by protocol, by outcome (established, "
 		       "refused, timeout, unreachable, pending, sent), by process, and TCP "
 		       "handshake latency percentiles in milliseconds.",
-	.input_schema = ARGS_SCHEMA(ARG_PID "," ARG_PROCESS "," ARG_DURATION "," ARG_UNIT),
+	.input_schema = ARGS_SCHEMA(ARG_PID "," ARG_PROCESS "," ARG_WINDOW "," ARG_UNIT),
 	.output_schema =
 	    "{\"type\":\"object\",\"properties\":{" OUT_COMMON ",\"total_connections\":" S_COUNT
 	    ",\"failed_connections\":" S_COUNT ",\"failure_rate\":" S_NUMBER
