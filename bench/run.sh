@@ -306,5 +306,8 @@ echo
 echo "dns.sh (the DNS hooks, cgroup_skb ingress and egress: ratios with and without them, their bpf_stats, and a DNS query storm counted):"
 BENCH_SECONDS=$SECS BENCH_REPS=$REPS BENCH_CPU=$CPU NETSPY_BUILD=$BUILD \
 	bash "$(dirname "$0")/dns.sh" 2>&1 | sed 's/^/    /'
+echo "flood.sh (UDP drop flood and connect storm: netspyd and the empty programs on the same hooks, the physical limit, against bare; exactness against Udp: NoPorts):"
+NETSPY_BUILD=$BUILD BENCH_SECONDS=$SECS BENCH_REPS=$REPS BENCH_CPU=$CPU \
+	bash "$(dirname "$0")/flood.sh" 2>&1 | sed 's/^/    /'
 echo
 echo "Clean pair: no other netspy instance's connect hook attached at the pair's start or end. Noise: other netspy instances had connect hooks attached at the start of ${NOT_QUIET[netspyd]:-0}/${NOT_QUIET[orig]:-0}/${NOT_QUIET[bpftrace]:-0} of the netspyd/orig/bpftrace pairs (max hooks seen: $(cat "$T"/*.foreign | sort -n | tail -1)); load average at the end $(cut -d' ' -f1-3 /proc/loadavg)."

@@ -43,9 +43,20 @@ void backlog_fini(struct backlog *b)
 	memset(b, 0, sizeof(*b));
 }
 
+static void evict(struct backlog *b, const struct netspy_event *ev)
+{
+	b->evicted += ev->type == NETSPY_EV_DROP && ev->drop.count ? ev->drop.count : 1;
+	if (ev->ts_ns > b->evicted_newest_ns)
+		b->evicted_newest_ns = ev->ts_ns;
+}
+
 uint64_t backlog_push(struct backlog *b, const struct netspy_event *ev)
 {
-	uint64_t seq = b->head++;
+	uint64_t seq;
+
+	if (b->head - b->tail >= b->limit)
+		evict(b, &b->ring[b->tail & (b->cap - 1)]);
+	seq = b->head++;
 
 	memcpy(&b->ring[seq & (b->cap - 1)], ev, sizeof(*ev));
 	if (b->head - b->tail > b->limit)
@@ -97,7 +108,9 @@ size_t backlog_expire(struct backlog *b, uint64_t now_ns)
 
 	if (!b->max_age_ns || now_ns < b->max_age_ns)
 		return 0;
-	while (b->tail < b->head && b->ring[b->tail & (b->cap - 1)].ts_ns < now_ns - b->max_age_ns) {
+	while (b->tail < b->head &&
+	       b->ring[b->tail & (b->cap - 1)].ts_ns < now_ns - b->max_age_ns) {
+		evict(b, &b->ring[b->tail & (b->cap - 1)]);
 		b->tail++;
 		n++;
 	}

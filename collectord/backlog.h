@@ -24,6 +24,10 @@ struct backlog {
 	size_t payload_cap;	  /* slots, a power of two */
 	uint64_t payload_head;	  /* positions handed out */
 	uint64_t payload_evicted; /* DNS events whose bytes were reused while still held */
+	/* What was pushed out (overwritten or expired), each folded record as its count, and the
+	 * newest timestamp among it: the backlog holds every event after that. */
+	uint64_t evicted;
+	uint64_t evicted_newest_ns;
 };
 
 int backlog_init(struct backlog *b, size_t capacity, uint64_t max_age_ns);

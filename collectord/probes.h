@@ -30,6 +30,7 @@ struct probes_opts {
 	bool drops;		   /* attach kfree_skb (when the kernel passes drop reasons) */
 	bool dns;		   /* attach the DNS hooks (cgroup_skb ingress and egress) */
 	const char *hide_features; /* kernel_probe()'s `hide`: NULL, or for tests */
+	unsigned flood_threshold;  /* events per second per CPU before folding, 0: never */
 	probes_event_fn on_event;
 	void *ctx;
 };
@@ -60,6 +61,10 @@ struct probes {
 	int ncpus;
 	char cgroup_path[PATH_MAX];
 	char *error; /* what failed, until probes_init hands it over */
+	unsigned hz;	 /* the kernel's clock tick rate, measured at start */
+	/* Flood folding: what netspyd last saw of each CPU's rate window. */
+	uint64_t *fold_seen;
+	uint64_t folded_records; /* records made from folded counts by the flush */
 	probes_event_fn on_event;
 	void *ctx;
 };
@@ -87,6 +92,12 @@ int probes_drain(struct probes *p);
 /* The boot time of a jiffies count, from the clock samples: accurate to a clock tick. */
 uint64_t probes_jiffies_to_boot_ns(const struct netspy_clock_sample *first,
 				   const struct netspy_clock_sample *latest, uint64_t jiffies);
+/* Flood folding: advances the epoch and turns every folded count at least two epochs old into a
+ * drop record with its count (through on_event). Returns records made or -errno. */
+int probes_fold_flush(struct probes *p);
+/* CPUs folding right now (their window saw events since the previous call) and the events per
+ * second their last complete windows saw, all CPUs together. */
+void probes_flood_state(struct probes *p, unsigned *ret_cpus, uint64_t *ret_rate);
 /* Sums the per-CPU counters (enum netspy_counter) into out. */
 int probes_counters(const struct probes *p, uint64_t out[NETSPY_CNT_MAX]);
 /* The kernel BTF, for drop-reason names. */

@@ -38,8 +38,8 @@ struct client {
 	uid_t uid;
 	pid_t pid;
 	uint64_t id;
-	uint64_t connected_at;	 /* CLOCK_MONOTONIC seconds */
-	uint64_t last_progress;	 /* last time output drained (or nothing was pending) */
+	uint64_t connected_at;	/* CLOCK_MONOTONIC seconds */
+	uint64_t last_progress; /* last time output drained (or nothing was pending) */
 	struct frame_reader in;
 	struct nbuf out;
 	size_t out_sent;
@@ -48,8 +48,8 @@ struct client {
 	bool subscribed, live, replaying;
 	uint64_t cursor, replay_end, replayed;
 	uint64_t lost_total;
-	uint64_t lost_unlogged;	 /* lost since the last journal record about it */
-	uint64_t last_loss_log;	 /* CLOCK_MONOTONIC seconds, 0: never */
+	uint64_t lost_unlogged; /* lost since the last journal record about it */
+	uint64_t last_loss_log; /* CLOCK_MONOTONIC seconds, 0: never */
 	uint32_t pids[NETSPY_MAX_FILTER_PIDS];
 	size_t n_pids;
 	char comms[NETSPY_MAX_FILTER_COMMS][NETSPY_COMM_LEN];
@@ -197,8 +197,7 @@ static void queue_error(struct client *c, Netspy__V1__ErrorCode code, const char
 	queue_msg(c, &m);
 }
 
-static void queue_loss(struct client *c, Netspy__V1__LossSource src, uint64_t count,
-		       uint64_t total)
+static void queue_loss(struct client *c, Netspy__V1__LossSource src, uint64_t count, uint64_t total)
 {
 	Netspy__V1__ServerMessage m = NETSPY__V1__SERVER_MESSAGE__INIT;
 	Netspy__V1__Loss l = NETSPY__V1__LOSS__INIT;
@@ -282,6 +281,9 @@ static void queue_replay_done(struct client *c)
 
 	d.replayed = c->replayed;
 	d.oldest_ns = oldest ? oldest->ts_ns : 0;
+	d.evicted = c->srv->bl->evicted;
+	d.complete_since_ns =
+	    c->srv->bl->evicted ? c->srv->bl->evicted_newest_ns + 1 : c->srv->started_real_ns;
 	m.msg_case = NETSPY__V1__SERVER_MESSAGE__MSG_REPLAY_DONE;
 	m.replay_done = &d;
 	queue_msg(c, &m);
@@ -342,7 +344,8 @@ static bool queue_batch(struct client *c)
 		int r = wire_batch_frame(&c->out, batch_buf, len);
 
 		if (r < 0) {
-			log_warn("client %" PRIu64 ": cannot queue events: %s", c->id, strerror(-r));
+			log_warn("client %" PRIu64 ": cannot queue events: %s", c->id,
+				 strerror(-r));
 			c->state = CLIENT_CLOSING;
 		}
 		if (c->replaying)
@@ -467,6 +470,18 @@ static void handle_stats(struct client *c)
 	queue_msg(c, &m);
 }
 
+static void handle_counters(struct client *c, const Netspy__V1__CountersRequest *req)
+{
+	Netspy__V1__ServerMessage m = NETSPY__V1__SERVER_MESSAGE__INIT;
+	Netspy__V1__Counters ct = NETSPY__V1__COUNTERS__INIT;
+
+	if (c->srv->counters)
+		c->srv->counters(c->srv->stats_ctx, req, &ct);
+	m.msg_case = NETSPY__V1__SERVER_MESSAGE__MSG_COUNTERS;
+	m.counters = &ct;
+	queue_msg(c, &m);
+}
+
 static void handle_message(struct client *c, const Netspy__V1__ClientMessage *m)
 {
 	bool hello = m->msg_case == NETSPY__V1__CLIENT_MESSAGE__MSG_HELLO;
@@ -492,6 +507,9 @@ static void handle_message(struct client *c, const Netspy__V1__ClientMessage *m)
 		break;
 	case NETSPY__V1__CLIENT_MESSAGE__MSG_STATS_REQUEST:
 		handle_stats(c);
+		break;
+	case NETSPY__V1__CLIENT_MESSAGE__MSG_COUNTERS_REQUEST:
+		handle_counters(c, m->counters_request);
 		break;
 	default:
 		break; /* unreachable: validation rejects unknown messages */
@@ -601,8 +619,8 @@ static void log_refusal(struct server *s, const struct ucred *cr, const char *wh
 	snprintf(uid, sizeof(uid), "CLIENT_UID=%u", (unsigned)cr->uid);
 	snprintf(pid, sizeof(pid), "CLIENT_PID=%d", (int)cr->pid);
 	snprintf(gid, sizeof(gid), "CLIENT_GID=%u", (unsigned)cr->gid);
-	log_record(LOG_WARNING, MSGID_CLIENT_REFUSED, fields,
-		   "refused client uid %u pid %d: %s", (unsigned)cr->uid, (int)cr->pid, why);
+	log_record(LOG_WARNING, MSGID_CLIENT_REFUSED, fields, "refused client uid %u pid %d: %s",
+		   (unsigned)cr->uid, (int)cr->pid, why);
 	if (now != s->last_refusal_log)
 		s->refusals_unlogged = 0;
 	s->last_refusal_log = now;

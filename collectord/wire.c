@@ -109,7 +109,8 @@ static uint8_t *drop_body(uint8_t *p, const struct netspy_event *e, const struct
 		p = put_bytes(p, 14, e->comm, comm_len(e->comm));
 	}
 	p = put_uint(p, 15, e->drop.location);
-	return put_uint(p, 16, attributed && (e->flags & NETSPY_F_BY_FLOW));
+	p = put_uint(p, 16, attributed && (e->flags & NETSPY_F_BY_FLOW));
+	return put_uint(p, 17, e->drop.count);
 }
 
 static uint8_t *dns_body(uint8_t *p, const struct netspy_event *e, const uint8_t *data,

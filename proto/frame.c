@@ -285,6 +285,11 @@ static const char *client_invalid(const Netspy__V1__ClientMessage *m)
 		return subscribe_invalid(m->subscribe);
 	case NETSPY__V1__CLIENT_MESSAGE__MSG_STATS_REQUEST:
 		return NULL;
+	case NETSPY__V1__CLIENT_MESSAGE__MSG_COUNTERS_REQUEST:
+		if (m->counters_request->until_ns &&
+		    m->counters_request->until_ns < m->counters_request->since_ns)
+			return "counters_request: window ends before it starts";
+		return NULL;
 	default:
 		return "message of unknown type";
 	}
@@ -315,6 +320,22 @@ static const char *server_invalid(const Netspy__V1__ServerMessage *m)
 		if (m->loss->source <= NETSPY__V1__LOSS_SOURCE__LOSS_SOURCE_UNSPECIFIED ||
 		    m->loss->source > NETSPY__V1__LOSS_SOURCE__LOSS_SOURCE_CLIENT)
 			return "loss: unknown source";
+		return NULL;
+	case NETSPY__V1__SERVER_MESSAGE__MSG_COUNTERS:
+		if (m->counters->n_counters > NETSPY_MAX_COUNTERS)
+			return "counters: too many";
+		for (i = 0; i < m->counters->n_counters; i++) {
+			const Netspy__V1__Counter *c = m->counters->counters[i];
+
+			if (c->kind <= NETSPY__V1__COUNTER_KIND__COUNTER_KIND_UNSPECIFIED ||
+			    c->kind > NETSPY__V1__COUNTER_KIND__COUNTER_KIND_DROP_REASON)
+				return "counters: unknown kind";
+			if (c->event_kind <= NETSPY__V1__EVENT_KIND__EVENT_KIND_UNSPECIFIED ||
+			    c->event_kind > NETSPY__V1__EVENT_KIND__EVENT_KIND_DROP)
+				return "counters: unknown event kind";
+			if (!text_ok(c->name, 64))
+				return "counters: name too long";
+		}
 		return NULL;
 	case NETSPY__V1__SERVER_MESSAGE__MSG_STATS:
 		if (!text_ok(m->stats->version, NETSPY_MAX_SOFTWARE_LEN))

@@ -51,7 +51,7 @@ static int ring_grow(struct store_ring *r)
 
 /* A slot for a new record, stamped no earlier than the newest one so that the ring stays sorted
  * by time (wall clock can step back). */
-static void *ring_push(struct store_ring *r, uint64_t *ts, uint64_t *evicted)
+static void *ring_push(struct store_ring *r, uint64_t *ts, struct store *s)
 {
 	void *p;
 
@@ -60,9 +60,13 @@ static void *ring_push(struct store_ring *r, uint64_t *ts, uint64_t *evicted)
 	if (r->count && *ts < *(const uint64_t *)store_ring_at(r, r->head - 1))
 		*ts = *(const uint64_t *)store_ring_at(r, r->head - 1);
 	p = r->v + (r->head & r->mask) * r->elem;
-	if (r->count == r->mask + 1)
-		(*evicted)++;
-	else
+	if (r->count == r->mask + 1) {
+		uint64_t old = *(const uint64_t *)p;
+
+		s->evicted++;
+		if (old > s->evicted_newest_ns)
+			s->evicted_newest_ns = old;
+	} else
 		r->count++;
 	r->head++;
 	return p;
@@ -455,7 +459,7 @@ static uint32_t endpoint_id(struct store *s, uint32_t family, const ProtobufCBin
 
 static void add_connect(struct store *s, uint64_t ts, const Netspy__V1__Connect *c)
 {
-	struct store_conn *r = ring_push(&s->conns, &ts, &s->evicted);
+	struct store_conn *r = ring_push(&s->conns, &ts, s);
 
 	memset(r, 0, sizeof(*r));
 	r->ts_ns = ts;
@@ -484,15 +488,15 @@ static void add_outcome(struct store *s, const Netspy__V1__TcpOutcome *o)
 	}
 	r->outcome = o->outcome <= 7 ? (uint8_t)o->outcome : 6;
 	r->err = o->err > 0 && o->err < 256 ? (uint8_t)o->err : 0;
-	r->flags = (uint8_t)((o->sync ? STORE_CONN_SYNC : 0) |
-			     (o->abandoned ? STORE_CONN_ABANDONED : 0));
+	r->flags =
+	    (uint8_t)((o->sync ? STORE_CONN_SYNC : 0) | (o->abandoned ? STORE_CONN_ABANDONED : 0));
 	if (!udp)
 		r->latency_us = us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
 }
 
 static void add_drop(struct store *s, uint64_t ts, const Netspy__V1__Drop *d)
 {
-	struct store_drop *r = ring_push(&s->drops, &ts, &s->evicted);
+	struct store_drop *r = ring_push(&s->drops, &ts, s);
 	uint8_t reason[STORE_REASON_LEN] = { 0 };
 
 	memset(r, 0, sizeof(*r));
@@ -505,6 +509,7 @@ static void add_drop(struct store *s, uint64_t ts, const Netspy__V1__Drop *d)
 	r->dst = endpoint_id(s, d->family, &d->dst_addr, d->dst_port);
 	r->proto = (uint8_t)d->ip_proto;
 	r->attributed = d->attributed;
+	r->count = d->count ? d->count : 1;
 	if (d->attributed) {
 		r->pid = d->pid;
 		r->comm = comm_id(s, &d->comm);
@@ -684,7 +689,7 @@ static void add_query(struct dns_ctx *x, const struct dns_msg *m)
 
 	if (!m->has_question)
 		return;
-	r = ring_push(&s->dns, &ts, &s->evicted);
+	r = ring_push(&s->dns, &ts, s);
 	memset(r, 0, sizeof(*r));
 	r->ts_ns = ts;
 	if (d->attributed) {
@@ -869,8 +874,7 @@ size_t store_memory(const struct store *s)
 	       s->dns_pending.n_slots * sizeof(struct cookie_slot) +
 	       s->ipnames.n_slots * sizeof(*s->ipnames.slots) +
 	       (s->pending.n_slots + s->udp_last.n_slots) * sizeof(struct cookie_slot) +
-	       intern_memory(&s->comms) +
-	       intern_memory(&s->cgroups) + intern_memory(&s->reasons) +
+	       intern_memory(&s->comms) + intern_memory(&s->cgroups) + intern_memory(&s->reasons) +
 	       intern_memory(&s->endpoints) + s->cg_cap * sizeof(*s->cg);
 }
 

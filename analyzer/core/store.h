@@ -59,6 +59,8 @@ struct store_drop {
 	uint16_t comm;
 	uint8_t proto;
 	uint8_t attributed;
+	uint8_t pad[2];
+	uint32_t count; /* drops this record stands for (folded during a flood), at least 1 */
 	uint32_t name; /* a name looked up for the remote address (0: none) */
 };
 
@@ -140,10 +142,11 @@ struct store {
 	struct cookie_map pending;  /* socket cookie -> connect record of a pending TCP connect */
 	struct cookie_map udp_last; /* socket cookie -> a UDP socket's latest connect record */
 	struct cgroup_names cgnames;
-	uint64_t evicted;	  /* records pushed out by newer ones */
-	uint64_t orphan_outcomes; /* TCP outcomes whose connect is not stored */
-	uint64_t rebuilds;	  /* intern table rebuilds (store_compact) */
-	uint64_t rebuilt_at;	  /* records stored (connects + drops) at the last rebuild */
+	uint64_t evicted;	    /* records pushed out by newer ones */
+	uint64_t evicted_newest_ns; /* the newest of them: every record after it is held */
+	uint64_t orphan_outcomes;   /* TCP outcomes whose connect is not stored */
+	uint64_t rebuilds;	    /* intern table rebuilds (store_compact) */
+	uint64_t rebuilt_at;	    /* records stored (connects + drops) at the last rebuild */
 };
 
 struct store_filter {
@@ -187,7 +190,7 @@ struct store_conn_stats {
 };
 
 struct store_drop_stats {
-	uint64_t total, attributed;
+	uint64_t total, attributed; /* drops, each record counted as its count */
 	uint64_t by_proto[256];
 	uint64_t *by_reason; /* indexed by reason id, n_reasons entries; free() it */
 	size_t n_reasons;

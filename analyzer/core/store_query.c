@@ -414,12 +414,12 @@ int store_drop_stats(struct store *s, const struct store_filter *f, struct store
 
 		if (!drop_matches(&c, s, d))
 			continue;
-		ret->total++;
-		ret->by_reason[d->reason]++;
-		ret->by_proto[d->proto]++;
+		ret->total += d->count;
+		ret->by_reason[d->reason] += d->count;
+		ret->by_proto[d->proto] += d->count;
 		if (d->attributed) {
-			ret->attributed++;
-			procs[d->comm]++;
+			ret->attributed += d->count;
+			procs[d->comm] += d->count;
 		}
 	}
 	for (size_t i = 0; i < s->comms.n; i++)

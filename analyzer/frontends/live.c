@@ -57,6 +57,22 @@ static json_object *stats_json(const Netspy__V1__Stats *st)
 			       json_object_new_int64((int64_t)st->dns_truncated_total));
 	json_object_object_add(o, "dns_payloads_evicted",
 			       json_object_new_int64((int64_t)st->dns_payloads_evicted));
+	json_object_object_add(o, "flood_active", json_object_new_boolean(st->flood_active));
+	json_object_object_add(o, "flood_rate", json_object_new_int64((int64_t)st->flood_rate));
+	if (st->flood_since_ns) {
+		char buf[FMT_TIME_LEN];
+
+		fmt_rfc3339(buf, sizeof(buf), st->flood_since_ns);
+		json_object_object_add(o, "flood_since", json_object_new_string(buf));
+	} else {
+		json_object_object_add(o, "flood_since", NULL);
+	}
+	json_object_object_add(o, "flood_threshold",
+			       json_object_new_int64((int64_t)st->flood_threshold));
+	json_object_object_add(o, "flood_episodes",
+			       json_object_new_int64((int64_t)st->flood_episodes));
+	json_object_object_add(o, "events_folded",
+			       json_object_new_int64((int64_t)st->events_folded));
 	return o;
 }
 
@@ -149,6 +165,17 @@ int live_status(const struct live_opts *o)
 		       st->clients_refused);
 		printf("  backlog:       %" PRIu64 " of %" PRIu64 " events\n", st->backlog_events,
 		       st->backlog_capacity);
+		if (st->flood_active)
+			printf("  flood mode:    on, %" PRIu64 " drops/s (threshold %" PRIu64
+			       " per CPU): identical drops are folded into records with a count\n",
+			       st->flood_rate, st->flood_threshold);
+		else
+			printf("  flood mode:    off (threshold %" PRIu64 " drops/s per CPU%s)\n",
+			       st->flood_threshold, st->flood_threshold ? "" : ": never folds");
+		if (st->events_folded)
+			printf("  folded:        %" PRIu64 " events in %" PRIu64 " flood%s\n",
+			       st->events_folded, st->flood_episodes,
+			       st->flood_episodes == 1 ? "" : "s");
 		recorder_print(rec, rec_err);
 	}
 	json_object_put(rec);

@@ -546,6 +546,91 @@ static json_object *rfc3339(uint64_t ns)
 	return json_object_new_string(buf);
 }
 
+void data_totals(struct tool_context *ctx, const struct data_query *q, json_object *o,
+		 struct data_totals *t)
+{
+	Netspy__V1__ServerMessage *owner = NULL;
+	Netspy__V1__Counters *c = NULL;
+	json_object *tot, *out_proto;
+
+	memset(t, 0, sizeof(*t));
+	if (!ctx || !ctx->an || q->a.pid || q->a.process || q->a.unit ||
+	    analyzer_counters(ctx->an, q->a.since_ns, q->a.now_ns, &c, &owner) < 0) {
+		json_object_object_add(o, "totals", NULL);
+		json_object_object_add(o, "totals_exact", json_object_new_boolean(false));
+		return;
+	}
+	t->have = true;
+	t->since_ns = c->since_ns;
+	t->lost = c->events_lost;
+	t->exact = c->since_ns <= q->a.since_ns && !c->events_lost;
+	/* Whether a tool reports these as its totals: when they cover the window, or when nothing
+	 * but netspyd answers (before the counters start there was nothing to count); with the
+	 * recorder's history in the answer, its rollups count what the counters do not reach. */
+	t->use = t->exact || !q->source || !strcmp(q->source, "live");
+	t->drop_reasons = json_object_new_object();
+	for (size_t i = 0; i < c->n_counters; i++) {
+		const Netspy__V1__Counter *e = c->counters[i];
+		unsigned k = e->event_kind < 4 ? (unsigned)e->event_kind : 0;
+		char name[256];
+
+		switch (e->kind) {
+		case NETSPY__V1__COUNTER_KIND__COUNTER_KIND_EVENTS:
+			t->events[k] += e->count;
+			break;
+		case NETSPY__V1__COUNTER_KIND__COUNTER_KIND_PROTOCOL:
+			t->by_proto[k][e->key & 255] += e->count;
+			break;
+		case NETSPY__V1__COUNTER_KIND__COUNTER_KIND_OUTCOME:
+			if (e->key < STORE_N_OUTCOMES)
+				t->by_outcome[e->key] += e->count;
+			break;
+		case NETSPY__V1__COUNTER_KIND__COUNTER_KIND_DROP_REASON:
+			if (e->name && e->name[0])
+				fmt_sanitize(name, sizeof(name), (const uint8_t *)e->name,
+					     strlen(e->name));
+			else
+				snprintf(name, sizeof(name), "%u", e->key);
+			json_object_object_add(
+			    t->drop_reasons, name,
+			    json_object_new_int64((int64_t)e->count +
+						  json_int(t->drop_reasons, name)));
+			break;
+		default:
+			break;
+		}
+	}
+	netspy__v1__server_message__free_unpacked(owner, NULL);
+	tot = json_object_new_object();
+	json_object_object_add(tot, "source", json_object_new_string("netspyd_counters"));
+	json_object_object_add(tot, "coverage_start",
+			       rfc3339(t->since_ns > q->a.since_ns ? t->since_ns : q->a.since_ns));
+	json_object_object_add(tot, "connections", json_object_new_int64((int64_t)t->events[1]));
+	json_object_object_add(tot, "tcp_outcomes", json_object_new_int64((int64_t)t->events[2]));
+	json_object_object_add(tot, "drops", json_object_new_int64((int64_t)t->events[3]));
+	json_object_object_add(tot, "connections_by_protocol", json_proto_counts(t->by_proto[1]));
+	out_proto = json_outcome_counts(t->by_outcome);
+	json_object_object_add(tot, "by_outcome", out_proto);
+	json_object_object_add(tot, "drops_by_protocol", json_proto_counts(t->by_proto[3]));
+	json_object_object_add(tot, "drops_by_reason", json_object_get(t->drop_reasons));
+	json_object_object_add(tot, "events_lost", json_object_new_int64((int64_t)t->lost));
+	json_object_object_add(o, "totals", tot);
+	json_object_object_add(o, "totals_exact", json_object_new_boolean(t->exact));
+}
+
+/* The one place every data tool's answer says what it covers (see OUT_COMMON). */
+static void data_add_coverage(struct tool_context *ctx, const struct data_args *a, json_object *o)
+{
+	uint64_t held = ctx && ctx->an ? analyzer_complete_since(ctx->an) : 0;
+	bool complete = held <= a->since_ns;
+
+	json_object_object_add(o, "coverage_start", rfc3339(complete ? a->since_ns : held));
+	json_object_object_add(o, "complete", json_object_new_boolean(complete));
+	json_object_object_add(
+	    o, "events_evicted",
+	    json_object_new_int64(ctx && ctx->an ? (int64_t)analyzer_events_evicted(ctx->an) : 0));
+}
+
 json_object *data_result_new(struct tool_context *ctx, const struct data_args *a)
 {
 	json_object *o = json_object_new_object(), *f = json_object_new_object();
@@ -574,6 +659,7 @@ json_object *data_result_new(struct tool_context *ctx, const struct data_args *a
 	json_object_object_add(o, "filter", f);
 	json_object_object_add(o, "events_lost",
 			       json_object_new_int64((int64_t)analyzer_events_lost(ctx->an)));
+	data_add_coverage(ctx, a, o);
 	return o;
 }
 
@@ -759,6 +845,7 @@ json_object *drop_to_json(struct store *s, uint64_t abs)
 	json_object_object_add(o, "timestamp", rfc3339(d->ts_ns));
 	json_object_object_add(o, "reason", json_object_new_string(reason));
 	json_object_object_add(o, "protocol", json_object_new_string(fmt_protocol(d->proto)));
+	json_object_object_add(o, "count", json_object_new_int64(d->count ? d->count : 1));
 	add_endpoint(o, "source_ip", "source_port", store_endpoint(s, d->src));
 	add_endpoint(o, "destination_ip", "destination_port", store_endpoint(s, d->dst));
 	/* The name looked up for the remote side (the destination, else the source). */
@@ -906,6 +993,41 @@ void text_table(FILE *f, const char *indent, char ***rows, size_t n_rows, size_t
 	}
 }
 
+const char *text_thousands(int64_t n)
+{
+	static char buf[32];
+	char tmp[32];
+	int len = snprintf(tmp, sizeof(tmp), "%lld", (long long)(n < 0 ? -n : n)), o = 0;
+
+	if (n < 0)
+		buf[o++] = '-';
+	for (int i = 0; i < len; i++) {
+		if (i && (len - i) % 3 == 0)
+			buf[o++] = ',';
+		buf[o++] = tmp[i];
+	}
+	buf[o] = 0;
+	return buf;
+}
+
+void text_coverage(FILE *f, json_object *result)
+{
+	char clock[16];
+
+	if (!json_object_object_get_ex(result, "complete", NULL) || json_flag(result, "complete"))
+		return;
+	text_clock(json_str(result, "coverage_start", ""), clock, sizeof(clock));
+	fprintf(
+	    f,
+	    "  partial: the events kept begin at %s, after the window's start (%s events "
+	    "evicted from the backlog)%s\n",
+	    clock, text_thousands(json_int(result, "events_evicted")),
+	    json_flag(result, "totals_exact")
+		? ": totals and breakdowns by reason and protocol are exact (netspyd's "
+		  "counters), per-process and per-destination detail covers only the kept events"
+		: ": every count covers only the kept events");
+}
+
 void text_source(FILE *f, json_object *result)
 {
 	const char *src = json_str(result, "source", "live"),
@@ -935,6 +1057,7 @@ void text_events_lost(FILE *f, json_object *result)
 {
 	int64_t lost = json_int(result, "events_lost");
 
+	text_coverage(f, result);
 	text_source(f, result);
 	if (lost)
 		fprintf(f,

@@ -72,16 +72,22 @@
 	"\"required\":[\"pid\",\"process_name\",\"unit\"]}"
 /* Fields every data tool's result has: the window asked for, where the answer came from
  * ("live": netspyd's backlog, "history": the recorder's rollups, or both), the part of the
- * window the sources covered and their granularity (0: single events, 60 or 3600 seconds). */
+ * window the sources covered and their granularity (0: single events, 60 or 3600 seconds); and what the kept events cover:
+ * coverage_start is when they begin (later than window_start when the window reaches before the
+ * oldest event still held), complete whether they cover the whole window, events_evicted how
+ * many the daemon's backlog and the analyzer's store no longer hold. */
 #define OUT_COMMON                                                                        \
 	"\"duration\":" S_COUNT ",\"window_start\":" S_STRING ",\"window_end\":" S_STRING \
 	",\"filter\":" S_FILTER ",\"events_lost\":" S_COUNT                               \
 	",\"source\":{\"enum\":[\"live\",\"history\",\"live+history\"]}"                  \
 	",\"covered_start\":" S_STRING_OR_NULL ",\"covered_end\":" S_STRING_OR_NULL       \
-	",\"granularity_seconds\":" S_COUNT ",\"history_note\":" S_STRING_OR_NULL
+	",\"granularity_seconds\":" S_COUNT ",\"history_note\":" S_STRING_OR_NULL        \
+	",\"coverage_start\":" S_STRING ",\"complete\":{\"type\":\"boolean\"}"              \
+	",\"events_evicted\":" S_COUNT
 #define OUT_COMMON_REQUIRED                                                                   \
 	"\"duration\",\"window_start\",\"window_end\",\"filter\",\"events_lost\",\"source\"," \
-	"\"covered_start\",\"covered_end\",\"granularity_seconds\""
+	"\"covered_start\",\"covered_end\",\"granularity_seconds\","                           \
+	"\"coverage_start\",\"complete\",\"events_evicted\""
 #define S_TOP(key)                                                                                 \
 	"{\"type\":\"array\",\"items\":{\"type\":\"object\",\"properties\":{\"" key "\":" S_STRING \
 	",\"count\":" S_COUNT ",\"failed\":" S_COUNT "},"                                          \
@@ -160,6 +166,29 @@ int data_conn_stats(struct tool_context *ctx, json_object *args, unsigned flags,
 		    struct data_query *q, struct store_conn_stats *st, json_object **ret,
 		    char **ret_error);
 
+/* ---- exact totals (netspyd's per-second counters) ---- */
+struct data_totals {
+	bool have;  /* the daemon answered (no process or unit filter: counters are host-wide) */
+	bool exact; /* they cover the whole window and nothing was lost in it */
+	bool use;   /* report them as the totals (see data_totals()) */
+	uint64_t since_ns, lost;
+	uint64_t events[4];	   /* by netspy.v1.EventKind: connects, TCP outcomes, drops */
+	uint64_t by_proto[4][256]; /* by EventKind and ip_proto */
+	uint64_t by_outcome[STORE_N_OUTCOMES];
+	json_object *drop_reasons; /* {"NO_SOCKET": n, ...} */
+};
+/* Asks netspyd for its counters over the query's window and adds to o "totals" (the object
+ * below, or null) and "totals_exact". Tools then report those numbers as their totals. */
+void data_totals(struct tool_context *ctx, const struct data_query *q, json_object *o,
+		 struct data_totals *ret);
+#define S_TOTALS                                                                                   \
+	"{\"type\":[\"object\",\"null\"],\"properties\":{\"source\":" S_STRING                     \
+	",\"coverage_start\":" S_STRING ",\"connections\":" S_COUNT ",\"tcp_outcomes\":" S_COUNT   \
+	",\"drops\":" S_COUNT ",\"connections_by_protocol\":" S_COUNTS ",\"by_outcome\":" S_COUNTS \
+	",\"drops_by_protocol\":" S_COUNTS ",\"drops_by_reason\":" S_COUNTS                        \
+	",\"events_lost\":" S_COUNT "}}"
+#define OUT_TOTALS ",\"totals\":" S_TOTALS ",\"totals_exact\":{\"type\":\"boolean\"}"
+
 /* ---- results ---- */
 /* A result object with the common fields. */
 json_object *data_result_new(struct tool_context *ctx, const struct data_args *a);
@@ -203,7 +232,12 @@ void text_counts(FILE *f, json_object *counts);
 void text_clock(const char *rfc3339, char *buf, size_t len);
 /* Prints rows of cells separated by " | ", each column padded to its widest cell. */
 void text_table(FILE *f, const char *indent, char ***rows, size_t n_rows, size_t n_cols);
+/* The coverage line ("partial: ...") when the answer does not cover its whole window; then the
+ * events-lost warning. */
+void text_coverage(FILE *f, json_object *result);
 void text_events_lost(FILE *f, json_object *result);
+/* "12,000": a count with thousands separators (a static buffer: one use per statement). */
+const char *text_thousands(int64_t n);
 struct text_rows {
 	char ***rows;
 	size_t n, cols;

@@ -9,6 +9,7 @@ static int summary_run(struct tool_context *ctx, json_object *args, json_object 
 		       char **ret_error)
 {
 	struct store_conn_stats st;
+	struct data_totals t;
 	struct data_query q;
 	struct store *s;
 	json_object *o;
@@ -17,7 +18,13 @@ static int summary_run(struct tool_context *ctx, json_object *args, json_object 
 	if (r < 0)
 		return r;
 	s = q.s;
-	json_object_object_add(o, "by_protocol", json_proto_counts(st.by_proto));
+	data_totals(ctx, &q, o, &t);
+	json_object_put(t.drop_reasons);
+	if (t.use) /* netspyd's counters (see data_totals()) */
+		json_object_object_add(o, "total_connections",
+				       json_object_new_int64((int64_t)t.events[1]));
+	json_object_object_add(o, "by_protocol",
+			       json_proto_counts(t.use ? t.by_proto[1] : st.by_proto));
 	json_object_object_add(o, "by_outcome", json_outcome_counts(st.by_outcome));
 	json_object_object_add(o, "latency_ms", json_latency(&st));
 	json_object_object_add(o, "processes", json_top_processes(s, st.processes, st.n_processes));
@@ -73,7 +80,7 @@ const struct tool tool_get_network_summary = {
 	    "{\"type\":\"object\",\"properties\":{" OUT_COMMON ",\"total_connections\":" S_COUNT
 	    ",\"failed_connections\":" S_COUNT ",\"failure_rate\":" S_NUMBER
 	    ",\"by_protocol\":" S_COUNTS ",\"by_outcome\":" S_COUNTS ",\"latency_ms\":" S_LATENCY
-	    ",\"processes\":" S_TOP("process") ",\"top_destinations\":" S_TOP_DEST "},"
+	    ",\"processes\":" S_TOP("process") ",\"top_destinations\":" S_TOP_DEST OUT_TOTALS "},"
 			   "\"required\":[" OUT_COMMON_REQUIRED ",\"total_connections\","
 			   "\"failed_connections\",\"failure_rate\",\"by_protocol\",\"by_outcome\","
 			   "\"latency_ms\",\"processes\"]}",

@@ -4,8 +4,9 @@
  *   storm connect SECONDS [COMM]   connect() a single UDP socket to 127.0.0.1:9 again and again
  *   storm connect6 SECONDS [COMM]  the same on IPv6 (::1)
  *   storm getppid SECONDS [COMM]   getppid(), a syscall netspy does not trace (the tax on others)
- *   storm flood SECONDS [COMM]     sendto() a 16-byte datagram from an unconnected UDP socket to
- *                                  127.0.0.1:9, where nothing listens (a drop each)
+ *   storm flood SECONDS [COMM [PORT]]  sendto() a 16-byte datagram from an unconnected UDP
+ *                                  socket to 127.0.0.1:PORT (default 9), where nothing listens
+ *                                  (a NO_SOCKET drop each)
  *   storm tcpshort SECONDS [COMM]  short TCP connections on loopback: connect to a listener of
  *                                  its own, accept, close both
  *   storm bulk SECONDS [COMM]      a loopback TCP bulk transfer: one connection, 64 KiB writes, a
@@ -215,7 +216,9 @@ static uint64_t loop(int mode, int fd, const struct sockaddr_storage *ss, sockle
 	}
 	do {
 		for (int i = 0; i < 1024; i++) {
-			if (mode)
+			if (mode == 2)
+				(void)sendto(fd, "x", 1, 0, (const struct sockaddr *)ss, len);
+			else if (mode)
 				(void)connect(fd, (const struct sockaddr *)ss, len);
 			else
 				(void)syscall(SYS_getppid); /* not the cached libc wrapper */
@@ -242,31 +245,37 @@ int main(int argc, char **argv)
 	double secs;
 	uint64_t start, cpu0, n;
 
-	if (argc < 3 || argc > 4 || (secs = atof(argv[2])) <= 0) {
+	if (argc < 3 || argc > 5 || (secs = atof(argv[2])) <= 0) {
 		fprintf(stderr, "usage: storm connect|connect6|getppid|flood|tcpshort|bulk|dns SECONDS "
-				"[COMM]\n");
+				"[COMM [PORT]]\n");
 		return 2;
 	}
 	/* Named first: the workloads' sockets are owned under this name. */
-	if (argc == 4 && prctl(PR_SET_NAME, argv[3], 0, 0, 0) < 0) {
+	if (argc >= 4 && prctl(PR_SET_NAME, argv[3], 0, 0, 0) < 0) {
 		perror("storm: naming the process");
 		return 1;
 	}
 	if (!strcmp(argv[1], "connect") || !strcmp(argv[1], "connect6")) {
-		mode = 1;
+		mode = M_CONNECT;
 		fd = open_target(argv[1][7] == '6', &ss, &len);
 		if (fd < 0) {
 			perror("storm: socket");
 			return 1;
 		}
+	} else if (!strcmp(argv[1], "flood")) {
+		mode = M_FLOOD;
+		fd = open_target(0, &ss, &len);
+		if (fd < 0) {
+			perror("storm: socket");
+			return 1;
+		}
+		if (argc == 5)
+			((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)atoi(argv[4]));
 	} else if (!strcmp(argv[1], "getppid")) {
 		mode = M_GETPPID;
-	} else if (!strcmp(argv[1], "flood") || !strcmp(argv[1], "tcpshort") ||
-		   !strcmp(argv[1], "bulk") || !strcmp(argv[1], "dns")) {
-		mode = !strcmp(argv[1], "flood")      ? M_FLOOD
-		       : !strcmp(argv[1], "tcpshort") ? M_TCPSHORT
-		       : !strcmp(argv[1], "bulk")     ? M_BULK
-						      : M_DNS;
+	} else if (!strcmp(argv[1], "tcpshort") || !strcmp(argv[1], "bulk") ||
+		   !strcmp(argv[1], "dns")) {
+		mode = !strcmp(argv[1], "tcpshort") ? M_TCPSHORT : !strcmp(argv[1], "bulk") ? M_BULK : M_DNS;
 		close(open_target(0, &ss, &len)); /* the address only */
 		if (setup(mode, &fd) < 0) {
 			perror("storm: setting up the workload");

@@ -109,6 +109,7 @@ static void ref_build(struct ref *r, const struct netspy_event *e, uint64_t seq,
 		r->d.comm = attributed ? bin(e->comm, cl) : bin(NULL, 0);
 		r->d.location = e->drop.location;
 		r->d.by_flow = attributed && (e->flags & NETSPY_F_BY_FLOW);
+		r->d.count = e->drop.count;
 		r->ev.kind_case = NETSPY__V1__EVENT__KIND_DROP;
 		r->ev.drop = &r->d;
 	}
@@ -148,6 +149,7 @@ static struct netspy_event sample(int i)
 		e.drop.reason = (uint32_t)(i % 90);
 		e.drop.ifindex = (uint32_t)(i % 4);
 		e.drop.location = 0xffffffff81000000ull + (uint64_t)i;
+		e.drop.count = i % 4 == 0 ? (uint32_t)i * 1000003u : i % 4 == 1 ? 1 : 0;
 		e.netns = 4026531840u + (uint32_t)(i % 2);
 	} else if (e.type == NETSPY_EV_DNS) {
 		e.flags = (i % 2 ? NETSPY_F_ATTRIBUTED : 0) | (i % 3 ? NETSPY_F_INGRESS : 0);
