@@ -35,9 +35,10 @@
 #define S_COUNT "{\"type\":\"integer\",\"minimum\":0}"
 #define S_STRING "{\"type\":\"string\"}"
 #define S_NUMBER "{\"type\":\"number\",\"minimum\":0}"
-#define S_STRING_OR_NULL "{\"type\":[\"string\",\"null\"]}"
-#define S_INT_OR_NULL "{\"type\":[\"integer\",\"null\"]}"
-#define S_NUMBER_OR_NULL "{\"type\":[\"number\",\"null\"]}"
+#define S_NULLABLE(t) "{\"anyOf\":[{\"type\":\"" t "\"},{\"type\":\"null\"}]}"
+#define S_STRING_OR_NULL S_NULLABLE("string")
+#define S_INT_OR_NULL S_NULLABLE("integer")
+#define S_NUMBER_OR_NULL S_NULLABLE("number")
 #define S_COUNTS "{\"type\":\"object\",\"additionalProperties\":" S_COUNT "}"
 #define S_FILTER                                                                 \
 	"{\"type\":\"object\",\"properties\":{\"pid\":" S_INT_OR_NULL            \

@@ -189,6 +189,10 @@ static void test_schema(void)
 	expect_invalid(in, "[]", "the value must be an object, not array");
 	expect_invalid(ask, "{}", "'query' is required");
 	expect_invalid("{\"type\":[\"string\",\"null\"]}", "1", "must be string or null");
+	expect_invalid("{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"null\"}]}", "1",
+		       "must be string or null, not integer");
+	expect_invalid("{\"anyOf\":[{\"type\":\"integer\",\"minimum\":1},{\"type\":\"null\"}]}",
+		       "0", "must be at least 1");
 	expect_invalid("{\"enum\":[\"a\",\"b\"]}", "\"c\"", "must be one of: \"a\", \"b\"");
 	expect_invalid("{\"type\":\"array\",\"items\":{\"type\":\"object\",\"required\":[\"x\"]}}",
 		       "[{\"x\":1},{}]", "'[1]' is missing 'x'");
