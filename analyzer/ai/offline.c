@@ -277,6 +277,17 @@ static int run_plan(struct tool_context *ctx, json_object *focus, struct offline
 		} else {
 			args = plan_args(t, focus);
 		}
+		if (tool_context_cancelled(ctx)) {
+			json_object_put(args);
+			*ret_error = strdup("the request was cancelled");
+			return -ECANCELED;
+		}
+		if (ctx->on_progress) {
+			char *m = text_printf("offline analyst: running %s", t->name);
+
+			tool_context_progress(ctx, m ? m : t->name);
+			free(m);
+		}
 		rec = json_object_new_object();
 		json_object_object_add(rec, "name", json_object_new_string(t->name));
 		json_object_object_add(rec, "arguments", json_object_get(args));

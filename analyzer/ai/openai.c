@@ -532,6 +532,18 @@ static void sleep_ms(long ms)
 		;
 }
 
+static bool be_cancelled(const struct openai *b)
+{
+	return b->base.cancelled && b->base.cancelled(b->base.cancelled_data);
+}
+
+/* libcurl calls it often while a request is in flight: a cancelled call stops the transfer. */
+static int on_xferinfo(void *opaque, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+		       curl_off_t ulnow)
+{
+	return be_cancelled(opaque) ? 1 : 0;
+}
+
 static void xfer_setup(CURL *c, const struct openai *b, struct xfer *x, const char *url,
 		       const char *body, struct curl_slist *h)
 {
@@ -549,6 +561,11 @@ static void xfer_setup(CURL *c, const struct openai *b, struct xfer *x, const ch
 	curl_easy_setopt(c, CURLOPT_HEADERDATA, x);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, x);
+	if (b->base.cancelled) {
+		curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_xferinfo);
+		curl_easy_setopt(c, CURLOPT_XFERINFODATA, (void *)b);
+		curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+	}
 }
 
 /* Runs attempts until one succeeds or fails for good. */
@@ -564,6 +581,10 @@ static int chat_attempts(struct openai *b, struct xfer *x, struct ai_reply *ret,
 
 		x->retry_after[0] = '\0';
 		rc = curl_easy_perform(x->curl);
+		if (be_cancelled(b)) {
+			*ret_error = strdup("the request was cancelled");
+			return -ECANCELED;
+		}
 		status = 0;
 		curl_easy_getinfo(x->curl, CURLINFO_RESPONSE_CODE, &status);
 		if (rc == CURLE_OK && status == 200)
@@ -587,7 +608,8 @@ static int chat_attempts(struct openai *b, struct xfer *x, struct ai_reply *ret,
 				"netspy: the model server %s; retrying in %.1f s\n",
 				rc != CURLE_OK ? "could not be reached" : "is busy or failing",
 				wait / 1000.0);
-		sleep_ms(wait);
+		for (long slept = 0; slept < wait && !be_cancelled(b); slept += 100)
+			sleep_ms(wait - slept < 100 ? wait - slept : 100);
 		xfer_free(x);
 	}
 }
