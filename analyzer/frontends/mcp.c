@@ -49,7 +49,7 @@ void mcp_server_init(struct mcp_server *s, struct tool_context *ctx)
 	memset(s, 0, sizeof(*s));
 	s->ctx = ctx;
 	s->max_result = MCP_MAX_RESULT;
-	s->log_level = MCP_LOG_NOTICE;
+	s->log_level = MCP_LOG_OFF;
 	s->update_interval_ms = MCP_UPDATE_INTERVAL_MS;
 }
 

@@ -38,6 +38,7 @@ enum mcp_level {
 	MCP_LOG_CRITICAL,
 	MCP_LOG_ALERT,
 	MCP_LOG_EMERGENCY,
+	MCP_LOG_OFF, /* until the client asks with logging/setLevel */
 };
 
 /* JSON-RPC error codes. */
