@@ -116,6 +116,20 @@ static json_object *rfc3339(uint64_t ns)
 	return json_object_new_string(buf);
 }
 
+json_object *data_oldest(const struct store *s)
+{
+	uint64_t oldest = 0, t;
+
+	if (s->conns.count)
+		oldest = store_conn_at(s, s->conns.head - s->conns.count)->ts_ns;
+	if (s->drops.count) {
+		t = store_drop_at(s, s->drops.head - s->drops.count)->ts_ns;
+		if (!oldest || t < oldest)
+			oldest = t;
+	}
+	return oldest ? rfc3339(oldest) : NULL;
+}
+
 json_object *data_result_new(struct tool_context *ctx, const struct data_args *a)
 {
 	json_object *o = json_object_new_object(), *f = json_object_new_object();

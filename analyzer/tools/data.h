@@ -103,6 +103,9 @@ json_object *json_top_endpoints(const struct store *s, const struct store_top *t
 double data_failure_rate(uint64_t failed, uint64_t total);
 /* A number printed with this many decimals (0.028, not 0.028000000000000001). */
 json_object *json_number(double v, int decimals);
+/* The time of the oldest event the store holds (RFC 3339), or JSON null when it holds none:
+ * how far back an answer can reach. */
+json_object *data_oldest(const struct store *s);
 json_object *conn_to_json(struct store *s, uint64_t abs);
 json_object *drop_to_json(struct store *s, uint64_t abs);
 void endpoint_format(const struct store_endpoint *e, char *buf, size_t len);

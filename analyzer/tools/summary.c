@@ -21,6 +21,7 @@ static int summary_run(struct tool_context *ctx, json_object *args, json_object 
 	json_object_object_add(o, "by_outcome", json_outcome_counts(st.by_outcome));
 	json_object_object_add(o, "latency_ms", json_latency(&st));
 	json_object_object_add(o, "processes", json_top_processes(s, st.processes, st.n_processes));
+	json_object_object_add(o, "data_start", data_oldest(s));
 	*ret = o;
 	return 0;
 }
@@ -65,7 +66,7 @@ const struct tool tool_get_network_summary = {
 	    "{\"type\":\"object\",\"properties\":{" OUT_COMMON ",\"total_connections\":" S_COUNT
 	    ",\"failed_connections\":" S_COUNT ",\"failure_rate\":" S_NUMBER
 	    ",\"by_protocol\":" S_COUNTS ",\"by_outcome\":" S_COUNTS ",\"latency_ms\":" S_LATENCY
-	    ",\"processes\":" S_TOP(
+	    ",\"data_start\":" S_STRING_OR_NULL ",\"processes\":" S_TOP(
 		"process") "},"
 			   "\"required\":[" OUT_COMMON_REQUIRED ",\"total_connections\","
 			   "\"failed_connections\",\"failure_rate\",\"by_protocol\",\"by_outcome\","
