@@ -199,7 +199,7 @@ json_object *json_latency(const struct store_conn_stats *st)
 	return o;
 }
 
-static void comm_string(const struct store *s, uint16_t id, char *buf, size_t len)
+void data_comm(const struct store *s, uint16_t id, char *buf, size_t len)
 {
 	size_t n;
 	const uint8_t *c = store_comm(s, id, &n);
@@ -224,7 +224,7 @@ json_object *json_top_processes(const struct store *s, const struct store_top *t
 	for (size_t i = 0; i < n; i++) {
 		char name[FMT_COMM_LEN];
 
-		comm_string(s, (uint16_t)top[i].key, name, sizeof(name));
+		data_comm(s, (uint16_t)top[i].key, name, sizeof(name));
 		json_object_array_add(a, top_entry("process", name, &top[i]));
 	}
 	return a;
@@ -284,7 +284,7 @@ json_object *conn_to_json(struct store *s, uint64_t abs)
 	bool failed;
 	int outcome;
 
-	comm_string(s, r->comm, name, sizeof(name));
+	data_comm(s, r->comm, name, sizeof(name));
 	json_object_object_add(o, "timestamp", rfc3339(r->ts_ns));
 	json_object_object_add(o, "pid", json_object_new_int64(r->pid));
 	json_object_object_add(o, "process", json_object_new_string(name));
@@ -319,7 +319,7 @@ json_object *drop_to_json(struct store *s, uint64_t abs)
 	add_endpoint(o, "source_ip", "source_port", store_endpoint(s, d->src));
 	add_endpoint(o, "destination_ip", "destination_port", store_endpoint(s, d->dst));
 	if (d->attributed) {
-		comm_string(s, d->comm, name, sizeof(name));
+		data_comm(s, d->comm, name, sizeof(name));
 		json_object_object_add(o, "pid", json_object_new_int64(d->pid));
 		json_object_object_add(o, "process", json_object_new_string(name));
 	} else {

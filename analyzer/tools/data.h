@@ -103,6 +103,8 @@ json_object *json_top_endpoints(const struct store *s, const struct store_top *t
 double data_failure_rate(uint64_t failed, uint64_t total);
 /* A number printed with this many decimals (0.028, not 0.028000000000000001). */
 json_object *json_number(double v, int decimals);
+/* A process name id as printable text (FMT_COMM_LEN bytes are enough). */
+void data_comm(const struct store *s, uint16_t id, char *buf, size_t len);
 /* The time of the oldest event the store holds (RFC 3339), or JSON null when it holds none:
  * how far back an answer can reach. */
 json_object *data_oldest(const struct store *s);
