@@ -26,6 +26,7 @@ char LICENSE[] SEC("license") = "GPL";
 /* Linux 6.2+. Weak: on older kernels libbpf leaves it unresolved, and netspyd loads the programs
  * that do not call it (see the attach table in collectord/probes.c). */
 extern void *bpf_cast_to_kern_ctx(void *obj) __ksym __weak;
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym __weak;
 
 /* Set by netspyd before load. */
 const volatile __u64 wakeup_bytes = 1 << 20;	 /* wake the reader once this much is queued */
@@ -90,6 +91,11 @@ struct owner_hint {
 	__u8 family; /* 0: no connect to report a route failure for */
 	__u16 dport; /* host order */
 	__u32 daddr[4];
+	/* The UDP connect whose flow tuple was recorded last (udp_flow_seen()): its socket and
+	 * destination, so that a socket connecting again and again to one place records it once. */
+	__u64 flow_cookie;
+	__u32 flow_daddr;
+	__u16 flow_dport;
 };
 
 struct {
@@ -464,34 +470,71 @@ int sample_clock(void *ctx)
 	return 0;
 }
 
+/* The verdict of the cgroup programs that ran before this one on this connect: 0, or the negative
+ * errno connect() will return (-EPERM when one of them refused it). netspy's hooks sit on the
+ * cgroup2 root, and a connect runs its cgroup's programs first and the root's last, so another
+ * program's refusal (a firewall, a sandbox) is known here. With the 6.2 kfuncs the verdict is two
+ * loads from the run context; before, the bpf_get_retval() helper (5.18); before that, unknown. */
+static __always_inline int earlier_verdict(bool kern_ctx)
+{
+	struct bpf_cg_run_ctx *rc;
+
+	if (kern_ctx) {
+		rc = bpf_rdonly_cast(bpf_get_current_task_btf()->bpf_ctx,
+				     bpf_core_type_id_kernel(struct bpf_cg_run_ctx));
+		return rc->retval;
+	}
+	if (bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_get_retval))
+		return bpf_get_retval();
+	return 0;
+}
+
+static __always_inline void route_failed(__u8 family, const __u32 d[4], __u16 dport, int err,
+					 bool final);
+
+/* A connect that an earlier cgroup program refused fails inside the syscall with its errno: its
+ * report goes the way of a failed route lookup, after the connect record is committed. */
+static __always_inline void connect_hook(struct bpf_sock_addr *ctx, __u8 family, bool kern_ctx)
+{
+	__u32 d[4];
+	int verdict;
+
+	emit_connect(ctx, family, kern_ctx);
+	verdict = earlier_verdict(kern_ctx);
+	if (verdict < 0 && verdict >= -4095) {
+		connect_daddr(ctx, family, d);
+		route_failed(family, d, bpf_ntohs((__u16)ctx->user_port), -verdict, true);
+	}
+}
+
 /* A cgroup hook must never change what the connect does: always allow (return 1). Two variants of
  * each: netspyd loads the first on kernels with bpf_cast_to_kern_ctx (6.2+), the _compat one
  * elsewhere. */
 SEC("cgroup/connect4")
 int cgroup_connect4(struct bpf_sock_addr *ctx)
 {
-	emit_connect(ctx, AF_INET, true);
+	connect_hook(ctx, AF_INET, true);
 	return 1;
 }
 
 SEC("cgroup/connect6")
 int cgroup_connect6(struct bpf_sock_addr *ctx)
 {
-	emit_connect(ctx, AF_INET6, true);
+	connect_hook(ctx, AF_INET6, true);
 	return 1;
 }
 
 SEC("cgroup/connect4")
 int cgroup_connect4_compat(struct bpf_sock_addr *ctx)
 {
-	emit_connect(ctx, AF_INET, false);
+	connect_hook(ctx, AF_INET, false);
 	return 1;
 }
 
 SEC("cgroup/connect6")
 int cgroup_connect6_compat(struct bpf_sock_addr *ctx)
 {
-	emit_connect(ctx, AF_INET6, false);
+	connect_hook(ctx, AF_INET6, false);
 	return 1;
 }
 
@@ -747,6 +790,58 @@ static __always_inline void route_failed(__u8 family, const __u32 d[4], __u16 dp
 	submit(e, NETSPY_CNT_OUTCOME);
 }
 
+/* A route lookup that succeeded, in the connecting thread, for the UDP connect under way on this
+ * CPU (the hint's): the lookup made once the socket has its local port and address gives the
+ * flow tuple, recorded once per socket and destination, so that its packets that lose their
+ * socket on the way (loopback, a veth into a local namespace) are still attributed, as TCP's are
+ * (sockops). Every other lookup of the machine returns after a few loads from this CPU's hint.
+ * Addresses and ports are read with plain loads (tp_btf arguments are BTF pointers). */
+static __noinline void record_udp_flow(struct owner_hint *hint, __u32 family, const __u32 *saddr,
+					__u32 sport)
+{
+	struct flow_key key = {};
+	__u64 cookie = hint->cookie;
+
+	key.family = (__u8)family;
+	key.proto = IPPROTO_UDP;
+	key.sport = (__u16)sport;
+	key.dport = hint->dport;
+	if (family == AF_INET) {
+		__builtin_memcpy(key.saddr, saddr, 4);
+		__builtin_memcpy(key.daddr, hint->daddr, 4);
+	} else {
+		/* IPv6 looks the route up once, before it picks the source address of an unbound
+		 * socket: such a flow is recorded with the unspecified source (flow_owner()). */
+		__builtin_memcpy(key.saddr, saddr, 16);
+		__builtin_memcpy(key.daddr, hint->daddr, 16);
+	}
+	bpf_map_update_elem(&flows, &key, &cookie, BPF_ANY);
+	hint->flow_cookie = cookie;
+	hint->flow_daddr = hint->daddr[0];
+	hint->flow_dport = hint->dport;
+}
+
+static __always_inline void udp_flow_seen(__u8 family, const __u32 *daddr, const __u32 *saddr,
+					  __be16 dport, __be16 sport)
+{
+	struct owner_hint *hint;
+	__u32 zero = 0, d0;
+
+	hint = bpf_map_lookup_elem(&owner_hints, &zero);
+	if (!hint || hint->proto != IPPROTO_UDP || hint->family != family)
+		return;
+	d0 = daddr[0];
+	if (hint->flow_cookie == hint->cookie && hint->flow_daddr == d0 &&
+	    hint->flow_dport == hint->dport)
+		return;
+	if (!sport || hint->dport != bpf_ntohs(dport) || hint->daddr[0] != d0 ||
+	    hint->tid != (__u32)bpf_get_current_task_btf()->pid)
+		return;
+	if (family == AF_INET && !saddr[0])
+		return; /* the lookup that picks the source comes next */
+	record_udp_flow(hint, family, saddr, bpf_ntohs(sport));
+}
+
 /* IPv4 route lookups. err is the lookup's: -EAGAIN is "no route in this table", final (the
  * connect fails with ENETUNREACH) unless policy routing may try another table; an unreachable,
  * prohibit or blackhole route fails the connect with EHOSTUNREACH, EACCES or EINVAL. Every lookup
@@ -759,7 +854,12 @@ int BPF_PROG(tp_fib_table_lookup, u32 tb_id, const struct flowi4 *flp,
 	__u32 d[4] = {};
 	bool final = true;
 
-	if (!err || err < -4095)
+	if (!err) {
+		udp_flow_seen(AF_INET, &flp->daddr, &flp->saddr, flp->uli.ports.dport,
+			      flp->uli.ports.sport);
+		return 0;
+	}
+	if (err < -4095)
 		return 0;
 	if (err == -EAGAIN) {
 		task = bpf_get_current_task_btf();
@@ -792,8 +892,11 @@ int BPF_PROG(tp_fib6_table_lookup, const struct net *net, const struct fib6_resu
 		err = EACCES;
 	else if (type == RTN_BLACKHOLE)
 		err = EINVAL;
-	else
+	else {
+		udp_flow_seen(AF_INET6, flp->daddr.in6_u.u6_addr32, flp->saddr.in6_u.u6_addr32,
+			      flp->uli.ports.dport, flp->uli.ports.sport);
 		return 0;
+	}
 	if (table && BPF_CORE_READ(table, tb6_id) == RT6_TABLE_LOCAL)
 		return 0;
 	BPF_CORE_READ_INTO(&d, flp, daddr.in6_u.u6_addr32);
@@ -969,6 +1072,14 @@ static __always_inline bool flow_owner(const struct netspy_event *e, __u64 *ret_
 		__builtin_memcpy(key.daddr, e->saddr, 16);
 		c = bpf_map_lookup_elem(&flows, &key);
 	}
+	if (!c && key.proto == IPPROTO_UDP && key.family == AF_INET6) {
+		/* A UDP socket's IPv6 flow recorded before its source address was chosen. */
+		key.sport = e->sport;
+		key.dport = e->dport;
+		__builtin_memset(key.saddr, 0, 16);
+		__builtin_memcpy(key.daddr, e->daddr, 16);
+		c = bpf_map_lookup_elem(&flows, &key);
+	}
 	if (!c)
 		return false;
 	*ret_cookie = *c;
@@ -1015,7 +1126,8 @@ int tp_kfree_skb(__u64 *ctx)
 	/* The key from the stack: Linux 6.1's verifier takes map keys only from the stack or a
 	 * map, not from ring-buffer memory. */
 	o = cookie ? bpf_map_lookup_elem(&owners, &cookie) : NULL;
-	if (!o && e->ip_proto == IPPROTO_TCP && flow_owner(e, &cookie)) {
+	if (!o && (e->ip_proto == IPPROTO_TCP || e->ip_proto == IPPROTO_UDP) &&
+	    flow_owner(e, &cookie)) {
 		o = bpf_map_lookup_elem(&owners, &cookie);
 		if (o)
 			e->flags |= NETSPY_F_BY_FLOW;

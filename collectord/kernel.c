@@ -15,7 +15,7 @@ static const struct kernel_feature_info infos[KERNEL_F_MAX] = {
 				    "5.14", true, NULL },
 	[KERNEL_F_DROP_REASON] = { "drop_reason", "drop reasons in the kfree_skb tracepoint",
 				   "5.17", false, "packet drops are not traced" },
-	[KERNEL_F_KERN_CTX] = { "kern_ctx", "the bpf_cast_to_kern_ctx kfunc", "6.2", false,
+	[KERNEL_F_KERN_CTX] = { "kern_ctx", "the bpf_cast_to_kern_ctx and bpf_rdonly_cast kfuncs", "6.2", false,
 				"the connect hooks read the socket cookie through a helper call "
 				"(slower)" },
 	[KERNEL_F_RX_SK] = { "rx_sk", "the receiving socket in the kfree_skb tracepoint", "6.12",
@@ -89,7 +89,8 @@ void kernel_probe(const struct btf *btf, const char *hide, struct kernel_feature
 	ret->has[KERNEL_F_SYSCALL_PROG] = enum_has(btf, "bpf_prog_type", "BPF_PROG_TYPE_SYSCALL");
 	ret->has[KERNEL_F_DROP_REASON] = args >= 4;
 	ret->has[KERNEL_F_KERN_CTX] =
-	    btf__find_by_name_kind(btf, "bpf_cast_to_kern_ctx", BTF_KIND_FUNC) >= 0;
+	    btf__find_by_name_kind(btf, "bpf_cast_to_kern_ctx", BTF_KIND_FUNC) >= 0 &&
+	    btf__find_by_name_kind(btf, "bpf_rdonly_cast", BTF_KIND_FUNC) >= 0;
 	ret->has[KERNEL_F_RX_SK] = args >= 5;
 	for (int f = 0; f < KERNEL_F_MAX; f++)
 		if (hidden(hide, infos[f].key))

@@ -14,7 +14,7 @@ enum kernel_feature {
 	KERNEL_F_TASK_BTF,     /* bpf_get_current_task_btf (5.11): the connect hooks */
 	KERNEL_F_SYSCALL_PROG, /* BPF_PROG_TYPE_SYSCALL (5.14): the clock sample for UDP connects */
 	KERNEL_F_DROP_REASON,  /* kfree_skb passes the drop reason (5.17): drop tracing */
-	KERNEL_F_KERN_CTX, /* the bpf_cast_to_kern_ctx kfunc (6.2): the connect hooks' fast path */
+	KERNEL_F_KERN_CTX, /* bpf_cast_to_kern_ctx, bpf_rdonly_cast (6.2): the connect hooks' fast path */
 	KERNEL_F_RX_SK,	   /* kfree_skb passes the receiving socket (6.12): more drops attributed */
 	KERNEL_F_MAX,
 };

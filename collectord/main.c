@@ -548,7 +548,7 @@ static int setup(struct daemon *d)
 		.stall_timeout_s = d->cfg.stall_timeout_s,
 		.check_peers = d->cfg.check_peers,
 	};
-	const char *why = NULL;
+	char *why = NULL;
 	int r;
 
 	r = resolve_group(d->cfg.group, &so.gid);
@@ -564,11 +564,13 @@ static int setup(struct daemon *d)
 		return r;
 	}
 	update_clock_offset(d);
-	r = probes_init(&d->probes, &po);
+	r = probes_init(&d->probes, &po, &why);
 	if (r < 0) {
-		log_err("%s%s", d->probes.error,
+		log_err("%s%s", why ? why : strerror(-r),
 			r == -EPERM ? " (netspyd needs root, or at least CAP_BPF, CAP_PERFMON and "
 				      "CAP_NET_ADMIN)" : "");
+		free(why);
+		why = NULL;
 		return r;
 	}
 	log_kernel(d);
@@ -590,7 +592,9 @@ static int setup(struct daemon *d)
 	}
 	r = server_init(&d->srv, &so, d->epfd, &d->bl, d->names, fill_stats, d, &why);
 	if (r < 0) {
-		log_err("socket %s: %s: %s", d->cfg.socket_path, why, strerror(-r));
+		log_err("socket %s: %s: %s", d->cfg.socket_path, why ? why : "setting up",
+			strerror(-r));
+		free(why);
 		return r;
 	}
 	check_socket_group(d->cfg.socket_path, so.gid, d->cfg.group);

@@ -3,6 +3,7 @@
  * the route lookup tracepoints and tp_btf/kfree_skb;
  * per-CPU connect rings and one ring buffer, drained in batches. */
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -134,10 +135,23 @@ static int drain_conn_ring(struct probes *p, int cpu)
 	return n;
 }
 
+/* Keeps what failed (malloc'd; NULL when out of memory) until probes_init hands it to its caller,
+ * and returns err, the errno read before anything could change it. */
+static int __attribute__((format(printf, 3, 4))) failf(struct probes *p, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	free(p->error);
+	va_start(ap, fmt);
+	if (vasprintf(&p->error, fmt, ap) < 0)
+		p->error = NULL;
+	va_end(ap);
+	return err;
+}
+
 static int fail(struct probes *p, int err, const char *what)
 {
-	snprintf(p->error, sizeof(p->error), "%s: %s", what, strerror(-err));
-	return err;
+	return failf(p, err, "%s: %s", what, strerror(-err));
 }
 
 /* How a program is attached. */
@@ -256,26 +270,22 @@ static int check_kernel(struct probes *p, const struct probes_opts *o)
 
 	p->btf = btf__load_vmlinux_btf();
 	if (!p->btf) {
-		int err = -errno;
-
-		snprintf(p->error, sizeof(p->error),
-			 "this kernel provides no BTF type information (/sys/kernel/btf/vmlinux "
-			 "is missing or unreadable): netspyd needs a kernel built with "
-			 "CONFIG_DEBUG_INFO_BTF=y, which provides it since Linux 5.4, and Linux %s "
-			 "or newer",
-			 KERNEL_MIN_VERSION);
-		return err;
+		return failf(p, -errno,
+			     "this kernel provides no BTF type information (/sys/kernel/btf/vmlinux "
+			     "is missing or unreadable): netspyd needs a kernel built with "
+			     "CONFIG_DEBUG_INFO_BTF=y, which provides it since Linux 5.4, and Linux "
+			     "%s or newer",
+			     KERNEL_MIN_VERSION);
 	}
 	kernel_probe(p->btf, o->hide_features, &p->features);
 	missing = kernel_missing_required(&p->features);
 	if (missing != KERNEL_F_MAX) {
 		const struct kernel_feature_info *fi = kernel_feature_info(missing);
 
-		snprintf(p->error, sizeof(p->error),
-			 "this kernel lacks %s, which arrived in Linux %s: netspyd needs Linux %s "
-			 "or newer",
-			 fi->what, fi->since, KERNEL_MIN_VERSION);
-		return -EOPNOTSUPP;
+		return failf(p, -EOPNOTSUPP,
+			     "this kernel lacks %s, which arrived in Linux %s: netspyd needs Linux "
+			     "%s or newer",
+			     fi->what, fi->since, KERNEL_MIN_VERSION);
 	}
 	p->drops = o->drops && p->features.has[KERNEL_F_DROP_REASON];
 	return 0;
@@ -341,7 +351,7 @@ static int map_conn_rings(struct probes *p)
 	return 0;
 }
 
-int probes_init(struct probes *p, const struct probes_opts *o)
+static int init_steps(struct probes *p, const struct probes_opts *o)
 {
 	int err;
 
@@ -379,8 +389,21 @@ int probes_init(struct probes *p, const struct probes_opts *o)
 	return map_conn_rings(p);
 }
 
+int probes_init(struct probes *p, const struct probes_opts *o, char **ret_error)
+{
+	int err = init_steps(p, o);
+
+	if (err < 0) {
+		*ret_error = p->error;
+		p->error = NULL;
+	}
+	return err;
+}
+
 void probes_fini(struct probes *p)
 {
+	free(p->error);
+	p->error = NULL;
 	ring_buffer__free(p->rb);
 	p->rb = NULL;
 	if (p->conn_ring)

@@ -56,16 +56,17 @@ struct probes {
 	int cgroup_fd;
 	int ncpus;
 	char cgroup_path[PATH_MAX];
-	char error[256]; /* what failed, for the caller to log */
+	char *error; /* what failed, until probes_init hands it over */
 	probes_event_fn on_event;
 	void *ctx;
 };
 
 /* Checks the kernel (BTF, then the features of collectord/kernel.h), then opens, loads and
- * attaches every program the attach table wants on this kernel. Returns 0 or -errno with p->error
- * describing the step that failed (-EOPNOTSUPP: the kernel lacks a required feature, named there);
- * p is always safe to pass to probes_fini(). */
-int probes_init(struct probes *p, const struct probes_opts *o);
+ * attaches every program the attach table wants on this kernel. Returns 0 or -errno with
+ * *ret_error (malloc'd, to free; NULL when out of memory) describing the step that failed
+ * (-EOPNOTSUPP: the kernel lacks a required feature, named there); p is always safe to pass to
+ * probes_fini(). */
+int probes_init(struct probes *p, const struct probes_opts *o, char **ret_error);
 /* Detaches everything (links are closed, so nothing stays attached). Accepts a zeroed struct. */
 void probes_fini(struct probes *p);
 /* Slots per CPU in the connect rings for a budget of ringbuf_bytes: the largest power of two that

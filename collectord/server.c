@@ -84,57 +84,49 @@ static int check_stale(const char *path)
 	return 0;
 }
 
-static int listen_on(struct server *s, const char **ret_why)
+/* Sets what failed (malloc'd; NULL when out of memory) and returns r, an errno read by the caller
+ * before anything could change it. */
+static int fail(char **ret_error, const char *what, int r)
+{
+	*ret_error = strdup(what);
+	return r;
+}
+
+static int listen_on(struct server *s, char **ret_error)
 {
 	struct sockaddr_un a = { .sun_family = AF_UNIX };
 	mode_t old;
 	int r;
 
-	if (strlen(s->o.path) >= sizeof(a.sun_path)) {
-		*ret_why = "socket path too long";
-		return -ENAMETOOLONG;
-	}
+	if (strlen(s->o.path) >= sizeof(a.sun_path))
+		return fail(ret_error, "socket path too long", -ENAMETOOLONG);
 	snprintf(a.sun_path, sizeof(a.sun_path), "%s", s->o.path);
 	r = check_stale(s->o.path);
-	if (r == -EADDRINUSE) {
-		*ret_why = "another netspyd is already listening on the socket";
-		return r;
-	}
-	if (r < 0) {
-		*ret_why = "the socket path exists and is not a stale socket";
-		return r;
-	}
+	if (r == -EADDRINUSE)
+		return fail(ret_error, "another netspyd is already listening on the socket", r);
+	if (r < 0)
+		return fail(ret_error, "the socket path exists and is not a stale socket", r);
 	s->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (s->fd < 0) {
-		*ret_why = "creating the socket";
-		return -errno;
-	}
+	if (s->fd < 0)
+		return fail(ret_error, "creating the socket", -errno);
 	/* Create the file with no access for others from the start: no window where it is open. */
 	old = umask(0177);
 	r = bind(s->fd, (struct sockaddr *)&a, sizeof(a));
 	umask(old);
-	if (r < 0) {
-		*ret_why = "binding the socket (does its directory exist?)";
-		return -errno;
-	}
-	if (chown(s->o.path, 0, s->o.gid) < 0 && errno != EPERM) {
-		*ret_why = "setting the socket's group";
-		return -errno;
-	}
-	if (chmod(s->o.path, s->o.mode) < 0) {
-		*ret_why = "setting the socket's mode";
-		return -errno;
-	}
-	if (listen(s->fd, 128) < 0) {
-		*ret_why = "listening on the socket";
-		return -errno;
-	}
+	if (r < 0)
+		return fail(ret_error, "binding the socket (does its directory exist?)", -errno);
+	if (chown(s->o.path, 0, s->o.gid) < 0 && errno != EPERM)
+		return fail(ret_error, "setting the socket's group", -errno);
+	if (chmod(s->o.path, s->o.mode) < 0)
+		return fail(ret_error, "setting the socket's mode", -errno);
+	if (listen(s->fd, 128) < 0)
+		return fail(ret_error, "listening on the socket", -errno);
 	return 0;
 }
 
 int server_init(struct server *s, const struct server_opts *o, int epfd, struct backlog *bl,
 		const struct dropnames *names, server_stats_fn stats, void *stats_ctx,
-		const char **ret_why)
+		char **ret_error)
 {
 	struct epoll_event ev = { .events = EPOLLIN };
 	int r;
@@ -148,14 +140,12 @@ int server_init(struct server *s, const struct server_opts *o, int epfd, struct 
 	s->names = names;
 	s->stats = stats;
 	s->stats_ctx = stats_ctx;
-	r = listen_on(s, ret_why);
+	r = listen_on(s, ret_error);
 	if (r < 0)
 		return r;
 	ev.data.ptr = &s->w;
-	if (epoll_ctl(epfd, EPOLL_CTL_ADD, s->fd, &ev) < 0) {
-		*ret_why = "watching the socket";
-		return -errno;
-	}
+	if (epoll_ctl(epfd, EPOLL_CTL_ADD, s->fd, &ev) < 0)
+		return fail(ret_error, "watching the socket", -errno);
 	return 0;
 }
 
@@ -510,16 +500,18 @@ static void read_client(struct client *c)
 	}
 	while (c->state != CLIENT_CLOSING && (r = frame_reader_next(&c->in, &p, &len)) != 0) {
 		Netspy__V1__ClientMessage *m;
-		const char *why = "frame larger than the protocol allows";
+		char *error = NULL;
 
-		if (r < 0 || netspy_decode_client(p, len, &m, &why) < 0) {
+		if (r < 0 || netspy_decode_client(p, len, &m, &error) < 0) {
+			struct client_fields f;
+			const char *why = error ? error : "invalid message";
 			char msg[160];
 
-			if (r == -EBADMSG)
-				why = "empty frame";
-			struct client_fields f;
-
+			if (r < 0)
+				why = r == -EBADMSG ? "empty frame"
+						    : "frame larger than the protocol allows";
 			snprintf(msg, sizeof(msg), "malformed request: %s", why);
+			free(error);
 			log_record(LOG_WARNING, MSGID_CLIENT_DISCONNECTED, client_fields(&f, c, NULL),
 				   "client %" PRIu64 " (uid %u, pid %d) disconnected: %s", c->id,
 				   (unsigned)c->uid, (int)c->pid, msg);

@@ -64,10 +64,10 @@ struct server {
 };
 
 /* Binds and listens (replacing a stale socket, refusing to replace a live one) and registers with
- * epfd. Returns 0 or -errno; *ret_why says what failed. */
+ * epfd. Returns 0 or -errno; *ret_error (malloc'd, to free) says what failed. */
 int server_init(struct server *s, const struct server_opts *o, int epfd, struct backlog *bl,
 		const struct dropnames *names, server_stats_fn stats, void *stats_ctx,
-		const char **ret_why);
+		char **ret_error);
 /* Says goodbye to every client, closes and unlinks the socket. */
 void server_fini(struct server *s);
 /* Handles readiness of the listening socket or of a client. */

@@ -62,13 +62,14 @@ static void recheck_client(const Netspy__V1__ClientMessage *m)
 {
 	struct nbuf b = { 0 };
 	Netspy__V1__ClientMessage *again = NULL;
-	const char *why = NULL;
+	char *why = NULL;
 
 	if (!has_unknown(&m->base) && frame_append(&b, &m->base, NETSPY_MAX_CLIENT_FRAME) == 0) {
 		check(netspy_decode_client(b.data + NETSPY_FRAME_HEADER_SIZE,
 					   b.len - NETSPY_FRAME_HEADER_SIZE, &again, &why) == 0);
 		netspy__v1__client_message__free_unpacked(again, NULL);
 	}
+	free(why);
 	nbuf_free(&b);
 }
 
@@ -76,13 +77,14 @@ static void recheck_server(const Netspy__V1__ServerMessage *m)
 {
 	struct nbuf b = { 0 };
 	Netspy__V1__ServerMessage *again = NULL;
-	const char *why = NULL;
+	char *why = NULL;
 
 	if (!has_unknown(&m->base) && frame_append(&b, &m->base, NETSPY_MAX_SERVER_FRAME) == 0) {
 		check(netspy_decode_server(b.data + NETSPY_FRAME_HEADER_SIZE,
 					   b.len - NETSPY_FRAME_HEADER_SIZE, &again, &why) == 0);
 		netspy__v1__server_message__free_unpacked(again, NULL);
 	}
+	free(why);
 	nbuf_free(&b);
 }
 
@@ -90,7 +92,7 @@ static void decode_both_ways(const uint8_t *p, size_t len)
 {
 	Netspy__V1__ClientMessage *cm = NULL;
 	Netspy__V1__ServerMessage *sm = NULL;
-	const char *why = NULL;
+	char *why = NULL;
 
 	if (netspy_decode_client(p, len, &cm, &why) == 0) {
 		recheck_client(cm);
@@ -98,6 +100,7 @@ static void decode_both_ways(const uint8_t *p, size_t len)
 	} else {
 		check(why != NULL);
 	}
+	free(why);
 	why = NULL;
 	if (netspy_decode_server(p, len, &sm, &why) == 0) {
 		recheck_server(sm);
@@ -105,6 +108,7 @@ static void decode_both_ways(const uint8_t *p, size_t len)
 	} else {
 		check(why != NULL);
 	}
+	free(why);
 }
 
 /* Takes every complete frame out of the reader; returns 0, or the reader's error. */

@@ -308,25 +308,32 @@ static const char *server_invalid(const Netspy__V1__ServerMessage *m)
 	}
 }
 
+/* The reason a frame was refused, for the caller to free; NULL when out of memory ("no detail"). */
+static void set_error(char **ret_error, const char *why)
+{
+	if (ret_error)
+		*ret_error = strdup(why);
+}
+
 int netspy_decode_client(const uint8_t *data, size_t len, Netspy__V1__ClientMessage **ret_msg,
-			 const char **ret_why)
+			 char **ret_error)
 {
 	Netspy__V1__ClientMessage *m;
 	const char *why;
 
 	if (len > NETSPY_MAX_CLIENT_FRAME) {
-		*ret_why = "frame too large";
+		set_error(ret_error, "frame too large");
 		return -EBADMSG;
 	}
 	m = netspy__v1__client_message__unpack(NULL, len, data);
 	if (!m) {
-		*ret_why = "not a valid protobuf ClientMessage";
+		set_error(ret_error, "not a valid protobuf ClientMessage");
 		return -EBADMSG;
 	}
 	why = client_invalid(m);
 	if (why) {
 		netspy__v1__client_message__free_unpacked(m, NULL);
-		*ret_why = why;
+		set_error(ret_error, why);
 		return -EBADMSG;
 	}
 	*ret_msg = m;
@@ -334,30 +341,30 @@ int netspy_decode_client(const uint8_t *data, size_t len, Netspy__V1__ClientMess
 }
 
 int netspy_decode_server(const uint8_t *data, size_t len, Netspy__V1__ServerMessage **ret_msg,
-			 const char **ret_why)
+			 char **ret_error)
 {
-	return netspy_decode_server_alloc(data, len, NULL, ret_msg, ret_why);
+	return netspy_decode_server_alloc(data, len, NULL, ret_msg, ret_error);
 }
 
 int netspy_decode_server_alloc(const uint8_t *data, size_t len, ProtobufCAllocator *alloc,
-			       Netspy__V1__ServerMessage **ret_msg, const char **ret_why)
+			       Netspy__V1__ServerMessage **ret_msg, char **ret_error)
 {
 	Netspy__V1__ServerMessage *m;
 	const char *why;
 
 	if (len > NETSPY_MAX_SERVER_FRAME) {
-		*ret_why = "frame too large";
+		set_error(ret_error, "frame too large");
 		return -EBADMSG;
 	}
 	m = netspy__v1__server_message__unpack(alloc, len, data);
 	if (!m) {
-		*ret_why = "not a valid protobuf ServerMessage";
+		set_error(ret_error, "not a valid protobuf ServerMessage");
 		return -EBADMSG;
 	}
 	why = server_invalid(m);
 	if (why) {
 		netspy__v1__server_message__free_unpacked(m, alloc);
-		*ret_why = why;
+		set_error(ret_error, why);
 		return -EBADMSG;
 	}
 	*ret_msg = m;

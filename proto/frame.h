@@ -66,16 +66,17 @@ int frame_reader_next(struct frame_reader *r, const uint8_t **ret_payload, size_
 size_t frame_reader_pending(const struct frame_reader *r);
 
 /* Unpack and validate. Return 0 and a message to free with the matching _free_unpacked(), or
- * -EBADMSG when the bytes do not unpack or a field is out of bounds; *ret_why then says which. */
+ * -EBADMSG when the bytes do not unpack or a field is out of bounds; *ret_error (malloc'd, for the
+ * caller to free; NULL when out of memory) then says which. */
 int netspy_decode_client(const uint8_t *data, size_t len, Netspy__V1__ClientMessage **ret_msg,
-			 const char **ret_why);
+			 char **ret_error);
 int netspy_decode_server(const uint8_t *data, size_t len, Netspy__V1__ServerMessage **ret_msg,
-			 const char **ret_why);
+			 char **ret_error);
 
 /* The same with a protobuf-c allocator (NULL: malloc), for clients that decode many messages
  * into an arena; free the message with the same allocator. */
 int netspy_decode_server_alloc(const uint8_t *data, size_t len, ProtobufCAllocator *alloc,
-			       Netspy__V1__ServerMessage **ret_msg, const char **ret_why);
+			       Netspy__V1__ServerMessage **ret_msg, char **ret_error);
 
 /* Validation of one event (used by netspy_decode_server, exposed for tests). NULL when valid,
  * else a static string saying what is wrong. */

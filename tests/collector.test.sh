@@ -75,12 +75,19 @@ check_eq "NO_SOCKET drops for the 2 IPv4 datagrams to the closed port" 2 \
 	"$(count "$T/all.json" "e['kind']=='drop' and e['reason']=='NO_SOCKET' and e['protocol']=='UDP' and e['family']=='IPv4' and e['destination_port']==$port")"
 check_eq "NO_SOCKET drop for the IPv6 datagram" 1 \
 	"$(count "$T/all.json" "e['kind']=='drop' and e['reason']=='NO_SOCKET' and e['protocol']=='UDP' and e['family']=='IPv6' and e['destination_port']==$port")"
-# The SYNs lost their socket crossing loopback: their flow tuple still names the connect that sent
-# them. The datagrams' flows are not tracked: their owner stays unknown, and says so.
+# The SYNs and the datagrams lost their socket crossing loopback: their flow tuple still names the
+# connect that sent them (TCP from sockops, UDP from the connect's route lookup).
 check_eq "the refused SYNs' drops name their sender, by flow tuple" 0 \
 	"$(count "$T/all.json" "e['kind']=='drop' and e['protocol']=='TCP' and e['destination_port']==$port and not (e['process'] in ('nsc-refused','nsc-nonblock') and e['by_flow'])")"
-check_eq "drops without a known socket owner say so (process null)" 0 \
-	"$(count "$T/all.json" "e['kind']=='drop' and e['protocol']=='UDP' and e['destination_port']==$port and e['process'] is not None")"
+check_eq "the datagrams' drops name their sender (IPv4 and IPv6), by flow tuple" "2 1" \
+	"$(count "$T/all.json" "e['kind']=='drop' and e['protocol']=='UDP' and e['destination_port']==$port and e['process']=='nsc-udp4' and e['by_flow']") $(count "$T/all.json" "e['kind']=='drop' and e['protocol']=='UDP' and e['destination_port']==$port and e['process']=='nsc-ipv6' and e['by_flow']")"
+# An unconnected sendto() has no flow tuple on record, and its packet no socket at the receiver:
+# its owner stays unknown, and says so.
+dump_start "$T/unconnected.json" drops
+python3 -c 'import socket, sys; socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b"x", ("127.0.0.1", int(sys.argv[1])))' "$port"
+dump_stop "$T/unconnected.json"
+check_eq "a drop without a known socket owner says so (process null, not by flow)" "1 1" \
+	"$(count "$T/unconnected.json" "e['kind']=='drop' and e['protocol']=='UDP' and e['destination_port']==$port") $(count "$T/unconnected.json" "e['kind']=='drop' and e['protocol']=='UDP' and e['destination_port']==$port and e['process'] is None and not e['by_flow']")"
 
 # --- drops on a server's accepted connection name the server ---------------------------------
 # An accepted socket passes neither the connect nor the bind hook: it inherits the owner of the
@@ -159,7 +166,9 @@ generated=$("$storm" udp-storm 127.0.0.1 "$port" 2)
 generated=${generated#connects=}
 wait "$counter"
 read -r c _ _ kl cl < <(sed 's/[a-z_]*=//g' "$T/storm.out")
-check_ge "the storm made connects" 100000 "$generated"
+# Enough to overflow the stuck client many times over (its socket buffer holds a few thousand
+# events), however busy the machine is.
+check_ge "the storm made connects" 50000 "$generated"
 check_eq "a reading client got every storm event despite a client that never reads" \
 	"$generated" "$((c + kl))"
 check_eq "the reading client lost nothing on its side" 0 "$cl"

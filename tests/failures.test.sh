@@ -67,6 +67,37 @@ check_eq "list: the 2 broadcast connects failed inside connect() (error), the th
 	"error True True 10.77.0.255;error True True 10.77.0.255;sent False False 10.77.0.2" \
 	"$(jq_py "$T/bcast.list" '";".join("%s %s %s %s" % (e["outcome"], e["failed"], e["in_connect"], e["destination_ip"]) for e in sorted(J["events"], key=lambda e: e["destination_ip"], reverse=True))')"
 
+# --- refused by another cgroup program (a sandbox's or container's firewall): EPERM ------------
+# deny_connect attaches programs refusing every connect to a cgroup of its own; netspy's, on the
+# cgroup2 root, run after them and read their verdict.
+CG2=$(findmnt -n -t cgroup2 -o TARGET | head -1)
+deny_scenario() { # LABEL
+	local gen out
+	gen=$(unique_gen nsdenied)
+	dump_start "$T/denied-$1.json" comm nsdenied
+	"$NETSPY_TESTS_BIN/deny_connect" "$CG2/netspy-test-deny-$$" bash -c \
+		"'$gen' tcp 127.0.0.1 7 2; '$gen' udp 127.0.0.1 53 1; '$gen' tcp ::1 7 1" >"$T/denied-$1.out"
+	dump_stop "$T/denied-$1.json"
+	check_eq "$1: the client saw its connects refused" "ok=0 refused=0 other=2;ok=0;ok=0 refused=0 other=1" \
+		"$(paste -sd';' "$T/denied-$1.out")"
+	check_eq "$1: 3 TCP connects (2 IPv4, 1 IPv6) error EPERM inside the syscall" 3 \
+		"$(count "$T/denied-$1.json" "e['kind']=='tcp_outcome' and e['protocol']=='TCP' and e['outcome']=='error' and e['errno']==1 and e['in_connect'] and e['process']=='nsdenied'")"
+	check_eq "$1: the UDP connect error EPERM, not sent" 1 \
+		"$(count "$T/denied-$1.json" "e['kind']=='tcp_outcome' and e['protocol']=='UDP' and e['outcome']=='error' and e['errno']==1 and e['in_connect']")"
+	check_eq "$1: no TCP connect left pending" 0 "$(unresolved "$T/denied-$1.json")"
+}
+if [ -n "$CG2" ]; then
+	deny_scenario default
+	ctl list --process nsdenied --duration 300 --json >"$T/denied.list"
+	check_eq "list: 4 connects failed inside connect() with EPERM" 4 \
+		"$(jq_py "$T/denied.list" 'sum(1 for e in J["events"] if e["failed"] and e["in_connect"] and e["errno"] == "EPERM")')"
+	ctl --offline ask "why can't nsdenied connect?" --duration 300 --json >"$T/denied.ask"
+	check "ask (offline): a local policy refuses 127.0.0.1:7 for nsdenied, in the first lines" \
+		python3 -c 'import json,sys; a=json.load(open(sys.argv[1]))["answer"].splitlines()[:5]; t="\n".join(a); sys.exit(0 if "local policy refuses" in t and "127.0.0.1:7" in t and "nsdenied" in t and "EPERM" in t else 1)' "$T/denied.ask"
+else
+	skip "refused by a cgroup program: no cgroup2 mount"
+fi
+
 # --- no free local port: EADDRNOTAVAIL after SYN_SENT, no SYN sent --------------------------------
 dump_start "$T/noport.json" comm nsnoport
 gen=$(unique_gen nsnoport)
@@ -142,3 +173,12 @@ check_eq "summary: Happy Eyeballs, 2 attempts, 0 failed" "2 0" \
 ctl list --process nsg-he --duration 300 --json >"$T/he.list"
 check_eq "list: the IPv6 loser reads aborted and abandoned, not failed" 1 \
 	"$(jq_py "$T/he.list" 'sum(1 for e in J["events"] if e["family"] == "IPv6" and e["outcome"] == "aborted" and e["abandoned"] and not e["failed"])')"
+
+# --- the refusal again with the connect programs of kernels before 6.2 (bpf_get_retval) -------
+if [ -n "$CG2" ]; then
+	stop_daemon
+	export NETSPYD_TEST_HIDE_FEATURES=kern_ctx
+	start_daemon || exit 1
+	unset NETSPYD_TEST_HIDE_FEATURES
+	deny_scenario compat
+fi

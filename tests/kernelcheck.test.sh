@@ -56,7 +56,8 @@ check_eq "the connect programs suit this kernel ($(uname -r))" "$connect_progs" 
 	"$(tr ' ' '\n' <<<"$names" | grep '^cgroup_connect' | tr '\n' ' ' | sed 's/ $//')"
 if [ "${connect_progs#*compat}" != "$connect_progs" ]; then
 	check "netspyd says the kernel lacks bpf_cast_to_kern_ctx (Linux 6.2)" \
-		grep -q "lacks the bpf_cast_to_kern_ctx kfunc (Linux 6.2 or newer)" "$T/netspyd.log"
+		grep -q "lacks the bpf_cast_to_kern_ctx and bpf_rdonly_cast kfuncs (Linux 6.2 or newer)" \
+		"$T/netspyd.log"
 fi
 check "netspyd logs the kernel's BPF features" grep -q "BPF features: ringbuf, task_btf, syscall_prog" \
 	"$T/netspyd.log"

@@ -89,13 +89,35 @@ kernel_image() {
 	fi
 	dir=$CACHE/${deb##*/}
 	dir=${dir%.deb}
-	if [ ! -d "$dir" ]; then
+	if [ ! -d "$dir/lib" ]; then
+		rm -rf "$dir" "$dir.tmp"
 		mkdir -p "$dir.tmp"
 		dpkg-deb --fsys-tarfile "$deb" | tar -C "$dir.tmp" -xf - --wildcards './boot/vmlinuz-*' ||
 			return 1
+		# shellcheck disable=SC2046 # one pattern per module
+		dpkg-deb --fsys-tarfile "$deb" | tar -C "$dir.tmp" -xf - --wildcards \
+			$(printf "./lib/modules/*/%s " $VM_MODULES) 2>/dev/null
+		mkdir -p "$dir.tmp/lib" # extracted, with or without modules
 		mv "$dir.tmp" "$dir"
 	fi
 	ls "$dir"/boot/vmlinuz-* | head -1
+}
+
+# The modules the suites need (nftables, for the firewall scenarios), in load order
+# (tests/kernels/init loads them); a kernel that builds them in needs none.
+VM_MODULES="kernel/lib/libcrc32c.ko kernel/net/netfilter/nfnetlink.ko kernel/net/netfilter/nf_tables.ko"
+
+# vm_initrd IMAGE KVER: the initramfs followed by a second archive with KVER's modules.
+vm_initrd() {
+	local dir=${1%/boot/*} kver=$2 m out=$T/initrd-$2.cpio
+	rm -rf "$T/mods"
+	mkdir -p "$T/mods/lib/modules/$kver"
+	for m in $VM_MODULES; do
+		[ -f "$dir/lib/modules/$kver/$m" ] && cp "$dir/lib/modules/$kver/$m" "$T/mods/lib/modules/$kver/"
+	done
+	cp "$INITRD" "$out"
+	(cd "$T/mods" && find . | cpio -o -H newc --quiet) >>"$out"
+	echo "$out"
 }
 
 # The initramfs, rebuilt for every run: it carries this build's binaries.
@@ -125,7 +147,7 @@ while read -r pattern suites release; do
 	log=$T/vm-$kver.log
 	start=$(date +%s)
 	timeout "$VM_TIMEOUT" qemu-system-x86_64 -accel "$ACCEL" -m 1536 -smp 2 -nographic \
-		-no-reboot -kernel "$image" -initrd "$INITRD" \
+		-no-reboot -kernel "$image" -initrd "$(vm_initrd "$image" "$kver")" \
 		-append "console=ttyS0 quiet loglevel=3 panic=-1 netspy.suites=$suites netspy.emulated=$EMULATED netspy.build=$BUILD" \
 		</dev/null >"$log" 2>&1
 	rc=$?

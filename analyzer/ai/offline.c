@@ -327,7 +327,7 @@ static void destination(char *buf, size_t len, json_object *ev)
 /* ---- diagnosis: failed connects joined to the drops of their traffic ------------------------- */
 
 enum cause { CAUSE_FIREWALL, CAUSE_NO_ANSWER, CAUSE_ROUTING, CAUSE_UNREACHABLE, CAUSE_REFUSED,
-	     CAUSE_IN_CONNECT, N_CAUSES };
+	     CAUSE_DENIED, CAUSE_IN_CONNECT, N_CAUSES };
 
 /* Each cause as a sentence around the destination, and its key in the findings. */
 static const struct {
@@ -338,13 +338,14 @@ static const struct {
 	[CAUSE_ROUTING] = { "routing problem: no route to ", "", "routing" },
 	[CAUSE_UNREACHABLE] = { "", " is unreachable (the network says so)", "unreachable" },
 	[CAUSE_REFUSED] = { "nothing accepts connections at ", " (refused)", "refused" },
+	[CAUSE_DENIED] = { "a local policy refuses the connects to ", "", "denied" },
 	[CAUSE_IN_CONNECT] = { "the connects to ", " fail inside connect()", "in_connect" },
 };
 
 /* One failing (process, destination) pair: how its connects ended and what the drops add. */
 struct diagnosis {
 	char process[80], dest[96], err[32], pids[64];
-	long timeouts, routing, unreachable, refused, other, abandoned, firewall_drops;
+	long timeouts, routing, unreachable, refused, denied, other, abandoned, firewall_drops;
 };
 
 #define DIAG_MAX 32
@@ -409,7 +410,10 @@ static void diag_add_connect(struct diagnosis *d, json_object *ev)
 		d->unreachable++;
 	else if (!strcmp(outcome, "refused"))
 		d->refused++;
-	else
+	else if (err && !strcmp(err, "EPERM") && in_connect && json_object_get_boolean(in_connect))
+		d->denied++; /* counted in other too: one failure, whatever its cause */
+	if (strcmp(outcome, "timeout") && strcmp(outcome, "unreachable") &&
+	    strcmp(outcome, "refused"))
 		d->other++;
 }
 
@@ -425,6 +429,8 @@ static enum cause diag_cause(const struct diagnosis *d)
 		return CAUSE_REFUSED;
 	if (d->unreachable)
 		return CAUSE_UNREACHABLE;
+	if (d->denied)
+		return CAUSE_DENIED;
 	return CAUSE_IN_CONNECT;
 }
 
@@ -511,6 +517,10 @@ static void report_diagnosis(FILE *f, struct offline *o)
 			fprintf(f, " inside connect() with %s: check the routes (ip route get) "
 				   "of its network namespace",
 				d[i].err[0] ? d[i].err : "ENETUNREACH");
+		else if (c == CAUSE_DENIED)
+			fprintf(f, " inside connect() with EPERM, no packet sent: a cgroup BPF "
+				   "program (a sandbox or container firewall) or a security module "
+				   "refused them");
 		else if (c == CAUSE_NO_ANSWER && d[i].abandoned)
 			fprintf(f, " (%ld abandoned by the application before the kernel's own "
 				   "timeout)", d[i].abandoned);

@@ -93,7 +93,6 @@ int netspy_client_next(struct netspy_client *c, int timeout_ms, Netspy__V1__Serv
 	for (;;) {
 		const uint8_t *p;
 		size_t len;
-		const char *why = "";
 		int r = frame_reader_next(&c->in, &p, &len);
 		struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
 		int wait;
@@ -105,9 +104,13 @@ int netspy_client_next(struct netspy_client *c, int timeout_ms, Netspy__V1__Serv
 			return -EPROTO;
 		}
 		if (r == 1) {
+			char *why = NULL;
+
 			if (netspy_decode_server_alloc(p, len, c->alloc, ret, &why) < 0) {
 				snprintf(c->error, sizeof(c->error),
-					 "netspyd sent an invalid message: %s", why);
+					 "netspyd sent an invalid message: %s",
+					 why ? why : "not valid");
+				free(why);
 				return -EPROTO;
 			}
 			return 1;

@@ -2,7 +2,8 @@
 # Builds the initramfs that tests/kernels.test.sh boots each kernel of the matrix with: busybox for
 # the boot, this machine's own copies of the programs the integration suites run (bash, python3,
 # bpftool, coreutils...) with their libraries, and the freshly built netspyd, netspyctl, test
-# helpers and suites. No kernel modules are needed: the suites use loopback, cgroup2 and BPF only.
+# helpers and suites. The suites use loopback, cgroup2, BPF and nftables: tests/kernels.test.sh
+# appends, per kernel, the nftables modules of that kernel's package as a second archive.
 # Usage: tests/kernels/mkinitramfs.sh BUILD OUTPUT.cpio
 set -euo pipefail
 BUILD=$1 OUT=$2
@@ -14,7 +15,8 @@ trap 'rm -rf "$R"' EXIT
 # Commands the suites call (tests/lib.sh, collector, rings), taken from this machine.
 CMDS="bash sh bpftool taskset setpriv getent stat date cp mv mktemp seq sleep grep sed awk
 	wc cut sort uniq tail head cat id kill env timeout chmod rm mkdir tee ls nproc ip sysctl tr
-	dirname basename printf readlink true false test uname ps pgrep mount umount unshare"
+	dirname basename printf readlink true false test uname ps pgrep mount umount unshare
+	findmnt paste nft"
 
 copy_file() { # copies a file (following links) to the same path in the image
 	local f=$1

@@ -64,9 +64,8 @@ static int await_verdict(int fd)
 		}
 		while (frame_reader_next(&r, &f, &len) == 1) {
 			Netspy__V1__ServerMessage *m;
-			const char *why;
 
-			if (netspy_decode_server(f, len, &m, &why) < 0)
+			if (netspy_decode_server(f, len, &m, NULL) < 0)
 				continue;
 			if (m->msg_case == NETSPY__V1__SERVER_MESSAGE__MSG_ERROR && !code)
 				code = m->error->code;

@@ -45,9 +45,8 @@ static void await_verdict(int fd, struct frame_reader *in)
 
 		while (frame_reader_next(in, &data, &len) == 1) {
 			Netspy__V1__ServerMessage *m;
-			const char *why;
 
-			if (netspy_decode_server(data, len, &m, &why) < 0)
+			if (netspy_decode_server(data, len, &m, NULL) < 0)
 				continue;
 			if (m->msg_case == NETSPY__V1__SERVER_MESSAGE__MSG_ERROR &&
 			    !strcmp(error, "none"))

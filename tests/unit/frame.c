@@ -23,7 +23,6 @@ static void test_roundtrip(void)
 	struct nbuf b = { 0 };
 	struct frame_reader r;
 	const uint8_t *p;
-	const char *why = NULL;
 	size_t len;
 	int fds[2];
 
@@ -51,7 +50,7 @@ static void test_roundtrip(void)
 			frames++;
 	}
 	CHECK(frames == 1, "a frame split into single bytes is reassembled once");
-	CHECK(netspy_decode_client(p, len, &got, &why) == 0, "decodes and validates");
+	CHECK(netspy_decode_client(p, len, &got, NULL) == 0, "decodes and validates");
 	CHECK(got && got->subscribe->replay_since_ns == 123 && got->subscribe->n_comms == 1 &&
 		  !strcmp(got->subscribe->comms[0], "curl") && got->subscribe->pids[0] == 42,
 	      "fields survive the round trip");
@@ -90,8 +89,11 @@ static void test_oversized(void)
 	close(fds[1]);
 }
 
+/* Packs one event and decodes it; *why names the rule it broke (valid until the next call). */
 static int decode_event(Netspy__V1__Event *ev, const char **why)
 {
+	static char last[160];
+	char *error = NULL;
 	Netspy__V1__ServerMessage m = NETSPY__V1__SERVER_MESSAGE__INIT, *got = NULL;
 	Netspy__V1__EventBatch batch = NETSPY__V1__EVENT_BATCH__INIT;
 	Netspy__V1__Event *evs[1] = { ev };
@@ -103,7 +105,10 @@ static int decode_event(Netspy__V1__Event *ev, const char **why)
 	m.msg_case = NETSPY__V1__SERVER_MESSAGE__MSG_EVENTS;
 	m.events = &batch;
 	frame_append(&b, &m.base, NETSPY_MAX_SERVER_FRAME);
-	r = netspy_decode_server(b.data + 4, b.len - 4, &got, why);
+	r = netspy_decode_server(b.data + 4, b.len - 4, &got, &error);
+	snprintf(last, sizeof(last), "%s", error ? error : "");
+	free(error);
+	*why = last;
 	if (got)
 		netspy__v1__server_message__free_unpacked(got, NULL);
 	nbuf_free(&b);
@@ -183,10 +188,11 @@ static void test_garbage(void)
 {
 	static const uint8_t junk[] = { 0xff, 0xfe, 0x01, 0x99, 0x42 };
 	Netspy__V1__ClientMessage *m = NULL;
-	const char *why = NULL;
+	char *why = NULL;
 
-	CHECK(netspy_decode_client(junk, sizeof(junk), &m, &why) == -EBADMSG && m == NULL,
-	      "garbage does not decode (%s)", why);
+	CHECK(netspy_decode_client(junk, sizeof(junk), &m, &why) == -EBADMSG && m == NULL && why,
+	      "garbage does not decode, and says why (%s)", why ? why : "no reason");
+	free(why);
 }
 
 int main(void)

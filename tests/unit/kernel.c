@@ -33,9 +33,12 @@ static struct btf *fake_btf(const struct fake_kernel *k)
 	for (int i = 0; i < k->kfree_skb_args; i++)
 		btf__add_func_param(btf, NULL, i ? u64 : ptr);
 	btf__add_typedef(btf, "btf_trace_kfree_skb", btf__add_ptr(btf, proto));
-	if (k->kern_ctx)
+	if (k->kern_ctx) {
 		btf__add_func(btf, "bpf_cast_to_kern_ctx", BTF_FUNC_GLOBAL,
 			      btf__add_func_proto(btf, ptr));
+		btf__add_func(btf, "bpf_rdonly_cast", BTF_FUNC_GLOBAL,
+			      btf__add_func_proto(btf, ptr));
+	}
 	return btf;
 }
 
