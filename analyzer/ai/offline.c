@@ -196,6 +196,7 @@ enum {
 	STEP_DROPS,
 	STEP_DROP_LIST,
 	STEP_PATTERNS,
+	STEP_ANOMALIES,
 	STEP_DROPS_ALL,
 	N_STEPS
 };
@@ -208,6 +209,9 @@ static const char *const plan[N_STEPS] = {
 	/* The drops themselves, to join them to the failed connects by destination. */
 	"list_packet_drops",
 	"analyze_patterns",
+	/* What changed in the last quarter of the window against what came before (skipped when
+	 * the tool list has no find_anomalies). */
+	"find_anomalies",
 	/* Only when a focused drop summary is empty: the kernel frees most dropped packets in
 	 * softirq context, where the owning process is often unknown. */
 	"get_packet_drop_summary",
@@ -268,6 +272,8 @@ static int run_plan(struct tool_context *ctx, json_object *focus, struct offline
 		if (i == STEP_DROPS_ALL && !want_drops_all(focus, o))
 			break;
 		t = tool_lookup(ctx->tools, plan[i], false);
+		if (!t && i == STEP_ANOMALIES)
+			continue;
 		if (!t) {
 			o->errors[i] = text_printf("%s is not available", plan[i]);
 			continue;
@@ -281,6 +287,14 @@ static int run_plan(struct tool_context *ctx, json_object *focus, struct offline
 			json_object_put(unfocused);
 		} else {
 			args = plan_args(t, focus);
+		}
+		if (i == STEP_ANOMALIES) {
+			double d = 60;
+
+			field_number(focus, "duration", &d);
+			d /= 4;
+			json_object_object_add(args, "duration",
+					       json_object_new_int(d < 10 ? 10 : d > 900 ? 900 : (int)d));
 		}
 		if (tool_context_cancelled(ctx)) {
 			json_object_put(args);
@@ -540,6 +554,27 @@ static void report_diagnosis(FILE *f, struct offline *o)
 	json_object_object_add(o->findings, "diagnosis", arr);
 }
 
+/* What find_anomalies found: right after the diagnosis, since it is news. */
+static void report_anomalies(FILE *f, struct offline *o)
+{
+	json_object *a = o->results[STEP_ANOMALIES], *list = field(a, "findings");
+	size_t i, n = json_object_is_type(list, json_type_array) ? json_object_array_length(list) : 0;
+	double recent = 0, base = 0;
+
+	if (!a)
+		return;
+	json_object_object_add(o->findings, "anomalies", json_object_get(list));
+	if (!n)
+		return;
+	field_number(field(a, "recent"), "seconds", &recent);
+	field_number(field(a, "baseline"), "seconds", &base);
+	fprintf(f, "\nUnusual activity (the last %.0f seconds against the %.0f seconds before):\n",
+		recent, base);
+	for (i = 0; i < n && i < 10; i++)
+		fprintf(f, "- %s.\n",
+			field_string(json_object_array_get_idx(list, i), "summary") ?: "?");
+}
+
 static void report_summary(FILE *f, struct offline *o)
 {
 	json_object *s = o->results[STEP_SUMMARY], *by = field(s, "by_protocol");
@@ -784,6 +819,7 @@ static char *write_report(json_object *focus, struct offline *o)
 		return NULL;
 	fprintf(f, "%s\n", offline_label);
 	report_diagnosis(f, o);
+	report_anomalies(f, o);
 	report_scope(f, focus, o);
 	report_summary(f, o);
 	report_connections(f, o);
