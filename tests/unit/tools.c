@@ -14,8 +14,9 @@
 #include "tools/tool.h"
 
 static const char *const expected_order[] = {
-	"get_network_summary", "list_connections", "get_packet_drop_summary", "list_packet_drops",
-	"analyze_patterns",    "ai_insights",	   "contextual_analysis",     NULL,
+	"get_network_summary", "list_connections",    "get_packet_drop_summary",
+	"list_packet_drops",   "analyze_patterns",    "find_anomalies",
+	"ai_insights",	       "contextual_analysis", NULL,
 };
 
 static void test_registry(void)
@@ -25,11 +26,12 @@ static void test_registry(void)
 	for (i = 0; tool_registry[i]; i++)
 		CHECK(expected_order[i] && !strcmp(tool_registry[i]->name, expected_order[i]),
 		      "registry[%zu] is %s", i, expected_order[i] ? expected_order[i] : "(end)");
-	CHECK(i == 7, "seven tools");
+	CHECK(i == 8, "eight tools");
 	CHECK(tool_find("summary") == tool_registry[0] &&
 		  tool_find("list_connections") == tool_registry[1] &&
-		  tool_find("contextual") == tool_registry[6] &&
-		  tool_find("ask") == tool_registry[6] && !tool_find("nosuch"),
+		  tool_find("anomalies") == tool_registry[5] &&
+		  tool_find("contextual") == tool_registry[7] &&
+		  tool_find("ask") == tool_registry[7] && !tool_find("nosuch"),
 	      "tool_find by command, name and alias");
 	for (i = 0; tool_registry[i]; i++) {
 		json_object *in = json_tokener_parse(tool_registry[i]->input_schema);
