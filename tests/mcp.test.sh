@@ -87,6 +87,16 @@ for line in sys.stdin:
     assert json.loads(line)["jsonrpc"] == "2.0"' <<<"$out"
 check "a line that is not JSON gets -32700" grep -q '"code":-32700' <<<"$out"
 
+# progress: a notification with the call's token before its answer
+out=$(printf '%s\n' "$INIT" \
+	'{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"get_network_summary","_meta":{"progressToken":"tok-1"}}}' |
+	timeout 20 "$NETSPYCTL" --socket "$SOCK" mcp 2>/dev/null)
+check "tools/call with a progressToken: notifications/progress with the token, then the answer" python3 -c '
+import json, sys
+m = [json.loads(l) for l in sys.stdin.read().splitlines()]
+assert m[1]["method"] == "notifications/progress" and m[1]["params"]["progressToken"] == "tok-1", m
+assert m[2]["id"] == 5 and "result" in m[2], m' <<<"$out"
+
 # ---- daemon restart in the middle of a session ------------------------------------------------
 call() { # call ID PROCESS: a get_network_summary request line
 	printf '{"jsonrpc":"2.0","id":%s,"method":"tools/call","params":{"name":"get_network_summary","arguments":{"process_name":"%s","duration":300}}}\n' "$1" "$2"
