@@ -31,7 +31,7 @@ SAN_FLAGS :=
 endif
 
 CFLAGS ?= -O2 -g
-LIBS_PC := libbpf libprotobuf-c json-c libcurl libsystemd libedit
+LIBS_PC := libbpf libprotobuf-c json-c libcurl libsystemd libedit sqlite3 libmicrohttpd
 PC_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(LIBS_PC) 2>/dev/null)
 PC_LIBS := $(shell $(PKG_CONFIG) --libs $(LIBS_PC) 2>/dev/null)
 

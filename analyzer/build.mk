@@ -8,7 +8,8 @@ ANALYZER_SRCS := $(filter-out $(ANALYZER_MAIN), \
 ANALYZER_OBJS := $(ANALYZER_SRCS:%.c=$(BUILD)/obj/%.o)
 # What a program that uses the analyzer links, in link order.
 ANALYZER_ARCHIVES := $(BUILD)/libanalyzer.a $(BUILD)/libcommon.a
-ANALYZER_LIBS := $(shell $(PKG_CONFIG) --libs libprotobuf-c json-c libcurl libedit 2>/dev/null) -lm
+ANALYZER_LIBS := $(shell $(PKG_CONFIG) --libs libprotobuf-c json-c libcurl libedit sqlite3 libmicrohttpd libsystemd \
+	2>/dev/null) -lm -lpthread
 
 $(BUILD)/libanalyzer.a: $(ANALYZER_OBJS) $(PROTO_OBJS)
 	@rm -f $@

@@ -8,6 +8,7 @@ INSTALL_FILES := \
 	$(MANDIR)/man8/netspyd.8 \
 	$(MANDIR)/man1/netspyctl.1 \
 	$(UNITDIR)/netspyd.service \
+	$(UNITDIR)/netspy-recorder.service \
 	$(SYSUSERSDIR)/netspy.conf \
 	$(COMPLETIONDIR)/netspyctl
 
@@ -22,6 +23,9 @@ install: all
 	sed 's|^ExecStart=/usr/sbin/netspyd|ExecStart=$(SBINDIR)/netspyd|' systemd/netspyd.service \
 		> $(DESTDIR)$(UNITDIR)/netspyd.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/netspyd.service
+	sed 's|^ExecStart=/usr/bin/netspyctl|ExecStart=$(BINDIR)/netspyctl|' \
+		systemd/netspy-recorder.service > $(DESTDIR)$(UNITDIR)/netspy-recorder.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/netspy-recorder.service
 	$(INSTALL) -m 0644 systemd/netspy.sysusers $(DESTDIR)$(SYSUSERSDIR)/netspy.conf
 	$(INSTALL) -m 0644 packaging/bash-completion/netspyctl $(DESTDIR)$(COMPLETIONDIR)/netspyctl
 

@@ -15,7 +15,10 @@ apt-get install -y -qq --no-install-recommends \
 	libbpf-dev bpftool libelf-dev zlib1g-dev \
 	protobuf-c-compiler libprotobuf-c-dev \
 	libcurl4-openssl-dev libjson-c-dev libsystemd-dev libedit-dev \
+	libsqlite3-dev libmicrohttpd-dev sqlite3 curl \
 	iproute2 procps python3 ca-certificates nftables >/dev/null
+# (sqlite3 and curl: the history and Prometheus suites read the recorder's database and
+# /metrics with them.)
 # (nftables: the firewall scenario of tests/failures.test.sh.)
 # Packaging and the booted-container test (make check-distro): debhelper and lintian for the .deb,
 # rpm for the spec, debootstrap and systemd-nspawn for the container, systemd for
@@ -23,6 +26,9 @@ apt-get install -y -qq --no-install-recommends \
 apt-get install -y -qq --no-install-recommends \
 	debhelper dpkg-dev fakeroot lintian rpm debootstrap systemd-container systemd \
 	man-db util-linux >/dev/null
+# The Prometheus suite (tests/prometheus.test.sh) scrapes the recorder with a real Prometheus
+# server, started by the test on loopback with its own configuration and data directory.
+apt-get install -y -qq --no-install-recommends prometheus >/dev/null
 # Proof: libFuzzer (clang's runtime), valgrind for the analyzer's memory checks, bpftrace as a
 # benchmark peer.
 apt-get install -y -qq --no-install-recommends libclang-rt-14-dev valgrind bpftrace >/dev/null

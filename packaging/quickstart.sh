@@ -35,6 +35,23 @@ else
 	echo "quickstart: netspyd started (pid $pid, log $log); stop it with: sudo kill $pid"
 fi
 
+# The recorder beside it, unprivileged (user netspy): per-minute history in /var/lib/netspy and
+# Prometheus metrics on 127.0.0.1:9464. It runs a copy of netspyctl that user netspy can reach.
+getent passwd netspy >/dev/null ||
+	useradd --system --gid netspy --home-dir /var/lib/netspy --shell /usr/sbin/nologin netspy
+if curl -fsS -o /dev/null http://127.0.0.1:9464/metrics 2>/dev/null; then
+	echo "quickstart: a recorder already serves http://127.0.0.1:9464/metrics"
+else
+	install -d -o netspy -g netspy -m 0750 /var/lib/netspy
+	rec=$(dirname "$sock")/netspy-recorder
+	install -m 0755 build/netspyctl "$rec"
+	reclog=$(dirname "$sock")/netspy-recorder.log
+	nohup setpriv --reuid netspy --regid netspy --init-groups "$rec" --socket "$sock" record \
+		>"$reclog" 2>&1 &
+	echo "quickstart: netspy-recorder started (pid $!, log $reclog); metrics at" \
+		"http://127.0.0.1:9464/metrics"
+fi
+
 # A few connections on loopback so that there is something to see even on an idle machine:
 # one TCP connect to a port where nothing listens (refused) and one UDP datagram to it (dropped).
 python3 - <<'PY'

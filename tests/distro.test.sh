@@ -21,7 +21,7 @@ SUITE=bookworm
 # What the container needs besides the package: systemd to boot, and the package's libraries so
 # that installing needs no download when they have not changed.
 INCLUDE=systemd,systemd-sysv,dbus,passwd,util-linux,libbpf1,libprotobuf-c1,libjson-c5,libcurl4
-INCLUDE=$INCLUDE,libedit2,libsystemd0
+INCLUDE=$INCLUDE,libedit2,libsystemd0,libsqlite3-0,libmicrohttpd12
 
 MSGID_STARTED=1a8d1eafe18a43f18a3d7158fbd3ec7d
 MSGID_READY=26554b27536e4623b53fc15b15975e8e
@@ -55,6 +55,7 @@ DEB=$(ls "$BUILD"/deb/netspy_*_*.deb 2>/dev/null | head -1)
 [ -n "$DEB" ] || { fail "no .deb in $BUILD/deb"; exit 1; }
 dpkg -c "$DEB" >"$T/contents"
 for f in ./usr/sbin/netspyd ./usr/bin/netspyctl ./lib/systemd/system/netspyd.service \
+	./lib/systemd/system/netspy-recorder.service \
 	./usr/lib/sysusers.d/netspy.conf ./usr/share/man/man8/netspyd.8.gz \
 	./usr/share/man/man1/netspyctl.1.gz ./usr/share/bash-completion/completions/netspyctl; do
 	check "package ships ${f#.}" grep -q " $f\$" "$T/contents"
@@ -201,6 +202,29 @@ total=$(as alice netspyctl --json summary --process bash --duration 600 2>/dev/n
 check_ge "netspyctl summary counts the container's connects" 3 "${total:-0}"
 as mallory netspyctl status >/dev/null 2>&1
 check_eq "netspyctl as a user outside netspy: permission denied (exit 3)" 3 $?
+
+# 6b. The recorder: user netspy, its state directory, history and metrics (on loopback).
+for i in $(seq 1 100); do
+	[ "$(ns systemctl is-active netspy-recorder 2>/dev/null)" = active ] && break
+	sleep 0.1
+done
+check_eq "netspy-recorder.service is active" active "$(ns systemctl is-active netspy-recorder 2>/dev/null)"
+[ "$(ns systemctl is-active netspy-recorder)" = active ] ||
+	ns journalctl -b -u netspy-recorder --no-pager | tail -20
+rpid=$(ns systemctl show -p MainPID --value netspy-recorder)
+check_eq "the recorder runs as user and group netspy" "netspy netspy" \
+	"$(ns ps -o user=,group= -p "$rpid" 2>/dev/null | tr -s ' ')"
+check_eq "the recorder holds no capability" 0000000000000000 \
+	"$(ns sed -n 's/^CapEff:\t//p' "/proc/$rpid/status")"
+check_eq "history.db is netspy:netspy 0640" "netspy:netspy 640" \
+	"$(ns stat -c '%U:%G %a' /var/lib/netspy/history.db 2>/dev/null)"
+out=$(ns systemd-analyze verify --man=no /lib/systemd/system/netspy-recorder.service 2>&1)
+check "systemd-analyze verify netspy-recorder.service clean${out:+: $out}" test -z "$out"
+check "/metrics answers on 127.0.0.1:9464" ns_grep '^netspy_events_lost_total' bash -c \
+	'exec 3<>/dev/tcp/127.0.0.1/9464; printf "GET /metrics HTTP/1.0\r\n\r\n" >&3; cat <&3'
+out=$(as alice netspyctl status 2>&1)
+check "netspyctl status shows the recorder's history to a member of netspy" \
+	grep -q 'recorder history /var/lib/netspy/history.db' <<<"$out"
 
 # 7. The journal.
 for id in STARTED READY; do

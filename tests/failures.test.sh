@@ -101,9 +101,21 @@ fi
 # --- no free local port: EADDRNOTAVAIL after SYN_SENT, no SYN sent --------------------------------
 dump_start "$T/noport.json" comm nsnoport
 gen=$(unique_gen nsnoport)
+# tcp_state_wait STATE PORT: waits (up to 10 s) for an IPv4 TCP socket on local port PORT (hex) in
+# STATE (hex, /proc/net/tcp's: 0A listening, 01 established), however slow the machine.
+tcp_state_wait() {
+	for _ in $(seq 100); do
+		awk -v s="$1" -v p=":$2" '$4 == s && substr($2, length($2) - 4) == p { f = 1 } END { exit !f }' \
+			/proc/net/tcp && return 0
+		sleep 0.1
+	done
+	return 1
+}
+export -f tcp_state_wait
 in_netns "sysctl -qw net.ipv4.ip_local_port_range='40000 40000';
-	'$gen' listen 127.0.0.1 7000 3 & sleep 0.3
-	'$gen' hold 127.0.0.1 7000 2 & sleep 0.3; '$gen' tcp 127.0.0.1 7000 1; wait" \
+	'$gen' listen 127.0.0.1 7000 20 & tcp_state_wait 0A 1B58
+	'$gen' hold 127.0.0.1 7000 20 & tcp_state_wait 01 9C40
+	'$gen' tcp 127.0.0.1 7000 1; kill %1 %2; wait" \
 	>"$T/noport.out" 2>&1
 dump_stop "$T/noport.json"
 check_eq "no free local port: error EADDRNOTAVAIL, inside the syscall" 1 \

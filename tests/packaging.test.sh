@@ -12,7 +12,8 @@ for f in usr/sbin/netspyd usr/bin/netspyctl; do
 	check "installed executable /$f" test -x "$R/$f"
 done
 for f in usr/share/man/man8/netspyd.8 usr/share/man/man1/netspyctl.1 \
-	lib/systemd/system/netspyd.service usr/lib/sysusers.d/netspy.conf \
+	lib/systemd/system/netspyd.service lib/systemd/system/netspy-recorder.service \
+	usr/lib/sysusers.d/netspy.conf \
 	usr/share/bash-completion/completions/netspyctl; do
 	check_eq "installed /$f mode 644" 644 "$(stat -c %a "$R/$f" 2>/dev/null)"
 done
@@ -36,6 +37,21 @@ check "systemd-analyze security exposure is 3.0 or lower (got '$score')" \
 check "docs/service.md reports the current exposure score $score" \
 	grep -q "exposure level.*$score" docs/service.md
 
+# The recorder's unit: verified, hardened at least as well as netspyd's, no capabilities.
+check_eq "the recorder's ExecStart follows BINDIR" "ExecStart=/usr/local/bin/netspyctl record" \
+	"$(grep '^ExecStart=' "$T/local/lib/systemd/system/netspy-recorder.service")"
+sed "s|^ExecStart=.*|ExecStart=$R/usr/bin/netspyctl record|" \
+	"$R/lib/systemd/system/netspy-recorder.service" >"$T/netspy-recorder.service"
+out=$(MANPATH="$R/usr/share/man" systemd-analyze verify "$T/netspy-recorder.service" 2>&1)
+check "systemd-analyze verify netspy-recorder.service is clean${out:+: $out}" test -z "$out"
+rscore=$(systemd-analyze security --offline=yes systemd/netspy-recorder.service 2>/dev/null |
+	sed -n 's/.*Overall exposure level for netspy-recorder.service: \([0-9.]*\).*/\1/p')
+check "netspy-recorder.service is hardened at least as well as netspyd ($rscore <= $score)" \
+	awk -v r="$rscore" -v s="$score" 'BEGIN { exit !(r != "" && r + 0 <= s + 0) }'
+check "the recorder has no capabilities" grep -qx 'CapabilityBoundingSet=' systemd/netspy-recorder.service
+check "the recorder runs as user and group netspy" \
+	sh -c "grep -qx 'User=netspy' systemd/netspy-recorder.service && grep -qx 'Group=netspy' systemd/netspy-recorder.service"
+
 check "the unit keeps only CAP_BPF CAP_PERFMON CAP_NET_ADMIN" \
 	grep -qx 'CapabilityBoundingSet=CAP_BPF CAP_PERFMON CAP_NET_ADMIN' systemd/netspyd.service
 
@@ -43,6 +59,8 @@ if command -v systemd-sysusers >/dev/null; then
 	mkdir -p "$R/etc"
 	systemd-sysusers --root="$R" >/dev/null 2>&1
 	check "sysusers entry creates group netspy" grep -q '^netspy:' "$R/etc/group"
+	check "sysusers entry creates user netspy in group netspy, home /var/lib/netspy" \
+		grep -q '^netspy:x:[0-9]*:[0-9]*:.*:/var/lib/netspy:' "$R/etc/passwd"
 fi
 
 make -s uninstall BUILD="$BUILD" DESTDIR="$R" PREFIX=/usr >/dev/null 2>&1

@@ -762,6 +762,10 @@ static double data_span(struct offline *o)
 
 	if (!o->results[STEP_SUMMARY] || !start)
 		return -1;
+	/* An answer from the recorder's history reaches further back than the live events. */
+	if (field_string(o->results[STEP_SUMMARY], "source") &&
+	    strcmp(field_string(o->results[STEP_SUMMARY], "source"), "live"))
+		return -1;
 	if (json_object_is_type(start, json_type_null))
 		return 0;
 	t = json_object_get_string(start);

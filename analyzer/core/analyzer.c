@@ -31,6 +31,7 @@ static int handle(struct analyzer *an, const Netspy__V1__ServerMessage *m)
 	case NETSPY__V1__SERVER_MESSAGE__MSG_REPLAY_DONE:
 		an->replay_done = true;
 		an->replayed += m->replay_done->replayed;
+		an->backlog_oldest_ns = m->replay_done->oldest_ns;
 		return 0;
 	case NETSPY__V1__SERVER_MESSAGE__MSG_LOSS:
 		if (m->loss->source == NETSPY__V1__LOSS_SOURCE__LOSS_SOURCE_KERNEL)
@@ -89,7 +90,10 @@ static int replay(struct analyzer *an, int timeout_ms)
 /* Connects and subscribes; replays everything after since_seq of the same daemon. */
 static int connect_and_replay(struct analyzer *an, int timeout_ms)
 {
-	struct netspy_subscription sub = { .replay_since_ns = 1, .live = an->opts.live };
+	struct netspy_subscription sub = {
+		.replay_since_ns = an->opts.replay_since_ns ? an->opts.replay_since_ns : 1,
+		.live = an->opts.live,
+	};
 	const char *comms[1] = { an->opts.process };
 	uint32_t pids[1] = { an->opts.pid };
 	int r = netspy_client_connect(&an->client, netspy_socket_path(an->opts.socket),

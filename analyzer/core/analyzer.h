@@ -19,6 +19,8 @@ struct analyzer_opts {
 	/* Ask the daemon for these only (one-shot queries); NULL/0: everything. */
 	uint32_t pid;
 	const char *process;
+	/* Replay only events from this time on (ns since the epoch); 0: the whole backlog. */
+	uint64_t replay_since_ns;
 };
 
 struct analyzer {
@@ -28,10 +30,11 @@ struct analyzer {
 	struct analyzer_opts opts;
 	bool connected, replay_done;
 	uint64_t boot_id;
-	uint64_t last_seq;    /* newest event ingested from this boot_id */
-	uint64_t lost_kernel; /* events the kernel could not deliver (daemon's total) */
-	uint64_t lost_client; /* events this analyzer missed by reading too slowly */
-	uint64_t replayed;    /* events received by replays */
+	uint64_t last_seq;	    /* newest event ingested from this boot_id */
+	uint64_t lost_kernel;	    /* events the kernel could not deliver (daemon's total) */
+	uint64_t lost_client;	    /* events this analyzer missed by reading too slowly */
+	uint64_t replayed;	    /* events received by replays */
+	uint64_t backlog_oldest_ns; /* the daemon's oldest event at the last replay (0: none) */
 	unsigned reconnects;
 	char notice[512]; /* something the user should know (reconnected, ...), "" when none */
 	char error[512];  /* why the last call failed */

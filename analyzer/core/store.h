@@ -86,7 +86,7 @@ struct store {
 	struct intern comms, endpoints, cgroups, reasons;
 	struct store_cgroup_info *cg;
 	size_t cg_cap;
-	struct cookie_map pending; /* socket cookie -> connect record of a pending TCP connect */
+	struct cookie_map pending;  /* socket cookie -> connect record of a pending TCP connect */
 	struct cookie_map udp_last; /* socket cookie -> a UDP socket's latest connect record */
 	struct cgroup_names cgnames;
 	uint64_t evicted;	  /* records pushed out by newer ones */
@@ -108,8 +108,15 @@ struct store_top {
 	uint64_t count, failed;
 };
 
+/* TCP handshake latency histogram buckets: upper bounds in microseconds, the last one +Inf (the
+ * history's and the Prometheus histogram's buckets too). */
+#define STORE_LATENCY_BUCKETS 15
+extern const uint64_t store_latency_bounds_us[STORE_LATENCY_BUCKETS];
+size_t store_latency_bucket(uint64_t latency_us);
+
 struct store_conn_stats {
 	uint64_t total, failed;
+	uint64_t latency_buckets[STORE_LATENCY_BUCKETS]; /* not cumulative */
 	uint64_t by_proto[256];
 	uint64_t by_outcome[STORE_N_OUTCOMES];
 	uint64_t latency_count;

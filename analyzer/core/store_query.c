@@ -8,6 +8,20 @@
 
 #include "core/store.h"
 
+const uint64_t store_latency_bounds_us[STORE_LATENCY_BUCKETS] = {
+	500,	1000,	2500,	 5000,	  10000,   25000,    50000,	 100000,
+	250000, 500000, 1000000, 2500000, 5000000, 10000000, UINT64_MAX,
+};
+
+size_t store_latency_bucket(uint64_t us)
+{
+	size_t i = 0;
+
+	while (i < STORE_LATENCY_BUCKETS - 1 && us > store_latency_bounds_us[i])
+		i++;
+	return i;
+}
+
 struct compiled {
 	uint64_t lo, hi; /* absolute index range [lo, hi) */
 	uint32_t pid;
@@ -223,8 +237,10 @@ static void count_conn(const struct store *s, uint64_t abs, struct store_conn_st
 	st->failed += failed;
 	st->by_proto[r->proto]++;
 	st->by_outcome[outcome]++;
-	if (outcome == 1 && r->latency_us)
+	if (outcome == 1 && r->latency_us) {
 		x->lat[x->n_lat++] = r->latency_us;
+		st->latency_buckets[store_latency_bucket(r->latency_us)]++;
+	}
 	x->procs[r->comm][0]++;
 	x->procs[r->comm][1] += failed;
 	if (x->dests) {

@@ -220,6 +220,8 @@ static const char *metavar(const char *k, const char *type)
 		return "SECONDS";
 	if (!strcmp(k, "unit"))
 		return "UNIT";
+	if (!strcmp(k, "since") || !strcmp(k, "until"))
+		return "TIME";
 	return !strcmp(type, "integer") ? "N" : "TEXT";
 }
 

@@ -1,6 +1,7 @@
 /* netspyctl status and watch: one stats round trip, or a live subscription printed as it arrives.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -11,6 +12,7 @@
 #include "core/client.h"
 #include "core/format.h"
 #include "frontends/frontend.h"
+#include "core/history.h"
 #include "frontends/live.h"
 
 static int connect_or_explain(struct netspy_client *c, const struct live_opts *o)
@@ -52,17 +54,69 @@ json_object *live_stats_json(const Netspy__V1__Stats *st)
 	return o;
 }
 
+/* The recorder's state as its database shows it: "recorder" in status --json. */
+static json_object *recorder_json(const char *path, char **ret_error)
+{
+	struct history *h;
+	struct history_info in;
+	json_object *o;
+	char buf[FMT_TIME_LEN];
+
+	if (history_open_ro(path, &h, ret_error) < 0)
+		return NULL;
+	history_info(h, &in);
+	history_close(h);
+	o = json_object_new_object();
+	json_object_object_add(o, "history", json_object_new_string(path));
+	fmt_rfc3339(buf, sizeof(buf), in.oldest * 1000000000ull);
+	json_object_object_add(o, "oldest_minute", in.oldest ? json_object_new_string(buf) : NULL);
+	fmt_rfc3339(buf, sizeof(buf), in.newest * 1000000000ull);
+	json_object_object_add(o, "newest_minute", in.newest ? json_object_new_string(buf) : NULL);
+	json_object_object_add(o, "minutes", json_object_new_int64((int64_t)in.minutes));
+	json_object_object_add(o, "hours", json_object_new_int64((int64_t)in.hours));
+	json_object_object_add(o, "size_bytes", json_object_new_int64((int64_t)in.size));
+	fmt_rfc3339(buf, sizeof(buf), in.updated * 1000000000ull);
+	json_object_object_add(o, "last_write", in.updated ? json_object_new_string(buf) : NULL);
+	return o;
+}
+
+static void recorder_print(json_object *rec, const char *err)
+{
+	if (!rec) {
+		printf("recorder: %s\n", err ? err : "no history");
+		return;
+	}
+	printf("recorder history %s\n",
+	       json_object_get_string(json_object_object_get(rec, "history")));
+	printf("  oldest minute: %s\n",
+	       json_object_get_string(json_object_object_get(rec, "oldest_minute")));
+	printf("  newest minute: %s\n",
+	       json_object_get_string(json_object_object_get(rec, "newest_minute")));
+	printf("  minutes kept:  %s (%s hourly aggregates)\n",
+	       json_object_get_string(json_object_object_get(rec, "minutes")),
+	       json_object_get_string(json_object_object_get(rec, "hours")));
+	printf("  size on disk:  %s bytes\n",
+	       json_object_get_string(json_object_object_get(rec, "size_bytes")));
+}
+
 int live_status(const struct live_opts *o)
 {
+	char *rec_err = NULL;
+	json_object *rec = recorder_json(history_path(o->history), &rec_err);
 	struct netspy_client c;
 	Netspy__V1__ServerMessage *owner = NULL;
 	Netspy__V1__Stats *st = NULL;
 	int r = connect_or_explain(&c, o);
 
-	if (r)
+	if (r) {
+		json_object_put(rec);
+		free(rec_err);
 		return r;
+	}
 	r = netspy_client_get_stats(&c, 5000, &st, &owner);
 	if (r < 0) {
+		json_object_put(rec);
+		free(rec_err);
 		fprintf(stderr, "netspyctl: no stats from netspyd at %s: %s\n", c.path,
 			c.error[0] ? c.error : strerror(-r));
 		netspy_client_close(&c);
@@ -71,6 +125,8 @@ int live_status(const struct live_opts *o)
 	if (o->json) {
 		json_object *j = live_stats_json(st);
 
+		json_object_object_add(j, "recorder", rec);
+		rec = NULL;
 		printf("%s\n", json_object_to_json_string_ext(
 				   j, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
 		json_object_put(j);
@@ -87,7 +143,10 @@ int live_status(const struct live_opts *o)
 		       st->clients_refused);
 		printf("  backlog:       %" PRIu64 " of %" PRIu64 " events\n", st->backlog_events,
 		       st->backlog_capacity);
+		recorder_print(rec, rec_err);
 	}
+	json_object_put(rec);
+	free(rec_err);
 	netspy__v1__server_message__free_unpacked(owner, NULL);
 	netspy_client_close(&c);
 	return 0;

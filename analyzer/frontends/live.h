@@ -16,6 +16,7 @@ struct live_opts {
 	uint64_t replay_seconds; /* watch: start with the last N seconds of the backlog */
 	uint64_t max_events;	 /* watch: stop after this many (0: never) */
 	uint64_t timeout_s;	 /* watch: stop after this long (0: never) */
+	const char *history;	 /* status: the recorder's database (NULL: default) */
 };
 
 /* Each returns an exit code of the contract (0, 2, 3). */

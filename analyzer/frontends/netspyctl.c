@@ -11,19 +11,21 @@
 #include "ai/ai.h"
 #include "ai/openai.h"
 #include "core/analyzer.h"
+#include "core/history.h"
 #include "frontends/cliargs.h"
 #include "core/client.h"
 #include "tools/context.h"
 #include "frontends/frontend.h"
 #include "frontends/live.h"
 #include "frontends/mcp.h"
+#include "frontends/record.h"
 #include "frontends/shell.h"
 #include "tools/tool.h"
 
 #define MAX_WORDS 256
 
 struct cli {
-	const char *socket, *tool, *command;
+	const char *socket, *tool, *command, *history;
 	bool json, help, version;
 	struct ai_settings ai;
 	int argc; /* the command's own words */
@@ -52,11 +54,15 @@ static void usage(FILE *f)
 	    "  %-16s print events as they happen (--replay S, --timeout S, --max-events N)\n"
 	    "  %-16s interactive prompt accepting the same commands (default on a terminal)\n"
 	    "  %-16s Model Context Protocol server on stdin/stdout\n"
+	    "  %-16s the recorder service: per-minute history and Prometheus metrics\n"
 	    "\nFilters (tool commands): --pid N, --process NAME, --duration SECONDS (default "
 	    "60),\n  --max-events N (lists, default 100), --unit UNIT (systemd unit or container)\n"
 	    "\nOptions:\n"
 	    "  -s, --socket PATH     netspyd's socket (env NETSPY_SOCKET; default %s)\n"
 	    "      --json            print the result as one JSON object\n"
+	    "      --history FILE    the recorder's database, for windows older than netspyd's\n"
+	    "                        backlog (env NETSPY_HISTORY; default " HISTORY_DEFAULT_PATH
+	    ")\n"
 	    "      --tool NAME       run the tool NAME (the original netspy's form)\n"
 	    "      --api-key-file F  AI: file holding the API key (else $OPENAI_API_KEY)\n"
 	    "      --base-url URL    AI: OpenAI-compatible endpoint (else $OPENAI_BASE_URL)\n"
@@ -75,7 +81,7 @@ static void usage(FILE *f)
 	    "  netspyctl --tool list_connections --process curl --max-events 15\n"
 	    "\nExit status: 0 ok, 1 usage error, 2 netspyd unreachable, 3 permission denied\n"
 	    "(join the group netspy), 4 AI backend error.\n",
-	    "status", "watch", "shell", "mcp", NETSPY_DEFAULT_SOCKET);
+	    "status", "watch", "shell", "mcp", "record", NETSPY_DEFAULT_SOCKET);
 }
 
 /* Global options take effect wherever they appear; *i advances past a value. 1 when w was one,
@@ -89,6 +95,7 @@ static int global_option(struct cli *c, int argc, char **argv, int *i)
 		{ "--socket", offsetof(struct cli, socket) },
 		{ "-s", offsetof(struct cli, socket) },
 		{ "--tool", offsetof(struct cli, tool) },
+		{ "--history", offsetof(struct cli, history) },
 		{ "--api-key-file", offsetof(struct cli, ai.api_key_file) },
 		{ "--base-url", offsetof(struct cli, ai.base_url) },
 		{ "--model", offsetof(struct cli, ai.model) },
@@ -211,7 +218,11 @@ static int run_tool(struct cli *c, const struct tool *t)
 {
 	struct analyzer_opts o = { .socket = c->socket };
 	struct tool_context ctx = {
-		.tools = tool_registry, .analyst = &ai_analyst, .ai = c->ai, .progress = stderr
+		.tools = tool_registry,
+		.analyst = &ai_analyst,
+		.ai = c->ai,
+		.progress = stderr,
+		.history = c->history,
 	};
 	struct analyzer an;
 	json_object *args = NULL;
@@ -249,7 +260,9 @@ static int run_tool(struct cli *c, const struct tool *t)
 static int run_frontend(struct cli *c, bool mcp)
 {
 	struct analyzer_opts o = { .socket = c->socket, .live = true };
-	struct tool_context ctx = { .tools = tool_registry, .analyst = &ai_analyst, .ai = c->ai };
+	struct tool_context ctx = {
+		.tools = tool_registry, .analyst = &ai_analyst, .ai = c->ai, .history = c->history
+	};
 	struct analyzer an;
 	int r = analyzer_init(&an, &o);
 
@@ -301,7 +314,7 @@ static int run_live(struct cli *c, bool watch)
 		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 		{ 0 },
 	};
-	struct live_opts o = { .socket = c->socket, .json = c->json };
+	struct live_opts o = { .socket = c->socket, .json = c->json, .history = c->history };
 	char *argv[MAX_WORDS + 1] = { (char *)(watch ? "netspyctl watch" : "netspyctl status") };
 	uint64_t v = 0;
 	int opt;
@@ -338,12 +351,32 @@ static int run_live(struct cli *c, bool watch)
 	return watch ? live_watch(&o) : live_status(&o);
 }
 
+static int run_record(struct cli *c)
+{
+	struct record_opts o = { .socket = c->socket };
+	char *argv[MAX_WORDS + 1] = { (char *)"netspyctl record" };
+	int r;
+
+	memcpy(argv + 1, c->argv, (size_t)c->argc * sizeof(char *));
+	r = record_parse(c->argc + 1, argv, &o);
+	if (r)
+		return r == 2 ? NETSPY_EXIT_OK : NETSPY_EXIT_USAGE;
+	return record_main(&o);
+}
+
 static int help_for(const char *command)
 {
 	const struct tool *t = tool_find(command);
 
 	if (t) {
 		tool_print_help(stdout, t, "netspyctl");
+		return 0;
+	}
+	if (!strcmp(command, "record")) {
+		char *argv[] = { (char *)"netspyctl record", (char *)"--help", NULL };
+		struct record_opts o = { 0 };
+
+		record_parse(2, argv, &o);
 		return 0;
 	}
 	if (!strcmp(command, "status") || !strcmp(command, "watch") || !strcmp(command, "shell") ||
@@ -388,6 +421,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(c.command, "status") || !strcmp(c.command, "watch"))
 		return run_live(&c, !strcmp(c.command, "watch"));
+	if (!strcmp(c.command, "record"))
+		return run_record(&c);
 	if (!strcmp(c.command, "shell") || !strcmp(c.command, "mcp"))
 		return run_frontend(&c, !strcmp(c.command, "mcp"));
 	t = tool_find(c.command);

@@ -76,6 +76,7 @@ static int analyze_run(struct tool_context *ctx, json_object *args, json_object 
 			       json_top_processes(s, st.processes, st.n_processes));
 	json_object_object_add(o, "latency_ms", json_latency(&st));
 	json_object_object_add(o, "observations", observations(s, &st));
+	data_finish(&q, o);
 	*ret = o;
 	return 0;
 }
@@ -117,7 +118,7 @@ const struct tool tool_analyze_patterns = {
 		       "(ip:port with counts), protocols, failure rate, refused and unreachable "
 		       "destinations, top talkers, TCP handshake latency percentiles, and short "
 		       "observations.",
-	.input_schema = ARGS_SCHEMA(ARG_PID "," ARG_PROCESS "," ARG_DURATION "," ARG_UNIT),
+	.input_schema = ARGS_SCHEMA(ARG_PID "," ARG_PROCESS "," ARG_WINDOW "," ARG_UNIT),
 	/* clang-format off: one property per line reads better than the formatter's wrapping */
 	.output_schema = "{\"type\":\"object\",\"properties\":{" OUT_COMMON
 			 ",\"total_connections\":" S_COUNT

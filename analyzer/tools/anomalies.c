@@ -360,6 +360,7 @@ static int anomalies_run(struct tool_context *ctx, json_object *args, json_objec
 		free(c.conns);
 		free(c.drops);
 		json_object_put(c.findings);
+		data_query_free(&q);
 		return data_error(r, ret_error);
 	}
 	list = json_object_new_array();
@@ -382,6 +383,7 @@ static int anomalies_run(struct tool_context *ctx, json_object *args, json_objec
 	json_object_object_add(o, "kinds", list);
 	free(c.conns);
 	free(c.drops);
+	data_query_free(&q);
 	*ret = o;
 	return 0;
 }

@@ -34,6 +34,9 @@ struct tool_analyst {
 
 struct tool_context {
 	struct analyzer *an;
+	/* The recorder's database for windows older than netspyd's backlog: --history, else
+	 * $NETSPY_HISTORY, else the default (core/history.h); opened read-only when needed. */
+	const char *history;
 	/* The tools available (normally tool_registry); the AI loop offers and calls these. */
 	const struct tool *const *tools;
 	struct ai_settings ai;

@@ -10,12 +10,82 @@
 #include "clock.h"
 #include "core/analyzer.h"
 #include "core/format.h"
+#include "core/history.h"
 #include "core/text.h"
 #include "tools/data.h"
 
-void data_args_get(json_object *args, int64_t default_max, struct data_args *ret)
+#define NS 1000000000ull
+
+int data_parse_time(const char *s, uint64_t *ret_ns)
+{
+	struct tm tm = { 0 };
+	const char *p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+	uint64_t frac = 0;
+	time_t t;
+
+	if (!p)
+		p = strptime(s, "%Y-%m-%dt%H:%M:%S", &tm);
+	if (p) {
+		long off = 0;
+
+		if (*p == '.') {
+			uint64_t scale = NS / 10;
+
+			for (p++; *p >= '0' && *p <= '9'; p++, scale /= 10)
+				frac += (uint64_t)(*p - '0') * scale;
+		}
+		if (*p == 'Z' || *p == 'z') {
+			p++;
+		} else if (*p == '+' || *p == '-') {
+			unsigned hh, mm;
+			char sep;
+
+			if (sscanf(p + 1, "%2u%c%2u", &hh, &sep, &mm) != 3 || sep != ':' ||
+			    hh > 23 || mm > 59 || strlen(p) < 6)
+				return -EINVAL;
+			off = (long)(hh * 60 + mm) * 60 * (*p == '+' ? 1 : -1);
+			p += 6;
+		} else {
+			return -EINVAL;
+		}
+		if (*p)
+			return -EINVAL;
+		t = timegm(&tm) - off;
+	} else {
+		memset(&tm, 0, sizeof(tm));
+		p = strptime(s, "%Y-%m-%d %H:%M", &tm);
+		if (p && *p == ':')
+			p = strptime(p, ":%S", &tm);
+		if (!p || *p)
+			return -EINVAL;
+		tm.tm_isdst = -1;
+		t = mktime(&tm);
+	}
+	if (t <= 0)
+		return -EINVAL;
+	*ret_ns = (uint64_t)t * NS + frac;
+	return 0;
+}
+
+static int time_arg(json_object *args, const char *key, uint64_t *ret, char **ret_error)
 {
 	json_object *v;
+
+	if (!json_object_object_get_ex(args, key, &v))
+		return 0;
+	if (data_parse_time(json_object_get_string(v), ret) == 0)
+		return 1;
+	*ret_error = text_printf("'%s' must be an RFC 3339 time (2026-11-29T18:00:00Z) or "
+				 "'YYYY-MM-DD HH:MM' in local time, not '%s'",
+				 key, json_object_get_string(v));
+	return -EINVAL;
+}
+
+int data_args_get(json_object *args, int64_t default_max, struct data_args *ret, char **ret_error)
+{
+	json_object *v;
+	uint64_t since = 0, until = 0;
+	int has_since, has_until;
 
 	memset(ret, 0, sizeof(*ret));
 	ret->duration = 60;
@@ -31,13 +101,35 @@ void data_args_get(json_object *args, int64_t default_max, struct data_args *ret
 	if (json_object_object_get_ex(args, "max_events", &v))
 		ret->max_events = json_object_get_int64(v);
 	ret->now_ns = clock_ns(CLOCK_REALTIME);
-	ret->since_ns = ret->now_ns - (uint64_t)ret->duration * 1000000000ull;
+	has_since = time_arg(args, "since", &since, ret_error);
+	if (has_since < 0)
+		return has_since;
+	has_until = time_arg(args, "until", &until, ret_error);
+	if (has_until < 0)
+		return has_until;
+	if (has_until) {
+		ret->now_ns = until;
+		ret->until_given = true;
+	}
+	if (has_since) {
+		if (since >= ret->now_ns) {
+			*ret_error =
+			    strdup("the window's start ('since') must come before its end");
+			return -EINVAL;
+		}
+		ret->since_ns = since;
+		ret->duration = (int64_t)((ret->now_ns - since + NS - 1) / NS);
+	} else {
+		ret->since_ns = ret->now_ns - (uint64_t)ret->duration * NS;
+	}
+	return 0;
 }
 
 void data_filter(const struct data_args *a, struct store_filter *ret)
 {
 	*ret = (struct store_filter){
 		.since_ns = a->since_ns,
+		.until_ns = a->until_given ? a->now_ns : 0,
 		.pid = a->pid,
 		.process = a->process,
 		.unit = a->unit,
@@ -64,12 +156,325 @@ int data_store(struct tool_context *ctx, struct store **ret, char **ret_error)
 	return 0;
 }
 
+/* Where netspyd's data starts: the oldest event its backlog held at the last replay, or what the
+ * store kept from before (a live session), or later when the store itself pushed records out. */
+static uint64_t live_start(const struct analyzer *an, const struct store *s, uint64_t now)
+{
+	uint64_t l = an->backlog_oldest_ns ? an->backlog_oldest_ns : now;
+	const struct store_ring *rings[2] = { &s->conns, &s->drops };
+
+	for (int i = 0; i < 2; i++) {
+		uint64_t oldest;
+
+		if (!rings[i]->count)
+			continue;
+		oldest =
+		    *(const uint64_t *)store_ring_at(rings[i], rings[i]->head - rings[i]->count);
+		if (rings[i]->count >= rings[i]->max && s->evicted)
+			l = oldest > l ? oldest : l;
+		else if (!s->evicted && oldest < l)
+			l = oldest;
+	}
+	return l;
+}
+
+static void set_note(struct data_query *q, char *note)
+{
+	free(q->note_buf);
+	q->note_buf = note;
+	q->note = note;
+}
+
+/* Live, or (for aggregate tools, when the window starts a minute or more before netspyd's data)
+ * the history database for the minutes before it. */
+static void plan_sources(struct tool_context *ctx, struct data_query *q, bool aggregate)
+{
+	uint64_t l = live_start(ctx->an, q->s, clock_ns(CLOCK_REALTIME)), b, end = q->a.now_ns;
+	char when[FMT_TIME_LEN], *err = NULL;
+	const char *path;
+	int r;
+
+	q->source = "live";
+	q->granularity = 0;
+	q->covered_since_ns = q->a.since_ns > l ? q->a.since_ns : l;
+	q->covered_until_ns = end;
+	if (q->covered_since_ns >= end)
+		q->covered_since_ns = q->covered_until_ns = 0;
+	if (q->a.since_ns + 60 * NS > l)
+		return;
+	fmt_rfc3339(when, sizeof(when), l);
+	if (!aggregate) {
+		set_note(q, text_printf("netspyd's events start at %s; before that the recorder "
+					"keeps per-minute counts only, which summary, analyze "
+					"and drops answer from",
+					when));
+		return;
+	}
+	if (q->a.pid) {
+		set_note(q, text_printf("netspyd's events start at %s; the history keeps no "
+					"process ids (filter by process name instead)",
+					when));
+		return;
+	}
+	path = history_path(ctx->history);
+	r = history_open_ro(path, &q->h, &err);
+	if (r < 0) {
+		set_note(q, text_printf("netspyd's events start at %s; %s", when,
+					err ? err : strerror(-r)));
+		free(err);
+		return;
+	}
+	/* The store answers from the first minute boundary after l that the history has
+	 * reached, or from l itself when the history ends before l (nothing overlaps). */
+	b = (l + 60 * NS - 1) / (60 * NS) * (60 * NS);
+	if (b > history_resume_point(q->h) * NS)
+		b = l;
+	q->live_from_ns = b;
+	if (q->f.since_ns < b)
+		q->f.since_ns = b;
+	if (end <= b) {
+		q->source = "history";
+		q->f.until_ns = b; /* nothing live: [b, b) */
+	} else {
+		q->source = "live+history";
+	}
+}
+
+static int data_begin_kind(struct tool_context *ctx, json_object *args, int64_t default_max,
+			   bool aggregate, struct data_query *ret, char **ret_error)
+{
+	int r;
+
+	memset(ret, 0, sizeof(*ret));
+	r = data_args_get(args, default_max, &ret->a, ret_error);
+	if (r < 0)
+		return r;
+	data_filter(&ret->a, &ret->f);
+	r = data_store(ctx, &ret->s, ret_error);
+	if (r == 0)
+		plan_sources(ctx, ret, aggregate);
+	return r;
+}
+
 int data_begin(struct tool_context *ctx, json_object *args, int64_t default_max,
 	       struct data_query *ret, char **ret_error)
 {
-	data_args_get(args, default_max, &ret->a);
-	data_filter(&ret->a, &ret->f);
-	return data_store(ctx, &ret->s, ret_error);
+	return data_begin_kind(ctx, args, default_max, default_max == 0, ret, ret_error);
+}
+
+static struct history_query history_window(const struct data_query *q)
+{
+	return (struct history_query){
+		.since = q->a.since_ns / NS,
+		.until = (q->live_from_ns < q->a.now_ns ? q->live_from_ns : q->a.now_ns) / NS,
+		.process = q->a.process,
+		.unit = q->a.unit,
+	};
+}
+
+/* The covered window and granularity, from the history's part and the live part. */
+static void covered_merge(struct data_query *q, uint64_t h_since, uint64_t h_until, unsigned gran)
+{
+	bool live = !strcmp(q->source, "live+history");
+	uint64_t ls = q->live_from_ns, le = q->a.now_ns;
+
+	q->granularity = gran;
+	if (h_since) {
+		q->covered_since_ns = h_since * NS;
+		q->covered_until_ns = live ? le : h_until * NS;
+	} else {
+		q->covered_since_ns = live ? ls : 0;
+		q->covered_until_ns = live ? le : 0;
+	}
+	if (q->covered_since_ns && q->covered_since_ns < q->a.since_ns)
+		q->covered_since_ns = q->a.since_ns;
+}
+
+int data_history_conns(struct data_query *q, struct store_conn_stats *st, char **ret_error)
+{
+	struct history_query hq;
+	int r;
+
+	if (!q->h)
+		return 0;
+	q->hc = calloc(1, sizeof(*q->hc));
+	if (!q->hc)
+		return data_error(-ENOMEM, ret_error);
+	hq = history_window(q);
+	hq.detail = q->detail;
+	r = history_conn_stats(q->h, &hq, q->hc, ret_error);
+	if (r < 0) {
+		free(q->hc);
+		q->hc = NULL;
+		return r;
+	}
+	covered_merge(q, q->hc->covered_since, q->hc->covered_until, q->hc->granularity);
+	st->total += q->hc->total;
+	st->failed += q->hc->failed;
+	for (int i = 0; i < 256; i++)
+		st->by_proto[i] += q->hc->by_proto[i];
+	for (int i = 0; i < STORE_N_OUTCOMES; i++)
+		st->by_outcome[i] += q->hc->by_outcome[i];
+	return 0;
+}
+
+int data_history_drops(struct data_query *q, struct store_drop_stats *st, char **ret_error)
+{
+	struct history_query hq;
+	int r;
+
+	if (!q->h)
+		return 0;
+	q->hd = calloc(1, sizeof(*q->hd));
+	if (!q->hd)
+		return data_error(-ENOMEM, ret_error);
+	hq = history_window(q);
+	r = history_drop_stats(q->h, &hq, q->hd, ret_error);
+	if (r < 0) {
+		free(q->hd);
+		q->hd = NULL;
+		return r;
+	}
+	covered_merge(q, q->hd->covered_since, q->hd->covered_until, q->hd->granularity);
+	st->total += q->hd->total;
+	st->attributed += q->hd->attributed;
+	for (int i = 0; i < 256; i++)
+		st->by_proto[i] += q->hd->by_proto[i];
+	return 0;
+}
+
+/* Adds a history top list to a result's top list ({key, count, failed}), keeps the first
+ * STORE_TOP_N by count. */
+static void merge_top(json_object *o, const char *field, const char *key,
+		      const struct history_tops *h, bool with_failed)
+{
+	struct history_tops t = { 0 };
+	json_object *arr, *out;
+
+	if (!json_object_object_get_ex(o, field, &arr))
+		return;
+	/* the history's whole list, then the live top entries merged into it */
+	t.v = malloc((h->n + json_object_array_length(arr) + 1) * sizeof(*t.v));
+	if (!t.v)
+		return;
+	t.cap = h->n + json_object_array_length(arr) + 1;
+	for (size_t i = 0; i < h->n; i++) {
+		t.v[i] = h->v[i];
+		t.v[i].name = strdup(h->v[i].name);
+		if (!t.v[i].name)
+			break;
+		t.n++;
+	}
+	for (size_t i = 0; i < json_object_array_length(arr); i++) {
+		json_object *e = json_object_array_get_idx(arr, i);
+
+		history_tops_add(&t, json_str(e, key, ""), (uint64_t)json_int(e, "count"),
+				 (uint64_t)json_int(e, "failed"));
+	}
+	history_tops_sort(&t);
+	out = json_object_new_array();
+	for (size_t i = 0; i < t.n && i < STORE_TOP_N; i++) {
+		json_object *e = json_object_new_object();
+
+		json_object_object_add(e, key, json_object_new_string(t.v[i].name));
+		json_object_object_add(e, "count", json_object_new_int64((int64_t)t.v[i].count));
+		if (with_failed)
+			json_object_object_add(e, "failed",
+					       json_object_new_int64((int64_t)t.v[i].failed));
+		json_object_array_add(out, e);
+	}
+	history_tops_free(&t);
+	json_object_object_add(o, field, out);
+}
+
+static void merge_latency(json_object *o, const struct store_conn_stats *live,
+			  const struct history_conn_stats *h)
+{
+	uint64_t b[STORE_LATENCY_BUCKETS], n = 0;
+	json_object *l;
+
+	if (!json_object_object_get_ex(o, "latency_ms", &l))
+		return;
+	for (int i = 0; i < STORE_LATENCY_BUCKETS; i++) {
+		b[i] = (live ? live->latency_buckets[i] : 0) + h->buckets[i];
+		n += h->buckets[i];
+	}
+	if (!n)
+		return; /* live only: its percentiles are exact */
+	n = 0;
+	for (int i = 0; i < STORE_LATENCY_BUCKETS; i++)
+		n += b[i];
+	l = json_object_new_object();
+	json_object_object_add(l, "count", json_object_new_int64((int64_t)n));
+	json_object_object_add(l, "p50", json_number(history_percentile_ms(b, 0.50), 3));
+	json_object_object_add(l, "p90", json_number(history_percentile_ms(b, 0.90), 3));
+	json_object_object_add(l, "p99", json_number(history_percentile_ms(b, 0.99), 3));
+	json_object_object_add(o, "latency_ms", l);
+}
+
+static void merge_counts(json_object *o, const char *field, const struct history_tops *h)
+{
+	json_object *c, *prev;
+
+	if (!json_object_object_get_ex(o, field, &c))
+		return;
+	for (size_t i = 0; i < h->n; i++) {
+		int64_t n = (int64_t)h->v[i].count;
+
+		if (json_object_object_get_ex(c, h->v[i].name, &prev))
+			n += json_object_get_int64(prev);
+		json_object_object_add(c, h->v[i].name, json_object_new_int64(n));
+	}
+}
+
+static json_object *time_or_null(uint64_t ns)
+{
+	char buf[FMT_TIME_LEN];
+
+	if (!ns)
+		return NULL;
+	fmt_rfc3339(buf, sizeof(buf), ns);
+	return json_object_new_string(buf);
+}
+
+void data_finish(struct data_query *q, json_object *o)
+{
+	if (q->hc) {
+		merge_top(o, "processes", "process", &q->hc->processes, true);
+		merge_top(o, "top_talkers", "process", &q->hc->processes, true);
+		merge_top(o, "top_destinations", "destination", &q->hc->destinations, true);
+		merge_top(o, "refused_destinations", "destination", &q->hc->refused, true);
+		merge_top(o, "unreachable_destinations", "destination", &q->hc->unreachable, true);
+		merge_latency(o, q->live_stats, q->hc);
+	}
+	if (q->hd) {
+		merge_counts(o, "by_reason", &q->hd->reasons);
+		merge_top(o, "by_process", "process", &q->hd->processes, true);
+	}
+	json_object_object_add(o, "source", json_object_new_string(q->source ? q->source : "live"));
+	json_object_object_add(o, "covered_start", time_or_null(q->covered_since_ns));
+	json_object_object_add(o, "covered_end", time_or_null(q->covered_until_ns));
+	json_object_object_add(o, "granularity_seconds", json_object_new_int(q->granularity));
+	json_object_object_add(o, "history_note", q->note ? json_object_new_string(q->note) : NULL);
+	data_query_free(q);
+}
+
+void data_query_free(struct data_query *q)
+{
+	if (q->hc) {
+		history_conn_stats_free(q->hc);
+		free(q->hc);
+	}
+	if (q->hd) {
+		history_drop_stats_free(q->hd);
+		free(q->hd);
+	}
+	history_close(q->h);
+	free(q->note_buf);
+	q->hc = NULL;
+	q->hd = NULL;
+	q->h = NULL;
+	q->note = q->note_buf = NULL;
 }
 
 /* total_connections, failed_connections, failure_rate */
@@ -96,8 +501,17 @@ int data_conn_stats(struct tool_context *ctx, json_object *args, unsigned flags,
 	if (r < 0)
 		return r;
 	r = store_conn_stats(q->s, &q->f, flags, st);
-	if (r < 0)
+	if (r < 0) {
+		data_query_free(q);
 		return data_error(r, ret_error);
+	}
+	q->detail = flags & STORE_STATS_DETAIL;
+	r = data_history_conns(q, st, ret_error);
+	if (r < 0) {
+		data_query_free(q);
+		return r;
+	}
+	q->live_stats = st;
 	*ret = data_result_new(ctx, &q->a);
 	data_add_totals(*ret, st);
 	return 0;
@@ -296,7 +710,8 @@ json_object *conn_to_json(struct store *s, uint64_t abs)
 	json_object_object_add(o, "failed", json_object_new_boolean(failed));
 	json_object_object_add(o, "abandoned",
 			       json_object_new_boolean(r->flags & STORE_CONN_ABANDONED));
-	json_object_object_add(o, "in_connect", json_object_new_boolean(r->flags & STORE_CONN_SYNC));
+	json_object_object_add(o, "in_connect",
+			       json_object_new_boolean(r->flags & STORE_CONN_SYNC));
 	json_object_object_add(o, "errno", str_or_null(r->err ? fmt_errno_name(r->err) : NULL));
 	if (r->latency_us)
 		json_object_object_add(o, "latency_ms", json_number(r->latency_us / 1000.0, 3));
@@ -341,11 +756,14 @@ int data_list_run(struct tool_context *ctx, json_object *args, data_list_fn list
 	if (r < 0)
 		return r;
 	idx = malloc((size_t)q.a.max_events * sizeof(*idx));
-	if (!idx)
+	if (!idx) {
+		data_query_free(&q);
 		return data_error(-ENOMEM, ret_error);
+	}
 	r = list(q.s, &q.f, idx, (size_t)q.a.max_events, &n, &total);
 	if (r < 0) {
 		free(idx);
+		data_query_free(&q);
 		return data_error(r, ret_error);
 	}
 	o = data_result_new(ctx, &q.a);
@@ -356,6 +774,7 @@ int data_list_run(struct tool_context *ctx, json_object *args, data_list_fn list
 	json_object_object_add(o, key, arr);
 	json_object_object_add(o, "total_matching", json_object_new_int64((int64_t)total));
 	json_object_object_add(o, "returned", json_object_new_int64((int64_t)n));
+	data_finish(&q, o);
 	*ret = o;
 	return 0;
 }
@@ -457,10 +876,36 @@ void text_table(FILE *f, const char *indent, char ***rows, size_t n_rows, size_t
 	}
 }
 
+void text_source(FILE *f, json_object *result)
+{
+	const char *src = json_str(result, "source", "live"),
+		   *note = json_str(result, "history_note", NULL);
+	const char *from = json_str(result, "covered_start", NULL),
+		   *to = json_str(result, "covered_end", NULL);
+
+	if (strcmp(src, "live")) {
+		fprintf(f, "  from %s (%s rollups)",
+			!strcmp(src, "history") ? "the recorder's history"
+						: "netspyd and the recorder's history",
+			json_int(result, "granularity_seconds") >= 3600 ? "hourly" : "per-minute");
+		if (from && to)
+			fprintf(f, ", covering %s to %s", from, to);
+		else
+			fputs(", which holds nothing for this window", f);
+		fputc('\n', f);
+	}
+	if (note) {
+		fputs("  note: ", f);
+		text_safe(f, note);
+		fputc('\n', f);
+	}
+}
+
 void text_events_lost(FILE *f, json_object *result)
 {
 	int64_t lost = json_int(result, "events_lost");
 
+	text_source(f, result);
 	if (lost)
 		fprintf(f,
 			"  warning: %lld events were lost (kernel ring buffer or a slow reader): "

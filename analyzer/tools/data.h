@@ -20,9 +20,18 @@
 	"\"process_name\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":255,"          \
 	"\"description\":\"Only processes with this name (the kernel's comm: its first 15 " \
 	"bytes)\"}"
-#define ARG_DURATION                                                          \
-	"\"duration\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":86400," \
+#define ARG_DURATION                                                            \
+	"\"duration\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":2678400," \
 	"\"description\":\"Look back this many seconds (default 60)\"}"
+#define ARG_SINCE                                                                    \
+	"\"since\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":64,"           \
+	"\"description\":\"Start of the window: RFC 3339 (2026-11-29T18:00:00Z) or " \
+	"'YYYY-MM-DD HH:MM' local time (instead of duration)\"}"
+#define ARG_UNTIL                                                          \
+	"\"until\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":64," \
+	"\"description\":\"End of the window, as since (default now)\"}"
+/* duration, since and until: the window of every data tool. */
+#define ARG_WINDOW ARG_DURATION "," ARG_SINCE "," ARG_UNTIL
 #define ARG_UNIT                                                           \
 	"\"unit\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":127," \
 	"\"description\":\"Only this systemd unit (nginx.service, or nginx) or container id\"}"
@@ -44,12 +53,18 @@
 	"{\"type\":\"object\",\"properties\":{\"pid\":" S_INT_OR_NULL            \
 	",\"process_name\":" S_STRING_OR_NULL ",\"unit\":" S_STRING_OR_NULL "}," \
 	"\"required\":[\"pid\",\"process_name\",\"unit\"]}"
-/* Fields every data tool's result has. */
+/* Fields every data tool's result has: the window asked for, where the answer came from
+ * ("live": netspyd's backlog, "history": the recorder's rollups, or both), the part of the
+ * window the sources covered and their granularity (0: single events, 60 or 3600 seconds). */
 #define OUT_COMMON                                                                        \
 	"\"duration\":" S_COUNT ",\"window_start\":" S_STRING ",\"window_end\":" S_STRING \
-	",\"filter\":" S_FILTER ",\"events_lost\":" S_COUNT
-#define OUT_COMMON_REQUIRED \
-	"\"duration\",\"window_start\",\"window_end\",\"filter\",\"events_lost\""
+	",\"filter\":" S_FILTER ",\"events_lost\":" S_COUNT                               \
+	",\"source\":{\"enum\":[\"live\",\"history\",\"live+history\"]}"                  \
+	",\"covered_start\":" S_STRING_OR_NULL ",\"covered_end\":" S_STRING_OR_NULL       \
+	",\"granularity_seconds\":" S_COUNT ",\"history_note\":" S_STRING_OR_NULL
+#define OUT_COMMON_REQUIRED                                                                   \
+	"\"duration\",\"window_start\",\"window_end\",\"filter\",\"events_lost\",\"source\"," \
+	"\"covered_start\",\"covered_end\",\"granularity_seconds\""
 #define S_TOP(key)                                                                                 \
 	"{\"type\":\"array\",\"items\":{\"type\":\"object\",\"properties\":{\"" key "\":" S_STRING \
 	",\"count\":" S_COUNT ",\"failed\":" S_COUNT "},"                                          \
@@ -66,20 +81,47 @@ struct data_args {
 	const char *unit;    /* NULL: any */
 	int64_t duration;    /* seconds */
 	int64_t max_events;
-	uint64_t now_ns, since_ns;
+	uint64_t now_ns, since_ns; /* now_ns: the window's end (until, or now) */
+	bool until_given;
 };
 
-/* Reads validated arguments (defaults: duration 60, max_events default_max). */
-void data_args_get(json_object *args, int64_t default_max, struct data_args *ret);
+/* Reads validated arguments (defaults: duration 60, max_events default_max). -EINVAL with
+ * *ret_error for a time since/until cannot be read as, or a window that ends before it starts. */
+int data_args_get(json_object *args, int64_t default_max, struct data_args *ret, char **ret_error);
+/* RFC 3339 (with Z or an offset, optional fraction) or "YYYY-MM-DD HH:MM[:SS]" local time, to
+ * ns since the epoch. 0 or -EINVAL. */
+int data_parse_time(const char *s, uint64_t *ret_ns);
 void data_filter(const struct data_args *a, struct store_filter *ret);
 /* The store, brought up to date in live mode; -ENOTCONN with a message when there is none. */
 int data_store(struct tool_context *ctx, struct store **ret, char **ret_error);
-/* Everything a data tool's run() starts from. */
+struct history;
+struct history_conn_stats;
+struct history_drop_stats;
+/* Everything a data tool's run() starts from. When the window starts before netspyd's backlog,
+ * the store answers from live_from_ns on and the history database (if any) before it. */
 struct data_query {
 	struct data_args a;
 	struct store_filter f;
 	struct store *s;
+	const char *source;			     /* "live", "history", "live+history" */
+	uint64_t covered_since_ns, covered_until_ns; /* 0, 0: nothing covered */
+	unsigned granularity;			     /* seconds; 0: single events */
+	const char *note;			     /* history_note, or NULL */
+	char *note_buf;				     /* what note points to when malloc'd */
+	const struct store_conn_stats *live_stats;   /* for merging latency histograms */
+	bool detail;				     /* destinations wanted (analyze) */
+	struct history *h;			     /* open while the history answers */
+	uint64_t live_from_ns;			     /* the store answers [live_from_ns, end) */
+	struct history_conn_stats *hc;
+	struct history_drop_stats *hd;
 };
+/* Adds what the history holds to live connection / drop statistics (a no-op when it is not
+ * used); data_finish merges the rest into the result object and frees the query's history. */
+int data_history_conns(struct data_query *q, struct store_conn_stats *st, char **ret_error);
+int data_history_drops(struct data_query *q, struct store_drop_stats *st, char **ret_error);
+/* Top lists, latency and by_reason merged with the history's; the source fields set. */
+void data_finish(struct data_query *q, json_object *result);
+void data_query_free(struct data_query *q);
 int data_begin(struct tool_context *ctx, json_object *args, int64_t default_max,
 	       struct data_query *ret, char **ret_error);
 /* Maps a store error to the tool contract. */
@@ -94,6 +136,8 @@ int data_conn_stats(struct tool_context *ctx, json_object *args, unsigned flags,
 /* ---- results ---- */
 /* A result object with the common fields. */
 json_object *data_result_new(struct tool_context *ctx, const struct data_args *a);
+/* "from history (per-minute rollups)" and the covered window, for the text renderings. */
+void text_source(FILE *f, json_object *result);
 json_object *json_proto_counts(const uint64_t by_proto[256]);
 json_object *json_outcome_counts(const uint64_t by_outcome[STORE_N_OUTCOMES]);
 json_object *json_latency(const struct store_conn_stats *st);

@@ -36,8 +36,16 @@ static int drops_run(struct tool_context *ctx, json_object *args, json_object **
 		return r;
 	s = q.s;
 	r = store_drop_stats(s, &q.f, &st);
-	if (r < 0)
+	if (r < 0) {
+		data_query_free(&q);
 		return data_error(r, ret_error);
+	}
+	r = data_history_drops(&q, &st, ret_error);
+	if (r < 0) {
+		free(st.by_reason);
+		data_query_free(&q);
+		return r;
+	}
 	o = data_result_new(ctx, &q.a);
 	json_object_object_add(o, "total_drops", json_object_new_int64((int64_t)st.total));
 	json_object_object_add(o, "by_reason", reason_counts(s, &st));
@@ -47,6 +55,7 @@ static int drops_run(struct tool_context *ctx, json_object *args, json_object **
 	json_object_object_add(o, "unattributed",
 			       json_object_new_int64((int64_t)(st.total - st.attributed)));
 	free(st.by_reason);
+	data_finish(&q, o);
 	*ret = o;
 	return 0;
 }
@@ -85,7 +94,7 @@ const struct tool tool_get_packet_drop_summary = {
 	    "reason as the running kernel names it (NO_SOCKET, TCP_CSUM, ...), by "
 	    "protocol and by owning process (drops whose socket owner is unknown are "
 	    "counted as unattributed, never guessed).",
-	.input_schema = ARGS_SCHEMA(ARG_PID "," ARG_PROCESS "," ARG_DURATION "," ARG_UNIT),
+	.input_schema = ARGS_SCHEMA(ARG_PID "," ARG_PROCESS "," ARG_WINDOW "," ARG_UNIT),
 	.output_schema =
 	    "{\"type\":\"object\",\"properties\":{" OUT_COMMON ",\"total_drops\":" S_COUNT
 	    ",\"by_reason\":" S_COUNTS ",\"by_protocol\":" S_COUNTS

@@ -62,7 +62,7 @@ const struct tool tool_list_connections = {
 		       "its application before any answer; in_connect: failed inside connect(), "
 		       "errno names why) and TCP handshake latency.",
 	.input_schema =
-	    ARGS_SCHEMA(ARG_PID "," ARG_PROCESS "," ARG_DURATION "," ARG_MAX_EVENTS "," ARG_UNIT),
+	    ARGS_SCHEMA(ARG_PID "," ARG_PROCESS "," ARG_WINDOW "," ARG_MAX_EVENTS "," ARG_UNIT),
 	.output_schema = "{\"type\":\"object\",\"properties\":{" OUT_COMMON S_LIST_COMMON
 			 ",\"events\":{\"type\":\"array\",\"items\":" S_CONN_EVENT "}},"
 			 "\"required\":[" OUT_COMMON_REQUIRED S_LIST_REQUIRED ",\"events\"]}",

@@ -50,7 +50,7 @@ const struct tool tool_list_packet_drops = {
 		       "or process name: time, drop reason, protocol, source and destination, and "
 		       "the owning process (null when not attributable).",
 	.input_schema =
-	    ARGS_SCHEMA(ARG_PID "," ARG_PROCESS "," ARG_DURATION "," ARG_MAX_EVENTS "," ARG_UNIT),
+	    ARGS_SCHEMA(ARG_PID "," ARG_PROCESS "," ARG_WINDOW "," ARG_MAX_EVENTS "," ARG_UNIT),
 	.output_schema = "{\"type\":\"object\",\"properties\":{" OUT_COMMON S_LIST_COMMON
 			 ",\"drops\":{\"type\":\"array\",\"items\":" S_DROP_EVENT "}},"
 			 "\"required\":[" OUT_COMMON_REQUIRED S_LIST_REQUIRED ",\"drops\"]}",

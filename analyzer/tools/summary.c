@@ -22,6 +22,7 @@ static int summary_run(struct tool_context *ctx, json_object *args, json_object 
 	json_object_object_add(o, "latency_ms", json_latency(&st));
 	json_object_object_add(o, "processes", json_top_processes(s, st.processes, st.n_processes));
 	json_object_object_add(o, "data_start", data_oldest(s));
+	data_finish(&q, o);
 	*ret = o;
 	return 0;
 }
@@ -61,7 +62,7 @@ const struct tool tool_get_network_summary = {
 		       "systemd unit: total, failed, by protocol, by outcome (established, "
 		       "refused, timeout, unreachable, pending, sent), by process, and TCP "
 		       "handshake latency percentiles in milliseconds.",
-	.input_schema = ARGS_SCHEMA(ARG_PID "," ARG_PROCESS "," ARG_DURATION "," ARG_UNIT),
+	.input_schema = ARGS_SCHEMA(ARG_PID "," ARG_PROCESS "," ARG_WINDOW "," ARG_UNIT),
 	.output_schema =
 	    "{\"type\":\"object\",\"properties\":{" OUT_COMMON ",\"total_connections\":" S_COUNT
 	    ",\"failed_connections\":" S_COUNT ",\"failure_rate\":" S_NUMBER

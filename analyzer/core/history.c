@@ -1,0 +1,1184 @@
+/* The history database in SQLite: schema, writing a minute (one transaction), hourly aggregates,
+ * retention and size bounds, the corrupt-file check, and the window queries tools answer from. */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <sqlite3.h>
+
+#include "core/history.h"
+#include "core/text.h"
+
+struct history {
+	sqlite3 *db;
+	char *path;
+	bool rw;
+	struct history_rw_opts o;
+	uint64_t other_id;
+	unsigned writes;       /* minutes written by this process */
+	sqlite3_stmt *name_st; /* interning a name, prepared once */
+};
+
+const char *history_path(const char *flag)
+{
+	const char *env = getenv("NETSPY_HISTORY");
+
+	if (flag && flag[0])
+		return flag;
+	return env && env[0] ? env : HISTORY_DEFAULT_PATH;
+}
+
+static const char schema_sql[] =
+    "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value);"
+    "CREATE TABLE IF NOT EXISTS names(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);"
+    "CREATE TABLE IF NOT EXISTS outcomes(id INTEGER PRIMARY KEY, name TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS buckets(id INTEGER PRIMARY KEY, le_seconds REAL);"
+    "CREATE TABLE IF NOT EXISTS minutes(t INTEGER PRIMARY KEY, events INTEGER NOT NULL,"
+    " lost INTEGER NOT NULL, unaccounted INTEGER NOT NULL, written INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS hours(t INTEGER PRIMARY KEY, minutes INTEGER NOT NULL);"
+#define CONN_COLS                                                                                \
+	"(t INTEGER NOT NULL, process INTEGER NOT NULL, unit INTEGER, destination INTEGER NOT "  \
+	"NULL, protocol INTEGER NOT NULL, outcome INTEGER NOT NULL, direction INTEGER NOT NULL," \
+	" count INTEGER NOT NULL, failed INTEGER NOT NULL)"
+#define LAT_COLS                                                                                \
+	"(t INTEGER NOT NULL, process INTEGER NOT NULL, unit INTEGER, bucket INTEGER NOT NULL," \
+	" count INTEGER NOT NULL, sum_us INTEGER NOT NULL)"
+#define DROP_COLS                                                                           \
+	"(t INTEGER NOT NULL, reason INTEGER NOT NULL, protocol INTEGER NOT NULL, process " \
+	"INTEGER, unit INTEGER, count INTEGER NOT NULL)"
+    "CREATE TABLE IF NOT EXISTS conn_minute" CONN_COLS ";"
+    "CREATE TABLE IF NOT EXISTS conn_hour" CONN_COLS ";"
+    "CREATE TABLE IF NOT EXISTS latency_minute" LAT_COLS ";"
+    "CREATE TABLE IF NOT EXISTS latency_hour" LAT_COLS ";"
+    "CREATE TABLE IF NOT EXISTS drop_minute" DROP_COLS ";"
+    "CREATE TABLE IF NOT EXISTS drop_hour" DROP_COLS ";"
+    "CREATE INDEX IF NOT EXISTS conn_minute_t ON conn_minute(t);"
+    "CREATE INDEX IF NOT EXISTS conn_hour_t ON conn_hour(t);"
+    "CREATE INDEX IF NOT EXISTS latency_minute_t ON latency_minute(t);"
+    "CREATE INDEX IF NOT EXISTS latency_hour_t ON latency_hour(t);"
+    "CREATE INDEX IF NOT EXISTS drop_minute_t ON drop_minute(t);"
+    "CREATE INDEX IF NOT EXISTS drop_hour_t ON drop_hour(t);"
+    /* Views for people with sqlite3: names instead of ids, times as text. */
+    "CREATE VIEW IF NOT EXISTS connections AS SELECT datetime(c.t,'unixepoch') AS minute,"
+    " p.name AS process, u.name AS unit, d.name AS destination, c.protocol, o.name AS outcome,"
+    " CASE c.direction WHEN 1 THEN 'inbound' ELSE 'outbound' END AS direction, c.count,"
+    " c.failed FROM conn_minute c JOIN names p ON p.id=c.process LEFT JOIN names u ON"
+    " u.id=c.unit JOIN names d ON d.id=c.destination JOIN outcomes o ON o.id=c.outcome;"
+    "CREATE VIEW IF NOT EXISTS drops AS SELECT datetime(x.t,'unixepoch') AS minute,"
+    " r.name AS reason, x.protocol, p.name AS process, u.name AS unit, x.count FROM"
+    " drop_minute x JOIN names r ON r.id=x.reason LEFT JOIN names p ON p.id=x.process"
+    " LEFT JOIN names u ON u.id=x.unit;"
+    "CREATE VIEW IF NOT EXISTS latency AS SELECT datetime(l.t,'unixepoch') AS minute,"
+    " p.name AS process, u.name AS unit, b.le_seconds, l.count, l.sum_us FROM latency_minute"
+    " l JOIN names p ON p.id=l.process LEFT JOIN names u ON u.id=l.unit JOIN buckets b ON"
+    " b.id=l.bucket;";
+
+static int sql_error(struct history *h, int rc, const char *what, char **ret_error)
+{
+	if (ret_error)
+		*ret_error = text_printf("history %s: %s: %s", h->path, what,
+					 h->db ? sqlite3_errmsg(h->db) : sqlite3_errstr(rc));
+	return rc == SQLITE_BUSY || rc == SQLITE_LOCKED	    ? -EBUSY
+	       : rc == SQLITE_FULL			    ? -ENOSPC
+	       : rc == SQLITE_READONLY || rc == SQLITE_PERM ? -EACCES
+	       : rc == SQLITE_CANTOPEN			    ? -ENOENT
+	       : rc == SQLITE_NOMEM			    ? -ENOMEM
+							    : -EIO;
+}
+
+static int exec(struct history *h, const char *sql, char **ret_error)
+{
+	int rc = sqlite3_exec(h->db, sql, NULL, NULL, NULL);
+
+	return rc == SQLITE_OK ? 0 : sql_error(h, rc, "executing", ret_error);
+}
+
+static int prepare(struct history *h, const char *sql, sqlite3_stmt **st, char **ret_error)
+{
+	int rc = sqlite3_prepare_v2(h->db, sql, -1, st, NULL);
+
+	return rc == SQLITE_OK ? 0 : sql_error(h, rc, "preparing a query", ret_error);
+}
+
+/* One integer from a query with no parameters (def when no row). */
+static int64_t query_int(struct history *h, const char *sql, int64_t def)
+{
+	sqlite3_stmt *st;
+	int64_t v = def;
+
+	if (sqlite3_prepare_v2(h->db, sql, -1, &st, NULL) != SQLITE_OK)
+		return def;
+	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+static void history_free(struct history *h)
+{
+	if (!h)
+		return;
+	sqlite3_finalize(h->name_st);
+	if (h->db)
+		sqlite3_close_v2(h->db);
+	free(h->path);
+	free(h);
+}
+
+void history_close(struct history *h)
+{
+	if (h && h->db && h->rw)
+		sqlite3_exec(h->db, "PRAGMA optimize;", NULL, NULL, NULL);
+	history_free(h);
+}
+
+static struct history *history_new(const char *path)
+{
+	struct history *h = calloc(1, sizeof(*h));
+
+	if (h && !(h->path = strdup(path))) {
+		free(h);
+		h = NULL;
+	}
+	return h;
+}
+
+/* 0 when quick_check says "ok", -EUCLEAN when the file is damaged or not a database. */
+static int check(struct history *h)
+{
+	sqlite3_stmt *st;
+	int rc = sqlite3_prepare_v2(h->db, "PRAGMA quick_check;", -1, &st, NULL), r = -EUCLEAN;
+
+	if (rc != SQLITE_OK)
+		return rc == SQLITE_BUSY ? -EBUSY : -EUCLEAN;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW && !strcmp((const char *)sqlite3_column_text(st, 0), "ok"))
+		r = 0;
+	else if (rc == SQLITE_BUSY)
+		r = -EBUSY;
+	sqlite3_finalize(st);
+	return r;
+}
+
+static int name_id(struct history *h, const char *name, uint64_t *ret, char **ret_error);
+
+static int init_schema(struct history *h, char **ret_error)
+{
+	static const char *const outcomes[] = {
+#define OUT_NAME_(n) #n,
+		FMT_OUTCOME_NAMES(OUT_NAME_, OUT_NAME_)
+#undef OUT_NAME_
+	};
+	char sql[160];
+	int r;
+
+	/* auto_vacuum only takes effect before the first table: a new file gets it. */
+	r = exec(h,
+		 "PRAGMA auto_vacuum=INCREMENTAL; PRAGMA journal_mode=WAL;"
+		 " PRAGMA synchronous=NORMAL; PRAGMA journal_size_limit=4194304;",
+		 ret_error);
+	if (r == 0)
+		r = exec(h, "BEGIN IMMEDIATE;", ret_error);
+	if (r < 0)
+		return r;
+	r = exec(h, schema_sql, ret_error);
+	for (int i = 0; r == 0 && i < STORE_N_OUTCOMES; i++) {
+		snprintf(sql, sizeof(sql),
+			 "INSERT OR REPLACE INTO outcomes(id,name) VALUES(%d,'%s');", i,
+			 outcomes[i]);
+		r = exec(h, sql, ret_error);
+	}
+	for (int i = 0; r == 0 && i < HISTORY_N_BUCKETS; i++) {
+		if (i == HISTORY_N_BUCKETS - 1)
+			snprintf(sql, sizeof(sql),
+				 "INSERT OR REPLACE INTO buckets(id,le_seconds) VALUES(%d,NULL);",
+				 i);
+		else
+			snprintf(sql, sizeof(sql),
+				 "INSERT OR REPLACE INTO buckets(id,le_seconds) VALUES(%d,%.4f);",
+				 i, (double)history_bucket_us[i] / 1e6);
+		r = exec(h, sql, ret_error);
+	}
+	if (r == 0) {
+		snprintf(sql, sizeof(sql),
+			 "INSERT OR REPLACE INTO meta(key,value) VALUES('schema_version',%d);",
+			 HISTORY_SCHEMA_VERSION);
+		r = exec(h, sql, ret_error);
+	}
+	if (r == 0)
+		r = name_id(h, HISTORY_OTHER, &h->other_id, ret_error);
+	if (r == 0)
+		return exec(h, "COMMIT;", ret_error);
+	sqlite3_exec(h->db, "ROLLBACK;", NULL, NULL, NULL);
+	return r;
+}
+
+static int open_db(struct history *h, int flags)
+{
+	int rc = sqlite3_open_v2(h->path, &h->db, flags, NULL);
+
+	if (rc == SQLITE_OK) {
+		sqlite3_busy_timeout(h->db, 5000);
+		sqlite3_extended_result_codes(h->db, 0);
+		/* The file is input like any other: no schema that runs functions, no writes that
+		 * could damage it further, cells checked as they are read. */
+		sqlite3_db_config(h->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
+		sqlite3_db_config(h->db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL);
+		sqlite3_exec(h->db, "PRAGMA cell_size_check=ON;", NULL, NULL, NULL);
+	}
+	return rc;
+}
+
+/* Renames path and its WAL and shared-memory files aside. */
+static int move_aside(const char *path, char **ret_moved)
+{
+	char *to = text_printf("%s.corrupt-%lld", path, (long long)time(NULL)), *a, *b;
+	int r = 0;
+
+	if (!to)
+		return -ENOMEM;
+	if (rename(path, to) < 0 && errno != ENOENT)
+		r = -errno;
+	for (int i = 0; r == 0 && i < 2; i++) {
+		const char *sfx = i ? "-shm" : "-wal";
+
+		a = text_printf("%s%s", path, sfx);
+		b = text_printf("%s%s", to, sfx);
+		if (a && b)
+			rename(a, b); /* absent when the file was not in WAL mode */
+		free(a);
+		free(b);
+	}
+	if (r < 0)
+		free(to);
+	else
+		*ret_moved = to;
+	return r;
+}
+
+int history_open_rw(const char *path, const struct history_rw_opts *o, struct history **ret,
+		    char **ret_moved, char **ret_error)
+{
+	struct history *h = history_new(path);
+	int r, rc;
+
+	*ret_moved = NULL;
+	if (!h)
+		return -ENOMEM;
+	h->rw = true;
+	h->o = *o;
+	for (int attempt = 0;; attempt++) {
+		rc = open_db(h, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+		if (rc != SQLITE_OK) {
+			r = sql_error(h, rc, "opening", ret_error);
+			history_free(h);
+			return r;
+		}
+		r = check(h);
+		if (r == 0) {
+			r = init_schema(h, ret_error);
+			if (r == 0 || r != -EIO)
+				break;
+			/* the schema cannot be written into this file: damaged too */
+			free(*ret_error);
+			*ret_error = NULL;
+			r = -EUCLEAN;
+		}
+		if (r != -EUCLEAN || attempt) {
+			if (r == -EUCLEAN)
+				*ret_error = text_printf("history %s: still damaged after "
+							 "replacing it",
+							 path);
+			else if (!*ret_error)
+				*ret_error = text_printf("history %s: %s", path, strerror(-r));
+			history_free(h);
+			return r;
+		}
+		sqlite3_finalize(h->name_st);
+		h->name_st = NULL;
+		sqlite3_close_v2(h->db);
+		h->db = NULL;
+		r = move_aside(path, ret_moved);
+		if (r < 0) {
+			*ret_error = text_printf("history %s is damaged and cannot be moved "
+						 "aside: %s",
+						 path, strerror(-r));
+			history_free(h);
+			return r;
+		}
+	}
+	if (r < 0) {
+		history_free(h);
+		return r;
+	}
+	*ret = h;
+	return 0;
+}
+
+int history_open_ro(const char *path, struct history **ret, char **ret_error)
+{
+	struct history *h;
+	struct stat sb;
+	int rc, r;
+
+	if (stat(path, &sb) < 0) {
+		r = -errno;
+		*ret_error = text_printf("no history at %s (%s): is netspy-recorder running?", path,
+					 strerror(-r));
+		return r;
+	}
+	h = history_new(path);
+	if (!h)
+		return -ENOMEM;
+	rc = open_db(h, SQLITE_OPEN_READONLY);
+	if (rc == SQLITE_OK &&
+	    query_int(h, "SELECT value FROM meta WHERE key='schema_version'", -1) < 0)
+		rc = SQLITE_NOTADB;
+	if (rc != SQLITE_OK) {
+		r = sql_error(h, rc, "opening", ret_error);
+		history_free(h);
+		return r;
+	}
+	h->other_id = (uint64_t)query_int(h, "SELECT id FROM names WHERE name='other'", 0);
+	*ret = h;
+	return 0;
+}
+
+/* ---- writing ---- */
+
+static int name_id(struct history *h, const char *name, uint64_t *ret, char **ret_error)
+{
+	static const char ins[] = "INSERT INTO names(name) VALUES(?1) ON CONFLICT(name) DO "
+				  "UPDATE SET name=name RETURNING id;";
+	int rc, r = h->name_st ? 0 : prepare(h, ins, &h->name_st, ret_error);
+
+	if (r < 0)
+		return r;
+	sqlite3_bind_text(h->name_st, 1, name, -1, SQLITE_STATIC);
+	rc = sqlite3_step(h->name_st);
+	if (rc == SQLITE_ROW) {
+		*ret = (uint64_t)sqlite3_column_int64(h->name_st, 0);
+		rc = sqlite3_step(h->name_st);
+	}
+	sqlite3_reset(h->name_st);
+	sqlite3_clear_bindings(h->name_st);
+	return rc == SQLITE_DONE ? 0 : sql_error(h, rc, "storing a name", ret_error);
+}
+
+static void bind_name(struct history *h, sqlite3_stmt *st, int col, const char *name, int *r,
+		      char **ret_error)
+{
+	uint64_t id;
+
+	if (!name) {
+		sqlite3_bind_null(st, col);
+		return;
+	}
+	if (*r == 0)
+		*r = name_id(h, name, &id, ret_error);
+	if (*r == 0)
+		sqlite3_bind_int64(st, col, (int64_t)id);
+}
+
+static int step_reset(struct history *h, sqlite3_stmt *st, char **ret_error)
+{
+	int rc = sqlite3_step(st);
+
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return rc == SQLITE_DONE ? 0 : sql_error(h, rc, "writing", ret_error);
+}
+
+static int write_rows(struct history *h, const struct history_minute *m, char **ret_error)
+{
+	sqlite3_stmt *c = NULL, *l = NULL, *d = NULL, *mi = NULL;
+	int r = prepare(h, "INSERT INTO conn_minute VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9);", &c,
+			ret_error);
+
+	if (r == 0)
+		r = prepare(h, "INSERT INTO latency_minute VALUES(?1,?2,?3,?4,?5,?6);", &l,
+			    ret_error);
+	if (r == 0)
+		r = prepare(h, "INSERT INTO drop_minute VALUES(?1,?2,?3,?4,?5,?6);", &d, ret_error);
+	if (r == 0)
+		r = prepare(h,
+			    "INSERT OR REPLACE INTO minutes(t,events,lost,unaccounted,written) "
+			    "VALUES(?1,?2,?3,?4,?5);",
+			    &mi, ret_error);
+	for (size_t i = 0; r == 0 && i < m->n_conns; i++) {
+		const struct history_conn_row *x = &m->conns[i];
+
+		sqlite3_bind_int64(c, 1, (int64_t)m->t);
+		bind_name(h, c, 2, x->process, &r, ret_error);
+		bind_name(h, c, 3, x->unit, &r, ret_error);
+		bind_name(h, c, 4, x->destination, &r, ret_error);
+		sqlite3_bind_int(c, 5, x->protocol);
+		sqlite3_bind_int(c, 6, x->outcome);
+		sqlite3_bind_int(c, 7, x->direction);
+		sqlite3_bind_int64(c, 8, (int64_t)x->count);
+		sqlite3_bind_int64(c, 9, (int64_t)x->failed);
+		if (r == 0)
+			r = step_reset(h, c, ret_error);
+	}
+	for (size_t i = 0; r == 0 && i < m->n_latency; i++) {
+		const struct history_latency_row *x = &m->latency[i];
+
+		for (int b = 0; r == 0 && b < HISTORY_N_BUCKETS; b++) {
+			if (!x->buckets[b])
+				continue;
+			sqlite3_bind_int64(l, 1, (int64_t)m->t);
+			bind_name(h, l, 2, x->process, &r, ret_error);
+			bind_name(h, l, 3, x->unit, &r, ret_error);
+			sqlite3_bind_int(l, 4, b);
+			sqlite3_bind_int64(l, 5, (int64_t)x->buckets[b]);
+			/* the sum travels with the first non-empty bucket */
+			sqlite3_bind_int64(l, 6, (int64_t)x->sum_us);
+			if (r == 0)
+				r = step_reset(h, l, ret_error);
+			break;
+		}
+		for (int b = 0, first = 1; r == 0 && b < HISTORY_N_BUCKETS; b++) {
+			if (!x->buckets[b])
+				continue;
+			if (first) {
+				first = 0;
+				continue;
+			}
+			sqlite3_bind_int64(l, 1, (int64_t)m->t);
+			bind_name(h, l, 2, x->process, &r, ret_error);
+			bind_name(h, l, 3, x->unit, &r, ret_error);
+			sqlite3_bind_int(l, 4, b);
+			sqlite3_bind_int64(l, 5, (int64_t)x->buckets[b]);
+			sqlite3_bind_int64(l, 6, 0);
+			if (r == 0)
+				r = step_reset(h, l, ret_error);
+		}
+	}
+	for (size_t i = 0; r == 0 && i < m->n_drops; i++) {
+		const struct history_drop_row *x = &m->drops[i];
+
+		sqlite3_bind_int64(d, 1, (int64_t)m->t);
+		bind_name(h, d, 2, x->reason, &r, ret_error);
+		sqlite3_bind_int(d, 3, x->protocol);
+		bind_name(h, d, 4, x->process, &r, ret_error);
+		bind_name(h, d, 5, x->unit, &r, ret_error);
+		sqlite3_bind_int64(d, 6, (int64_t)x->count);
+		if (r == 0)
+			r = step_reset(h, d, ret_error);
+	}
+	if (r == 0) {
+		sqlite3_bind_int64(mi, 1, (int64_t)m->t);
+		sqlite3_bind_int64(mi, 2, (int64_t)m->events);
+		sqlite3_bind_int64(mi, 3, (int64_t)m->lost);
+		sqlite3_bind_int64(mi, 4, (int64_t)m->unaccounted);
+		sqlite3_bind_int64(mi, 5, (int64_t)time(NULL));
+		r = step_reset(h, mi, ret_error);
+	}
+	sqlite3_finalize(c);
+	sqlite3_finalize(l);
+	sqlite3_finalize(d);
+	sqlite3_finalize(mi);
+	return r;
+}
+
+/* The hour starting at hour from its minutes, past max_keys keys per table summed as "other". */
+static int rollup_hour(struct history *h, uint64_t hour, char **ret_error)
+{
+	static const char *const sql[] = {
+		"INSERT INTO conn_hour SELECT ?1, CASE WHEN rk<=?3 THEN process ELSE ?4 END,"
+		" CASE WHEN rk<=?3 THEN unit ELSE ?4 END, CASE WHEN rk<=?3 THEN destination ELSE"
+		" ?4 END, protocol, outcome, direction, sum(c), sum(f) FROM (SELECT process, unit,"
+		" destination, protocol, outcome, direction, sum(count) AS c, sum(failed) AS f,"
+		" row_number() OVER (ORDER BY sum(count) DESC) AS rk FROM conn_minute WHERE t>=?1"
+		" AND t<?2 GROUP BY process, unit, destination, protocol, outcome, direction)"
+		" GROUP BY 2,3,4,5,6,7;",
+		"WITH p AS (SELECT process, unit, row_number() OVER (ORDER BY sum(count) DESC) AS"
+		" rk FROM latency_minute WHERE t>=?1 AND t<?2 GROUP BY process, unit)"
+		" INSERT INTO latency_hour SELECT ?1, CASE WHEN p.rk<=?3 THEN m.process ELSE ?4"
+		" END, CASE WHEN p.rk<=?3 THEN m.unit ELSE ?4 END, m.bucket, sum(m.count),"
+		" sum(m.sum_us) FROM latency_minute m JOIN p ON p.process=m.process AND p.unit IS"
+		" m.unit WHERE m.t>=?1 AND m.t<?2 GROUP BY 2,3,4;",
+		"INSERT INTO drop_hour SELECT ?1, reason, protocol, CASE WHEN rk<=?3 THEN process"
+		" ELSE ?4 END, CASE WHEN rk<=?3 THEN unit ELSE ?4 END, sum(c) FROM (SELECT reason,"
+		" protocol, process, unit, sum(count) AS c, row_number() OVER (ORDER BY sum(count)"
+		" DESC) AS rk FROM drop_minute WHERE t>=?1 AND t<?2 GROUP BY reason, protocol,"
+		" process, unit) GROUP BY 2,3,4,5;",
+		"INSERT OR REPLACE INTO hours(t, minutes) SELECT ?1, count(*) FROM minutes WHERE"
+		" t>=?1 AND t<?2;",
+	};
+	int r = 0;
+
+	for (size_t i = 0; r == 0 && i < sizeof(sql) / sizeof(sql[0]); i++) {
+		sqlite3_stmt *st;
+
+		r = prepare(h, sql[i], &st, ret_error);
+		if (r < 0)
+			break;
+		sqlite3_bind_int64(st, 1, (int64_t)hour);
+		sqlite3_bind_int64(st, 2, (int64_t)hour + 3600);
+		sqlite3_bind_int64(st, 3, h->o.max_keys ? h->o.max_keys : INT_MAX);
+		sqlite3_bind_int64(st, 4, (int64_t)h->other_id);
+		r = step_reset(h, st, ret_error);
+		sqlite3_finalize(st);
+	}
+	return r;
+}
+
+/* Every hour before the current minute's hour that has minutes but no aggregate yet. */
+static int rollup_hours(struct history *h, uint64_t t, char **ret_error)
+{
+	sqlite3_stmt *st;
+	uint64_t hours[32];
+	size_t n = 0;
+	int r = prepare(h,
+			"SELECT DISTINCT (t/3600)*3600 AS hr FROM minutes WHERE t<?1 AND hr NOT IN"
+			" (SELECT t FROM hours) ORDER BY hr LIMIT 32;",
+			&st, ret_error);
+
+	if (r < 0)
+		return r;
+	sqlite3_bind_int64(st, 1, (int64_t)(t / 3600 * 3600));
+	while (sqlite3_step(st) == SQLITE_ROW && n < 32)
+		hours[n++] = (uint64_t)sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	for (size_t i = 0; r == 0 && i < n; i++)
+		r = rollup_hour(h, hours[i], ret_error);
+	return r;
+}
+
+static uint64_t file_size(const char *path, const char *suffix)
+{
+	char *p = text_printf("%s%s", path, suffix);
+	struct stat sb;
+	uint64_t n = 0;
+
+	if (p && stat(p, &sb) == 0)
+		n = (uint64_t)sb.st_size;
+	free(p);
+	return n;
+}
+
+/* Bytes the data takes: pages in use (free pages are reused, then given back by
+ * incremental_vacuum). The WAL is bounded on its own (journal_size_limit). */
+static uint64_t used_bytes(struct history *h)
+{
+	int64_t pages = query_int(h, "PRAGMA page_count;", 0),
+		freel = query_int(h, "PRAGMA freelist_count;", 0),
+		psize = query_int(h, "PRAGMA page_size;", 4096);
+
+	return (uint64_t)((pages - freel) * psize);
+}
+
+static int exec_t(struct history *h, const char *sql, uint64_t t, char **ret_error)
+{
+	sqlite3_stmt *st;
+	int r = prepare(h, sql, &st, ret_error);
+
+	if (r < 0)
+		return r;
+	sqlite3_bind_int64(st, 1, (int64_t)t);
+	r = step_reset(h, st, ret_error);
+	sqlite3_finalize(st);
+	return r;
+}
+
+static int delete_before(struct history *h, uint64_t t, bool minutes, bool hours, char **ret_error)
+{
+	static const char *const min_sql[] = { "DELETE FROM conn_minute WHERE t<?1;",
+					       "DELETE FROM latency_minute WHERE t<?1;",
+					       "DELETE FROM drop_minute WHERE t<?1;",
+					       "DELETE FROM minutes WHERE t<?1;" };
+	static const char *const hour_sql[] = { "DELETE FROM conn_hour WHERE t<?1;",
+						"DELETE FROM latency_hour WHERE t<?1;",
+						"DELETE FROM drop_hour WHERE t<?1;",
+						"DELETE FROM hours WHERE t<?1;" };
+	int r = 0;
+
+	for (int i = 0; r == 0 && minutes && i < 4; i++)
+		r = exec_t(h, min_sql[i], t, ret_error);
+	for (int i = 0; r == 0 && hours && i < 4; i++)
+		r = exec_t(h, hour_sql[i], t, ret_error);
+	return r;
+}
+
+/* Retention, then size: the oldest minutes go first (their hours stay), then the oldest hours. */
+static int enforce_bounds(struct history *h, uint64_t now, char **ret_error)
+{
+	int r = 0;
+
+	if (h->o.retention_days)
+		r = delete_before(h, now - (uint64_t)h->o.retention_days * 86400, true, true,
+				  ret_error);
+	for (int i = 0; r == 0 && h->o.max_size && i < 10000 && used_bytes(h) > h->o.max_size;
+	     i++) {
+		int64_t oldest_min = query_int(h, "SELECT min(t) FROM minutes;", -1),
+			newest_hour = query_int(h, "SELECT max(t) FROM hours;", -1),
+			oldest_hour = query_int(h, "SELECT min(t) FROM hours;", -1);
+
+		if (oldest_min >= 0 && newest_hour >= 0 && oldest_min < newest_hour + 3600)
+			r = delete_before(h, (uint64_t)oldest_min / 3600 * 3600 + 3600, true, false,
+					  ret_error);
+		else if (oldest_hour >= 0 && oldest_hour < newest_hour)
+			r = delete_before(h, (uint64_t)oldest_hour + 3600, true, true, ret_error);
+		else
+			break; /* only the newest hour is left: keep it */
+	}
+	return r;
+}
+
+int history_write_minute(struct history *h, const struct history_minute *m, char **ret_error)
+{
+	int r = exec(h, "BEGIN IMMEDIATE;", ret_error);
+
+	if (r < 0)
+		return r;
+	r = exec_t(h, "DELETE FROM conn_minute WHERE t=?1;", m->t, ret_error);
+	if (r == 0)
+		r = exec_t(h, "DELETE FROM latency_minute WHERE t=?1;", m->t, ret_error);
+	if (r == 0)
+		r = exec_t(h, "DELETE FROM drop_minute WHERE t=?1;", m->t, ret_error);
+	if (r == 0)
+		r = write_rows(h, m, ret_error);
+	if (r == 0)
+		r = rollup_hours(h, m->t, ret_error);
+	if (r == 0 && (h->writes % 10 == 0 || h->o.max_size))
+		r = enforce_bounds(h, m->t + 60, ret_error);
+	if (r == 0)
+		r = exec(h, "COMMIT;", ret_error);
+	if (r < 0) {
+		sqlite3_exec(h->db, "ROLLBACK;", NULL, NULL, NULL);
+		return r;
+	}
+	h->writes++;
+	if (h->o.max_size && h->writes % 10 == 0) {
+		sqlite3_exec(h->db, "PRAGMA incremental_vacuum;", NULL, NULL, NULL);
+		sqlite3_wal_checkpoint_v2(h->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+	}
+	return 0;
+}
+
+uint64_t history_resume_point(struct history *h)
+{
+	int64_t t = query_int(h, "SELECT max(t) FROM minutes;", -1);
+
+	return t < 0 ? 0 : (uint64_t)t + 60;
+}
+
+int history_info(struct history *h, struct history_info *ret)
+{
+	int64_t oldest = query_int(h, "SELECT min(t) FROM minutes;", -1),
+		oldest_h = query_int(h, "SELECT min(t) FROM hours;", -1),
+		newest = query_int(h, "SELECT max(t) FROM minutes;", -1);
+
+	memset(ret, 0, sizeof(*ret));
+	if (oldest_h >= 0 && (oldest < 0 || oldest_h < oldest))
+		oldest = oldest_h;
+	ret->oldest = oldest < 0 ? 0 : (uint64_t)oldest;
+	ret->newest = newest < 0 ? 0 : (uint64_t)newest;
+	ret->minutes = (uint64_t)query_int(h, "SELECT count(*) FROM minutes;", 0);
+	ret->hours = (uint64_t)query_int(h, "SELECT count(*) FROM hours;", 0);
+	ret->updated = (uint64_t)query_int(h, "SELECT max(written) FROM minutes;", 0);
+	ret->size = file_size(h->path, "");
+	ret->wal_size = file_size(h->path, "-wal");
+	return 0;
+}
+
+/* ---- reading ---- */
+
+/* A new entry (names are unique in the database: no lookup needed). */
+static int tops_append(struct history_tops *t, const char *name, uint64_t count, uint64_t failed)
+{
+	if (t->n == t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 16;
+		struct history_top *v = realloc(t->v, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		t->v = v;
+		t->cap = cap;
+	}
+	t->v[t->n].name = strdup(name);
+	if (!t->v[t->n].name)
+		return -ENOMEM;
+	t->v[t->n].count = count;
+	t->v[t->n++].failed = failed;
+	return 0;
+}
+
+int history_tops_add(struct history_tops *t, const char *name, uint64_t count, uint64_t failed)
+{
+	for (size_t i = 0; i < t->n; i++)
+		if (!strcmp(t->v[i].name, name)) {
+			t->v[i].count += count;
+			t->v[i].failed += failed;
+			return 0;
+		}
+	return tops_append(t, name, count, failed);
+}
+
+static int top_cmp(const void *a, const void *b)
+{
+	const struct history_top *x = a, *y = b;
+
+	if (x->count != y->count)
+		return x->count < y->count ? 1 : -1;
+	return strcmp(x->name, y->name);
+}
+
+void history_tops_sort(struct history_tops *t)
+{
+	if (t->n)
+		qsort(t->v, t->n, sizeof(*t->v), top_cmp);
+}
+
+void history_tops_free(struct history_tops *t)
+{
+	for (size_t i = 0; i < t->n; i++)
+		free(t->v[i].name);
+	free(t->v);
+	memset(t, 0, sizeof(*t));
+}
+
+void history_conn_stats_free(struct history_conn_stats *st)
+{
+	history_tops_free(&st->processes);
+	history_tops_free(&st->destinations);
+	history_tops_free(&st->refused);
+	history_tops_free(&st->unreachable);
+}
+
+void history_drop_stats_free(struct history_drop_stats *st)
+{
+	history_tops_free(&st->reasons);
+	history_tops_free(&st->processes);
+}
+
+double history_percentile_ms(const uint64_t b[HISTORY_N_BUCKETS], double q)
+{
+	uint64_t total = 0, seen = 0;
+	double rank;
+
+	for (int i = 0; i < HISTORY_N_BUCKETS; i++)
+		total += b[i];
+	if (!total)
+		return 0;
+	rank = q * (double)total;
+	for (int i = 0; i < HISTORY_N_BUCKETS; i++) {
+		double lo = i ? (double)history_bucket_us[i - 1] : 0, hi;
+
+		if (!b[i] || (double)(seen + b[i]) < rank) {
+			seen += b[i];
+			continue;
+		}
+		if (i == HISTORY_N_BUCKETS - 1)
+			return lo / 1000.0;
+		hi = (double)history_bucket_us[i];
+		return (lo + (hi - lo) * (rank - (double)seen) / (double)b[i]) / 1000.0;
+	}
+	return (double)history_bucket_us[HISTORY_N_BUCKETS - 2] / 1000.0;
+}
+
+/* Per-id sums while a query runs; names are looked up once at the end. */
+struct idsum {
+	int64_t id;
+	uint64_t count, failed;
+};
+struct idsums {
+	struct idsum *v;
+	size_t n, cap; /* open addressing, cap a power of two */
+};
+
+static size_t idsum_slot(int64_t id, size_t cap)
+{
+	uint64_t x = (uint64_t)id * 0x9E3779B97F4A7C15ull;
+
+	return (size_t)(x ^ (x >> 31)) & (cap - 1);
+}
+
+static int idsums_add(struct idsums *s, int64_t id, uint64_t count, uint64_t failed)
+{
+	size_t i;
+
+	if ((s->n + 1) * 2 > s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 64;
+		struct idsum *v = calloc(cap, sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		for (size_t j = 0; j < s->cap; j++) {
+			if (!s->v[j].id)
+				continue;
+			for (i = idsum_slot(s->v[j].id, cap); v[i].id; i = (i + 1) & (cap - 1))
+				;
+			v[i] = s->v[j];
+		}
+		free(s->v);
+		s->v = v;
+		s->cap = cap;
+	}
+	for (i = idsum_slot(id, s->cap); s->v[i].id && s->v[i].id != id; i = (i + 1) & (s->cap - 1))
+		;
+	if (!s->v[i].id) {
+		s->v[i].id = id;
+		s->n++;
+	}
+	s->v[i].count += count;
+	s->v[i].failed += failed;
+	return 0;
+}
+
+static int idsum_cmp(const void *a, const void *b)
+{
+	const struct idsum *x = a, *y = b;
+
+	if (x->count != y->count)
+		return x->count < y->count ? 1 : -1;
+	return (x->id > y->id) - (x->id < y->id);
+}
+
+/* Moves the HISTORY_TOPS_MAX largest sums into named tops (ids without a name are skipped). */
+static int idsums_to_tops(struct history *h, struct idsums *s, struct history_tops *t)
+{
+	sqlite3_stmt *st;
+	size_t n = 0;
+	int r = 0;
+
+	if (sqlite3_prepare_v2(h->db, "SELECT name FROM names WHERE id=?1;", -1, &st, NULL) !=
+	    SQLITE_OK) {
+		free(s->v);
+		memset(s, 0, sizeof(*s));
+		return -EIO;
+	}
+	for (size_t i = 0; i < s->cap; i++) /* compact, then the largest first */
+		if (s->v[i].id)
+			s->v[n++] = s->v[i];
+	if (n)
+		qsort(s->v, n, sizeof(*s->v), idsum_cmp);
+	for (size_t i = 0; r == 0 && i < n && i < HISTORY_TOPS_MAX; i++) {
+		sqlite3_bind_int64(st, 1, s->v[i].id);
+		if (sqlite3_step(st) == SQLITE_ROW)
+			r = tops_append(t, (const char *)sqlite3_column_text(st, 0), s->v[i].count,
+					s->v[i].failed);
+		sqlite3_reset(st);
+	}
+	sqlite3_finalize(st);
+	free(s->v);
+	memset(s, 0, sizeof(*s));
+	return r;
+}
+
+/* The window's pieces: [a, b) from table level (60: minutes, 3600: hours). */
+struct span {
+	uint64_t a, b;
+	unsigned level;
+};
+
+/* Whole aggregated hours inside [since, until) come from the hour tables, the rest from minutes.
+ * Returns the number of spans (at most max). */
+static size_t plan(struct history *h, uint64_t since, uint64_t until, struct span *v, size_t max)
+{
+	uint64_t hs = (since + 3599) / 3600 * 3600, he = until / 3600 * 3600, cur = since;
+	sqlite3_stmt *st;
+	size_t n = 0;
+
+	if (hs < he &&
+	    sqlite3_prepare_v2(h->db, "SELECT t FROM hours WHERE t>=?1 AND t<?2 ORDER BY t;", -1,
+			       &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_int64(st, 1, (int64_t)hs);
+		sqlite3_bind_int64(st, 2, (int64_t)he);
+		while (sqlite3_step(st) == SQLITE_ROW && n + 2 < max) {
+			uint64_t t = (uint64_t)sqlite3_column_int64(st, 0);
+
+			if (t > cur)
+				v[n++] = (struct span){ cur, t, 60 };
+			if (n && v[n - 1].level == 3600 && v[n - 1].b == t)
+				v[n - 1].b = t + 3600;
+			else
+				v[n++] = (struct span){ t, t + 3600, 3600 };
+			cur = t + 3600;
+		}
+		sqlite3_finalize(st);
+	}
+	if (cur < until && n < max)
+		v[n++] = (struct span){ cur, until, 60 };
+	return n;
+}
+
+/* The ids a unit filter matches ("nginx" also matches "nginx.service"); -1 when unknown. */
+static void unit_ids(struct history *h, const char *unit, int64_t ids[2])
+{
+	sqlite3_stmt *st;
+
+	ids[0] = ids[1] = -1;
+	if (sqlite3_prepare_v2(h->db, "SELECT id FROM names WHERE name=?1 OR name=?1||'.service'",
+			       -1, &st, NULL) != SQLITE_OK)
+		return;
+	sqlite3_bind_text(st, 1, unit, -1, SQLITE_STATIC);
+	for (int i = 0; i < 2 && sqlite3_step(st) == SQLITE_ROW; i++)
+		ids[i] = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+}
+
+static int64_t process_id(struct history *h, const char *process)
+{
+	sqlite3_stmt *st;
+	int64_t id = -1;
+	char comm[16] = { 0 };
+
+	/* as the kernel truncates */
+	memcpy(comm, process, strnlen(process, sizeof(comm) - 1));
+	if (sqlite3_prepare_v2(h->db, "SELECT id FROM names WHERE name=?1", -1, &st, NULL) !=
+	    SQLITE_OK)
+		return -1;
+	sqlite3_bind_text(st, 1, comm, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		id = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return id;
+}
+
+struct filter_ids {
+	int64_t process; /* -2: no filter */
+	int64_t units[2];
+	bool unit;
+};
+
+static void filter_ids(struct history *h, const struct history_query *q, struct filter_ids *f)
+{
+	f->process = q->process ? process_id(h, q->process) : -2;
+	f->unit = q->unit != NULL;
+	if (f->unit)
+		unit_ids(h, q->unit, f->units);
+}
+
+#define FILTER_SQL " AND (?4=-2 OR process=?4) AND (?5=0 OR unit=?6 OR unit=?7)"
+
+static void bind_filter(sqlite3_stmt *st, const struct filter_ids *f)
+{
+	sqlite3_bind_int64(st, 4, f->process);
+	sqlite3_bind_int(st, 5, f->unit);
+	sqlite3_bind_int64(st, 6, f->units[0]);
+	sqlite3_bind_int64(st, 7, f->units[1]);
+}
+
+/* Minutes present in [since, until): the covered window, both ends 0 when none. */
+static void covered(struct history *h, uint64_t since, uint64_t until, uint64_t *a, uint64_t *b)
+{
+	sqlite3_stmt *st;
+
+	*a = *b = 0;
+	if (sqlite3_prepare_v2(h->db,
+			       "SELECT min(t), max(t) FROM (SELECT t FROM minutes WHERE t>=?1 AND "
+			       "t<?2 UNION ALL SELECT t FROM hours WHERE t>=?1 AND t<?2);",
+			       -1, &st, NULL) != SQLITE_OK)
+		return;
+	sqlite3_bind_int64(st, 1, (int64_t)since);
+	sqlite3_bind_int64(st, 2, (int64_t)until);
+	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
+		*a = (uint64_t)sqlite3_column_int64(st, 0);
+		*b = (uint64_t)sqlite3_column_int64(st, 1) + 60;
+		if (*b > until)
+			*b = until;
+	}
+	sqlite3_finalize(st);
+	/* an hour aggregate covers its whole hour */
+	if (*b && *b < until) {
+		sqlite3_stmt *s2;
+
+		if (sqlite3_prepare_v2(h->db, "SELECT max(t) FROM hours WHERE t>=?1 AND t<?2;", -1,
+				       &s2, NULL) == SQLITE_OK) {
+			sqlite3_bind_int64(s2, 1, (int64_t)since);
+			sqlite3_bind_int64(s2, 2, (int64_t)until);
+			if (sqlite3_step(s2) == SQLITE_ROW &&
+			    sqlite3_column_type(s2, 0) != SQLITE_NULL) {
+				uint64_t e = (uint64_t)sqlite3_column_int64(s2, 0) + 3600;
+
+				if (e > *b)
+					*b = e < until ? e : until;
+			}
+			sqlite3_finalize(s2);
+		}
+	}
+}
+
+static void align(const struct history_query *q, uint64_t *since, uint64_t *until)
+{
+	*since = q->since / 60 * 60;
+	*until = (q->until + 59) / 60 * 60;
+}
+
+int history_conn_stats(struct history *h, const struct history_query *q,
+		       struct history_conn_stats *ret, char **ret_error)
+{
+	static const char *const conn_sql[2] = {
+		"SELECT process, destination, protocol, outcome, count, failed FROM conn_minute"
+		" WHERE t>=?1 AND t<?2" FILTER_SQL,
+		"SELECT process, destination, protocol, outcome, count, failed FROM conn_hour"
+		" WHERE t>=?1 AND t<?2" FILTER_SQL,
+	};
+	static const char *const lat_sql[2] = {
+		"SELECT bucket, sum(count), sum(sum_us) FROM latency_minute WHERE t>=?1 AND "
+		"t<?2" FILTER_SQL " GROUP BY bucket",
+		"SELECT bucket, sum(count), sum(sum_us) FROM latency_hour WHERE t>=?1 AND "
+		"t<?2" FILTER_SQL " GROUP BY bucket",
+	};
+	struct idsums procs = { 0 }, dests = { 0 }, refused = { 0 }, unreach = { 0 };
+	struct span spans[512];
+	struct filter_ids f;
+	sqlite3_stmt *cs[2] = { 0 }, *ls[2] = { 0 };
+	uint64_t since, until;
+	size_t n;
+	int r = 0;
+
+	memset(ret, 0, sizeof(*ret));
+	align(q, &since, &until);
+	covered(h, since, until, &ret->covered_since, &ret->covered_until);
+	ret->granularity = 60;
+	sqlite3_exec(h->db, "BEGIN;", NULL, NULL, NULL); /* one snapshot, one lock */
+	filter_ids(h, q, &f);
+	n = plan(h, since, until, spans, sizeof(spans) / sizeof(spans[0]));
+	for (int i = 0; r == 0 && i < 2; i++) {
+		r = prepare(h, conn_sql[i], &cs[i], ret_error);
+		if (r == 0)
+			r = prepare(h, lat_sql[i], &ls[i], ret_error);
+	}
+	for (size_t k = 0; r == 0 && k < n; k++) {
+		int lv = spans[k].level == 3600;
+		sqlite3_stmt *st = cs[lv];
+		int rc;
+
+		if (lv)
+			ret->granularity = 3600;
+		sqlite3_bind_int64(st, 1, (int64_t)spans[k].a);
+		sqlite3_bind_int64(st, 2, (int64_t)spans[k].b);
+		bind_filter(st, &f);
+		while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+			int64_t proc = sqlite3_column_int64(st, 0),
+				dst = sqlite3_column_int64(st, 1);
+			int proto = sqlite3_column_int(st, 2) & 0xff,
+			    outcome = sqlite3_column_int(st, 3);
+			uint64_t c = (uint64_t)sqlite3_column_int64(st, 4),
+				 fl = (uint64_t)sqlite3_column_int64(st, 5);
+
+			if (outcome < 0 || outcome >= STORE_N_OUTCOMES)
+				outcome = 6; /* "error": a row this version does not know */
+			ret->total += c;
+			ret->failed += fl;
+			ret->by_proto[proto] += c;
+			ret->by_outcome[outcome] += c;
+			r = idsums_add(&procs, proc, c, fl);
+			if (!q->detail)
+				continue;
+			if (r == 0)
+				r = idsums_add(&dests, dst, c, fl);
+			if (r == 0 && outcome == 2 && fl)
+				r = idsums_add(&refused, dst, fl, fl);
+			if (r == 0 && (outcome == 3 || outcome == 4) && fl)
+				r = idsums_add(&unreach, dst, fl, fl);
+		}
+		sqlite3_reset(st);
+		st = ls[lv];
+		sqlite3_bind_int64(st, 1, (int64_t)spans[k].a);
+		sqlite3_bind_int64(st, 2, (int64_t)spans[k].b);
+		bind_filter(st, &f);
+		while (r == 0 && sqlite3_step(st) == SQLITE_ROW) {
+			int b = sqlite3_column_int(st, 0);
+
+			if (b >= 0 && b < HISTORY_N_BUCKETS)
+				ret->buckets[b] += (uint64_t)sqlite3_column_int64(st, 1);
+			ret->sum_us += (uint64_t)sqlite3_column_int64(st, 2);
+		}
+		sqlite3_reset(st);
+	}
+	for (int i = 0; i < 2; i++) {
+		sqlite3_finalize(cs[i]);
+		sqlite3_finalize(ls[i]);
+	}
+	if (r == 0)
+		r = idsums_to_tops(h, &procs, &ret->processes);
+	if (r == 0)
+		r = idsums_to_tops(h, &dests, &ret->destinations);
+	if (r == 0)
+		r = idsums_to_tops(h, &refused, &ret->refused);
+	if (r == 0)
+		r = idsums_to_tops(h, &unreach, &ret->unreachable);
+	sqlite3_exec(h->db, "COMMIT;", NULL, NULL, NULL);
+	free(procs.v);
+	free(dests.v);
+	free(refused.v);
+	free(unreach.v);
+	if (r < 0) {
+		if (!*ret_error)
+			*ret_error = text_printf("history %s: %s", h->path, strerror(-r));
+		history_conn_stats_free(ret);
+	}
+	return r;
+}
+
+int history_drop_stats(struct history *h, const struct history_query *q,
+		       struct history_drop_stats *ret, char **ret_error)
+{
+	static const char *const sql[2] = {
+		"SELECT reason, protocol, process, count FROM drop_minute WHERE t>=?1 AND "
+		"t<?2" FILTER_SQL,
+		"SELECT reason, protocol, process, count FROM drop_hour WHERE t>=?1 AND "
+		"t<?2" FILTER_SQL,
+	};
+	struct idsums reasons = { 0 }, procs = { 0 };
+	struct span spans[512];
+	struct filter_ids f;
+	sqlite3_stmt *ds[2] = { 0 };
+	uint64_t since, until;
+	size_t n;
+	int r = 0;
+
+	memset(ret, 0, sizeof(*ret));
+	align(q, &since, &until);
+	covered(h, since, until, &ret->covered_since, &ret->covered_until);
+	ret->granularity = 60;
+	sqlite3_exec(h->db, "BEGIN;", NULL, NULL, NULL); /* one snapshot, one lock */
+	filter_ids(h, q, &f);
+	n = plan(h, since, until, spans, sizeof(spans) / sizeof(spans[0]));
+	for (int i = 0; r == 0 && i < 2; i++)
+		r = prepare(h, sql[i], &ds[i], ret_error);
+	for (size_t k = 0; r == 0 && k < n; k++) {
+		sqlite3_stmt *st = ds[spans[k].level == 3600];
+
+		if (spans[k].level == 3600)
+			ret->granularity = 3600;
+		sqlite3_bind_int64(st, 1, (int64_t)spans[k].a);
+		sqlite3_bind_int64(st, 2, (int64_t)spans[k].b);
+		bind_filter(st, &f);
+		while (r == 0 && sqlite3_step(st) == SQLITE_ROW) {
+			uint64_t c = (uint64_t)sqlite3_column_int64(st, 3);
+
+			ret->total += c;
+			ret->by_proto[sqlite3_column_int(st, 1) & 0xff] += c;
+			r = idsums_add(&reasons, sqlite3_column_int64(st, 0), c, 0);
+			if (r == 0 && sqlite3_column_type(st, 2) != SQLITE_NULL) {
+				ret->attributed += c;
+				r = idsums_add(&procs, sqlite3_column_int64(st, 2), c, 0);
+			}
+		}
+		sqlite3_reset(st);
+	}
+	for (int i = 0; i < 2; i++)
+		sqlite3_finalize(ds[i]);
+	if (r == 0)
+		r = idsums_to_tops(h, &reasons, &ret->reasons);
+	if (r == 0)
+		r = idsums_to_tops(h, &procs, &ret->processes);
+	sqlite3_exec(h->db, "COMMIT;", NULL, NULL, NULL);
+	free(reasons.v);
+	free(procs.v);
+	if (r < 0) {
+		if (!*ret_error)
+			*ret_error = text_printf("history %s: %s", h->path, strerror(-r));
+		history_drop_stats_free(ret);
+	}
+	return r;
+}

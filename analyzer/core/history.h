@@ -1,0 +1,137 @@
+/* The history database: per-minute rollups of connections, TCP handshake latency and packet drops
+ * in SQLite (WAL, one transaction per minute), hourly aggregates for long windows, bounded by age
+ * and size. The recorder writes it (history_open_rw); tools read it (history_open_ro). The schema
+ * is documented in docs/history.md. Library code: it does not print. */
+#ifndef NETSPY_HISTORY_H
+#define NETSPY_HISTORY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/store.h"
+
+#define HISTORY_DEFAULT_PATH "/var/lib/netspy/history.db"
+#define HISTORY_SCHEMA_VERSION 1
+/* TCP handshake latency buckets (upper bounds in microseconds; the last one is +Inf), the same as
+ * the Prometheus histogram's le values. */
+#define HISTORY_N_BUCKETS STORE_LATENCY_BUCKETS
+#define history_bucket_us store_latency_bounds_us
+#define history_bucket_of store_latency_bucket
+
+#define HISTORY_DIR_OUTBOUND 0
+#define HISTORY_DIR_INBOUND 1
+#define HISTORY_OTHER "other" /* name of the rows past the key cap */
+
+struct history;
+
+/* One minute's rows, as the recorder hands them over (strings owned by the caller). */
+struct history_conn_row {
+	const char *process, *unit, *destination; /* unit may be NULL */
+	uint8_t protocol, outcome, direction;
+	uint64_t count, failed;
+};
+struct history_latency_row {
+	const char *process, *unit;
+	uint64_t buckets[HISTORY_N_BUCKETS]; /* not cumulative */
+	uint64_t sum_us;
+};
+struct history_drop_row {
+	const char *reason, *process, *unit; /* process and unit may be NULL */
+	uint8_t protocol;
+	uint64_t count;
+};
+struct history_minute {
+	uint64_t t; /* start, seconds since the epoch, a multiple of 60 */
+	uint64_t events, lost, unaccounted;
+	struct history_conn_row *conns;
+	size_t n_conns;
+	struct history_latency_row *latency;
+	size_t n_latency;
+	struct history_drop_row *drops;
+	size_t n_drops;
+};
+
+struct history_rw_opts {
+	unsigned retention_days; /* 0: keep forever */
+	uint64_t max_size;	 /* bytes, 0: unbounded */
+	unsigned max_keys;	 /* per minute and hour, per table (rows past it: "other") */
+};
+
+/* Opens (creating) the database for writing. A file that fails quick_check or is not a database
+ * is renamed to PATH.corrupt-TIMESTAMP and replaced by a new one: *ret_moved (malloc'd) then
+ * names where it went. 0 or -errno with *ret_error. */
+int history_open_rw(const char *path, const struct history_rw_opts *o, struct history **ret,
+		    char **ret_moved, char **ret_error);
+/* Opens an existing database read-only: -ENOENT when there is none. */
+int history_open_ro(const char *path, struct history **ret, char **ret_error);
+void history_close(struct history *h);
+/* The path tools read: flag if given, else $NETSPY_HISTORY, else the default. */
+const char *history_path(const char *flag);
+
+/* Stores one minute (one transaction), rolls up the hour when the minute completes it, and
+ * enforces retention and size. 0 or -errno with *ret_error. */
+int history_write_minute(struct history *h, const struct history_minute *m, char **ret_error);
+/* End of the newest minute stored (seconds), 0 when none. */
+uint64_t history_resume_point(struct history *h);
+
+struct history_info {
+	uint64_t oldest, newest; /* minute starts (s), 0 when empty */
+	uint64_t minutes;	 /* minutes recorded */
+	uint64_t hours;		 /* hourly aggregates */
+	uint64_t size;		 /* bytes of the database file */
+	uint64_t wal_size;	 /* bytes of its write-ahead log */
+	uint64_t updated;	 /* when the recorder last wrote (s), 0 unknown */
+};
+int history_info(struct history *h, struct history_info *ret);
+
+/* A window [since, until) in seconds, minute-aligned by the query; process/unit filters as the
+ * store's (a pid cannot be answered from history). */
+struct history_query {
+	uint64_t since, until;
+	const char *process, *unit;
+	bool detail; /* destinations, refused and unreachable too (analyze) */
+};
+/* Top lists carry at most this many entries (the largest), by_reason too. */
+#define HISTORY_TOPS_MAX 256
+
+struct history_top {
+	char *name;
+	uint64_t count, failed;
+};
+struct history_tops {
+	struct history_top *v;
+	size_t n, cap;
+};
+struct history_conn_stats {
+	uint64_t covered_since, covered_until; /* minutes present in the window; 0 when none */
+	unsigned granularity;		       /* 60 or 3600: the coarsest used */
+	uint64_t total, failed;
+	uint64_t by_proto[256];
+	uint64_t by_outcome[STORE_N_OUTCOMES];
+	uint64_t buckets[HISTORY_N_BUCKETS], sum_us;
+	/* the HISTORY_TOPS_MAX largest keys, largest first */
+	struct history_tops processes, destinations, refused, unreachable;
+};
+struct history_drop_stats {
+	uint64_t covered_since, covered_until;
+	unsigned granularity;
+	uint64_t total, attributed;
+	uint64_t by_proto[256];
+	struct history_tops reasons, processes;
+};
+int history_conn_stats(struct history *h, const struct history_query *q,
+		       struct history_conn_stats *ret, char **ret_error);
+void history_conn_stats_free(struct history_conn_stats *st);
+int history_drop_stats(struct history *h, const struct history_query *q,
+		       struct history_drop_stats *ret, char **ret_error);
+void history_drop_stats_free(struct history_drop_stats *st);
+/* Adds count/failed to name's entry (created when missing; a linear search: for merging a few
+ * entries into a list). 0 or -ENOMEM. */
+int history_tops_add(struct history_tops *t, const char *name, uint64_t count, uint64_t failed);
+void history_tops_sort(struct history_tops *t); /* by count, then name */
+void history_tops_free(struct history_tops *t);
+/* A latency percentile (0-1) in ms from histogram buckets, interpolated inside the bucket. */
+double history_percentile_ms(const uint64_t buckets[HISTORY_N_BUCKETS], double q);
+
+#endif

@@ -1,0 +1,844 @@
+/* netspyctl record: the recorder service (see record.h). One thread follows netspyd and writes the
+ * history database; libmicrohttpd's thread answers /metrics from counters kept under a mutex. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <grp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+#include <microhttpd.h>
+#include <systemd/sd-daemon.h>
+#include <systemd/sd-journal.h>
+
+#include "clock.h"
+#include "core/analyzer.h"
+#include "core/format.h"
+#include "core/history.h"
+#include "core/rollup.h"
+#include "core/text.h"
+#include "frontends/frontend.h"
+#include "frontends/record.h"
+
+#define NS 1000000000ull
+#define PID_UNITS_MAX 65536
+
+struct metrics {
+	pthread_mutex_t lock;
+	unsigned max_series;
+	struct kmap conns, latency, drops; /* uint64_t, rollup_latency_val, uint64_t */
+	uint64_t lost_kernel, lost_client, lost_recorder;
+	uint64_t scrapes;
+};
+
+/* The last connection's key, as store ids: a storm repeats one key, and the counters it went
+ * to are bumped again without formatting and hashing its strings. */
+struct conn_cache {
+	bool valid, failed;
+	uint64_t rebuilds, minute;
+	uint32_t pid, dst;
+	uint16_t comm, cgroup;
+	uint8_t proto, outcome;
+	uint64_t *rollup_count, *rollup_failed, *metric;
+};
+
+struct recorder {
+	const struct record_opts *o;
+	struct conn_cache cc;
+	struct analyzer an;
+	struct history *h;
+	struct metrics m;
+	struct rollup cur;
+	bool cur_valid;
+	uint64_t conn_next, drop_next; /* store records not rolled up yet */
+	uint64_t watermark_ns;	       /* every event before it is rolled up */
+	uint64_t resume_ns;	       /* events before it are stored already */
+	uint64_t lost_at_flush;	       /* analyzer_events_lost() at the last minute written */
+	uint64_t unaccounted;	       /* events never rolled up (evicted or late) */
+	uint64_t events, minutes_written, write_failures;
+	struct kmap pid_units; /* pid -> unit (char[128]) of its latest connect */
+	struct MHD_Daemon *tcp, *unix_d;
+	int unix_fd;
+};
+
+__attribute__((format(printf, 3, 4))) static void logmsg(int prio, const char *msgid,
+							 const char *fmt, ...)
+{
+	char buf[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "netspyctl record: %s\n", buf);
+	if (msgid)
+		sd_journal_send("MESSAGE=netspy-recorder: %s", buf, "MESSAGE_ID=%s", msgid,
+				"PRIORITY=%i", prio, "SYSLOG_IDENTIFIER=netspy-recorder", NULL);
+}
+
+/* ---- metrics ---- */
+
+static void metric_labels(struct keybuf *k, const char *const *v, int n)
+{
+	keybuf_reset(k);
+	for (int i = 0; i < n; i++)
+		keybuf_add(k, v[i]);
+}
+
+/* The value for these labels; past max_series a new series has process "other" (label 0 or
+ * process_at). */
+static void *metric_get(struct metrics *m, struct kmap *map, const char **v, int n, int process_at)
+{
+	struct keybuf k;
+	void *val;
+
+	metric_labels(&k, v, n);
+	val = kmap_find(map, k.b, k.n);
+	if (val)
+		return val;
+	if (m->max_series && map->n >= m->max_series) {
+		v[process_at] = HISTORY_OTHER;
+		metric_labels(&k, v, n);
+	}
+	return kmap_get(map, k.b, k.n, NULL);
+}
+
+static const char *direction_name(uint8_t d)
+{
+	return d == HISTORY_DIR_INBOUND ? "inbound" : "outbound";
+}
+
+/* Counts a connection; returns its counter (stable while the recorder runs), for the cache. */
+static uint64_t *metrics_conn(struct metrics *m, const struct rollup_conn *c)
+{
+	const char *v[5] = { c->process, c->unit, fmt_protocol(c->protocol),
+			     fmt_outcome(c->outcome), direction_name(c->direction) };
+	uint64_t *n;
+
+	pthread_mutex_lock(&m->lock);
+	n = metric_get(m, &m->conns, v, 5, 0);
+	if (n)
+		(*n)++;
+	if (c->latency_us && c->outcome == 1) {
+		const char *lv[2] = { c->process, c->unit };
+		struct rollup_latency_val *l = metric_get(m, &m->latency, lv, 2, 0);
+
+		if (l) {
+			l->buckets[history_bucket_of(c->latency_us)]++;
+			l->sum_us += c->latency_us;
+		}
+	}
+	pthread_mutex_unlock(&m->lock);
+	return n;
+}
+
+static void metrics_drop(struct metrics *m, const struct rollup_drop *d, const char *unit)
+{
+	const char *v[4] = { d->reason, fmt_protocol(d->protocol), d->attributed ? d->process : "",
+			     unit ? unit : "" };
+	uint64_t *n;
+
+	pthread_mutex_lock(&m->lock);
+	n = metric_get(m, &m->drops, v, 4, 2);
+	if (n)
+		(*n)++;
+	pthread_mutex_unlock(&m->lock);
+}
+
+/* A label value as the text exposition format wants it: \\, \" and \n escaped. */
+static void label(FILE *f, const char *name, const char *v, bool comma)
+{
+	fprintf(f, "%s%s=\"", comma ? "," : "", name);
+	for (; v && *v; v++) {
+		if (*v == '\\' || *v == '"')
+			fputc('\\', f);
+		if (*v == '\n') {
+			fputs("\\n", f);
+			continue;
+		}
+		fputc(*v, f);
+	}
+	fputc('"', f);
+}
+
+static void labels(FILE *f, const struct kmap_entry *e, const char *const *names, int n)
+{
+	for (int i = 0; i < n; i++) {
+		const char *v = key_field(e->key, e->klen, (unsigned)i);
+
+		label(f, names[i], v, i > 0);
+	}
+}
+
+static void render(struct metrics *m, FILE *f)
+{
+	static const char *const conn_l[] = { "process", "unit", "protocol", "outcome",
+					      "direction" };
+	static const char *const lat_l[] = { "process", "unit" };
+	static const char *const drop_l[] = { "reason", "protocol", "process", "unit" };
+
+	pthread_mutex_lock(&m->lock);
+	m->scrapes++;
+	fputs("# HELP netspy_connections_total Connection attempts seen by netspyd.\n"
+	      "# TYPE netspy_connections_total counter\n",
+	      f);
+	for (size_t i = 0; i < m->conns.cap; i++) {
+		const struct kmap_entry *e = &m->conns.v[i];
+
+		if (!e->key)
+			continue;
+		fputs("netspy_connections_total{", f);
+		labels(f, e, conn_l, 5);
+		fprintf(f, "} %llu\n", (unsigned long long)*(uint64_t *)e->value);
+	}
+	fputs("# HELP netspy_tcp_connect_latency_seconds TCP handshake latency (connect() to "
+	      "established).\n# TYPE netspy_tcp_connect_latency_seconds histogram\n",
+	      f);
+	for (size_t i = 0; i < m->latency.cap; i++) {
+		const struct kmap_entry *e = &m->latency.v[i];
+		const struct rollup_latency_val *l = e->value;
+		uint64_t cum = 0;
+
+		if (!e->key)
+			continue;
+		for (int b = 0; b < HISTORY_N_BUCKETS; b++) {
+			cum += l->buckets[b];
+			fputs("netspy_tcp_connect_latency_seconds_bucket{", f);
+			labels(f, e, lat_l, 2);
+			if (b == HISTORY_N_BUCKETS - 1)
+				fputs(",le=\"+Inf\"", f);
+			else
+				fprintf(f, ",le=\"%g\"", (double)history_bucket_us[b] / 1e6);
+			fprintf(f, "} %llu\n", (unsigned long long)cum);
+		}
+		fputs("netspy_tcp_connect_latency_seconds_sum{", f);
+		labels(f, e, lat_l, 2);
+		fprintf(f, "} %.6f\n", (double)l->sum_us / 1e6);
+		fputs("netspy_tcp_connect_latency_seconds_count{", f);
+		labels(f, e, lat_l, 2);
+		fprintf(f, "} %llu\n", (unsigned long long)cum);
+	}
+	fputs("# HELP netspy_packet_drops_total Packets the kernel dropped, by reason.\n"
+	      "# TYPE netspy_packet_drops_total counter\n",
+	      f);
+	for (size_t i = 0; i < m->drops.cap; i++) {
+		const struct kmap_entry *e = &m->drops.v[i];
+
+		if (!e->key)
+			continue;
+		fputs("netspy_packet_drops_total{", f);
+		labels(f, e, drop_l, 4);
+		fprintf(f, "} %llu\n", (unsigned long long)*(uint64_t *)e->value);
+	}
+	fprintf(f,
+		"# HELP netspy_events_lost_total Events lost: by the kernel (ring buffer full), "
+		"by this client reading too slowly, or by the recorder.\n"
+		"# TYPE netspy_events_lost_total counter\n"
+		"netspy_events_lost_total{source=\"kernel\"} %llu\n"
+		"netspy_events_lost_total{source=\"client\"} %llu\n"
+		"netspy_events_lost_total{source=\"recorder\"} %llu\n",
+		(unsigned long long)m->lost_kernel, (unsigned long long)m->lost_client,
+		(unsigned long long)m->lost_recorder);
+	pthread_mutex_unlock(&m->lock);
+}
+
+static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char *url,
+			      const char *method, const char *version, const char *upload,
+			      size_t *upload_size, void **con_cls)
+{
+	struct metrics *m = cls;
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+	unsigned status = MHD_HTTP_OK;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	if (strcmp(method, "GET") && strcmp(method, "HEAD")) {
+		static char msg[] = "only GET\n";
+
+		resp =
+		    MHD_create_response_from_buffer(sizeof(msg) - 1, msg, MHD_RESPMEM_PERSISTENT);
+		status = MHD_HTTP_METHOD_NOT_ALLOWED;
+	} else if (strcmp(url, "/metrics")) {
+		static char msg[] = "netspy recorder: metrics are at /metrics\n";
+
+		resp =
+		    MHD_create_response_from_buffer(sizeof(msg) - 1, msg, MHD_RESPMEM_PERSISTENT);
+		status = MHD_HTTP_NOT_FOUND;
+	} else {
+		f = open_memstream(&buf, &len);
+		if (!f)
+			return MHD_NO;
+		render(m, f);
+		if (fclose(f) != 0) {
+			free(buf);
+			return MHD_NO;
+		}
+		resp = MHD_create_response_from_buffer(len, buf, MHD_RESPMEM_MUST_FREE);
+	}
+	if (!resp)
+		return MHD_NO;
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+				status == MHD_HTTP_OK ? "text/plain; version=0.0.4; charset=utf-8"
+						      : "text/plain; charset=utf-8");
+	ret = MHD_queue_response(conn, status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+#define MHD_FLAGS (MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG)
+
+static struct MHD_Daemon *listen_tcp(struct metrics *m, const char *spec, char **ret_error)
+{
+	struct sockaddr_storage ss = { 0 };
+	char host[128];
+	const char *colon = strrchr(spec, ':');
+	char *end;
+	long port;
+	struct MHD_Daemon *d;
+	unsigned flags = MHD_FLAGS;
+
+	if (!colon || (size_t)(colon - spec) >= sizeof(host)) {
+		*ret_error = text_printf("--metrics-listen %s: expected ADDR:PORT", spec);
+		return NULL;
+	}
+	memcpy(host, spec, (size_t)(colon - spec));
+	host[colon - spec] = 0;
+	port = strtol(colon + 1, &end, 10);
+	if (*end || port < 1 || port > 65535) {
+		*ret_error = text_printf("--metrics-listen %s: bad port", spec);
+		return NULL;
+	}
+	if (host[0] == '[' && host[strlen(host) - 1] == ']') {
+		memmove(host, host + 1, strlen(host));
+		host[strlen(host) - 1] = 0;
+	}
+	if (inet_pton(AF_INET, host, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
+		ss.ss_family = AF_INET;
+		((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)port);
+	} else if (inet_pton(AF_INET6, host, &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1) {
+		ss.ss_family = AF_INET6;
+		((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)port);
+		flags |= MHD_USE_IPv6;
+	} else {
+		*ret_error = text_printf("--metrics-listen %s: not a numeric address", spec);
+		return NULL;
+	}
+	d = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, answer, m, MHD_OPTION_SOCK_ADDR,
+			     (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT, (unsigned)32,
+			     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10, MHD_OPTION_END);
+	if (!d)
+		*ret_error = text_printf("cannot listen on %s for /metrics (in use?)", spec);
+	return d;
+}
+
+/* The guarded listener: a Unix socket only the recorder's group (netspy) may open. */
+static struct MHD_Daemon *listen_unix(struct recorder *rc, const char *path, char **ret_error)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct MHD_Daemon *d;
+	int fd, err;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		*ret_error = text_printf("--metrics-socket %s: path too long", path);
+		return NULL;
+	}
+	strcpy(sa.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		goto fail;
+	unlink(path);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || chmod(path, 0660) < 0 ||
+	    listen(fd, 16) < 0)
+		goto fail;
+	d = MHD_start_daemon(MHD_FLAGS, 0, NULL, NULL, answer, &rc->m, MHD_OPTION_LISTEN_SOCKET, fd,
+			     MHD_OPTION_CONNECTION_LIMIT, (unsigned)32,
+			     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10, MHD_OPTION_END);
+	if (!d) {
+		close(fd);
+		*ret_error = text_printf("cannot serve /metrics on %s", path);
+		return NULL;
+	}
+	rc->unix_fd = fd;
+	return d;
+fail:
+	err = errno;
+	if (fd >= 0)
+		close(fd);
+	*ret_error = text_printf("--metrics-socket %s: %s", path, strerror(err));
+	return NULL;
+}
+
+/* ---- rolling up ---- */
+
+static const char *pid_unit(struct recorder *rc, uint32_t pid)
+{
+	const char *u = kmap_find(&rc->pid_units, &pid, sizeof(pid));
+
+	return u && u[0] ? u : NULL;
+}
+
+static void remember_unit(struct recorder *rc, uint32_t pid, const char *unit)
+{
+	char *u;
+
+	if (!unit[0])
+		return;
+	if (rc->pid_units.n >= PID_UNITS_MAX && !kmap_find(&rc->pid_units, &pid, sizeof(pid))) {
+		kmap_fini(&rc->pid_units);
+		kmap_init(&rc->pid_units, 128);
+	}
+	u = kmap_get(&rc->pid_units, &pid, sizeof(pid), NULL);
+	if (u)
+		snprintf(u, 128, "%s", unit);
+}
+
+static void write_minute(struct recorder *rc)
+{
+	uint64_t lost = analyzer_events_lost(&rc->an);
+	char *err = NULL;
+	int r;
+
+	rc->cur.lost = lost - rc->lost_at_flush;
+	rc->lost_at_flush = lost;
+	r = rollup_rows(&rc->cur);
+	if (r == 0)
+		r = history_write_minute(rc->h, &rc->cur.out, &err);
+	if (r < 0) {
+		rc->write_failures++;
+		rc->unaccounted += rc->cur.events;
+		logmsg(LOG_ERR, RECORD_MSGID_WRITE_FAILED, "minute %llu not stored: %s",
+		       (unsigned long long)rc->cur.t, err ? err : strerror(-r));
+		free(err);
+	} else {
+		rc->minutes_written++;
+	}
+}
+
+/* Writes the current minute and starts the next ones up to minute t (empty minutes written). */
+static void advance_to(struct recorder *rc, uint64_t t)
+{
+	while (rc->cur.t < t) {
+		uint64_t next = rc->cur.t + 60;
+
+		write_minute(rc);
+		rollup_fini(&rc->cur);
+		rollup_init(&rc->cur, next, rc->o->max_keys);
+	}
+}
+
+/* The minute an event at ts_ns goes into; false when it is too late (its minute is stored). */
+static bool minute_for(struct recorder *rc, uint64_t ts_ns)
+{
+	uint64_t t = ts_ns / NS / 60 * 60;
+
+	if (!rc->cur_valid) {
+		rollup_init(&rc->cur, t, rc->o->max_keys);
+		rc->cur_valid = true;
+	}
+	if (t < rc->cur.t) {
+		rc->unaccounted++;
+		return false;
+	}
+	advance_to(rc, t);
+	return true;
+}
+
+static void account_conn(struct recorder *rc, uint64_t abs)
+{
+	struct store *s = &rc->an.store;
+	const struct store_conn *r = store_conn_at(s, abs);
+	struct conn_cache *cc = &rc->cc;
+	struct rollup_conn_val *v;
+	struct rollup_conn c;
+	bool failed;
+	int outcome;
+
+	if (r->ts_ns < rc->resume_ns || !minute_for(rc, r->ts_ns))
+		return;
+	rc->events++;
+	outcome = store_conn_verdict(s, abs, &failed);
+	if (cc->valid && !r->latency_us && cc->rebuilds == s->rebuilds && cc->minute == rc->cur.t &&
+	    cc->pid == r->pid && cc->dst == r->dst && cc->comm == r->comm &&
+	    cc->cgroup == r->cgroup && cc->proto == r->proto && cc->outcome == outcome &&
+	    cc->failed == failed) {
+		(*cc->rollup_count)++;
+		*cc->rollup_failed += failed;
+		rc->cur.events++;
+		pthread_mutex_lock(&rc->m.lock);
+		(*cc->metric)++;
+		pthread_mutex_unlock(&rc->m.lock);
+		return;
+	}
+	rollup_describe_conn(s, abs, &c);
+	remember_unit(rc, r->pid, c.unit);
+	v = rollup_add_conn(&rc->cur, &c);
+	if (!v)
+		rc->unaccounted++;
+	*cc = (struct conn_cache){
+		.valid = v != NULL,
+		.failed = failed,
+		.rebuilds = s->rebuilds,
+		.minute = rc->cur.t,
+		.pid = r->pid,
+		.dst = r->dst,
+		.comm = r->comm,
+		.cgroup = r->cgroup,
+		.proto = r->proto,
+		.outcome = (uint8_t)outcome,
+		.rollup_count = v ? &v->count : NULL,
+		.rollup_failed = v ? &v->failed : NULL,
+	};
+	cc->metric = metrics_conn(&rc->m, &c);
+	cc->valid = cc->valid && cc->metric;
+}
+
+static void account_drop(struct recorder *rc, uint64_t abs)
+{
+	struct rollup_drop d;
+	const struct store_drop *r = store_drop_at(&rc->an.store, abs);
+	const char *unit;
+
+	if (r->ts_ns < rc->resume_ns || !minute_for(rc, r->ts_ns))
+		return;
+	rollup_describe_drop(&rc->an.store, abs, &d);
+	unit = d.attributed ? pid_unit(rc, r->pid) : NULL;
+	if (rollup_add_drop(&rc->cur, &d, unit) < 0)
+		rc->unaccounted++;
+	metrics_drop(&rc->m, &d, unit);
+	rc->events++;
+}
+
+/* Rolls up every stored event older than the grace time (or sooner when the store fills). */
+static void process(struct recorder *rc, uint64_t now_ns)
+{
+	struct store *s = &rc->an.store;
+	uint64_t limit = now_ns - (uint64_t)rc->o->grace_s * NS;
+
+	for (;;) {
+		uint64_t clo = s->conns.head - s->conns.count, dlo = s->drops.head - s->drops.count;
+		uint64_t tc = UINT64_MAX, td = UINT64_MAX, ts;
+		bool pressure, conn;
+
+		if (rc->conn_next < clo) { /* evicted before it was rolled up */
+			rc->unaccounted += clo - rc->conn_next;
+			rc->conn_next = clo;
+		}
+		if (rc->drop_next < dlo) {
+			rc->unaccounted += dlo - rc->drop_next;
+			rc->drop_next = dlo;
+		}
+		if (rc->conn_next < s->conns.head)
+			tc = store_conn_at(s, rc->conn_next)->ts_ns;
+		if (rc->drop_next < s->drops.head)
+			td = store_drop_at(s, rc->drop_next)->ts_ns;
+		if (tc == UINT64_MAX && td == UINT64_MAX)
+			break;
+		conn = tc <= td;
+		ts = conn ? tc : td;
+		pressure = s->conns.head - rc->conn_next > s->conns.max / 2 ||
+			   s->drops.head - rc->drop_next > s->drops.max / 2;
+		if (ts > limit && !pressure)
+			break;
+		if (conn)
+			account_conn(rc, rc->conn_next++);
+		else
+			account_drop(rc, rc->drop_next++);
+		if (ts > rc->watermark_ns)
+			rc->watermark_ns = ts;
+	}
+	/* Time passes even without events, but only while netspyd is followed. */
+	if (rc->an.connected && limit > rc->watermark_ns)
+		rc->watermark_ns = limit;
+	if (rc->watermark_ns && minute_for(rc, rc->watermark_ns))
+		rc->an.opts.replay_since_ns = rc->cur.t * NS;
+	pthread_mutex_lock(&rc->m.lock);
+	rc->m.lost_kernel = rc->an.lost_kernel;
+	rc->m.lost_client = rc->an.lost_client;
+	rc->m.lost_recorder = rc->unaccounted;
+	pthread_mutex_unlock(&rc->m.lock);
+}
+
+/* ---- the service ---- */
+
+static void status(struct recorder *rc)
+{
+	sd_notifyf(0,
+		   "STATUS=%s netspyd; %llu events rolled up, %llu minutes written, %llu "
+		   "unaccounted",
+		   rc->an.connected ? "following" : "waiting for", (unsigned long long)rc->events,
+		   (unsigned long long)rc->minutes_written, (unsigned long long)rc->unaccounted);
+}
+
+int record_main(const struct record_opts *o)
+{
+	struct recorder *rc = calloc(1, sizeof(*rc));
+	struct analyzer_opts ao = { .socket = o->socket, .live = true };
+	struct sigaction sa = { .sa_handler = frontend_on_interrupt };
+	uint64_t watchdog_us = 0, last_ping = 0, last_status = 0;
+	char *path = NULL, *moved = NULL, *err = NULL;
+	struct history_rw_opts ho = { o->retention_days, o->max_size, o->max_keys };
+	bool warned = false, followed = false;
+	int r, ret = NETSPY_EXIT_OK;
+
+	if (!rc)
+		return NETSPY_EXIT_UNREACHABLE;
+	rc->o = o;
+	rc->unix_fd = -1;
+	pthread_mutex_init(&rc->m.lock, NULL);
+	rc->m.max_series = o->max_series;
+	kmap_init(&rc->m.conns, sizeof(uint64_t));
+	kmap_init(&rc->m.latency, sizeof(struct rollup_latency_val));
+	kmap_init(&rc->m.drops, sizeof(uint64_t));
+	kmap_init(&rc->pid_units, 128);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	umask(0027); /* the database is readable by group netspy, by nobody else */
+	if (mkdir(o->state_dir, 0750) < 0 && errno != EEXIST) {
+		logmsg(LOG_ERR, NULL, "cannot create %s: %s", o->state_dir, strerror(errno));
+		ret = NETSPY_EXIT_PERMISSION;
+		goto out;
+	}
+	path = text_printf("%s/history.db", o->state_dir);
+	r = path ? history_open_rw(path, &ho, &rc->h, &moved, &err) : -ENOMEM;
+	if (moved)
+		logmsg(LOG_WARNING, RECORD_MSGID_CORRUPT,
+		       "%s was damaged (quick_check failed): moved aside to %s, starting a new "
+		       "history",
+		       path ? path : "", moved);
+	if (r < 0) {
+		logmsg(LOG_ERR, NULL, "%s", err ? err : strerror(-r));
+		ret = frontend_exit_code(r, NETSPY_EXIT_UNREACHABLE);
+		goto out;
+	}
+	if (strcmp(o->metrics_listen, "none")) {
+		rc->tcp = listen_tcp(&rc->m, o->metrics_listen, &err);
+		if (!rc->tcp) {
+			logmsg(LOG_ERR, NULL, "%s", err);
+			ret = NETSPY_EXIT_USAGE;
+			goto out;
+		}
+	}
+	if (o->metrics_socket) {
+		rc->unix_d = listen_unix(rc, o->metrics_socket, &err);
+		if (!rc->unix_d) {
+			logmsg(LOG_ERR, NULL, "%s", err);
+			ret = NETSPY_EXIT_USAGE;
+			goto out;
+		}
+	}
+	rc->resume_ns = history_resume_point(rc->h) * NS;
+	ao.replay_since_ns = rc->resume_ns;
+	r = analyzer_init(&rc->an, &ao);
+	if (r < 0) {
+		logmsg(LOG_ERR, NULL, "%s", rc->an.error);
+		ret = NETSPY_EXIT_UNREACHABLE;
+		goto out;
+	}
+	logmsg(LOG_INFO, RECORD_MSGID_STARTED,
+	       "recording into %s (retention %u days, max size %llu bytes, %u keys per minute); "
+	       "metrics on %s%s%s",
+	       path, o->retention_days, (unsigned long long)o->max_size, o->max_keys,
+	       o->metrics_listen, o->metrics_socket ? " and " : "",
+	       o->metrics_socket ? o->metrics_socket : "");
+	sd_notify(0, "READY=1");
+	if (sd_watchdog_enabled(0, &watchdog_us) <= 0)
+		watchdog_us = 0;
+	while (!frontend_interrupted) {
+		uint64_t now_us;
+
+		r = analyzer_poll(&rc->an, 250);
+		if (r < 0) {
+			if (!warned)
+				logmsg(LOG_WARNING, NULL, "%s (retrying)", rc->an.error);
+			warned = true;
+			poll(NULL, 0, 1000);
+		} else if (warned || rc->an.notice[0]) {
+			if (rc->an.reconnects <= 1 && !followed)
+				logmsg(LOG_INFO, NULL, "following netspyd at %s",
+				       rc->an.client.path);
+			else
+				logmsg(LOG_INFO, NULL, "%s",
+				       rc->an.notice[0] ? rc->an.notice : "following netspyd");
+			rc->an.notice[0] = 0;
+			warned = false;
+			followed = true;
+		}
+		process(rc, clock_ns(CLOCK_REALTIME));
+		now_us = clock_ns(CLOCK_MONOTONIC) / 1000;
+		if (watchdog_us && now_us - last_ping >= watchdog_us / 2) {
+			sd_notify(0, "WATCHDOG=1");
+			last_ping = now_us;
+		}
+		if (now_us - last_status >= 10000000) {
+			status(rc);
+			last_status = now_us;
+		}
+	}
+	sd_notify(0, "STOPPING=1");
+	/* The current minute is left unwritten: a restart replays it from netspyd's backlog. */
+	analyzer_close(&rc->an);
+out:
+	if (rc->tcp)
+		MHD_stop_daemon(rc->tcp);
+	if (rc->unix_d)
+		MHD_stop_daemon(rc->unix_d);
+	if (rc->unix_fd >= 0) {
+		close(rc->unix_fd);
+		unlink(o->metrics_socket);
+	}
+	if (rc->cur_valid)
+		rollup_fini(&rc->cur);
+	history_close(rc->h);
+	kmap_fini(&rc->m.conns);
+	kmap_fini(&rc->m.latency);
+	kmap_fini(&rc->m.drops);
+	kmap_fini(&rc->pid_units);
+	pthread_mutex_destroy(&rc->m.lock);
+	free(path);
+	free(moved);
+	free(err);
+	free(rc);
+	return ret;
+}
+
+/* ---- options ---- */
+
+static void record_usage(FILE *f)
+{
+	fprintf(
+	    f,
+	    "Usage: netspyctl record [OPTION]...\n"
+	    "Follow netspyd and keep per-minute rollups in STATE_DIR/history.db (SQLite), and\n"
+	    "serve Prometheus metrics. Runs as netspy-recorder.service.\n\n"
+	    "  -s, --socket PATH          netspyd's socket (env NETSPY_SOCKET)\n"
+	    "      --state-dir DIR        where history.db lives (default %s)\n"
+	    "      --retention DAYS       keep this many days (default %d; 0: forever)\n"
+	    "      --max-size BYTES       bound the database (default %llu; 0: unbounded)\n"
+	    "      --max-keys N           distinct keys per minute and table; the rest is\n"
+	    "                             summed as \"other\" (default %d)\n"
+	    "      --metrics-listen ADDR:PORT  /metrics over HTTP (default %s; \"none\": off)\n"
+	    "      --metrics-socket PATH  also serve /metrics on a Unix socket (mode 0660, the\n"
+	    "                             recorder's group): the guarded listener\n"
+	    "      --max-series N         series per metric; past it process=\"other\" "
+	    "(default %d)\n",
+	    RECORD_DEFAULT_STATE_DIR, RECORD_DEFAULT_RETENTION_DAYS,
+	    (unsigned long long)RECORD_DEFAULT_MAX_SIZE, RECORD_DEFAULT_MAX_KEYS,
+	    RECORD_DEFAULT_LISTEN, RECORD_DEFAULT_MAX_SERIES);
+}
+
+static int number(const char *opt, const char *s, uint64_t max, uint64_t *ret)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (!*s || *end || s[0] == '-' || errno || v > max) {
+		fprintf(stderr, "netspyctl record: %s needs a whole number up to %llu, not '%s'\n",
+			opt, (unsigned long long)max, s);
+		return -1;
+	}
+	*ret = v;
+	return 0;
+}
+
+int record_parse(int argc, char **argv, struct record_opts *ret)
+{
+	enum { O_STATE = 256, O_RET, O_SIZE, O_KEYS, O_LISTEN, O_USOCK, O_SERIES, O_GRACE };
+	static const struct option opts[] = {
+		{ "state-dir", required_argument, NULL, O_STATE },
+		{ "retention", required_argument, NULL, O_RET },
+		{ "max-size", required_argument, NULL, O_SIZE },
+		{ "max-keys", required_argument, NULL, O_KEYS },
+		{ "metrics-listen", required_argument, NULL, O_LISTEN },
+		{ "metrics-socket", required_argument, NULL, O_USOCK },
+		{ "max-series", required_argument, NULL, O_SERIES },
+		{ "grace", required_argument, NULL, O_GRACE },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	uint64_t v;
+	int opt;
+
+	*ret = (struct record_opts){
+		.socket = ret->socket,
+		.state_dir = RECORD_DEFAULT_STATE_DIR,
+		.metrics_listen = RECORD_DEFAULT_LISTEN,
+		.retention_days = RECORD_DEFAULT_RETENTION_DAYS,
+		.max_size = RECORD_DEFAULT_MAX_SIZE,
+		.max_keys = RECORD_DEFAULT_MAX_KEYS,
+		.max_series = RECORD_DEFAULT_MAX_SERIES,
+		.grace_s = 15,
+	};
+	optind = 0;
+	while ((opt = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+		switch (opt) {
+		case O_STATE:
+			ret->state_dir = optarg;
+			break;
+		case O_LISTEN:
+			ret->metrics_listen = optarg;
+			break;
+		case O_USOCK:
+			ret->metrics_socket = optarg;
+			break;
+		case O_RET:
+			if (number("--retention", optarg, 36500, &v))
+				return 1;
+			ret->retention_days = (unsigned)v;
+			break;
+		case O_SIZE:
+			if (number("--max-size", optarg, UINT64_MAX, &v))
+				return 1;
+			if (v && v < (1u << 20)) {
+				fprintf(stderr,
+					"netspyctl record: --max-size is at least 1048576\n");
+				return 1;
+			}
+			ret->max_size = v;
+			break;
+		case O_KEYS:
+			if (number("--max-keys", optarg, 1000000, &v) || !v)
+				return v ? 1
+					 : (fprintf(stderr, "netspyctl record: --max-keys "
+							    "must be at least 1\n"),
+					    1);
+			ret->max_keys = (unsigned)v;
+			break;
+		case O_SERIES:
+			if (number("--max-series", optarg, 1000000, &v))
+				return 1;
+			ret->max_series = (unsigned)v;
+			break;
+		case O_GRACE:
+			if (number("--grace", optarg, 600, &v))
+				return 1;
+			ret->grace_s = (unsigned)v;
+			break;
+		case 'h':
+			record_usage(stdout);
+			return 2;
+		default:
+			fprintf(stderr, "Try 'netspyctl record --help'.\n");
+			return 1;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "netspyctl record: unexpected argument '%s'\n", argv[optind]);
+		return 1;
+	}
+	return 0;
+}

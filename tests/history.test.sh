@@ -1,0 +1,151 @@
+# The recorder against a real netspyd: known traffic becomes exact per-minute rollups in SQLite
+# (connections by process, unit, destination, protocol and outcome; latency; drops by reason and
+# process), a SIGKILL of the recorder mid-write loses nothing netspyd still holds, and after
+# netspyd and the recorder restart the earlier traffic is still found with --since (source
+# "history"). A damaged database is moved aside, reported in the journal and replaced.
+# Waits for minutes to complete: about four minutes in all.
+. "$(dirname "$0")/lib.sh"
+require_root
+
+json() { python3 -c 'import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))' "$1"; }
+ctl() { "$NETSPYCTL" --socket "$SOCK" --history "$DB" "$@"; }
+q() { sqlite3 -readonly "$DB" "$1" 2>/dev/null; }
+MSGID_CORRUPT=774081282d1747edbcfc2ce12e28fe33
+
+command -v sqlite3 >/dev/null || { fail "sqlite3 is not installed (packaging/install-deps.sh)"; exit 1; }
+CGROOT=$(awk '$9 == "cgroup2" { print $5; exit }' /proc/self/mountinfo)
+CG=$CGROOT/netspy-hist-$$.slice
+mkdir -p "$CG/histtest.service" || { fail "cannot create a test cgroup under $CGROOT"; exit 1; }
+on_exit "rmdir '$CG/histtest.service' '$CG'"
+in_cg() { sh -c 'echo $$ > "$0/cgroup.procs" && exec "$@"' "$CG/histtest.service" "$@"; }
+start_daemon --cgroup "$CG" || exit 1
+
+STATE=$T/state
+DB=$STATE/history.db
+PORT=$((30000 + $$ % 20000))
+REC_PID=
+start_recorder() {
+	"$NETSPYCTL" --socket "$SOCK" record --state-dir "$STATE" --grace 1 \
+		--metrics-listen "127.0.0.1:$PORT" >>"$T/recorder.log" 2>&1 &
+	REC_PID=$!
+	local i
+	for i in $(seq 1 100); do
+		[ -e "$DB" ] && curl -fsS -o /dev/null "http://127.0.0.1:$PORT/metrics" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	fail "the recorder did not start: $(tail -3 "$T/recorder.log")"
+	return 1
+}
+stop_recorder() { [ -n "$REC_PID" ] && kill -TERM "$REC_PID" 2>/dev/null && wait "$REC_PID" 2>/dev/null; REC_PID=; }
+on_exit 'stop_recorder'
+# wait_history NAME N: until the database holds N connections of process NAME (130 s at most).
+wait_history() {
+	local i n
+	for i in $(seq 1 260); do
+		n=$(q "SELECT coalesce(sum(count),0) FROM connections WHERE process='$1'")
+		[ "${n:-0}" -ge "$2" ] && return 0
+		sleep 0.5
+	done
+	return 1
+}
+
+start_recorder || exit 1
+GEN=$(unique_gen "nshA$$"); A=${GEN##*/}; A=${A:0:15}
+UPORT=$((20000 + $$ % 20000))
+T_A=$(date +%s)
+in_cg "$GEN" tcp 127.0.0.1 1 3 >/dev/null             # 3 refused
+in_cg "$GEN" tcp-local 127.0.0.1 2 >/dev/null          # 2 established, with latency
+in_cg "$GEN" udp 127.0.0.1 "$UPORT" 2 send >/dev/null  # 2 UDP sends, 2 NO_SOCKET drops
+check "the minute of the traffic is written (within 130 s)" wait_history "$A" 7
+
+# ---- the rollups, read with sqlite3 through the documented views ----
+check_eq "refused rollup (process, unit, destination, outcome)" "3" \
+	"$(q "SELECT sum(count) FROM connections WHERE process='$A' AND unit='histtest.service' AND destination='127.0.0.1:1' AND outcome='refused' AND protocol=6")"
+check_eq "established rollup" "2" "$(q "SELECT sum(count) FROM connections WHERE process='$A' AND outcome='established'")"
+check_eq "UDP sends rollup" "2" \
+	"$(q "SELECT sum(count) FROM connections WHERE process='$A' AND outcome='sent' AND protocol=17 AND destination='127.0.0.1:$UPORT'")"
+check_eq "failed column counts the refusals" "3" "$(q "SELECT sum(failed) FROM connections WHERE process='$A'")"
+check_eq "direction is outbound" "outbound" "$(q "SELECT DISTINCT direction FROM connections WHERE process='$A'")"
+check_eq "latency histogram holds the 2 handshakes" "2" "$(q "SELECT sum(count) FROM latency WHERE process='$A'")"
+# The refused connects' SYNs found no socket: NO_SOCKET drops attributed to the generator.
+check_eq "drops by reason, protocol, process and unit" "3" \
+	"$(q "SELECT sum(count) FROM drops WHERE process='$A' AND unit='histtest.service' AND reason='NO_SOCKET' AND protocol=6")"
+check_eq "journal mode is WAL" "wal" "$(q 'PRAGMA journal_mode')"
+check_eq "the database file is not world-readable" "640" "$(stat -c %a "$DB")"
+
+# ---- the same numbers from netspyctl, live and from history ----
+S=$(ctl summary --process "$A" --duration 600 --json)
+# netspyd started a minute ago: the window reaches back past it, so the history answers for the
+# minutes before its first event and netspyd for the rest, each event counted once.
+check_eq "summary over 10 minutes: 7 connections, none counted twice" 7 "$(echo "$S" | json 'd["total_connections"]')"
+check_eq "summary says where it answered from" "True" "$(echo "$S" | json 'd["source"] in ("live", "live+history")')"
+
+# ---- SIGKILL the recorder while it writes: traffic B, killed as its minute is written ----
+GENB=$(unique_gen "nshB$$"); B=${GENB##*/}; B=${B:0:15}
+in_cg "$GENB" tcp 127.0.0.1 1 4 >/dev/null
+# The minute is written 1 s (--grace) after it ends: kill at second 01 of the next minute.
+sleep $((61 - $(date +%s) % 60))
+kill -KILL "$REC_PID"; wait "$REC_PID" 2>/dev/null; REC_PID=
+check_eq "quick_check after the SIGKILL" "ok" "$(q 'PRAGMA quick_check')"
+start_recorder || exit 1
+check "after a SIGKILL the restarted recorder replays what netspyd holds (traffic B)" wait_history "$B" 4
+check_eq "traffic B counted once" "4" "$(q "SELECT sum(count) FROM connections WHERE process='$B'")"
+check_eq "traffic A counted once" "7" "$(q "SELECT sum(count) FROM connections WHERE process='$A'")"
+
+# ---- restart netspyd and the recorder: the earlier traffic is found with --since ----
+stop_recorder
+stop_daemon
+start_daemon --cgroup "$CG" || exit 1
+start_recorder || exit 1
+SINCE=$(date -u -d "@$((T_A - T_A % 60))" +%Y-%m-%dT%H:%M:%SZ)
+S=$(ctl summary --process "$A" --since "$SINCE" --json)
+check_eq "after both restarted, summary --since finds traffic A (7)" 7 "$(echo "$S" | json 'd["total_connections"]')"
+check_eq "  by outcome" "{'established': 2, 'refused': 3, 'sent': 2}" "$(echo "$S" | json 'd["by_outcome"]')"
+check_eq "  source is history" "True" "$(echo "$S" | json 'd["source"] in ("history","live+history")')"
+check_eq "  granularity is a minute" 60 "$(echo "$S" | json 'd["granularity_seconds"]')"
+check_eq "  the covered window starts at the traffic's minute" "$SINCE" \
+	"$(echo "$S" | json 'd["covered_start"].replace(".000000","")')"
+check_eq "  latency count from the histogram" 2 "$(echo "$S" | json 'd["latency_ms"]["count"]')"
+LOCAL=$(date -d "@$((T_A - T_A % 60))" '+%Y-%m-%d %H:%M')
+S=$(ctl analyze --process "$A" --since "$LOCAL" --json)
+check_eq "analyze --since 'YYYY-MM-DD HH:MM' (local): refused destination" "127.0.0.1:1" \
+	"$(echo "$S" | json 'd["refused_destinations"][0]["destination"]')"
+D=$(ctl drops --process "$A" --since "$SINCE" --json)
+# NO_SOCKET: the 3 refused SYNs, and the 2 datagrams to the closed port (attributed by their flow).
+check_eq "drops --since from history: NO_SOCKET 5" 5 "$(echo "$D" | json 'd["by_reason"].get("NO_SOCKET")')"
+check_eq "drops --since from history: the UDP ones" 2 "$(echo "$D" | json 'd["by_protocol"].get("UDP")')"
+L=$(ctl list --process "$A" --since "$SINCE" --json)
+check "list --since says events older than netspyd's are per-minute counts only" \
+	grep -q 'per-minute counts' <<<"$(echo "$L" | json 'd["history_note"]')"
+H=$(ctl summary --process "$A" --since "$SINCE")
+check "summary text says it answered from the history" grep -q "history" <<<"$H"
+S=$(NETSPY_HISTORY="$DB" "$NETSPYCTL" --socket "$SOCK" summary --process "$B" --since "$SINCE" --json)
+check_eq "NETSPY_HISTORY selects the database: traffic B (4)" 4 "$(echo "$S" | json 'd["total_connections"]')"
+check_eq "a pid filter cannot be answered from history, and says so" "True" \
+	"$(ctl summary --pid 1 --since "$SINCE" --json | json '"process ids" in (d["history_note"] or "")')"
+check_eq "a bad --since is a usage error" 1 "$(ctl summary --since yesterday >/dev/null 2>&1; echo $?)"
+ST=$(ctl status --json)
+check_ge "status shows the recorder's minutes" 2 "$(echo "$ST" | json 'd["recorder"]["minutes"]')"
+check "status shows the oldest minute kept" test -n "$(echo "$ST" | json 'd["recorder"]["oldest_minute"]')"
+
+# ---- a damaged database is moved aside, reported, replaced ----
+stop_recorder
+head -c 16 "$DB" >"$T/junk"; head -c 65536 /dev/urandom >>"$T/junk"
+cp "$T/junk" "$DB"; rm -f "$DB-wal" "$DB-shm"
+START=$(date '+%Y-%m-%d %H:%M:%S')
+start_recorder || exit 1
+check "the recorder runs on after finding a damaged file" kill -0 "$REC_PID"
+check "the damaged file is kept aside" sh -c "ls '$STATE'/history.db.corrupt-* >/dev/null"
+check "the recorder said so" grep -q "moved aside" "$T/recorder.log"
+check_eq "a new database replaced it" "ok" "$(q 'PRAGMA quick_check')"
+if systemctl is-active -q systemd-journald 2>/dev/null; then
+	found=
+	for i in $(seq 1 30); do
+		journalctl -q --no-pager --since "$START" "MESSAGE_ID=$MSGID_CORRUPT" | grep -q "moved aside" && { found=1; break; }
+		sleep 0.2
+	done
+	check "journald record with MESSAGE_ID=$MSGID_CORRUPT" test -n "$found"
+else
+	skip "journald is not running here"
+fi
+stop_recorder

@@ -1,0 +1,139 @@
+# The recorder's /metrics scraped by a real Prometheus server (Debian's prometheus package), on
+# loopback with its own configuration and data directory: what Prometheus's query API returns
+# for known traffic equals the traffic. Also the exposition itself (names, labels, TYPE lines,
+# histogram buckets), the series cap (--max-series: process="other", totals exact) and the
+# guarded listener (a Unix socket, mode 0660).
+. "$(dirname "$0")/lib.sh"
+require_root
+
+PROMETHEUS=${PROMETHEUS:-$(command -v prometheus || echo /usr/bin/prometheus)}
+if [ ! -x "$PROMETHEUS" ]; then
+	fail "prometheus is not installed (packaging/install-deps.sh installs Debian's package)"
+	exit 1
+fi
+json() { python3 -c 'import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))' "$1"; }
+
+CGROOT=$(awk '$9 == "cgroup2" { print $5; exit }' /proc/self/mountinfo)
+CG=$CGROOT/netspy-prom-$$.slice
+mkdir -p "$CG/promtest.service" || { fail "cannot create a test cgroup under $CGROOT"; exit 1; }
+on_exit "rmdir '$CG/promtest.service' '$CG'"
+in_cg() { sh -c 'echo $$ > "$0/cgroup.procs" && exec "$@"' "$CG/promtest.service" "$@"; }
+start_daemon --cgroup "$CG" || exit 1
+
+PORT=$((30000 + $$ % 15000))
+PPORT=$((PORT + 15000))
+USOCK=$T/metrics.sock
+"$NETSPYCTL" --socket "$SOCK" record --state-dir "$T/state" --metrics-listen "127.0.0.1:$PORT" \
+	--metrics-socket "$USOCK" >"$T/recorder.log" 2>&1 &
+REC=$!
+on_exit "kill $REC"
+for i in $(seq 1 100); do
+	curl -fsS -o /dev/null "http://127.0.0.1:$PORT/metrics" 2>/dev/null && break
+	sleep 0.1
+done
+check "the recorder serves /metrics on 127.0.0.1:$PORT" curl -fsS -o /dev/null "http://127.0.0.1:$PORT/metrics"
+
+mkdir -p "$T/prom"
+cat >"$T/prometheus.yml" <<EOF
+global:
+  scrape_interval: 1s
+scrape_configs:
+  - job_name: netspy
+    static_configs:
+      - targets: ['127.0.0.1:$PORT']
+EOF
+"$PROMETHEUS" --config.file="$T/prometheus.yml" --storage.tsdb.path="$T/prom" \
+	--web.listen-address="127.0.0.1:$PPORT" >"$T/prometheus.log" 2>&1 &
+PROM=$!
+on_exit "kill $PROM"
+API=http://127.0.0.1:$PPORT/api/v1
+# promq QUERY: the query's first value (or "none").
+promq() {
+	curl -fsS --get "$API/query" --data-urlencode "query=$1" 2>/dev/null |
+		json 'd["data"]["result"][0]["value"][1] if d["data"]["result"] else "none"' 2>/dev/null
+}
+for i in $(seq 1 100); do
+	[ "$(promq 'up{job="netspy"}')" = 1 ] && break
+	sleep 0.2
+done
+check_eq "Prometheus scrapes the recorder (up == 1)" 1 "$(promq 'up{job="netspy"}')"
+
+GEN=$(unique_gen "nsprom$$"); NAME=${GEN##*/}; NAME=${NAME:0:15}
+UPORT=$((20000 + $$ % 20000))
+in_cg "$GEN" tcp 127.0.0.1 1 3 >/dev/null
+in_cg "$GEN" tcp-local 127.0.0.1 2 >/dev/null
+in_cg "$GEN" udp 127.0.0.1 "$UPORT" 2 send >/dev/null
+# wait_prom QUERY VALUE: until Prometheus answers VALUE (events are counted once 15 s old, then
+# scraped every second).
+wait_prom() {
+	local i
+	for i in $(seq 1 90); do
+		[ "$(promq "$1")" = "$2" ] && return 0
+		sleep 0.5
+	done
+	return 1
+}
+sel="process=\"$NAME\""
+wait_prom "sum(netspy_connections_total{$sel})" 7
+check_eq "connections_total: 7 for the generator" 7 "$(promq "sum(netspy_connections_total{$sel})")"
+check_eq "  refused, TCP, outbound, its unit" 3 \
+	"$(promq "netspy_connections_total{$sel,unit=\"promtest.service\",protocol=\"TCP\",outcome=\"refused\",direction=\"outbound\"}")"
+check_eq "  established" 2 "$(promq "sum(netspy_connections_total{$sel,outcome=\"established\"})")"
+check_eq "  UDP sent" 2 "$(promq "sum(netspy_connections_total{$sel,protocol=\"UDP\",outcome=\"sent\"})")"
+check_eq "latency histogram count: 2 handshakes" 2 \
+	"$(promq "sum(netspy_tcp_connect_latency_seconds_count{$sel})")"
+check_eq "latency histogram +Inf bucket" 2 \
+	"$(promq "sum(netspy_tcp_connect_latency_seconds_bucket{$sel,le=\"+Inf\"})")"
+check_eq "histogram_quantile answers (under 1 s on loopback)" True \
+	"$(promq "histogram_quantile(0.5, sum by (le) (netspy_tcp_connect_latency_seconds_bucket{$sel}))" |
+		python3 -c 'import sys; print(0 < float(sys.stdin.read()) < 1)')"
+# The refused connects' SYNs found no socket: 3 NO_SOCKET drops, attributed through the
+# connecting socket to the generator and its unit.
+check_eq "packet_drops_total: NO_SOCKET for the generator's refused TCP connects" 3 \
+	"$(promq "sum(netspy_packet_drops_total{$sel,unit=\"promtest.service\",reason=\"NO_SOCKET\",protocol=\"TCP\"})")"
+check_eq "events_lost_total has the kernel source" 0 "$(promq 'netspy_events_lost_total{source="kernel"}')"
+
+# ---- the exposition ----
+M=$(curl -fsS "http://127.0.0.1:$PORT/metrics")
+for t in "netspy_connections_total counter" "netspy_tcp_connect_latency_seconds histogram" \
+	"netspy_packet_drops_total counter" "netspy_events_lost_total counter"; do
+	check "# TYPE $t" grep -qx "# TYPE $t" <<<"$M"
+done
+check_eq "Content-Type is the text format 0.0.4" "text/plain; version=0.0.4; charset=utf-8" \
+	"$(curl -fsS -o /dev/null -w '%{content_type}' "http://127.0.0.1:$PORT/metrics")"
+check_eq "other paths are 404" 404 "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/")"
+check_eq "POST is refused (405)" 405 "$(curl -s -o /dev/null -w '%{http_code}' -d x "http://127.0.0.1:$PORT/metrics")"
+if command -v promtool >/dev/null; then
+	out=$(promtool check metrics <<<"$M" 2>&1)
+	check "promtool check metrics is clean${out:+: $out}" test -z "$out"
+fi
+
+# ---- the series cap: a second recorder with --max-series 5; new processes past it count as
+# process="other", and the totals stay exact ----
+for i in $(seq 1 45); do
+	cp "$GEN" "$T/nscap$i"
+	in_cg "$T/nscap$i" udp 127.0.0.1 "$UPORT" 1 >/dev/null
+done
+"$NETSPYCTL" --socket "$SOCK" record --state-dir "$T/state2" --metrics-listen "127.0.0.1:$((PORT + 1))" \
+	--max-series 5 >"$T/recorder2.log" 2>&1 &
+REC2=$!
+on_exit "kill $REC2"
+sent_total() {
+	curl -fsS "http://127.0.0.1:$((PORT + 1))/metrics" 2>/dev/null |
+		awk '/^netspy_connections_total\{.*protocol="UDP",outcome="sent"/ { n += $NF } END { print n + 0 }'
+}
+for i in $(seq 1 90); do [ "$(sent_total)" = 47 ] && break; sleep 0.5; done
+check_eq "past --max-series the totals stay exact (2 + 45 UDP sends)" 47 "$(sent_total)"
+M2=$(curl -fsS "http://127.0.0.1:$((PORT + 1))/metrics")
+check "new processes past the cap count as process=\"other\"" grep -q '^netspy_connections_total{process="other",' <<<"$M2"
+n=$(grep -c '^netspy_connections_total{' <<<"$M2")
+check "connections series stay bounded (5 + the other series, got $n)" test "$n" -le 10
+
+# ---- the guarded listener ----
+check_eq "the Unix socket is mode 0660" 660 "$(stat -c %a "$USOCK")"
+check "curl --unix-socket gets /metrics" sh -c "curl -fsS --unix-socket '$USOCK' http://localhost/metrics | grep -q '^netspy_connections_total{'"
+if getent passwd nobody >/dev/null && command -v setpriv >/dev/null; then
+	chmod 755 "$T"
+	check "a user outside the group cannot open it" \
+		sh -c "! setpriv --reuid nobody --regid nogroup --clear-groups curl -fsS --unix-socket '$USOCK' http://localhost/metrics >/dev/null 2>&1"
+fi
