@@ -450,11 +450,10 @@ const struct tool tool_find_anomalies = {
 				    "\"maximum\":604800,\"description\":\"Seconds before the "
 				    "window to compare with (default 3600)\"}"),
 	.output_schema =
-	    "{\"type\":\"object\",\"properties\":{" OUT_COMMON ",\"source\":{\"type\":\"string\","
-	    "\"enum\":[\"live\",\"history\",\"live+history\"]},\"baseline\":" S_WINDOW
+	    "{\"type\":\"object\",\"properties\":{" OUT_COMMON ",\"baseline\":" S_WINDOW
 	    ",\"recent\":" S_WINDOW ",\"findings\":{\"type\":\"array\",\"items\":" S_FINDING
 	    "},\"kinds\":{\"type\":\"array\",\"items\":" S_KIND "}},\"required\":["
-	    OUT_COMMON_REQUIRED ",\"source\",\"baseline\",\"recent\",\"findings\",\"kinds\"]}",
+	    OUT_COMMON_REQUIRED ",\"baseline\",\"recent\",\"findings\",\"kinds\"]}",
 	.read_only = true,
 	.open_world = false,
 	.offered_to_model = true,
