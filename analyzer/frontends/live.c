@@ -28,7 +28,7 @@ static int connect_or_explain(struct netspy_client *c, const struct live_opts *o
 	return 0;
 }
 
-static json_object *stats_json(const Netspy__V1__Stats *st)
+json_object *live_stats_json(const Netspy__V1__Stats *st)
 {
 	json_object *o = json_object_new_object();
 
@@ -145,7 +145,7 @@ int live_status(const struct live_opts *o)
 		return NETSPY_EXIT_UNREACHABLE;
 	}
 	if (o->json) {
-		json_object *j = stats_json(st);
+		json_object *j = live_stats_json(st);
 
 		json_object_object_add(j, "recorder", rec);
 		rec = NULL;

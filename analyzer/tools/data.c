@@ -631,6 +631,20 @@ static void data_add_coverage(struct tool_context *ctx, const struct data_args *
 	    json_object_new_int64(ctx && ctx->an ? (int64_t)analyzer_events_evicted(ctx->an) : 0));
 }
 
+json_object *data_oldest(const struct store *s)
+{
+	uint64_t oldest = 0, t;
+
+	if (s->conns.count)
+		oldest = store_conn_at(s, s->conns.head - s->conns.count)->ts_ns;
+	if (s->drops.count) {
+		t = store_drop_at(s, s->drops.head - s->drops.count)->ts_ns;
+		if (!oldest || t < oldest)
+			oldest = t;
+	}
+	return oldest ? rfc3339(oldest) : NULL;
+}
+
 json_object *data_result_new(struct tool_context *ctx, const struct data_args *a)
 {
 	json_object *o = json_object_new_object(), *f = json_object_new_object();
@@ -716,7 +730,7 @@ json_object *json_latency(const struct store_conn_stats *st)
 	return o;
 }
 
-static void comm_string(const struct store *s, uint16_t id, char *buf, size_t len)
+void data_comm(const struct store *s, uint16_t id, char *buf, size_t len)
 {
 	size_t n;
 	const uint8_t *c = store_comm(s, id, &n);
@@ -741,7 +755,7 @@ json_object *json_top_processes(const struct store *s, const struct store_top *t
 	for (size_t i = 0; i < n; i++) {
 		char name[FMT_COMM_LEN];
 
-		comm_string(s, (uint16_t)top[i].key, name, sizeof(name));
+		data_comm(s, (uint16_t)top[i].key, name, sizeof(name));
 		json_object_array_add(a, top_entry("process", name, &top[i]));
 	}
 	return a;
@@ -811,7 +825,7 @@ json_object *conn_to_json(struct store *s, uint64_t abs)
 	bool failed;
 	int outcome;
 
-	comm_string(s, r->comm, name, sizeof(name));
+	data_comm(s, r->comm, name, sizeof(name));
 	json_object_object_add(o, "timestamp", rfc3339(r->ts_ns));
 	json_object_object_add(o, "pid", json_object_new_int64(r->pid));
 	json_object_object_add(o, "process", json_object_new_string(name));
@@ -851,7 +865,7 @@ json_object *drop_to_json(struct store *s, uint64_t abs)
 	/* The name looked up for the remote side (the destination, else the source). */
 	json_object_object_add(o, "remote_name", json_name(s, d->name));
 	if (d->attributed) {
-		comm_string(s, d->comm, name, sizeof(name));
+		data_comm(s, d->comm, name, sizeof(name));
 		json_object_object_add(o, "pid", json_object_new_int64(d->pid));
 		json_object_object_add(o, "process", json_object_new_string(name));
 	} else {

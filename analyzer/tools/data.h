@@ -60,9 +60,10 @@
 #define S_COUNT "{\"type\":\"integer\",\"minimum\":0}"
 #define S_STRING "{\"type\":\"string\"}"
 #define S_NUMBER "{\"type\":\"number\",\"minimum\":0}"
-#define S_STRING_OR_NULL "{\"type\":[\"string\",\"null\"]}"
-#define S_INT_OR_NULL "{\"type\":[\"integer\",\"null\"]}"
-#define S_NUMBER_OR_NULL "{\"type\":[\"number\",\"null\"]}"
+#define S_NULLABLE(t) "{\"anyOf\":[{\"type\":\"" t "\"},{\"type\":\"null\"}]}"
+#define S_STRING_OR_NULL S_NULLABLE("string")
+#define S_INT_OR_NULL S_NULLABLE("integer")
+#define S_NUMBER_OR_NULL S_NULLABLE("number")
 #define S_COUNTS "{\"type\":\"object\",\"additionalProperties\":" S_COUNT "}"
 #define S_FILTER                                                                 \
 	"{\"type\":\"object\",\"properties\":{\"pid\":" S_INT_OR_NULL            \
@@ -181,12 +182,13 @@ struct data_totals {
  * below, or null) and "totals_exact". Tools then report those numbers as their totals. */
 void data_totals(struct tool_context *ctx, const struct data_query *q, json_object *o,
 		 struct data_totals *ret);
+/* Nullable as anyOf branches of a single type each (portable to single-type schema dialects). */
 #define S_TOTALS                                                                                   \
-	"{\"type\":[\"object\",\"null\"],\"properties\":{\"source\":" S_STRING                     \
+	"{\"anyOf\":[{\"type\":\"object\",\"properties\":{\"source\":" S_STRING                    \
 	",\"coverage_start\":" S_STRING ",\"connections\":" S_COUNT ",\"tcp_outcomes\":" S_COUNT   \
 	",\"drops\":" S_COUNT ",\"connections_by_protocol\":" S_COUNTS ",\"by_outcome\":" S_COUNTS \
 	",\"drops_by_protocol\":" S_COUNTS ",\"drops_by_reason\":" S_COUNTS                        \
-	",\"events_lost\":" S_COUNT "}}"
+	",\"events_lost\":" S_COUNT "}},{\"type\":\"null\"}]}"
 #define OUT_TOTALS ",\"totals\":" S_TOTALS ",\"totals_exact\":{\"type\":\"boolean\"}"
 
 /* ---- results ---- */
@@ -203,6 +205,11 @@ json_object *json_top_endpoints(const struct store *s, const struct store_top *t
 double data_failure_rate(uint64_t failed, uint64_t total);
 /* A number printed with this many decimals (0.028, not 0.028000000000000001). */
 json_object *json_number(double v, int decimals);
+/* A process name id as printable text (FMT_COMM_LEN bytes are enough). */
+void data_comm(const struct store *s, uint16_t id, char *buf, size_t len);
+/* The time of the oldest event the store holds (RFC 3339), or JSON null when it holds none:
+ * how far back an answer can reach. */
+json_object *data_oldest(const struct store *s);
 json_object *conn_to_json(struct store *s, uint64_t abs);
 json_object *drop_to_json(struct store *s, uint64_t abs);
 /* A names table entry as JSON: the string, or null for id 0. */

@@ -31,6 +31,7 @@ static int summary_run(struct tool_context *ctx, json_object *args, json_object 
 	json_object_object_add(
 	    o, "top_destinations",
 	    json_top_endpoints(s, st.destinations, st.n_destinations, "destination"));
+	json_object_object_add(o, "data_start", data_oldest(s));
 	data_finish(&q, o);
 	*ret = o;
 	return 0;
@@ -80,7 +81,8 @@ const struct tool tool_get_network_summary = {
 	    "{\"type\":\"object\",\"properties\":{" OUT_COMMON ",\"total_connections\":" S_COUNT
 	    ",\"failed_connections\":" S_COUNT ",\"failure_rate\":" S_NUMBER
 	    ",\"by_protocol\":" S_COUNTS ",\"by_outcome\":" S_COUNTS ",\"latency_ms\":" S_LATENCY
-	    ",\"processes\":" S_TOP("process") ",\"top_destinations\":" S_TOP_DEST OUT_TOTALS "},"
+	    ",\"data_start\":" S_STRING_OR_NULL ",\"processes\":" S_TOP("process")
+	    ",\"top_destinations\":" S_TOP_DEST OUT_TOTALS "},"
 			   "\"required\":[" OUT_COMMON_REQUIRED ",\"total_connections\","
 			   "\"failed_connections\",\"failure_rate\",\"by_protocol\",\"by_outcome\","
 			   "\"latency_ms\",\"processes\"]}",

@@ -15,8 +15,8 @@
 
 static const char *const expected_order[] = {
 	"get_network_summary", "list_connections", "get_packet_drop_summary", "list_packet_drops",
-	"analyze_patterns",    "get_dns_summary",  "list_dns_queries",	      "ai_insights",
-	"contextual_analysis", NULL,
+	"analyze_patterns",    "get_dns_summary",  "list_dns_queries",	      "find_anomalies",
+	"ai_insights",	       "contextual_analysis", NULL,
 };
 
 static void test_registry(void)
@@ -26,12 +26,13 @@ static void test_registry(void)
 	for (i = 0; tool_registry[i]; i++)
 		CHECK(expected_order[i] && !strcmp(tool_registry[i]->name, expected_order[i]),
 		      "registry[%zu] is %s", i, expected_order[i] ? expected_order[i] : "(end)");
-	CHECK(i == 9, "nine tools");
+	CHECK(i == 10, "ten tools");
 	CHECK(tool_find("summary") == tool_registry[0] &&
 		  tool_find("list_connections") == tool_registry[1] &&
-		  tool_find("contextual") == tool_registry[8] &&
-		  tool_find("ask") == tool_registry[8] && tool_find("dns") == tool_registry[5] &&
-		  tool_find("list-dns") == tool_registry[6] && !tool_find("nosuch"),
+		  tool_find("contextual") == tool_registry[9] &&
+		  tool_find("ask") == tool_registry[9] && tool_find("dns") == tool_registry[5] &&
+		  tool_find("list-dns") == tool_registry[6] &&
+		  tool_find("anomalies") == tool_registry[7] && !tool_find("nosuch"),
 	      "tool_find by command, name and alias");
 	for (i = 0; tool_registry[i]; i++) {
 		json_object *in = json_tokener_parse(tool_registry[i]->input_schema);
@@ -228,6 +229,10 @@ static void test_schema(void)
 	expect_invalid(in, "[]", "the value must be an object, not array");
 	expect_invalid(ask, "{}", "'query' is required");
 	expect_invalid("{\"type\":[\"string\",\"null\"]}", "1", "must be string or null");
+	expect_invalid("{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"null\"}]}", "1",
+		       "must be string or null, not integer");
+	expect_invalid("{\"anyOf\":[{\"type\":\"integer\",\"minimum\":1},{\"type\":\"null\"}]}",
+		       "0", "must be at least 1");
 	expect_invalid("{\"enum\":[\"a\",\"b\"]}", "\"c\"", "must be one of: \"a\", \"b\"");
 	expect_invalid("{\"type\":\"array\",\"items\":{\"type\":\"object\",\"required\":[\"x\"]}}",
 		       "[{\"x\":1},{}]", "'[1]' is missing 'x'");
