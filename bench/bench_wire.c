@@ -77,7 +77,7 @@ int main(void)
 
 		for (int k = 0; k < ROUNDS; k++)
 			for (int i = 0; i < N_EVENTS; i++)
-				sink += wire_event(out + (size_t)i * WIRE_EVENT_MAX, &ev[i], i, NULL);
+				sink += wire_event(out + (size_t)i * WIRE_EVENT_MAX, &ev[i], i, NULL, NULL, 0);
 		t1 = clock_sec(CLOCK_MONOTONIC);
 		for (int k = 0; k < ROUNDS; k++)
 			for (int i = 0; i < N_EVENTS; i++)

@@ -3,8 +3,8 @@
 # one table of ratios and counts measured in the same run (BENCHMARKS.md explains it).
 BENCH_SRCS := $(wildcard bench/bench_*.c)
 BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
-BENCH_HELPERS := $(BUILD)/bench/orig_consumer $(BUILD)/tests/storm $(BUILD)/tests/subscriber \
-	$(BUILD)/tests/trafficgen $(BUILD)/tests/tcpbench
+BENCH_HELPERS := $(BUILD)/bench/orig_consumer $(BUILD)/bench/empty_loader $(BUILD)/tests/storm \
+	$(BUILD)/tests/subscriber $(BUILD)/tests/trafficgen $(BUILD)/tests/tcpbench
 
 $(BUILD)/bench/%.bpf.o: bench/%.bpf.c bpf/vmlinux/$(ARCH)/vmlinux.h
 	@mkdir -p $(BUILD)/bench
@@ -21,6 +21,10 @@ $(BENCH_BINS): $(BUILD)/bench/%: bench/%.c $(ANALYZER_ARCHIVES) $(GEN_HEADERS)
 		$(ANALYZER_ARCHIVES) $(ANALYZER_LIBS) $(NETSPYD_LIBS)
 
 $(BUILD)/bench/orig_consumer: bench/orig_consumer.c $(BUILD)/bench/orig_connect.skel.h
+	$(CC) $(NS_CPPFLAGS) $(CPPFLAGS) -I$(BUILD)/bench $(NS_CFLAGS) $(NS_LDFLAGS) -o $@ $< \
+		$(NETSPYD_LIBS)
+
+$(BUILD)/bench/empty_loader: bench/empty_loader.c $(BUILD)/bench/empty_hooks.skel.h
 	$(CC) $(NS_CPPFLAGS) $(CPPFLAGS) -I$(BUILD)/bench $(NS_CFLAGS) $(NS_LDFLAGS) -o $@ $< \
 		$(NETSPYD_LIBS)
 

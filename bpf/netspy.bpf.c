@@ -35,6 +35,16 @@ const volatile __u32 ignore_tgid = 0;		 /* netspyd itself */
 const volatile __u32 conn_ring_order = 3;	 /* log2 of the connect ring slots per CPU */
 const volatile bool retransmit_has_err = false;	 /* tcp_retransmit_skb passes its result */
 const volatile bool known_sockets_only = false;	 /* TCP lifecycle: only sockets with an owner */
+/* Flood folding (bpf/netspy.h), written by netspyd through its mapping of .bss once it knows the
+ * kernel's HZ: events per CPU per rate window above which identical events are folded (0: never),
+ * the window's length, and the epoch of folded counts. */
+volatile __u32 flood_window_events;
+volatile __u64 flood_window_jiffies;
+volatile __u32 fold_epoch;
+/* Set by netspyd when it cannot read the hash (a kernel that refuses map syscalls to a process
+ * without capabilities): spills then go to the ring buffer at once. */
+volatile __u32 fold_no_hash;
+struct netspy_fold_cpu fold_cpu[NETSPY_FOLD_CPUS];
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -135,12 +145,25 @@ struct {
 	__type(value, __u64);
 } flows SEC(".maps");
 
-static __always_inline void count(__u32 which)
+/* Folded counts of the current epoch, per CPU (bpf/netspy.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct netspy_fold_key);
+	__type(value, struct netspy_fold_val);
+} fold_hash SEC(".maps");
+
+static __always_inline void count_n(__u32 which, __u64 n)
 {
 	__u64 *c = bpf_map_lookup_elem(&counters, &which);
 
 	if (c)
-		*c += 1;
+		*c += n;
+}
+
+static __always_inline void count(__u32 which)
+{
+	count_n(which, 1);
 }
 
 /* Every record starts as zeroes, as a whole: a field added later can never carry bytes that an
@@ -769,8 +792,8 @@ static __always_inline void closed_without_error(struct netspy_event *e, const s
 		return;
 	}
 	e->flags |= NETSPY_F_ABANDONED;
-	e->tcp.syn_retrans = BPF_CORE_READ((const struct inet_connection_sock *)sk,
-					   icsk_retransmits);
+	e->tcp.syn_retrans =
+	    BPF_CORE_READ((const struct inet_connection_sock *)sk, icsk_retransmits);
 	soft = BPF_CORE_READ(sk, sk_err_soft);
 	if (soft) {
 		e->tcp.err = soft;
@@ -1205,6 +1228,224 @@ static __always_inline bool flow_owner(const struct netspy_event *e, __u64 *ret_
 	return true;
 }
 
+/* ---- flood folding (bpf/netspy.h) ---- */
+
+/* Whether this CPU is over the flood threshold: counts the event into the CPU's rate window. */
+static __always_inline bool flooding(struct netspy_fold_cpu *fc)
+{
+	__u64 now = bpf_jiffies64();
+
+	if (now - fc->win_start >= flood_window_jiffies) {
+		/* A window that ended long ago counts as quiet. */
+		fc->last_n = now - fc->win_start < 2 * flood_window_jiffies ? fc->win_n : 0;
+		fc->flood = fc->last_n > flood_window_events;
+		fc->win_start = now;
+		fc->win_n = 0;
+	}
+	fc->win_n++;
+	if (fc->win_n > flood_window_events)
+		fc->flood = 1;
+	return fc->flood;
+}
+
+static __always_inline bool fold_key_equal(const struct netspy_fold_key *a,
+					   const struct netspy_fold_key *b)
+{
+	const __u64 *x = (const __u64 *)a, *y = (const __u64 *)b;
+	__u64 d = 0;
+
+	/* Word compares, not memcmp(): clang may make a call of it. */
+	for (int i = 0; i < (int)(sizeof(*a) / 8); i++)
+		d |= x[i] ^ y[i];
+	return !d;
+}
+
+/* A folded count that cannot wait for netspyd: one drop record with its count, now. */
+static __always_inline void fold_emit(const struct netspy_fold_key *k,
+				      const struct netspy_fold_val *v, __u64 n)
+{
+	struct netspy_event *e = reserve(NETSPY_EV_DROP);
+
+	if (!e) {
+		/* Counted as one lost record; its other drops with it. */
+		count_n(NETSPY_CNT_LOST, n - 1);
+		return;
+	}
+	e->ts_ns = v->first_ns;
+	e->family = k->family;
+	e->ip_proto = k->ip_proto;
+	e->sport = k->sport;
+	e->dport = k->dport;
+	e->netns = k->netns;
+	e->cookie = k->cookie;
+	__builtin_memcpy(e->saddr, k->saddr, 16);
+	__builtin_memcpy(e->daddr, k->daddr, 16);
+	e->drop.reason = k->reason;
+	e->drop.ifindex = k->ifindex;
+	e->drop.count = n > 0xffffffffull ? 0xffffffffu : (__u32)n;
+	e->pid = v->pid;
+	e->tid = v->tid;
+	e->flags = v->flags;
+	__builtin_memcpy(e->comm, v->comm, sizeof(e->comm));
+	submit(e, NETSPY_CNT_FOLD_SPILL);
+}
+
+/* Moves n folded events of the cache's key into the hash (same epoch only: older epochs belong to
+ * netspyd's flush, so they go out as a record at once; so does a spill the full hash refuses). */
+static __always_inline void fold_spill(struct netspy_fold_cpu *fc, __u64 n, __u32 epoch)
+{
+	struct netspy_fold_key k = fc->key;
+	struct netspy_fold_val *v;
+
+	if (k.epoch == epoch && !fold_no_hash) {
+		v = bpf_map_lookup_elem(&fold_hash, &k);
+		if (v) {
+			v->count += n;
+			return;
+		}
+		struct netspy_fold_val nv = fc->val;
+
+		nv.count = n;
+		if (!bpf_map_update_elem(&fold_hash, &k, &nv, BPF_NOEXIST))
+			return;
+		v = bpf_map_lookup_elem(&fold_hash, &k); /* another CPU created it meanwhile */
+		if (v) {
+			v->count += n;
+			return;
+		}
+	}
+	fold_emit(&fc->key, &fc->val, n);
+}
+
+/* Reads the packet's addresses and ports with plain loads where the kernel allows them (tp_btf
+ * arguments are trusted pointers) and, for an IPv4 header without options, one read of the header
+ * and the ports together. */
+static __always_inline void fold_parse(struct netspy_fold_key *k, struct sk_buff *skb)
+{
+	unsigned char *head = skb->head;
+	__u16 nh = skb->network_header, th = skb->transport_header;
+	__u16 proto = bpf_ntohs(skb->protocol);
+	__u16 ports[2];
+
+	if (!head || nh == (__u16)~0U)
+		return;
+	if (proto == ETH_P_IP) {
+		struct {
+			struct iphdr ip;
+			__u16 ports[2];
+		} h;
+
+		if (bpf_probe_read_kernel(&h, sizeof(h), head + nh) || h.ip.version != 4)
+			return;
+		k->family = AF_INET;
+		k->ip_proto = h.ip.protocol;
+		__builtin_memcpy(k->saddr, &h.ip.saddr, 4);
+		__builtin_memcpy(k->daddr, &h.ip.daddr, 4);
+		if (th == (__u16)~0U || th <= nh)
+			th = nh + h.ip.ihl * 4;
+		if (th == nh + sizeof(h.ip) &&
+		    (h.ip.protocol == IPPROTO_TCP || h.ip.protocol == IPPROTO_UDP)) {
+			k->sport = bpf_ntohs(h.ports[0]);
+			k->dport = bpf_ntohs(h.ports[1]);
+			return;
+		}
+	} else if (proto == ETH_P_IPV6) {
+		struct ipv6hdr ip6;
+
+		if (bpf_probe_read_kernel(&ip6, sizeof(ip6), head + nh) || ip6.version != 6)
+			return;
+		k->family = AF_INET6;
+		k->ip_proto = ip6.nexthdr;
+		__builtin_memcpy(k->saddr, &ip6.saddr, 16);
+		__builtin_memcpy(k->daddr, &ip6.daddr, 16);
+		if (th == (__u16)~0U || th <= nh)
+			th = nh + sizeof(ip6);
+	} else {
+		return;
+	}
+	if ((k->ip_proto == IPPROTO_TCP || k->ip_proto == IPPROTO_UDP) &&
+	    !bpf_probe_read_kernel(ports, sizeof(ports), head + th)) {
+		k->sport = bpf_ntohs(ports[0]);
+		k->dport = bpf_ntohs(ports[1]);
+	}
+}
+
+/* Folds one event of key k into this CPU's cache: a hit is one atomic add; a new key spills the
+ * old one and resolves the new key's owner once. */
+static __always_inline void fold(struct netspy_fold_cpu *fc, struct netspy_fold_key *k)
+{
+	struct netspy_owner *o;
+	__u64 old, n, cookie;
+
+	/* The hit, the path a flood takes: no helper call, one atomic add (netspyd counts what
+	 * arrives folded, so there is no per-event counter to bump here). */
+	if (fc->key.epoch == k->epoch && fold_key_equal(&fc->key, k) &&
+	    (fc->word & NETSPY_FOLD_COUNT_MASK)) {
+		__sync_fetch_and_add(&fc->word, 1);
+		return;
+	}
+	/* Take the old count and start a new generation with a count of 0: netspyd's
+	 * compare-and-swap of the old word fails from here on. */
+	old = fc->word;
+	old = __sync_lock_test_and_set(&fc->word, ((old >> NETSPY_FOLD_GEN_SHIFT) + 1)
+						      << NETSPY_FOLD_GEN_SHIFT);
+	n = old & NETSPY_FOLD_COUNT_MASK;
+	if (n)
+		fold_spill(fc, n, k->epoch);
+	fc->key = *k;
+	__builtin_memset(&fc->val, 0, sizeof(fc->val));
+	fc->val.first_ns = bpf_ktime_get_boot_ns();
+	cookie = k->cookie;
+	o = cookie ? bpf_map_lookup_elem(&owners, &cookie) : NULL;
+	if (!o && (k->ip_proto == IPPROTO_TCP || k->ip_proto == IPPROTO_UDP)) {
+		struct netspy_event e = {};
+
+		e.family = k->family;
+		e.ip_proto = k->ip_proto;
+		e.sport = k->sport;
+		e.dport = k->dport;
+		__builtin_memcpy(e.saddr, k->saddr, 16);
+		__builtin_memcpy(e.daddr, k->daddr, 16);
+		if (flow_owner(&e, &cookie)) {
+			o = bpf_map_lookup_elem(&owners, &cookie);
+			if (o)
+				fc->val.flags |= NETSPY_F_BY_FLOW;
+		}
+	}
+	if (o) {
+		fc->val.pid = o->pid;
+		fc->val.tid = o->tid;
+		__builtin_memcpy(fc->val.comm, o->comm, sizeof(fc->val.comm));
+		fc->val.flags |= NETSPY_F_ATTRIBUTED;
+	}
+	/* The key is complete before its first count is visible. */
+	__sync_fetch_and_add(&fc->word, 1);
+}
+
+static __always_inline void fold_drop(struct netspy_fold_cpu *fc, struct sk_buff *skb, __u32 reason)
+{
+	struct netspy_fold_key k = {};
+	struct net_device *dev = skb->dev;
+	struct sock *sk = skb->sk;
+
+	k.type = NETSPY_EV_DROP;
+	k.epoch = fold_epoch;
+	k.reason = reason;
+	if (dev) {
+		k.ifindex = dev->ifindex;
+		k.netns = dev->nd_net.net->ns.inum;
+	} else {
+		k.ifindex = skb->skb_iif;
+	}
+	fold_parse(&k, skb);
+	if (sk) {
+		k.cookie = sk->__sk_common.skc_cookie.counter;
+		if (!k.netns)
+			k.netns = sk->__sk_common.skc_net.net->ns.inum;
+	}
+	fold(fc, &k);
+}
+
 /* Drops happen in softirq context, where "current" is whoever was interrupted: the owner is
  * found through the packet's socket and the owners map, through its flow tuple for a local TCP
  * connection's packet that lost its socket on the way (loopback, a veth into a local namespace),
@@ -1222,6 +1463,14 @@ int tp_kfree_skb(__u64 *ctx)
 
 	if (!is_drop(reason))
 		return 0;
+	if (flood_window_events) {
+		__u32 cpu = bpf_get_smp_processor_id();
+
+		if (cpu < NETSPY_FOLD_CPUS && flooding(&fold_cpu[cpu])) {
+			fold_drop(&fold_cpu[cpu], skb, (__u32)reason);
+			return 0;
+		}
+	}
 	sk = BPF_CORE_READ(skb, sk);
 	if (!sk && kfree_skb_has_rx_sk)
 		sk = (struct sock *)ctx[3];
@@ -1372,4 +1621,167 @@ int BPF_PROG(tp_tcp_receive_reset, struct sock *sk)
 	e->flags |= NETSPY_F_INBOUND;
 	submit(e, NETSPY_CNT_RESET);
 	return 0;
+}
+
+/* ---- DNS ------------------------------------------------------------------------------------
+ * Every packet of the machine's sockets passes cgroup_skb: the fast path reads the IP protocol and
+ * one port straight from the packet (direct packet access, no helper call) and returns for
+ * everything that is not DNS. Only the client side is taken: messages a socket sends to port 53
+ * (queries) and receives from port 53 (responses); a local server's side of the same exchange is
+ * not a lookup. The owner is the socket's, from the owners map the connect hooks (connected
+ * sockets) and the bind hooks fill, or, for a UDP datagram a socket sends without connect(), the
+ * sending task (a datagram leaves in its context); never the task that happens to run the
+ * softirq. A cgroup skb program always lets the packet pass. */
+
+#define DNS_PORT 53
+
+/* The record is built in a per-CPU scratch map value and copied into the ring buffer whole:
+ * Linux 6.1's verifier does not let bpf_skb_load_bytes() write into ring-buffer memory. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct netspy_dns_record);
+} dns_scratch SEC(".maps");
+
+static __noinline int dns_capture(struct __sk_buff *skb, __u32 l4off, __u8 family, __u8 proto,
+				  bool ingress)
+{
+	struct netspy_dns_record *r;
+	struct netspy_event *e;
+	struct netspy_owner *o;
+	__u16 ports[2];
+	__u32 off, len, cap, zero = 0;
+	__u64 cookie, flags;
+	__u8 b;
+
+	if (proto == IPPROTO_UDP) {
+		off = l4off + 8;
+	} else {
+		/* TCP: the data offset, in 32-bit words, is the high nibble of byte 12. */
+		if (bpf_skb_load_bytes(skb, l4off + 12, &b, 1))
+			return 1;
+		off = l4off + (b >> 4) * 4;
+	}
+	if (skb->len <= off) /* no payload: a bare ACK, a SYN */
+		return 1;
+	len = skb->len - off;
+	if (bpf_skb_load_bytes(skb, l4off, ports, sizeof(ports)))
+		return 1;
+	r = bpf_map_lookup_elem(&dns_scratch, &zero);
+	if (!r)
+		return 1;
+	e = &r->e;
+	record_init(e, NETSPY_EV_DNS);
+	e->ts_ns = bpf_ktime_get_boot_ns();
+	e->family = family;
+	e->ip_proto = proto;
+	e->sport = bpf_ntohs(ports[0]);
+	e->dport = bpf_ntohs(ports[1]);
+	if (family == AF_INET) {
+		bpf_skb_load_bytes(skb, 12, e->saddr, 4);
+		bpf_skb_load_bytes(skb, 16, e->daddr, 4);
+	} else {
+		bpf_skb_load_bytes(skb, 8, e->saddr, 16);
+		bpf_skb_load_bytes(skb, 24, e->daddr, 16);
+	}
+	e->flags = ingress ? NETSPY_F_INGRESS : 0;
+	e->dns.len = len > 0xffff ? 0xffff : (__u16)len;
+	cap = len < NETSPY_DNS_MAX ? len : NETSPY_DNS_MAX;
+	if (len > NETSPY_DNS_MAX)
+		count(NETSPY_CNT_DNS_TRUNC);
+	/* cap is 1..NETSPY_DNS_MAX (len >= 1): the mask keeps it so and shows the verifier so on the
+	 * register the call gets (a range check, clang may move to a copy: Linux 6.1 refuses). */
+	cap = ((cap - 1) & (NETSPY_DNS_MAX - 1)) + 1;
+	if (!bpf_skb_load_bytes(skb, off, r->data, cap))
+		e->dns.cap_len = (__u16)cap;
+	e->cgroup_id = bpf_skb_cgroup_id(skb);
+	cookie = bpf_get_socket_cookie(skb);
+	e->cookie = cookie;
+	o = cookie ? bpf_map_lookup_elem(&owners, &cookie) : NULL;
+	if (o) {
+		e->pid = o->pid;
+		e->tid = o->tid;
+		__builtin_memcpy(e->comm, o->comm, sizeof(e->comm));
+		e->flags |= NETSPY_F_ATTRIBUTED;
+	} else if (!ingress && proto == IPPROTO_UDP && cookie) {
+		/* A socket that sends to port 53 without connect() (sendto(): dig, many resolver
+		 * libraries) passed no hook of ours. A UDP datagram leaves in the context of the
+		 * task that sends it: that task owns the socket, and is remembered for its
+		 * responses. (TCP segments may leave from softirq: TCP sockets pass connect.) */
+		struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+		struct netspy_owner fresh = {};
+
+		fresh.pid = BPF_CORE_READ(task, tgid);
+		fresh.tid = BPF_CORE_READ(task, pid);
+		BPF_CORE_READ_STR_INTO(&fresh.comm, task, comm);
+		if (fresh.pid) {
+			e->pid = fresh.pid;
+			e->tid = fresh.tid;
+			__builtin_memcpy(e->comm, fresh.comm, sizeof(e->comm));
+			e->flags |= NETSPY_F_ATTRIBUTED;
+			bpf_map_update_elem(&owners, &cookie, &fresh, BPF_NOEXIST);
+		}
+	}
+	flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP
+									     : BPF_RB_NO_WAKEUP;
+	if (bpf_ringbuf_output(&events, r, sizeof(*r), flags)) {
+		count(NETSPY_CNT_LOST);
+		return 1;
+	}
+	count(NETSPY_CNT_DNS);
+	return 1;
+}
+
+static __always_inline int dns_skb(struct __sk_buff *skb, bool ingress)
+{
+	void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
+	__u32 l4off;
+	__u16 *ports;
+	__u8 proto, family;
+
+	if (skb->protocol == bpf_htons(ETH_P_IP)) {
+		struct iphdr *ip = data;
+
+		if ((void *)(ip + 1) > end)
+			return 1;
+		proto = ip->protocol;
+		l4off = ip->ihl * 4;
+		family = AF_INET;
+		/* A fragment after the first carries no ports. */
+		if (ip->frag_off & bpf_htons(0x1fff))
+			return 1;
+	} else if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
+		struct ipv6hdr *ip6 = data;
+
+		if ((void *)(ip6 + 1) > end)
+			return 1;
+		proto = ip6->nexthdr; /* extension headers are not followed */
+		l4off = sizeof(*ip6);
+		family = AF_INET6;
+	} else {
+		return 1;
+	}
+	if (proto != IPPROTO_UDP && proto != IPPROTO_TCP)
+		return 1;
+	l4off &= 0x3f;
+	ports = data + l4off;
+	if ((void *)(ports + 2) > end)
+		return 1;
+	/* Queries go out to port 53, responses come in from it. */
+	if (ports[ingress ? 0 : 1] != bpf_htons(DNS_PORT))
+		return 1;
+	return dns_capture(skb, l4off, family, proto, ingress);
+}
+
+SEC("cgroup_skb/egress")
+int cgroup_skb_dns_egress(struct __sk_buff *skb)
+{
+	return dns_skb(skb, false);
+}
+
+SEC("cgroup_skb/ingress")
+int cgroup_skb_dns_ingress(struct __sk_buff *skb)
+{
+	return dns_skb(skb, true);
 }

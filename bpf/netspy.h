@@ -13,11 +13,13 @@ enum netspy_event_type {
 	NETSPY_EV_TCP_OUTCOME = 2,
 	NETSPY_EV_DROP = 3,
 	NETSPY_EV_KICK = 4, /* struct netspy_kick: "drain the connect rings", never an event */
+	NETSPY_EV_DNS = 5,	      /* struct netspy_dns_record: a DNS message and its bytes */
 	NETSPY_EV_TCP_ACCEPT = 6,     /* a server's connection completed its handshake */
 	NETSPY_EV_TCP_END = 7,	      /* an established TCP connection reached CLOSE */
 	NETSPY_EV_TCP_RETRANSMIT = 8, /* a TCP segment was retransmitted */
 	NETSPY_EV_TCP_RESET = 9,      /* a TCP connection sent or received a reset */
-	NETSPY_EV_MAX,	    /* one past the last: sizes per-type arrays */
+	/* 10-11 reserved for flood folding */
+	NETSPY_EV_MAX, /* one past the last: sizes per-type arrays */
 };
 
 /* Mirrors netspy.v1.Outcome. */
@@ -50,6 +52,7 @@ enum netspy_end {
 	NETSPY_END_RESET_RECEIVED = 3,
 	NETSPY_END_TIMEOUT = 4,
 };
+#define NETSPY_F_INGRESS 0x40	/* dns: received by the socket (else sent by it); flags are per type */
 
 /* Counters in the per-CPU "counters" array. */
 enum netspy_counter {
@@ -58,11 +61,15 @@ enum netspy_counter {
 	NETSPY_CNT_OUTCOME = 2,	   /* TCP outcome events produced */
 	NETSPY_CNT_DROP = 3,	   /* drop events produced */
 	NETSPY_CNT_OWNER_MISS = 4, /* drops whose socket owner was not known */
+	NETSPY_CNT_DNS = 5,	   /* DNS messages produced */
+	NETSPY_CNT_DNS_TRUNC = 6,  /* DNS messages longer than NETSPY_DNS_MAX: copied in part */
+	NETSPY_CNT_FOLD_SPILL = 7, /* folded counts sent as a record at once (fold table full, or
+				    * an epoch netspyd's flush owns) */
 	NETSPY_CNT_ACCEPT = 8,	   /* inbound TCP connection events produced */
 	NETSPY_CNT_TCP_END = 9,	   /* TCP connection end events produced */
 	NETSPY_CNT_RETRANSMIT = 10, /* TCP retransmit events produced */
 	NETSPY_CNT_RESET = 11,	   /* TCP reset events produced */
-	NETSPY_CNT_MAX = 16,
+	NETSPY_CNT_MAX = 12,
 };
 
 /* Addresses are in network byte order, ports in host byte order. For AF_INET only the first four
@@ -98,8 +105,8 @@ struct netspy_event {
 		/* Outcome of a connect: TCP (SYN_SENT -> ESTABLISHED / CLOSE), or a TCP or UDP
 		 * connect that failed inside the syscall (NETSPY_F_SYNC). */
 		struct {
-			__s32 err;	    /* positive errno, 0 when none or not known */
-			__u8 syn_retrans;   /* SYN retransmissions before an abandoned connect */
+			__s32 err;	  /* positive errno, 0 when none or not known */
+			__u8 syn_retrans; /* SYN retransmissions before an abandoned connect */
 			__u8 pad2[3];
 			__u64 latency_ns;
 		} tcp;
@@ -107,6 +114,8 @@ struct netspy_event {
 			__u32 reason;
 			__u32 ifindex;
 			__u64 location;
+			__u32 count; /* drops this record stands for: 0 or 1 = one, more: folded */
+			__u32 pad3;
 		} drop;
 		/* The end of an established TCP connection (NETSPY_EV_TCP_END); how it ended is in
 		 * outcome (enum netspy_end), its direction in flags (NETSPY_F_INBOUND), its sent
@@ -119,8 +128,80 @@ struct netspy_event {
 			__u32 retrans;	      /* total_retrans: segments retransmitted */
 			__u32 srtt_us;	      /* smoothed RTT */
 		} life;
+		/* A DNS message (UDP or TCP, port 53): the addresses and ports are the packet's,
+		 * NETSPY_F_INGRESS says which way it went, NETSPY_F_ATTRIBUTED whether pid, tid
+		 * and comm name the socket's owner. */
+		struct {
+			__u16 len;     /* payload bytes in the packet (UDP payload, TCP segment) */
+			__u16 cap_len; /* bytes copied into the record, at most NETSPY_DNS_MAX */
+			__u32 pad3;
+			__u64 ref;     /* netspyd: where its backlog keeps the bytes (0: gone) */
+		} dns;
 	};
 };
+
+/* Bytes of a DNS message copied from the packet: the question and the answers of an ordinary
+ * response (the classic UDP limit); a longer message is copied in part and counted as truncated.
+ * A power of two (the program bounds the copy with a mask). */
+#define NETSPY_DNS_MAX 512
+
+/* What the DNS hooks write to the shared ring buffer: the event, then dns.cap_len bytes of the
+ * message as it was on the wire (for TCP, the segment's payload with its length prefixes). */
+struct netspy_dns_record {
+	struct netspy_event e;
+	__u8 data[NETSPY_DNS_MAX];
+};
+
+/* ---- flood folding ----
+ * When one CPU sees more than flood_threshold events a second (measured over a window of
+ * flood_window_jiffies), identical events are folded: the program counts them in a one-entry
+ * per-CPU cache (struct netspy_fold_cpu, in .bss, which netspyd maps), spills a replaced entry
+ * into the per-CPU hash "fold_hash", and netspyd turns both into records with a count once their
+ * epoch (fold_epoch, bumped by netspyd every interval) is two behind. Nothing is evicted: a spill
+ * the hash cannot take goes to the ring buffer at once as a record with its count. The key names
+ * the event type, so other event types can fold the same way. */
+#define NETSPY_FOLD_CPUS 512
+#define NETSPY_FOLD_GEN_SHIFT 40 /* netspy_fold_cpu.word: generation << 40 | count */
+#define NETSPY_FOLD_COUNT_MASK ((1ull << NETSPY_FOLD_GEN_SHIFT) - 1)
+
+struct netspy_fold_key {
+	__u64 cookie;
+	__u32 epoch;
+	__u32 reason; /* drops: the drop reason */
+	__u32 ifindex;
+	__u32 netns;
+	__u8 type; /* enum netspy_event_type */
+	__u8 family;
+	__u8 ip_proto;
+	__u8 pad;
+	__u16 sport;
+	__u16 dport;
+	__u8 saddr[16];
+	__u8 daddr[16];
+};
+
+struct netspy_fold_val {
+	__u64 count;
+	__u64 first_ns; /* boot time of the first event folded */
+	__u32 pid;
+	__u32 tid;
+	char comm[NETSPY_COMM_LEN_BPF];
+	__u8 flags; /* NETSPY_F_* of the record it becomes */
+	__u8 pad[7];
+};
+
+struct netspy_fold_cpu {
+	/* The cache: count of key's events (low bits) and a generation the program bumps each
+	 * time it replaces key, so that netspyd can take the count with a compare-and-swap. */
+	__u64 word;
+	__u64 win_start; /* jiffies: start of the rate window */
+	__u32 win_n;	 /* events in the rate window */
+	__u32 last_n;	 /* events in the last complete window */
+	__u32 flood;	 /* 1 while this CPU folds */
+	__u32 pad;
+	struct netspy_fold_key key;
+	struct netspy_fold_val val; /* val.count unused: the count is in word */
+} __attribute__((aligned(64)));
 
 /* Connect events, the bulk of the traffic, do not go through the shared ring buffer: each CPU has
  * its own ring of netspy_event slots in the mmapable array "conn_ring" (slots
@@ -151,10 +232,10 @@ struct netspy_clock_sample {
 };
 
 /* netspy_owner.flags */
-#define NETSPY_OWNER_SYN_SENT 0x1	 /* the pending TCP connect reached SYN_SENT */
+#define NETSPY_OWNER_SYN_SENT 0x1    /* the pending TCP connect reached SYN_SENT */
 #define NETSPY_OWNER_UDP_CONNECT 0x2 /* a UDP socket that connect() was called on */
-#define NETSPY_OWNER_REPORTED 0x4	 /* a UDP connect's failure was reported already */
-#define NETSPY_OWNER_INBOUND 0x8	 /* an accepted TCP connection */
+#define NETSPY_OWNER_REPORTED 0x4    /* a UDP connect's failure was reported already */
+#define NETSPY_OWNER_INBOUND 0x8     /* an accepted TCP connection */
 #define NETSPY_OWNER_RESET_RECV 0x10 /* the connection received a reset */
 
 /* What netspyd knows about a socket's owner, keyed by socket cookie. */

@@ -29,6 +29,7 @@
 #include "log.h"
 #include "probes.h"
 #include "server.h"
+#include "tally.h"
 
 struct config {
 	const char *socket_path;
@@ -38,11 +39,14 @@ struct config {
 	unsigned backlog_age_s;
 	size_t ringbuf_bytes;
 	unsigned flush_ms;
+	unsigned flood_threshold;
+	unsigned flood_interval_s;
 	unsigned max_clients;
 	size_t client_buffer;
 	unsigned stall_timeout_s;
 	const char *cgroup_root;
 	bool drops;
+	bool dns;
 	bool check_peers;
 	enum log_target log_target;
 	int log_level;
@@ -69,46 +73,67 @@ struct daemon {
 	uint64_t watchdog_usec;
 	uint64_t last_watchdog_ns;
 	uint64_t last_second_ns;
+	struct tally tally;
+	uint64_t events_folded;
+	/* Flood mode (folding on some CPU), for status and the journal. */
+	bool flood;
+	uint64_t flood_since_ns, flood_rate, flood_peak, flood_episodes, flood_folded_at_start;
+	unsigned flood_cpus;
+	unsigned seconds_to_flush;
+	/* Storage for the latest Counters answer. */
+	Netspy__V1__Counter *ct;
+	Netspy__V1__Counter **ct_ptrs;
+	char (*ct_names)[64];
+	size_t ct_cap;
 };
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"Usage: netspyd [OPTION]...\n"
-		"Trace connection attempts, TCP connect outcomes and packet drops with eBPF and\n"
-		"stream them to netspyctl and other clients over a Unix socket. Runs as root\n"
-		"(normally as the systemd service netspyd.service).\n"
-		"\n"
-		"Socket:\n"
-		"  -s, --socket PATH        listen here (env NETSPY_SOCKET; default %s)\n"
-		"  -g, --group NAME         group allowed to connect (default netspy)\n"
-		"      --socket-mode MODE   socket file mode, octal (default 0660)\n"
-		"      --max-clients N      clients served at once (default 64)\n"
-		"      --client-buffer BYTES  output buffered per client (default 4194304)\n"
-		"      --stall-timeout SECS cut off a client that reads nothing this long (default 30)\n"
-		"      --no-peer-check      do not check client credentials (testing only)\n"
-		"\n"
-		"Collection:\n"
-		"      --backlog-events N   events kept for replay (default 131072)\n"
-		"      --backlog-age SECS   drop backlog events older than this (default 3600)\n"
-		"      --ringbuf-size BYTES kernel event buffers, power of two (default 16777216): half\n"
-		"                           for the connect rings (split over the CPUs), half for the\n"
-		"                           ring buffer of TCP outcomes and drops\n"
-		"      --flush-interval MS  drain the kernel buffers at least this often (default 20)\n"
-		"      --cgroup PATH        cgroup2 directory to attach to (default: the cgroup2 root)\n"
-		"      --no-drops           do not trace packet drops\n"
-		"\n"
-		"Logging:\n"
-		"      --log-target T       auto, journal or console (default auto: the journal when\n"
-		"                           stderr is connected to it)\n"
-		"  -v, --verbose            log client connections and other details\n"
-		"  -h, --help               show this help\n"
-		"  -V, --version            show the version\n"
-		"\n"
-		"Clients need read-write access to the socket: root, or membership in its group.\n"
-		"Exit status: 0 after a clean stop (SIGTERM/SIGINT), 1 on a usage error, 2 when\n"
-		"setup fails (the message says which step).\n",
-		NETSPY_DEFAULT_SOCKET);
+	fprintf(
+	    f,
+	    "Usage: netspyd [OPTION]...\n"
+	    "Trace connection attempts, TCP connect outcomes and packet drops with eBPF and\n"
+	    "stream them to netspyctl and other clients over a Unix socket. Runs as root\n"
+	    "(normally as the systemd service netspyd.service).\n"
+	    "\n"
+	    "Socket:\n"
+	    "  -s, --socket PATH        listen here (env NETSPY_SOCKET; default %s)\n"
+	    "  -g, --group NAME         group allowed to connect (default netspy)\n"
+	    "      --socket-mode MODE   socket file mode, octal (default 0660)\n"
+	    "      --max-clients N      clients served at once (default 64)\n"
+	    "      --client-buffer BYTES  output buffered per client (default 4194304)\n"
+	    "      --stall-timeout SECS cut off a client that reads nothing this long (default "
+	    "30)\n"
+	    "      --no-peer-check      do not check client credentials (testing only)\n"
+	    "\n"
+	    "Collection:\n"
+	    "      --backlog-events N   events kept for replay (default 131072)\n"
+	    "      --backlog-age SECS   drop backlog events older than this (default 3600)\n"
+	    "      --ringbuf-size BYTES kernel event buffers, power of two (default 16777216): "
+	    "half\n"
+	    "                           for the connect rings (split over the CPUs), half for the\n"
+	    "                           ring buffer of TCP outcomes and drops\n"
+	    "      --flush-interval MS  drain the kernel buffers at least this often (default 20)\n"
+	    "      --cgroup PATH        cgroup2 directory to attach to (default: the cgroup2 "
+	    "root)\n"
+	    "      --no-drops           do not trace packet drops\n"
+	    "      --no-dns             do not trace DNS messages (queries and responses)\n"
+	    "      --flood-threshold N  drops per second on one CPU above which identical drops\n"
+	    "                           are folded into one record with a count (default 10000;\n"
+	    "                           0: never fold)\n"
+	    "      --flood-interval SECS  seconds one folded record spans at most (default 1)\n"
+	    "\n"
+	    "Logging:\n"
+	    "      --log-target T       auto, journal or console (default auto: the journal when\n"
+	    "                           stderr is connected to it)\n"
+	    "  -v, --verbose            log client connections and other details\n"
+	    "  -h, --help               show this help\n"
+	    "  -V, --version            show the version\n"
+	    "\n"
+	    "Clients need read-write access to the socket: root, or membership in its group.\n"
+	    "Exit status: 0 after a clean stop (SIGTERM/SIGINT), 1 on a usage error, 2 when\n"
+	    "setup fails (the message says which step).\n",
+	    NETSPY_DEFAULT_SOCKET);
 }
 
 static int parse_size(const char *s, size_t min, size_t max, size_t *ret)
@@ -136,7 +161,10 @@ enum {
 	OPT_FLUSH,
 	OPT_CGROUP,
 	OPT_NO_DROPS,
+	OPT_NO_DNS,
 	OPT_LOG_TARGET,
+	OPT_FLOOD_THRESHOLD,
+	OPT_FLOOD_INTERVAL,
 };
 
 static int bad_value(const char *opt, const char *val, const char *expect)
@@ -190,6 +218,17 @@ static int parse_numeric(int opt, const char *arg, struct config *c)
 			return bad_value("--flush-interval", arg, "1 to 10000 milliseconds");
 		c->flush_ms = (unsigned)v;
 		return 0;
+	case OPT_FLOOD_THRESHOLD:
+		if (parse_size(arg, 0, 100000000, &v) < 0)
+			return bad_value("--flood-threshold", arg,
+					 "0 to 100000000 drops per second");
+		c->flood_threshold = (unsigned)v;
+		return 0;
+	case OPT_FLOOD_INTERVAL:
+		if (parse_size(arg, 1, 60, &v) < 0)
+			return bad_value("--flood-interval", arg, "1 to 60 seconds");
+		c->flood_interval_s = (unsigned)v;
+		return 0;
 	}
 	return -EINVAL;
 }
@@ -211,7 +250,10 @@ static int parse_args(int argc, char **argv, struct config *c)
 		{ "flush-interval", required_argument, NULL, OPT_FLUSH },
 		{ "cgroup", required_argument, NULL, OPT_CGROUP },
 		{ "no-drops", no_argument, NULL, OPT_NO_DROPS },
+		{ "no-dns", no_argument, NULL, OPT_NO_DNS },
 		{ "log-target", required_argument, NULL, OPT_LOG_TARGET },
+		{ "flood-threshold", required_argument, NULL, OPT_FLOOD_THRESHOLD },
+		{ "flood-interval", required_argument, NULL, OPT_FLOOD_INTERVAL },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -236,6 +278,9 @@ static int parse_args(int argc, char **argv, struct config *c)
 		case OPT_NO_DROPS:
 			c->drops = false;
 			break;
+		case OPT_NO_DNS:
+			c->dns = false;
+			break;
 		case OPT_LOG_TARGET:
 			if (!strcmp(optarg, "auto"))
 				c->log_target = LOG_TARGET_AUTO;
@@ -244,7 +289,8 @@ static int parse_args(int argc, char **argv, struct config *c)
 			else if (!strcmp(optarg, "console"))
 				c->log_target = LOG_TARGET_CONSOLE;
 			else
-				return bad_value("--log-target", optarg, "auto, journal or console");
+				return bad_value("--log-target", optarg,
+						 "auto, journal or console");
 			break;
 		case 'v':
 			c->log_level = LOG_DEBUG;
@@ -253,7 +299,8 @@ static int parse_args(int argc, char **argv, struct config *c)
 			usage(stdout);
 			return 1;
 		case 'V':
-			printf("netspyd %s (protocol %d)\n", NETSPY_VERSION, NETSPY_PROTOCOL_VERSION);
+			printf("netspyd %s (protocol %d)\n", NETSPY_VERSION,
+			       NETSPY_PROTOCOL_VERSION);
 			return 1;
 		case '?':
 			fprintf(stderr, "Try 'netspyd --help' for more information.\n");
@@ -276,13 +323,66 @@ static int parse_args(int argc, char **argv, struct config *c)
 static void on_event(void *ctx, const struct netspy_event *ev)
 {
 	struct daemon *d = ctx;
-	uint64_t seq = backlog_push(&d->bl, ev);
+	uint64_t seq = ev->type == NETSPY_EV_DNS
+			   ? backlog_push_dns(&d->bl, ev, ((const struct netspy_dns_record *)ev)->data)
+			   : backlog_push(&d->bl, ev);
 	struct netspy_event *stored = &d->bl.ring[seq & (d->bl.cap - 1)];
 
+	/* A folded record stands for count events: every total counts it so. */
+	uint64_t weight = ev->type == NETSPY_EV_DROP && ev->drop.count ? ev->drop.count : 1;
+
 	stored->ts_ns = (uint64_t)((int64_t)ev->ts_ns + d->boot_to_real_ns);
-	d->events_total++;
+	d->events_total += weight;
+	if (weight > 1 || (ev->type == NETSPY_EV_DROP && ev->drop.count))
+		d->events_folded += weight;
 	if (ev->type < NETSPY_EV_MAX)
-		d->by_type[ev->type]++;
+		d->by_type[ev->type] += weight;
+	tally_event(&d->tally, ev, stored->ts_ns, weight);
+}
+
+static void fill_counters(void *ctx, const Netspy__V1__CountersRequest *req,
+			  Netspy__V1__Counters *out)
+{
+	struct daemon *d = ctx;
+	struct tally_entry *e = NULL;
+	size_t n = 0, k = 0;
+	uint64_t since = 0;
+
+	out->until_ns = req->until_ns ? req->until_ns : clock_ns(CLOCK_REALTIME);
+	if (tally_query(&d->tally, req->since_ns, req->until_ns, &e, &n, &since) < 0)
+		n = 0;
+	out->since_ns = since;
+	if (n > d->ct_cap) {
+		free(d->ct);
+		free(d->ct_ptrs);
+		free(d->ct_names);
+		d->ct = calloc(n, sizeof(*d->ct));
+		d->ct_ptrs = calloc(n, sizeof(*d->ct_ptrs));
+		d->ct_names = calloc(n, sizeof(*d->ct_names));
+		d->ct_cap = d->ct && d->ct_ptrs && d->ct_names ? n : 0;
+	}
+	for (size_t i = 0; i < n && k < d->ct_cap && k < NETSPY_MAX_COUNTERS; i++) {
+		Netspy__V1__Counter *c = &d->ct[k];
+
+		if (e[i].kind == TALLY_LOST) {
+			out->events_lost += e[i].count;
+			continue;
+		}
+		netspy__v1__counter__init(c);
+		c->kind = (Netspy__V1__CounterKind)e[i].kind;
+		c->event_kind = (Netspy__V1__EventKind)e[i].type;
+		c->key = e[i].key;
+		c->count = e[i].count;
+		if (e[i].kind == TALLY_DROP_REASON && e[i].key == TALLY_KEY_OTHER)
+			c->name = (char *)"other"; /* reasons beyond a second's room */
+		else if (e[i].kind == TALLY_DROP_REASON)
+			c->name = (char *)dropnames_get(d->names, e[i].key, d->ct_names[k],
+							sizeof(d->ct_names[k]));
+		d->ct_ptrs[k++] = c;
+	}
+	out->counters = d->ct_ptrs;
+	out->n_counters = k;
+	free(e);
 }
 
 static void update_clock_offset(struct daemon *d)
@@ -294,6 +394,7 @@ static void fill_stats(void *ctx, Netspy__V1__Stats *st)
 {
 	struct daemon *d = ctx;
 	const struct netspy_event *oldest = backlog_get(&d->bl, d->bl.tail);
+	uint64_t cnt[NETSPY_CNT_MAX];
 
 	st->version = (char *)NETSPY_VERSION;
 	st->uptime_seconds = (clock_ns(CLOCK_MONOTONIC) - d->started_mono_ns) / 1000000000ull;
@@ -313,9 +414,67 @@ static void fill_stats(void *ctx, Netspy__V1__Stats *st)
 	st->clients_refused = d->srv.cnt.refused;
 	st->clients_dropped_events = d->srv.cnt.client_lost_events;
 	st->boot_id = d->boot_id;
+	st->dns_messages_total = d->by_type[NETSPY_EV_DNS];
+	if (probes_counters(&d->probes, cnt) == 0)
+		st->dns_truncated_total = cnt[NETSPY_CNT_DNS_TRUNC];
+	st->dns_payloads_evicted = d->bl.payload_evicted;
+	st->flood_active = d->flood;
+	st->flood_rate = d->flood ? d->flood_rate : 0;
+	st->flood_since_ns = d->flood ? d->flood_since_ns : 0;
+	st->events_folded = d->events_folded;
+	st->flood_threshold = d->probes.hz ? d->cfg.flood_threshold : 0;
+	st->flood_episodes = d->flood_episodes;
 }
 
-/* Kernel-side losses: every subscriber is told, and the journal gets at most one record a minute. */
+/* Flood mode starts when a CPU begins folding and ends when none has for a second: one journal
+ * record each, with the rate. */
+static void check_flood(struct daemon *d)
+{
+	char f1[48], f2[48], f3[48], f4[48];
+	const char *fields[] = { f1, f2, f3, f4, NULL };
+	unsigned cpus;
+	uint64_t rate;
+
+	probes_flood_state(&d->probes, &cpus, &rate);
+	d->flood_cpus = cpus;
+	if (cpus) {
+		d->flood_rate = rate;
+		if (rate > d->flood_peak)
+			d->flood_peak = rate;
+	}
+	if (cpus && !d->flood) {
+		d->flood = true;
+		d->flood_since_ns = clock_ns(CLOCK_REALTIME);
+		d->flood_episodes++;
+		d->flood_peak = rate;
+		d->flood_folded_at_start = d->events_folded;
+		snprintf(f1, sizeof(f1), "FLOOD_RATE=%" PRIu64, rate);
+		snprintf(f2, sizeof(f2), "FLOOD_CPUS=%u", cpus);
+		snprintf(f3, sizeof(f3), "FLOOD_THRESHOLD=%u", d->cfg.flood_threshold);
+		fields[3] = NULL;
+		log_record(LOG_WARNING, MSGID_FLOOD_STARTED, fields,
+			   "flood mode: %" PRIu64 " drops/s on %u CPU%s (threshold %u per CPU): "
+			   "identical drops are folded into records with a count",
+			   rate, cpus, cpus == 1 ? "" : "s", d->cfg.flood_threshold);
+	} else if (!cpus && d->flood) {
+		uint64_t secs = (clock_ns(CLOCK_REALTIME) - d->flood_since_ns) / 1000000000ull;
+
+		d->flood = false;
+		snprintf(f1, sizeof(f1), "FLOOD_PEAK_RATE=%" PRIu64, d->flood_peak);
+		snprintf(f2, sizeof(f2), "FLOOD_SECONDS=%" PRIu64, secs);
+		snprintf(f3, sizeof(f3), "FLOOD_FOLDED=%" PRIu64,
+			 d->events_folded - d->flood_folded_at_start);
+		snprintf(f4, sizeof(f4), "FLOOD_RECORDS=%" PRIu64, d->probes.folded_records);
+		log_record(LOG_NOTICE, MSGID_FLOOD_ENDED, fields,
+			   "flood mode ended after %" PRIu64 " s: peak %" PRIu64
+			   " drops/s, %" PRIu64 " drops folded so far, every drop delivered one by "
+			   "one again",
+			   secs, d->flood_peak, d->events_folded - d->flood_folded_at_start);
+	}
+}
+
+/* Kernel-side losses: every subscriber is told, and the journal gets at most one record a minute.
+ */
 static void check_kernel_loss(struct daemon *d, uint64_t now_s)
 {
 	uint64_t cnt[NETSPY_CNT_MAX], delta;
@@ -327,6 +486,7 @@ static void check_kernel_loss(struct daemon *d, uint64_t now_s)
 	/* Drain first: the lost counter is read after the events around it are in the backlog. */
 	delta = cnt[NETSPY_CNT_LOST] - d->kernel_lost;
 	d->kernel_lost = cnt[NETSPY_CNT_LOST];
+	tally_add(&d->tally, clock_ns(CLOCK_REALTIME), TALLY_LOST, 0, 0, delta);
 	server_kernel_loss(&d->srv, delta, d->kernel_lost);
 	d->loss_unlogged += delta;
 	if (d->last_loss_log_mono && now_s - d->last_loss_log_mono < 60)
@@ -346,11 +506,19 @@ static void every_second(struct daemon *d, uint64_t now_ns)
 	uint64_t now_s = now_ns / 1000000000ull;
 
 	update_clock_offset(d);
+	if (d->seconds_to_flush <= 1) {
+		/* Folded counts two epochs old become records (before the loss check, like every
+		 * other drained record). */
+		probes_fold_flush(&d->probes);
+		d->seconds_to_flush = d->cfg.flood_interval_s;
+	} else {
+		d->seconds_to_flush--;
+	}
+	check_flood(d);
 	check_kernel_loss(d, now_s);
 	backlog_expire(&d->bl, clock_ns(CLOCK_REALTIME));
 	server_tick(&d->srv, now_s);
-	sd_notifyf(0,
-		   "STATUS=%" PRIu64 " events, %" PRIu64 " lost, %u clients, backlog %zu/%zu",
+	sd_notifyf(0, "STATUS=%" PRIu64 " events, %" PRIu64 " lost, %u clients, backlog %zu/%zu",
 		   d->events_total, d->kernel_lost, d->srv.n_clients, backlog_len(&d->bl),
 		   d->bl.limit);
 }
@@ -538,8 +706,10 @@ static int setup(struct daemon *d)
 		.wakeup_bytes = d->cfg.ringbuf_bytes / 4,
 		.cgroup_root = d->cfg.cgroup_root,
 		.drops = d->cfg.drops,
+		.dns = d->cfg.dns,
 		/* Test and benchmark knob: features to treat as missing (kernel.h's keys). */
 		.hide_features = getenv("NETSPYD_TEST_HIDE_FEATURES"),
+		.flood_threshold = d->cfg.flood_threshold,
 		.on_event = on_event,
 		.ctx = d,
 	};
@@ -557,14 +727,20 @@ static int setup(struct daemon *d)
 
 	r = resolve_group(d->cfg.group, &so.gid);
 	if (r < 0) {
-		log_err("group '%s' does not exist: create it (systemd-sysusers, or groupadd --system "
-			"%s) or choose another with --group",
-			d->cfg.group, d->cfg.group);
+		log_err(
+		    "group '%s' does not exist: create it (systemd-sysusers, or groupadd --system "
+		    "%s) or choose another with --group",
+		    d->cfg.group, d->cfg.group);
 		return r;
 	}
 	r = backlog_init(&d->bl, d->cfg.backlog_events, d->cfg.backlog_age_s * 1000000000ull);
 	if (r < 0) {
 		log_err("allocating the backlog: %s", strerror(-r));
+		return r;
+	}
+	r = tally_init(&d->tally, clock_ns(CLOCK_REALTIME));
+	if (r < 0) {
+		log_err("allocating the counters: %s", strerror(-r));
 		return r;
 	}
 	update_clock_offset(d);
@@ -578,14 +754,16 @@ static int setup(struct daemon *d)
 		return r;
 	}
 	log_kernel(d);
-	log_info("kernel buffers: connect rings of %u slots on each of %d CPUs, a %zu KiB ring buffer "
-		 "for outcomes and drops (--ringbuf-size %zu)",
-		 1u << d->probes.conn_order, d->probes.ncpus,
-		 probes_shared_ring_bytes(d->cfg.ringbuf_bytes) / 1024, d->cfg.ringbuf_bytes);
+	log_info(
+	    "kernel buffers: connect rings of %u slots on each of %d CPUs, a %zu KiB ring buffer "
+	    "for outcomes and drops (--ringbuf-size %zu)",
+	    1u << d->probes.conn_order, d->probes.ncpus,
+	    probes_shared_ring_bytes(d->cfg.ringbuf_bytes) / 1024, d->cfg.ringbuf_bytes);
 	r = dropnames_load(probes_btf(&d->probes), &d->names);
 	if (r < 0)
-		log_warn("no drop-reason names in the kernel's BTF (%s): reasons are shown as numbers",
-			 strerror(-r));
+		log_warn(
+		    "no drop-reason names in the kernel's BTF (%s): reasons are shown as numbers",
+		    strerror(-r));
 	/* Loading parsed the kernel's BTF more than once: hand that memory back to the system. */
 	probes_release_btf(&d->probes);
 	malloc_trim(0);
@@ -601,6 +779,8 @@ static int setup(struct daemon *d)
 		free(why);
 		return r;
 	}
+	d->srv.counters = fill_counters;
+	d->srv.started_real_ns = d->tally.start_sec * 1000000000ull;
 	check_socket_group(d->cfg.socket_path, so.gid, d->cfg.group);
 	return 0;
 }
@@ -611,6 +791,10 @@ static void teardown(struct daemon *d)
 	probes_fini(&d->probes);
 	dropnames_free(d->names);
 	backlog_fini(&d->bl);
+	tally_fini(&d->tally);
+	free(d->ct);
+	free(d->ct_ptrs);
+	free(d->ct_names);
 	if (d->tfd >= 0)
 		close(d->tfd);
 	if (d->sfd >= 0)
@@ -663,10 +847,13 @@ int main(int argc, char **argv)
 			.backlog_age_s = 3600,
 			.ringbuf_bytes = 16u << 20,
 			.flush_ms = 20,
+			.flood_threshold = 10000,
+			.flood_interval_s = 1,
 			.max_clients = 64,
 			.client_buffer = 4u << 20,
 			.stall_timeout_s = 30,
 			.drops = true,
+			.dns = true,
 			.check_peers = true,
 			.log_level = LOG_INFO,
 		},

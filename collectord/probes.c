@@ -47,6 +47,8 @@ static int on_sample(void *ctx, void *data, size_t size)
 
 	if (size < sizeof(struct netspy_event)) /* a kick, or nothing we know */
 		return 0;
+	if (e->type == NETSPY_EV_DNS && size < sizeof(struct netspy_dns_record))
+		return 0;
 	/* TCP outcomes follow their connect, which the connect rings deliver: held until the rings
 	 * are drained. The connection's later events (its end, its resets) stay behind it. */
 	if (e->type == NETSPY_EV_TCP_OUTCOME || e->type == NETSPY_EV_TCP_END ||
@@ -172,6 +174,7 @@ struct probe_def {
 	const char *prog;
 	enum probe_attach attach;
 	bool drops;		     /* only when drops are traced */
+	bool dns;		     /* only when DNS messages are traced */
 	bool fallback;		     /* loaded when `feature` is missing rather than present */
 	enum kernel_feature feature; /* KERNEL_F_MAX: none */
 };
@@ -192,6 +195,8 @@ static const struct probe_def probe_table[] = {
 	{ "tp_tcp_send_reset", PROBE_TRACE, .feature = KERNEL_F_MAX },
 	{ "tp_tcp_receive_reset", PROBE_TRACE, .feature = KERNEL_F_MAX },
 	{ "tp_kfree_skb", PROBE_TRACE, .drops = true, .feature = KERNEL_F_DROP_REASON },
+	{ "cgroup_skb_dns_egress", PROBE_CGROUP, .dns = true, .feature = KERNEL_F_MAX },
+	{ "cgroup_skb_dns_ingress", PROBE_CGROUP, .dns = true, .feature = KERNEL_F_MAX },
 	{ "sample_clock", PROBE_RUN, .feature = KERNEL_F_MAX },
 };
 
@@ -210,6 +215,8 @@ static const struct probe_def *probe_def_of(const struct bpf_program *prog)
 static bool probe_wanted(const struct probes *p, const struct probe_def *def)
 {
 	if (def->drops && !p->drops)
+		return false;
+	if (def->dns && !p->dns)
 		return false;
 	if (def->feature == KERNEL_F_MAX)
 		return true;
@@ -295,6 +302,7 @@ static int check_kernel(struct probes *p, const struct probes_opts *o)
 			     fi->what, fi->since, KERNEL_MIN_VERSION);
 	}
 	p->drops = o->drops && p->features.has[KERNEL_F_DROP_REASON];
+	p->dns = o->dns;
 	return 0;
 }
 
@@ -363,6 +371,210 @@ static int map_conn_rings(struct probes *p)
 	return 0;
 }
 
+/* The kernel's HZ, from two clock samples 50 ms apart, rounded to the nearest usual value. */
+static unsigned measure_hz(struct probes *p)
+{
+	static const unsigned usual[] = { 100, 250, 300, 1000 };
+	struct netspy_clock_sample a, b;
+	unsigned best = 250;
+	double hz, d = 1e9;
+
+	if (sample_clock(p, &a) < 0)
+		return best;
+	usleep(50000);
+	if (sample_clock(p, &b) < 0 || b.boot_ns <= a.boot_ns)
+		return best;
+	hz = (double)(b.jiffies - a.jiffies) * 1e9 / (double)(b.boot_ns - a.boot_ns);
+	for (size_t i = 0; i < sizeof(usual) / sizeof(usual[0]); i++) {
+		double e = hz > usual[i] ? hz - usual[i] : usual[i] - hz;
+
+		if (e < d) {
+			d = e;
+			best = usual[i];
+		}
+	}
+	return best;
+}
+
+/* Rate windows of a tenth of a second; the threshold per window follows. */
+static int setup_folding(struct probes *p, unsigned threshold)
+{
+	uint64_t window;
+
+	p->fold_seen = calloc((size_t)p->ncpus, sizeof(*p->fold_seen));
+	if (!p->fold_seen)
+		return fail(p, -ENOMEM, "allocating the flood state");
+	if (!threshold || !p->drops)
+		return 0;
+	p->hz = measure_hz(p);
+	window = p->hz / 10 ? p->hz / 10 : 1;
+	p->skel->bss->flood_window_jiffies = window;
+	p->skel->bss->flood_window_events =
+	    (uint32_t)((uint64_t)threshold * window / p->hz ? (uint64_t)threshold * window / p->hz
+							    : 1);
+	return 0;
+}
+
+static void fold_record(struct netspy_event *e, const struct netspy_fold_key *k,
+			const struct netspy_fold_val *v, uint64_t n)
+{
+	memset(e, 0, sizeof(*e));
+	e->type = k->type;
+	e->ts_ns = v->first_ns;
+	e->family = k->family;
+	e->ip_proto = k->ip_proto;
+	e->sport = k->sport;
+	e->dport = k->dport;
+	e->netns = k->netns;
+	e->cookie = k->cookie;
+	memcpy(e->saddr, k->saddr, 16);
+	memcpy(e->daddr, k->daddr, 16);
+	e->drop.reason = k->reason;
+	e->drop.ifindex = k->ifindex;
+	e->drop.count = n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
+	e->pid = v->pid;
+	e->tid = v->tid;
+	e->flags = v->flags;
+	memcpy(e->comm, v->comm, sizeof(e->comm));
+}
+
+/* Emits n events of one key, as records of at most UINT32_MAX each. */
+static int fold_deliver(struct probes *p, const struct netspy_fold_key *k,
+			const struct netspy_fold_val *v, uint64_t n)
+{
+	struct netspy_event e;
+	int made = 0;
+
+	while (n) {
+		uint64_t part = n > UINT32_MAX ? UINT32_MAX : n;
+
+		fold_record(&e, k, v, part);
+		p->on_event(p->ctx, &e);
+		n -= part;
+		made++;
+	}
+	p->folded_records += (uint64_t)made;
+	return made;
+}
+
+static bool epoch_old(uint32_t key_epoch, uint32_t now)
+{
+	return (int32_t)(now - key_epoch) >= 2;
+}
+
+/* The hash: every key at least two epochs old, summed over the CPUs, then deleted. The program
+ * only adds to keys of the epoch it read, so nothing is added to a key once it is taken. */
+static int flush_hash(struct probes *p, uint32_t epoch)
+{
+	int fd = bpf_map__fd(p->skel->maps.fold_hash);
+	struct netspy_fold_key *keys = NULL, cur, next;
+	struct netspy_fold_val vals[p->ncpus];
+	size_t n = 0, cap = 0;
+	bool first = true;
+	int made = 0;
+
+	/* Before Linux 6.5 the kernel may refuse every bpf() call to a process without CAP_BPF
+	 * (kernel.unprivileged_bpf_disabled), and netspyd drops its capabilities: then the program
+	 * stops using the hash, and spills go to the ring buffer as records at once. */
+	if (bpf_map_get_next_key(fd, NULL, &next) && errno == EPERM) {
+		p->skel->bss->fold_no_hash = 1;
+		return 0;
+	}
+	while (!bpf_map_get_next_key(fd, first ? NULL : &cur, &next)) {
+		first = false;
+		cur = next;
+		if (!epoch_old(cur.epoch, epoch))
+			continue;
+		if (n == cap) {
+			size_t c = cap ? cap * 2 : 64;
+			struct netspy_fold_key *m = realloc(keys, c * sizeof(*m));
+
+			if (!m)
+				break;
+			keys = m;
+			cap = c;
+		}
+		keys[n++] = cur;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct netspy_fold_val *owner = NULL;
+		uint64_t total = 0;
+
+		if (bpf_map_lookup_elem(fd, &keys[i], vals))
+			continue;
+		for (int c = 0; c < p->ncpus; c++) {
+			total += vals[c].count;
+			if (vals[c].count && (!owner || vals[c].first_ns < owner->first_ns))
+				owner = &vals[c];
+		}
+		bpf_map_delete_elem(fd, &keys[i]);
+		if (total && owner)
+			made += fold_deliver(p, &keys[i], owner, total);
+	}
+	free(keys);
+	return made;
+}
+
+/* The per-CPU caches: an idle CPU's count is taken with a compare-and-swap of its word; a
+ * program replacing the key meanwhile changes the generation, and the swap fails (the program
+ * then spills the count itself). */
+static int flush_caches(struct probes *p, uint32_t epoch)
+{
+	int made = 0;
+
+	for (int c = 0; c < p->ncpus && c < NETSPY_FOLD_CPUS; c++) {
+		struct netspy_fold_cpu *fc = &p->skel->bss->fold_cpu[c];
+		uint64_t w = __atomic_load_n(&fc->word, __ATOMIC_ACQUIRE);
+		struct netspy_fold_key k;
+		struct netspy_fold_val v;
+
+		if (!(w & NETSPY_FOLD_COUNT_MASK))
+			continue;
+		memcpy(&k, (const void *)&fc->key, sizeof(k));
+		memcpy(&v, (const void *)&fc->val, sizeof(v));
+		if (!epoch_old(k.epoch, epoch))
+			continue;
+		if (!__atomic_compare_exchange_n(&fc->word, &w, w & ~NETSPY_FOLD_COUNT_MASK, false,
+						 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+			continue;
+		made += fold_deliver(p, &k, &v, w & NETSPY_FOLD_COUNT_MASK);
+	}
+	return made;
+}
+
+int probes_fold_flush(struct probes *p)
+{
+	uint32_t epoch;
+
+	if (!p->skel || !p->skel->bss)
+		return 0;
+	epoch = __atomic_add_fetch(&p->skel->bss->fold_epoch, 1, __ATOMIC_SEQ_CST);
+	return flush_hash(p, epoch) + flush_caches(p, epoch);
+}
+
+void probes_flood_state(struct probes *p, unsigned *ret_cpus, uint64_t *ret_rate)
+{
+	unsigned cpus = 0;
+	uint64_t rate = 0;
+
+	for (int c = 0; p->skel && p->fold_seen && c < p->ncpus && c < NETSPY_FOLD_CPUS; c++) {
+		struct netspy_fold_cpu *fc = &p->skel->bss->fold_cpu[c];
+		/* The window's start and count change with every event the CPU sees. */
+		uint64_t seen =
+		    __atomic_load_n(&fc->win_start, __ATOMIC_RELAXED) * 0x9e3779b97f4a7c15ull ^
+		    __atomic_load_n(&fc->win_n, __ATOMIC_RELAXED);
+		bool active = seen != p->fold_seen[c];
+
+		p->fold_seen[c] = seen;
+		if (active && __atomic_load_n(&fc->flood, __ATOMIC_RELAXED)) {
+			cpus++;
+			rate += (uint64_t)__atomic_load_n(&fc->last_n, __ATOMIC_RELAXED) * 10;
+		}
+	}
+	*ret_cpus = cpus;
+	*ret_rate = rate;
+}
+
 static int init_steps(struct probes *p, const struct probes_opts *o)
 {
 	int err;
@@ -398,7 +610,10 @@ static int init_steps(struct probes *p, const struct probes_opts *o)
 	if (err)
 		return fail(p, err, "sampling the kernel's clock");
 	p->clk = p->clk0;
-	return map_conn_rings(p);
+	err = map_conn_rings(p);
+	if (!err)
+		err = setup_folding(p, o->flood_threshold);
+	return err;
 }
 
 int probes_init(struct probes *p, const struct probes_opts *o, char **ret_error)
@@ -426,6 +641,8 @@ void probes_fini(struct probes *p)
 	p->conn_ctl = NULL;
 	free(p->held);
 	p->held = NULL;
+	free(p->fold_seen);
+	p->fold_seen = NULL;
 	p->n_held = p->cap_held = 0;
 	while (p->n_links)
 		bpf_link__destroy(p->links[--p->n_links]);

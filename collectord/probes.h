@@ -17,6 +17,7 @@ struct bpf_link;
 
 /* Called for every record drained from the kernel, in an order that keeps every TCP outcome after
  * its connect. */
+/* A NETSPY_EV_DNS event is the head of a struct netspy_dns_record: its bytes follow it. */
 typedef void (*probes_event_fn)(void *ctx, const struct netspy_event *ev);
 
 struct probes_opts {
@@ -27,7 +28,9 @@ struct probes_opts {
 	size_t wakeup_bytes;	   /* queued bytes that make the kernel wake netspyd */
 	const char *cgroup_root;   /* NULL: find the cgroup2 mount */
 	bool drops;		   /* attach kfree_skb (when the kernel passes drop reasons) */
+	bool dns;		   /* attach the DNS hooks (cgroup_skb ingress and egress) */
 	const char *hide_features; /* kernel_probe()'s `hide`: NULL, or for tests */
+	unsigned flood_threshold;  /* events per second per CPU before folding, 0: never */
 	probes_event_fn on_event;
 	void *ctx;
 };
@@ -39,6 +42,7 @@ struct probes {
 	struct bpf_link **links;	 /* one per attached program of the attach table */
 	struct kernel_features features; /* what the running kernel offers */
 	bool drops;			 /* drops are traced */
+	bool dns;			 /* DNS messages are traced */
 	/* The connect rings (struct netspy_ring_ctl in bpf/netspy.h), mapped from the kernel. */
 	struct netspy_event *conn_ring;
 	struct netspy_ring_ctl *conn_ctl;
@@ -57,6 +61,10 @@ struct probes {
 	int ncpus;
 	char cgroup_path[PATH_MAX];
 	char *error; /* what failed, until probes_init hands it over */
+	unsigned hz;	 /* the kernel's clock tick rate, measured at start */
+	/* Flood folding: what netspyd last saw of each CPU's rate window. */
+	uint64_t *fold_seen;
+	uint64_t folded_records; /* records made from folded counts by the flush */
 	probes_event_fn on_event;
 	void *ctx;
 };
@@ -84,6 +92,12 @@ int probes_drain(struct probes *p);
 /* The boot time of a jiffies count, from the clock samples: accurate to a clock tick. */
 uint64_t probes_jiffies_to_boot_ns(const struct netspy_clock_sample *first,
 				   const struct netspy_clock_sample *latest, uint64_t jiffies);
+/* Flood folding: advances the epoch and turns every folded count at least two epochs old into a
+ * drop record with its count (through on_event). Returns records made or -errno. */
+int probes_fold_flush(struct probes *p);
+/* CPUs folding right now (their window saw events since the previous call) and the events per
+ * second their last complete windows saw, all CPUs together. */
+void probes_flood_state(struct probes *p, unsigned *ret_cpus, uint64_t *ret_rate);
 /* Sums the per-CPU counters (enum netspy_counter) into out. */
 int probes_counters(const struct probes *p, uint64_t out[NETSPY_CNT_MAX]);
 /* The kernel BTF, for drop-reason names. */

@@ -38,8 +38,8 @@ struct client {
 	uid_t uid;
 	pid_t pid;
 	uint64_t id;
-	uint64_t connected_at;	 /* CLOCK_MONOTONIC seconds */
-	uint64_t last_progress;	 /* last time output drained (or nothing was pending) */
+	uint64_t connected_at;	/* CLOCK_MONOTONIC seconds */
+	uint64_t last_progress; /* last time output drained (or nothing was pending) */
 	struct frame_reader in;
 	struct nbuf out;
 	size_t out_sent;
@@ -48,8 +48,8 @@ struct client {
 	bool subscribed, live, replaying;
 	uint64_t cursor, replay_end, replayed;
 	uint64_t lost_total;
-	uint64_t lost_unlogged;	 /* lost since the last journal record about it */
-	uint64_t last_loss_log;	 /* CLOCK_MONOTONIC seconds, 0: never */
+	uint64_t lost_unlogged; /* lost since the last journal record about it */
+	uint64_t last_loss_log; /* CLOCK_MONOTONIC seconds, 0: never */
 	uint32_t pids[NETSPY_MAX_FILTER_PIDS];
 	size_t n_pids;
 	char comms[NETSPY_MAX_FILTER_COMMS][NETSPY_COMM_LEN];
@@ -197,8 +197,7 @@ static void queue_error(struct client *c, Netspy__V1__ErrorCode code, const char
 	queue_msg(c, &m);
 }
 
-static void queue_loss(struct client *c, Netspy__V1__LossSource src, uint64_t count,
-		       uint64_t total)
+static void queue_loss(struct client *c, Netspy__V1__LossSource src, uint64_t count, uint64_t total)
 {
 	Netspy__V1__ServerMessage m = NETSPY__V1__SERVER_MESSAGE__INIT;
 	Netspy__V1__Loss l = NETSPY__V1__LOSS__INIT;
@@ -255,10 +254,13 @@ static int flush_out(struct client *c)
 #define ORIGINAL_KINDS                                                                         \
 	((1u << NETSPY_EV_CONNECT) | (1u << NETSPY_EV_TCP_OUTCOME) | (1u << NETSPY_EV_DROP))
 
-/* EventKind (validated by proto/frame.c) -> enum netspy_event_type. The first three are equal. */
+/* EventKind (validated by proto/frame.c) -> enum netspy_event_type. The first three are equal;
+ * NETSPY_EV_KICK, never an event, sits between them and the later ones. */
 static unsigned kind_type(uint32_t kind)
 {
 	switch (kind) {
+	case NETSPY__V1__EVENT_KIND__EVENT_KIND_DNS:
+		return NETSPY_EV_DNS;
 	case NETSPY__V1__EVENT_KIND__EVENT_KIND_TCP_ACCEPT:
 		return NETSPY_EV_TCP_ACCEPT;
 	case NETSPY__V1__EVENT_KIND__EVENT_KIND_TCP_END:
@@ -303,6 +305,9 @@ static void queue_replay_done(struct client *c)
 
 	d.replayed = c->replayed;
 	d.oldest_ns = oldest ? oldest->ts_ns : 0;
+	d.evicted = c->srv->bl->evicted;
+	d.complete_since_ns =
+	    c->srv->bl->evicted ? c->srv->bl->evicted_newest_ns + 1 : c->srv->started_real_ns;
 	m.msg_case = NETSPY__V1__SERVER_MESSAGE__MSG_REPLAY_DONE;
 	m.replay_done = &d;
 	queue_msg(c, &m);
@@ -352,7 +357,10 @@ static bool queue_batch(struct client *c)
 		const struct netspy_event *e = backlog_get(s->bl, c->cursor);
 
 		if (e && matches(c, e)) {
-			len += wire_batch_entry(batch_buf + len, e, c->cursor, s->names);
+			size_t dlen;
+			const uint8_t *data = backlog_payload(s->bl, e, &dlen);
+
+			len += wire_batch_entry(batch_buf + len, e, c->cursor, s->names, data, dlen);
 			n++;
 		}
 	}
@@ -360,7 +368,8 @@ static bool queue_batch(struct client *c)
 		int r = wire_batch_frame(&c->out, batch_buf, len);
 
 		if (r < 0) {
-			log_warn("client %" PRIu64 ": cannot queue events: %s", c->id, strerror(-r));
+			log_warn("client %" PRIu64 ": cannot queue events: %s", c->id,
+				 strerror(-r));
 			c->state = CLIENT_CLOSING;
 		}
 		if (c->replaying)
@@ -447,13 +456,11 @@ static void handle_subscribe(struct client *c, const Netspy__V1__Subscribe *sub)
 		memset(c->comms[i], 0, NETSPY_COMM_LEN);
 		memcpy(c->comms[i], sub->comms[i], strlen(sub->comms[i]));
 	}
-	c->kinds_mask = 0;
+	/* No kinds: those of the protocol's first release. A kind added since (DNS, the TCP lifecycle's) goes only to
+	 * clients that name it, so that an older client never meets an event it cannot read. */
+	c->kinds_mask = sub->n_kinds ? 0 : ORIGINAL_KINDS;
 	for (size_t i = 0; i < sub->n_kinds; i++)
 		c->kinds_mask |= 1u << kind_type(sub->kinds[i]);
-	/* No kinds: the kinds every client knows. A client that reads the later kinds asks for
-	 * them (an older client's validator would refuse a batch holding an unknown kind). */
-	if (!c->kinds_mask)
-		c->kinds_mask = ORIGINAL_KINDS;
 	c->live = sub->live;
 	c->subscribed = true;
 	c->replayed = 0;
@@ -475,6 +482,18 @@ static void handle_stats(struct client *c)
 	c->srv->stats(c->srv->stats_ctx, &st);
 	m.msg_case = NETSPY__V1__SERVER_MESSAGE__MSG_STATS;
 	m.stats = &st;
+	queue_msg(c, &m);
+}
+
+static void handle_counters(struct client *c, const Netspy__V1__CountersRequest *req)
+{
+	Netspy__V1__ServerMessage m = NETSPY__V1__SERVER_MESSAGE__INIT;
+	Netspy__V1__Counters ct = NETSPY__V1__COUNTERS__INIT;
+
+	if (c->srv->counters)
+		c->srv->counters(c->srv->stats_ctx, req, &ct);
+	m.msg_case = NETSPY__V1__SERVER_MESSAGE__MSG_COUNTERS;
+	m.counters = &ct;
 	queue_msg(c, &m);
 }
 
@@ -503,6 +522,9 @@ static void handle_message(struct client *c, const Netspy__V1__ClientMessage *m)
 		break;
 	case NETSPY__V1__CLIENT_MESSAGE__MSG_STATS_REQUEST:
 		handle_stats(c);
+		break;
+	case NETSPY__V1__CLIENT_MESSAGE__MSG_COUNTERS_REQUEST:
+		handle_counters(c, m->counters_request);
 		break;
 	default:
 		break; /* unreachable: validation rejects unknown messages */
@@ -612,8 +634,8 @@ static void log_refusal(struct server *s, const struct ucred *cr, const char *wh
 	snprintf(uid, sizeof(uid), "CLIENT_UID=%u", (unsigned)cr->uid);
 	snprintf(pid, sizeof(pid), "CLIENT_PID=%d", (int)cr->pid);
 	snprintf(gid, sizeof(gid), "CLIENT_GID=%u", (unsigned)cr->gid);
-	log_record(LOG_WARNING, MSGID_CLIENT_REFUSED, fields,
-		   "refused client uid %u pid %d: %s", (unsigned)cr->uid, (int)cr->pid, why);
+	log_record(LOG_WARNING, MSGID_CLIENT_REFUSED, fields, "refused client uid %u pid %d: %s",
+		   (unsigned)cr->uid, (int)cr->pid, why);
 	if (now != s->last_refusal_log)
 		s->refusals_unlogged = 0;
 	s->last_refusal_log = now;

@@ -45,6 +45,9 @@ struct server_counters {
 };
 
 typedef void (*server_stats_fn)(void *ctx, Netspy__V1__Stats *st);
+/* Answers a CountersRequest: fills *out (its arrays owned by the callee until the next call). */
+typedef void (*server_counters_fn)(void *ctx, const Netspy__V1__CountersRequest *req,
+				   Netspy__V1__Counters *out);
 
 struct server {
 	struct watch w;
@@ -57,6 +60,8 @@ struct server {
 	const struct dropnames *names;
 	struct server_counters cnt;
 	server_stats_fn stats;
+	server_counters_fn counters; /* set after server_init(); NULL: answered empty */
+	uint64_t started_real_ns;    /* the daemon's start, wall clock (set after server_init()) */
 	void *stats_ctx;
 	uint64_t kernel_lost_total;
 	time_t last_refusal_log;

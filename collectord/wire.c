@@ -109,7 +109,34 @@ static uint8_t *drop_body(uint8_t *p, const struct netspy_event *e, const struct
 		p = put_bytes(p, 14, e->comm, comm_len(e->comm));
 	}
 	p = put_uint(p, 15, e->drop.location);
-	return put_uint(p, 16, attributed && (e->flags & NETSPY_F_BY_FLOW));
+	p = put_uint(p, 16, attributed && (e->flags & NETSPY_F_BY_FLOW));
+	return put_uint(p, 17, e->drop.count);
+}
+
+static uint8_t *dns_body(uint8_t *p, const struct netspy_event *e, const uint8_t *data,
+			 size_t data_len)
+{
+	bool attributed = e->flags & NETSPY_F_ATTRIBUTED;
+
+	if (!data || data_len > NETSPY_DNS_MAX || data_len > e->dns.len)
+		data_len = 0;
+	if (attributed) {
+		p = put_uint(p, 1, e->pid);
+		p = put_uint(p, 2, e->tid);
+		p = put_bytes(p, 3, e->comm, comm_len(e->comm));
+	}
+	p = put_uint(p, 4, e->cgroup_id);
+	p = put_uint(p, 5, e->cookie);
+	p = put_uint(p, 6, e->family);
+	p = put_uint(p, 7, e->ip_proto);
+	p = put_bytes(p, 8, e->saddr, addr_len(e));
+	p = put_uint(p, 9, e->sport);
+	p = put_bytes(p, 10, e->daddr, addr_len(e));
+	p = put_uint(p, 11, e->dport);
+	p = put_uint(p, 12, !!(e->flags & NETSPY_F_INGRESS));
+	p = put_uint(p, 13, attributed);
+	p = put_uint(p, 14, e->dns.len);
+	return put_bytes(p, 15, data, data_len);
 }
 
 /* Local and peer of a socket's tuple (saddr/sport are the local side). */
@@ -162,9 +189,9 @@ static uint8_t *signal_body(uint8_t *p, const struct netspy_event *e)
 }
 
 size_t wire_event(uint8_t *out, const struct netspy_event *e, uint64_t seq,
-		  const struct dropnames *names)
+		  const struct dropnames *names, const uint8_t *data, size_t data_len)
 {
-	uint8_t body[256], *b = body, *p = out;
+	uint8_t body[WIRE_EVENT_MAX], *b = body, *p = out;
 	unsigned field;
 
 	switch (e->type) {
@@ -192,6 +219,10 @@ size_t wire_event(uint8_t *out, const struct netspy_event *e, uint64_t seq,
 		field = 10;
 		b = signal_body(b, e);
 		break;
+	case NETSPY_EV_DNS:
+		field = 6;
+		b = dns_body(b, e, data, data_len);
+		break;
 	default:
 		field = 5;
 		b = drop_body(b, e, names);
@@ -207,10 +238,10 @@ size_t wire_event(uint8_t *out, const struct netspy_event *e, uint64_t seq,
 }
 
 size_t wire_batch_entry(uint8_t *out, const struct netspy_event *e, uint64_t seq,
-			const struct dropnames *names)
+			const struct dropnames *names, const uint8_t *data, size_t data_len)
 {
 	uint8_t ev[WIRE_EVENT_MAX];
-	size_t n = wire_event(ev, e, seq, names);
+	size_t n = wire_event(ev, e, seq, names, data, data_len);
 	uint8_t *p = out;
 
 	*p++ = 1 << 3 | WT_LEN;

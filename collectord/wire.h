@@ -14,12 +14,13 @@
 struct dropnames;
 
 /* Largest encoding of one Event, length-delimited field header included. */
-#define WIRE_EVENT_MAX 320
+#define WIRE_EVENT_MAX 768
 
 /* Appends one Event (without the field header) to out. Returns bytes written, at most
- * WIRE_EVENT_MAX - 6. */
+ * WIRE_EVENT_MAX - 6. data/data_len: a DNS event's bytes (at most NETSPY_DNS_MAX; NULL when gone
+ * or for other kinds). */
 size_t wire_event(uint8_t *out, const struct netspy_event *e, uint64_t seq,
-		  const struct dropnames *names);
+		  const struct dropnames *names, const uint8_t *data, size_t data_len);
 
 /* Builds a ServerMessage{events: EventBatch} frame from pre-encoded batch contents (a sequence of
  * field-1 length-delimited Events) and appends it to out. 0 or -errno (-EMSGSIZE when the batch
@@ -28,6 +29,6 @@ int wire_batch_frame(struct nbuf *out, const uint8_t *events, size_t len);
 
 /* Appends field 1 (Event) of an EventBatch: tag, length, bytes. Returns bytes written. */
 size_t wire_batch_entry(uint8_t *out, const struct netspy_event *e, uint64_t seq,
-			const struct dropnames *names);
+			const struct dropnames *names, const uint8_t *data, size_t data_len);
 
 #endif

@@ -200,6 +200,69 @@ static int server_seeds(void)
 	return event_batch_seed();
 }
 
+/* The flood issue's messages: a CountersRequest, a Counters answer, a folded drop record. */
+static int counters_seeds(void)
+{
+	Netspy__V1__ClientMessage qm = NETSPY__V1__CLIENT_MESSAGE__INIT;
+	Netspy__V1__CountersRequest q = NETSPY__V1__COUNTERS_REQUEST__INIT;
+	Netspy__V1__ServerMessage m = NETSPY__V1__SERVER_MESSAGE__INIT;
+	Netspy__V1__Counters c = NETSPY__V1__COUNTERS__INIT;
+	Netspy__V1__Counter e[3] = { NETSPY__V1__COUNTER__INIT, NETSPY__V1__COUNTER__INIT,
+				     NETSPY__V1__COUNTER__INIT };
+	Netspy__V1__Counter *ep[3] = { &e[0], &e[1], &e[2] };
+	Netspy__V1__ServerMessage bm = NETSPY__V1__SERVER_MESSAGE__INIT;
+	Netspy__V1__EventBatch b = NETSPY__V1__EVENT_BATCH__INIT;
+	Netspy__V1__Event ev = NETSPY__V1__EVENT__INIT;
+	Netspy__V1__Event *evp[1] = { &ev };
+	Netspy__V1__Drop d = NETSPY__V1__DROP__INIT;
+	uint8_t a4[4] = { 127, 0, 0, 1 };
+	ProtobufCMessage *all[] = { &qm.base, &m.base, &bm.base };
+
+	q.since_ns = 1700000000000000000ull;
+	q.until_ns = 1700000060000000000ull;
+	qm.msg_case = NETSPY__V1__CLIENT_MESSAGE__MSG_COUNTERS_REQUEST;
+	qm.counters_request = &q;
+	e[0].kind = NETSPY__V1__COUNTER_KIND__COUNTER_KIND_EVENTS;
+	e[0].event_kind = NETSPY__V1__EVENT_KIND__EVENT_KIND_DROP;
+	e[0].count = 366000;
+	e[1].kind = NETSPY__V1__COUNTER_KIND__COUNTER_KIND_DROP_REASON;
+	e[1].event_kind = NETSPY__V1__EVENT_KIND__EVENT_KIND_DROP;
+	e[1].key = 2;
+	e[1].name = "NO_SOCKET";
+	e[1].count = 366000;
+	e[2].kind = NETSPY__V1__COUNTER_KIND__COUNTER_KIND_OUTCOME;
+	e[2].event_kind = NETSPY__V1__EVENT_KIND__EVENT_KIND_TCP_OUTCOME;
+	e[2].key = 2;
+	e[2].count = 12;
+	c.since_ns = q.since_ns;
+	c.until_ns = q.until_ns;
+	c.n_counters = 3;
+	c.counters = ep;
+	c.events_lost = 1;
+	m.msg_case = NETSPY__V1__SERVER_MESSAGE__MSG_COUNTERS;
+	m.counters = &c;
+	d.reason = 2;
+	d.reason_name = "NO_SOCKET";
+	d.family = 2;
+	d.ip_proto = 17;
+	d.src_addr = (ProtobufCBinaryData){ 4, a4 };
+	d.dst_addr = (ProtobufCBinaryData){ 4, a4 };
+	d.src_port = 40000;
+	d.dst_port = 9;
+	d.count = 12000;
+	ev.seq = 7;
+	ev.timestamp_ns = q.since_ns;
+	ev.kind_case = NETSPY__V1__EVENT__KIND_DROP;
+	ev.drop = &d;
+	b.n_events = 1;
+	b.events = evp;
+	bm.msg_case = NETSPY__V1__SERVER_MESSAGE__MSG_EVENTS;
+	bm.events = &b;
+	return save_frames("client_counters_request", all, 1, 0) ||
+	       save_frames("server_counters", all + 1, 1, 0) ||
+	       save_frames("server_event_batch_folded_drop", all + 2, 1, 0);
+}
+
 static int raw_seeds(void)
 {
 	static const uint8_t oversized[] = { 0x7f, 0xff, 0xff, 0xff, 0x0a, 0x00 };
@@ -222,5 +285,5 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	dir = argv[1];
-	return client_seeds() || server_seeds() || raw_seeds() ? 1 : 0;
+	return client_seeds() || server_seeds() || counters_seeds() || raw_seeds() ? 1 : 0;
 }

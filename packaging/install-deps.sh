@@ -16,10 +16,11 @@ apt-get install -y -qq --no-install-recommends \
 	protobuf-c-compiler libprotobuf-c-dev \
 	libcurl4-openssl-dev libjson-c-dev libsystemd-dev libedit-dev \
 	libsqlite3-dev libmicrohttpd-dev sqlite3 curl \
-	iproute2 procps python3 ca-certificates nftables >/dev/null
+	iproute2 procps python3 ca-certificates nftables dnsutils >/dev/null
 # (sqlite3 and curl: the history and Prometheus suites read the recorder's database and
 # /metrics with them.)
-# (nftables: the firewall scenario of tests/failures.test.sh.)
+# (nftables: the firewall scenario of tests/failures.test.sh; dnsutils: dig, the DNS client of
+# tests/dns.test.sh and of the fuzz corpus's recordings.)
 # Packaging and the booted-container test (make check-distro): debhelper and lintian for the .deb,
 # rpm for the spec, debootstrap and systemd-nspawn for the container, systemd for
 # systemd-analyze and journald, man-db for checking the man pages.

@@ -256,6 +256,25 @@ static const char *signal_invalid(const Netspy__V1__TcpSignal *g)
 	return NULL;
 }
 
+static const char *dns_invalid(const Netspy__V1__Dns *d)
+{
+	if (d->comm.len > NETSPY_COMM_LEN)
+		return "dns: comm too long";
+	if (!family_ok(d->family))
+		return "dns: family is not AF_INET or AF_INET6";
+	if (d->ip_proto != 6 && d->ip_proto != 17)
+		return "dns: ip_proto is not TCP or UDP";
+	if (!addr_ok(d->family, &d->src_addr) || !addr_ok(d->family, &d->dst_addr))
+		return "dns: address length does not match the family";
+	if (!port_ok(d->src_port) || !port_ok(d->dst_port))
+		return "dns: port out of range";
+	if (d->data.len > NETSPY_MAX_DNS_BYTES || d->data.len > d->length || d->length > 65535)
+		return "dns: data longer than 512 bytes or than its length";
+	if (!d->attributed && (d->pid || d->tid || d->comm.len))
+		return "dns: owner given but not attributed";
+	return NULL;
+}
+
 const char *netspy_event_invalid(const Netspy__V1__Event *ev)
 {
 	if (!ev)
@@ -267,6 +286,8 @@ const char *netspy_event_invalid(const Netspy__V1__Event *ev)
 		return outcome_invalid(ev->tcp_outcome);
 	case NETSPY__V1__EVENT__KIND_DROP:
 		return drop_invalid(ev->drop);
+	case NETSPY__V1__EVENT__KIND_DNS:
+		return dns_invalid(ev->dns);
 	case NETSPY__V1__EVENT__KIND_TCP_ACCEPT:
 		return accept_invalid(ev->tcp_accept);
 	case NETSPY__V1__EVENT__KIND_TCP_END:
@@ -298,8 +319,7 @@ static const char *subscribe_invalid(const Netspy__V1__Subscribe *s)
 			return "subscribe: process name empty or longer than 15 bytes";
 	for (i = 0; i < s->n_kinds; i++)
 		if (s->kinds[i] <= NETSPY__V1__EVENT_KIND__EVENT_KIND_UNSPECIFIED ||
-		    s->kinds[i] > NETSPY__V1__EVENT_KIND__EVENT_KIND_TCP_RESET ||
-		    s->kinds[i] == 4)
+		    s->kinds[i] > NETSPY__V1__EVENT_KIND__EVENT_KIND_TCP_RESET)
 			return "subscribe: unknown event kind";
 	return NULL;
 }
@@ -314,6 +334,11 @@ static const char *client_invalid(const Netspy__V1__ClientMessage *m)
 	case NETSPY__V1__CLIENT_MESSAGE__MSG_SUBSCRIBE:
 		return subscribe_invalid(m->subscribe);
 	case NETSPY__V1__CLIENT_MESSAGE__MSG_STATS_REQUEST:
+		return NULL;
+	case NETSPY__V1__CLIENT_MESSAGE__MSG_COUNTERS_REQUEST:
+		if (m->counters_request->until_ns &&
+		    m->counters_request->until_ns < m->counters_request->since_ns)
+			return "counters_request: window ends before it starts";
 		return NULL;
 	default:
 		return "message of unknown type";
@@ -345,6 +370,22 @@ static const char *server_invalid(const Netspy__V1__ServerMessage *m)
 		if (m->loss->source <= NETSPY__V1__LOSS_SOURCE__LOSS_SOURCE_UNSPECIFIED ||
 		    m->loss->source > NETSPY__V1__LOSS_SOURCE__LOSS_SOURCE_CLIENT)
 			return "loss: unknown source";
+		return NULL;
+	case NETSPY__V1__SERVER_MESSAGE__MSG_COUNTERS:
+		if (m->counters->n_counters > NETSPY_MAX_COUNTERS)
+			return "counters: too many";
+		for (i = 0; i < m->counters->n_counters; i++) {
+			const Netspy__V1__Counter *c = m->counters->counters[i];
+
+			if (c->kind <= NETSPY__V1__COUNTER_KIND__COUNTER_KIND_UNSPECIFIED ||
+			    c->kind > NETSPY__V1__COUNTER_KIND__COUNTER_KIND_DROP_REASON)
+				return "counters: unknown kind";
+			if (c->event_kind <= NETSPY__V1__EVENT_KIND__EVENT_KIND_UNSPECIFIED ||
+			    c->event_kind > NETSPY__V1__EVENT_KIND__EVENT_KIND_DROP)
+				return "counters: unknown event kind";
+			if (!text_ok(c->name, 64))
+				return "counters: name too long";
+		}
 		return NULL;
 	case NETSPY__V1__SERVER_MESSAGE__MSG_STATS:
 		if (!text_ok(m->stats->version, NETSPY_MAX_SOFTWARE_LEN))

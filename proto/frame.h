@@ -24,6 +24,9 @@
 #define NETSPY_MAX_SOFTWARE_LEN 128
 #define NETSPY_MAX_TEXT_LEN 1024
 #define NETSPY_MAX_BATCH_EVENTS 8192
+#define NETSPY_MAX_DNS_BYTES 512 /* Dns.data */
+/* Entries in one Counters answer (a few hundred drop reasons at most, a few dozen of the rest). */
+#define NETSPY_MAX_COUNTERS 4096
 
 #define NETSPY_DEFAULT_SOCKET "/run/netspy/netspyd.sock"
 

@@ -243,6 +243,66 @@ check "stream: no escape character reached the terminal" sh -c "! grep -q \$(pri
 check_eq "stream: the answer is printed once" 1 "$(grep -c "^Total:" "$T/out")"
 check "stream: footer lists the tools used" grep -q 'get_network_summary {"duration":30}' "$T/out"
 
+# ---- what the servers people run send (recorded shapes) -----------------------------------------
+# Every streamed tool call at index 0, told apart by its id (as some OpenAI-compatible servers do).
+fake_start index0 '{"steps":[
+ {"chunk_bytes":9,"sse":[
+  {"choices":[{"index":0,"delta":{"role":"assistant","tool_calls":[{"index":0,"id":"call_a","type":"function","function":{"name":"get_network_summary","arguments":"{\"duration\":"}}]}}]},
+  {"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"45}"}}]}}]},
+  {"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"call_b","type":"function","function":{"name":"get_packet_drop_summary","arguments":"{}"}}]}}]},
+  {"choices":[{"index":0,"delta":{},"finish_reason":"tool_calls"}]}]},
+ {"answer":"{tool.0.total_connections} and {tool.1.total_drops}"}]}'
+ask --stream ask "q"
+checkpy "index 0 for every call: two calls answered, each with its own arguments" \
+	'[(m["tool_call_id"], C(m)["arguments_seen"]) for m in TOOLS(2)] == [("call_a", {"duration": 45}), ("call_b", {})]'
+check "index 0 for every call: the answer uses both results" grep -qx "4217 and 12" "$T/out"
+# No index at all in the deltas.
+fake_start noindex '{"steps":[
+ {"sse":[
+  {"choices":[{"index":0,"delta":{"tool_calls":[{"id":"c1","function":{"name":"list_connections","arguments":"{\"max_"}}]}}]},
+  {"choices":[{"index":0,"delta":{"tool_calls":[{"function":{"arguments":"events\":3}"}}]}}]},
+  {"choices":[{"index":0,"delta":{"tool_calls":[{"id":"c2","function":{"name":"get_network_summary","arguments":"{}"}}]}}]},
+  {"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}]},
+ {"answer":"ok"}]}'
+ask --stream --json ask "q"
+checkpy "no index: the calls are split by id; finish_reason stop with tool calls runs them" \
+	'[(m["tool_call_id"], C(m)["arguments_seen"]) for m in TOOLS(2)] == [("c1", {"max_events": 3}), ("c2", {})]'
+# A whole (not streamed) reply with tool calls and finish_reason "stop".
+fake_start stopcalls '{"steps":[
+ {"status":200,"json":{"choices":[{"index":0,"finish_reason":"stop","message":{"role":"assistant","content":null,"tool_calls":[{"id":"t1","type":"function","function":{"name":"get_packet_drop_summary","arguments":"{}"}}]}}]}},
+ {"answer":"{tool.0.total_drops} drops"}]}'
+ask --json ask "q"
+checkpy "finish_reason stop with tool calls: the calls run, then the answer" \
+	'len(R) == 2 and TOOLS(2)[0]["tool_call_id"] == "t1" and OUT["answer"] == "12 drops"'
+# A thinking model: its reasoning stays out of the answer, streamed or not.
+fake_start reasoning '{"steps":[
+ {"sse":[
+  {"choices":[{"index":0,"delta":{"role":"assistant","content":null,"reasoning_content":"SECRET-THOUGHT one"}}]},
+  {"choices":[{"index":0,"delta":{"reasoning":"SECRET-THOUGHT two"}}]},
+  {"choices":[{"index":0,"delta":{"content":"Nothing failed."}}]},
+  {"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}]}]}'
+ask --stream ask "q"
+check "reasoning: the streamed answer is printed" grep -qx "Nothing failed." "$T/out"
+check "reasoning: reasoning / reasoning_content never reach the answer" \
+	sh -c "! grep -q SECRET-THOUGHT '$T/out' '$T/err'"
+fake_start reasoning2 '{"steps":[
+ {"status":200,"json":{"choices":[{"index":0,"finish_reason":"stop","message":{"role":"assistant","content":"Nothing failed.","reasoning_content":"SECRET-THOUGHT","reasoning":"SECRET-THOUGHT"}}]}}]}'
+ask --json ask "q"
+checkpy "reasoning: a whole reply's reasoning fields stay out of the answer" \
+	'OUT["answer"] == "Nothing failed."'
+# The answer's length limit: max_tokens for the servers people run, max_completion_tokens for
+# OpenAI; a server that refuses the field gets the other one.
+fake_start limit '{"steps":[{"answer":"a"}]}'
+ask --json ask "q"
+checkpy "limit: a local server gets max_tokens (not max_completion_tokens)" \
+	'B(1).get("max_tokens") == 4096 and "max_completion_tokens" not in B(1)'
+fake_start limit400 '{"steps":[
+ {"status":400,"json":{"error":{"message":"Unsupported parameter: '"'"'max_tokens'"'"' is not supported with this model. Use '"'"'max_completion_tokens'"'"' instead.","type":"invalid_request_error","param":"max_tokens","code":"unsupported_parameter"}}},
+ {"answer":"fine"}]}'
+ask --json ask "q"
+checkpy "limit: refused max_tokens, the request is sent again with max_completion_tokens" \
+	'len(R) == 2 and "max_completion_tokens" in B(2) and "max_tokens" not in B(2) and OUT["answer"] == "fine"'
+
 fake_start nostream '{"steps":[{"answer":"plain {req}"}]}'
 ask --stream ask "q"
 check "stream: a server that ignores stream:true still works (JSON fallback)" \

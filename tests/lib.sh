@@ -174,3 +174,34 @@ for line in open(sys.argv[1]):
 print(n)
 EOF
 }
+
+# The socket file outlives a journald that was killed: a stream connection proves one listens.
+journal_up() { [ -S /run/systemd/journal/socket ] && systemd-cat -t netspy-test true 2>/dev/null; }
+
+# A journald that answers: the running one, or one started here.
+ensure_journald() {
+	local jd i
+	journal_up && return 0
+	if [ "$(cat /proc/1/comm 2>/dev/null)" = systemd ]; then
+		fail "systemd is PID 1 but /run/systemd/journal/socket does not answer"
+		return 1
+	fi
+	for jd in /lib/systemd/systemd-journald /usr/lib/systemd/systemd-journald; do
+		[ -x "$jd" ] && break
+	done
+	if [ ! -x "$jd" ]; then
+		fail "no journald runs and systemd-journald is not installed (apt-get install systemd)"
+		return 1
+	fi
+	mkdir -p /run/systemd/journal
+	"$jd" >"$T/journald.log" 2>&1 &
+	local jpid=$!
+	on_exit "kill $jpid; wait $jpid"
+	for i in $(seq 1 50); do
+		journal_up && return 0
+		kill -0 "$jpid" 2>/dev/null || break
+		sleep 0.1
+	done
+	fail "could not start systemd-journald by hand: $(tail -3 "$T/journald.log")"
+	return 1
+}

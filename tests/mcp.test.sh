@@ -33,19 +33,69 @@ PORT=$(free_port)
 rc=$?
 [ "$rc" -eq 0 ] || fail "the MCP SDK test program ended with status $rc"
 
+# ---- resources, subscriptions, prompts, completion, logging, progress, cancellation; SDK 2.x --
+HANG_SCEN=$T/hang.json; echo '{"steps": [{"hang": 60}]}' >"$HANG_SCEN"
+python3 tests/tools/fake_openai.py "$HANG_SCEN" "$T/hang.jsonl" >"$T/hang.port" 2>/dev/null &
+hang_pid=$!
+for _ in $(seq 50); do [ -s "$T/hang.port" ] && break; sleep 0.1; done
+FEAT_NAME=mcps$$; FEAT_NAME=${FEAT_NAME:0:15}
+(cd tests/mcp && NETSPYCTL=$NETSPYCTL NETSPY_SOCK=$SOCK PORT=$PORT \
+	GEN=$(unique_gen "$FEAT_NAME") HANG_URL="http://127.0.0.1:$(cat "$T/hang.port")/v1" \
+	timeout 120 node mcp-features.mjs)
+rc=$?
+kill "$hang_pid" 2>/dev/null; wait "$hang_pid" 2>/dev/null
+[ "$rc" -eq 0 ] || fail "the MCP features test program ended with status $rc"
+
+# ---- schema portability: the MCP Inspector CLI's --strict check -------------------------------
+INSPECTOR=tests/mcp/node_modules/@modelcontextprotocol/inspector/clients/cli/build/index.js
+timeout 60 node "$INSPECTOR" --strict --method tools/list "$NETSPYCTL" --offline --socket "$SOCK" \
+	mcp >"$T/inspector.out" 2>"$T/inspector.err"
+check_eq "the Inspector CLI --strict tools/list exits 0" 0 "$?"
+check "the Inspector --strict check reports no warnings or errors" \
+	bash -c '! grep -Eiq "^(warning|error)" "$1"' _ "$T/inspector.err"
+check "the Inspector lists the tools" grep -q get_network_summary "$T/inspector.out"
+for m in resources/list resources/templates/list prompts/list; do
+	timeout 60 node "$INSPECTOR" --method "$m" "$NETSPYCTL" --offline --socket "$SOCK" mcp \
+		>"$T/inspector.out" 2>/dev/null
+	check_eq "the Inspector CLI runs $m" 0 "$?"
+done
+timeout 60 node "$INSPECTOR" --method prompts/get --prompt-name diagnose_process \
+	--prompt-args process=curl -- "$NETSPYCTL" --offline --socket "$SOCK" mcp >"$T/inspector.out" \
+	2>/dev/null
+check "the Inspector CLI renders a prompt" grep -q "process 'curl'" "$T/inspector.out"
+timeout 60 node "$INSPECTOR" --method resources/read --uri netspy://status "$NETSPYCTL" --offline \
+	--socket "$SOCK" mcp >"$T/inspector.out" 2>/dev/null
+check "the Inspector CLI reads netspy://status" grep -q uptime_seconds "$T/inspector.out"
+
 # ---- raw stdio ------------------------------------------------------------------------------
 INIT='{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"sh","version":"0"}}}'
 out=$(printf '%s\n' "$INIT" '{"jsonrpc":"2.0","method":"notifications/initialized"}' \
 	'{"jsonrpc":"2.0","id":0,"method":"ping"}' 'not json' \
-	'{"jsonrpc":"2.0","id":"x","method":"tools/call","params":{"name":"get_network_summary"}}' |
+	'{"jsonrpc":"2.0","id":"x","method":"tools/call","params":{"name":"get_network_summary"}}' \
+	'{"jsonrpc":"2.0","id":"c","method":"tools/call","params":{"name":"get_network_summary"}}' \
+	'{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":"c"}}' \
+	'{"jsonrpc":"2.0","id":9,"method":"server/discover","params":{}}' |
 	timeout 20 "$NETSPYCTL" --socket "$SOCK" mcp 2>"$T/mcp.err")
 check_eq "netspyctl mcp exits 0 at end of input" 0 "$?"
-check_eq "one response per request (notifications get none)" 4 "$(printf '%s\n' "$out" | wc -l)"
+check_eq "one response per request (notifications and a cancelled request get none)" 5 \
+	"$(printf '%s\n' "$out" | wc -l)"
+check "server/discover (revision 2026-07-28) is answered -32601: the client falls back to initialize" \
+	grep -q '"id":9,"error":{"code":-32601' <<<"$out"
 check "every stdout line is a JSON-RPC 2.0 message" python3 -c '
 import json, sys
 for line in sys.stdin:
     assert json.loads(line)["jsonrpc"] == "2.0"' <<<"$out"
 check "a line that is not JSON gets -32700" grep -q '"code":-32700' <<<"$out"
+
+# progress: a notification with the call's token before its answer
+out=$(printf '%s\n' "$INIT" \
+	'{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"get_network_summary","_meta":{"progressToken":"tok-1"}}}' |
+	timeout 20 "$NETSPYCTL" --socket "$SOCK" mcp 2>/dev/null)
+check "tools/call with a progressToken: notifications/progress with the token, then the answer" python3 -c '
+import json, sys
+m = [json.loads(l) for l in sys.stdin.read().splitlines()]
+assert m[1]["method"] == "notifications/progress" and m[1]["params"]["progressToken"] == "tok-1", m
+assert m[2]["id"] == 5 and "result" in m[2], m' <<<"$out"
 
 # ---- daemon restart in the middle of a session ------------------------------------------------
 call() { # call ID PROCESS: a get_network_summary request line

@@ -145,8 +145,28 @@ static json_object *conversation(struct tool_context *ctx, size_t max_bytes)
 static int backend_failed(int r, char **ret_error)
 {
 	if (!*ret_error)
-		*ret_error = strdup(r == -ENOMEM ? "out of memory" : "the AI backend failed");
-	return r == -ENOMEM ? r : -EREMOTEIO;
+		*ret_error = strdup(r == -ENOMEM	? "out of memory"
+				    : r == -ECANCELED ? "the request was cancelled"
+						      : "the AI backend failed");
+	return r == -ENOMEM || r == -ECANCELED ? r : -EREMOTEIO;
+}
+
+static bool ctx_cancelled(void *data)
+{
+	return tool_context_cancelled(data);
+}
+
+/* Opens the configured backend (NULL in *ret: none, answer offline), wired to ctx's
+ * cancellation. */
+static int backend_open(struct tool_context *ctx, struct ai_backend **ret, char **ret_error)
+{
+	int r = ai_backend_open(&ctx->ai, ctx->progress, ret, ret_error);
+
+	if (!r && *ret && ctx->cancelled) {
+		(*ret)->cancelled = ctx_cancelled;
+		(*ret)->cancelled_data = ctx;
+	}
+	return r;
 }
 
 int ai_contextual(struct tool_context *ctx, json_object *args, json_object **ret, char **ret_error)
@@ -158,7 +178,7 @@ int ai_contextual(struct tool_context *ctx, json_object *args, json_object **ret
 	char *user;
 	int r;
 
-	r = ai_backend_open(&ctx->ai, ctx->progress, &be, ret_error);
+	r = backend_open(ctx, &be, ret_error);
 	if (r)
 		return backend_failed(r, ret_error);
 	if (!be)
@@ -204,7 +224,7 @@ int ai_insights(struct tool_context *ctx, json_object *args, json_object **ret, 
 	char *user, *clean;
 	int r;
 
-	r = ai_backend_open(&ctx->ai, ctx->progress, &be, ret_error);
+	r = backend_open(ctx, &be, ret_error);
 	if (r)
 		return backend_failed(r, ret_error);
 	if (!be)

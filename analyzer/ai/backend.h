@@ -20,6 +20,10 @@ struct ai_backend {
 	const struct ai_backend_ops *ops;
 	const char *model; /* the model that answers, for results ("model": ...) */
 	FILE *progress;	   /* retry notices for a person, or NULL */
+	/* When set and true, a request in flight is abandoned (the caller cancelled): chat
+	 * returns -ECANCELED. */
+	bool (*cancelled)(void *data);
+	void *cancelled_data;
 };
 
 struct ai_backend_ops {

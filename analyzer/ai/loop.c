@@ -175,6 +175,13 @@ static char *run_call(struct tool_context *ctx, const struct ai_tool_call *c,
 	if (ctx->progress)
 		fprintf(ctx->progress, "netspy: calling %s %s\n", t->name,
 			json_object_to_json_string_ext(args, JSON_C_TO_STRING_PLAIN));
+	if (ctx->on_progress) {
+		char *m = text_printf("calling %s %s", t->name,
+				      json_object_to_json_string_ext(args, JSON_C_TO_STRING_PLAIN));
+
+		tool_context_progress(ctx, m ? m : t->name);
+		free(m);
+	}
 	rec = json_object_new_object();
 	json_object_object_add(rec, "name", json_object_new_string(t->name));
 	json_object_object_add(rec, "arguments", json_object_get(args));
@@ -305,6 +312,17 @@ int ai_loop_run(struct tool_context *ctx, struct ai_backend *be, const struct ai
 			break;
 		}
 		ai_reply_free(&reply);
+		if (tool_context_cancelled(ctx)) {
+			*ret_error = strdup("the request was cancelled");
+			r = -ECANCELED;
+			goto out;
+		}
+		if (ctx->on_progress) {
+			char *m = text_printf("asking the model (request %d)", iter + 1);
+
+			tool_context_progress(ctx, m ? m : "asking the model");
+			free(m);
+		}
 		req = json_object_new_object();
 		json_object_object_add(req, "messages", json_object_get(messages));
 		if (json_object_array_length(functions))

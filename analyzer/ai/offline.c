@@ -2,10 +2,13 @@
  * tools (summary, connections, drops, patterns) and writes a deterministic report of findings,
  * and ai_insights comments on the numbers it finds in the text. Every name in a report comes
  * from the data; nothing is invented. */
+#include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "ai/offline.h"
 #include "core/text.h"
@@ -193,6 +196,8 @@ enum {
 	STEP_DROPS,
 	STEP_DROP_LIST,
 	STEP_PATTERNS,
+	STEP_DNS,
+	STEP_ANOMALIES,
 	STEP_QUALITY,
 	STEP_DROPS_ALL, /* last: the plan stops before it when it is not wanted */
 	N_STEPS
@@ -206,6 +211,11 @@ static const char *const plan[N_STEPS] = {
 	/* The drops themselves, to join them to the failed connects by destination. */
 	"list_packet_drops",
 	"analyze_patterns",
+	/* Names that fail to resolve and slow resolvers. */
+	"get_dns_summary",
+	/* What changed in the last quarter of the window against what came before (skipped when
+	 * the tool list has no find_anomalies). */
+	"find_anomalies",
 	/* Retransmits and resets: a slow or aborted connection's story. */
 	"get_tcp_quality",
 	/* Only when a focused drop summary is empty: the kernel frees most dropped packets in
@@ -235,6 +245,8 @@ static json_object *plan_args(const struct tool *t, json_object *focus)
 		else if (field(props, "process"))
 			json_object_object_add(args, "process", json_object_get(v));
 	}
+	if ((v = field(focus, "unit")) && field(props, "unit"))
+		json_object_object_add(args, "unit", json_object_get(v));
 	if ((v = field(focus, "duration")) && field(props, "duration"))
 		json_object_object_add(args, "duration", json_object_get(v));
 	/* As many events as the tool allows: the report counts them. */
@@ -249,7 +261,7 @@ static bool want_drops_all(json_object *focus, struct offline *o)
 {
 	double total = 0;
 
-	if (!field(focus, "pid") && !field(focus, "process_name"))
+	if (!field(focus, "pid") && !field(focus, "process_name") && !field(focus, "unit"))
 		return false;
 	return !o->results[STEP_DROPS] ||
 	       (field_number(o->results[STEP_DROPS], "total_drops", &total) && total == 0);
@@ -266,6 +278,8 @@ static int run_plan(struct tool_context *ctx, json_object *focus, struct offline
 		if (i == STEP_DROPS_ALL && !want_drops_all(focus, o))
 			break;
 		t = tool_lookup(ctx->tools, plan[i], false);
+		if (!t && i == STEP_ANOMALIES)
+			continue;
 		if (!t) {
 			o->errors[i] = text_printf("%s is not available", plan[i]);
 			continue;
@@ -279,6 +293,25 @@ static int run_plan(struct tool_context *ctx, json_object *focus, struct offline
 			json_object_put(unfocused);
 		} else {
 			args = plan_args(t, focus);
+		}
+		if (i == STEP_ANOMALIES) {
+			double d = 60;
+
+			field_number(focus, "duration", &d);
+			d /= 4;
+			json_object_object_add(args, "duration",
+					       json_object_new_int(d < 10 ? 10 : d > 900 ? 900 : (int)d));
+		}
+		if (tool_context_cancelled(ctx)) {
+			json_object_put(args);
+			*ret_error = strdup("the request was cancelled");
+			return -ECANCELED;
+		}
+		if (ctx->on_progress) {
+			char *m = text_printf("offline analyst: running %s", t->name);
+
+			tool_context_progress(ctx, m ? m : t->name);
+			free(m);
 		}
 		rec = json_object_new_object();
 		json_object_object_add(rec, "name", json_object_new_string(t->name));
@@ -301,14 +334,18 @@ static int run_plan(struct tool_context *ctx, json_object *focus, struct offline
 	return 0;
 }
 
+/* "140.82.112.3:443", or "github.com (140.82.112.3):443" when a lookup named it. */
 static void destination(char *buf, size_t len, json_object *ev)
 {
-	const char *ip = field_string(ev, "destination_ip");
+	const char *ip = field_string(ev, "destination_ip"), *name = field_string(ev, "destination_name");
 	double port = 0;
 
 	field_number(ev, "destination_port", &port);
-	snprintf(buf, len, strchr(ip ? ip : "", ':') ? "[%s]:%.0f" : "%s:%.0f", ip ? ip : "?",
-		 port);
+	if (name)
+		snprintf(buf, len, "%s (%s):%.0f", name, ip ? ip : "?", port);
+	else
+		snprintf(buf, len, strchr(ip ? ip : "", ':') ? "[%s]:%.0f" : "%s:%.0f",
+			 ip ? ip : "?", port);
 }
 
 /* ---- diagnosis: failed connects joined to the drops of their traffic ------------------------- */
@@ -331,7 +368,7 @@ static const struct {
 
 /* One failing (process, destination) pair: how its connects ended and what the drops add. */
 struct diagnosis {
-	char process[80], dest[96], err[32];
+	char process[80], dest[96], err[32], pids[64];
 	long timeouts, routing, unreachable, refused, denied, other, abandoned, firewall_drops;
 };
 
@@ -351,6 +388,30 @@ static struct diagnosis *diag_get(struct diagnosis *d, size_t *n, const char *wh
 	snprintf(d[*n].process, sizeof(d[*n].process), "%s", who);
 	snprintf(d[*n].dest, sizeof(d[*n].dest), "%s", dest);
 	return &d[(*n)++];
+}
+
+/* Adds pid to a list such as "12, 40" (once; "..." when full). */
+static void pids_add(char *list, size_t len, long pid)
+{
+	char one[24], *p;
+	size_t n = strlen(list);
+
+	snprintf(one, sizeof(one), "%ld", pid);
+	for (p = list; (p = strstr(p, one)); p += strlen(one))
+		if ((p == list || p[-1] == ' ') && (p[strlen(one)] == ',' || !p[strlen(one)]))
+			return;
+	if (n && strstr(list, "..."))
+		return;
+	if (n + strlen(one) + 6 >= len)
+		snprintf(list + n, len - n, ", ...");
+	else
+		snprintf(list + n, len - n, "%s%s", n ? ", " : "", one);
+}
+
+/* "curl (pid 12)" or "curl (pids 12, 40)". */
+static void who_text(char *buf, size_t len, const char *process, const char *pids)
+{
+	snprintf(buf, len, "%s (pid%s %s)", process, strchr(pids, ',') ? "s" : "", pids);
 }
 
 static void diag_add_connect(struct diagnosis *d, json_object *ev)
@@ -420,11 +481,13 @@ static size_t diagnose(struct offline *o, struct diagnosis *d)
 		proc = field_string(ev, "process");
 		pid = 0;
 		field_number(ev, "pid", &pid);
-		snprintf(who, sizeof(who), "%s (pid %.0f)", proc ? proc : "?", pid);
+		snprintf(who, sizeof(who), "%s", proc ? proc : "?");
 		destination(dest, sizeof(dest), ev);
 		x = diag_get(d, &n, who, dest);
-		if (x)
+		if (x) {
 			diag_add_connect(x, ev);
+			pids_add(x->pids, sizeof(x->pids), (long)pid);
+		}
 	}
 	for (i = 0; i < nd; i++) {
 		ev = json_object_array_get_idx(drops, i);
@@ -454,7 +517,7 @@ static void report_diagnosis(FILE *f, struct offline *o)
 	struct diagnosis d[DIAG_MAX];
 	json_object *arr = json_object_new_array(), *e;
 	size_t i, n = diagnose(o, d);
-	char cause[160];
+	char cause[160], who[160];
 
 	if (n)
 		qsort(d, n, sizeof(d[0]), diag_cmp);
@@ -467,7 +530,8 @@ static void report_diagnosis(FILE *f, struct offline *o)
 
 		snprintf(cause, sizeof(cause), "%s%s%s", causes[c].before, d[i].dest,
 			 causes[c].after);
-		fprintf(f, "- %s: %s. %ld connection attempt%s failed", d[i].process, cause, failed,
+		who_text(who, sizeof(who), d[i].process, d[i].pids);
+		fprintf(f, "- %s: %s. %ld connection attempt%s failed", who, cause, failed,
 			failed == 1 ? "" : "s");
 		if (c == CAUSE_FIREWALL)
 			fprintf(f, " without an answer (%ld abandoned by the application), and %ld "
@@ -489,6 +553,7 @@ static void report_diagnosis(FILE *f, struct offline *o)
 		fprintf(f, ".\n");
 		e = json_object_new_object();
 		json_object_object_add(e, "process", json_object_new_string(d[i].process));
+		json_object_object_add(e, "pids", json_object_new_string(d[i].pids));
 		json_object_object_add(e, "destination", json_object_new_string(d[i].dest));
 		json_object_object_add(e, "cause", json_object_new_string(causes[c].key));
 		json_object_object_add(e, "failed", json_object_new_int64(failed));
@@ -497,6 +562,27 @@ static void report_diagnosis(FILE *f, struct offline *o)
 		json_object_array_add(arr, e);
 	}
 	json_object_object_add(o->findings, "diagnosis", arr);
+}
+
+/* What find_anomalies found: right after the diagnosis, since it is news. */
+static void report_anomalies(FILE *f, struct offline *o)
+{
+	json_object *a = o->results[STEP_ANOMALIES], *list = field(a, "findings");
+	size_t i, n = json_object_is_type(list, json_type_array) ? json_object_array_length(list) : 0;
+	double recent = 0, base = 0;
+
+	if (!a)
+		return;
+	json_object_object_add(o->findings, "anomalies", json_object_get(list));
+	if (!n)
+		return;
+	field_number(field(a, "recent"), "seconds", &recent);
+	field_number(field(a, "baseline"), "seconds", &base);
+	fprintf(f, "\nUnusual activity (the last %.0f seconds against the %.0f seconds before):\n",
+		recent, base);
+	for (i = 0; i < n && i < 10; i++)
+		fprintf(f, "- %s.\n",
+			field_string(json_object_array_get_idx(list, i), "summary") ?: "?");
 }
 
 static void report_summary(FILE *f, struct offline *o)
@@ -607,6 +693,7 @@ static void report_connections(FILE *f, struct offline *o)
 {
 	json_object *evs = field(o->results[STEP_CONNECTIONS], "events"), *ev;
 	struct tally refused = { 0 }, unreach = { 0 }, timeout = { 0 }, talkers = { 0 };
+	struct tally pids = { 0 }; /* "process\tpid" seen */
 	char dest[96], who[80];
 	size_t i, n = json_object_is_type(evs, json_type_array) ? json_object_array_length(evs) : 0;
 	const char *outcome, *proc;
@@ -625,9 +712,27 @@ static void report_connections(FILE *f, struct offline *o)
 		proc = field_string(ev, "process");
 		pid = 0;
 		field_number(ev, "pid", &pid);
-		snprintf(who, sizeof(who), "%s (pid %.0f)", proc ? proc : "?", pid);
+		snprintf(who, sizeof(who), "%s", proc ? proc : "?");
 		tally_add(&talkers, who, 1);
+		snprintf(who, sizeof(who), "%s\t%.0f", proc ? proc : "?", pid);
+		tally_add(&pids, who, 1);
 	}
+	/* A process's pids together: "curl (pids 12, 40)". */
+	for (i = 0; i < talkers.n; i++) {
+		char list[64] = "", name[160];
+		size_t k, plen = strlen(talkers.v[i].key);
+
+		for (k = 0; k < pids.n; k++)
+			if (!strncmp(pids.v[k].key, talkers.v[i].key, plen) &&
+			    pids.v[k].key[plen] == '\t')
+				pids_add(list, sizeof(list), atol(pids.v[k].key + plen + 1));
+		who_text(name, sizeof(name), talkers.v[i].key, list);
+		free(talkers.v[i].key);
+		talkers.v[i].key = strdup(name);
+		if (!talkers.v[i].key)
+			talkers.v[i].key = strdup("?");
+	}
+	tally_free(&pids);
 	if (o->results[STEP_CONNECTIONS])
 		fprintf(f, "\nConnection events examined: %zu.\n", n);
 	report_tally(f, &refused, "Refused destinations (nothing listening, or a firewall reset)",
@@ -695,30 +800,168 @@ static void report_patterns(FILE *f, struct offline *o)
 		return;
 	fprintf(f, "\nTop destinations:\n");
 	for (i = 0; i < n && i < 5; i++) {
+		const char *name;
+
 		e = json_object_array_get_idx(top, i);
 		dest = field_string(e, "destination");
+		name = field_string(e, "destination_name");
 		count = 0;
 		field_number(e, "count", &count);
-		fprintf(f, "  %s: %.0f connection%s\n", dest ? dest : "?", count,
-			count == 1 ? "" : "s");
+		if (name && dest && strrchr(dest, ':'))
+			fprintf(f, "  %s (%.*s):%s: %.0f connection%s\n", name,
+				(int)(strrchr(dest, ':') - dest), dest, strrchr(dest, ':') + 1, count,
+				count == 1 ? "" : "s");
+		else
+			fprintf(f, "  %s: %.0f connection%s\n", dest ? dest : "?", count,
+				count == 1 ? "" : "s");
 	}
 }
 
-static void report_scope(FILE *f, json_object *focus)
+/* A resolver whose p90 answer time is above this is reported as slow. */
+#define SLOW_RESOLVER_MS 100.0
+
+/* Names that fail to resolve (NXDOMAIN, SERVFAIL, no answer) and slow or silent resolvers. */
+static void report_dns(FILE *f, struct offline *o)
 {
-	const char *proc = field_string(focus, "process_name");
-	double pid = 0, duration = 60;
+	json_object *d = o->results[STEP_DNS], *failing = field(d, "failing_names"),
+		    *servers = field(d, "servers"), *lat = field(d, "latency_ms"), *arr, *e;
+	double total = 0, failed = 0, unanswered = 0, p50 = 0, p90 = 0;
+	size_t i, n;
+
+	if (!d)
+		return;
+	field_number(d, "total_queries", &total);
+	field_number(d, "failed_queries", &failed);
+	field_number(d, "unanswered_queries", &unanswered);
+	json_object_object_add(o->findings, "dns_queries", json_count(total));
+	json_object_object_add(o->findings, "dns_failed", json_count(failed));
+	json_object_object_add(o->findings, "dns_unanswered", json_count(unanswered));
+	if (total <= 0)
+		return;
+	fprintf(f, "\nDNS: %.0f queries, %.0f failed (error rcode), %.0f unanswered", total, failed,
+		unanswered);
+	if (field_number(lat, "p50", &p50) && field_number(lat, "p90", &p90))
+		fprintf(f, "; answered in %.3f ms (p50), %.3f ms (p90)", p50, p90);
+	fprintf(f, ".\n");
+	n = json_object_is_type(failing, json_type_array) ? json_object_array_length(failing) : 0;
+	arr = json_object_new_array();
+	if (n)
+		fprintf(f, "  Names that fail to resolve (the connections that need them cannot "
+			   "start):\n");
+	for (i = 0; i < n; i++) {
+		const char *name = field_string(json_object_array_get_idx(failing, i), "name"),
+			   *why = field_string(json_object_array_get_idx(failing, i), "last_failure");
+		double count = 0;
+
+		field_number(json_object_array_get_idx(failing, i), "count", &count);
+		fprintf(f, "  - %s: %.0f failure%s, latest %s%s\n", name ? name : "?", count,
+			count == 1 ? "" : "s", why ? why : "?",
+			!why		    ? ""
+			: !strcmp(why, "NXDOMAIN") ? " (the name does not exist: a typo, or a "
+						      "record that was removed)"
+			: !strcmp(why, "SERVFAIL") ? " (the resolver could not get an answer: an "
+						      "upstream or DNSSEC problem)"
+			: !strcmp(why, "unanswered") ? " (no response within 5 s: the resolver is "
+							"down or unreachable)"
+						     : "");
+		e = json_object_new_object();
+		json_object_object_add(e, "name", json_object_new_string(name ? name : "?"));
+		json_object_object_add(e, "failures", json_count(count));
+		json_object_object_add(e, "last_failure", json_object_new_string(why ? why : "?"));
+		json_object_array_add(arr, e);
+	}
+	json_object_object_add(o->findings, "dns_failing_names", arr);
+	n = json_object_is_type(servers, json_type_array) ? json_object_array_length(servers) : 0;
+	arr = json_object_new_array();
+	for (i = 0; i < n; i++) {
+		const char *srv;
+		double count = 0, silent = 0, slow = 0;
+
+		e = json_object_array_get_idx(servers, i);
+		srv = field_string(e, "server");
+		field_number(e, "count", &count);
+		field_number(e, "unanswered", &silent);
+		field_number(e, "latency_p90_ms", &slow);
+		if (slow < SLOW_RESOLVER_MS && silent <= 0)
+			continue;
+		fprintf(f, "  Resolver %s: %.0f queries, %.0f unanswered, p90 %.3f ms%s.\n",
+			srv ? srv : "?", count, silent, slow,
+			slow >= SLOW_RESOLVER_MS ? ": slow, every lookup through it waits" : "");
+		json_object_array_add(arr, json_object_get(e));
+	}
+	json_object_object_add(o->findings, "dns_slow_resolvers", arr);
+}
+
+/* "2 hours", "10 minutes", "45 seconds". */
+static void span_text(char *buf, size_t len, double s)
+{
+	if (s >= 7200 && (long)s % 3600 == 0)
+		snprintf(buf, len, "%.0f hours", s / 3600);
+	else if (s >= 120)
+		snprintf(buf, len, "%.0f minutes", s / 60);
+	else
+		snprintf(buf, len, "%.0f seconds", s);
+}
+
+/* Seconds of data held before now, from the summary's data_start; -1 when not known, 0 when
+ * no event is held. */
+static double data_span(struct offline *o)
+{
+	json_object *start = field(o->results[STEP_SUMMARY], "data_start");
+	struct tm tm = { 0 };
+	const char *t;
+
+	if (!o->results[STEP_SUMMARY] || !start)
+		return -1;
+	/* An answer from the recorder's history reaches further back than the live events. */
+	if (field_string(o->results[STEP_SUMMARY], "source") &&
+	    strcmp(field_string(o->results[STEP_SUMMARY], "source"), "live"))
+		return -1;
+	if (json_object_is_type(start, json_type_null))
+		return 0;
+	t = json_object_get_string(start);
+	if (!t || !strptime(t, "%Y-%m-%dT%H:%M:%S", &tm))
+		return -1;
+	return difftime(time(NULL), timegm(&tm));
+}
+
+static void report_scope(FILE *f, json_object *focus, struct offline *o)
+{
+	const char *proc = field_string(focus, "process_name"), *unit = field_string(focus, "unit");
+	const char *host = field_string(focus, "host");
+	double pid = 0, duration = 60, port = 0, held;
+	char asked[32], have[32];
 
 	field_number(focus, "pid", &pid);
 	field_number(focus, "duration", &duration);
+	field_number(focus, "port", &port);
 	fprintf(f, "\nQuestion: %s\nScope: ", field_string(focus, "query"));
 	if (proc)
-		fprintf(f, "process %s, ", proc);
+		fprintf(f, "process %s (all its pids), ", proc);
 	if (pid > 0)
 		fprintf(f, "pid %.0f, ", pid);
-	if (!proc && pid <= 0)
+	if (unit)
+		fprintf(f, "unit %s, ", unit);
+	if (!proc && pid <= 0 && !unit)
 		fprintf(f, "all processes, ");
-	fprintf(f, "last %.0f seconds.\n", duration);
+	if (host)
+		fprintf(f, "host %s, ", host);
+	if (port > 0)
+		fprintf(f, "port %.0f, ", port);
+	fprintf(f, "last %.0f seconds%s.\n", duration,
+		field(focus, "duration_from_question") ? " (as the question asks)" : "");
+	held = data_span(o);
+	span_text(asked, sizeof(asked), duration);
+	if (held == 0) {
+		fprintf(f, "Note: netspy holds no events yet, so nothing can be said about the "
+			   "last %s.\n", asked);
+	} else if (held > 0 && duration > held + 5) {
+		span_text(have, sizeof(have), held);
+		fprintf(f, "Note: the question covers the last %s, but netspy holds events only "
+			   "from the last %s (older ones are no longer kept): this report covers "
+			   "those %s.\n", asked, have, have);
+		json_object_object_add(o->findings, "data_seconds", json_count(held));
+	}
 }
 
 static char *write_report(json_object *focus, struct offline *o)
@@ -731,7 +974,8 @@ static char *write_report(json_object *focus, struct offline *o)
 		return NULL;
 	fprintf(f, "%s\n", offline_label);
 	report_diagnosis(f, o);
-	report_scope(f, focus);
+	report_anomalies(f, o);
+	report_scope(f, focus, o);
 	report_summary(f, o);
 	report_connections(f, o);
 	report_drops(f, o, o->results[STEP_DROPS],
@@ -743,6 +987,7 @@ static char *write_report(json_object *focus, struct offline *o)
 		     "process's context, so they are often not attributable)",
 		     "drops_machine_wide");
 	report_patterns(f, o);
+	report_dns(f, o);
 	report_quality(f, o);
 	for (i = 0; i < N_STEPS; i++)
 		if (o->errors[i])
@@ -812,6 +1057,239 @@ static json_object *focus_from_query(struct tool_context *ctx, json_object *args
 	return NULL;
 }
 
+/* Seconds named by "last hour", "past 10 minutes", "last 2h" in the question; 0 when none. */
+static long query_duration(const char *q)
+{
+	static const struct {
+		const char *word;
+		long seconds;
+	} units[] = { { "second", 1 }, { "sec", 1 }, { "s", 1 },      { "minute", 60 },
+		      { "min", 60 },   { "m", 60 },  { "hour", 3600 }, { "hr", 3600 },
+		      { "h", 3600 },   { "day", 86400 }, { "d", 86400 } };
+	static const char *const lead[] = { "last ", "past ", "previous " };
+
+	for (const char *p = q; *p; p++) {
+		const char *w = NULL, *u;
+		long n = 1, secs = 0;
+		char *end;
+
+		for (size_t i = 0; i < sizeof(lead) / sizeof(lead[0]) && !w; i++)
+			if (!strncasecmp(p, lead[i], strlen(lead[i])) &&
+			    (p == q || !isalpha((unsigned char)p[-1])))
+				w = p + strlen(lead[i]);
+		if (!w)
+			continue;
+		if (isdigit((unsigned char)*w)) {
+			n = strtol(w, &end, 10);
+			w = end;
+			while (*w == ' ')
+				w++;
+		}
+		for (size_t i = 0; i < sizeof(units) / sizeof(units[0]) && !secs; i++) {
+			size_t l = strlen(units[i].word);
+
+			u = w + l;
+			if (!strncasecmp(w, units[i].word, l) &&
+			    (!isalpha((unsigned char)*u) ||
+			     ((*u == 's' || *u == 'S') && !isalpha((unsigned char)u[1]))))
+				secs = units[i].seconds;
+		}
+		if (secs && n > 0 && n <= 100000)
+			return n * secs > 86400 ? 86400 : n * secs;
+	}
+	return 0;
+}
+
+/* A word of the question without the punctuation around it. */
+static void trim_word(char *w)
+{
+	size_t n = strlen(w);
+
+	while (n && strchr("?!,;\"'()", w[n - 1]))
+		w[--n] = '\0';
+	if (*w && strchr("\"'(", *w))
+		memmove(w, w + 1, n);
+}
+
+/* Adds what the question names besides a process: a unit (a word such as nginx.service), a host
+ * (an address, with an optional :port), a port ("port 5432") and a window ("last hour"). Returns
+ * a new focus object (args plus those), or NULL when out of memory. */
+static json_object *scope_from_query(json_object *args)
+{
+	const char *q = field_string(args, "query");
+	json_object *focus = json_object_new_object();
+	char word[128], prev[128] = "";
+	const char *p;
+	long secs;
+
+	json_object_object_foreach (args, k, v)
+		json_object_object_add(focus, k, json_object_get(v));
+	if (!q)
+		return focus;
+	if (!field(args, "duration") && (secs = query_duration(q)) > 0) {
+		json_object_object_add(focus, "duration", json_object_new_int64(secs));
+		json_object_object_add(focus, "duration_from_question", json_object_new_boolean(1));
+	}
+	for (p = q; *p;) {
+		size_t n = strcspn(p, " \t\n");
+		unsigned char addr[16];
+		char *colon, *end;
+		long port;
+
+		if (!n) {
+			p++;
+			continue;
+		}
+		snprintf(word, sizeof(word), "%.*s", (int)(n < sizeof(word) ? n : sizeof(word) - 1),
+			 p);
+		p += n;
+		trim_word(word);
+		n = strlen(word);
+		if (n > 1 && word[n - 1] == '.') /* the end of a sentence */
+			word[--n] = '\0';
+		if (!field(focus, "unit") && !field(args, "unit") && n > 8 && n < 128 &&
+		    (strstr(word, ".service") == word + n - 8 || strstr(word, ".scope") == word + n - 6))
+			json_object_object_add(focus, "unit", json_object_new_string(word));
+		if (!strcasecmp(prev, "port") && (port = strtol(word, &end, 10)) > 0 &&
+		    port < 65536 && !*end && !field(focus, "port"))
+			json_object_object_add(focus, "port", json_object_new_int64(port));
+		/* 10.0.0.5, 10.0.0.5:5432, ::1, [::1]:53 */
+		if (word[0] == '[' && (end = strchr(word, ']'))) {
+			*end = '\0';
+			colon = end[1] == ':' ? end + 1 : NULL;
+			memmove(word, word + 1, strlen(word));
+		} else {
+			colon = strchr(word, ':');
+			if (colon && strchr(colon + 1, ':'))
+				colon = NULL; /* an IPv6 address without a port */
+		}
+		if (colon) {
+			*colon = '\0';
+			port = strtol(colon + 1, &end, 10);
+			if (!*end && port > 0 && port < 65536 && !field(focus, "port") &&
+			    (inet_pton(AF_INET, word, addr) == 1 || inet_pton(AF_INET6, word, addr) == 1))
+				json_object_object_add(focus, "port", json_object_new_int64(port));
+		}
+		if (!field(focus, "host") &&
+		    (inet_pton(AF_INET, word, addr) == 1 || inet_pton(AF_INET6, word, addr) == 1))
+			json_object_object_add(focus, "host", json_object_new_string(word));
+		snprintf(prev, sizeof(prev), "%s", word);
+	}
+	return focus;
+}
+
+/* Whether an event or drop is about the host and port of the focus (either end for drops). */
+static bool matches_endpoint(json_object *ev, const char *host, long port, bool both_ends)
+{
+	const char *ends[2][2] = { { "destination_ip", "destination_port" },
+				   { "source_ip", "source_port" } };
+
+	for (int i = 0; i < (both_ends ? 2 : 1); i++) {
+		const char *ip = field_string(ev, ends[i][0]), *name = field_string(ev,
+										    "destination_name");
+		double pt = 0;
+
+		field_number(ev, ends[i][1], &pt);
+		if (host && !(ip && !strcmp(ip, host)) && !(i == 0 && name && !strcmp(name, host)))
+			continue;
+		if (port > 0 && (long)pt != port)
+			continue;
+		return true;
+	}
+	return false;
+}
+
+/* Removes the entries of arr (under key of result) that fn rejects; returns how many are left. */
+static size_t keep_matching(json_object *result, const char *key, const char *host, long port,
+			    bool both_ends)
+{
+	json_object *arr = field(result, key);
+	size_t n = json_object_is_type(arr, json_type_array) ? json_object_array_length(arr) : 0;
+
+	for (size_t i = n; i-- > 0;)
+		if (!matches_endpoint(json_object_array_get_idx(arr, i), host, port, both_ends))
+			json_object_array_del_idx(arr, i, 1);
+	return n ? json_object_array_length(arr) : 0;
+}
+
+/* The question named a host or port and the tools have no such filter: the lists are narrowed
+ * to it, and the totals counted again from them. */
+static void narrow_to_endpoint(struct offline *o, json_object *focus)
+{
+	const char *host = field_string(focus, "host");
+	double portd = 0;
+	long port;
+	json_object *evs, *by, *sum = o->results[STEP_SUMMARY], *drops = o->results[STEP_DROPS];
+	size_t n, i;
+	long failed = 0;
+
+	field_number(focus, "port", &portd);
+	port = (long)portd;
+	if (!host && port <= 0)
+		return;
+	if (o->results[STEP_CONNECTIONS]) {
+		n = keep_matching(o->results[STEP_CONNECTIONS], "events", host, port, false);
+		evs = field(o->results[STEP_CONNECTIONS], "events");
+		by = json_object_new_object();
+		for (i = 0; i < n; i++) {
+			json_object *ev = json_object_array_get_idx(evs, i), *f = field(ev, "failed");
+			const char *proto = field_string(ev, "protocol");
+			json_object *c;
+
+			failed += f && json_object_get_boolean(f);
+			if (!proto)
+				continue;
+			c = field(by, proto);
+			json_object_object_add(by, proto,
+					       json_object_new_int64(c ? json_object_get_int64(c) + 1
+								       : 1));
+		}
+		if (sum) {
+			json_object_object_add(sum, "total_connections", json_object_new_int64((long)n));
+			json_object_object_add(sum, "failed_connections", json_object_new_int64(failed));
+			json_object_object_add(sum, "by_protocol", by);
+		} else {
+			json_object_put(by);
+		}
+	}
+	if (o->results[STEP_DROP_LIST]) {
+		n = keep_matching(o->results[STEP_DROP_LIST], "drops", host, port, true);
+		evs = field(o->results[STEP_DROP_LIST], "drops");
+		if (drops) {
+			by = json_object_new_object();
+			for (i = 0; i < n; i++) {
+				const char *r = field_string(json_object_array_get_idx(evs, i),
+							     "reason");
+				json_object *c = r ? field(by, r) : NULL;
+
+				if (r)
+					json_object_object_add(
+					    by, r,
+					    json_object_new_int64(c ? json_object_get_int64(c) + 1 : 1));
+			}
+			json_object_object_add(drops, "total_drops", json_object_new_int64((long)n));
+			json_object_object_add(drops, "by_reason", by);
+		}
+	}
+	/* The top destinations are the ones of the focus only. */
+	evs = field(o->results[STEP_PATTERNS], "top_destinations");
+	n = json_object_is_type(evs, json_type_array) ? json_object_array_length(evs) : 0;
+	for (i = n; i-- > 0;) {
+		const char *d = field_string(json_object_array_get_idx(evs, i), "destination");
+		char want[16];
+		bool keep = d != NULL;
+
+		snprintf(want, sizeof(want), ":%ld", port);
+		if (keep && host && !strstr(d, host))
+			keep = false;
+		if (keep && port > 0 &&
+		    (strlen(d) < strlen(want) || strcmp(d + strlen(d) - strlen(want), want)))
+			keep = false;
+		if (!keep)
+			json_object_array_del_idx(evs, i, 1);
+	}
+}
+
 int ai_offline_contextual(struct tool_context *ctx, json_object *args, json_object **ret,
 			  char **ret_error)
 {
@@ -821,11 +1299,13 @@ int ai_offline_contextual(struct tool_context *ctx, json_object *args, json_obje
 	char *report = NULL;
 	int i, r;
 
-	if (named)
-		args = named;
+	json_object *scoped = scope_from_query(named ? named : args);
+
+	args = scoped;
 	r = run_plan(ctx, args, &o, ret_error);
 	if (r)
 		goto out;
+	narrow_to_endpoint(&o, args);
 	report = write_report(args, &o);
 	if (!report) {
 		r = -ENOMEM;
@@ -848,6 +1328,7 @@ out:
 	json_object_put(o.tools_called);
 	json_object_put(o.findings);
 	json_object_put(named);
+	json_object_put(scoped);
 	free(report);
 	return r;
 }

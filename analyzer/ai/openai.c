@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -75,7 +76,24 @@ struct openai {
 	size_t key_map_len;
 	long timeout_s, connect_timeout_s;
 	int max_attempts;
+	const char *limit_field; /* openai_token_limit_field() */
 };
+
+const char *openai_token_limit_field(const char *base_url)
+{
+	const char *host = strstr(base_url, "://"), *end;
+	size_t n;
+
+	host = host ? host + 3 : base_url;
+	end = host + strcspn(host, "/:?#");
+	n = (size_t)(end - host);
+	if ((n == strlen("api.openai.com") && !strncasecmp(host, "api.openai.com", n)) ||
+	    (n > strlen(".openai.azure.com") &&
+	     !strncasecmp(end - strlen(".openai.azure.com"), ".openai.azure.com",
+			  strlen(".openai.azure.com"))))
+		return "max_completion_tokens";
+	return "max_tokens";
+}
 
 static const char *env(const char *name)
 {
@@ -257,6 +275,7 @@ static int openai_open(const struct ai_settings *s, struct ai_backend **ret_back
 	ret->connect_timeout_s =
 	    ret->timeout_s < AI_CONNECT_TIMEOUT_S ? ret->timeout_s : AI_CONNECT_TIMEOUT_S;
 	ret->max_attempts = AI_MAX_ATTEMPTS;
+	ret->limit_field = openai_token_limit_field(ret->base_url);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	ret->base.ops = &openai_backend;
 	ret->base.model = ret->model;
@@ -532,6 +551,18 @@ static void sleep_ms(long ms)
 		;
 }
 
+static bool be_cancelled(const struct openai *b)
+{
+	return b->base.cancelled && b->base.cancelled(b->base.cancelled_data);
+}
+
+/* libcurl calls it often while a request is in flight: a cancelled call stops the transfer. */
+static int on_xferinfo(void *opaque, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+		       curl_off_t ulnow)
+{
+	return be_cancelled(opaque) ? 1 : 0;
+}
+
 static void xfer_setup(CURL *c, const struct openai *b, struct xfer *x, const char *url,
 		       const char *body, struct curl_slist *h)
 {
@@ -549,6 +580,11 @@ static void xfer_setup(CURL *c, const struct openai *b, struct xfer *x, const ch
 	curl_easy_setopt(c, CURLOPT_HEADERDATA, x);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, x);
+	if (b->base.cancelled) {
+		curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_xferinfo);
+		curl_easy_setopt(c, CURLOPT_XFERINFODATA, (void *)b);
+		curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+	}
 }
 
 /* Runs attempts until one succeeds or fails for good. */
@@ -564,6 +600,10 @@ static int chat_attempts(struct openai *b, struct xfer *x, struct ai_reply *ret,
 
 		x->retry_after[0] = '\0';
 		rc = curl_easy_perform(x->curl);
+		if (be_cancelled(b)) {
+			*ret_error = strdup("the request was cancelled");
+			return -ECANCELED;
+		}
 		status = 0;
 		curl_easy_getinfo(x->curl, CURLINFO_RESPONSE_CODE, &status);
 		if (rc == CURLE_OK && status == 200)
@@ -587,7 +627,8 @@ static int chat_attempts(struct openai *b, struct xfer *x, struct ai_reply *ret,
 				"netspy: the model server %s; retrying in %.1f s\n",
 				rc != CURLE_OK ? "could not be reached" : "is busy or failing",
 				wait / 1000.0);
-		sleep_ms(wait);
+		for (long slept = 0; slept < wait && !be_cancelled(b); slept += 100)
+			sleep_ms(wait - slept < 100 ? wait - slept : 100);
 		xfer_free(x);
 	}
 }
@@ -605,6 +646,9 @@ static int chat_once(struct openai *b, json_object *request, FILE *stream_out, s
 	*ret_streamed = false;
 	json_object_object_add(request, "model", json_object_new_string(b->model));
 	json_object_object_add(request, "stream", json_object_new_boolean(stream_out != NULL));
+	json_object_object_del(request, "max_tokens");
+	json_object_object_del(request, "max_completion_tokens");
+	json_object_object_add(request, b->limit_field, json_object_new_int(OPENAI_MAX_ANSWER_TOKENS));
 	body = json_object_to_json_string_ext(request, JSON_C_TO_STRING_PLAIN);
 	text_filter_init(&x.filter);
 	url = text_printf("%s/chat/completions", b->base_url);
@@ -639,6 +683,15 @@ static int openai_chat(struct ai_backend *be, json_object *request, FILE *stream
 	int r;
 
 	r = chat_once(b, request, stream_out, ret, ret_streamed, ret_error, &status);
+	if (r == -EREMOTEIO && status == 400 && *ret_error && strstr(*ret_error, b->limit_field)) {
+		/* The server refuses the length field (OpenAI's newer models refuse max_tokens;
+		 * some servers refuse max_completion_tokens): the other one from now on. */
+		b->limit_field = strcmp(b->limit_field, "max_tokens") ? "max_tokens"
+								     : "max_completion_tokens";
+		free(*ret_error);
+		*ret_error = NULL;
+		r = chat_once(b, request, stream_out, ret, ret_streamed, ret_error, &status);
+	}
 	if (r && stream_out && status == 400) {
 		/* Some servers refuse to stream (or to stream with tools): ask without it. */
 		free(*ret_error);

@@ -212,23 +212,52 @@ out:
 void ai_sse_init(struct ai_sse *s, void (*on_text)(void *, const char *, size_t), void *opaque)
 {
 	memset(s, 0, sizeof(*s));
+	s->last_slot = -1;
 	s->on_text = on_text;
 	s->opaque = opaque;
 }
 
-/* A tool-call delta's slot: its "index", else a new slot when it has an id, else the last. */
+/* A tool-call delta's slot (-1: too many calls). A delta with an id belongs to the call with
+ * that id; a new id starts a new call (in the slot its index named when that is still unused).
+ * A delta without an id continues the call its index named, else the newest call. */
 static long delta_index(struct ai_sse *s, json_object *tc)
 {
-	json_object *idx = get(tc, "index");
-	long i;
+	json_object *idxo = get(tc, "index"), *ido = get(tc, "id");
+	const char *id = json_object_is_type(ido, json_type_string) &&
+				 json_object_get_string_len(ido) > 0
+			     ? json_object_get_string(ido)
+			     : NULL;
+	long idx = -1, slot = -1;
 
-	if (json_object_is_type(idx, json_type_int)) {
-		i = (long)json_object_get_int64(idx);
-		return i >= 0 && i < AI_MAX_TOOL_CALLS ? i : -1;
+	if (json_object_is_type(idxo, json_type_int)) {
+		int64_t v = json_object_get_int64(idxo);
+
+		if (v < 0 || v >= AI_MAX_TOOL_CALLS)
+			return -1;
+		idx = (long)v;
 	}
-	if (get(tc, "id") || s->reply.n_calls == 0)
-		return s->reply.n_calls < AI_MAX_TOOL_CALLS ? (long)s->reply.n_calls : -1;
-	return (long)s->reply.n_calls - 1;
+	if (id) {
+		for (size_t i = 0; i < s->reply.n_calls; i++)
+			if (s->reply.calls[i].id && !strcmp(s->reply.calls[i].id, id))
+				slot = (long)i;
+		if (slot < 0 && idx >= 0 && s->slot_of[idx] &&
+		    !s->reply.calls[s->slot_of[idx] - 1].id)
+			slot = s->slot_of[idx] - 1; /* the call began without its id */
+		if (slot < 0)
+			slot = (long)s->reply.n_calls;
+	} else if (idx >= 0 && s->slot_of[idx]) {
+		slot = s->slot_of[idx] - 1;
+	} else if (idx < 0 && s->last_slot >= 0) {
+		slot = s->last_slot;
+	} else {
+		slot = (long)s->reply.n_calls;
+	}
+	if (slot >= AI_MAX_TOOL_CALLS)
+		return -1;
+	if (idx >= 0)
+		s->slot_of[idx] = (unsigned char)(slot + 1);
+	s->last_slot = slot;
+	return slot;
 }
 
 static int sse_chunk(struct ai_sse *s, json_object *chunk)

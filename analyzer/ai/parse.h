@@ -41,7 +41,10 @@ int ai_parse_response(const char *buf, size_t len, struct ai_reply *ret);
 
 /* Incremental parser of a streamed response (text/event-stream of chat.completion.chunk
  * objects): text deltas are appended and passed to on_text, tool-call deltas are accumulated by
- * index (id, name, argument fragments). */
+ * call (id, name, argument fragments): a delta belongs to the call with its id, else to the call
+ * its "index" named, else to the newest call; an id not seen before starts a new call even when
+ * the server repeats an index (some send 0 for every call) or sends none. Text in "reasoning" /
+ * "reasoning_content" (thinking models) is never part of the answer. */
 struct ai_sse {
 	struct ai_reply reply;
 	char *line;
@@ -49,6 +52,10 @@ struct ai_sse {
 	bool done;	 /* data: [DONE] seen */
 	bool overflow;	 /* a bound was exceeded; the rest is ignored */
 	bool seen_chunk; /* at least one chunk object parsed */
+	/* The server's tool-call "index" -> our slot + 1 (0: not seen). Servers that send index 0
+	 * (or none) for every call start a new call by sending a new id. */
+	unsigned char slot_of[AI_MAX_TOOL_CALLS];
+	long last_slot; /* the slot of the newest call, -1 before any */
 	void (*on_text)(void *opaque, const char *text, size_t len);
 	void *opaque;
 };

@@ -31,6 +31,8 @@ static int handle(struct analyzer *an, const Netspy__V1__ServerMessage *m)
 	case NETSPY__V1__SERVER_MESSAGE__MSG_REPLAY_DONE:
 		an->replay_done = true;
 		an->replayed += m->replay_done->replayed;
+		an->daemon_evicted = m->replay_done->evicted;
+		an->daemon_complete_since_ns = m->replay_done->complete_since_ns;
 		an->backlog_oldest_ns = m->replay_done->oldest_ns;
 		return 0;
 	case NETSPY__V1__SERVER_MESSAGE__MSG_LOSS:
@@ -90,9 +92,16 @@ static int replay(struct analyzer *an, int timeout_ms)
 /* Connects and subscribes; replays everything after since_seq of the same daemon. */
 static int connect_and_replay(struct analyzer *an, int timeout_ms)
 {
+	/* Every kind: DNS is sent only to clients that ask for it (see Subscribe.kinds). */
+	static const int kinds[] = { NETSPY__V1__EVENT_KIND__EVENT_KIND_CONNECT,
+				     NETSPY__V1__EVENT_KIND__EVENT_KIND_TCP_OUTCOME,
+				     NETSPY__V1__EVENT_KIND__EVENT_KIND_DROP,
+				     NETSPY__V1__EVENT_KIND__EVENT_KIND_DNS };
 	struct netspy_subscription sub = {
 		.replay_since_ns = an->opts.replay_since_ns ? an->opts.replay_since_ns : 1,
 		.live = an->opts.live,
+		.kinds = kinds,
+		.n_kinds = sizeof(kinds) / sizeof(kinds[0]),
 	};
 	const char *comms[1] = { an->opts.process };
 	uint32_t pids[1] = { an->opts.pid };
@@ -178,6 +187,37 @@ void analyzer_close(struct analyzer *an)
 int analyzer_fd(const struct analyzer *an)
 {
 	return an->connected ? an->client.fd : -1;
+}
+
+uint64_t analyzer_complete_since(const struct analyzer *an)
+{
+	uint64_t t = an->daemon_complete_since_ns;
+
+	if (an->store.evicted && an->store.evicted_newest_ns + 1 > t)
+		t = an->store.evicted_newest_ns + 1;
+	return t;
+}
+
+uint64_t analyzer_events_evicted(const struct analyzer *an)
+{
+	return an->daemon_evicted + an->store.evicted;
+}
+
+int analyzer_counters(struct analyzer *an, uint64_t since_ns, uint64_t until_ns,
+		      Netspy__V1__Counters **ret, Netspy__V1__ServerMessage **ret_owner)
+{
+	struct netspy_client c;
+	int r;
+
+	if (!an->boot_id)
+		return -ENOTCONN;
+	memset(&c, 0, sizeof(c));
+	c.fd = -1;
+	r = netspy_client_connect(&c, netspy_socket_path(an->opts.socket), ANALYZER_SOFTWARE, 2000);
+	if (r == 0)
+		r = netspy_client_get_counters(&c, since_ns, until_ns, 2000, ret, ret_owner);
+	netspy_client_close(&c);
+	return r;
 }
 
 uint64_t analyzer_events_lost(const struct analyzer *an)

@@ -35,6 +35,9 @@ struct analyzer {
 	uint64_t lost_client;	    /* events this analyzer missed by reading too slowly */
 	uint64_t replayed;	    /* events received by replays */
 	uint64_t backlog_oldest_ns; /* the daemon's oldest event at the last replay (0: none) */
+	/* The daemon's backlog at the latest replay: events it had pushed out, and the time from
+	 * which it held every event (0: not known, an older daemon). */
+	uint64_t daemon_evicted, daemon_complete_since_ns;
 	unsigned reconnects;
 	char notice[512]; /* something the user should know (reconnected, ...), "" when none */
 	char error[512];  /* why the last call failed */
@@ -58,6 +61,17 @@ int analyzer_poll(struct analyzer *an, int timeout_ms);
 int analyzer_refresh(struct analyzer *an);
 /* The fd to wait on for analyzer_poll (-1 when disconnected). */
 int analyzer_fd(const struct analyzer *an);
+/* The time from which the analyzer holds every event the daemon saw (its replay and its own
+ * store both reach back that far); 0 when that is not known. */
+uint64_t analyzer_complete_since(const struct analyzer *an);
+/* Events neither the daemon's backlog nor the analyzer's store hold any more. */
+uint64_t analyzer_events_evicted(const struct analyzer *an);
+/* The daemon's exact per-second counters for [since_ns, until_ns), over a connection of its own:
+ * *ret is the Counters message (free with netspy__v1__server_message__free_unpacked(*ret_owner,
+ * NULL)). -ENOTCONN when there is no daemon to ask, -EPROTO from a daemon that does not keep
+ * counters. */
+int analyzer_counters(struct analyzer *an, uint64_t since_ns, uint64_t until_ns,
+		      Netspy__V1__Counters **ret, Netspy__V1__ServerMessage **ret_owner);
 /* events_lost as reported to users: kernel + this client. */
 uint64_t analyzer_events_lost(const struct analyzer *an);
 

@@ -275,6 +275,41 @@ int netspy_client_subscribe(struct netspy_client *c, const struct netspy_subscri
 	return r < 0 ? r : netspy_client_flush(c);
 }
 
+int netspy_client_get_counters(struct netspy_client *c, uint64_t since_ns, uint64_t until_ns,
+			       int timeout_ms, Netspy__V1__Counters **ret,
+			       Netspy__V1__ServerMessage **ret_owner)
+{
+	Netspy__V1__ClientMessage q = NETSPY__V1__CLIENT_MESSAGE__INIT;
+	Netspy__V1__CountersRequest req = NETSPY__V1__COUNTERS_REQUEST__INIT;
+	int r;
+
+	req.since_ns = since_ns;
+	req.until_ns = until_ns;
+	q.msg_case = NETSPY__V1__CLIENT_MESSAGE__MSG_COUNTERS_REQUEST;
+	q.counters_request = &req;
+	r = queue(c, &q);
+	if (r < 0 || (r = netspy_client_flush(c)) < 0)
+		return r;
+	for (;;) {
+		Netspy__V1__ServerMessage *m = NULL;
+
+		r = netspy_client_next(c, timeout_ms, &m);
+		if (r == 0)
+			return -ETIMEDOUT;
+		if (r < 0)
+			return r;
+		if (m->msg_case == NETSPY__V1__SERVER_MESSAGE__MSG_COUNTERS) {
+			*ret = m->counters;
+			*ret_owner = m;
+			return 0;
+		}
+		r = m->msg_case == NETSPY__V1__SERVER_MESSAGE__MSG_ERROR;
+		netspy__v1__server_message__free_unpacked(m, NULL);
+		if (r)
+			return -EPROTO;
+	}
+}
+
 int netspy_client_get_stats(struct netspy_client *c, int timeout_ms, Netspy__V1__Stats **ret,
 			    Netspy__V1__ServerMessage **ret_owner)
 {

@@ -58,6 +58,11 @@ int netspy_client_flush(struct netspy_client *c);
  * message from the daemon is returned like any other. */
 int netspy_client_next(struct netspy_client *c, int timeout_ms, Netspy__V1__ServerMessage **ret);
 
+/* One Counters round trip (CountersRequest for [since_ns, until_ns)); -EPROTO when the daemon
+ * answers with an Error (an older daemon that does not keep counters). */
+int netspy_client_get_counters(struct netspy_client *c, uint64_t since_ns, uint64_t until_ns,
+			       int timeout_ms, Netspy__V1__Counters **ret,
+			       Netspy__V1__ServerMessage **ret_owner);
 /* Convenience: one Stats round trip. */
 int netspy_client_get_stats(struct netspy_client *c, int timeout_ms, Netspy__V1__Stats **ret,
 			    Netspy__V1__ServerMessage **ret_owner);

@@ -6,11 +6,15 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "core/dns.h"
 #include "core/format.h"
 #include "core/store.h"
 
 #define MAX_SMALL_IDS 65535 /* ids stored in 16 bits */
 #define MAX_PENDING (1u << 16)
+#define MAX_NAMES (1u << 16)
+#define IPNAME_SLOTS (1u << 16)
+#define IPNAME_WAYS 4
 
 struct cookie_slot {
 	uint64_t cookie; /* 0 = empty (the kernel never hands out cookie 0) */
@@ -47,7 +51,7 @@ static int ring_grow(struct store_ring *r)
 
 /* A slot for a new record, stamped no earlier than the newest one so that the ring stays sorted
  * by time (wall clock can step back). */
-static void *ring_push(struct store_ring *r, uint64_t *ts, uint64_t *evicted)
+static void *ring_push(struct store_ring *r, uint64_t *ts, struct store *s)
 {
 	void *p;
 
@@ -56,9 +60,13 @@ static void *ring_push(struct store_ring *r, uint64_t *ts, uint64_t *evicted)
 	if (r->count && *ts < *(const uint64_t *)store_ring_at(r, r->head - 1))
 		*ts = *(const uint64_t *)store_ring_at(r, r->head - 1);
 	p = r->v + (r->head & r->mask) * r->elem;
-	if (r->count == r->mask + 1)
-		(*evicted)++;
-	else
+	if (r->count == r->mask + 1) {
+		uint64_t old = *(const uint64_t *)p;
+
+		s->evicted++;
+		if (old > s->evicted_newest_ns)
+			s->evicted_newest_ns = old;
+	} else
 		r->count++;
 	r->head++;
 	return p;
@@ -165,12 +173,13 @@ static struct store_conn *cookie_take(struct store *s, struct cookie_map *m, uin
 	return (struct store_conn *)store_ring_at(&s->conns, abs);
 }
 
-static int add_zero_keys(struct intern *comms, struct intern *endpoints, struct intern *reasons)
+static int add_zero_keys(struct intern *comms, struct intern *endpoints, struct intern *reasons,
+			 struct intern *names)
 {
-	static const uint8_t zero[STORE_REASON_LEN + sizeof(struct store_endpoint)];
+	static const uint8_t zero[STORE_NAME_LEN];
 
 	if (intern_get(comms, zero) < 0 || intern_get(endpoints, zero) < 0 ||
-	    intern_get(reasons, zero) < 0)
+	    intern_get(reasons, zero) < 0 || intern_get(names, zero) < 0)
 		return -ENOMEM;
 	return 0;
 }
@@ -189,6 +198,7 @@ int store_init(struct store *s, size_t capacity, const char *cgroup_root)
 	intern_init(&s->reasons, STORE_REASON_LEN, MAX_SMALL_IDS);
 	/* A connect names one endpoint and a drop two: 3 x capacity can be live at once. */
 	intern_init(&s->endpoints, sizeof(struct store_endpoint), 4 * capacity + 1);
+	intern_init(&s->names, STORE_NAME_LEN, MAX_NAMES);
 	cgroup_names_init(&s->cgnames, cgroup_root);
 	procinfo_init(&s->procs, NULL);
 	r = ring_init(&s->conns, sizeof(struct store_conn), capacity);
@@ -203,11 +213,16 @@ int store_init(struct store *s, size_t capacity, const char *cgroup_root)
 	if (r == 0)
 		r = cookie_map_init(&s->ended, 4096);
 	if (r == 0)
+		r = ring_init(&s->dns, sizeof(struct store_dns), capacity / 4 > 1024 ? capacity / 4 : 1024);
+	if (r == 0)
+		r = cookie_map_init(&s->dns_pending, max_pending ? max_pending : 1);
+	/* The address -> name map is allocated with the first answer: no DNS, no memory. */
+	if (r == 0)
 		r = cookie_map_init(&s->pending, max_pending ? max_pending : 1);
 	if (!r)
 		r = cookie_map_init(&s->udp_last, max_pending ? max_pending : 1);
 	/* Id 0 of every table is the all-zero key: the fallback when a table overflows. */
-	if (r == 0 && add_zero_keys(&s->comms, &s->endpoints, &s->reasons) < 0)
+	if (r == 0 && add_zero_keys(&s->comms, &s->endpoints, &s->reasons, &s->names) < 0)
 		r = -ENOMEM;
 	if (r < 0)
 		store_fini(s);
@@ -234,6 +249,10 @@ void store_fini(struct store *s)
 	free(s->signals.v);
 	free(s->open.slots);
 	free(s->ended.slots);
+	free(s->dns.v);
+	free(s->dns_pending.slots);
+	free(s->ipnames.slots);
+	intern_fini(&s->names);
 	free(s->pending.slots);
 	free(s->udp_last.slots);
 	intern_fini(&s->comms);
@@ -304,7 +323,7 @@ const struct store_cgroup_info *store_cgroup(struct store *s, uint16_t idx)
 
 static uint64_t records_stored(const struct store *s)
 {
-	return s->conns.head + s->drops.head + s->lives.head + s->signals.head;
+	return s->conns.head + s->drops.head + s->lives.head + s->signals.head + s->dns.head;
 }
 
 /* ---- compaction ------------------------------------------------------------------------------
@@ -353,7 +372,7 @@ static void rebuild_cgroup_info(struct store *s, const struct intern *cgroups,
 
 int store_compact(struct store *s)
 {
-	struct intern comms, endpoints, reasons, cgroups;
+	struct intern comms, endpoints, reasons, cgroups, names;
 	struct store_cgroup_info *cg = calloc(s->cg_cap ? s->cg_cap : 1, sizeof(*cg));
 
 	if (!cg)
@@ -362,10 +381,12 @@ int store_compact(struct store *s)
 	intern_init(&endpoints, s->endpoints.key_len, s->endpoints.max);
 	intern_init(&reasons, s->reasons.key_len, s->reasons.max);
 	intern_init(&cgroups, s->cgroups.key_len, s->cgroups.max);
-	if (add_zero_keys(&comms, &endpoints, &reasons) < 0) {
+	intern_init(&names, s->names.key_len, s->names.max);
+	if (add_zero_keys(&comms, &endpoints, &reasons, &names) < 0) {
 		intern_fini(&comms);
 		intern_fini(&endpoints);
 		intern_fini(&reasons);
+		intern_fini(&names);
 		free(cg);
 		return -ENOMEM;
 	}
@@ -377,7 +398,22 @@ int store_compact(struct store *s)
 		r->comm = (uint16_t)remap(&comms, &s->comms, r->comm);
 		r->dst = remap(&endpoints, &s->endpoints, r->dst);
 		r->cgroup = (uint16_t)remap_cgroup(&cgroups, &s->cgroups, r->cgroup);
+		r->name = remap(&names, &s->names, r->name);
 	}
+	for (uint64_t i = s->dns.head - s->dns.count; i < s->dns.head; i++) {
+		struct store_dns *r = (struct store_dns *)store_ring_at(&s->dns, i);
+
+		r->comm = (uint16_t)remap(&comms, &s->comms, r->comm);
+		r->server = remap(&endpoints, &s->endpoints, r->server);
+		r->cgroup = (uint16_t)remap_cgroup(&cgroups, &s->cgroups, r->cgroup);
+		r->name = remap(&names, &s->names, r->name);
+		for (int k = 0; k < r->n_answers; k++)
+			r->answers[k] = remap(&names, &s->names, r->answers[k]);
+	}
+	for (size_t i = 0; i < s->ipnames.n_slots; i++)
+		if (s->ipnames.slots[i].family)
+			s->ipnames.slots[i].name =
+			    remap(&names, &s->names, s->ipnames.slots[i].name);
 	for (uint64_t i = s->drops.head - s->drops.count; i < s->drops.head; i++) {
 		struct store_drop *r = (struct store_drop *)store_ring_at(&s->drops, i);
 
@@ -385,6 +421,7 @@ int store_compact(struct store *s)
 		r->src = remap(&endpoints, &s->endpoints, r->src);
 		r->dst = remap(&endpoints, &s->endpoints, r->dst);
 		r->reason = (uint16_t)remap(&reasons, &s->reasons, r->reason);
+		r->name = remap(&names, &s->names, r->name);
 	}
 	for (uint64_t i = s->lives.head - s->lives.count; i < s->lives.head; i++) {
 		struct store_life *l = (struct store_life *)store_ring_at(&s->lives, i);
@@ -402,6 +439,8 @@ int store_compact(struct store *s)
 	intern_fini(&s->endpoints);
 	intern_fini(&s->reasons);
 	intern_fini(&s->cgroups);
+	intern_fini(&s->names);
+	s->names = names;
 	s->comms = comms;
 	s->endpoints = endpoints;
 	s->reasons = reasons;
@@ -463,7 +502,7 @@ static uint32_t endpoint_id(struct store *s, uint32_t family, const ProtobufCBin
 
 static void add_connect(struct store *s, uint64_t ts, const Netspy__V1__Connect *c)
 {
-	struct store_conn *r = ring_push(&s->conns, &ts, &s->evicted);
+	struct store_conn *r = ring_push(&s->conns, &ts, s);
 
 	memset(r, 0, sizeof(*r));
 	r->ts_ns = ts;
@@ -472,6 +511,8 @@ static void add_connect(struct store *s, uint64_t ts, const Netspy__V1__Connect 
 	r->cgroup = (uint16_t)cgroup_index(s, c->cgroup_id);
 	r->dst = endpoint_id(s, c->family, &c->dst_addr, c->dst_port);
 	r->proto = (uint8_t)c->ip_proto;
+	if (c->dst_addr.len == 4 || c->dst_addr.len == 16)
+		r->name = store_ipname(s, (uint8_t)c->family, c->dst_addr.data, c->pid, ts);
 	r->outcome = c->ip_proto == 6 ? STORE_OUTCOME_PENDING : STORE_OUTCOME_SENT;
 	/* A UDP connect has an outcome only when it failed, right after it: its socket's latest
 	 * connect is the one. */
@@ -491,8 +532,8 @@ static void add_outcome(struct store *s, const Netspy__V1__TcpOutcome *o)
 	}
 	r->outcome = o->outcome <= 7 ? (uint8_t)o->outcome : 6;
 	r->err = o->err > 0 && o->err < 256 ? (uint8_t)o->err : 0;
-	r->flags = (uint8_t)((o->sync ? STORE_CONN_SYNC : 0) |
-			     (o->abandoned ? STORE_CONN_ABANDONED : 0));
+	r->flags =
+	    (uint8_t)((o->sync ? STORE_CONN_SYNC : 0) | (o->abandoned ? STORE_CONN_ABANDONED : 0));
 	if (!udp)
 		r->latency_us = us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
 	if (!udp && r->outcome == 1)
@@ -501,7 +542,7 @@ static void add_outcome(struct store *s, const Netspy__V1__TcpOutcome *o)
 
 static void add_drop(struct store *s, uint64_t ts, const Netspy__V1__Drop *d)
 {
-	struct store_drop *r = ring_push(&s->drops, &ts, &s->evicted);
+	struct store_drop *r = ring_push(&s->drops, &ts, s);
 	uint8_t reason[STORE_REASON_LEN] = { 0 };
 
 	memset(r, 0, sizeof(*r));
@@ -514,17 +555,288 @@ static void add_drop(struct store *s, uint64_t ts, const Netspy__V1__Drop *d)
 	r->dst = endpoint_id(s, d->family, &d->dst_addr, d->dst_port);
 	r->proto = (uint8_t)d->ip_proto;
 	r->attributed = d->attributed;
+	r->count = d->count ? d->count : 1;
 	if (d->attributed) {
 		r->pid = d->pid;
 		r->comm = comm_id(s, &d->comm);
 	}
+	if (d->dst_addr.len == 4 || d->dst_addr.len == 16)
+		r->name = store_ipname(s, (uint8_t)d->family, d->dst_addr.data, r->pid, ts);
+	if (!r->name && (d->src_addr.len == 4 || d->src_addr.len == 16))
+		r->name = store_ipname(s, (uint8_t)d->family, d->src_addr.data, r->pid, ts);
+}
+
+
+/* ---- DNS ---------------------------------------------------------------------------------------
+ * A query (sent to port 53) becomes a record; its response (received from port 53) is matched by
+ * the client's port, the message id, the server's address and the protocol, and checked against
+ * the name asked. A response's address records, reached from the name asked through its CNAME
+ * chain, feed the address -> name map, under the asking process and under "any process". */
+
+static uint32_t name_id(struct store *s, const char *name)
+{
+	uint8_t key[STORE_NAME_LEN] = { 0 };
+
+	if (!name || !name[0])
+		return 0;
+	memcpy(key, name, strnlen(name, STORE_NAME_LEN - 1));
+	return intern_or_zero(s, &s->names, key);
+}
+
+const char *store_name(const struct store *s, uint32_t id)
+{
+	return intern_key(&s->names, id < s->names.n ? id : 0);
+}
+
+static uint64_t dns_key(uint32_t family, const uint8_t *server, uint16_t lport, uint16_t id,
+			uint8_t proto)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+	size_t alen = family == AF_INET ? 4 : 16;
+
+	for (size_t i = 0; i < alen; i++)
+		h = (h ^ server[i]) * 0x100000001b3ull;
+	h = (h ^ ((uint64_t)lport << 24 | (uint64_t)id << 8 | proto)) * 0x100000001b3ull;
+	return h | 1; /* never 0, the map's empty key */
+}
+
+static size_t ipname_bucket(const struct ipname_map *m, uint8_t family, const uint8_t *addr,
+			    uint32_t pid)
+{
+	uint64_t h = 0xcbf29ce484222325ull ^ family;
+
+	for (size_t i = 0; i < 16; i++)
+		h = (h ^ addr[i]) * 0x100000001b3ull;
+	h = (h ^ pid) * 0x100000001b3ull;
+	return (size_t)(h >> 17) & (m->n_slots - 1) & ~(size_t)(IPNAME_WAYS - 1);
+}
+
+static bool ipname_is(const struct ipname_slot *e, uint8_t family, const uint8_t *addr,
+		      uint32_t pid)
+{
+	return e->family == family && e->pid == pid && !memcmp(e->addr, addr, 16);
+}
+
+/* A set of IPNAME_WAYS slots per key: a new entry takes the same key's slot, else an empty one,
+ * else the one that expires first. */
+static void ipname_put(struct ipname_map *m, uint8_t family, const uint8_t *addr16, uint32_t pid,
+		       uint32_t name, uint64_t expires_ns)
+{
+	size_t b, pick;
+
+	if (!m->slots) {
+		m->slots = calloc(IPNAME_SLOTS, sizeof(*m->slots));
+		if (!m->slots)
+			return; /* without memory, connects simply go unnamed */
+		m->n_slots = IPNAME_SLOTS;
+	}
+	b = pick = ipname_bucket(m, family, addr16, pid);
+	for (size_t i = b; i < b + IPNAME_WAYS; i++) {
+		if (ipname_is(&m->slots[i], family, addr16, pid)) {
+			pick = i;
+			break;
+		}
+		if (!m->slots[i].family ||
+		    (m->slots[pick].family && m->slots[i].expires_ns < m->slots[pick].expires_ns))
+			pick = i;
+	}
+	m->slots[pick] = (struct ipname_slot){ .family = family, .pid = pid, .name = name,
+					       .expires_ns = expires_ns };
+	memcpy(m->slots[pick].addr, addr16, 16);
+}
+
+static uint32_t ipname_get(const struct ipname_map *m, uint8_t family, const uint8_t *addr16,
+			   uint32_t pid, uint64_t ts_ns)
+{
+	size_t b;
+
+	if (!m->slots)
+		return 0;
+	b = ipname_bucket(m, family, addr16, pid);
+	for (size_t i = b; i < b + IPNAME_WAYS; i++)
+		if (ipname_is(&m->slots[i], family, addr16, pid) && ts_ns <= m->slots[i].expires_ns)
+			return m->slots[i].name;
+	return 0;
+}
+
+uint32_t store_ipname(const struct store *s, uint8_t family, const uint8_t *addr, uint32_t pid,
+		      uint64_t ts_ns)
+{
+	uint8_t a[16] = { 0 };
+	uint32_t n = 0;
+
+	if (family != AF_INET && family != AF_INET6)
+		return 0;
+	memcpy(a, addr, family == AF_INET ? 4 : 16);
+	if (pid)
+		n = ipname_get(&s->ipnames, family, a, pid, ts_ns);
+	return n ? n : ipname_get(&s->ipnames, family, a, 0, ts_ns);
+}
+
+/* Whether owner is the name asked or reached from it through the CNAMEs seen so far. */
+static bool in_chain(const char *owner, const char chain[][DNS_NAME_LEN], size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcasecmp(owner, chain[i]))
+			return true;
+	return false;
+}
+
+static void learn_addresses(struct store *s, const struct dns_msg *m, uint32_t qname, uint32_t pid,
+			    uint64_t ts)
+{
+	char chain[DNS_MAX_ANSWERS + 1][DNS_NAME_LEN];
+	size_t n = 1;
+	bool grew = true;
+
+	snprintf(chain[0], sizeof(chain[0]), "%s", m->qname);
+	/* CNAMEs may come in any order: add targets until the chain stops growing. */
+	while (grew && n <= DNS_MAX_ANSWERS) {
+		grew = false;
+		for (size_t i = 0; i < m->n_answers && n <= DNS_MAX_ANSWERS; i++) {
+			const struct dns_answer *a = &m->answers[i];
+
+			if (a->type == DNS_TYPE_CNAME && in_chain(a->owner, chain, n) &&
+			    !in_chain(a->data, chain, n)) {
+				snprintf(chain[n++], sizeof(chain[0]), "%s", a->data);
+				grew = true;
+			}
+		}
+	}
+	for (size_t i = 0; i < m->n_answers; i++) {
+		const struct dns_answer *a = &m->answers[i];
+		uint64_t ttl_ns = (uint64_t)a->ttl * 1000000000ull;
+		uint8_t addr[16] = { 0 };
+
+		if (!a->family || !in_chain(a->owner, chain, n))
+			continue;
+		if (ttl_ns < STORE_DNS_MIN_TTL_NS)
+			ttl_ns = STORE_DNS_MIN_TTL_NS;
+		memcpy(addr, a->addr, a->family == AF_INET ? 4 : 16);
+		if (pid)
+			ipname_put(&s->ipnames, a->family, addr, pid, qname, ts + ttl_ns);
+		ipname_put(&s->ipnames, a->family, addr, 0, qname, ts + ttl_ns);
+	}
+}
+
+struct dns_ctx {
+	struct store *s;
+	uint64_t ts;
+	const Netspy__V1__Dns *d;
+	bool cut; /* the daemon's copy was shorter than the message */
+};
+
+static void add_query(struct dns_ctx *x, const struct dns_msg *m)
+{
+	struct store *s = x->s;
+	const Netspy__V1__Dns *d = x->d;
+	uint64_t ts = x->ts;
+	struct store_dns *r;
+
+	if (!m->has_question)
+		return;
+	r = ring_push(&s->dns, &ts, s);
+	memset(r, 0, sizeof(*r));
+	r->ts_ns = ts;
+	if (d->attributed) {
+		r->pid = d->pid;
+		r->comm = comm_id(s, &d->comm);
+	}
+	r->cgroup = (uint16_t)cgroup_index(s, d->cgroup_id);
+	r->server = endpoint_id(s, d->family, &d->dst_addr, d->dst_port);
+	r->name = name_id(s, m->qname);
+	r->qtype = m->qtype;
+	r->id = m->id;
+	r->lport = (uint16_t)d->src_port;
+	r->proto = (uint8_t)d->ip_proto;
+	cookie_put(&s->dns_pending,
+		   dns_key(d->family, d->dst_addr.data, r->lport, r->id, r->proto), s->dns.head - 1);
+}
+
+static void add_response(struct dns_ctx *x, const struct dns_msg *m)
+{
+	struct store *s = x->s;
+	const Netspy__V1__Dns *d = x->d;
+	uint64_t key = dns_key(d->family, d->src_addr.data, (uint16_t)d->dst_port, m->id,
+			       (uint8_t)d->ip_proto);
+	size_t i = cookie_slot(&s->dns_pending, key);
+	struct store_dns *r;
+	uint64_t abs, us;
+
+	if (!s->dns_pending.slots[i].cookie) {
+		s->dns_orphan_responses++;
+		return;
+	}
+	abs = s->dns_pending.slots[i].abs;
+	if (abs + s->dns.count < s->dns.head) { /* evicted since */
+		cookie_remove_at(&s->dns_pending, i);
+		s->dns_orphan_responses++;
+		return;
+	}
+	r = (struct store_dns *)store_ring_at(&s->dns, abs);
+	/* The same port, id and server, but another name: not its answer (a spoofing attempt,
+	 * or a reused id). The query stays open. */
+	if (m->has_question && strcasecmp(store_name(s, r->name), m->qname)) {
+		s->dns_orphan_responses++;
+		return;
+	}
+	cookie_remove_at(&s->dns_pending, i);
+	r->flags |= STORE_DNS_ANSWERED;
+	r->rcode = m->rcode;
+	us = x->ts > r->ts_ns ? (x->ts - r->ts_ns + 999) / 1000 : 0;
+	r->latency_us = us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
+	if (m->cut || x->cut)
+		r->flags |= STORE_DNS_CUT;
+	for (size_t k = 0; k < m->n_answers; k++) {
+		if (r->n_answers == STORE_DNS_ANSWERS) {
+			r->flags |= STORE_DNS_MORE;
+			break;
+		}
+		r->answers[r->n_answers++] = name_id(s, m->answers[k].data);
+	}
+	if (m->ancount > m->n_answers)
+		r->flags |= STORE_DNS_MORE;
+	if (m->rcode == 0)
+		learn_addresses(s, m, r->name, r->pid, x->ts);
+}
+
+static void on_dns_msg(void *ctx, const struct dns_msg *m)
+{
+	struct dns_ctx *x = ctx;
+
+	if (!x->d->received && !m->response)
+		add_query(x, m);
+	else if (x->d->received && m->response)
+		add_response(x, m);
+}
+
+static int add_dns(struct store *s, uint64_t ts, const Netspy__V1__Dns *d)
+{
+	static struct dns_msg m; /* 10 KiB: not on the stack */
+	struct dns_ctx x = { s, ts, d, d->data.len < d->length };
+
+	if (d->data.len == 0) {
+		s->dns_unparsed++;
+		return 0;
+	}
+	if (d->ip_proto == 6) {
+		if (dns_parse_stream(d->data.data, d->data.len, on_dns_msg, &x, &m) < 0)
+			s->dns_unparsed++;
+		return 0;
+	}
+	if (dns_parse(d->data.data, d->data.len, &m) < 0) {
+		s->dns_unparsed++;
+		return 0;
+	}
+	on_dns_msg(&x, &m);
+	return 0;
 }
 
 /* A lifecycle record for connect record abs, linked from it. */
 static struct store_life *life_new(struct store *s, struct store_conn *r, uint64_t abs,
 				   uint64_t ts)
 {
-	struct store_life *l = ring_push(&s->lives, &ts, &s->evicted);
+	struct store_life *l = ring_push(&s->lives, &ts, s);
 
 	memset(l, 0, sizeof(*l));
 	l->conn = abs;
@@ -542,7 +854,7 @@ static struct store_life *life_of(struct store *s, uint64_t abs)
  * server listens on), and its life record with the peer. */
 static void add_accept(struct store *s, uint64_t ts, const Netspy__V1__TcpAccept *a)
 {
-	struct store_conn *r = ring_push(&s->conns, &ts, &s->evicted);
+	struct store_conn *r = ring_push(&s->conns, &ts, s);
 	uint64_t abs = s->conns.head - 1;
 	struct store_life *l;
 
@@ -581,7 +893,7 @@ static void add_end(struct store *s, uint64_t ts, const Netspy__V1__TcpEnd *e)
 	if (!r) {
 		/* Its start is not stored (before this analyzer's window, or before netspyd):
 		 * the connection is recorded at its end. */
-		r = ring_push(&s->conns, &ts, &s->evicted);
+		r = ring_push(&s->conns, &ts, s);
 		abs = s->conns.head - 1;
 		memset(r, 0, sizeof(*r));
 		r->ts_ns = ts;
@@ -604,7 +916,7 @@ static void add_end(struct store *s, uint64_t ts, const Netspy__V1__TcpEnd *e)
 
 static void add_signal(struct store *s, uint64_t ts, const Netspy__V1__TcpSignal *g, uint8_t kind)
 {
-	struct store_signal *r = ring_push(&s->signals, &ts, &s->evicted);
+	struct store_signal *r = ring_push(&s->signals, &ts, s);
 
 	memset(r, 0, sizeof(*r));
 	r->ts_ns = ts;
@@ -680,6 +992,8 @@ int store_add(struct store *s, const Netspy__V1__Event *ev)
 			   ev->tcp_reset->received ? STORE_SIG_RESET_RECEIVED
 						   : STORE_SIG_RESET_SENT);
 		return 0;
+	case NETSPY__V1__EVENT__KIND_DNS:
+		return add_dns(s, ev->timestamp_ns, ev->dns);
 	default:
 		return -EINVAL;
 	}
@@ -751,14 +1065,16 @@ size_t store_memory(const struct store *s)
 {
 	return (s->conns.mask + 1) * s->conns.elem + (s->drops.mask + 1) * s->drops.elem +
 	       (s->lives.mask + 1) * s->lives.elem + (s->signals.mask + 1) * s->signals.elem +
+	       (s->dns.mask + 1) * s->dns.elem + intern_memory(&s->names) +
+	       s->dns_pending.n_slots * sizeof(struct cookie_slot) +
+	       s->ipnames.n_slots * sizeof(*s->ipnames.slots) +
 	       (s->pending.n_slots + s->udp_last.n_slots + s->open.n_slots + s->ended.n_slots) *
 		   sizeof(struct cookie_slot) +
-	       intern_memory(&s->comms) +
-	       intern_memory(&s->cgroups) + intern_memory(&s->reasons) +
+	       intern_memory(&s->comms) + intern_memory(&s->cgroups) + intern_memory(&s->reasons) +
 	       intern_memory(&s->endpoints) + s->cg_cap * sizeof(*s->cg);
 }
 
 size_t store_count(const struct store *s)
 {
-	return (size_t)(s->conns.count + s->drops.count + s->signals.count);
+	return (size_t)(s->conns.count + s->drops.count + s->signals.count + s->dns.count);
 }

@@ -43,6 +43,7 @@ struct store_conn {
 	uint8_t flags;	     /* STORE_CONN_* */
 	uint8_t err;	     /* the outcome's errno (0: none or not known) */
 	uint32_t life;	     /* its lifecycle record: (absolute index + 1) mod 2^32, 0: none */
+	uint32_t name;	     /* the name the process looked the destination up by (0: none) */
 };
 
 #define STORE_CONN_SYNC 0x1	 /* failed inside connect(): no packet was sent */
@@ -102,6 +103,53 @@ struct store_drop {
 	uint8_t proto;
 	uint8_t attributed;
 	uint8_t pad[2];
+	uint32_t count; /* drops this record stands for (folded during a flood), at least 1 */
+	uint32_t name; /* a name looked up for the remote address (0: none) */
+};
+
+/* A DNS query of a process (the client side), with its response once one arrived. */
+#define STORE_DNS_ANSWERS 8
+struct store_dns {
+	uint64_t ts_ns;
+	uint32_t pid;
+	uint32_t name;	     /* the name asked (names table) */
+	uint32_t server;     /* endpoint id: the server's address and port */
+	uint32_t latency_us; /* query to response */
+	uint16_t comm, cgroup;
+	uint16_t qtype;
+	uint16_t id;	 /* the message id */
+	uint16_t lport;	 /* the client's port */
+	uint16_t rcode;	 /* valid when STORE_DNS_ANSWERED */
+	uint8_t proto;	 /* IPPROTO_UDP / IPPROTO_TCP */
+	uint8_t flags;	 /* STORE_DNS_* */
+	uint8_t n_answers; /* kept in answers[] */
+	uint8_t pad;
+	uint32_t answers[STORE_DNS_ANSWERS]; /* names table ids of the answers' text */
+};
+
+#define STORE_DNS_ANSWERED 0x1 /* a response matched it */
+#define STORE_DNS_CUT 0x2      /* the response was longer than the bytes copied */
+#define STORE_DNS_MORE 0x4     /* more answers than answers[] holds */
+/* A query without a response after this long is unanswered (glibc's resolver retries at 5 s). */
+#define STORE_DNS_TIMEOUT_NS 5000000000ull
+/* An answer with TTL 0 still names the connect that follows it at once. */
+#define STORE_DNS_MIN_TTL_NS 1000000000ull
+#define STORE_NAME_LEN 256
+
+/* Address -> the name it was looked up by (see store_dns.c). */
+struct ipname_slot {
+	uint8_t family;
+	uint8_t pad[3];
+	uint32_t pid; /* 0: any process */
+	uint8_t addr[16];
+	uint32_t name;
+	uint32_t pad2;
+	uint64_t expires_ns;
+};
+
+struct ipname_map {
+	struct ipname_slot *slots;
+	size_t n_slots; /* power of two */
 };
 
 /* A power-of-two ring of fixed-size records addressed by absolute index: live records are
@@ -125,8 +173,13 @@ struct cookie_map {
 };
 
 struct store {
-	struct store_ring conns, drops, lives, signals;
+	struct store_ring conns, drops, lives, signals, dns;
 	struct intern comms, endpoints, cgroups, reasons;
+	struct intern names; /* DNS names and answers' text, STORE_NAME_LEN bytes; id 0 = none */
+	struct cookie_map dns_pending; /* a query's (client port, id, server) -> its record */
+	struct ipname_map ipnames;
+	uint64_t dns_unparsed;	       /* DNS messages the parser could not read */
+	uint64_t dns_orphan_responses; /* responses to queries not stored */
 	struct store_cgroup_info *cg;
 	size_t cg_cap;
 	struct cookie_map pending;  /* socket cookie -> connect record of a pending TCP connect */
@@ -136,10 +189,11 @@ struct store {
 	struct cgroup_names cgnames;
 	struct procinfo_cache procs; /* exe, cmdline, ppid of the processes seen */
 	bool resolve_procs;	     /* read them at the first event of a process (analyzer) */
-	uint64_t evicted;	  /* records pushed out by newer ones */
-	uint64_t orphan_outcomes; /* TCP outcomes whose connect is not stored */
-	uint64_t rebuilds;	  /* intern table rebuilds (store_compact) */
-	uint64_t rebuilt_at;	  /* records stored (connects + drops) at the last rebuild */
+	uint64_t evicted;	    /* records pushed out by newer ones */
+	uint64_t evicted_newest_ns; /* the newest of them: every record after it is held */
+	uint64_t orphan_outcomes;   /* TCP outcomes whose connect is not stored */
+	uint64_t rebuilds;	    /* intern table rebuilds (store_compact) */
+	uint64_t rebuilt_at;	    /* records stored at the last rebuild */
 };
 
 struct store_filter {
@@ -148,11 +202,17 @@ struct store_filter {
 	uint32_t pid;	     /* 0: any */
 	const char *process; /* NULL: any */
 	const char *unit;    /* unit name or container id, NULL: any */
-	uint8_t direction;   /* STORE_DIR_*: 0 any */
-	uint16_t port;	     /* destination port (drops: either port), 0: any */
-	bool outcome_set;    /* outcome is a filter */
-	int outcome;	     /* connects: the verdict's outcome (store_conn_verdict) */
-	const char *reason;  /* drops: reason name, NULL: any */
+	/* The remote side: an address ("140.82.112.3", "::1") or a name, which matches the
+	 * destinations looked up by it or by a name below it ("github.com": "api.github.com");
+	 * NULL: any. For DNS queries: the server's address. */
+	const char *dest;
+	uint16_t port;	/* the remote port (drops: either port); 0: any */
+	uint8_t proto;	/* IPPROTO_TCP / IPPROTO_UDP; 0: any */
+	const char *name; /* DNS queries: this name or below it; NULL: any */
+	uint8_t direction;  /* STORE_DIR_*: 0 any */
+	bool outcome_set;   /* outcome is a filter */
+	int outcome;	    /* connects: the verdict's outcome (store_conn_verdict) */
+	const char *reason; /* drops: reason name, NULL: any */
 };
 
 #define STORE_DIR_ANY 0
@@ -161,6 +221,7 @@ struct store_filter {
 
 struct store_top {
 	uint32_t key; /* endpoint or process name id */
+	uint32_t name; /* destinations: the name of the latest connect to it (0: none) */
 	uint64_t count, failed;
 };
 
@@ -187,7 +248,7 @@ struct store_conn_stats {
 };
 
 struct store_drop_stats {
-	uint64_t total, attributed;
+	uint64_t total, attributed; /* drops, each record counted as its count */
 	uint64_t by_proto[256];
 	uint64_t *by_reason; /* indexed by reason id, n_reasons entries; free() it */
 	size_t n_reasons;
@@ -224,6 +285,21 @@ struct store_quality {
 	size_t n_processes;
 };
 
+struct store_dns_stats {
+	uint64_t total, failed, unanswered, pending;
+	uint64_t by_rcode[4096]; /* by rcode, 12 bits with EDNS */
+	uint64_t latency_count;
+	double latency_p50_ms, latency_p90_ms, latency_p99_ms;
+	struct store_top names[STORE_TOP_N];	 /* key: name id; failed: rcode not NOERROR */
+	struct store_top processes[STORE_TOP_N]; /* key: comm id */
+	struct store_top servers[STORE_TOP_N];	 /* key: endpoint id; failed: unanswered */
+	uint64_t server_latency_us[STORE_TOP_N]; /* p90 of servers[i] */
+	struct store_top failing[STORE_TOP_N];	 /* names that failed or went unanswered */
+	int failing_rcode[STORE_TOP_N];		 /* failing[i]'s latest failure: rcode, or -1:
+						  * unanswered */
+	size_t n_names, n_processes, n_servers, n_failing;
+};
+
 /* capacity: records kept of each kind (rounded up to a power of two). */
 int store_init(struct store *s, size_t capacity, const char *cgroup_root);
 void store_fini(struct store *s);
@@ -255,6 +331,23 @@ static inline const struct store_drop *store_drop_at(const struct store *s, uint
 {
 	return store_ring_at(&s->drops, abs);
 }
+/* DNS queries: counts, latency percentiles, top names, processes, servers and failing names,
+ * as of now_ns (a query older than STORE_DNS_TIMEOUT_NS without response is unanswered). */
+int store_dns_stats(struct store *s, const struct store_filter *f, uint64_t now_ns,
+		    struct store_dns_stats *ret);
+int store_list_dns(struct store *s, const struct store_filter *f, uint64_t *ret, size_t max,
+		   size_t *ret_n, uint64_t *ret_total);
+static inline const struct store_dns *store_dns_at(const struct store *s, uint64_t abs)
+{
+	return store_ring_at(&s->dns, abs);
+}
+/* A name or answer text of the names table ("" for id 0). */
+const char *store_name(const struct store *s, uint32_t id);
+/* The name addr (family AF_INET/AF_INET6) was looked up by at ts_ns: pid's own lookup first, then
+ * any process's, within the answer's TTL. 0 when none. */
+uint32_t store_ipname(const struct store *s, uint8_t family, const uint8_t *addr, uint32_t pid,
+		      uint64_t ts_ns);
+
 /* The raw process name (up to 16 bytes, not NUL-terminated when 16 long: sanitize it). */
 const uint8_t *store_comm(const struct store *s, uint16_t id, size_t *ret_len);
 const struct store_endpoint *store_endpoint(const struct store *s, uint32_t id);

@@ -1,11 +1,14 @@
 /* Store queries: a filter is compiled once into id comparisons and an index range (the rings are
  * sorted by time, so the window is two binary searches), then one pass over the records feeds
  * every aggregation. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 
+#include "core/dns.h"
 #include "core/store.h"
 
 const uint64_t store_latency_bounds_us[STORE_LATENCY_BUCKETS] = {
@@ -31,15 +34,75 @@ struct compiled {
 	size_t n_pids;
 	const struct store *s;
 	uint8_t direction; /* STORE_DIR_* */
+	int outcome;	   /* -1: any */
+	int64_t reason;	   /* -1: any */
+	/* The remote side (store_filter.dest, .port, .proto) and the DNS name (.name). */
+	uint8_t *dests;	    /* per endpoint id: 1 = its address matches; NULL: any */
+	uint8_t *names;	    /* per names id: 1 = matches dest (a name filter); NULL: any */
+	uint8_t *qnames;    /* per names id: 1 = matches name; NULL: any */
 	uint16_t port;
-	int outcome;	/* -1: any */
-	int64_t reason; /* -1: any */
+	uint8_t proto;
 };
 
 static void compiled_free(struct compiled *c)
 {
 	free(c->units);
 	free(c->pids);
+	free(c->dests);
+	free(c->names);
+	free(c->qnames);
+}
+
+/* One place for the remote-side filters: --dest ADDR|NAME, --port, --protocol (and the DNS
+ * tools' --name). An address filter is a set of endpoint ids; a name filter a set of names ids
+ * (the name and the names below it). Other filters (direction, outcome...) belong here too. */
+static int compile_remote(struct store *s, const struct store_filter *f, struct compiled *c)
+{
+	uint8_t a[16];
+	int family = 0;
+
+	c->port = f->port;
+	c->proto = f->proto;
+	if (f->dest && inet_pton(AF_INET, f->dest, a) == 1)
+		family = AF_INET;
+	else if (f->dest && inet_pton(AF_INET6, f->dest, a) == 1)
+		family = AF_INET6;
+	if (family) {
+		c->dests = calloc(s->endpoints.n ? s->endpoints.n : 1, 1);
+		if (!c->dests)
+			return -ENOMEM;
+		for (size_t i = 0; i < s->endpoints.n; i++) {
+			const struct store_endpoint *e = store_endpoint(s, (uint32_t)i);
+
+			c->dests[i] = e->family == family &&
+				      !memcmp(e->addr, a, family == AF_INET ? 4 : 16);
+		}
+	} else if (f->dest) {
+		c->names = calloc(s->names.n ? s->names.n : 1, 1);
+		if (!c->names)
+			return -ENOMEM;
+		for (size_t i = 1; i < s->names.n; i++)
+			c->names[i] = dns_name_under(store_name(s, (uint32_t)i), f->dest);
+	}
+	if (f->name) {
+		c->qnames = calloc(s->names.n ? s->names.n : 1, 1);
+		if (!c->qnames)
+			return -ENOMEM;
+		for (size_t i = 1; i < s->names.n; i++)
+			c->qnames[i] = dns_name_under(store_name(s, (uint32_t)i), f->name);
+	}
+	return 0;
+}
+
+/* Whether a remote endpoint (and the name it was looked up by) passes dest and port. */
+static inline bool remote_matches(const struct compiled *c, const struct store *s, uint32_t ep,
+				  uint32_t name)
+{
+	if (c->dests && !c->dests[ep])
+		return false;
+	if (c->names && !c->names[name])
+		return false;
+	return !c->port || store_endpoint(s, ep)->port == c->port;
 }
 
 static int cmp_u32(const void *a, const void *b)
@@ -133,6 +196,10 @@ static int compile(struct store *s, const struct store_ring *r, const struct sto
 	if (f->reason && c->reason < 0)
 		c->hi = c->lo; /* a reason never seen: nothing matches */
 	c->pid = f->pid;
+	if (compile_remote(s, f, c) < 0) {
+		compiled_free(c);
+		return -ENOMEM;
+	}
 	if (f->process) {
 		memcpy(key, f->process,
 		       strnlen(f->process, sizeof(key) - 1)); /* as the kernel truncates */
@@ -152,8 +219,7 @@ static int compile(struct store *s, const struct store_ring *r, const struct sto
 	return 0;
 }
 
-/* The lifecycle filters: direction, port (the destination's: an inbound connection's is the local
- * port it was accepted on) and outcome (as store_conn_verdict() says). */
+/* The lifecycle filters: direction and outcome (as store_conn_verdict() says). */
 static bool conn_matches_more(const struct compiled *c, const struct store_conn *r, uint64_t abs)
 {
 	bool failed;
@@ -161,25 +227,42 @@ static bool conn_matches_more(const struct compiled *c, const struct store_conn 
 	if (c->direction &&
 	    (c->direction == STORE_DIR_IN) != !!(r->flags & STORE_CONN_INBOUND))
 		return false;
-	if (c->port && store_endpoint(c->s, r->dst)->port != c->port)
-		return false;
 	if (c->outcome >= 0 && store_conn_verdict(c->s, abs, &failed) != c->outcome)
 		return false;
 	return true;
 }
 
-static inline bool conn_matches(const struct compiled *c, const struct store_conn *r, uint64_t abs)
+/* The remote filters. An inbound connection's port is the local one it was accepted on (its
+ * destination record), its address the connecting peer's; it has no name. */
+static bool conn_remote_matches(const struct compiled *c, const struct store *s,
+				const struct store_conn *r, uint64_t abs)
 {
-	return (!c->pid || r->pid == c->pid) && (c->comm < 0 || r->comm == c->comm) &&
-	       (!c->units || c->units[r->cgroup]) &&
-	       ((!c->direction && !c->port && c->outcome < 0) || conn_matches_more(c, r, abs));
+	if (!(r->flags & STORE_CONN_INBOUND) || (!c->dests && !c->names))
+		return remote_matches(c, s, r->dst, r->name);
+	if (c->port && store_endpoint(s, r->dst)->port != c->port)
+		return false;
+	return !c->names && c->dests[store_conn_remote(s, abs)];
 }
 
-static inline bool drop_matches(const struct compiled *c, const struct store_drop *r)
+static inline bool conn_matches(const struct compiled *c, const struct store *s,
+				const struct store_conn *r, uint64_t abs)
 {
+	return (!c->pid || r->pid == c->pid) && (c->comm < 0 || r->comm == c->comm) &&
+	       (!c->units || c->units[r->cgroup]) && (!c->proto || r->proto == c->proto) &&
+	       conn_remote_matches(c, s, r, abs) &&
+	       ((!c->direction && c->outcome < 0) || conn_matches_more(c, r, abs));
+}
+
+/* A drop's remote side may be either end: it matches when its source or its destination does. */
+static inline bool drop_matches(const struct compiled *c, const struct store *s,
+				const struct store_drop *r)
+{
+	if (c->proto && r->proto != c->proto)
+		return false;
+	if ((c->dests || c->names || c->port) && !remote_matches(c, s, r->dst, r->name) &&
+	    !remote_matches(c, s, r->src, r->name))
+		return false;
 	return (!c->pid || r->pid == c->pid) && (c->reason < 0 || r->reason == c->reason) &&
-	       (!c->port || store_endpoint(c->s, r->src)->port == c->port ||
-		store_endpoint(c->s, r->dst)->port == c->port) &&
 	       (c->comm < 0 || (r->attributed && r->comm == c->comm)) &&
 	       (!c->pids ||
 		(r->attributed && bsearch(&r->pid, c->pids, c->n_pids, sizeof(*c->pids), cmp_u32)));
@@ -254,6 +337,7 @@ static void percentiles(uint32_t *v, size_t n, struct store_conn_stats *st)
 
 struct dest_count {
 	uint32_t total, refused, unreachable;
+	uint32_t name; /* of the latest connect to it */
 };
 
 struct conn_scratch {
@@ -297,6 +381,8 @@ static void count_conn(const struct store *s, uint64_t abs, struct store_conn_st
 		struct dest_count *d = &x->dests[r->dst];
 
 		d->total++;
+		if (r->name)
+			d->name = r->name;
 		d->refused += outcome == 2;
 		d->unreachable += failed && (outcome == 3 || outcome == 4);
 	}
@@ -317,6 +403,12 @@ static void conn_tops(const struct store *s, struct store_conn_stats *st,
 		top_insert(st->unreachable, &st->n_unreachable, (uint32_t)i, d->unreachable,
 			   d->unreachable);
 	}
+	for (size_t k = 0; x->dests && k < st->n_destinations; k++)
+		st->destinations[k].name = x->dests[st->destinations[k].key].name;
+	for (size_t k = 0; x->dests && k < st->n_refused; k++)
+		st->refused[k].name = x->dests[st->refused[k].key].name;
+	for (size_t k = 0; x->dests && k < st->n_unreachable; k++)
+		st->unreachable[k].name = x->dests[st->unreachable[k].key].name;
 }
 
 int store_conn_stats(struct store *s, const struct store_filter *f, unsigned flags,
@@ -340,7 +432,7 @@ int store_conn_stats(struct store *s, const struct store_filter *f, unsigned fla
 	for (uint64_t i = c.lo; i < c.hi; i++) {
 		const struct store_conn *rec = store_conn_at(s, i);
 
-		if (conn_matches(&c, rec, i))
+		if (conn_matches(&c, s, rec, i))
 			count_conn(s, i, ret, &x);
 	}
 	percentiles(x.lat, x.n_lat, ret);
@@ -376,14 +468,14 @@ int store_drop_stats(struct store *s, const struct store_filter *f, struct store
 	for (uint64_t i = c.lo; i < c.hi; i++) {
 		const struct store_drop *d = store_drop_at(s, i);
 
-		if (!drop_matches(&c, d))
+		if (!drop_matches(&c, s, d))
 			continue;
-		ret->total++;
-		ret->by_reason[d->reason]++;
-		ret->by_proto[d->proto]++;
+		ret->total += d->count;
+		ret->by_reason[d->reason] += d->count;
+		ret->by_proto[d->proto] += d->count;
 		if (d->attributed) {
-			ret->attributed++;
-			procs[d->comm]++;
+			ret->attributed += d->count;
+			procs[d->comm] += d->count;
 		}
 	}
 	for (size_t i = 0; i < s->comms.n; i++)
@@ -393,31 +485,56 @@ int store_drop_stats(struct store *s, const struct store_filter *f, struct store
 	return 0;
 }
 
-typedef bool (*match_fn)(const struct compiled *c, const void *rec, uint64_t abs);
+typedef bool (*match_fn)(const struct compiled *c, const struct store *s, const void *rec,
+			 uint64_t abs);
 
-static bool conn_match_any(const struct compiled *c, const void *rec, uint64_t abs)
+static bool conn_match_any(const struct compiled *c, const struct store *s, const void *rec,
+			   uint64_t abs)
 {
-	return conn_matches(c, rec, abs);
+	return conn_matches(c, s, rec, abs);
 }
 
-static bool drop_match_any(const struct compiled *c, const void *rec, uint64_t abs)
+static bool drop_match_any(const struct compiled *c, const struct store *s, const void *rec,
+			   uint64_t abs)
 {
 	(void)abs;
-	return drop_matches(c, rec);
+	return drop_matches(c, s, rec);
 }
 
-/* A retransmit or reset: its owner, and the connection filters that a signal can answer. */
+static inline bool dns_matches(const struct compiled *c, const struct store *s,
+			       const struct store_dns *r)
+{
+	return (!c->pid || r->pid == c->pid) && (c->comm < 0 || r->comm == c->comm) &&
+	       (!c->units || c->units[r->cgroup]) && (!c->proto || r->proto == c->proto) &&
+	       (!c->qnames || c->qnames[r->name]) && (!c->dests || c->dests[r->server]) &&
+	       (!c->names || c->names[r->name]) &&
+	       (!c->port || store_endpoint(s, r->server)->port == c->port);
+}
+
+static bool dns_match_any(const struct compiled *c, const struct store *s, const void *rec,
+			  uint64_t abs)
+{
+	(void)abs;
+	return dns_matches(c, s, rec);
+}
+
+/* A retransmit or reset: its owner, and the connection filters that a signal can answer (either
+ * port, the peer's address; a signal has no name and is TCP's). */
 static bool signal_matches(const struct compiled *c, const struct store_signal *g)
 {
 	if ((c->pid && g->pid != c->pid) || (c->comm >= 0 && g->comm != c->comm))
 		return false;
 	if (c->port && g->local_port != c->port && store_endpoint(c->s, g->peer)->port != c->port)
 		return false;
+	if ((c->dests && !c->dests[g->peer]) || c->names || (c->proto && c->proto != 6))
+		return false;
 	return true;
 }
 
-static bool signal_match_any(const struct compiled *c, const void *rec, uint64_t abs)
+static bool signal_match_any(const struct compiled *c, const struct store *s, const void *rec,
+			     uint64_t abs)
 {
+	(void)s;
 	(void)abs;
 	return signal_matches(c, rec);
 }
@@ -434,7 +551,7 @@ static int list(struct store *s, const struct store_ring *ring, match_fn match,
 	if (r < 0)
 		return r;
 	for (uint64_t i = c.hi; i > c.lo; i--) {
-		if (!match(&c, store_ring_at(ring, i - 1), i - 1))
+		if (!match(&c, s, store_ring_at(ring, i - 1), i - 1))
 			continue;
 		if (n < max)
 			ret[n++] = i - 1;
@@ -586,7 +703,7 @@ int store_quality(struct store *s, const struct store_filter *f, struct store_qu
 		struct store_quality_proc *p;
 		uint32_t remote;
 
-		if (rec->proto != 6 || rec->outcome != 1 || !conn_matches(&c, rec, i))
+		if (rec->proto != 6 || rec->outcome != 1 || !conn_matches(&c, s, rec, i))
 			continue;
 		l = store_conn_life(s, i);
 		remote = store_conn_remote(s, i);
@@ -662,5 +779,110 @@ out:
 	free(rtts);
 	compiled_free(&c);
 	compiled_free(&cs);
+	return r;
+}
+
+int store_list_dns(struct store *s, const struct store_filter *f, uint64_t *ret, size_t max,
+		   size_t *ret_n, uint64_t *ret_total)
+{
+	return list(s, &s->dns, dns_match_any, f, ret, max, ret_n, ret_total);
+}
+
+struct dns_name_count {
+	uint32_t total, failed;
+	int last_fail; /* rcode, or -1: unanswered */
+};
+
+int store_dns_stats(struct store *s, const struct store_filter *f, uint64_t now_ns,
+		    struct store_dns_stats *ret)
+{
+	struct store_conn_stats pct;
+	struct dns_name_count *names;
+	uint64_t (*procs)[2], (*servers)[2];
+	uint32_t *lat;
+	size_t n_lat = 0;
+	struct compiled c;
+	int r;
+
+	memset(ret, 0, sizeof(*ret));
+	r = compile(s, &s->dns, f, &c);
+	if (r < 0)
+		return r;
+	names = calloc(s->names.n ? s->names.n : 1, sizeof(*names));
+	procs = calloc(s->comms.n ? s->comms.n : 1, sizeof(*procs));
+	servers = calloc(s->endpoints.n ? s->endpoints.n : 1, sizeof(*servers));
+	lat = malloc((c.hi > c.lo ? c.hi - c.lo : 1) * sizeof(*lat));
+	if (!names || !procs || !servers || !lat) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (uint64_t i = c.lo; i < c.hi; i++) {
+		const struct store_dns *q = store_dns_at(s, i);
+		bool answered = q->flags & STORE_DNS_ANSWERED, failed;
+
+		if (!dns_matches(&c, s, q))
+			continue;
+		ret->total++;
+		if (!answered) {
+			if (q->ts_ns + STORE_DNS_TIMEOUT_NS <= now_ns) {
+				ret->unanswered++;
+				names[q->name].failed++;
+				names[q->name].last_fail = -1;
+				servers[q->server][1]++;
+			} else {
+				ret->pending++;
+			}
+		} else {
+			failed = q->rcode != 0;
+			ret->failed += failed;
+			ret->by_rcode[q->rcode & 0xfff]++;
+			names[q->name].failed += failed;
+			if (failed)
+				names[q->name].last_fail = q->rcode;
+			lat[n_lat++] = q->latency_us;
+		}
+		names[q->name].total++;
+		procs[q->comm][0]++;
+		procs[q->comm][1] += answered ? q->rcode != 0 : q->ts_ns + STORE_DNS_TIMEOUT_NS <= now_ns;
+		servers[q->server][0]++;
+	}
+	memset(&pct, 0, sizeof(pct));
+	percentiles(lat, n_lat, &pct);
+	ret->latency_count = pct.latency_count;
+	ret->latency_p50_ms = pct.latency_p50_ms;
+	ret->latency_p90_ms = pct.latency_p90_ms;
+	ret->latency_p99_ms = pct.latency_p99_ms;
+	for (size_t i = 1; i < s->names.n; i++) {
+		top_insert(ret->names, &ret->n_names, (uint32_t)i, names[i].total, names[i].failed);
+		top_insert(ret->failing, &ret->n_failing, (uint32_t)i, names[i].failed,
+			   names[i].failed);
+	}
+	for (size_t k = 0; k < ret->n_failing; k++)
+		ret->failing_rcode[k] = names[ret->failing[k].key].last_fail;
+	for (size_t i = 0; i < s->comms.n; i++)
+		top_insert(ret->processes, &ret->n_processes, (uint32_t)i, procs[i][0], procs[i][1]);
+	for (size_t i = 0; i < s->endpoints.n; i++)
+		top_insert(ret->servers, &ret->n_servers, (uint32_t)i, servers[i][0], servers[i][1]);
+	/* Each top server's p90 latency: one more pass per server (at most STORE_TOP_N). */
+	for (size_t k = 0; k < ret->n_servers; k++) {
+		size_t n = 0;
+
+		for (uint64_t i = c.lo; i < c.hi; i++) {
+			const struct store_dns *q = store_dns_at(s, i);
+
+			if (q->server == ret->servers[k].key && (q->flags & STORE_DNS_ANSWERED) &&
+			    dns_matches(&c, s, q))
+				lat[n++] = q->latency_us;
+		}
+		memset(&pct, 0, sizeof(pct));
+		percentiles(lat, n, &pct);
+		ret->server_latency_us[k] = (uint64_t)(pct.latency_p90_ms * 1000.0 + 0.5);
+	}
+out:
+	free(names);
+	free(procs);
+	free(servers);
+	free(lat);
+	compiled_free(&c);
 	return r;
 }

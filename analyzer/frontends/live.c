@@ -28,7 +28,7 @@ static int connect_or_explain(struct netspy_client *c, const struct live_opts *o
 	return 0;
 }
 
-static json_object *stats_json(const Netspy__V1__Stats *st)
+json_object *live_stats_json(const Netspy__V1__Stats *st)
 {
 	json_object *o = json_object_new_object();
 
@@ -51,6 +51,28 @@ static json_object *stats_json(const Netspy__V1__Stats *st)
 			       json_object_new_int64((int64_t)st->clients_refused));
 	json_object_object_add(o, "clients_lost_events",
 			       json_object_new_int64((int64_t)st->clients_dropped_events));
+	json_object_object_add(o, "dns_messages_total",
+			       json_object_new_int64((int64_t)st->dns_messages_total));
+	json_object_object_add(o, "dns_truncated_total",
+			       json_object_new_int64((int64_t)st->dns_truncated_total));
+	json_object_object_add(o, "dns_payloads_evicted",
+			       json_object_new_int64((int64_t)st->dns_payloads_evicted));
+	json_object_object_add(o, "flood_active", json_object_new_boolean(st->flood_active));
+	json_object_object_add(o, "flood_rate", json_object_new_int64((int64_t)st->flood_rate));
+	if (st->flood_since_ns) {
+		char buf[FMT_TIME_LEN];
+
+		fmt_rfc3339(buf, sizeof(buf), st->flood_since_ns);
+		json_object_object_add(o, "flood_since", json_object_new_string(buf));
+	} else {
+		json_object_object_add(o, "flood_since", NULL);
+	}
+	json_object_object_add(o, "flood_threshold",
+			       json_object_new_int64((int64_t)st->flood_threshold));
+	json_object_object_add(o, "flood_episodes",
+			       json_object_new_int64((int64_t)st->flood_episodes));
+	json_object_object_add(o, "events_folded",
+			       json_object_new_int64((int64_t)st->events_folded));
 	return o;
 }
 
@@ -123,7 +145,7 @@ int live_status(const struct live_opts *o)
 		return NETSPY_EXIT_UNREACHABLE;
 	}
 	if (o->json) {
-		json_object *j = stats_json(st);
+		json_object *j = live_stats_json(st);
 
 		json_object_object_add(j, "recorder", rec);
 		rec = NULL;
@@ -134,15 +156,26 @@ int live_status(const struct live_opts *o)
 		printf("netspyd %s on %s\n", st->version, c.path);
 		printf("  uptime:        %" PRIu64 " s\n", st->uptime_seconds);
 		printf("  events:        %" PRIu64 " (%" PRIu64 " connects, %" PRIu64
-		       " TCP outcomes, %" PRIu64 " drops)\n",
+		       " TCP outcomes, %" PRIu64 " drops, %" PRIu64 " DNS messages)\n",
 		       st->events_total, st->connects_total, st->tcp_outcomes_total,
-		       st->drops_total);
+		       st->drops_total, st->dns_messages_total);
 		printf("  lost (kernel): %" PRIu64 "\n", st->events_lost);
 		printf("  lost (slow clients): %" PRIu64 "\n", st->clients_dropped_events);
 		printf("  clients:       %u (%" PRIu64 " refused)\n", st->clients,
 		       st->clients_refused);
 		printf("  backlog:       %" PRIu64 " of %" PRIu64 " events\n", st->backlog_events,
 		       st->backlog_capacity);
+		if (st->flood_active)
+			printf("  flood mode:    on, %" PRIu64 " drops/s (threshold %" PRIu64
+			       " per CPU): identical drops are folded into records with a count\n",
+			       st->flood_rate, st->flood_threshold);
+		else
+			printf("  flood mode:    off (threshold %" PRIu64 " drops/s per CPU%s)\n",
+			       st->flood_threshold, st->flood_threshold ? "" : ": never folds");
+		if (st->events_folded)
+			printf("  folded:        %" PRIu64 " events in %" PRIu64 " flood%s\n",
+			       st->events_folded, st->flood_episodes,
+			       st->flood_episodes == 1 ? "" : "s");
 		recorder_print(rec, rec_err);
 	}
 	json_object_put(rec);

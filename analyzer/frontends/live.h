@@ -4,6 +4,9 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <json-c/json.h>
+
+#include "netspy.pb-c.h"
 
 struct live_opts {
 	const char *socket; /* NULL: $NETSPY_SOCKET or the default */
@@ -19,5 +22,7 @@ struct live_opts {
 /* Each returns an exit code of the contract (0, 2, 3). */
 int live_status(const struct live_opts *o);
 int live_watch(const struct live_opts *o);
+/* The `status --json` object of a Stats message (also the MCP resource netspy://status). */
+json_object *live_stats_json(const Netspy__V1__Stats *st);
 
 #endif

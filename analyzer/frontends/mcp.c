@@ -1,18 +1,20 @@
-/* The MCP server: JSON-RPC 2.0 dispatch of initialize, ping, tools/list and tools/call over the
- * tool registry, and the newline-delimited stdio loop around it. */
+/* The MCP server: JSON-RPC 2.0 dispatch (lifecycle, tools over the tool registry, logging,
+ * progress and cancellation; resources, prompts and completion are in mcp_features.c), and the
+ * newline-delimited stdio loop around it, which also follows the daemon for subscriptions. */
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "core/analyzer.h"
 #include "frontends/frontend.h"
-#include "frontends/mcp.h"
+#include "frontends/mcp_internal.h"
 #include "tools/tool.h"
-
-#define JSON_FLAGS (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
 
 static const char *const protocols[] = { MCP_LATEST_PROTOCOL, "2025-06-18", "2025-03-26", NULL };
 
@@ -22,18 +24,16 @@ static const char instructions[] =
     "latency) and packet drops (with the kernel's drop reason). Start with a summary, then "
     "narrow down with pid, process_name and duration (seconds to look back, default 60); the "
     "list tools show individual events. Every answer includes the events seen up to the moment "
-    "of the call. The data tools only read: they never change the system.";
+	"of the call. The data tools only read: they never change the system. Resources give the "
+	"daemon's status, the recent events and one process's or unit's activity "
+	"(netspy://process/{name}, netspy://unit/{unit}); subscribe to follow them live. The "
+	"prompts diagnose a process, investigate drops, review outbound destinations and explain "
+	"slow connections.";
 
-/* A JSON-RPC error to send instead of a result. */
-struct rpc_error {
-	int code;
-	char message[512];
-};
+static const char *const level_names[] = { "debug", "info",	"notice", "warning",
+					   "error", "critical", "alert",  "emergency" };
 
-static json_object *rpc_fail(struct rpc_error *e, int code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static json_object *rpc_fail(struct rpc_error *e, int code, const char *fmt, ...)
+json_object *rpc_fail(struct rpc_error *e, int code, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -49,6 +49,8 @@ void mcp_server_init(struct mcp_server *s, struct tool_context *ctx)
 	memset(s, 0, sizeof(*s));
 	s->ctx = ctx;
 	s->max_result = MCP_MAX_RESULT;
+	s->log_level = MCP_LOG_OFF;
+	s->update_interval_ms = MCP_UPDATE_INTERVAL_MS;
 }
 
 static const struct tool *const *registry(const struct mcp_server *s)
@@ -91,7 +93,7 @@ static char *reply_error(json_object *id, const struct rpc_error *e)
 	return emit(msg);
 }
 
-static const char *get_string(json_object *obj, const char *key)
+const char *mcp_get_string(json_object *obj, const char *key)
 {
 	json_object *v;
 
@@ -101,11 +103,92 @@ static const char *get_string(json_object *obj, const char *key)
 	return json_object_get_string(v);
 }
 
+void mcp_notify(struct mcp_server *s, const char *method, json_object *params)
+{
+	json_object *msg;
+
+	if (!s->notify) {
+		json_object_put(params);
+		return;
+	}
+	msg = json_object_new_object();
+	json_object_object_add(msg, "jsonrpc", json_object_new_string("2.0"));
+	json_object_object_add(msg, "method", json_object_new_string(method));
+	if (params)
+		json_object_object_add(msg, "params", params);
+	s->notify(s, emit(msg));
+}
+
+void mcp_log(struct mcp_server *s, enum mcp_level level, const char *fmt, ...)
+{
+	json_object *p;
+	char buf[1024];
+	va_list ap;
+
+	if (level < s->log_level || !s->notify || !s->initialized)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	p = json_object_new_object();
+	json_object_object_add(p, "level", json_object_new_string(level_names[level]));
+	json_object_object_add(p, "logger", json_object_new_string("netspy"));
+	json_object_object_add(p, "data", json_object_new_string(buf));
+	mcp_notify(s, "notifications/message", p);
+}
+
+void mcp_cancel(struct mcp_server *s, const char *id)
+{
+	if (s->current_id[0] && !strcmp(s->current_id, id)) {
+		s->current_cancelled = true;
+		return;
+	}
+	snprintf(s->cancelled[s->n_cancelled++ % MCP_MAX_CANCELLED], sizeof(s->cancelled[0]),
+		 "%s", id);
+}
+
+/* Whether the request with this id (JSON text) was cancelled before it was read; forgets it. */
+static bool take_cancelled(struct mcp_server *s, const char *id)
+{
+	for (unsigned i = 0; i < MCP_MAX_CANCELLED; i++)
+		if (!strcmp(s->cancelled[i], id)) {
+			s->cancelled[i][0] = '\0';
+			return true;
+		}
+	return false;
+}
+
+/* The tool context's hooks while a tools/call runs: progress notifications when the client
+ * gave a progressToken, and cancellation as the client asks. */
+static void on_progress(struct tool_context *ctx, const char *message)
+{
+	struct mcp_server *s = ctx->frontend_data;
+	json_object *p;
+
+	mcp_log(s, MCP_LOG_DEBUG, "%s", message);
+	if (!s->progress_token)
+		return;
+	p = json_object_new_object();
+	json_object_object_add(p, "progressToken", json_object_get(s->progress_token));
+	json_object_object_add(p, "progress", json_object_new_double(++s->progress));
+	json_object_object_add(p, "message", json_object_new_string(message));
+	mcp_notify(s, "notifications/progress", p);
+}
+
+static bool on_cancelled(struct tool_context *ctx)
+{
+	struct mcp_server *s = ctx->frontend_data;
+
+	if (!s->current_cancelled && s->pump)
+		s->pump(s);
+	return s->current_cancelled;
+}
+
 /* ---- methods ---------------------------------------------------------------------------- */
 
 static json_object *do_initialize(struct mcp_server *s, json_object *params, struct rpc_error *e)
 {
-	const char *asked = get_string(params, "protocolVersion");
+	const char *asked = mcp_get_string(params, "protocolVersion");
 	const char *version = MCP_LATEST_PROTOCOL;
 	json_object *r, *caps, *tools, *info;
 
@@ -127,6 +210,15 @@ static json_object *do_initialize(struct mcp_server *s, json_object *params, str
 	tools = json_object_new_object();
 	json_object_object_add(tools, "listChanged", json_object_new_boolean(0));
 	json_object_object_add(caps, "tools", tools);
+	tools = json_object_new_object();
+	json_object_object_add(tools, "subscribe", json_object_new_boolean(1));
+	json_object_object_add(tools, "listChanged", json_object_new_boolean(0));
+	json_object_object_add(caps, "resources", tools);
+	tools = json_object_new_object();
+	json_object_object_add(tools, "listChanged", json_object_new_boolean(0));
+	json_object_object_add(caps, "prompts", tools);
+	json_object_object_add(caps, "logging", json_object_new_object());
+	json_object_object_add(caps, "completions", json_object_new_object());
 	json_object_object_add(r, "capabilities", caps);
 	info = json_object_new_object();
 	json_object_object_add(info, "name", json_object_new_string("netspy"));
@@ -140,6 +232,21 @@ static json_object *do_initialize(struct mcp_server *s, json_object *params, str
 static json_object *do_ping(struct mcp_server *s, json_object *params, struct rpc_error *e)
 {
 	return json_object_new_object();
+}
+
+static json_object *do_set_level(struct mcp_server *s, json_object *params, struct rpc_error *e)
+{
+	const char *level = mcp_get_string(params, "level");
+
+	for (size_t i = 0; level && i < sizeof(level_names) / sizeof(level_names[0]); i++)
+		if (!strcmp(level, level_names[i])) {
+			s->log_level = (enum mcp_level)i;
+			mcp_log(s, MCP_LOG_DEBUG, "log level set to %s", level);
+			return json_object_new_object();
+		}
+	return rpc_fail(e, MCP_INVALID_PARAMS,
+			"logging/setLevel needs params.level: debug, info, notice, warning, error, "
+			"critical, alert or emergency");
 }
 
 static json_object *tool_to_json(const struct tool *t, struct rpc_error *e)
@@ -290,10 +397,12 @@ static json_object *data_result(struct mcp_server *s, const struct tool *t, json
 
 static json_object *do_tools_call(struct mcp_server *s, json_object *params, struct rpc_error *e)
 {
-	const char *name = get_string(params, "name");
+	const char *name = mcp_get_string(params, "name");
 	const struct tool *t;
 	json_object *args = NULL, *res = NULL;
+	json_object *meta, *token;
 	char *err = NULL, msg[1024];
+	uint64_t start;
 	int rc;
 
 	if (!name)
@@ -310,9 +419,32 @@ static json_object *do_tools_call(struct mcp_server *s, json_object *params, str
 	}
 	if (s->before_call)
 		s->before_call(s);
+	if (json_object_object_get_ex(params, "_meta", &meta) &&
+	    json_object_object_get_ex(meta, "progressToken", &token) &&
+	    (json_object_is_type(token, json_type_string) ||
+	     json_object_is_type(token, json_type_int)))
+		s->progress_token = json_object_get(token);
+	s->progress = 0;
+	s->ctx->on_progress = on_progress;
+	s->ctx->cancelled = on_cancelled;
+	s->ctx->frontend_data = s;
+	if (s->progress_token) {
+		snprintf(msg, sizeof(msg), "running %s", t->name);
+		on_progress(s->ctx, msg);
+	}
+	start = clock_ms(CLOCK_MONOTONIC);
 	rc = tool_invoke(t, s->ctx, args, &res, &err);
+	s->ctx->on_progress = NULL;
+	s->ctx->cancelled = NULL;
+	json_object_put(s->progress_token);
+	s->progress_token = NULL;
 	if (s->after_call)
 		s->after_call(s);
+	if (rc == 0)
+		mcp_log(s, MCP_LOG_DEBUG, "%s answered in %llu ms", t->name,
+			(unsigned long long)(clock_ms(CLOCK_MONOTONIC) - start));
+	else if (rc != -EINVAL)
+		mcp_log(s, MCP_LOG_WARNING, "%s failed: %s", t->name, err ? err : strerror(-rc));
 	if (rc == 0 && json_object_is_type(res, json_type_object))
 		return data_result(s, t, res);
 	if (rc == 0)
@@ -342,14 +474,38 @@ static const struct method {
 	{ "ping", true, do_ping },
 	{ "tools/list", false, do_tools_list },
 	{ "tools/call", false, do_tools_call },
+	{ "logging/setLevel", false, do_set_level },
+	{ "resources/list", false, mcp_resources_list },
+	{ "resources/templates/list", false, mcp_resource_templates_list },
+	{ "resources/read", false, mcp_resources_read },
+	{ "resources/subscribe", false, mcp_resources_subscribe },
+	{ "resources/unsubscribe", false, mcp_resources_unsubscribe },
+	{ "prompts/list", false, mcp_prompts_list },
+	{ "prompts/get", false, mcp_prompts_get },
+	{ "completion/complete", false, mcp_complete },
 };
 
-static void handle_notification(struct mcp_server *s, const char *method)
+/* The JSON text of a request id ("7", "\"abc\""), the key of cancellations. */
+static void id_text(json_object *id, char *buf, size_t len)
 {
+	snprintf(buf, len, "%s", id ? json_object_to_json_string_ext(id, JSON_FLAGS) : "");
+}
+
+static void handle_notification(struct mcp_server *s, const char *method, json_object *params)
+{
+	json_object *id;
+	char buf[80];
+
 	if (!strcmp(method, "notifications/initialized"))
 		s->client_ready = true;
-	/* Others (notifications/cancelled, progress...) need nothing from a server that answers
-	 * each request before reading the next. */
+	else if (!strcmp(method, "notifications/cancelled") &&
+		 json_object_object_get_ex(params, "requestId", &id) &&
+		 (json_object_is_type(id, json_type_string) ||
+		  json_object_is_type(id, json_type_int))) {
+		id_text(id, buf, sizeof(buf));
+		mcp_cancel(s, buf);
+	}
+	/* Others (progress, roots...) need nothing from this server. */
 }
 
 /* Handles a parsed message; NULL when there is nothing to answer. */
@@ -359,7 +515,7 @@ static char *dispatch(struct mcp_server *s, json_object *msg)
 	json_object *id = NULL, *params = NULL, *r;
 	const struct method *m = NULL;
 	const char *method;
-	bool has_id;
+	bool has_id, cancelled;
 
 	if (json_object_is_type(msg, json_type_array))
 		return reply_error(
@@ -376,25 +532,34 @@ static char *dispatch(struct mcp_server *s, json_object *msg)
 			 "Invalid Request: id must be a string or a number");
 		return reply_error(NULL, &e);
 	}
-	method = get_string(msg, "method");
+	method = mcp_get_string(msg, "method");
 	if (!json_object_object_get_ex(msg, "method", NULL) &&
 	    (json_object_object_get_ex(msg, "result", NULL) ||
 	     json_object_object_get_ex(msg, "error", NULL)))
 		return NULL; /* a response: we never send requests, so nothing waits for it */
-	if (!method || strcmp(get_string(msg, "jsonrpc") ?: "", "2.0")) {
+	if (!method || strcmp(mcp_get_string(msg, "jsonrpc") ?: "", "2.0")) {
 		rpc_fail(&e, MCP_INVALID_REQUEST,
 			 "Invalid Request: need \"jsonrpc\":\"2.0\" and a string \"method\"");
 		return reply_error(id, &e);
 	}
-	if (!has_id) {
-		handle_notification(s, method);
-		return NULL;
-	}
 	if (json_object_object_get_ex(msg, "params", &params) && params &&
 	    !json_object_is_type(params, json_type_object)) {
+		if (!has_id)
+			return NULL;
 		rpc_fail(&e, MCP_INVALID_PARAMS, "Invalid params: params must be an object");
 		return reply_error(id, &e);
 	}
+	if (!has_id) {
+		handle_notification(s, method, params);
+		return NULL;
+	}
+	id_text(id, s->current_id, sizeof(s->current_id));
+	if (take_cancelled(s, s->current_id)) {
+		/* Cancelled before it was read: no answer, as the protocol says. */
+		s->current_id[0] = '\0';
+		return NULL;
+	}
+	s->current_cancelled = false;
 	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
 		if (!strcmp(methods[i].name, method))
 			m = &methods[i];
@@ -403,9 +568,20 @@ static char *dispatch(struct mcp_server *s, json_object *msg)
 	else if (!m->before_initialize && !s->initialized)
 		rpc_fail(&e, MCP_INVALID_REQUEST,
 			 "Server not initialized: send initialize before %s", m->name);
-	else if ((r = m->run(s, params, &e)))
+	else if ((r = m->run(s, params, &e))) {
+		cancelled = s->current_cancelled;
+		s->current_id[0] = '\0';
+		s->current_cancelled = false;
+		if (cancelled) { /* the client no longer waits for it */
+			json_object_put(r);
+			return NULL;
+		}
 		return reply_result(id, r);
-	return reply_error(id, &e);
+	}
+	cancelled = s->current_cancelled;
+	s->current_id[0] = '\0';
+	s->current_cancelled = false;
+	return cancelled ? NULL : reply_error(id, &e);
 }
 
 static bool only_space(const char *p, size_t n)
@@ -462,74 +638,220 @@ static int send_line(FILE *out, char *line)
 	return rc;
 }
 
-int mcp_serve(struct mcp_server *s, int in_fd, FILE *out)
-{
-	const size_t cap = MCP_MAX_LINE + 1;
-	char *buf = malloc(cap);
-	size_t start = 0, used = 0, scanned = 0; /* buf[start, used) is not handled yet */
-	bool discarding = false;		 /* skipping the rest of an over-long line */
-	int rc = 0;
+/* The stdio loop's input: buf[start, used) is not handled yet; lines before `scanned` have no
+ * newline; `cscan` is how far cancellations were looked for. */
+struct mcp_io {
+	int in_fd;
+	FILE *out;
+	char *buf;
+	size_t cap, start, used, scanned, cscan;
+	bool discarding; /* skipping the rest of an over-long line */
+	bool eof;
+	int rc;
+};
 
-	if (!buf)
-		return -ENOMEM;
-	while (!rc) {
-		char *nl = memchr(buf + scanned, '\n', used - scanned);
+static void io_notify(struct mcp_server *s, char *line)
+{
+	struct mcp_io *io = s->io;
+	int r = send_line(io->out, line);
+
+	if (r && !io->rc)
+		io->rc = r;
+}
+
+/* Looks through the complete lines read since the last look for notifications/cancelled, so
+ * that a call in progress (or a request not read yet) is cancelled at once. */
+static void scan_cancellations(struct mcp_server *s, struct mcp_io *io)
+{
+	static const char needle[] = "notifications/cancelled";
+
+	if (io->cscan < io->start)
+		io->cscan = io->start;
+	for (;;) {
+		char *nl = memchr(io->buf + io->cscan, '\n', io->used - io->cscan);
+		size_t len;
+
+		if (!nl)
+			return;
+		len = (size_t)(nl - io->buf) - io->cscan;
+		if (memmem(io->buf + io->cscan, len, needle, sizeof(needle) - 1)) {
+			json_tokener *tok = json_tokener_new();
+			json_object *msg =
+			    tok ? json_tokener_parse_ex(tok, io->buf + io->cscan, (int)len) : NULL;
+
+			if (tok)
+				json_tokener_free(tok);
+			if (msg && !json_object_object_get_ex(msg, "id", NULL) &&
+			    !strcmp(mcp_get_string(msg, "method") ?: "", needle)) {
+				json_object *params = NULL;
+
+				json_object_object_get_ex(msg, "params", &params);
+				handle_notification(s, needle, params);
+			}
+			json_object_put(msg);
+		}
+		io->cscan = (size_t)(nl - io->buf) + 1;
+	}
+}
+
+/* Reads what is available without waiting (during a long call): cancellations take effect. */
+static void io_pump(struct mcp_server *s)
+{
+	struct mcp_io *io = s->io;
+	struct pollfd p = { .fd = io->in_fd, .events = POLLIN };
+
+	while (!io->eof && io->used < io->cap && poll(&p, 1, 0) > 0) {
+		ssize_t n = read(io->in_fd, io->buf + io->used, io->cap - io->used);
+
+		if (n <= 0)
+			break; /* end of input and errors: the main loop sees them again */
+		io->used += (size_t)n;
+	}
+	scan_cancellations(s, io);
+}
+
+/* The subscriptions' side of the loop: ingest what the daemon sent, then tell the client of
+ * what changed. */
+static void follow_daemon(struct mcp_server *s)
+{
+	struct analyzer *an = s->ctx->an;
+	static char last_error[sizeof(an->error)];
+
+	if (!an)
+		return;
+	if (analyzer_refresh(an) < 0) {
+		if (strcmp(last_error, an->error)) {
+			snprintf(last_error, sizeof(last_error), "%s", an->error);
+			mcp_log(s, MCP_LOG_WARNING, "%s", an->error);
+		}
+	} else {
+		last_error[0] = '\0';
+	}
+	if (an->notice[0]) {
+		mcp_log(s, MCP_LOG_WARNING, "%s", an->notice);
+		frontend_report_notice(an, stderr, "netspyctl mcp: ");
+	}
+	mcp_check_updates(s, clock_ms(CLOCK_MONOTONIC));
+}
+
+/* Waits for input (and, with subscriptions, follows the daemon meanwhile); reads it. */
+static void io_read(struct mcp_server *s, struct mcp_io *io)
+{
+	for (;;) {
+		struct pollfd p = { .fd = io->in_fd, .events = POLLIN };
+		int timeout = s->n_subs ? 250 : -1, r;
 		ssize_t n;
 
-		if (nl) {
-			if (!discarding)
-				rc = send_line(out, mcp_handle_line(s, buf + start,
-								    (size_t)(nl - buf) - start));
-			discarding = false;
-			start = scanned = (size_t)(nl - buf) + 1;
+		r = poll(&p, 1, timeout);
+		if (r < 0 && errno != EINTR) {
+			io->rc = -errno;
+			return;
+		}
+		if (s->n_subs)
+			follow_daemon(s);
+		if (r <= 0)
 			continue;
-		}
-		if (start == used)
-			start = used = 0;
-		scanned = used;
-		if (used - start == cap) {
-			/* Too long: answer once, then drop bytes up to the next newline. */
-			if (!discarding)
-				rc = send_line(out, mcp_handle_line(s, buf, used));
-			discarding = true;
-			start = used = scanned = 0;
-			continue;
-		}
-		if (used == cap) {
-			/* Make room: the partial line moves to the front (a forward copy). */
-			for (size_t i = start; i < used; i++)
-				buf[i - start] = buf[i];
-			used -= start;
-			scanned = used;
-			start = 0;
-		}
-		n = read(in_fd, buf + used, cap - used);
-		if (n < 0 && errno == EINTR)
+		n = read(io->in_fd, io->buf + io->used, io->cap - io->used);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (n < 0)
-			rc = -errno;
+			io->rc = -errno;
 		else if (n == 0)
-			break;
+			io->eof = true;
 		else
-			used += (size_t)n;
+			io->used += (size_t)n;
+		return;
 	}
-	if (!rc && used > start && !discarding) /* a last line without a newline */
-		rc = send_line(out, mcp_handle_line(s, buf + start, used - start));
-	free(buf);
-	return rc;
+}
+
+int mcp_serve(struct mcp_server *s, int in_fd, FILE *out)
+{
+	struct mcp_io io = { .in_fd = in_fd, .out = out, .cap = MCP_MAX_LINE + 1 };
+
+	io.buf = malloc(io.cap);
+	if (!io.buf)
+		return -ENOMEM;
+	s->io = &io;
+	if (!s->notify)
+		s->notify = io_notify;
+	if (!s->pump)
+		s->pump = io_pump;
+	while (!io.rc) {
+		char *nl = memchr(io.buf + io.scanned, '\n', io.used - io.scanned);
+
+		if (nl) {
+			size_t end = (size_t)(nl - io.buf);
+
+			scan_cancellations(s, &io);
+			if (!io.discarding) {
+				int r = send_line(out, mcp_handle_line(s, io.buf + io.start,
+								       end - io.start));
+				if (r && !io.rc)
+					io.rc = r;
+			}
+			io.discarding = false;
+			io.start = io.scanned = end + 1;
+			continue;
+		}
+		if (io.eof)
+			break;
+		if (io.start == io.used)
+			io.start = io.used = io.scanned = io.cscan = 0;
+		io.scanned = io.used;
+		if (io.used - io.start == io.cap) {
+			/* Too long: answer once, then drop bytes up to the next newline. */
+			if (!io.discarding)
+				io.rc = send_line(out, mcp_handle_line(s, io.buf, io.used));
+			io.discarding = true;
+			io.start = io.used = io.scanned = io.cscan = 0;
+			continue;
+		}
+		if (io.used == io.cap) {
+			/* Make room: the partial line moves to the front (a forward copy). */
+			for (size_t i = io.start; i < io.used; i++)
+				io.buf[i - io.start] = io.buf[i];
+			io.used -= io.start;
+			io.scanned = io.used;
+			io.cscan = io.cscan > io.start ? io.cscan - io.start : 0;
+			io.start = 0;
+		}
+		io_read(s, &io);
+	}
+	if (!io.rc && io.used > io.start && !io.discarding) /* a last line without a newline */
+		io.rc = send_line(out, mcp_handle_line(s, io.buf + io.start, io.used - io.start));
+	s->io = NULL;
+	if (s->notify == io_notify)
+		s->notify = NULL;
+	if (s->pump == io_pump)
+		s->pump = NULL;
+	free(io.buf);
+	return io.rc;
 }
 
 /* Ingests what the daemon reported since the last call (reconnecting after a restart), so
- * that answers are current; what happened goes to stderr, never into the protocol stream. */
+ * that answers are current; what happened goes to stderr and, as a log message, to the
+ * client; never into the protocol stream otherwise. */
 static void refresh(struct mcp_server *s)
 {
-	frontend_refresh(s->ctx->an, stderr, "netspyctl mcp: ", "netspyctl mcp: ",
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	frontend_refresh(s->ctx->an, f ? f : stderr, "netspyctl mcp: ", "netspyctl mcp: ",
 			 " (answering from the events received so far)");
+	if (f && !fclose(f) && len) {
+		fputs(text, stderr);
+		text[len - 1] = text[len - 1] == '\n' ? '\0' : text[len - 1];
+		mcp_log(s, MCP_LOG_WARNING, "%s", text + strlen("netspyctl mcp: "));
+	}
+	free(text);
 }
 
 /* Tools may poll too: report what they noticed. */
 static void after_call(struct mcp_server *s)
 {
+	if (s->ctx->an && s->ctx->an->notice[0])
+		mcp_log(s, MCP_LOG_WARNING, "%s", s->ctx->an->notice);
 	frontend_report_notice(s->ctx->an, stderr, "netspyctl mcp: ");
 }
 

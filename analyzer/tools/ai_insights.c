@@ -32,7 +32,7 @@ const struct tool tool_ai_insights = {
 	.output_schema = "{\"type\":\"object\",\"properties\":{"
 			 "\"insights\":{\"type\":\"string\"},"
 			 "\"offline\":{\"type\":\"boolean\"},"
-			 "\"model\":{\"type\":[\"string\",\"null\"]},"
+			 "\"model\":" S_STRING_OR_NULL ","
 			 "\"streamed\":{\"type\":\"boolean\"},"
 			 "\"numbers\":{\"type\":\"object\"}},"
 			 "\"required\":[\"insights\",\"offline\",\"model\"]}",

@@ -54,6 +54,7 @@ static int analyze_run(struct tool_context *ctx, json_object *args, json_object 
 		       char **ret_error)
 {
 	struct store_conn_stats st;
+	struct data_totals t;
 	struct data_query q;
 	struct store *s;
 	json_object *o;
@@ -62,7 +63,13 @@ static int analyze_run(struct tool_context *ctx, json_object *args, json_object 
 	if (r < 0)
 		return r;
 	s = q.s;
-	json_object_object_add(o, "protocols", json_proto_counts(st.by_proto));
+	data_totals(ctx, &q, o, &t);
+	json_object_put(t.drop_reasons);
+	if (t.use) /* netspyd's counters (see data_totals()) */
+		json_object_object_add(o, "total_connections",
+				       json_object_new_int64((int64_t)t.events[1]));
+	json_object_object_add(o, "protocols",
+			       json_proto_counts(t.use ? t.by_proto[1] : st.by_proto));
 	json_object_object_add(o, "outcomes", json_outcome_counts(st.by_outcome));
 	json_object_object_add(
 	    o, "top_destinations",
@@ -121,15 +128,15 @@ const struct tool tool_analyze_patterns = {
 	.input_schema = ARGS_SCHEMA(ARG_PID "," ARG_PROCESS "," ARG_WINDOW "," ARG_UNIT
 				    "," ARGS_CONN_FILTERS),
 	/* clang-format off: one property per line reads better than the formatter's wrapping */
-	.output_schema = "{\"type\":\"object\",\"properties\":{" OUT_COMMON
+	.output_schema = "{\"type\":\"object\",\"properties\":{" OUT_COMMON OUT_TOTALS
 			 ",\"total_connections\":" S_COUNT
 			 ",\"failed_connections\":" S_COUNT
 			 ",\"failure_rate\":" S_NUMBER
 			 ",\"protocols\":" S_COUNTS
 			 ",\"outcomes\":" S_COUNTS
-			 ",\"top_destinations\":" S_TOP("destination")
-			 ",\"refused_destinations\":" S_TOP("destination")
-			 ",\"unreachable_destinations\":" S_TOP("destination")
+			 ",\"top_destinations\":" S_TOP_DEST
+			 ",\"refused_destinations\":" S_TOP_DEST
+			 ",\"unreachable_destinations\":" S_TOP_DEST
 			 ",\"top_talkers\":" S_TOP("process")
 			 ",\"latency_ms\":" S_LATENCY
 			 ",\"observations\":{\"type\":\"array\",\"items\":" S_STRING "}},"

@@ -53,6 +53,24 @@ struct tool_context {
 	/* Where progress and streamed answers go for a person (stderr/stdout), or NULL (MCP). */
 	FILE *progress;
 	FILE *stream_out;
+	/* Long calls (the analyst asking a model, running tools) report each step here; the MCP
+	 * server turns them into notifications/progress. NULL: nobody listens. */
+	void (*on_progress)(struct tool_context *ctx, const char *message);
+	/* True once whoever asked gave up on the call (MCP notifications/cancelled): long calls
+	 * stop at their next step with -ECANCELED. NULL: calls are never cancelled. */
+	bool (*cancelled)(struct tool_context *ctx);
+	void *frontend_data; /* for the frontend's on_progress and cancelled */
 };
+
+/* The hooks above, safe to call when unset. */
+static inline void tool_context_progress(struct tool_context *ctx, const char *message)
+{
+	if (ctx && ctx->on_progress)
+		ctx->on_progress(ctx, message);
+}
+static inline bool tool_context_cancelled(struct tool_context *ctx)
+{
+	return ctx && ctx->cancelled && ctx->cancelled(ctx);
+}
 
 #endif

@@ -60,7 +60,7 @@ const struct tool tool_contextual_analysis = {
 	.output_schema = "{\"type\":\"object\",\"properties\":{"
 			 "\"answer\":{\"type\":\"string\"},"
 			 "\"offline\":{\"type\":\"boolean\"},"
-			 "\"model\":{\"type\":[\"string\",\"null\"]},"
+			 "\"model\":" S_STRING_OR_NULL ","
 			 "\"tools_called\":{\"type\":\"array\",\"items\":{\"type\":\"object\","
 			 "\"properties\":{\"name\":{\"type\":\"string\"},"
 			 "\"arguments\":{\"type\":\"object\"}},"

@@ -5,7 +5,9 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
+#include <netinet/in.h>
 
 #include "clock.h"
 #include "core/analyzer.h"
@@ -96,6 +98,14 @@ int data_args_get(json_object *args, int64_t default_max, struct data_args *ret,
 		ret->process = json_object_get_string(v);
 	if (json_object_object_get_ex(args, "unit", &v))
 		ret->unit = json_object_get_string(v);
+	if (json_object_object_get_ex(args, "dest", &v))
+		ret->dest = json_object_get_string(v);
+	if (json_object_object_get_ex(args, "port", &v))
+		ret->port = json_object_get_int64(v);
+	if (json_object_object_get_ex(args, "protocol", &v))
+		ret->protocol = json_object_get_string(v);
+	if (json_object_object_get_ex(args, "name", &v))
+		ret->name = json_object_get_string(v);
 	if (json_object_object_get_ex(args, "duration", &v))
 		ret->duration = json_object_get_int64(v);
 	if (json_object_object_get_ex(args, "max_events", &v))
@@ -103,8 +113,6 @@ int data_args_get(json_object *args, int64_t default_max, struct data_args *ret,
 	ret->outcome = -1;
 	if (json_object_object_get_ex(args, "direction", &v))
 		ret->direction = json_object_get_string(v)[0] == 'i' ? STORE_DIR_IN : STORE_DIR_OUT;
-	if (json_object_object_get_ex(args, "port", &v))
-		ret->port = (uint16_t)json_object_get_int64(v);
 	if (json_object_object_get_ex(args, "outcome", &v)) {
 		for (int i = 0; i < STORE_N_OUTCOMES; i++)
 			if (!strcmp(fmt_outcome(i), json_object_get_string(v)))
@@ -145,8 +153,13 @@ void data_filter(const struct data_args *a, struct store_filter *ret)
 		.pid = a->pid,
 		.process = a->process,
 		.unit = a->unit,
+		.dest = a->dest,
+		.port = (uint16_t)a->port,
+		.proto = !a->protocol			 ? 0
+			 : !strcasecmp(a->protocol, "tcp") ? IPPROTO_TCP
+							   : IPPROTO_UDP,
+		.name = a->name,
 		.direction = a->direction,
-		.port = a->port,
 		.outcome_set = a->outcome >= 0,
 		.outcome = a->outcome,
 		.reason = a->reason,
@@ -547,6 +560,106 @@ static json_object *rfc3339(uint64_t ns)
 	return json_object_new_string(buf);
 }
 
+void data_totals(struct tool_context *ctx, const struct data_query *q, json_object *o,
+		 struct data_totals *t)
+{
+	Netspy__V1__ServerMessage *owner = NULL;
+	Netspy__V1__Counters *c = NULL;
+	json_object *tot, *out_proto;
+
+	memset(t, 0, sizeof(*t));
+	if (!ctx || !ctx->an || q->a.pid || q->a.process || q->a.unit || q->a.direction ||
+	    q->a.outcome >= 0 || q->a.reason ||
+	    analyzer_counters(ctx->an, q->a.since_ns, q->a.now_ns, &c, &owner) < 0) {
+		json_object_object_add(o, "totals", NULL);
+		json_object_object_add(o, "totals_exact", json_object_new_boolean(false));
+		return;
+	}
+	t->have = true;
+	t->since_ns = c->since_ns;
+	t->lost = c->events_lost;
+	t->exact = c->since_ns <= q->a.since_ns && !c->events_lost;
+	/* Whether a tool reports these as its totals: when they cover the window, or when nothing
+	 * but netspyd answers (before the counters start there was nothing to count); with the
+	 * recorder's history in the answer, its rollups count what the counters do not reach. */
+	t->use = t->exact || !q->source || !strcmp(q->source, "live");
+	t->drop_reasons = json_object_new_object();
+	for (size_t i = 0; i < c->n_counters; i++) {
+		const Netspy__V1__Counter *e = c->counters[i];
+		unsigned k = e->event_kind < 4 ? (unsigned)e->event_kind : 0;
+		char name[256];
+
+		switch (e->kind) {
+		case NETSPY__V1__COUNTER_KIND__COUNTER_KIND_EVENTS:
+			t->events[k] += e->count;
+			break;
+		case NETSPY__V1__COUNTER_KIND__COUNTER_KIND_PROTOCOL:
+			t->by_proto[k][e->key & 255] += e->count;
+			break;
+		case NETSPY__V1__COUNTER_KIND__COUNTER_KIND_OUTCOME:
+			if (e->key < STORE_N_OUTCOMES)
+				t->by_outcome[e->key] += e->count;
+			break;
+		case NETSPY__V1__COUNTER_KIND__COUNTER_KIND_DROP_REASON:
+			if (e->name && e->name[0])
+				fmt_sanitize(name, sizeof(name), (const uint8_t *)e->name,
+					     strlen(e->name));
+			else
+				snprintf(name, sizeof(name), "%u", e->key);
+			json_object_object_add(
+			    t->drop_reasons, name,
+			    json_object_new_int64((int64_t)e->count +
+						  json_int(t->drop_reasons, name)));
+			break;
+		default:
+			break;
+		}
+	}
+	netspy__v1__server_message__free_unpacked(owner, NULL);
+	tot = json_object_new_object();
+	json_object_object_add(tot, "source", json_object_new_string("netspyd_counters"));
+	json_object_object_add(tot, "coverage_start",
+			       rfc3339(t->since_ns > q->a.since_ns ? t->since_ns : q->a.since_ns));
+	json_object_object_add(tot, "connections", json_object_new_int64((int64_t)t->events[1]));
+	json_object_object_add(tot, "tcp_outcomes", json_object_new_int64((int64_t)t->events[2]));
+	json_object_object_add(tot, "drops", json_object_new_int64((int64_t)t->events[3]));
+	json_object_object_add(tot, "connections_by_protocol", json_proto_counts(t->by_proto[1]));
+	out_proto = json_outcome_counts(t->by_outcome);
+	json_object_object_add(tot, "by_outcome", out_proto);
+	json_object_object_add(tot, "drops_by_protocol", json_proto_counts(t->by_proto[3]));
+	json_object_object_add(tot, "drops_by_reason", json_object_get(t->drop_reasons));
+	json_object_object_add(tot, "events_lost", json_object_new_int64((int64_t)t->lost));
+	json_object_object_add(o, "totals", tot);
+	json_object_object_add(o, "totals_exact", json_object_new_boolean(t->exact));
+}
+
+/* The one place every data tool's answer says what it covers (see OUT_COMMON). */
+static void data_add_coverage(struct tool_context *ctx, const struct data_args *a, json_object *o)
+{
+	uint64_t held = ctx && ctx->an ? analyzer_complete_since(ctx->an) : 0;
+	bool complete = held <= a->since_ns;
+
+	json_object_object_add(o, "coverage_start", rfc3339(complete ? a->since_ns : held));
+	json_object_object_add(o, "complete", json_object_new_boolean(complete));
+	json_object_object_add(
+	    o, "events_evicted",
+	    json_object_new_int64(ctx && ctx->an ? (int64_t)analyzer_events_evicted(ctx->an) : 0));
+}
+
+json_object *data_oldest(const struct store *s)
+{
+	uint64_t oldest = 0, t;
+
+	if (s->conns.count)
+		oldest = store_conn_at(s, s->conns.head - s->conns.count)->ts_ns;
+	if (s->drops.count) {
+		t = store_drop_at(s, s->drops.head - s->drops.count)->ts_ns;
+		if (!oldest || t < oldest)
+			oldest = t;
+	}
+	return oldest ? rfc3339(oldest) : NULL;
+}
+
 json_object *data_result_new(struct tool_context *ctx, const struct data_args *a)
 {
 	json_object *o = json_object_new_object(), *f = json_object_new_object();
@@ -557,13 +670,26 @@ json_object *data_result_new(struct tool_context *ctx, const struct data_args *a
 	json_object_object_add(f, "pid", a->pid ? json_object_new_int64(a->pid) : NULL);
 	json_object_object_add(f, "process_name", str_or_null(a->process));
 	json_object_object_add(f, "unit", str_or_null(a->unit));
+	/* The newer filters appear only when given. */
+	if (a->dest)
+		json_object_object_add(f, "dest", json_object_new_string(a->dest));
+	if (a->port)
+		json_object_object_add(f, "port", json_object_new_int64(a->port));
+	if (a->protocol) {
+		char p[8];
+
+		snprintf(p, sizeof(p), "%s", a->protocol);
+		for (char *c = p; *c; c++)
+			*c = (char)(*c >= 'A' && *c <= 'Z' ? *c - 'A' + 'a' : *c);
+		json_object_object_add(f, "protocol", json_object_new_string(p));
+	}
+	if (a->name)
+		json_object_object_add(f, "name", json_object_new_string(a->name));
 	if (a->direction)
 		json_object_object_add(f, "direction",
 				       json_object_new_string(a->direction == STORE_DIR_IN
 								  ? "inbound"
 								  : "outbound"));
-	if (a->port)
-		json_object_object_add(f, "port", json_object_new_int(a->port));
 	if (a->outcome >= 0)
 		json_object_object_add(f, "outcome", json_object_new_string(fmt_outcome(a->outcome)));
 	if (a->reason)
@@ -571,6 +697,7 @@ json_object *data_result_new(struct tool_context *ctx, const struct data_args *a
 	json_object_object_add(o, "filter", f);
 	json_object_object_add(o, "events_lost",
 			       json_object_new_int64((int64_t)analyzer_events_lost(ctx->an)));
+	data_add_coverage(ctx, a, o);
 	return o;
 }
 
@@ -627,7 +754,7 @@ json_object *json_latency(const struct store_conn_stats *st)
 	return o;
 }
 
-static void comm_string(const struct store *s, uint16_t id, char *buf, size_t len)
+void data_comm(const struct store *s, uint16_t id, char *buf, size_t len)
 {
 	size_t n;
 	const uint8_t *c = store_comm(s, id, &n);
@@ -652,10 +779,17 @@ json_object *json_top_processes(const struct store *s, const struct store_top *t
 	for (size_t i = 0; i < n; i++) {
 		char name[FMT_COMM_LEN];
 
-		comm_string(s, (uint16_t)top[i].key, name, sizeof(name));
+		data_comm(s, (uint16_t)top[i].key, name, sizeof(name));
 		json_object_array_add(a, top_entry("process", name, &top[i]));
 	}
 	return a;
+}
+
+json_object *json_name(const struct store *s, uint32_t id)
+{
+	const char *n = id ? store_name(s, id) : "";
+
+	return n[0] ? json_object_new_string(n) : NULL;
 }
 
 json_object *json_top_endpoints(const struct store *s, const struct store_top *top, size_t n,
@@ -665,9 +799,12 @@ json_object *json_top_endpoints(const struct store *s, const struct store_top *t
 
 	for (size_t i = 0; i < n; i++) {
 		char ep[FMT_ADDR_LEN + 8];
+		json_object *e;
 
 		endpoint_format(store_endpoint(s, top[i].key), ep, sizeof(ep));
-		json_object_array_add(a, top_entry(key, ep, &top[i]));
+		e = top_entry(key, ep, &top[i]);
+		json_object_object_add(e, "destination_name", json_name(s, top[i].name));
+		json_object_array_add(a, e);
 	}
 	return a;
 }
@@ -751,13 +888,14 @@ json_object *conn_to_json(struct store *s, uint64_t abs)
 	bool failed;
 	int outcome;
 
-	comm_string(s, r->comm, name, sizeof(name));
+	data_comm(s, r->comm, name, sizeof(name));
 	json_object_object_add(o, "timestamp", rfc3339(r->ts_ns));
 	json_object_object_add(o, "pid", json_object_new_int64(r->pid));
 	json_object_object_add(o, "process", json_object_new_string(name));
 	json_object_object_add(o, "protocol", json_object_new_string(fmt_protocol(r->proto)));
 	json_object_object_add(o, "family", json_object_new_string(fmt_family(dst->family)));
 	add_endpoint(o, "destination_ip", "destination_port", dst);
+	json_object_object_add(o, "destination_name", json_name(s, r->name));
 	outcome = store_conn_verdict(s, abs, &failed);
 	json_object_object_add(o, "outcome", json_object_new_string(fmt_outcome(outcome)));
 	json_object_object_add(o, "failed", json_object_new_boolean(failed));
@@ -786,10 +924,13 @@ json_object *drop_to_json(struct store *s, uint64_t abs)
 	json_object_object_add(o, "timestamp", rfc3339(d->ts_ns));
 	json_object_object_add(o, "reason", json_object_new_string(reason));
 	json_object_object_add(o, "protocol", json_object_new_string(fmt_protocol(d->proto)));
+	json_object_object_add(o, "count", json_object_new_int64(d->count ? d->count : 1));
 	add_endpoint(o, "source_ip", "source_port", store_endpoint(s, d->src));
 	add_endpoint(o, "destination_ip", "destination_port", store_endpoint(s, d->dst));
+	/* The name looked up for the remote side (the destination, else the source). */
+	json_object_object_add(o, "remote_name", json_name(s, d->name));
 	if (d->attributed) {
-		comm_string(s, d->comm, name, sizeof(name));
+		data_comm(s, d->comm, name, sizeof(name));
 		json_object_object_add(o, "pid", json_object_new_int64(d->pid));
 		json_object_object_add(o, "process", json_object_new_string(name));
 	} else {
@@ -931,6 +1072,41 @@ void text_table(FILE *f, const char *indent, char ***rows, size_t n_rows, size_t
 	}
 }
 
+const char *text_thousands(int64_t n)
+{
+	static char buf[32];
+	char tmp[32];
+	int len = snprintf(tmp, sizeof(tmp), "%lld", (long long)(n < 0 ? -n : n)), o = 0;
+
+	if (n < 0)
+		buf[o++] = '-';
+	for (int i = 0; i < len; i++) {
+		if (i && (len - i) % 3 == 0)
+			buf[o++] = ',';
+		buf[o++] = tmp[i];
+	}
+	buf[o] = 0;
+	return buf;
+}
+
+void text_coverage(FILE *f, json_object *result)
+{
+	char clock[16];
+
+	if (!json_object_object_get_ex(result, "complete", NULL) || json_flag(result, "complete"))
+		return;
+	text_clock(json_str(result, "coverage_start", ""), clock, sizeof(clock));
+	fprintf(
+	    f,
+	    "  partial: the events kept begin at %s, after the window's start (%s events "
+	    "evicted from the backlog)%s\n",
+	    clock, text_thousands(json_int(result, "events_evicted")),
+	    json_flag(result, "totals_exact")
+		? ": totals and breakdowns by reason and protocol are exact (netspyd's "
+		  "counters), per-process and per-destination detail covers only the kept events"
+		: ": every count covers only the kept events");
+}
+
 void text_source(FILE *f, json_object *result)
 {
 	const char *src = json_str(result, "source", "live"),
@@ -960,6 +1136,7 @@ void text_events_lost(FILE *f, json_object *result)
 {
 	int64_t lost = json_int(result, "events_lost");
 
+	text_coverage(f, result);
 	text_source(f, result);
 	if (lost)
 		fprintf(f,
@@ -1026,6 +1203,25 @@ void text_rows_free(struct text_rows *t)
 	free(t);
 }
 
+void text_destination(struct text_rows *t, size_t row, size_t col, const char *endpoint,
+		      const char *name)
+{
+	const char *colon = strrchr(endpoint, ':');
+	size_t iplen;
+
+	if (!name || !colon) {
+		text_rows_set(t, row, col, "%s", endpoint);
+		return;
+	}
+	/* "[::1]:53" -> "name (::1):53" */
+	iplen = (size_t)(colon - endpoint);
+	if (endpoint[0] == '[' && iplen >= 2 && endpoint[iplen - 1] == ']')
+		text_rows_set(t, row, col, "%s (%.*s)%s", name, (int)(iplen - 2), endpoint + 1,
+			      colon);
+	else
+		text_rows_set(t, row, col, "%s (%.*s)%s", name, (int)iplen, endpoint, colon);
+}
+
 void text_top(FILE *f, const char *label, json_object *top, const char *key, const char *unit)
 {
 	size_t n = top ? json_object_array_length(top) : 0;
@@ -1038,14 +1234,18 @@ void text_top(FILE *f, const char *label, json_object *top, const char *key, con
 	for (size_t i = 0; i < n; i++) {
 		json_object *e = json_object_array_get_idx(top, i);
 
-		text_rows_set(t, i, 0, "%s", json_str(e, key, "?"));
+		text_destination(t, i, 0, json_str(e, key, "?"), json_str(e, "destination_name", NULL));
 		long long count = json_int(e, "count");
 		size_t ul = strlen(unit);
 
-		/* "1 connection", "2 connections" (units that are not plurals stay as they are) */
-		if (count == 1 && ul > 1 && unit[ul - 1] == 's')
-			ul--;
-		text_rows_set(t, i, 1, "%lld %.*s", count, (int)ul, unit);
+		/* "1 connection", "2 connections", "1 query" (units that are not plurals stay
+		 * as they are) */
+		if (count == 1 && ul > 3 && !strcmp(unit + ul - 3, "ies"))
+			text_rows_set(t, i, 1, "%lld %.*sy", count, (int)(ul - 3), unit);
+		else if (count == 1 && ul > 1 && unit[ul - 1] == 's')
+			text_rows_set(t, i, 1, "%lld %.*s", count, (int)(ul - 1), unit);
+		else
+			text_rows_set(t, i, 1, "%lld %s", count, unit);
 		text_rows_set(t, i, 2, "%lld failed", (long long)json_int(e, "failed"));
 	}
 	if (t && !json_object_object_get_ex(json_object_array_get_idx(top, 0), "failed", NULL))

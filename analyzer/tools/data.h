@@ -38,51 +38,80 @@
 #define ARG_MAX_EVENTS                                                          \
 	"\"max_events\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":10000," \
 	"\"description\":\"Return at most this many events, newest first (default 100)\"}"
+/* The remote-side filters, shared by the connection and drop tools (data_filter() maps them). */
+#define ARG_DEST                                                                                \
+	"\"dest\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":253,"                       \
+	"\"description\":\"Only this remote address (140.82.112.3, ::1) or name: a name matches "  \
+	"the addresses looked up by it or by a name below it (github.com: api.github.com too)\"}"
+#define ARG_PORT                                                         \
+	"\"port\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":65535," \
+	"\"description\":\"Only this remote port (inbound connections: the local port connected " \
+	"to; drops: either port)\"}"
+#define ARG_PROTOCOL                                                                  \
+	"\"protocol\":{\"type\":\"string\",\"enum\":[\"tcp\",\"udp\",\"TCP\",\"UDP\"],"        \
+	"\"description\":\"Only this transport protocol\"}"
+#define ARGS_REMOTE ARG_DEST "," ARG_PORT "," ARG_PROTOCOL
+#define ARG_NAME                                                                            \
+	"\"name\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":253,"                    \
+	"\"description\":\"Only queries for this name or a name below it (example.com: "       \
+	"www.example.com too)\"}"
 #define ARG_DIRECTION                                                                          \
 	"\"direction\":{\"type\":\"string\",\"enum\":[\"in\",\"out\",\"inbound\",\"outbound\"]," \
 	"\"description\":\"Only inbound (accepted) or outbound (connected) connections\"}"
-#define ARG_PORT                                                                  \
-	"\"port\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":65535,"           \
-	"\"description\":\"Only this destination port (inbound: the local port connected " \
-	"to; drops: either port)\"}"
 #define ARG_OUTCOME                                                          \
 	"\"outcome\":{\"type\":\"string\",\"enum\":" FMT_OUTCOME_ENUM_JSON "," \
 	"\"description\":\"Only connections with this outcome\"}"
 #define ARG_REASON                                                                       \
 	"\"reason\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":63,"              \
 	"\"description\":\"Only drops with this reason, as the kernel spells it (NO_SOCKET)\"}"
-/* The filters every connection tool takes. */
-#define ARGS_CONN_FILTERS ARG_DIRECTION "," ARG_PORT "," ARG_OUTCOME
+/* The filters every connection tool takes: the remote side's, direction and outcome. */
+#define ARGS_CONN_FILTERS ARGS_REMOTE "," ARG_DIRECTION "," ARG_OUTCOME
 #define ARGS_SCHEMA(props) \
 	"{\"type\":\"object\",\"properties\":{" props "},\"additionalProperties\":false}"
 
 #define S_COUNT "{\"type\":\"integer\",\"minimum\":0}"
 #define S_STRING "{\"type\":\"string\"}"
 #define S_NUMBER "{\"type\":\"number\",\"minimum\":0}"
-#define S_STRING_OR_NULL "{\"type\":[\"string\",\"null\"]}"
-#define S_INT_OR_NULL "{\"type\":[\"integer\",\"null\"]}"
-#define S_NUMBER_OR_NULL "{\"type\":[\"number\",\"null\"]}"
+#define S_NULLABLE(t) "{\"anyOf\":[{\"type\":\"" t "\"},{\"type\":\"null\"}]}"
+#define S_STRING_OR_NULL S_NULLABLE("string")
+#define S_INT_OR_NULL S_NULLABLE("integer")
+#define S_NUMBER_OR_NULL S_NULLABLE("number")
 #define S_COUNTS "{\"type\":\"object\",\"additionalProperties\":" S_COUNT "}"
 #define S_FILTER                                                                 \
 	"{\"type\":\"object\",\"properties\":{\"pid\":" S_INT_OR_NULL            \
-	",\"process_name\":" S_STRING_OR_NULL ",\"unit\":" S_STRING_OR_NULL "}," \
+	",\"process_name\":" S_STRING_OR_NULL ",\"unit\":" S_STRING_OR_NULL      \
+	",\"dest\":" S_STRING ",\"port\":" S_COUNT ",\"protocol\":" S_STRING     \
+	",\"name\":" S_STRING ",\"direction\":" S_STRING ",\"outcome\":" S_STRING   \
+	",\"reason\":" S_STRING "},"                                             \
 	"\"required\":[\"pid\",\"process_name\",\"unit\"]}"
 /* Fields every data tool's result has: the window asked for, where the answer came from
  * ("live": netspyd's backlog, "history": the recorder's rollups, or both), the part of the
- * window the sources covered and their granularity (0: single events, 60 or 3600 seconds). */
+ * window the sources covered and their granularity (0: single events, 60 or 3600 seconds); and what the kept events cover:
+ * coverage_start is when they begin (later than window_start when the window reaches before the
+ * oldest event still held), complete whether they cover the whole window, events_evicted how
+ * many the daemon's backlog and the analyzer's store no longer hold. */
 #define OUT_COMMON                                                                        \
 	"\"duration\":" S_COUNT ",\"window_start\":" S_STRING ",\"window_end\":" S_STRING \
 	",\"filter\":" S_FILTER ",\"events_lost\":" S_COUNT                               \
 	",\"source\":{\"enum\":[\"live\",\"history\",\"live+history\"]}"                  \
 	",\"covered_start\":" S_STRING_OR_NULL ",\"covered_end\":" S_STRING_OR_NULL       \
-	",\"granularity_seconds\":" S_COUNT ",\"history_note\":" S_STRING_OR_NULL
+	",\"granularity_seconds\":" S_COUNT ",\"history_note\":" S_STRING_OR_NULL        \
+	",\"coverage_start\":" S_STRING ",\"complete\":{\"type\":\"boolean\"}"              \
+	",\"events_evicted\":" S_COUNT
 #define OUT_COMMON_REQUIRED                                                                   \
 	"\"duration\",\"window_start\",\"window_end\",\"filter\",\"events_lost\",\"source\"," \
-	"\"covered_start\",\"covered_end\",\"granularity_seconds\""
+	"\"covered_start\",\"covered_end\",\"granularity_seconds\","                           \
+	"\"coverage_start\",\"complete\",\"events_evicted\""
 #define S_TOP(key)                                                                                 \
 	"{\"type\":\"array\",\"items\":{\"type\":\"object\",\"properties\":{\"" key "\":" S_STRING \
 	",\"count\":" S_COUNT ",\"failed\":" S_COUNT "},"                                          \
 	"\"required\":[\"" key "\",\"count\"]}}"
+/* Destinations: S_TOP("destination") with the name it was looked up by. */
+#define S_TOP_DEST                                                                           \
+	"{\"type\":\"array\",\"items\":{\"type\":\"object\",\"properties\":{\"destination\":" \
+	S_STRING ",\"destination_name\":" S_STRING_OR_NULL ",\"count\":" S_COUNT              \
+	",\"failed\":" S_COUNT "},\"required\":[\"destination\",\"destination_name\","        \
+	"\"count\"]}}"
 #define S_LATENCY                                                                              \
 	"{\"type\":\"object\",\"properties\":{\"count\":" S_COUNT ",\"p50\":" S_NUMBER_OR_NULL \
 	",\"p90\":" S_NUMBER_OR_NULL ",\"p99\":" S_NUMBER_OR_NULL "},"                         \
@@ -93,12 +122,15 @@ struct data_args {
 	uint32_t pid;	     /* 0: any */
 	const char *process; /* NULL: any (points into the args object) */
 	const char *unit;    /* NULL: any */
+	const char *dest;    /* NULL: any (ARG_DEST) */
+	int64_t port;	     /* 0: any */
+	const char *protocol; /* "tcp", "udp" (any case); NULL: any */
+	const char *name;    /* DNS tools: NULL: any */
 	int64_t duration;    /* seconds */
 	int64_t max_events;
 	uint64_t now_ns, since_ns; /* now_ns: the window's end (until, or now) */
 	bool until_given;
 	uint8_t direction;   /* STORE_DIR_* */
-	uint16_t port;	     /* 0: any */
 	int outcome;	     /* -1: any */
 	const char *reason;  /* NULL: any */
 };
@@ -151,6 +183,30 @@ int data_conn_stats(struct tool_context *ctx, json_object *args, unsigned flags,
 		    struct data_query *q, struct store_conn_stats *st, json_object **ret,
 		    char **ret_error);
 
+/* ---- exact totals (netspyd's per-second counters) ---- */
+struct data_totals {
+	bool have;  /* the daemon answered (no process or unit filter: counters are host-wide) */
+	bool exact; /* they cover the whole window and nothing was lost in it */
+	bool use;   /* report them as the totals (see data_totals()) */
+	uint64_t since_ns, lost;
+	uint64_t events[4];	   /* by netspy.v1.EventKind: connects, TCP outcomes, drops */
+	uint64_t by_proto[4][256]; /* by EventKind and ip_proto */
+	uint64_t by_outcome[STORE_N_OUTCOMES];
+	json_object *drop_reasons; /* {"NO_SOCKET": n, ...} */
+};
+/* Asks netspyd for its counters over the query's window and adds to o "totals" (the object
+ * below, or null) and "totals_exact". Tools then report those numbers as their totals. */
+void data_totals(struct tool_context *ctx, const struct data_query *q, json_object *o,
+		 struct data_totals *ret);
+/* Nullable as anyOf branches of a single type each (portable to single-type schema dialects). */
+#define S_TOTALS                                                                                   \
+	"{\"anyOf\":[{\"type\":\"object\",\"properties\":{\"source\":" S_STRING                    \
+	",\"coverage_start\":" S_STRING ",\"connections\":" S_COUNT ",\"tcp_outcomes\":" S_COUNT   \
+	",\"drops\":" S_COUNT ",\"connections_by_protocol\":" S_COUNTS ",\"by_outcome\":" S_COUNTS \
+	",\"drops_by_protocol\":" S_COUNTS ",\"drops_by_reason\":" S_COUNTS                        \
+	",\"events_lost\":" S_COUNT "}},{\"type\":\"null\"}]}"
+#define OUT_TOTALS ",\"totals\":" S_TOTALS ",\"totals_exact\":{\"type\":\"boolean\"}"
+
 /* ---- results ---- */
 /* A result object with the common fields. */
 json_object *data_result_new(struct tool_context *ctx, const struct data_args *a);
@@ -165,10 +221,17 @@ json_object *json_top_endpoints(const struct store *s, const struct store_top *t
 double data_failure_rate(uint64_t failed, uint64_t total);
 /* A number printed with this many decimals (0.028, not 0.028000000000000001). */
 json_object *json_number(double v, int decimals);
+/* A process name id as printable text (FMT_COMM_LEN bytes are enough). */
+void data_comm(const struct store *s, uint16_t id, char *buf, size_t len);
+/* The time of the oldest event the store holds (RFC 3339), or JSON null when it holds none:
+ * how far back an answer can reach. */
+json_object *data_oldest(const struct store *s);
 json_object *conn_to_json(struct store *s, uint64_t abs);
 /* exe, cmdline and ppid of pid (null when not known). */
 void proc_to_json(const struct store *s, uint32_t pid, json_object *o);
 json_object *drop_to_json(struct store *s, uint64_t abs);
+/* A names table entry as JSON: the string, or null for id 0. */
+json_object *json_name(const struct store *s, uint32_t id);
 void endpoint_format(const struct store_endpoint *e, char *buf, size_t len);
 void endpoint_ip(const struct store_endpoint *e, char *buf, size_t len);
 
@@ -194,7 +257,12 @@ void text_counts(FILE *f, json_object *counts);
 void text_clock(const char *rfc3339, char *buf, size_t len);
 /* Prints rows of cells separated by " | ", each column padded to its widest cell. */
 void text_table(FILE *f, const char *indent, char ***rows, size_t n_rows, size_t n_cols);
+/* The coverage line ("partial: ...") when the answer does not cover its whole window; then the
+ * events-lost warning. */
+void text_coverage(FILE *f, json_object *result);
 void text_events_lost(FILE *f, json_object *result);
+/* "12,000": a count with thousands separators (a static buffer: one use per statement). */
+const char *text_thousands(int64_t n);
 struct text_rows {
 	char ***rows;
 	size_t n, cols;
@@ -217,6 +285,10 @@ struct text_list {
 void text_list_print(FILE *f, json_object *result, const struct text_list *l);
 /* "  TCP handshake latency: p50 …" when the result has latencies. */
 void text_latency(FILE *f, json_object *result);
+/* Sets a cell to an endpoint ("1.2.3.4:443", "[::1]:53") shown with the name it was looked up
+ * by: "github.com (140.82.112.3):443"; the endpoint alone when name is NULL. */
+void text_destination(struct text_rows *t, size_t row, size_t col, const char *endpoint,
+		      const char *name);
 /* "  LABEL:" then one aligned line per entry of a top list ({KEY, count, failed}). */
 void text_top(FILE *f, const char *label, json_object *top, const char *key, const char *unit);
 

@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "tools/tool.h"
+#include "core/format.h"
 #include "tools/data.h"
 
 static int list_run(struct tool_context *ctx, json_object *args, json_object **ret,
@@ -17,9 +18,12 @@ static void list_row(struct text_rows *t, size_t i, json_object *e)
 
 	text_clock(json_str(e, "timestamp", ""), clock, sizeof(clock));
 	text_rows_set(t, i, 0, "%s", clock);
-	text_rows_set(
-	    t, i, 1, strchr(json_str(e, "destination_ip", ""), ':') ? "[%s]:%lld" : "%s:%lld",
-	    json_str(e, "destination_ip", ""), (long long)json_int(e, "destination_port"));
+	char ep[FMT_ADDR_LEN + 16];
+
+	snprintf(ep, sizeof(ep),
+		 strchr(json_str(e, "destination_ip", ""), ':') ? "[%s]:%lld" : "%s:%lld",
+		 json_str(e, "destination_ip", ""), (long long)json_int(e, "destination_port"));
+	text_destination(t, i, 1, ep, json_str(e, "destination_name", NULL));
 	text_rows_set(t, i, 2, "%s", json_str(e, "protocol", "?"));
 	text_rows_set(t, i, 3, "%s", json_str(e, "process", "?"));
 	text_rows_set(t, i, 4, "%s%s%s%s", json_str(e, "outcome", "?"),
@@ -66,13 +70,14 @@ static void list_print(FILE *f, json_object *r)
 	"{\"type\":\"object\",\"properties\":{\"timestamp\":" S_STRING ",\"pid\":" S_COUNT     \
 	",\"process\":" S_STRING ",\"protocol\":" S_STRING ",\"family\":{\"enum\":[\"IPv4\","  \
 	"\"IPv6\",\"unknown\"]},\"destination_ip\":" S_STRING ",\"destination_port\":" S_COUNT \
+	",\"destination_name\":" S_STRING_OR_NULL                                                 \
 	",\"outcome\":{\"enum\":" FMT_OUTCOME_ENUM_JSON "},\"latency_ms\":" S_NUMBER           \
 	",\"failed\":{\"type\":\"boolean\"},\"abandoned\":{\"type\":\"boolean\"},"             \
 	"\"in_connect\":{\"type\":\"boolean\"},\"errno\":" S_STRING_OR_NULL                    \
 	",\"unit\":" S_STRING_OR_NULL ",\"container\":" S_STRING_OR_NULL S_CONN_LIFE "},"      \
 	"\"required\":[\"timestamp\",\"pid\",\"process\",\"protocol\",\"family\","             \
-	"\"destination_ip\",\"destination_port\",\"outcome\",\"unit\",\"container\","          \
-	"\"direction\",\"exe\",\"cmdline\",\"ppid\"]}"
+	"\"destination_ip\",\"destination_port\",\"destination_name\",\"outcome\",\"unit\","      \
+	"\"container\",\"direction\",\"exe\",\"cmdline\",\"ppid\"]}"
 
 const struct tool tool_list_connections = {
 	.name = "list_connections",

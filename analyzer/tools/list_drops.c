@@ -14,7 +14,12 @@ static void drop_row(struct text_rows *t, size_t i, json_object *e)
 
 	text_clock(json_str(e, "timestamp", ""), clock, sizeof(clock));
 	text_rows_set(t, i, 0, "%s", clock);
-	text_rows_set(t, i, 1, "%s", json_str(e, "reason", "?"));
+	int64_t n = json_int(e, "count");
+
+	if (n > 1)
+		text_rows_set(t, i, 1, "%s x %s", json_str(e, "reason", "?"), text_thousands(n));
+	else
+		text_rows_set(t, i, 1, "%s", json_str(e, "reason", "?"));
 	text_rows_set(t, i, 2, "%s", json_str(e, "protocol", "?"));
 	text_rows_set(t, i, 3, "%s:%lld -> %s:%lld", json_str(e, "source_ip", ""),
 		      (long long)json_int(e, "source_port"), json_str(e, "destination_ip", ""),
@@ -35,10 +40,11 @@ static void list_drops_print(FILE *f, json_object *r)
 
 #define S_DROP_EVENT                                                                               \
 	"{\"type\":\"object\",\"properties\":{\"timestamp\":" S_STRING ",\"reason\":" S_STRING     \
-	",\"protocol\":" S_STRING ",\"source_ip\":" S_STRING ",\"source_port\":" S_COUNT           \
-	",\"destination_ip\":" S_STRING ",\"destination_port\":" S_COUNT ",\"pid\":" S_INT_OR_NULL \
-	",\"process\":" S_STRING_OR_NULL "},"                                                      \
-	"\"required\":[\"timestamp\",\"reason\",\"protocol\",\"source_ip\",\"source_port\","       \
+	",\"protocol\":" S_STRING ",\"count\":" S_COUNT ",\"source_ip\":" S_STRING                 \
+	",\"source_port\":" S_COUNT ",\"destination_ip\":" S_STRING                                \
+	",\"destination_port\":" S_COUNT ",\"pid\":" S_INT_OR_NULL                                 \
+	",\"process\":" S_STRING_OR_NULL ",\"remote_name\":" S_STRING_OR_NULL "},"                 \
+	"\"required\":[\"timestamp\",\"reason\",\"protocol\",\"count\",\"source_ip\",\"source_port\","       \
 	"\"destination_ip\",\"destination_port\",\"pid\",\"process\"]}"
 
 const struct tool tool_list_packet_drops = {
@@ -48,10 +54,11 @@ const struct tool tool_list_packet_drops = {
 	.description = "List the most recent packets the kernel dropped (newest first, at most "
 		       "max_events) over the last DURATION seconds, optionally for one process id "
 		       "or process name: time, drop reason, protocol, source and destination, and "
-		       "the owning process (null when not attributable).",
+		       "the owning process (null when not attributable). During a flood netspyd "
+		       "folds identical drops into one record: count says how many it stands for.",
 	.input_schema =
 	    ARGS_SCHEMA(ARG_PID "," ARG_PROCESS "," ARG_WINDOW "," ARG_MAX_EVENTS "," ARG_UNIT
-			"," ARG_PORT "," ARG_REASON),
+			"," ARGS_REMOTE "," ARG_REASON),
 	.output_schema = "{\"type\":\"object\",\"properties\":{" OUT_COMMON S_LIST_COMMON
 			 ",\"drops\":{\"type\":\"array\",\"items\":" S_DROP_EVENT "}},"
 			 "\"required\":[" OUT_COMMON_REQUIRED S_LIST_REQUIRED ",\"drops\"]}",

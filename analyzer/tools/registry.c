@@ -11,13 +11,16 @@
 
 extern const struct tool tool_get_network_summary, tool_list_connections,
     tool_get_packet_drop_summary, tool_list_packet_drops, tool_analyze_patterns, tool_ai_insights,
-    tool_contextual_analysis, tool_get_tcp_quality;
+    tool_contextual_analysis, tool_get_dns_summary, tool_list_dns_queries, tool_find_anomalies,
+    tool_get_tcp_quality;
 
 const struct tool *const tool_registry[] = {
 	&tool_get_network_summary,     &tool_list_connections,
 	&tool_get_packet_drop_summary, &tool_list_packet_drops,
-	&tool_analyze_patterns,	       &tool_ai_insights,
-	&tool_contextual_analysis,     &tool_get_tcp_quality,
+	&tool_analyze_patterns,	       &tool_get_dns_summary,
+	&tool_list_dns_queries,	       &tool_find_anomalies,
+	&tool_ai_insights,	       &tool_contextual_analysis,
+	&tool_get_tcp_quality,
 	NULL,
 };
 

@@ -1,5 +1,5 @@
 /* schema_validate: the JSON Schema subset our tool schemas use (type, properties, required,
- * additionalProperties, enum, minimum, maximum, minLength, maxLength, items, nullable types),
+ * additionalProperties, enum, minimum, maximum, minLength, maxLength, items, anyOf for nullable values, type arrays),
  * with messages that name the offending field and say what is expected. */
 #include <errno.h>
 #include <math.h>
@@ -209,6 +209,47 @@ static char *check_object(json_object *schema, json_object *v, char *path, size_
 	return NULL;
 }
 
+static char *validate(json_object *schema, json_object *v, char *path, size_t path_len, int depth);
+
+/* anyOf (how nullable values are written: {"anyOf":[{"type":"string"},{"type":"null"}]}): valid
+ * when one branch accepts the value. A value of no branch's type is named by the types; a value
+ * of the right type that a branch rejects gets that branch's message. */
+static char *check_any_of(json_object *schema, json_object *v, char *path, size_t path_len,
+			  int depth, const char *w)
+{
+	json_object *any;
+	char want[128] = "", *first = NULL;
+
+	if (!json_object_object_get_ex(schema, "anyOf", &any) ||
+	    !json_object_is_type(any, json_type_array))
+		return NULL;
+	for (size_t i = 0; i < json_object_array_length(any); i++) {
+		json_object *branch = json_object_array_get_idx(any, i), *t;
+		char *r;
+
+		if (json_object_object_get_ex(branch, "type", &t) &&
+		    json_object_is_type(t, json_type_string)) {
+			snprintf(want + strlen(want), sizeof(want) - strlen(want), "%s%s",
+				 want[0] ? " or " : "", json_object_get_string(t));
+			if (!is_type(v, json_object_get_string(t)))
+				continue;
+		}
+		r = validate(branch, v, path, path_len, depth + 1);
+		if (!r) {
+			free(first);
+			return NULL;
+		}
+		if (!first)
+			first = r;
+		else
+			free(r);
+	}
+	if (first)
+		return first;
+	return msg("%s must be %s, not %s", w, want[0] ? want : "one of the allowed values",
+		   type_of(v));
+}
+
 static char *validate(json_object *schema, json_object *v, char *path, size_t path_len, int depth)
 {
 	char wbuf[300];
@@ -220,7 +261,8 @@ static char *validate(json_object *schema, json_object *v, char *path, size_t pa
 		return msg("%s is nested too deeply", w);
 	if (!json_object_is_type(schema, json_type_object))
 		return NULL;
-	if ((r = check_type(schema, v, w)) || (r = check_enum(schema, v, w)) ||
+	if ((r = check_any_of(schema, v, path, path_len, depth, w)) ||
+	    (r = check_type(schema, v, w)) || (r = check_enum(schema, v, w)) ||
 	    (r = check_bounds(schema, v, w)))
 		return r;
 	if (json_object_is_type(v, json_type_object))

@@ -9,15 +9,24 @@ static int summary_run(struct tool_context *ctx, json_object *args, json_object 
 		       char **ret_error)
 {
 	struct store_conn_stats st;
+	struct data_totals t;
 	struct data_query q;
 	struct store *s;
 	json_object *o, *dir, *end;
-	int r = data_conn_stats(ctx, args, 0, &q, &st, &o, ret_error);
+	int r = data_conn_stats(ctx, args, STORE_STATS_DETAIL, &q, &st, &o, ret_error);
 
 	if (r < 0)
 		return r;
 	s = q.s;
-	json_object_object_add(o, "by_protocol", json_proto_counts(st.by_proto));
+	data_totals(ctx, &q, o, &t);
+	json_object_put(t.drop_reasons);
+	if (t.use) { /* netspyd's counters (see data_totals()): connects; accepts are the store's */
+		json_object_object_add(o, "total_connections",
+				       json_object_new_int64((int64_t)(t.events[1] + st.inbound)));
+		t.by_proto[1][6] += st.inbound;
+	}
+	json_object_object_add(o, "by_protocol",
+			       json_proto_counts(t.use ? t.by_proto[1] : st.by_proto));
 	json_object_object_add(o, "by_outcome", json_outcome_counts(st.by_outcome));
 	json_object_object_add(o, "latency_ms", json_latency(&st));
 	json_object_object_add(o, "processes", json_top_processes(s, st.processes, st.n_processes));
@@ -35,6 +44,10 @@ static int summary_run(struct tool_context *ctx, json_object *args, json_object 
 	json_object_object_add(o, "bytes_received",
 			       json_object_new_int64((int64_t)st.bytes_received));
 	json_object_object_add(o, "retransmits", json_object_new_int64((int64_t)st.retransmits));
+	json_object_object_add(
+	    o, "top_destinations",
+	    json_top_endpoints(s, st.destinations, st.n_destinations, "destination"));
+	json_object_object_add(o, "data_start", data_oldest(s));
 	data_finish(&q, o);
 	*ret = o;
 	return 0;
@@ -81,6 +94,8 @@ static void summary_print(FILE *f, json_object *r)
 		}
 		text_top(f, "by process", json_object_object_get(r, "processes"), "process",
 			 "connections");
+		text_top(f, "top destinations", json_object_object_get(r, "top_destinations"),
+			 "destination", "connections");
 	}
 	text_events_lost(f, r);
 }
@@ -91,11 +106,12 @@ const struct tool tool_get_network_summary = {
 	.title = "Network summary",
 	.description = "Count the connections over the last DURATION seconds: outbound attempts "
 		       "(TCP and UDP connect()) and accepted inbound TCP connections, optionally "
-		       "for one process id, process name, systemd unit, direction, port or "
-		       "outcome: total, failed, by protocol, by outcome (established, refused, "
-		       "timeout, unreachable, pending, sent), by direction, by process, TCP "
-		       "handshake latency percentiles in milliseconds, and for established TCP "
-		       "connections how they ended (by_end: open, closed, reset_sent, "
+		       "for one process id, process name, systemd unit, remote address or name, "
+		       "port, protocol, direction or outcome: total, failed, by protocol, by "
+		       "outcome (established, refused, timeout, unreachable, pending, sent), by "
+		       "direction, by process, top destinations (with the name each was looked up "
+		       "by), TCP handshake latency percentiles in milliseconds, and for established "
+		       "TCP connections how they ended (by_end: open, closed, reset_sent, "
 		       "reset_received, timeout) with the bytes and retransmitted segments of "
 		       "those that ended.",
 	.input_schema = ARGS_SCHEMA(ARG_PID "," ARG_PROCESS "," ARG_WINDOW "," ARG_UNIT
@@ -106,8 +122,8 @@ const struct tool tool_get_network_summary = {
 	    ",\"by_protocol\":" S_COUNTS ",\"by_outcome\":" S_COUNTS ",\"latency_ms\":" S_LATENCY
 	    ",\"by_direction\":" S_COUNTS ",\"by_end\":" S_COUNTS ",\"bytes_sent\":" S_COUNT
 	    ",\"bytes_received\":" S_COUNT ",\"retransmits\":" S_COUNT
-	    ",\"processes\":" S_TOP(
-		"process") "},"
+	    ",\"data_start\":" S_STRING_OR_NULL ",\"processes\":" S_TOP("process")
+	    ",\"top_destinations\":" S_TOP_DEST OUT_TOTALS "},"
 			   "\"required\":[" OUT_COMMON_REQUIRED ",\"total_connections\","
 			   "\"failed_connections\",\"failure_rate\",\"by_protocol\",\"by_outcome\","
 			   "\"latency_ms\",\"processes\"]}",

@@ -16,7 +16,7 @@ trap 'rm -rf "$R"' EXIT
 CMDS="bash sh bpftool taskset setpriv getent stat date cp mv mktemp seq sleep grep sed awk
 	wc cut sort uniq tail head cat id kill env timeout chmod rm mkdir tee ls nproc ip sysctl tr
 	dirname basename printf readlink true false test uname ps pgrep mount umount unshare
-	findmnt paste nft"
+	findmnt paste nft dig"
 
 copy_file() { # copies a file (following links) to the same path in the image
 	local f=$1
@@ -69,8 +69,10 @@ netspy:x:999:
 G
 echo 'passwd: files
 group: files
-hosts: files' >"$R/etc/nsswitch.conf"
+hosts: files dns' >"$R/etc/nsswitch.conf"
 printf '127.0.0.1 localhost\n::1 localhost\n' >"$R/etc/hosts"
+# The dns suite points glibc's resolver at a responder of its own (a bind mount over this file).
+echo 'nameserver 127.0.0.1' >"$R/etc/resolv.conf"
 
 # netspy: the binaries, the helpers and the suites, laid out as in the tree.
 mkdir -p "$R/netspy/$BUILD/tests" "$R/netspy/tests"
@@ -81,6 +83,8 @@ for b in "$BUILD/netspyd" "$BUILD/netspyctl" "$BUILD"/tests/*; do
 	copy_with_libs "$b"
 done
 cp tests/run-all tests/lib.sh tests/*.test.sh "$R/netspy/tests/"
+mkdir -p "$R/netspy/tests/tools"
+cp tests/tools/*.py "$R/netspy/tests/tools/"
 cp tests/kernels/init "$R/init"
 chmod 755 "$R/init"
 

@@ -23,7 +23,8 @@ const okCount = Number(env.OK_COUNT);
 const bigCount = Number(env.BIG_COUNT);
 
 const DATA_TOOLS = ['get_network_summary', 'list_connections', 'get_packet_drop_summary',
-	'list_packet_drops', 'analyze_patterns'];
+	'list_packet_drops', 'analyze_patterns', 'get_dns_summary', 'list_dns_queries',
+	'find_anomalies'];
 const ALL_TOOLS = [...DATA_TOOLS, 'ai_insights', 'contextual_analysis', 'get_tcp_quality'];
 let failures = 0;
 
@@ -133,7 +134,7 @@ async function main() {
 
 	const { tools } = await client.listTools();
 	const names = tools.map((t) => t.name);
-	check('tools/list lists the eight tools', ALL_TOOLS.every((n) => names.includes(n)), names);
+	check('tools/list lists the eleven tools', ALL_TOOLS.every((n) => names.includes(n)), names);
 	for (const t of tools) {
 		check(`${t.name}: title, description, input and output schemas`,
 			!!t.title && !!t.description && t.inputSchema?.type === 'object' &&

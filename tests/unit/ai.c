@@ -114,6 +114,81 @@ static void test_sse(void)
 	ai_reply_free(&r);
 }
 
+/* Feeds a whole stream; the reply in *r. */
+static int sse_all(const char *s, struct ai_reply *r)
+{
+	struct ai_sse p;
+
+	ai_sse_init(&p, NULL, NULL);
+	ai_sse_feed(&p, s, strlen(s));
+	return ai_sse_finish(&p, r);
+}
+
+/* Streams as servers in use send them (shapes recorded from their OpenAI-compatible
+ * endpoints), reduced to what matters. */
+static void test_sse_servers(void)
+{
+	/* Every call at index 0, a new id for each, fragments without id. */
+	static const char index0[] =
+	    "data: {\"choices\":[{\"delta\":{\"role\":\"assistant\",\"tool_calls\":[{\"index\":0,"
+	    "\"id\":\"call_a\",\"type\":\"function\",\"function\":{\"name\":"
+	    "\"get_network_summary\",\"arguments\":\"\"}}]}}]}\n"
+	    "data: {\"choices\":[{\"delta\":{\"tool_calls\":[{\"index\":0,\"function\":"
+	    "{\"arguments\":\"{\\\"duration\\\":60}\"}}]}}]}\n"
+	    "data: {\"choices\":[{\"delta\":{\"tool_calls\":[{\"index\":0,\"id\":\"call_b\","
+	    "\"type\":\"function\",\"function\":{\"name\":\"get_packet_drop_summary\","
+	    "\"arguments\":\"{\"}}]}}]}\n"
+	    "data: {\"choices\":[{\"delta\":{\"tool_calls\":[{\"index\":0,\"function\":"
+	    "{\"arguments\":\"}\"}}]}}]}\n"
+	    "data: {\"choices\":[{\"delta\":{},\"finish_reason\":\"tool_calls\"}]}\n"
+	    "data: [DONE]\n";
+	/* No index at all: each call arrives whole with its id, then more fragments. */
+	static const char noindex[] =
+	    "data: {\"choices\":[{\"delta\":{\"tool_calls\":[{\"id\":\"c1\",\"function\":"
+	    "{\"name\":\"list_connections\",\"arguments\":\"{\\\"max_\"}}]}}]}\n"
+	    "data: {\"choices\":[{\"delta\":{\"tool_calls\":[{\"function\":{\"arguments\":"
+	    "\"events\\\":5}\"}}]}}]}\n"
+	    "data: {\"choices\":[{\"delta\":{\"tool_calls\":[{\"id\":\"c2\",\"function\":"
+	    "{\"name\":\"analyze_patterns\",\"arguments\":\"{}\"}}]}}]}\n"
+	    "data: {\"choices\":[{\"delta\":{},\"finish_reason\":\"stop\"}]}\n";
+	/* A thinking model: reasoning_content (DeepSeek, vLLM) and reasoning (OpenRouter,
+	 * Ollama) deltas before the answer. */
+	static const char reasoning[] =
+	    "data: {\"choices\":[{\"delta\":{\"role\":\"assistant\",\"content\":null,"
+	    "\"reasoning_content\":\"The user wants\"}}]}\n"
+	    "data: {\"choices\":[{\"delta\":{\"reasoning\":\" a summary.\"}}]}\n"
+	    "data: {\"choices\":[{\"delta\":{\"content\":\"All good.\"}}]}\n"
+	    "data: [DONE]\n";
+	static const char reasoning_body[] =
+	    "{\"choices\":[{\"message\":{\"role\":\"assistant\",\"content\":\"42 drops.\","
+	    "\"reasoning_content\":\"Let me think\",\"reasoning\":\"more thoughts\"},"
+	    "\"finish_reason\":\"stop\"}]}";
+	struct ai_reply r;
+
+	CHECK(sse_all(index0, &r) == 0 && r.n_calls == 2 && !strcmp(r.calls[0].id, "call_a") &&
+		  !strcmp(r.calls[0].name, "get_network_summary") &&
+		  !strcmp(r.calls[0].arguments, "{\"duration\":60}") &&
+		  !strcmp(r.calls[1].id, "call_b") &&
+		  !strcmp(r.calls[1].name, "get_packet_drop_summary") &&
+		  !strcmp(r.calls[1].arguments, "{}"),
+	      "index 0 for every call: a new id is a new call, fragments go to the newest");
+	ai_reply_free(&r);
+	CHECK(sse_all(noindex, &r) == 0 && r.n_calls == 2 && !strcmp(r.calls[0].id, "c1") &&
+		  !strcmp(r.calls[0].arguments, "{\"max_events\":5}") &&
+		  !strcmp(r.calls[1].name, "analyze_patterns") &&
+		  !strcmp(r.finish_reason, "stop"),
+	      "no index: calls split by id, with finish_reason stop");
+	ai_reply_free(&r);
+	CHECK(sse_all(reasoning, &r) == 0 && r.content && !strcmp(r.content, "All good."),
+	      "reasoning and reasoning_content deltas stay out of the answer (%s)",
+	      r.content ? r.content : "(none)");
+	ai_reply_free(&r);
+	CHECK(ai_parse_response(reasoning_body, strlen(reasoning_body), &r) == 0 && r.content &&
+		  !strcmp(r.content, "42 drops."),
+	      "a whole message's reasoning fields stay out of the answer");
+	ai_reply_free(&r);
+}
+
 static void test_filter(void)
 {
 	static const char in[] = "a\033[31mb\033]0;t\007c\033Pq\033\\d\r\x01\x7f"
@@ -145,6 +220,14 @@ int main(void)
 	test_backoff();
 	test_parse();
 	test_sse();
+	test_sse_servers();
+	CHECK(!strcmp(openai_token_limit_field("https://api.openai.com/v1"), "max_completion_tokens") &&
+		  !strcmp(openai_token_limit_field("https://x.openai.azure.com/openai/v1"),
+			  "max_completion_tokens") &&
+		  !strcmp(openai_token_limit_field("http://127.0.0.1:11434/v1"), "max_tokens") &&
+		  !strcmp(openai_token_limit_field("https://api.openai.com.evil.test/v1"),
+			  "max_tokens"),
+	      "the length field: max_completion_tokens for OpenAI, max_tokens elsewhere");
 	test_filter();
 	return CHECK_DONE();
 }

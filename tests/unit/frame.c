@@ -184,6 +184,95 @@ static void test_outcome_validation(void)
 	CHECK(decode_event(&ev, &why) == 0, "a drop attributed by flow passes");
 }
 
+/* Like decode_event, for a whole message: *ret is the decoded message when valid. */
+static int decode_server_msg(Netspy__V1__ServerMessage *m, const char **why,
+			     Netspy__V1__ServerMessage **ret)
+{
+	static char last[160];
+	char *error = NULL;
+	struct nbuf b = { 0 };
+	int r;
+
+	frame_append(&b, &m->base, NETSPY_MAX_SERVER_FRAME);
+	r = netspy_decode_server(b.data + 4, b.len - 4, ret, &error);
+	snprintf(last, sizeof(last), "%s", error ? error : "");
+	free(error);
+	*why = last;
+	nbuf_free(&b);
+	return r;
+}
+
+static int decode_client_msg(const struct nbuf *b, Netspy__V1__ClientMessage **ret)
+{
+	char *error = NULL;
+	int r = netspy_decode_client(b->data + 4, b->len - 4, ret, &error);
+
+	free(error);
+	return r;
+}
+
+/* The flood issue's wire additions: Drop.count, CountersRequest and Counters. */
+static void test_counters(void)
+{
+	Netspy__V1__ServerMessage m = NETSPY__V1__SERVER_MESSAGE__INIT, *got = NULL;
+	Netspy__V1__Counters c = NETSPY__V1__COUNTERS__INIT;
+	Netspy__V1__Counter e = NETSPY__V1__COUNTER__INIT, *ep[1] = { &e };
+	Netspy__V1__ClientMessage q = NETSPY__V1__CLIENT_MESSAGE__INIT, *gq = NULL;
+	Netspy__V1__CountersRequest req = NETSPY__V1__COUNTERS_REQUEST__INIT;
+	Netspy__V1__Event ev = NETSPY__V1__EVENT__INIT;
+	Netspy__V1__Drop d = NETSPY__V1__DROP__INIT;
+	struct nbuf b = { 0 };
+	const char *why = NULL;
+
+	e.kind = NETSPY__V1__COUNTER_KIND__COUNTER_KIND_DROP_REASON;
+	e.event_kind = NETSPY__V1__EVENT_KIND__EVENT_KIND_DROP;
+	e.key = 2;
+	e.name = "NO_SOCKET";
+	e.count = 366000;
+	c.n_counters = 1;
+	c.counters = ep;
+	c.since_ns = 5;
+	m.msg_case = NETSPY__V1__SERVER_MESSAGE__MSG_COUNTERS;
+	m.counters = &c;
+	CHECK(decode_server_msg(&m, &why, &got) == 0 && got->counters->n_counters == 1 &&
+		  got->counters->counters[0]->count == 366000 && got->counters->since_ns == 5,
+	      "a Counters answer round-trips (%s)", why ? why : "");
+	if (got)
+		netspy__v1__server_message__free_unpacked(got, NULL);
+	got = NULL;
+	e.kind = 99;
+	CHECK(decode_server_msg(&m, &why, &got) == -EBADMSG && strstr(why, "kind"),
+	      "a counter of unknown kind is rejected");
+	e.kind = NETSPY__V1__COUNTER_KIND__COUNTER_KIND_EVENTS;
+	e.event_kind = 0;
+	CHECK(decode_server_msg(&m, &why, &got) == -EBADMSG && strstr(why, "event kind"),
+	      "a counter without an event kind is rejected");
+
+	req.since_ns = 10;
+	req.until_ns = 5;
+	q.msg_case = NETSPY__V1__CLIENT_MESSAGE__MSG_COUNTERS_REQUEST;
+	q.counters_request = &req;
+	frame_append(&b, &q.base, NETSPY_MAX_CLIENT_FRAME);
+	CHECK(decode_client_msg(&b, &gq) == -EBADMSG,
+	      "a CountersRequest whose window ends before it starts is rejected");
+	nbuf_free(&b);
+	req.until_ns = 0;
+	frame_append(&b, &q.base, NETSPY_MAX_CLIENT_FRAME);
+	CHECK(decode_client_msg(&b, &gq) == 0 &&
+		  gq->counters_request->since_ns == 10,
+	      "a CountersRequest up to now passes");
+	if (gq)
+		netspy__v1__client_message__free_unpacked(gq, NULL);
+	nbuf_free(&b);
+
+	d.reason = 2;
+	d.reason_name = "NO_SOCKET";
+	d.count = 12000;
+	ev.kind_case = NETSPY__V1__EVENT__KIND_DROP;
+	ev.drop = &d;
+	CHECK(decode_event(&ev, &why) == 0, "a folded drop (count 12000) passes");
+}
+
 static void test_garbage(void)
 {
 	static const uint8_t junk[] = { 0xff, 0xfe, 0x01, 0x99, 0x42 };
@@ -201,6 +290,7 @@ int main(void)
 	test_oversized();
 	test_validation();
 	test_outcome_validation();
+	test_counters();
 	test_garbage();
 	return CHECK_DONE();
 }

@@ -264,7 +264,7 @@ static void test_errors(void)
 	json_object *r;
 
 	init_server(&s);
-	r = ask(&s, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"resources/list\"}");
+	r = ask(&s, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"server/discover\"}");
 	CHECK(error_code(r) == MCP_METHOD_NOT_FOUND, "unknown method: -32601");
 	json_object_put(r);
 	r = ask(&s, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"");

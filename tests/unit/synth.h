@@ -95,6 +95,127 @@ static inline void synth_drop(struct store *s, uint64_t ts, const char *reason, 
 	store_add(s, &ev);
 }
 
+/* A DNS message: header, the question, then (responses) an optional CNAME from the name asked to
+ * cname and an optional A record (4 bytes at a4) for the last name of that chain. Returns its
+ * length. */
+static inline size_t synth_dns_msg(uint8_t *buf, uint16_t id, bool response, uint16_t rcode,
+				   const char *qname, uint16_t qtype, const char *cname,
+				   const uint8_t *a4, uint32_t ttl)
+{
+	size_t n = 12, cname_at = 0;
+	uint16_t ancount = (uint16_t)((cname ? 1 : 0) + (a4 ? 1 : 0));
+	const char *names[2] = { qname, cname };
+
+	memset(buf, 0, 12);
+	buf[0] = (uint8_t)(id >> 8);
+	buf[1] = (uint8_t)id;
+	buf[2] = (uint8_t)((response ? 0x80 : 0) | 0x01);
+	buf[3] = (uint8_t)((response ? 0x80 : 0) | (rcode & 0xf));
+	buf[5] = 1;
+	buf[7] = response ? (uint8_t)ancount : 0;
+	for (int k = 0; k < 2; k++) {
+		const char *p = names[k];
+
+		if (!p || (k == 1 && !response))
+			continue;
+		if (k == 1) { /* the CNAME record: owner = the question's name (pointer to 12) */
+			buf[n++] = 0xc0;
+			buf[n++] = 12;
+			buf[n++] = 0;
+			buf[n++] = 5;
+			buf[n++] = 0;
+			buf[n++] = 1;
+			buf[n++] = (uint8_t)(ttl >> 24);
+			buf[n++] = (uint8_t)(ttl >> 16);
+			buf[n++] = (uint8_t)(ttl >> 8);
+			buf[n++] = (uint8_t)ttl;
+			buf[n++] = 0;
+			buf[n++] = (uint8_t)(strlen(p) + 2);
+			cname_at = n;
+		}
+		while (*p) {
+			const char *dot = strchr(p, '.');
+			size_t l = dot ? (size_t)(dot - p) : strlen(p);
+
+			buf[n++] = (uint8_t)l;
+			memcpy(buf + n, p, l);
+			n += l;
+			p += l + (dot ? 1 : 0);
+		}
+		buf[n++] = 0;
+		if (k == 0) {
+			buf[n++] = (uint8_t)(qtype >> 8);
+			buf[n++] = (uint8_t)qtype;
+			buf[n++] = 0;
+			buf[n++] = 1;
+		}
+	}
+	if (response && a4) {
+		buf[n++] = 0xc0;
+		buf[n++] = (uint8_t)(cname_at ? cname_at : 12);
+		buf[n++] = 0;
+		buf[n++] = 1;
+		buf[n++] = 0;
+		buf[n++] = 1;
+		buf[n++] = (uint8_t)(ttl >> 24);
+		buf[n++] = (uint8_t)(ttl >> 16);
+		buf[n++] = (uint8_t)(ttl >> 8);
+		buf[n++] = (uint8_t)ttl;
+		buf[n++] = 0;
+		buf[n++] = 4;
+		memcpy(buf + n, a4, 4);
+		n += 4;
+	}
+	return n;
+}
+
+/* A DNS message as netspyd forwards it: sent by (received false) or to (received true) pid's
+ * socket at 127.0.0.1:port, from or to the server 10.0.0.53:53 over UDP. */
+static inline void synth_dns(struct store *s, uint64_t ts, uint32_t pid, const char *comm,
+			     bool received, uint16_t port, const uint8_t *msg, size_t len)
+{
+	Netspy__V1__Event ev = NETSPY__V1__EVENT__INIT;
+	Netspy__V1__Dns d = NETSPY__V1__DNS__INIT;
+	uint8_t local[4] = { 127, 0, 0, 1 }, server[4] = { 10, 0, 0, 53 };
+
+	d.pid = pid;
+	d.attributed = pid != 0;
+	d.comm.data = (uint8_t *)comm;
+	d.comm.len = comm ? strlen(comm) : 0;
+	d.family = 2;
+	d.ip_proto = 17;
+	d.src_addr.data = received ? server : local;
+	d.src_addr.len = 4;
+	d.src_port = received ? 53 : port;
+	d.dst_addr.data = received ? local : server;
+	d.dst_addr.len = 4;
+	d.dst_port = received ? port : 53;
+	d.received = received;
+	d.length = (uint32_t)len;
+	d.data.data = (uint8_t *)msg;
+	d.data.len = len;
+	ev.timestamp_ns = ts;
+	ev.kind_case = NETSPY__V1__EVENT__KIND_DNS;
+	ev.dns = &d;
+	store_add(s, &ev);
+}
+
+/* A lookup of qname by pid from port: its query at ts and, unless rcode is negative, the response
+ * latency_ns later (rcode, and for NOERROR an A record a4 behind an optional CNAME). */
+static inline void synth_lookup(struct store *s, uint64_t ts, uint32_t pid, const char *comm,
+				uint16_t port, uint16_t id, const char *qname, const char *cname,
+				const uint8_t *a4, int rcode, uint64_t latency_ns, uint32_t ttl)
+{
+	uint8_t buf[512];
+	size_t n = synth_dns_msg(buf, id, false, 0, qname, 1, NULL, NULL, 0);
+
+	synth_dns(s, ts, pid, comm, false, port, buf, n);
+	if (rcode < 0)
+		return;
+	n = synth_dns_msg(buf, id, true, (uint16_t)rcode, qname, 1, cname, a4, ttl);
+	synth_dns(s, ts + latency_ns, pid, comm, true, port, buf, n);
+}
+
 /* The scenario the tests know: at T0 + 1..7 s curl (pid 100) makes 3 refused and 2 established TCP
  * connects (latencies 1 ms and 3 ms) and 2 UDP sends; at T0 + 8..11 s dig (pid 200) sends 4 UDP
  * datagrams to 10.0.0.53:53; 3 NO_SOCKET drops (2 attributed to curl) and 1 TCP_CSUM drop. */

@@ -16,8 +16,8 @@
 
 static const char *const expected_order[] = {
 	"get_network_summary", "list_connections", "get_packet_drop_summary", "list_packet_drops",
-	"analyze_patterns",    "ai_insights",	   "contextual_analysis",     "get_tcp_quality",
-	NULL,
+	"analyze_patterns",    "get_dns_summary",  "list_dns_queries",	      "find_anomalies",
+	"ai_insights",	       "contextual_analysis", "get_tcp_quality", NULL,
 };
 
 static void test_registry(void)
@@ -27,11 +27,13 @@ static void test_registry(void)
 	for (i = 0; tool_registry[i]; i++)
 		CHECK(expected_order[i] && !strcmp(tool_registry[i]->name, expected_order[i]),
 		      "registry[%zu] is %s", i, expected_order[i] ? expected_order[i] : "(end)");
-	CHECK(i == 8, "eight tools");
+	CHECK(i == 11, "eleven tools");
 	CHECK(tool_find("summary") == tool_registry[0] &&
 		  tool_find("list_connections") == tool_registry[1] &&
-		  tool_find("contextual") == tool_registry[6] &&
-		  tool_find("ask") == tool_registry[6] && !tool_find("nosuch"),
+		  tool_find("contextual") == tool_registry[9] &&
+		  tool_find("ask") == tool_registry[9] && tool_find("dns") == tool_registry[5] &&
+		  tool_find("list-dns") == tool_registry[6] &&
+		  tool_find("anomalies") == tool_registry[7] && !tool_find("nosuch"),
 	      "tool_find by command, name and alias");
 	for (i = 0; tool_registry[i]; i++) {
 		json_object *in = json_tokener_parse(tool_registry[i]->input_schema);
@@ -85,6 +87,11 @@ static void fill_recent(struct store *s)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	now = (uint64_t)ts.tv_sec * SEC - 30 * SEC;
+	/* curl looks up www.example.com (CNAME to edge.example.net, A 10.0.0.3) before its UDP
+	 * sends to 10.0.0.3, and nx.example (NXDOMAIN). */
+	synth_lookup(s, now + 2, 100, "curl", 40000, 1, "www.example.com", "edge.example.net",
+		     (const uint8_t[]){ 10, 0, 0, 3 }, 0, 1, 300);
+	synth_lookup(s, now + 3, 100, "curl", 40001, 2, "nx.example", NULL, NULL, 3, 1, 0);
 	for (int k = 0; k < 3; k++) {
 		synth_connect(s, now + k, 100, "curl", 6, 1, 1, 1 + k, 0);
 		synth_outcome(s, now + k, 1 + k, 2, 0);
@@ -109,7 +116,7 @@ static void test_outputs(void)
 
 	analyzer_init(&an, &o);
 	for (int round = 0; round < 2; round++) {
-		for (size_t t = 0; t < 5; t++)
+		for (size_t t = 0; t < 7; t++)
 			for (size_t i = 0; i < sizeof(arg_sets) / sizeof(arg_sets[0]); i++) {
 				json_object *a = json_tokener_parse(arg_sets[i]);
 
@@ -132,6 +139,38 @@ static void test_outputs(void)
 	CHECK(get_int(r, "total_matching") == 9 && get_int(r, "returned") == 2 &&
 		  json_object_array_length(json_object_object_get(r, "events")) == 2,
 	      "list: 9 matching, max_events 2 returned");
+	json_object_put(r);
+	r = run_valid(&ctx, tool_registry[1],
+		      "{\"process_name\":\"curl\",\"protocol\":\"udp\",\"max_events\":1}");
+	{
+		json_object *ev = json_object_array_get_idx(json_object_object_get(r, "events"), 0);
+
+		const char *name =
+		    json_object_get_string(json_object_object_get(ev, "destination_name"));
+
+		CHECK(name && !strcmp(name, "www.example.com"),
+		      "list: the UDP send to 10.0.0.3 is www.example.com");
+	}
+	json_object_put(r);
+	r = run_valid(&ctx, tool_registry[1], "{\"dest\":\"example.com\",\"protocol\":\"udp\"}");
+	CHECK(get_int(r, "total_matching") == 2, "list --dest example.com --protocol udp: 2");
+	json_object_put(r);
+	r = run_valid(&ctx, tool_registry[5], "{}");
+	CHECK(get_int(r, "total_queries") == 2 && get_int(r, "failed_queries") == 1 &&
+		  get_int(r, "by_rcode.NXDOMAIN") == 1 && get_int(r, "unanswered_queries") == 0,
+	      "dns: 2 queries, 1 failed (NXDOMAIN)");
+	json_object_put(r);
+	r = run_valid(&ctx, tool_registry[6], "{\"name\":\"example.com\"}");
+	{
+		json_object *q = json_object_array_get_idx(json_object_object_get(r, "queries"), 0);
+
+		const char *rc = json_object_get_string(json_object_object_get(q, "rcode"));
+
+		CHECK(get_int(r, "total_matching") == 1 && rc && !strcmp(rc, "NOERROR") &&
+			  json_object_array_length(json_object_object_get(q, "answers")) == 2 &&
+			  get_int(q, "pid") == 100,
+		      "list-dns --name example.com: www.example.com, NOERROR, 2 answers, pid 100");
+	}
 	json_object_put(r);
 	r = run_valid(&ctx, tool_registry[2], "{}");
 	CHECK(get_int(r, "total_drops") == 2 && get_int(r, "by_reason.NO_SOCKET") == 2 &&
@@ -191,6 +230,10 @@ static void test_schema(void)
 	expect_invalid(in, "[]", "the value must be an object, not array");
 	expect_invalid(ask, "{}", "'query' is required");
 	expect_invalid("{\"type\":[\"string\",\"null\"]}", "1", "must be string or null");
+	expect_invalid("{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"null\"}]}", "1",
+		       "must be string or null, not integer");
+	expect_invalid("{\"anyOf\":[{\"type\":\"integer\",\"minimum\":1},{\"type\":\"null\"}]}",
+		       "0", "must be at least 1");
 	expect_invalid("{\"enum\":[\"a\",\"b\"]}", "\"c\"", "must be one of: \"a\", \"b\"");
 	expect_invalid("{\"type\":\"array\",\"items\":{\"type\":\"object\",\"required\":[\"x\"]}}",
 		       "[{\"x\":1},{}]", "'[1]' is missing 'x'");
@@ -245,8 +288,8 @@ static void test_cliargs(void)
 	expect_args("ai_insights", 2, a6, "{\"summary_text\":\"text\"}");
 	expect_args_error("summary", 2, e1,
 			  "unknown option '--bogus' for summary (its options: "
-			  "--pid, --process, --duration, --since, --until, --unit, --direction, "
-			  "--port, --outcome)");
+			  "--pid, --process, --duration, --since, --until, --unit, --dest, --port, "
+			  "--protocol, --direction, --outcome)");
 	expect_args_error("summary", 2, e2, "--pid needs a whole number, not 'abc'");
 	expect_args_error("analyze", 1, e3, "analyze takes no argument 'stray'");
 	expect_args_error("list", 1, e4, "--duration needs a value");

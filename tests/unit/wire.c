@@ -17,6 +17,7 @@ struct ref {
 	Netspy__V1__TcpAccept a;
 	Netspy__V1__TcpEnd end;
 	Netspy__V1__TcpSignal g;
+	Netspy__V1__Dns n;
 	char name[32];
 };
 
@@ -26,7 +27,7 @@ static ProtobufCBinaryData bin(const void *p, size_t n)
 }
 
 static void ref_build(struct ref *r, const struct netspy_event *e, uint64_t seq,
-		      const struct dropnames *names)
+		      const struct dropnames *names, const uint8_t *data, size_t dlen)
 {
 	size_t al = addr_len(e), cl = comm_len(e->comm);
 	bool attributed = e->flags & NETSPY_F_ATTRIBUTED;
@@ -129,6 +130,25 @@ static void ref_build(struct ref *r, const struct netspy_event *e, uint64_t seq,
 			r->ev.kind_case = NETSPY__V1__EVENT__KIND_TCP_RETRANSMIT;
 			r->ev.tcp_retransmit = &r->g;
 		}
+	} else if (e->type == NETSPY_EV_DNS) {
+		netspy__v1__dns__init(&r->n);
+		r->n.pid = attributed ? e->pid : 0;
+		r->n.tid = attributed ? e->tid : 0;
+		r->n.comm = attributed ? bin(e->comm, cl) : bin(NULL, 0);
+		r->n.cgroup_id = e->cgroup_id;
+		r->n.cookie = e->cookie;
+		r->n.family = e->family;
+		r->n.ip_proto = e->ip_proto;
+		r->n.src_addr = bin(e->saddr, al);
+		r->n.src_port = e->sport;
+		r->n.dst_addr = bin(e->daddr, al);
+		r->n.dst_port = e->dport;
+		r->n.received = !!(e->flags & NETSPY_F_INGRESS);
+		r->n.attributed = attributed;
+		r->n.length = e->dns.len;
+		r->n.data = bin(data, dlen);
+		r->ev.kind_case = NETSPY__V1__EVENT__KIND_DNS;
+		r->ev.dns = &r->n;
 	} else {
 		netspy__v1__drop__init(&r->d);
 		r->d.reason = e->drop.reason;
@@ -148,6 +168,7 @@ static void ref_build(struct ref *r, const struct netspy_event *e, uint64_t seq,
 		r->d.comm = attributed ? bin(e->comm, cl) : bin(NULL, 0);
 		r->d.location = e->drop.location;
 		r->d.by_flow = attributed && (e->flags & NETSPY_F_BY_FLOW);
+		r->d.count = e->drop.count;
 		r->ev.kind_case = NETSPY__V1__EVENT__KIND_DROP;
 		r->ev.drop = &r->d;
 	}
@@ -159,12 +180,12 @@ static struct netspy_event sample(int i)
 
 	memset(&e, 0, sizeof(e));
 	static const uint8_t types[] = { NETSPY_EV_CONNECT,	    NETSPY_EV_TCP_OUTCOME,
-					 NETSPY_EV_DROP,	    NETSPY_EV_TCP_ACCEPT,
-					 NETSPY_EV_TCP_END,	    NETSPY_EV_TCP_RETRANSMIT,
-					 NETSPY_EV_TCP_RESET };
+					 NETSPY_EV_DROP,	    NETSPY_EV_DNS,
+					 NETSPY_EV_TCP_ACCEPT,	    NETSPY_EV_TCP_END,
+					 NETSPY_EV_TCP_RETRANSMIT, NETSPY_EV_TCP_RESET };
 
-	e.type = types[i % 7];
-	e.family = i % 4 == 0 ? 10 : (i % 11 == 0 && e.type == NETSPY_EV_DROP) ? 0 : 2;
+	e.type = types[i % 8];
+	e.family = i % 4 == 0 ? 10 : (i % 7 == 0 && e.type == NETSPY_EV_DROP) ? 0 : 2;
 	e.ip_proto = i % 2 ? 6 : 17;
 	e.sock_type = e.ip_proto == 6 ? 1 : 2;
 	e.sport = (uint16_t)(i * 7919);
@@ -205,7 +226,13 @@ static struct netspy_event sample(int i)
 		e.drop.reason = (uint32_t)(i % 90);
 		e.drop.ifindex = (uint32_t)(i % 4);
 		e.drop.location = 0xffffffff81000000ull + (uint64_t)i;
+		e.drop.count = i % 4 == 0 ? (uint32_t)i * 1000003u : i % 4 == 1 ? 1 : 0;
 		e.netns = 4026531840u + (uint32_t)(i % 2);
+	} else if (e.type == NETSPY_EV_DNS) {
+		e.flags = (i % 2 ? NETSPY_F_ATTRIBUTED : 0) | (i % 3 ? NETSPY_F_INGRESS : 0);
+		e.ip_proto = i % 5 ? 17 : 6;
+		e.dns.len = (uint16_t)(i % 11 ? i % 600 : 0);
+		e.dns.cap_len = e.dns.len < NETSPY_DNS_MAX ? e.dns.len : NETSPY_DNS_MAX;
 	}
 	return e;
 }
@@ -223,17 +250,21 @@ int main(void)
 	for (int i = 0; i < total; i++) {
 		struct netspy_event e = sample(i);
 		uint64_t seq = (uint64_t)i * 1000003ull;
-		uint8_t fast[WIRE_EVENT_MAX], slow[1024];
+		uint8_t fast[WIRE_EVENT_MAX], slow[1024], data[NETSPY_DNS_MAX];
+		size_t dlen = e.type == NETSPY_EV_DNS ? e.dns.cap_len : 0;
 		struct ref r;
 		size_t nf, ns;
 
-		ref_build(&r, &e, seq, names);
+		for (size_t k = 0; k < dlen; k++)
+			data[k] = (uint8_t)(k * 7 + (size_t)i);
+		ref_build(&r, &e, seq, names, data, dlen);
 		ns = protobuf_c_message_pack(&r.ev.base, slow);
-		nf = wire_event(fast, &e, seq, names);
+		nf = wire_event(fast, &e, seq, names, dlen ? data : NULL, dlen);
 		if (nf != ns || memcmp(fast, slow, nf))
 			mismatches++;
 		if (nbatch < 64) {
-			blen += wire_batch_entry(batch + blen, &e, seq, names);
+			blen += wire_batch_entry(batch + blen, &e, seq, names, dlen ? data : NULL,
+						 dlen);
 			nbatch++;
 		}
 	}

@@ -1,0 +1,142 @@
+#!/usr/bin/env bash
+# Floods and the physical limit. REPS alternated rounds of three runs each (bare, netspyd with a
+# subscribed client, the empty programs of bench/empty_hooks.bpf.c on the same hooks), the order
+# reversed every other round, for two workloads pinned to one core: the UDP drop flood (unconnected
+# sendto() to a closed port on 127.0.0.1, inside a network namespace of its own) and the UDP
+# connect storm. Ratios are of the workload's rate per second of its own CPU time; "distance to
+# the limit" is netspyd's ratio over the empty programs' ratio (1 = as cheap as running any
+# program there). Then exactness: one flood from one core and one from two cores at once, the
+# namespace's `Udp: NoPorts` growth against the NO_SOCKET drops netspyd counted for the window;
+# and the kernel's own accounting (bpf_stats) of the kfree_skb programs, ns per run.
+# Run as root from the top of the tree after `make bench-build` (bench/run.sh runs it).
+# Knobs: BENCH_SECONDS (one run, default 2), BENCH_REPS (rounds, default 5), BENCH_CPU (default 1),
+# BENCH_FLOOD_THRESHOLD (netspyd's --flood-threshold, default netspyd's own).
+set -u
+. bench/lib.sh
+NS=nsbenchflood$$
+PORT=9
+CGROOT=$(awk '$9 == "cgroup2" && $4 == "/" { print $5; exit }' /proc/self/mountinfo)
+EPID=
+SPID=
+OTHER_CPU=$((CPU == 0 ? 1 : 0))
+cleanup_flood() {
+	[ -n "$SPID" ] && kill "$SPID" 2>/dev/null
+	[ -n "$EPID" ] && kill "$EPID" 2>/dev/null && wait "$EPID" 2>/dev/null
+	ip netns del "$NS" 2>/dev/null
+	bench_cleanup
+}
+trap cleanup_flood EXIT
+ip netns add "$NS" && ip -n "$NS" link set lo up || { echo "flood.sh: cannot create a network namespace" >&2; exit 1; }
+ulimit -l unlimited 2>/dev/null
+
+opts=()
+[ -n "${BENCH_FLOOD_THRESHOLD:-}" ] && opts=(--flood-threshold "$BENCH_FLOOD_THRESHOLD")
+noports() { ip netns exec "$NS" awk '/^Udp:/ { if (++n == 2) { print $3; exit } }' /proc/net/snmp; }
+start_netspyd() {
+	"$BUILD/netspyd" --socket "$SOCK" --log-target console "${opts[@]}" >"$T/netspyd.log" 2>&1 &
+	DPID=$!
+	for _ in $(seq 100); do "$BUILD/netspyctl" --socket "$SOCK" status >/dev/null 2>&1 && break; sleep 0.1; done
+	"$BUILD/tests/subscriber" "$SOCK" >"$T/sub.out" 2>&1 &
+	SPID=$!
+	for _ in $(seq 100); do grep -q '^ready' "$T/sub.out" && return; sleep 0.1; done
+	echo "flood.sh: netspyd or its subscriber did not start" >&2
+	exit 1
+}
+stop_netspyd() {
+	kill "$SPID" 2>/dev/null; wait "$SPID" 2>/dev/null; SPID=
+	bench_daemon_stop
+}
+start_empty() {
+	"$BUILD/bench/empty_loader" "$CGROOT" >"$T/empty.out" 2>&1 &
+	EPID=$!
+	for _ in $(seq 100); do grep -q '^ready' "$T/empty.out" && return; sleep 0.1; done
+	echo "flood.sh: empty programs: $(cat "$T/empty.out")" >&2
+	exit 1
+}
+stop_empty() { kill "$EPID"; wait "$EPID" 2>/dev/null; EPID=; }
+# work WORKLOAD: one pinned run; prints its CPU-time rate
+work() {
+	if [ "$1" = flood ]; then
+		ip netns exec "$NS" taskset -c "$CPU" "$BUILD/tests/storm" flood "$SECS" nsbflood "$PORT" >"$T/w.out"
+	else
+		taskset -c "$CPU" "$BUILD/tests/storm" connect "$SECS" nsbstorm >"$T/w.out"
+	fi
+	field cpu_rate "$T/w.out"
+}
+run() { # run CONFIG WORKLOAD
+	case $1 in
+	bare) work "$2" ;;
+	netspyd) start_netspyd; work "$2"; stop_netspyd ;;
+	empty) start_empty; work "$2"; stop_empty ;;
+	esac
+}
+
+for w in flood storm; do
+	for ((i = 0; i < REPS; i++)); do
+		if ((i % 2 == 0)); then order="bare netspyd empty"; else order="empty netspyd bare"; fi
+		for c in $order; do run "$c" "$w" >>"$T/$w.$c"; done
+		paste -d' ' <(tail -1 "$T/$w.bare") <(tail -1 "$T/$w.netspyd") <(tail -1 "$T/$w.empty") |
+			awk '{ printf "%.4f %.4f %.4f\n", $2 / $1, $3 / $1, $2 / $3 }' >>"$T/$w.ratio"
+	done
+done
+col() { awk -v c="$2" '{ print $c }' "$T/$1" | median; }
+
+# Exactness: floods against netspyd, the namespace's NoPorts against netspyd's NO_SOCKET count
+# for a window that holds the flood (folded counts arrive within two fold intervals).
+exact() { # exact NCPUS: prints "noports_growth no_socket_counted"
+	local n0 n1 since fpid=
+	start_netspyd
+	sleep 1
+	since=$(date +%s)
+	n0=$(noports)
+	if [ "$1" = 2 ]; then
+		ip netns exec "$NS" taskset -c "$OTHER_CPU" "$BUILD/tests/storm" flood "$SECS" nsbflood "$PORT" >/dev/null &
+		fpid=$!
+	fi
+	ip netns exec "$NS" taskset -c "$CPU" "$BUILD/tests/storm" flood "$SECS" nsbflood "$PORT" >/dev/null
+	[ -n "$fpid" ] && wait "$fpid"
+	n1=$(noports)
+	sleep 3.5
+	"$BUILD/netspyctl" --socket "$SOCK" --json drops --duration $(($(date +%s) - since + 1)) >"$T/drops.json"
+	echo "$((n1 - n0)) $(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["by_reason"].get("NO_SOCKET", 0))' "$T/drops.json")"
+	stop_netspyd
+}
+read -r g1 c1 < <(exact 1)
+read -r g2 c2 < <(exact 2)
+
+# bpf_stats: ns per run of the kfree_skb programs during one flood (netspyd's, then the empty one).
+kfree_ns() { # kfree_ns PID PROGNAME
+	local id
+	for id in $(grep -h '^prog_id:' /proc/"$1"/fdinfo/* 2>/dev/null | awk '{ print $2 }' | sort -un); do
+		bpftool prog show id "$id" | head -1
+	done | grep "$2" | sed -n 's/.*run_time_ns \([0-9]*\) run_cnt \([0-9]*\).*/\1 \2/p' |
+		awk '$2 > 0 { printf "%.1f\n", $1 / $2 }'
+}
+was=$(sysctl -n kernel.bpf_stats_enabled)
+for ((i = 0; i < 3; i++)); do
+	sysctl -q kernel.bpf_stats_enabled=1
+	start_netspyd
+	work flood >/dev/null
+	kfree_ns "$DPID" tp_kfree_skb >>"$T/ns.netspyd"
+	stop_netspyd
+	start_empty
+	work flood >/dev/null
+	kfree_ns "$EPID" empty_kfree_skb >>"$T/ns.empty"
+	stop_empty
+	sysctl -q kernel.bpf_stats_enabled="$was"
+done
+
+v() { awk -v v="$1" -v t="$2" 'BEGIN { print (v + 0 >= t + 0) ? "met" : "MISSED" }'; }
+echo "| workload | netspyd ratio to bare (median of $REPS) | empty programs' ratio to bare (the limit) | distance to the limit (netspyd / empty) | target |"
+echo "| --- | --- | --- | --- | --- |"
+r=$(col flood.ratio 1)
+echo "| UDP drop flood, one core (bare $(col flood.bare 1 | awk '{ printf "%.0f", $1 }') sends/s of CPU) | $r (rounds: $(awk '{ print $1 }' "$T/flood.ratio" | tr '\n' ' ')) | $(col flood.ratio 2) | $(col flood.ratio 3) | >= 0.92: $(v "$r" 0.92) |"
+echo "| UDP connect storm, one core (bare $(col storm.bare 1 | awk '{ printf "%.0f", $1 }') connects/s of CPU) | $(col storm.ratio 1) | $(col storm.ratio 2) | $(col storm.ratio 3) | |"
+echo
+echo "| flood | Udp: NoPorts growth (namespace) | NO_SOCKET drops netspyd counted for the window | unaccounted |"
+echo "| --- | --- | --- | --- |"
+echo "| one core, ${SECS}s | $g1 | $c1 | $((g1 - c1)) |"
+echo "| two cores at once, ${SECS}s | $g2 | $c2 | $((g2 - c2)) |"
+echo
+echo "kfree_skb program, ns per run during the flood (bpf_stats, 3 floods each): netspyd tp_kfree_skb $(tr '\n' ' ' <"$T/ns.netspyd")(median $(median <"$T/ns.netspyd")); empty program $(tr '\n' ' ' <"$T/ns.empty")(median $(median <"$T/ns.empty"))."
+echo "NO_SOCKET counts are host-wide: another process's drops on this host during the window add to them (never subtract)."
