@@ -92,11 +92,16 @@ static int replay(struct analyzer *an, int timeout_ms)
 /* Connects and subscribes; replays everything after since_seq of the same daemon. */
 static int connect_and_replay(struct analyzer *an, int timeout_ms)
 {
-	/* Every kind: DNS is sent only to clients that ask for it (see Subscribe.kinds). */
+	/* Every kind: the later ones (DNS, the TCP lifecycle's) are sent only to clients that ask
+	 * for them (see Subscribe.kinds). */
 	static const int kinds[] = { NETSPY__V1__EVENT_KIND__EVENT_KIND_CONNECT,
 				     NETSPY__V1__EVENT_KIND__EVENT_KIND_TCP_OUTCOME,
 				     NETSPY__V1__EVENT_KIND__EVENT_KIND_DROP,
-				     NETSPY__V1__EVENT_KIND__EVENT_KIND_DNS };
+				     NETSPY__V1__EVENT_KIND__EVENT_KIND_DNS,
+				     NETSPY__V1__EVENT_KIND__EVENT_KIND_TCP_ACCEPT,
+				     NETSPY__V1__EVENT_KIND__EVENT_KIND_TCP_END,
+				     NETSPY__V1__EVENT_KIND__EVENT_KIND_TCP_RETRANSMIT,
+				     NETSPY__V1__EVENT_KIND__EVENT_KIND_TCP_RESET };
 	struct netspy_subscription sub = {
 		.replay_since_ns = an->opts.replay_since_ns ? an->opts.replay_since_ns : 1,
 		.live = an->opts.live,
@@ -126,8 +131,6 @@ static int connect_and_replay(struct analyzer *an, int timeout_ms)
 		sub.comms = comms;
 		sub.n_comms = 1;
 	}
-	sub.kinds = netspy_known_kinds;
-	sub.n_kinds = netspy_n_known_kinds;
 	r = netspy_client_subscribe(&an->client, &sub);
 	if (r < 0) {
 		snprintf(an->error, sizeof(an->error), "subscribing at %s: %s", an->client.path,
