@@ -841,7 +841,8 @@ static struct store_life *life_new(struct store *s, struct store_conn *r, uint64
 	memset(l, 0, sizeof(*l));
 	l->conn = abs;
 	l->duration_ms = UINT32_MAX;
-	r->life = (uint32_t)(s->lives.head); /* its index + 1 */
+	r->life = (uint32_t)((s->lives.head - 1) & 0xffffff); /* its index mod 2^24 */
+	r->flags |= STORE_CONN_LIFE;
 	return l;
 }
 
@@ -945,10 +946,11 @@ const struct store_life *store_conn_life(const struct store *s, uint64_t abs)
 	const struct store_life *l;
 	uint64_t idx;
 
-	if (!r->life || !s->lives.count)
+	if (!(r->flags & STORE_CONN_LIFE) || !s->lives.count)
 		return NULL;
-	/* The newest record whose index has these low 32 bits. */
-	idx = (s->lives.head - 1) - (uint32_t)((uint32_t)(s->lives.head - 1) - (r->life - 1));
+	/* The newest record whose index has these low 24 bits (a store keeps fewer than 2^24 life
+	 * records; an older one than that reads as none). */
+	idx = (s->lives.head - 1) - (((s->lives.head - 1) - r->life) & 0xffffff);
 	if (idx + s->lives.count < s->lives.head)
 		return NULL;
 	l = store_ring_at(&s->lives, idx);

@@ -39,16 +39,19 @@ struct store_conn {
 	uint16_t comm;	     /* process name id */
 	uint16_t cgroup;     /* cgroup index */
 	uint8_t proto;	     /* IPPROTO_* */
-	uint8_t outcome;     /* STORE_OUTCOME_*, as the kernel reported it */
-	uint8_t flags;	     /* STORE_CONN_* */
-	uint8_t err;	     /* the outcome's errno (0: none or not known) */
-	uint32_t life;	     /* its lifecycle record: (absolute index + 1) mod 2^32, 0: none */
-	uint32_t name;	     /* the name the process looked the destination up by (0: none) */
+	uint8_t outcome : 4; /* STORE_OUTCOME_*, as the kernel reported it */
+	uint8_t flags : 4;   /* STORE_CONN_* (four bits: all taken) */
+	uint16_t name;	     /* the name the process looked the destination up by (0: none) */
+	uint32_t err : 8;    /* the outcome's errno (0: none or not known) */
+	uint32_t life : 24;  /* with STORE_CONN_LIFE: its lifecycle record's absolute index mod 2^24 */
 };
+/* 32 bytes: the store's memory budget per event (tests/unit/store.c) counts on it. */
+_Static_assert(sizeof(struct store_conn) == 32, "store_conn stays 32 bytes");
 
 #define STORE_CONN_SYNC 0x1	 /* failed inside connect(): no packet was sent */
 #define STORE_CONN_ABANDONED 0x2 /* closed by its application before any answer */
 #define STORE_CONN_INBOUND 0x4	 /* accepted: dst is the local end, its life record the peer */
+#define STORE_CONN_LIFE 0x8	 /* it has a lifecycle record (life) */
 
 /* How a TCP connection ended, as netspy.v1.TcpEndKind; 0 while it is open. */
 enum store_end {
