@@ -160,7 +160,8 @@ void rollup_describe_conn(struct store *s, uint64_t abs, struct rollup_conn *ret
 		 e->family == AF_INET6 ? "[%s]:%u" : "%s:%u", ip, e->port);
 	ret->protocol = c->proto;
 	ret->outcome = (uint8_t)store_conn_verdict(s, abs, &ret->failed);
-	ret->direction = HISTORY_DIR_OUTBOUND;
+	ret->direction =
+	    (c->flags & STORE_CONN_INBOUND) ? HISTORY_DIR_INBOUND : HISTORY_DIR_OUTBOUND;
 	ret->latency_us = c->latency_us;
 }
 
