@@ -61,11 +61,13 @@ check "the minute of the traffic is written (within 130 s)" wait_history "$A" 7
 # ---- the rollups, read with sqlite3 through the documented views ----
 check_eq "refused rollup (process, unit, destination, outcome)" "3" \
 	"$(q "SELECT sum(count) FROM connections WHERE process='$A' AND unit='histtest.service' AND destination='127.0.0.1:1' AND outcome='refused' AND protocol=6")"
-check_eq "established rollup" "2" "$(q "SELECT sum(count) FROM connections WHERE process='$A' AND outcome='established'")"
+check_eq "established rollup" "2" "$(q "SELECT sum(count) FROM connections WHERE process='$A' AND outcome='established' AND direction='outbound'")"
+# tcp-local accepts its own 2 connections: the listener's side rolls up as inbound.
+check_eq "accepted connections roll up as inbound" "2" "$(q "SELECT sum(count) FROM connections WHERE process='$A' AND outcome='established' AND direction='inbound'")"
 check_eq "UDP sends rollup" "2" \
 	"$(q "SELECT sum(count) FROM connections WHERE process='$A' AND outcome='sent' AND protocol=17 AND destination='127.0.0.1:$UPORT'")"
 check_eq "failed column counts the refusals" "3" "$(q "SELECT sum(failed) FROM connections WHERE process='$A'")"
-check_eq "direction is outbound" "outbound" "$(q "SELECT DISTINCT direction FROM connections WHERE process='$A'")"
+check_eq "direction is outbound" "outbound" "$(q "SELECT DISTINCT direction FROM connections WHERE process='$A' AND outcome<>'established'")"
 check_eq "latency histogram holds the 2 handshakes" "2" "$(q "SELECT sum(count) FROM latency WHERE process='$A'")"
 # The refused connects' SYNs found no socket: NO_SOCKET drops attributed to the generator.
 check_eq "drops by reason, protocol, process and unit" "3" \
@@ -77,7 +79,7 @@ check_eq "the database file is not world-readable" "640" "$(stat -c %a "$DB")"
 S=$(ctl summary --process "$A" --duration 600 --json)
 # netspyd started a minute ago: the window reaches back past it, so the history answers for the
 # minutes before its first event and netspyd for the rest, each event counted once.
-check_eq "summary over 10 minutes: 7 connections, none counted twice" 7 "$(echo "$S" | json 'd["total_connections"]')"
+check_eq "summary over 10 minutes: 9 connections (7 connects, 2 accepted), none counted twice" 9 "$(echo "$S" | json 'd["total_connections"]')"
 check_eq "summary says where it answered from" "True" "$(echo "$S" | json 'd["source"] in ("live", "live+history")')"
 
 # ---- SIGKILL the recorder while it writes: traffic B, killed as its minute is written ----
@@ -90,7 +92,7 @@ check_eq "quick_check after the SIGKILL" "ok" "$(q 'PRAGMA quick_check')"
 start_recorder || exit 1
 check "after a SIGKILL the restarted recorder replays what netspyd holds (traffic B)" wait_history "$B" 4
 check_eq "traffic B counted once" "4" "$(q "SELECT sum(count) FROM connections WHERE process='$B'")"
-check_eq "traffic A counted once" "7" "$(q "SELECT sum(count) FROM connections WHERE process='$A'")"
+check_eq "traffic A counted once (7 connects, 2 accepted)" "9" "$(q "SELECT sum(count) FROM connections WHERE process='$A'")"
 
 # ---- restart netspyd and the recorder: the earlier traffic is found with --since ----
 stop_recorder
@@ -99,8 +101,8 @@ start_daemon --cgroup "$CG" || exit 1
 start_recorder || exit 1
 SINCE=$(date -u -d "@$((T_A - T_A % 60))" +%Y-%m-%dT%H:%M:%SZ)
 S=$(ctl summary --process "$A" --since "$SINCE" --json)
-check_eq "after both restarted, summary --since finds traffic A (7)" 7 "$(echo "$S" | json 'd["total_connections"]')"
-check_eq "  by outcome" "{'established': 2, 'refused': 3, 'sent': 2}" "$(echo "$S" | json 'd["by_outcome"]')"
+check_eq "after both restarted, summary --since finds traffic A (7 connects, 2 accepted)" 9 "$(echo "$S" | json 'd["total_connections"]')"
+check_eq "  by outcome (2 accepted among the established)" "{'established': 4, 'refused': 3, 'sent': 2}" "$(echo "$S" | json 'd["by_outcome"]')"
 check_eq "  source is history" "True" "$(echo "$S" | json 'd["source"] in ("history","live+history")')"
 check_eq "  granularity is a minute" 60 "$(echo "$S" | json 'd["granularity_seconds"]')"
 check_eq "  the covered window starts at the traffic's minute" "$SINCE" \

@@ -44,7 +44,7 @@ struct metrics {
 /* The last connection's key, as store ids: a storm repeats one key, and the counters it went
  * to are bumped again without formatting and hashing its strings. */
 struct conn_cache {
-	bool valid, failed;
+	bool valid, failed, inbound;
 	uint64_t rebuilds, minute;
 	uint32_t pid, dst;
 	uint16_t comm, cgroup;
@@ -472,7 +472,7 @@ static void account_conn(struct recorder *rc, uint64_t abs)
 	if (cc->valid && !r->latency_us && cc->rebuilds == s->rebuilds && cc->minute == rc->cur.t &&
 	    cc->pid == r->pid && cc->dst == r->dst && cc->comm == r->comm &&
 	    cc->cgroup == r->cgroup && cc->proto == r->proto && cc->outcome == outcome &&
-	    cc->failed == failed) {
+	    cc->failed == failed && cc->inbound == !!(r->flags & STORE_CONN_INBOUND)) {
 		(*cc->rollup_count)++;
 		*cc->rollup_failed += failed;
 		rc->cur.events++;
@@ -489,6 +489,7 @@ static void account_conn(struct recorder *rc, uint64_t abs)
 	*cc = (struct conn_cache){
 		.valid = v != NULL,
 		.failed = failed,
+		.inbound = !!(r->flags & STORE_CONN_INBOUND),
 		.rebuilds = s->rebuilds,
 		.minute = rc->cur.t,
 		.pid = r->pid,
