@@ -81,6 +81,11 @@ void tally_add(struct tally *t, uint64_t ts_ns, enum tally_kind kind, uint8_t ty
 
 void tally_event(struct tally *t, const struct netspy_event *ev, uint64_t ts_ns, uint64_t weight)
 {
+	/* The counters cover the kinds of the protocol's first release, whose record types equal
+	 * their EventKind: a client's validator refuses a Counters message naming another kind. */
+	if (ev->type != NETSPY_EV_CONNECT && ev->type != NETSPY_EV_TCP_OUTCOME &&
+	    ev->type != NETSPY_EV_DROP)
+		return;
 	tally_add(t, ts_ns, TALLY_EVENTS, ev->type, 0, weight);
 	tally_add(t, ts_ns, TALLY_PROTOCOL, ev->type, ev->ip_proto, weight);
 	if (ev->type == NETSPY_EV_TCP_OUTCOME)

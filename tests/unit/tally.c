@@ -44,6 +44,8 @@ int main(void)
 	oc.ip_proto = 6;
 	oc.outcome = 2;
 	tally_event(&t, &oc, t0 + 2 * SEC, 1);
+	oc.type = NETSPY_EV_DNS; /* a later kind: not in the counters */
+	tally_event(&t, &oc, t0 + 2 * SEC, 1);
 	tally_add(&t, t0 + 2 * SEC, TALLY_LOST, 0, 0, 3);
 
 	CHECK(tally_query(&t, t0, 0, &e, &n, &since) == 0, "query everything");
@@ -52,6 +54,9 @@ int main(void)
 	CHECK(get(e, n, TALLY_DROP_REASON, NETSPY_EV_DROP, 2) == 12001, "by reason");
 	CHECK(get(e, n, TALLY_PROTOCOL, NETSPY_EV_DROP, 17) == 12001, "by protocol");
 	CHECK(get(e, n, TALLY_OUTCOME, NETSPY_EV_TCP_OUTCOME, 2) == 1, "by outcome");
+	CHECK(get(e, n, TALLY_EVENTS, NETSPY_EV_DNS, 0) == 0,
+	      "the later kinds (DNS, the TCP lifecycle's) are not counted: a Counters message names "
+	      "only the first release's kinds");
 	CHECK(get(e, n, TALLY_LOST, 0, 0) == 3, "kernel losses per second");
 	CHECK(since == t0, "coverage: the window from the start");
 	free(e);
