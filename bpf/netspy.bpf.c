@@ -1271,22 +1271,7 @@ static __always_inline void fold_emit(const struct netspy_fold_key *k,
 		count_n(NETSPY_CNT_LOST, n - 1);
 		return;
 	}
-	e->ts_ns = v->first_ns;
-	e->family = k->family;
-	e->ip_proto = k->ip_proto;
-	e->sport = k->sport;
-	e->dport = k->dport;
-	e->netns = k->netns;
-	e->cookie = k->cookie;
-	__builtin_memcpy(e->saddr, k->saddr, 16);
-	__builtin_memcpy(e->daddr, k->daddr, 16);
-	e->drop.reason = k->reason;
-	e->drop.ifindex = k->ifindex;
-	e->drop.count = n > 0xffffffffull ? 0xffffffffu : (__u32)n;
-	e->pid = v->pid;
-	e->tid = v->tid;
-	e->flags = v->flags;
-	__builtin_memcpy(e->comm, v->comm, sizeof(e->comm));
+	netspy_fold_fill(e, k, v, n);
 	submit(e, NETSPY_CNT_FOLD_SPILL);
 }
 

@@ -203,6 +203,31 @@ struct netspy_fold_cpu {
 	struct netspy_fold_val val; /* val.count unused: the count is in word */
 } __attribute__((aligned(64)));
 
+/* The record n folded events of key k become (n capped at the count's range): the program's
+ * spill and netspyd's flush build it alike. e is zeroed already. */
+static inline __attribute__((always_inline)) void
+netspy_fold_fill(struct netspy_event *e, const struct netspy_fold_key *k,
+		 const struct netspy_fold_val *v, __u64 n)
+{
+	e->type = k->type;
+	e->ts_ns = v->first_ns;
+	e->family = k->family;
+	e->ip_proto = k->ip_proto;
+	e->sport = k->sport;
+	e->dport = k->dport;
+	e->netns = k->netns;
+	e->cookie = k->cookie;
+	__builtin_memcpy(e->saddr, k->saddr, 16);
+	__builtin_memcpy(e->daddr, k->daddr, 16);
+	e->drop.reason = k->reason;
+	e->drop.ifindex = k->ifindex;
+	e->drop.count = n > 0xffffffffull ? 0xffffffffu : (__u32)n;
+	e->pid = v->pid;
+	e->tid = v->tid;
+	e->flags = v->flags;
+	__builtin_memcpy(e->comm, v->comm, sizeof(e->comm));
+}
+
 /* Connect events, the bulk of the traffic, do not go through the shared ring buffer: each CPU has
  * its own ring of netspy_event slots in the mmapable array "conn_ring" (slots
  * [cpu << order, (cpu + 1) << order)), whose positions live in "conn_ctl". The BPF program on that

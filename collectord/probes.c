@@ -419,23 +419,7 @@ static void fold_record(struct netspy_event *e, const struct netspy_fold_key *k,
 			const struct netspy_fold_val *v, uint64_t n)
 {
 	memset(e, 0, sizeof(*e));
-	e->type = k->type;
-	e->ts_ns = v->first_ns;
-	e->family = k->family;
-	e->ip_proto = k->ip_proto;
-	e->sport = k->sport;
-	e->dport = k->dport;
-	e->netns = k->netns;
-	e->cookie = k->cookie;
-	memcpy(e->saddr, k->saddr, 16);
-	memcpy(e->daddr, k->daddr, 16);
-	e->drop.reason = k->reason;
-	e->drop.ifindex = k->ifindex;
-	e->drop.count = n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
-	e->pid = v->pid;
-	e->tid = v->tid;
-	e->flags = v->flags;
-	memcpy(e->comm, v->comm, sizeof(e->comm));
+	netspy_fold_fill(e, k, v, n);
 }
 
 /* Emits n events of one key, as records of at most UINT32_MAX each. */

@@ -213,7 +213,7 @@ check_eq "netspy-recorder.service is active" active "$(ns systemctl is-active ne
 	ns journalctl -b -u netspy-recorder --no-pager | tail -20
 rpid=$(ns systemctl show -p MainPID --value netspy-recorder)
 check_eq "the recorder runs as user and group netspy" "netspy netspy" \
-	"$(ns ps -o user=,group= -p "$rpid" 2>/dev/null | tr -s ' ')"
+	"$(ns stat -c '%U %G' "/proc/$rpid" 2>/dev/null)" # /proc/PID belongs to the process's user
 check_eq "the recorder holds no capability" 0000000000000000 \
 	"$(ns sed -n 's/^CapEff:\t//p' "/proc/$rpid/status")"
 check_eq "history.db is netspy:netspy 0640" "netspy:netspy 640" \

@@ -89,7 +89,7 @@ complete_words() {
 		COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1))
 		_netspyctl; echo "${COMPREPLY[*]}"' _ "$@"
 }
-check_eq "completion: netspyctl li" "list list-drops" "$(complete_words netspyctl li)"
+check_eq "completion: netspyctl li" "list list-drops list-dns" "$(complete_words netspyctl li)"
 check_eq "completion: netspyctl --tool get_n" "get_network_summary" \
 	"$(complete_words netspyctl --tool get_n)"
 check_eq "completion: no second command" "" "$(complete_words netspyctl summary st)"

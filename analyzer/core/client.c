@@ -275,6 +275,31 @@ int netspy_client_subscribe(struct netspy_client *c, const struct netspy_subscri
 	return r < 0 ? r : netspy_client_flush(c);
 }
 
+/* Reads until the reply of kind want arrives (other messages are skipped) and hands it over:
+ * 0 with *ret_msg to free, -ETIMEDOUT, -EPROTO when netspyd answers with an error, or the
+ * client's error. */
+static int await_reply(struct netspy_client *c, int timeout_ms,
+		       Netspy__V1__ServerMessage__MsgCase want, Netspy__V1__ServerMessage **ret_msg)
+{
+	for (;;) {
+		Netspy__V1__ServerMessage *m = NULL;
+		int r = netspy_client_next(c, timeout_ms, &m);
+
+		if (r == 0)
+			return -ETIMEDOUT;
+		if (r < 0)
+			return r;
+		if (m->msg_case == want) {
+			*ret_msg = m;
+			return 0;
+		}
+		r = m->msg_case == NETSPY__V1__SERVER_MESSAGE__MSG_ERROR;
+		netspy__v1__server_message__free_unpacked(m, NULL);
+		if (r)
+			return -EPROTO;
+	}
+}
+
 int netspy_client_get_counters(struct netspy_client *c, uint64_t since_ns, uint64_t until_ns,
 			       int timeout_ms, Netspy__V1__Counters **ret,
 			       Netspy__V1__ServerMessage **ret_owner)
@@ -290,24 +315,10 @@ int netspy_client_get_counters(struct netspy_client *c, uint64_t since_ns, uint6
 	r = queue(c, &q);
 	if (r < 0 || (r = netspy_client_flush(c)) < 0)
 		return r;
-	for (;;) {
-		Netspy__V1__ServerMessage *m = NULL;
-
-		r = netspy_client_next(c, timeout_ms, &m);
-		if (r == 0)
-			return -ETIMEDOUT;
-		if (r < 0)
-			return r;
-		if (m->msg_case == NETSPY__V1__SERVER_MESSAGE__MSG_COUNTERS) {
-			*ret = m->counters;
-			*ret_owner = m;
-			return 0;
-		}
-		r = m->msg_case == NETSPY__V1__SERVER_MESSAGE__MSG_ERROR;
-		netspy__v1__server_message__free_unpacked(m, NULL);
-		if (r)
-			return -EPROTO;
-	}
+	r = await_reply(c, timeout_ms, NETSPY__V1__SERVER_MESSAGE__MSG_COUNTERS, ret_owner);
+	if (r == 0)
+		*ret = (*ret_owner)->counters;
+	return r;
 }
 
 int netspy_client_get_stats(struct netspy_client *c, int timeout_ms, Netspy__V1__Stats **ret,
@@ -315,21 +326,9 @@ int netspy_client_get_stats(struct netspy_client *c, int timeout_ms, Netspy__V1_
 {
 	int r = netspy_client_request_stats(c);
 
-	if (r < 0)
-		return r;
-	for (;;) {
-		Netspy__V1__ServerMessage *m = NULL;
-
-		r = netspy_client_next(c, timeout_ms, &m);
-		if (r == 0)
-			return -ETIMEDOUT;
-		if (r < 0)
-			return r;
-		if (m->msg_case == NETSPY__V1__SERVER_MESSAGE__MSG_STATS) {
-			*ret = m->stats;
-			*ret_owner = m;
-			return 0;
-		}
-		netspy__v1__server_message__free_unpacked(m, NULL);
-	}
+	if (r >= 0)
+		r = await_reply(c, timeout_ms, NETSPY__V1__SERVER_MESSAGE__MSG_STATS, ret_owner);
+	if (r == 0)
+		*ret = (*ret_owner)->stats;
+	return r;
 }

@@ -173,6 +173,7 @@ void rollup_describe_drop(struct store *s, uint64_t abs, struct rollup_drop *ret
 	fmt_sanitize(ret->reason, sizeof(ret->reason), (const uint8_t *)rs, strlen(rs));
 	ret->protocol = d->proto;
 	ret->attributed = d->attributed;
+	ret->count = d->count ? d->count : 1;
 	ret->process[0] = 0;
 	if (d->attributed)
 		comm_of(s, d->comm, ret->process, sizeof(ret->process));
@@ -296,7 +297,7 @@ int rollup_add_drop(struct rollup *r, const struct rollup_drop *d, const char *u
 	v = get_capped(r, &r->drops, &k, &o);
 	if (!v)
 		return -ENOMEM;
-	(*v)++;
+	*v += d->count ? d->count : 1; /* a folded record counts as the drops it stands for */
 	r->events++;
 	return 0;
 }

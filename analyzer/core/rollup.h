@@ -68,6 +68,7 @@ struct rollup_drop {
 	char reason[STORE_REASON_LEN * 4], process[64];
 	uint8_t protocol;
 	bool attributed;
+	uint32_t count; /* drops the record stands for (folded during a flood), at least 1 */
 };
 void rollup_describe_conn(struct store *s, uint64_t abs, struct rollup_conn *ret);
 void rollup_describe_drop(struct store *s, uint64_t abs, struct rollup_drop *ret);

@@ -151,7 +151,7 @@ static void metrics_drop(struct metrics *m, const struct rollup_drop *d, const c
 	pthread_mutex_lock(&m->lock);
 	n = metric_get(m, &m->drops, v, 4, 2);
 	if (n)
-		(*n)++;
+		*n += d->count ? d->count : 1;
 	pthread_mutex_unlock(&m->lock);
 }
 

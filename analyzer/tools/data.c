@@ -633,6 +633,19 @@ void data_totals(struct tool_context *ctx, const struct data_query *q, json_obje
 	json_object_object_add(o, "totals_exact", json_object_new_boolean(t->exact));
 }
 
+void data_conn_totals(struct tool_context *ctx, const struct data_query *q, json_object *o,
+		      uint64_t inbound, struct data_totals *t)
+{
+	data_totals(ctx, q, o, t);
+	json_object_put(t->drop_reasons);
+	t->drop_reasons = NULL;
+	if (t->use) { /* netspyd's counters (see data_totals()): connects; accepts are the store's */
+		json_object_object_add(o, "total_connections",
+				       json_object_new_int64((int64_t)(t->events[1] + inbound)));
+		t->by_proto[1][6] += inbound;
+	}
+}
+
 /* The one place every data tool's answer says what it covers (see OUT_COMMON). */
 static void data_add_coverage(struct tool_context *ctx, const struct data_args *a, json_object *o)
 {

@@ -198,6 +198,11 @@ struct data_totals {
  * below, or null) and "totals_exact". Tools then report those numbers as their totals. */
 void data_totals(struct tool_context *ctx, const struct data_query *q, json_object *o,
 		 struct data_totals *ret);
+/* data_totals() for the connection tools (summary, analyze): total_connections from netspyd's
+ * counters (connects) plus INBOUND accepted connections counted from the store, when the counters
+ * answer; the drop reasons are not kept. */
+void data_conn_totals(struct tool_context *ctx, const struct data_query *q, json_object *o,
+		      uint64_t inbound, struct data_totals *ret);
 /* Nullable as anyOf branches of a single type each (portable to single-type schema dialects). */
 #define S_TOTALS                                                                                   \
 	"{\"anyOf\":[{\"type\":\"object\",\"properties\":{\"source\":" S_STRING                    \

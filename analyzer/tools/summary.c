@@ -18,13 +18,7 @@ static int summary_run(struct tool_context *ctx, json_object *args, json_object 
 	if (r < 0)
 		return r;
 	s = q.s;
-	data_totals(ctx, &q, o, &t);
-	json_object_put(t.drop_reasons);
-	if (t.use) { /* netspyd's counters (see data_totals()): connects; accepts are the store's */
-		json_object_object_add(o, "total_connections",
-				       json_object_new_int64((int64_t)(t.events[1] + st.inbound)));
-		t.by_proto[1][6] += st.inbound;
-	}
+	data_conn_totals(ctx, &q, o, st.inbound, &t);
 	json_object_object_add(o, "by_protocol",
 			       json_proto_counts(t.use ? t.by_proto[1] : st.by_proto));
 	json_object_object_add(o, "by_outcome", json_outcome_counts(st.by_outcome));

@@ -109,6 +109,26 @@ static void test_rollup_cap(void)
 	rollup_fini(&r);
 }
 
+/* A drop record folded during a flood counts as the drops it stands for. */
+static void test_rollup_folded(void)
+{
+	struct rollup r;
+	struct rollup_drop d = { .protocol = 17, .count = 12000 };
+	uint64_t total = 0;
+
+	rollup_init(&r, 600, 10);
+	snprintf(d.reason, sizeof(d.reason), "NO_SOCKET");
+	rollup_add_drop(&r, &d, NULL);
+	d.count = 0; /* from a daemon that does not fold: one drop */
+	rollup_add_drop(&r, &d, NULL);
+	CHECK(rollup_rows(&r) == 0, "rollup_rows with a folded drop");
+	for (size_t i = 0; i < r.out.n_drops; i++)
+		total += r.out.drops[i].count;
+	CHECK(total == 12001, "a folded record counts as its count (%llu of 12001)",
+	      (unsigned long long)total);
+	rollup_fini(&r);
+}
+
 static void test_db(void)
 {
 	struct history_rw_opts o = { .retention_days = 0, .max_size = 0, .max_keys = 20 };
@@ -291,6 +311,7 @@ int main(void)
 		return 1;
 	}
 	test_rollup_cap();
+	test_rollup_folded();
 	test_db();
 	test_bounds();
 	test_corrupt();
