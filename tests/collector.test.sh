@@ -89,6 +89,23 @@ dump_stop "$T/unconnected.json"
 check_eq "a drop without a known socket owner says so (process null, not by flow)" "1 1" \
 	"$(count "$T/unconnected.json" "e['kind']=='drop' and e['protocol']=='UDP' and e['destination_port']==$port") $(count "$T/unconnected.json" "e['kind']=='drop' and e['protocol']=='UDP' and e['destination_port']==$port and e['process'] is None and not e['by_flow']")"
 
+# --- an abortive close resets the connection ---------------------------------------------------
+# close() with SO_LINGER 0 sends a reset on every kernel (before 6.10 the tcp_send_reset
+# tracepoint fires for such active resets only, not for the replies to SYNs to a closed port), and
+# the peer receives it: the lifecycle's reset programs run here too.
+python3 - <<'PY'
+import socket, struct
+l = socket.socket(); l.bind(("127.0.0.1", 0)); l.listen(1)
+c = socket.create_connection(l.getsockname()); a, _ = l.accept()
+c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)); c.close()
+a.settimeout(2)
+try:
+    a.recv(1)
+except OSError:
+    pass
+a.close(); l.close()
+PY
+
 # --- drops on a server's accepted connection name the server ---------------------------------
 # An accepted socket passes neither the connect nor the bind hook: it inherits the owner of the
 # port it was accepted on. The server filters everything on its accepted socket, so each segment
