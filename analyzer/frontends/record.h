@@ -28,6 +28,12 @@ struct record_opts {
 	uint64_t max_size;
 	unsigned max_keys, max_series;
 	unsigned grace_s; /* an event is rolled up once this old (default 15) */
+	/* The HTTP + JSON API (frontends/api.h): its Unix socket (NULL: none; the default is best
+	 * effort unless given), TCP ADDR:PORT (NULL: none) with its token file, the AI tools. */
+	const char *api_socket;
+	bool api_socket_given;
+	const char *api_listen, *api_token_file;
+	bool api_ai;
 };
 
 /* Parses `netspyctl record`'s options (argv[0] is the command's name). 0, or 1 on a usage error
