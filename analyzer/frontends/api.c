@@ -733,12 +733,18 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 		}
 		cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
 						 MHD_HTTP_HEADER_CONTENT_LENGTH);
-		if (cl && strtoull(cl, NULL, 10) > API_MAX_BODY) {
+		/* Too large: up to API_MAX_DROPPED the body is read and dropped and 413 comes
+		 * after it (a client still sending would miss an earlier answer when the
+		 * connection closes under it); beyond, 413 at once (curl and others wait for
+		 * "100 Continue" before sending such a body, and read it cleanly). */
+		if (cl && strtoull(cl, NULL, 10) > API_MAX_DROPPED) {
 			st->answered = true;
 			return reply(c, MHD_HTTP_CONTENT_TOO_LARGE,
 				     error_obj("the body is larger than %u bytes", API_MAX_BODY),
 				     NULL, false);
 		}
+		if (cl && strtoull(cl, NULL, 10) > API_MAX_BODY)
+			st->too_large = true;
 		return MHD_YES;
 	}
 	if (st->answered) { /* the rest of an upload we already answered */
@@ -754,21 +760,14 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 		    (uint64_t)API_UPLOAD_TIMEOUT_S * 1000)
 			return MHD_NO;
 		if (st->too_large || st->len + n > API_MAX_BODY) {
-			if (!st->too_large &&
-			    reply(c, MHD_HTTP_CONTENT_TOO_LARGE,
-				  error_obj("the body is larger than %u bytes", API_MAX_BODY), NULL,
-				  false) == MHD_YES) {
-				st->answered = true; /* libmicrohttpd took the answer mid-body */
-				return MHD_YES;
-			}
 			st->too_large = true;
 			free(st->body);
 			st->body = NULL;
 			st->len += n;
-			/* A body without Content-Length (chunked) that grew past the limit: no
-			 * reason to read more than a few times the limit before giving up on the
-			 * connection. */
-			return st->len > 4 * (size_t)API_MAX_BODY ? MHD_NO : MHD_YES;
+			/* A body past the limit is read and dropped to answer 413 at its end, up
+			 * to API_MAX_DROPPED; past it (a chunked body that does not end) the
+			 * connection is closed. */
+			return st->len > API_MAX_DROPPED ? MHD_NO : MHD_YES;
 		}
 		{
 			char *b = realloc(st->body, st->len + n + 1);

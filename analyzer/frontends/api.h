@@ -21,6 +21,7 @@
 
 #define API_DEFAULT_SOCKET "/run/netspy/api.sock"
 #define API_MAX_BODY (64u << 10)     /* bytes of a request body; more is 413 */
+#define API_MAX_DROPPED (4u << 20)   /* a chunked body past API_MAX_BODY is dropped up to this */
 #define API_MAX_CONNECTIONS 16	     /* open connections, over all listeners */
 #define API_MAX_CALLS 2		     /* tool calls running at once; more wait, then 503 */
 #define API_CONNECTION_TIMEOUT_S 10  /* an idle connection is closed after it */

@@ -237,8 +237,8 @@ int tool_args_from_pairs(const struct tool *t, size_t n, const char *const *keys
 				snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s",
 					 list[0] ? ", " : "", name);
 			}
-			r = fail(ret_error, "unknown parameter '%.64s' for %s (its parameters: %s)", k,
-				 t->name, list[0] ? list : "none");
+			r = fail(ret_error, "unknown parameter '%.64s' (its parameters: %s)", k,
+				 list[0] ? list : "none");
 		} else if (json_object_object_get_ex(args, k, NULL)) {
 			r = fail(ret_error, "parameter '%s' is given twice", k);
 		} else if ((r = convert(k, type_of(prop), val, &v, ret_error)) == 0) {
