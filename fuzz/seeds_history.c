@@ -53,6 +53,22 @@ int main(int argc, char **argv)
 		strcpy(d.reason, "NO_SOCKET");
 		strcpy(d.process, "p1");
 		rollup_add_drop(&r, &d, "u1.service");
+		for (int i = 0; i < 5; i++) {
+			struct rollup_dns q = { .rcode = i % 3 ? 0 : (i ? 3 : -1),
+						.latency_us = 700 };
+			struct rollup_tcp x = { .direction = (uint8_t)(i % 2),
+						.end = (uint8_t)(i % 4),
+						.bytes_sent = 100,
+						.rtt_us = 300,
+						.retransmits = (uint32_t)i };
+
+			snprintf(q.process, sizeof(q.process), "p%d", i);
+			snprintf(q.name, sizeof(q.name), "n%d.a.test", i);
+			rollup_add_dns(&r, &q);
+			snprintf(x.process, sizeof(x.process), "p%d", i);
+			snprintf(x.destination, sizeof(x.destination), "10.0.0.%d:443", i);
+			rollup_add_tcp(&r, &x);
+		}
 		if (rollup_rows(&r) < 0 || history_write_minute(h, &r.out, &err) < 0)
 			return 1;
 		rollup_fini(&r);
