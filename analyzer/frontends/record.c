@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,7 @@
 
 #include "clock.h"
 #include "core/analyzer.h"
+#include "core/dns.h"
 #include "core/format.h"
 #include "core/history.h"
 #include "core/rollup.h"
@@ -37,10 +39,17 @@
 #define PID_UNITS_MAX 65536
 #define ANOMALY_KEYS_MAX 4096
 
+struct tcp_metric {
+	uint64_t retransmits, bytes_sent, bytes_received, resets_sent, resets_received;
+};
+
 struct metrics {
 	pthread_mutex_t lock;
 	unsigned max_series;
 	struct kmap conns, latency, drops; /* uint64_t, rollup_latency_val, uint64_t */
+	struct kmap dns;		   /* {process, rcode}: uint64_t */
+	struct kmap tcp;		   /* {process, unit}: struct tcp_metric */
+	struct kmap ends;		   /* {process, unit, end}: uint64_t */
 	uint64_t lost_kernel, lost_client, lost_recorder;
 	uint64_t scrapes;
 };
@@ -65,6 +74,7 @@ struct recorder {
 	struct rollup cur;
 	bool cur_valid;
 	uint64_t conn_next, drop_next; /* store records not rolled up yet */
+	uint64_t dns_next, end_next, signal_next;
 	uint64_t watermark_ns;	       /* every event before it is rolled up */
 	uint64_t resume_ns;	       /* events before it are stored already */
 	uint64_t lost_at_flush;	       /* analyzer_events_lost() at the last minute written */
@@ -164,6 +174,46 @@ static void metrics_drop(struct metrics *m, const struct rollup_drop *d, const c
 	pthread_mutex_unlock(&m->lock);
 }
 
+static void metrics_dns(struct metrics *m, const struct rollup_dns *d)
+{
+	char rc[16];
+	const char *v[2] = { d->process,
+			     d->rcode < 0 ? "unanswered"
+					  : dns_rcode_name((uint16_t)d->rcode, rc, sizeof(rc)) };
+	uint64_t *n;
+
+	pthread_mutex_lock(&m->lock);
+	n = metric_get(m, &m->dns, v, 2, 0);
+	if (n)
+		(*n)++;
+	pthread_mutex_unlock(&m->lock);
+}
+
+static void metrics_tcp(struct metrics *m, const struct rollup_tcp *x)
+{
+	const char *v[3] = { x->process, x->unit, fmt_end(x->end) };
+	struct tcp_metric *t;
+
+	pthread_mutex_lock(&m->lock);
+	t = metric_get(m, &m->tcp, v, 2, 0);
+	if (t) {
+		t->retransmits += x->retransmits;
+		t->resets_sent += x->resets_sent;
+		t->resets_received += x->resets_received;
+		t->bytes_sent += x->bytes_sent;
+		t->bytes_received += x->bytes_received;
+	}
+	if (x->end) {
+		uint64_t *n;
+
+		v[0] = x->process; /* metric_get may have set it to "other" */
+		n = metric_get(m, &m->ends, v, 3, 0);
+		if (n)
+			(*n)++;
+	}
+	pthread_mutex_unlock(&m->lock);
+}
+
 /* A label value as the text exposition format wants it: \\, \" and \n escaped. */
 static void label(FILE *f, const char *name, const char *v, bool comma)
 {
@@ -195,6 +245,24 @@ static void render(struct metrics *m, FILE *f)
 					      "direction" };
 	static const char *const lat_l[] = { "process", "unit" };
 	static const char *const drop_l[] = { "reason", "protocol", "process", "unit" };
+	static const char *const dns_l[] = { "process", "rcode" };
+	static const char *const end_l[] = { "process", "unit", "end" };
+	static const struct {
+		const char *name, *help;
+		size_t off;
+	} tcp_metrics[] = {
+		{ "netspy_tcp_retransmits_total", "TCP segments retransmitted.",
+		  offsetof(struct tcp_metric, retransmits) },
+		{ "netspy_tcp_bytes_sent_total",
+		  "Bytes the peer acknowledged, counted when the connection ends.",
+		  offsetof(struct tcp_metric, bytes_sent) },
+		{ "netspy_tcp_bytes_received_total", "Bytes received, counted when the connection "
+		  "ends.", offsetof(struct tcp_metric, bytes_received) },
+		{ "netspy_tcp_resets_sent_total", "TCP resets sent.",
+		  offsetof(struct tcp_metric, resets_sent) },
+		{ "netspy_tcp_resets_received_total", "TCP resets received.",
+		  offsetof(struct tcp_metric, resets_received) },
+	};
 
 	pthread_mutex_lock(&m->lock);
 	m->scrapes++;
@@ -247,6 +315,46 @@ static void render(struct metrics *m, FILE *f)
 			continue;
 		fputs("netspy_packet_drops_total{", f);
 		labels(f, e, drop_l, 4);
+		fprintf(f, "} %llu\n", (unsigned long long)*(uint64_t *)e->value);
+	}
+	fputs("# HELP netspy_dns_queries_total DNS queries processes made, by the response's rcode "
+	      "(unanswered: none within 5 s).\n# TYPE netspy_dns_queries_total counter\n",
+	      f);
+	for (size_t i = 0; i < m->dns.cap; i++) {
+		const struct kmap_entry *e = &m->dns.v[i];
+
+		if (!e->key)
+			continue;
+		fputs("netspy_dns_queries_total{", f);
+		labels(f, e, dns_l, 2);
+		fprintf(f, "} %llu\n", (unsigned long long)*(uint64_t *)e->value);
+	}
+	for (size_t k = 0; k < sizeof(tcp_metrics) / sizeof(tcp_metrics[0]); k++) {
+		fprintf(f, "# HELP %s %s\n# TYPE %s counter\n", tcp_metrics[k].name,
+			tcp_metrics[k].help, tcp_metrics[k].name);
+		for (size_t i = 0; i < m->tcp.cap; i++) {
+			const struct kmap_entry *e = &m->tcp.v[i];
+
+			if (!e->key)
+				continue;
+			fprintf(f, "%s{", tcp_metrics[k].name);
+			labels(f, e, lat_l, 2);
+			fprintf(f, "} %llu\n",
+				(unsigned long long)*(const uint64_t *)((const char *)e->value +
+									tcp_metrics[k].off));
+		}
+	}
+	fputs("# HELP netspy_tcp_connections_ended_total TCP connections that ended, by how "
+	      "(closed, reset_sent, reset_received, timeout).\n"
+	      "# TYPE netspy_tcp_connections_ended_total counter\n",
+	      f);
+	for (size_t i = 0; i < m->ends.cap; i++) {
+		const struct kmap_entry *e = &m->ends.v[i];
+
+		if (!e->key)
+			continue;
+		fputs("netspy_tcp_connections_ended_total{", f);
+		labels(f, e, end_l, 3);
 		fprintf(f, "} %llu\n", (unsigned long long)*(uint64_t *)e->value);
 	}
 	fprintf(f,
@@ -530,43 +638,100 @@ static void account_drop(struct recorder *rc, uint64_t abs)
 	rc->events++;
 }
 
+static void account_dns(struct recorder *rc, uint64_t abs)
+{
+	const struct store_dns *q = store_dns_at(&rc->an.store, abs);
+	struct rollup_dns d;
+
+	if (q->ts_ns < rc->resume_ns || !minute_for(rc, q->ts_ns))
+		return;
+	rollup_describe_dns(&rc->an.store, abs, &d);
+	if (rollup_add_dns(&rc->cur, &d) < 0)
+		rc->unaccounted++;
+	metrics_dns(&rc->m, &d);
+	rc->events++;
+}
+
+/* A TCP connection's end (counted at its end) or a retransmit or reset. */
+static void account_tcp(struct recorder *rc, uint64_t abs, bool end)
+{
+	struct store *s = &rc->an.store;
+	uint64_t ts = end ? store_end_at(s, abs)->ts_ns : store_signal_at(s, abs)->ts_ns;
+	struct rollup_tcp x;
+
+	if (ts < rc->resume_ns || !minute_for(rc, ts))
+		return;
+	if (end) {
+		if (!rollup_describe_end(s, abs, &x)) { /* its connection is gone already */
+			rc->unaccounted++;
+			return;
+		}
+	} else {
+		const struct store_signal *g = store_signal_at(s, abs);
+
+		rollup_describe_signal(s, abs, g->pid ? pid_unit(rc, g->pid) : NULL, &x);
+	}
+	if (rollup_add_tcp(&rc->cur, &x) < 0)
+		rc->unaccounted++;
+	metrics_tcp(&rc->m, &x);
+	rc->events++;
+}
+
 /* Rolls up every stored event older than the grace time (or sooner when the store fills). */
 static void process(struct recorder *rc, uint64_t now_ns)
 {
 	struct store *s = &rc->an.store;
 	uint64_t limit = now_ns - (uint64_t)rc->o->grace_s * NS;
 
-	for (;;) {
-		uint64_t clo = s->conns.head - s->conns.count, dlo = s->drops.head - s->drops.count;
-		uint64_t tc = UINT64_MAX, td = UINT64_MAX, ts;
-		bool pressure, conn;
+	/* every ring the recorder rolls up, in the order of the switch below */
+	struct store_ring *rings[] = { &s->conns, &s->drops, &s->dns, &s->ends, &s->signals };
+	uint64_t *next[] = { &rc->conn_next, &rc->drop_next, &rc->dns_next, &rc->end_next,
+			     &rc->signal_next };
 
-		if (rc->conn_next < clo) { /* evicted before it was rolled up */
-			rc->unaccounted += clo - rc->conn_next;
-			rc->conn_next = clo;
+	for (;;) {
+		uint64_t best = UINT64_MAX;
+		bool pressure = false;
+		int k = -1;
+
+		for (int i = 0; i < (int)(sizeof(rings) / sizeof(rings[0])); i++) {
+			const struct store_ring *r = rings[i];
+			uint64_t lo = r->head - r->count, ts;
+
+			if (*next[i] < lo) { /* evicted before it was rolled up */
+				rc->unaccounted += lo - *next[i];
+				*next[i] = lo;
+			}
+			if (*next[i] >= r->head)
+				continue;
+			ts = *(const uint64_t *)store_ring_at(r, *next[i]);
+			if (ts < best) {
+				best = ts;
+				k = i;
+			}
+			if (r->head - *next[i] > r->max / 2)
+				pressure = true;
 		}
-		if (rc->drop_next < dlo) {
-			rc->unaccounted += dlo - rc->drop_next;
-			rc->drop_next = dlo;
-		}
-		if (rc->conn_next < s->conns.head)
-			tc = store_conn_at(s, rc->conn_next)->ts_ns;
-		if (rc->drop_next < s->drops.head)
-			td = store_drop_at(s, rc->drop_next)->ts_ns;
-		if (tc == UINT64_MAX && td == UINT64_MAX)
+		if (k < 0 || (best > limit && !pressure))
 			break;
-		conn = tc <= td;
-		ts = conn ? tc : td;
-		pressure = s->conns.head - rc->conn_next > s->conns.max / 2 ||
-			   s->drops.head - rc->drop_next > s->drops.max / 2;
-		if (ts > limit && !pressure)
-			break;
-		if (conn)
+		switch (k) {
+		case 0:
 			account_conn(rc, rc->conn_next++);
-		else
+			break;
+		case 1:
 			account_drop(rc, rc->drop_next++);
-		if (ts > rc->watermark_ns)
-			rc->watermark_ns = ts;
+			break;
+		case 2:
+			account_dns(rc, rc->dns_next++);
+			break;
+		case 3:
+			account_tcp(rc, rc->end_next++, true);
+			break;
+		default:
+			account_tcp(rc, rc->signal_next++, false);
+			break;
+		}
+		if (best > rc->watermark_ns)
+			rc->watermark_ns = best;
 	}
 	/* Time passes even without events, but only while netspyd is followed. */
 	if (rc->an.connected && limit > rc->watermark_ns)
@@ -731,6 +896,9 @@ int record_main(const struct record_opts *o)
 	kmap_init(&rc->m.conns, sizeof(uint64_t));
 	kmap_init(&rc->m.latency, sizeof(struct rollup_latency_val));
 	kmap_init(&rc->m.drops, sizeof(uint64_t));
+	kmap_init(&rc->m.dns, sizeof(uint64_t));
+	kmap_init(&rc->m.tcp, sizeof(struct tcp_metric));
+	kmap_init(&rc->m.ends, sizeof(uint64_t));
 	kmap_init(&rc->pid_units, 128);
 	kmap_init(&rc->anomalies_seen, sizeof(uint64_t));
 	sigaction(SIGINT, &sa, NULL);
@@ -843,6 +1011,9 @@ out:
 	kmap_fini(&rc->m.conns);
 	kmap_fini(&rc->m.latency);
 	kmap_fini(&rc->m.drops);
+	kmap_fini(&rc->m.dns);
+	kmap_fini(&rc->m.tcp);
+	kmap_fini(&rc->m.ends);
 	kmap_fini(&rc->pid_units);
 	kmap_fini(&rc->anomalies_seen);
 	pthread_mutex_destroy(&rc->m.lock);
