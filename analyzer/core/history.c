@@ -1367,10 +1367,20 @@ int history_drop_stats(struct history *h, const struct history_query *q,
 	"SELECT p.name, r.name, sum(count), 0 FROM " table " LEFT JOIN names p ON "         \
 	"p.id=process JOIN names r ON r.id=reason WHERE t>=?1 AND t<?2" FILTER_SQL " GROUP " \
 	"BY process, reason"
+#define SUMS_RETRANS(table)                                                                  \
+	"SELECT p.name, d.name, sum(x.retransmits), 0 FROM " table " x LEFT JOIN names p ON " \
+	"p.id=x.process JOIN names d ON d.id=x.destination WHERE x.t>=?1 AND x.t<?2 AND "     \
+	"x.retransmits>0" FILTER_SQL " GROUP BY x.process, x.destination"
+#define SUMS_DNS(table)                                                                       \
+	"SELECT p.name, n.name, sum(q.count), sum(CASE WHEN q.rcode!=0 THEN q.count ELSE 0 END)" \
+	" FROM " table " q LEFT JOIN names p ON p.id=q.process JOIN names n ON n.id=q.name "     \
+	"WHERE q.t>=?1 AND q.t<?2" FILTER_SQL " GROUP BY q.process, q.name"
 static const char *const sums_sql[HISTORY_N_SERIES][2] = {
 	[HISTORY_SERIES_OUTBOUND] = { SUMS_CONN("conn_minute", "0"), SUMS_CONN("conn_hour", "0") },
 	[HISTORY_SERIES_INBOUND] = { SUMS_CONN("conn_minute", "1"), SUMS_CONN("conn_hour", "1") },
 	[HISTORY_SERIES_DROPS] = { SUMS_DROP("drop_minute"), SUMS_DROP("drop_hour") },
+	[HISTORY_SERIES_RETRANSMITS] = { SUMS_RETRANS("tcp_minute"), SUMS_RETRANS("tcp_hour") },
+	[HISTORY_SERIES_DNS] = { SUMS_DNS("dns_minute"), SUMS_DNS("dns_hour") },
 };
 
 int history_sums(struct history *h, const struct history_query *q, enum history_series what,
