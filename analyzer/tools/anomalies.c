@@ -42,8 +42,8 @@ enum series { SER_OUT, SER_IN, SER_DROP, SER_RETRANS, SER_DNS, N_SERIES };
 
 /* Where each series' baseline can come from: the history series that answers it, or -1 when
  * the recorder's rollups have no such counts (the baseline is then netspyd's earlier events, as
- * it is for a history file written before the table existed). When the history gains a table,
- * its series goes here: one line. */
+ * it is for retransmits and DNS lookups with a history of schema 1). When the history gains a
+ * table, its series goes here: one line. */
 static const struct {
 	const char *name; /* what the answer calls it */
 	int history;	  /* enum history_series, or -1 */
@@ -882,9 +882,8 @@ static int anomalies_run(struct tool_context *ctx, json_object *args, json_objec
 				snprintf(kinds_live + strlen(kinds_live),
 					 sizeof(kinds_live) - strlen(kinds_live), "%s%s",
 					 kinds_live[0] ? ", " : "", kinds[i].kind);
-		live_note = text_printf("the recorder's history has no counts for %s (a file "
-					"written before they existed): they compare with netspyd's "
-					"earlier events",
+		live_note = text_printf("the recorder's history (an older schema) keeps no counts "
+					"for %s: they compare with netspyd's earlier events",
 					kinds_live);
 		note = live_note;
 	}
