@@ -169,9 +169,15 @@ ctl --history "$T/hist/history.db" anomalies --duration 10 --process "$HIS_NAME"
 check_eq "history baseline: the one new destination, against the history's 5 connects" \
 	"new_destination 127.0.0.1:$PH2 2 5 1" \
 	"$(jq_ '" ".join(str(x) for x in [(f["kind"], f["destination"], f["evidence"]["recent_connections"], f["evidence"]["process_baseline_connections"], f["evidence"]["process_baseline_destinations"]) for f in d["findings"]][0]) if len(d["findings"]) == 1 else [f["kind"] for f in d["findings"]]' <"$T/his.json" | tr -d "(),'")"
-check_eq "history baseline: the answer says so, and which kinds compared with netspyd's events" \
-	"history live+history True history live live" \
-	"$(jq_ '" ".join(str(x) for x in (d["baseline"]["source"], d["source"], d["baseline"]["seconds"] >= 1140 and "retransmit_spike" in d["baseline"]["note"], *[k["baseline"] for k in d["kinds"] if k["kind"] in ("new_destination", "retransmit_spike", "dns_failure_burst")]))' <"$T/his.json")"
+check_eq "history baseline: the answer says so, for every kind (retransmits and DNS lookups from the schema 2 tables)" \
+	"history live+history True history history history" \
+	"$(jq_ '" ".join(str(x) for x in (d["baseline"]["source"], d["source"], d["baseline"]["seconds"] >= 1140 and d["baseline"]["note"] is None, *[k["baseline"] for k in d["kinds"] if k["kind"] in ("new_destination", "retransmit_spike", "dns_failure_burst")]))' <"$T/his.json")"
+cp "$T/hist/history.db" "$T/old.db"
+sqlite3 "$T/old.db" "DROP VIEW IF EXISTS dns_queries; DROP TABLE dns_minute; DROP TABLE dns_hour;"
+ctl --history "$T/old.db" anomalies --duration 10 --process "$HIS_NAME" --json >"$T/his-old.json"
+check_eq "a history without the DNS table: that kind compares with netspyd's events, and says so" \
+	"history live True 1" \
+	"$(jq_ '" ".join(str(x) for x in (d["baseline"]["source"], [k["baseline"] for k in d["kinds"] if k["kind"] == "dns_failure_burst"][0], "dns_failure_burst" in (d["baseline"]["note"] or ""), len(d["findings"])))' <"$T/his-old.json")"
 ctl anomalies --duration 10 --process "$HIS_NAME" --json >"$T/his-live.json"
 check_eq "without the history: no baseline for that process, no finding" 0 \
 	"$(jq_ 'len(d["findings"])' <"$T/his-live.json")"

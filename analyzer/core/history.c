@@ -1358,6 +1358,16 @@ int history_drop_stats(struct history *h, const struct history_query *q,
 	return r;
 }
 
+static int need_schema2(struct history *h, const char *what, char **ret_error)
+{
+	if (h->schema >= 2)
+		return 0;
+	*ret_error = text_printf("the history %s (schema %d, from an older recorder) keeps no %s "
+				 "counters",
+				 h->path, h->schema, what);
+	return -ENODATA;
+}
+
 /* The SQL of each series, minutes and hours: process name, key name, count, failed. */
 #define SUMS_CONN(table, dir)                                                              \
 	"SELECT p.name, d.name, sum(count), sum(failed) FROM " table " JOIN names p ON "   \
@@ -1367,10 +1377,22 @@ int history_drop_stats(struct history *h, const struct history_query *q,
 	"SELECT p.name, r.name, sum(count), 0 FROM " table " LEFT JOIN names p ON "         \
 	"p.id=process JOIN names r ON r.id=reason WHERE t>=?1 AND t<?2" FILTER_SQL " GROUP " \
 	"BY process, reason"
+/* Schema 2: retransmitted segments as seen (not only those of connections that ended), by remote
+ * end; DNS lookups by name, failed when their rcode is not NOERROR (-1: unanswered). */
+#define SUMS_RETRANS(table)                                                                   \
+	"SELECT p.name, d.name, sum(retransmits), 0 FROM " table " LEFT JOIN names p ON "     \
+	"p.id=process JOIN names d ON d.id=destination WHERE t>=?1 AND t<?2" FILTER_SQL       \
+	" GROUP BY process, destination"
+#define SUMS_DNS(table)                                                                       \
+	"SELECT p.name, n.name, sum(count), sum(CASE WHEN rcode<>0 THEN count ELSE 0 END) FROM " \
+	table " x LEFT JOIN names p ON p.id=x.process JOIN names n ON n.id=x.name WHERE t>=?1 "  \
+	"AND t<?2" FILTER_SQL " GROUP BY x.process, x.name"
 static const char *const sums_sql[HISTORY_N_SERIES][2] = {
 	[HISTORY_SERIES_OUTBOUND] = { SUMS_CONN("conn_minute", "0"), SUMS_CONN("conn_hour", "0") },
 	[HISTORY_SERIES_INBOUND] = { SUMS_CONN("conn_minute", "1"), SUMS_CONN("conn_hour", "1") },
 	[HISTORY_SERIES_DROPS] = { SUMS_DROP("drop_minute"), SUMS_DROP("drop_hour") },
+	[HISTORY_SERIES_RETRANSMITS] = { SUMS_RETRANS("tcp_minute"), SUMS_RETRANS("tcp_hour") },
+	[HISTORY_SERIES_DNS] = { SUMS_DNS("dns_minute"), SUMS_DNS("dns_hour") },
 };
 
 int history_sums(struct history *h, const struct history_query *q, enum history_series what,
@@ -1386,6 +1408,9 @@ int history_sums(struct history *h, const struct history_query *q, enum history_
 
 	if ((unsigned)what >= HISTORY_N_SERIES)
 		return -EINVAL;
+	if (what >= HISTORY_SERIES_RETRANSMITS &&
+	    (r = need_schema2(h, what == HISTORY_SERIES_DNS ? "DNS" : "retransmit", ret_error)) < 0)
+		return r;
 	align(q, &since, &until);
 	covered(h, since, until, ret_since, ret_until);
 	sqlite3_exec(h->db, "BEGIN;", NULL, NULL, NULL); /* one snapshot, one lock */
@@ -1418,16 +1443,6 @@ int history_sums(struct history *h, const struct history_query *q, enum history_
 }
 
 /* ---- DNS and TCP quality (schema 2) ---- */
-
-static int need_schema2(struct history *h, const char *what, char **ret_error)
-{
-	if (h->schema >= 2)
-		return 0;
-	*ret_error = text_printf("the history %s (schema %d, from an older recorder) keeps no %s "
-				 "counters",
-				 h->path, h->schema, what);
-	return -ENODATA;
-}
 
 /* Histogram rows of [a, b) into buckets and sum. */
 static int read_hist(struct history *h, sqlite3_stmt *st, const struct span *sp,

@@ -194,6 +194,8 @@ enum history_series {
 	HISTORY_SERIES_OUTBOUND, /* connections made: key the destination (ip:port) */
 	HISTORY_SERIES_INBOUND,	 /* connections accepted: key the local end (ip:port) */
 	HISTORY_SERIES_DROPS,	 /* drops: key the reason; process NULL when not attributed */
+	HISTORY_SERIES_RETRANSMITS, /* retransmitted segments: key the remote end (schema 2) */
+	HISTORY_SERIES_DNS,	    /* DNS lookups: key the name, failed ones apart (schema 2) */
 	HISTORY_N_SERIES,
 };
 typedef int (*history_sum_fn)(void *arg, const char *process, const char *key, uint64_t count,

@@ -40,9 +40,10 @@
 
 enum series { SER_OUT, SER_IN, SER_DROP, SER_RETRANS, SER_DNS, N_SERIES };
 
-/* Where each series' baseline can come from: the history series that answers it, or -1 while
- * the recorder's rollups have no such counts (the baseline is then netspyd's earlier events).
- * When the history gains a table, its series goes here: one line. */
+/* Where each series' baseline can come from: the history series that answers it, or -1 when
+ * the recorder's rollups have no such counts (the baseline is then netspyd's earlier events, as
+ * it is for retransmits and DNS lookups with a history of schema 1). When the history gains a
+ * table, its series goes here: one line. */
 static const struct {
 	const char *name; /* what the answer calls it */
 	int history;	  /* enum history_series, or -1 */
@@ -50,8 +51,8 @@ static const struct {
 	[SER_OUT] = { "connections", HISTORY_SERIES_OUTBOUND },
 	[SER_IN] = { "accepted connections", HISTORY_SERIES_INBOUND },
 	[SER_DROP] = { "drops", HISTORY_SERIES_DROPS },
-	[SER_RETRANS] = { "retransmits", -1 },
-	[SER_DNS] = { "DNS lookups", -1 },
+	[SER_RETRANS] = { "retransmits", HISTORY_SERIES_RETRANSMITS },
+	[SER_DNS] = { "DNS lookups", HISTORY_SERIES_DNS },
 };
 
 enum { BASE, NOW };
@@ -139,6 +140,8 @@ static int hist_row(void *arg, const char *process, const char *key, uint64_t n,
 	}
 	if (a->k == SER_DROP)
 		process = NULL; /* drop spikes are per reason */
+	else if (!process)
+		process = ""; /* an unknown owner, as netspyd's events name it */
 	count(a->c, a->k, BASE, process, key, n, failed);
 	return a->c->err;
 }
@@ -171,8 +174,15 @@ static void baseline_from_history(struct tool_context *ctx, struct anomaly_ctx *
 		if (series[k].history < 0)
 			continue;
 		if (history_sums(h, &hq, (enum history_series)series[k].history, hist_row, &arg,
-				 &since, &until, &err) < 0)
-			break;
+				 &since, &until, &err) < 0) {
+			/* A history written before the series had its table: netspyd's events
+			 * answer this one. */
+			free(err);
+			err = NULL;
+			kmap_fini(&c->cells[k]);
+			kmap_init(&c->cells[k], sizeof(struct cell));
+			continue;
+		}
 		if (!since || since * NS >= live_from) { /* no further back than netspyd's */
 			*note = "the recorder's history does not reach further back than netspyd's "
 				"events";
@@ -872,8 +882,8 @@ static int anomalies_run(struct tool_context *ctx, json_object *args, json_objec
 				snprintf(kinds_live + strlen(kinds_live),
 					 sizeof(kinds_live) - strlen(kinds_live), "%s%s",
 					 kinds_live[0] ? ", " : "", kinds[i].kind);
-		live_note = text_printf("the recorder's history keeps no counts for %s yet: they "
-					"compare with netspyd's earlier events",
+		live_note = text_printf("the recorder's history (an older schema) keeps no counts "
+					"for %s: they compare with netspyd's earlier events",
 					kinds_live);
 		note = live_note;
 	}
