@@ -151,7 +151,7 @@ done
 # the ones to $PH2 are new. The database is the recorder's (its schema), the rows the test's.
 command -v sqlite3 >/dev/null || { fail "sqlite3 is not installed (packaging/install-deps.sh)"; exit 1; }
 HIS=$(unique_gen "nsh$$"); HIS_NAME=$(name_of "$HIS"); PH1=$((P1 + 5)); PH2=$((P1 + 6))
-"$NETSPYCTL" --socket "$SOCK" record --state-dir "$T/hist" --metrics-listen none \
+"$NETSPYCTL" --socket "$SOCK" record --api-socket none --state-dir "$T/hist" --metrics-listen none \
 	--anomaly-interval 0 >"$T/hist-recorder.log" 2>&1 &
 hrec=$!
 for _ in $(seq 50); do [ -s "$T/hist/history.db" ] && break; sleep 0.1; done
@@ -186,7 +186,7 @@ check_eq "without the history: no baseline for that process, no finding" 0 \
 if ensure_journald; then
 	REC=$(unique_gen "nsj$$"); REC_NAME=$(name_of "$REC"); PJ1=$((P1 + 7)); PJ2=$((P1 + 8))
 	in_cg "$REC" tcp 127.0.0.1 "$PJ1" 3 >/dev/null
-	"$NETSPYCTL" --socket "$SOCK" record --state-dir "$T/rec" --metrics-listen none --grace 1 \
+	"$NETSPYCTL" --socket "$SOCK" record --api-socket none --state-dir "$T/rec" --metrics-listen none --grace 1 \
 		--anomaly-interval 1 --anomaly-window 8 >"$T/recorder.log" 2>&1 &
 	rec=$!
 	on_exit "kill $rec 2>/dev/null"

@@ -25,7 +25,7 @@ DB=$STATE/history.db
 PORT=$((30000 + $$ % 20000))
 REC_PID=
 start_recorder() {
-	"$NETSPYCTL" --socket "$SOCK" record --state-dir "$STATE" --grace 1 \
+	"$NETSPYCTL" --socket "$SOCK" record --api-socket none --state-dir "$STATE" --grace 1 \
 		--metrics-listen "127.0.0.1:$PORT" >>"$T/recorder.log" 2>&1 &
 	REC_PID=$!
 	local i
