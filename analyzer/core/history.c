@@ -1370,8 +1370,6 @@ int history_drop_stats(struct history *h, const struct history_query *q,
 	return r;
 }
 
-/* ---- DNS and TCP quality (schema 2) ---- */
-
 static int need_schema2(struct history *h, const char *what, char **ret_error)
 {
 	if (h->schema >= 2)
@@ -1381,6 +1379,82 @@ static int need_schema2(struct history *h, const char *what, char **ret_error)
 				 h->path, h->schema, what);
 	return -ENODATA;
 }
+
+/* The SQL of each series, minutes and hours: process name, key name, count, failed. */
+#define SUMS_CONN(table, dir)                                                              \
+	"SELECT p.name, d.name, sum(count), sum(failed) FROM " table " JOIN names p ON "   \
+	"p.id=process JOIN names d ON d.id=destination WHERE t>=?1 AND t<?2 AND direction=" \
+	dir FILTER_SQL " GROUP BY process, destination"
+#define SUMS_DROP(table)                                                                    \
+	"SELECT p.name, r.name, sum(count), 0 FROM " table " LEFT JOIN names p ON "         \
+	"p.id=process JOIN names r ON r.id=reason WHERE t>=?1 AND t<?2" FILTER_SQL " GROUP " \
+	"BY process, reason"
+/* Schema 2: retransmitted segments as seen (not only those of connections that ended), by remote
+ * end; DNS lookups by name, failed when their rcode is not NOERROR (-1: unanswered). */
+#define SUMS_RETRANS(table)                                                                   \
+	"SELECT p.name, d.name, sum(retransmits), 0 FROM " table " LEFT JOIN names p ON "     \
+	"p.id=process JOIN names d ON d.id=destination WHERE t>=?1 AND t<?2" FILTER_SQL       \
+	" GROUP BY process, destination"
+#define SUMS_DNS(table)                                                                       \
+	"SELECT p.name, n.name, sum(count), sum(CASE WHEN rcode<>0 THEN count ELSE 0 END) FROM " \
+	table " x LEFT JOIN names p ON p.id=x.process JOIN names n ON n.id=x.name WHERE t>=?1 "  \
+	"AND t<?2" FILTER_SQL " GROUP BY x.process, x.name"
+static const char *const sums_sql[HISTORY_N_SERIES][2] = {
+	[HISTORY_SERIES_OUTBOUND] = { SUMS_CONN("conn_minute", "0"), SUMS_CONN("conn_hour", "0") },
+	[HISTORY_SERIES_INBOUND] = { SUMS_CONN("conn_minute", "1"), SUMS_CONN("conn_hour", "1") },
+	[HISTORY_SERIES_DROPS] = { SUMS_DROP("drop_minute"), SUMS_DROP("drop_hour") },
+	[HISTORY_SERIES_RETRANSMITS] = { SUMS_RETRANS("tcp_minute"), SUMS_RETRANS("tcp_hour") },
+	[HISTORY_SERIES_DNS] = { SUMS_DNS("dns_minute"), SUMS_DNS("dns_hour") },
+};
+
+int history_sums(struct history *h, const struct history_query *q, enum history_series what,
+		 history_sum_fn fn, void *arg, uint64_t *ret_since, uint64_t *ret_until,
+		 char **ret_error)
+{
+	struct span spans[512];
+	struct filter_ids f;
+	sqlite3_stmt *st[2] = { 0 };
+	uint64_t since, until;
+	size_t n;
+	int r = 0;
+
+	if ((unsigned)what >= HISTORY_N_SERIES)
+		return -EINVAL;
+	if (what >= HISTORY_SERIES_RETRANSMITS &&
+	    (r = need_schema2(h, what == HISTORY_SERIES_DNS ? "DNS" : "retransmit", ret_error)) < 0)
+		return r;
+	align(q, &since, &until);
+	covered(h, since, until, ret_since, ret_until);
+	sqlite3_exec(h->db, "BEGIN;", NULL, NULL, NULL); /* one snapshot, one lock */
+	filter_ids(h, q, &f);
+	n = plan(h, since, until, spans, sizeof(spans) / sizeof(spans[0]));
+	for (int i = 0; r == 0 && i < 2; i++)
+		r = prepare(h, sums_sql[what][i], &st[i], ret_error);
+	for (size_t k = 0; r == 0 && k < n; k++) {
+		sqlite3_stmt *s = st[spans[k].level == 3600];
+		int rc = SQLITE_DONE;
+
+		sqlite3_bind_int64(s, 1, (int64_t)spans[k].a);
+		sqlite3_bind_int64(s, 2, (int64_t)spans[k].b);
+		bind_filter(s, &f);
+		while (r == 0 && (rc = sqlite3_step(s)) == SQLITE_ROW)
+			r = fn(arg, (const char *)sqlite3_column_text(s, 0),
+			       (const char *)sqlite3_column_text(s, 1),
+			       (uint64_t)sqlite3_column_int64(s, 2),
+			       (uint64_t)sqlite3_column_int64(s, 3));
+		if (r == 0 && rc != SQLITE_DONE)
+			r = sql_error(h, rc, "reading the history", ret_error);
+		sqlite3_reset(s);
+	}
+	for (int i = 0; i < 2; i++)
+		sqlite3_finalize(st[i]);
+	sqlite3_exec(h->db, "COMMIT;", NULL, NULL, NULL);
+	if (r < 0 && !*ret_error)
+		*ret_error = text_printf("history %s: %s", h->path, strerror(-r));
+	return r;
+}
+
+/* ---- DNS and TCP quality (schema 2) ---- */
 
 /* Histogram rows of [a, b) into buckets and sum. */
 static int read_hist(struct history *h, sqlite3_stmt *st, const struct span *sp,

@@ -188,6 +188,25 @@ void history_conn_stats_free(struct history_conn_stats *st);
 int history_drop_stats(struct history *h, const struct history_query *q,
 		       struct history_drop_stats *ret, char **ret_error);
 void history_drop_stats_free(struct history_drop_stats *st);
+/* Per-(process, key) sums of a window, for baselines (find_anomalies): what the history can
+ * answer. A new rollup table joins as one more series (its SQL is one line in history.c). */
+enum history_series {
+	HISTORY_SERIES_OUTBOUND, /* connections made: key the destination (ip:port) */
+	HISTORY_SERIES_INBOUND,	 /* connections accepted: key the local end (ip:port) */
+	HISTORY_SERIES_DROPS,	 /* drops: key the reason; process NULL when not attributed */
+	HISTORY_SERIES_RETRANSMITS, /* retransmitted segments: key the remote end (schema 2) */
+	HISTORY_SERIES_DNS,	    /* DNS lookups: key the name, failed ones apart (schema 2) */
+	HISTORY_N_SERIES,
+};
+typedef int (*history_sum_fn)(void *arg, const char *process, const char *key, uint64_t count,
+			      uint64_t failed);
+/* Calls fn for each (process, key) of the series in [q->since, q->until) (a key may come more
+ * than once, once per span of minutes or hours: add them up); *ret_since and *ret_until are the
+ * part of the window the history covers (0, 0: none). 0, fn's negative return, or -errno with
+ * *ret_error. */
+int history_sums(struct history *h, const struct history_query *q, enum history_series what,
+		 history_sum_fn fn, void *arg, uint64_t *ret_since, uint64_t *ret_until,
+		 char **ret_error);
 /* Adds count/failed to name's entry (created when missing; a linear search: for merging a few
  * entries into a list). 0 or -ENOMEM. */
 int history_tops_add(struct history_tops *t, const char *name, uint64_t count, uint64_t failed);

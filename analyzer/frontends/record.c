@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <syslog.h>
 #include <time.h>
@@ -31,9 +32,12 @@
 #include "core/text.h"
 #include "frontends/frontend.h"
 #include "frontends/record.h"
+#include "tools/context.h"
+#include "tools/tool.h"
 
 #define NS 1000000000ull
 #define PID_UNITS_MAX 65536
+#define ANOMALY_KEYS_MAX 4096
 
 struct tcp_metric {
 	uint64_t retransmits, bytes_sent, bytes_received, resets_sent, resets_received;
@@ -77,6 +81,11 @@ struct recorder {
 	uint64_t unaccounted;	       /* events never rolled up (evicted or late) */
 	uint64_t events, minutes_written, write_failures;
 	struct kmap pid_units; /* pid -> unit (char[128]) of its latest connect */
+	const char *db_path;
+	struct kmap anomalies_seen; /* a finding's key -> when it was journaled (s, monotonic) */
+	uint64_t anomaly_last_us;
+	uint64_t anomalies_journaled;
+	bool anomaly_warned;
 	struct MHD_Daemon *tcp, *unix_d;
 	int unix_fd;
 };
@@ -736,15 +745,135 @@ static void process(struct recorder *rc, uint64_t now_ns)
 	pthread_mutex_unlock(&rc->m.lock);
 }
 
+/* ---- anomalies ---- */
+
+/* A finding's identity: the same kind about the same process, unit and subject. */
+static void anomaly_key(json_object *f, struct keybuf *k)
+{
+	static const char *const fields[] = { "kind", "process", "unit", "destination",
+					      "reason", "port", "name" };
+	json_object *v;
+
+	keybuf_reset(k);
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+		keybuf_add(k, json_object_object_get_ex(f, fields[i], &v) && v
+				  ? json_object_get_string(v)
+				  : NULL);
+}
+
+/* NETSPY_RECENT_CONNECTIONS from recent_connections. */
+static char *journal_field(const char *key, const char *value)
+{
+	char *s = text_printf("NETSPY_%s=%s", key, value);
+
+	for (char *c = s ? s + 7 : NULL; c && *c && *c != '='; c++)
+		*c = (char)(*c >= 'a' && *c <= 'z' ? *c - 'a' + 'A' : (*c == '-' ? '_' : *c));
+	return s;
+}
+
+/* One journald record for a finding: its summary as the message, everything else as fields. */
+static void journal_anomaly(json_object *f, json_object *result)
+{
+	static const char *const strings[] = { "process", "unit", "destination", "reason",
+					       "port",	  "name", "rcode",	 "first_seen" };
+	json_object *v, *ev = json_object_object_get(f, "evidence");
+	json_object *base = json_object_object_get(result, "baseline");
+	char *fields[64];
+	struct iovec iov[64];
+	size_t n = 0;
+
+	fields[n++] = text_printf("MESSAGE=netspy-recorder: anomaly: %s",
+				  json_object_get_string(json_object_object_get(f, "summary")));
+	fields[n++] = text_printf("MESSAGE_ID=%s", RECORD_MSGID_ANOMALY);
+	fields[n++] = text_printf("PRIORITY=%d", LOG_WARNING);
+	fields[n++] = text_printf("SYSLOG_IDENTIFIER=netspy-recorder");
+	fields[n++] = journal_field("ANOMALY_KIND",
+				    json_object_get_string(json_object_object_get(f, "kind")));
+	for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]); i++)
+		if (json_object_object_get_ex(f, strings[i], &v) && v)
+			fields[n++] = journal_field(strings[i], json_object_get_string(v));
+	if (json_object_is_type(ev, json_type_object)) {
+		json_object_object_foreach (ev, key, val) {
+			if (n >= 60)
+				break;
+			fields[n++] = journal_field(key, json_object_get_string(val));
+		}
+	}
+	fields[n++] = journal_field("WINDOW_SECONDS",
+				    json_object_get_string(json_object_object_get(
+					json_object_object_get(result, "recent"), "seconds")));
+	fields[n++] = journal_field("BASELINE_SECONDS",
+				    json_object_get_string(json_object_object_get(base, "seconds")));
+	fields[n++] = journal_field("BASELINE_SOURCE",
+				    json_object_get_string(json_object_object_get(base, "source")));
+	for (size_t i = 0; i < n; i++) {
+		iov[i].iov_base = fields[i] ? fields[i] : (char *)"NETSPY_UNKNOWN=";
+		iov[i].iov_len = strlen(iov[i].iov_base);
+	}
+	fprintf(stderr, "netspyctl record: anomaly: %s\n",
+		json_object_get_string(json_object_object_get(f, "summary")));
+	sd_journal_sendv(iov, (int)n);
+	for (size_t i = 0; i < n; i++)
+		free(fields[i]);
+}
+
+/* Runs find_anomalies over the last window and journals each finding not journaled in the last
+ * max(interval, window) seconds. */
+static void check_anomalies(struct recorder *rc)
+{
+	const struct tool *t = tool_find("find_anomalies");
+	struct tool_context ctx = { .an = &rc->an, .history = rc->db_path, .tools = tool_registry };
+	uint64_t now = clock_ns(CLOCK_MONOTONIC) / NS, expiry = rc->o->anomaly_interval_s;
+	json_object *args = json_object_new_object(), *res = NULL, *list;
+	char *err = NULL;
+	int r;
+
+	if (rc->o->anomaly_window_s > expiry)
+		expiry = rc->o->anomaly_window_s;
+	json_object_object_add(args, "duration",
+			       json_object_new_int64((int64_t)rc->o->anomaly_window_s));
+	r = t ? tool_invoke(t, &ctx, args, &res, &err) : -ENOSYS;
+	json_object_put(args);
+	if (r < 0) {
+		if (!rc->anomaly_warned)
+			logmsg(LOG_WARNING, NULL, "find_anomalies: %s", err ? err : strerror(-r));
+		rc->anomaly_warned = true;
+		free(err);
+		return;
+	}
+	rc->anomaly_warned = false;
+	if (rc->anomalies_seen.n >= ANOMALY_KEYS_MAX) {
+		kmap_fini(&rc->anomalies_seen);
+		kmap_init(&rc->anomalies_seen, sizeof(uint64_t));
+	}
+	list = json_object_object_get(res, "findings");
+	for (size_t i = 0; list && i < json_object_array_length(list); i++) {
+		json_object *f = json_object_array_get_idx(list, i);
+		struct keybuf k;
+		uint64_t *seen;
+		bool created;
+
+		anomaly_key(f, &k);
+		seen = kmap_get(&rc->anomalies_seen, k.b, k.n, &created);
+		if (!seen || (!created && now - *seen < expiry))
+			continue;
+		*seen = now;
+		rc->anomalies_journaled++;
+		journal_anomaly(f, res);
+	}
+	json_object_put(res);
+}
+
 /* ---- the service ---- */
 
 static void status(struct recorder *rc)
 {
 	sd_notifyf(0,
 		   "STATUS=%s netspyd; %llu events rolled up, %llu minutes written, %llu "
-		   "unaccounted",
+		   "unaccounted, %llu anomalies journaled",
 		   rc->an.connected ? "following" : "waiting for", (unsigned long long)rc->events,
-		   (unsigned long long)rc->minutes_written, (unsigned long long)rc->unaccounted);
+		   (unsigned long long)rc->minutes_written, (unsigned long long)rc->unaccounted,
+		   (unsigned long long)rc->anomalies_journaled);
 }
 
 int record_main(const struct record_opts *o)
@@ -771,6 +900,7 @@ int record_main(const struct record_opts *o)
 	kmap_init(&rc->m.tcp, sizeof(struct tcp_metric));
 	kmap_init(&rc->m.ends, sizeof(uint64_t));
 	kmap_init(&rc->pid_units, 128);
+	kmap_init(&rc->anomalies_seen, sizeof(uint64_t));
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
@@ -808,6 +938,7 @@ int record_main(const struct record_opts *o)
 			goto out;
 		}
 	}
+	rc->db_path = path;
 	rc->resume_ns = history_resume_point(rc->h) * NS;
 	ao.replay_since_ns = rc->resume_ns;
 	r = analyzer_init(&rc->an, &ao);
@@ -851,6 +982,12 @@ int record_main(const struct record_opts *o)
 			sd_notify(0, "WATCHDOG=1");
 			last_ping = now_us;
 		}
+		if (o->anomaly_interval_s && rc->an.connected &&
+		    now_us - rc->anomaly_last_us >= o->anomaly_interval_s * 1000000ull) {
+			if (rc->anomaly_last_us) /* the first interval collects a baseline */
+				check_anomalies(rc);
+			rc->anomaly_last_us = now_us;
+		}
 		if (now_us - last_status >= 10000000) {
 			status(rc);
 			last_status = now_us;
@@ -878,6 +1015,7 @@ out:
 	kmap_fini(&rc->m.tcp);
 	kmap_fini(&rc->m.ends);
 	kmap_fini(&rc->pid_units);
+	kmap_fini(&rc->anomalies_seen);
 	pthread_mutex_destroy(&rc->m.lock);
 	free(path);
 	free(moved);
@@ -905,10 +1043,16 @@ static void record_usage(FILE *f)
 	    "      --metrics-socket PATH  also serve /metrics on a Unix socket (mode 0660, the\n"
 	    "                             recorder's group): the guarded listener\n"
 	    "      --max-series N         series per metric; past it process=\"other\" "
-	    "(default %d)\n",
+	    "(default %d)\n"
+	    "      --grace SECONDS        roll an event up once this old (default 15)\n"
+	    "      --anomaly-interval SECONDS  run find_anomalies this often and journal each\n"
+	    "                             finding (MESSAGE_ID=%s) at most once per interval\n"
+	    "                             or window (default %d; 0: never)\n"
+	    "      --anomaly-window SECONDS    the recent window it checks (default %d)\n",
 	    RECORD_DEFAULT_STATE_DIR, RECORD_DEFAULT_RETENTION_DAYS,
 	    (unsigned long long)RECORD_DEFAULT_MAX_SIZE, RECORD_DEFAULT_MAX_KEYS,
-	    RECORD_DEFAULT_LISTEN, RECORD_DEFAULT_MAX_SERIES);
+	    RECORD_DEFAULT_LISTEN, RECORD_DEFAULT_MAX_SERIES, RECORD_MSGID_ANOMALY,
+	    RECORD_DEFAULT_ANOMALY_INTERVAL, RECORD_DEFAULT_ANOMALY_WINDOW);
 }
 
 static int number(const char *opt, const char *s, uint64_t max, uint64_t *ret)
@@ -929,7 +1073,8 @@ static int number(const char *opt, const char *s, uint64_t max, uint64_t *ret)
 
 int record_parse(int argc, char **argv, struct record_opts *ret)
 {
-	enum { O_STATE = 256, O_RET, O_SIZE, O_KEYS, O_LISTEN, O_USOCK, O_SERIES, O_GRACE };
+	enum { O_STATE = 256, O_RET, O_SIZE, O_KEYS, O_LISTEN, O_USOCK, O_SERIES, O_GRACE,
+	       O_AINTERVAL, O_AWINDOW };
 	static const struct option opts[] = {
 		{ "state-dir", required_argument, NULL, O_STATE },
 		{ "retention", required_argument, NULL, O_RET },
@@ -939,6 +1084,8 @@ int record_parse(int argc, char **argv, struct record_opts *ret)
 		{ "metrics-socket", required_argument, NULL, O_USOCK },
 		{ "max-series", required_argument, NULL, O_SERIES },
 		{ "grace", required_argument, NULL, O_GRACE },
+		{ "anomaly-interval", required_argument, NULL, O_AINTERVAL },
+		{ "anomaly-window", required_argument, NULL, O_AWINDOW },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -954,6 +1101,8 @@ int record_parse(int argc, char **argv, struct record_opts *ret)
 		.max_keys = RECORD_DEFAULT_MAX_KEYS,
 		.max_series = RECORD_DEFAULT_MAX_SERIES,
 		.grace_s = 15,
+		.anomaly_interval_s = RECORD_DEFAULT_ANOMALY_INTERVAL,
+		.anomaly_window_s = RECORD_DEFAULT_ANOMALY_WINDOW,
 	};
 	optind = 0;
 	while ((opt = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
@@ -999,6 +1148,21 @@ int record_parse(int argc, char **argv, struct record_opts *ret)
 			if (number("--grace", optarg, 600, &v))
 				return 1;
 			ret->grace_s = (unsigned)v;
+			break;
+		case O_AINTERVAL:
+			if (number("--anomaly-interval", optarg, 86400, &v))
+				return 1;
+			ret->anomaly_interval_s = (unsigned)v;
+			break;
+		case O_AWINDOW:
+			if (number("--anomaly-window", optarg, 86400, &v))
+				return 1;
+			if (!v) {
+				fprintf(stderr, "netspyctl record: --anomaly-window must be at "
+						"least 1\n");
+				return 1;
+			}
+			ret->anomaly_window_s = (unsigned)v;
 			break;
 		case 'h':
 			record_usage(stdout);
