@@ -105,12 +105,12 @@ check_eq "analyze --json top destination" "127.0.0.1:1 3" \
 check_eq "analyze --json protocols" "{'TCP': 5, 'UDP': 2}" "$(echo "$A" | json 'd["protocols"]')"
 check_eq "analyze --json failure_rate" "0.4286" "$(echo "$A" | json 'd["failure_rate"]')"
 check_eq "analyze --json refused destinations" "127.0.0.1:1" "$(echo "$A" | json 'd["refused_destinations"][0]["destination"]')"
-check "analyze human" grep -qE "^    127\.0\.0\.1:1 +\| 3 connections" <<<"$(ctl analyze --direction out --process "$NAME")"
+check "analyze human" grep -qE "^    127\.0\.0\.1:1 +\| 3 connections" <<<"$(ctl analyze --direction out --process "$NAME" --duration 600)"
 
 # ---- the original's --tool form (from here on the traffic can be more than the default 60 s old
 # on a loaded machine: the windows reach back 600 s) ----
 check_eq "--tool get_network_summary" 7 \
-	"$(ctl --tool get_network_summary --direction out --process "$NAME" --json | json 'd["total_connections"]')"
+	"$(ctl --tool get_network_summary --direction out --process "$NAME" --duration 600 --json | json 'd["total_connections"]')"
 check_eq "--tool list_connections --max-events 3" 3 \
 	"$(ctl --tool list_connections --direction out --process "$NAME" --max-events 3 --duration 600 --json | json 'len(d["events"])')"
 check "--tool analyze_patterns (human)" grep -q "127.0.0.1:1" <<<"$(ctl --tool analyze_patterns --direction out --process "$NAME" --duration 600)"
