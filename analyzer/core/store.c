@@ -50,22 +50,26 @@ static int ring_grow(struct store_ring *r)
 }
 
 /* A slot for a new record, stamped no earlier than the newest one so that the ring stays sorted
- * by time (wall clock can step back). */
+ * by time (wall clock can step back). ts NULL: a record without a time of its own (a connection's
+ * life record, whose first field is its connect's index): neither stamped nor counted as an
+ * evicted event when it is overwritten. */
 static void *ring_push(struct store_ring *r, uint64_t *ts, struct store *s)
 {
 	void *p;
 
 	if (r->count == r->mask + 1 && r->mask + 1 < r->max && r->head == r->count)
 		ring_grow(r); /* on failure the ring simply wraps earlier */
-	if (r->count && *ts < *(const uint64_t *)store_ring_at(r, r->head - 1))
+	if (ts && r->count && *ts < *(const uint64_t *)store_ring_at(r, r->head - 1))
 		*ts = *(const uint64_t *)store_ring_at(r, r->head - 1);
 	p = r->v + (r->head & r->mask) * r->elem;
 	if (r->count == r->mask + 1) {
 		uint64_t old = *(const uint64_t *)p;
 
-		s->evicted++;
-		if (old > s->evicted_newest_ns)
-			s->evicted_newest_ns = old;
+		if (ts) { /* an event's record (a life record belongs to its connect's) */
+			s->evicted++;
+			if (old > s->evicted_newest_ns)
+				s->evicted_newest_ns = old;
+		}
 	} else
 		r->count++;
 	r->head++;
@@ -837,10 +841,9 @@ static int add_dns(struct store *s, uint64_t ts, const Netspy__V1__Dns *d)
 }
 
 /* A lifecycle record for connect record abs, linked from it. */
-static struct store_life *life_new(struct store *s, struct store_conn *r, uint64_t abs,
-				   uint64_t ts)
+static struct store_life *life_new(struct store *s, struct store_conn *r, uint64_t abs)
 {
-	struct store_life *l = ring_push(&s->lives, &ts, s);
+	struct store_life *l = ring_push(&s->lives, NULL, s);
 
 	memset(l, 0, sizeof(*l));
 	l->conn = abs;
@@ -872,7 +875,7 @@ static void add_accept(struct store *s, uint64_t ts, const Netspy__V1__TcpAccept
 	r->proto = 6;
 	r->outcome = 1;
 	r->flags = STORE_CONN_INBOUND;
-	l = life_new(s, r, abs, ts);
+	l = life_new(s, r, abs);
 	l->peer = endpoint_id(s, a->family, &a->peer_addr, a->peer_port);
 	cookie_put(&s->open, a->cookie, abs);
 }
@@ -930,7 +933,7 @@ static void add_end(struct store *s, uint64_t ts, const Netspy__V1__TcpEnd *e)
 	}
 	l = life_of(s, abs);
 	if (!l) {
-		l = life_new(s, r, abs, ts);
+		l = life_new(s, r, abs);
 		l->peer = endpoint_id(s, e->family, &e->peer_addr, e->peer_port);
 	}
 	end_totals(l, e);
