@@ -190,6 +190,24 @@ static void add_process(json_object *o, bool known, uint32_t pid, const Protobuf
 	add_str(o, "process", name);
 }
 
+void fmt_thousands(char *buf, size_t len, int64_t n)
+{
+	char tmp[32], out[FMT_COUNT_LEN];
+	int digits = snprintf(tmp, sizeof(tmp), "%llu",
+			      n < 0 ? 0ull - (unsigned long long)n : (unsigned long long)n),
+	    o = 0;
+
+	if (n < 0)
+		out[o++] = '-';
+	for (int i = 0; i < digits; i++) {
+		if (i && (digits - i) % 3 == 0)
+			out[o++] = ',';
+		out[o++] = tmp[i];
+	}
+	out[o] = 0;
+	snprintf(buf, len, "%s", out);
+}
+
 const char *fmt_end(int end)
 {
 	static const char *const names[FMT_N_ENDS] = { "open", "closed", "reset_sent",
@@ -247,6 +265,8 @@ static void lifecycle_to_json(json_object *o, const Netspy__V1__Event *ev)
 			add_str(o, "kind", "tcp_retransmit");
 		if (ev->kind_case == NETSPY__V1__EVENT__KIND_TCP_RETRANSMIT)
 			add_int(o, "segments", g->segments ? g->segments : 1);
+		/* Folded during a flood: the retransmissions or resets it stands for. */
+		add_int(o, "count", g->count ? g->count : 1);
 		add_process(o, g->pid != 0, g->pid, &g->comm);
 		add_tuple(o, g->family, &g->local_addr, g->local_port, &g->peer_addr, g->peer_port);
 		add_int(o, "cookie", (int64_t)g->cookie);
@@ -307,6 +327,7 @@ json_object *event_to_json(const Netspy__V1__Event *ev)
 			     d->dst_port);
 		add_process(o, d->attributed, d->pid, &d->comm);
 		json_object_object_add(o, "by_flow", json_object_new_boolean(d->by_flow));
+		add_int(o, "count", d->count ? d->count : 1);
 		add_int(o, "ifindex", d->ifindex);
 		add_int(o, "netns", d->netns);
 	} else if (ev->kind_case == NETSPY__V1__EVENT__KIND_TCP_ACCEPT ||
@@ -332,9 +353,22 @@ static void endpoint(char *buf, size_t len, uint32_t family, const ProtobufCBina
 		snprintf(buf, len, "%s:%u", ip, port);
 }
 
+/* " x 12,000" for a record folded during a flood, "" for one event. */
+static const char *times(char *buf, size_t len, uint32_t count)
+{
+	char n[FMT_COUNT_LEN];
+
+	if (count <= 1)
+		return "";
+	fmt_thousands(n, sizeof(n), count);
+	snprintf(buf, len, " x %s", n);
+	return buf;
+}
+
 void event_print_line(FILE *f, const Netspy__V1__Event *ev)
 {
 	char t[16], name[FMT_COMM_LEN], dst[FMT_ADDR_LEN + 8], src[FMT_ADDR_LEN + 8];
+	char x[FMT_COUNT_LEN + 4];
 
 	fmt_clock(t, sizeof(t), ev->timestamp_ns);
 	if (ev->kind_case == NETSPY__V1__EVENT__KIND_CONNECT) {
@@ -363,8 +397,9 @@ void event_print_line(FILE *f, const Netspy__V1__Event *ev)
 		fmt_sanitize(name, sizeof(name), d->comm.data, d->comm.len);
 		endpoint(src, sizeof(src), d->family, &d->src_addr, d->src_port);
 		endpoint(dst, sizeof(dst), d->family, &d->dst_addr, d->dst_port);
-		fprintf(f, "%s | drop    | %-24s | %-4s | %s | from %s | ", t, dst,
-			fmt_protocol(d->ip_proto), d->reason_name, src);
+		fprintf(f, "%s | drop    | %-24s | %-4s | %s%s | from %s | ", t, dst,
+			fmt_protocol(d->ip_proto), d->reason_name, times(x, sizeof(x), d->count),
+			src);
 		if (d->attributed)
 			fprintf(f, "%s[%u]\n", name, d->pid);
 		else
@@ -398,9 +433,13 @@ void event_print_line(FILE *f, const Netspy__V1__Event *ev)
 
 		fmt_sanitize(name, sizeof(name), g->comm.data, g->comm.len);
 		endpoint(dst, sizeof(dst), g->family, &g->peer_addr, g->peer_port);
-		fprintf(f, "%s | %-7s | %-24s | TCP  | %s | %s[%u]\n", t,
-			reset ? "reset" : "retrans", dst,
-			reset ? (g->received ? "received" : "sent") : "segment", g->pid ? name : "?",
-			g->pid);
+		if (reset)
+			fprintf(f, "%s | reset   | %-24s | TCP  | %s%s | %s[%u]\n", t, dst,
+				g->received ? "received" : "sent", times(x, sizeof(x), g->count),
+				g->pid ? name : "?", g->pid);
+		else
+			fprintf(f, "%s | retrans | %-24s | TCP  | %u segment%s%s | %s[%u]\n", t,
+				dst, g->segments > 1 ? g->segments : 1, g->segments > 1 ? "s" : "",
+				times(x, sizeof(x), g->count), g->pid ? name : "?", g->pid);
 	}
 }

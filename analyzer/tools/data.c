@@ -1087,18 +1087,9 @@ void text_table(FILE *f, const char *indent, char ***rows, size_t n_rows, size_t
 
 const char *text_thousands(int64_t n)
 {
-	static char buf[32];
-	char tmp[32];
-	int len = snprintf(tmp, sizeof(tmp), "%lld", (long long)(n < 0 ? -n : n)), o = 0;
+	static char buf[FMT_COUNT_LEN];
 
-	if (n < 0)
-		buf[o++] = '-';
-	for (int i = 0; i < len; i++) {
-		if (i && (len - i) % 3 == 0)
-			buf[o++] = ',';
-		buf[o++] = tmp[i];
-	}
-	buf[o] = 0;
+	fmt_thousands(buf, sizeof(buf), n);
 	return buf;
 }
 
