@@ -66,6 +66,17 @@ check "dig over TCP and to [::1] got answers" \
 check "the responder is still answering after the hostile responses" grep -q 'status: NOERROR' "$T/dig-after.out"
 check "netspyd survived it all" kill -0 "$DAEMON_PID"
 
+# watch shows the messages as they went (here replayed from netspyd's backlog), parsed.
+timeout 20 "$NETSPYCTL" --socket "$SOCK" watch --replay 300 --process dnsclient --timeout 2 >"$T/watch.txt" 2>&1
+check "watch: the client's query for nope.nx.test to 127.0.0.1:53, then its NXDOMAIN, with pid and name" \
+	bash -c "grep -q '| dns     | 127.0.0.1:53 .*| UDP  | query A nope.nx.test | dnsclient\[$pid\]' '$T/watch.txt' &&
+		grep -q '| dns     | 127.0.0.1:53 .*| UDP  | NXDOMAIN A nope.nx.test | dnsclient\[$pid\]' '$T/watch.txt'"
+timeout 20 "$NETSPYCTL" --socket "$SOCK" --json watch --replay 300 --process dnsclient --timeout 2 >"$T/watch.json" 2>&1
+check_eq "watch --json: the response for www.chain.test with its CNAME chain and address" "True" \
+	"$(python3 -c 'import json, sys
+ev = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
+print(any(e["kind"] == "dns" and e["message"] == "response" and e["name"] == "www.chain.test" and e["type"] == "A" and e["rcode"] == "NOERROR" and "127.0.0.11" in e["answers"] and e["direction"] == "received" and e["source_port"] == 53 for e in ev))' "$T/watch.json")"
+
 timeout 20 "$NETSPYCTL" --socket "$SOCK" list-dns --process dnsclient --max-events 50 --duration 300 --json >"$T/client.json"
 check_eq "the client's queries: A and AAAA of a.test, www.chain.test, nope.nx.test, slow.test (glibc asks A and AAAA for each)" \
 	"a.test A 127.0.0.10|a.test AAAA ::1|nope.nx.test A NXDOMAIN|slow.test A 127.0.0.12|www.chain.test A edge.chain.test,cdn.chain.test,127.0.0.11" \

@@ -89,6 +89,12 @@ kernel_image() {
 	fi
 	dir=$CACHE/${deb##*/}
 	dir=${dir%.deb}
+	# Extracted once; again when the list of modules grew since.
+	if [ -d "$dir/lib" ] && [ -d "$dir/lib/modules" ]; then
+		for m in $VM_MODULES; do
+			ls "$dir"/lib/modules/*/"$m" >/dev/null 2>&1 || { rm -rf "$dir"; break; }
+		done
+	fi
 	if [ ! -d "$dir/lib" ]; then
 		rm -rf "$dir" "$dir.tmp"
 		mkdir -p "$dir.tmp"
@@ -105,7 +111,8 @@ kernel_image() {
 
 # The modules the suites need (nftables, for the firewall scenarios), in load order
 # (tests/kernels/init loads them); a kernel that builds them in needs none.
-VM_MODULES="kernel/lib/libcrc32c.ko kernel/net/netfilter/nfnetlink.ko kernel/net/netfilter/nf_tables.ko"
+VM_MODULES="kernel/lib/libcrc32c.ko kernel/net/netfilter/nfnetlink.ko kernel/net/netfilter/nf_tables.ko
+	kernel/net/netfilter/nft_numgen.ko"
 
 # vm_initrd IMAGE KVER: the initramfs followed by a second archive with KVER's modules.
 vm_initrd() {

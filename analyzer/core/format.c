@@ -2,10 +2,13 @@
 #include <arpa/inet.h>
 #include <inttypes.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "core/dns.h"
 #include "core/format.h"
+#include "core/text.h"
 
 void fmt_addr(char *buf, size_t len, uint32_t family, const ProtobufCBinaryData *a)
 {
@@ -190,24 +193,6 @@ static void add_process(json_object *o, bool known, uint32_t pid, const Protobuf
 	add_str(o, "process", name);
 }
 
-void fmt_thousands(char *buf, size_t len, int64_t n)
-{
-	char tmp[32], out[FMT_COUNT_LEN];
-	int digits = snprintf(tmp, sizeof(tmp), "%llu",
-			      n < 0 ? 0ull - (unsigned long long)n : (unsigned long long)n),
-	    o = 0;
-
-	if (n < 0)
-		out[o++] = '-';
-	for (int i = 0; i < digits; i++) {
-		if (i && (digits - i) % 3 == 0)
-			out[o++] = ',';
-		out[o++] = tmp[i];
-	}
-	out[o] = 0;
-	snprintf(buf, len, "%s", out);
-}
-
 const char *fmt_end(int end)
 {
 	static const char *const names[FMT_N_ENDS] = { "open", "closed", "reset_sent",
@@ -273,6 +258,77 @@ static void lifecycle_to_json(json_object *o, const Netspy__V1__Event *ev)
 	}
 }
 
+/* A DNS event's first message, parsed (a TCP segment holds messages behind length prefixes:
+ * the first that starts in it). The server is the end at port 53. NULL when the bytes are not a
+ * readable message (or are no longer held by netspyd). */
+struct dns_view {
+	struct dns_msg msg, scratch;
+	bool got;
+};
+
+static void keep_first(void *ctx, const struct dns_msg *m)
+{
+	struct dns_view *v = ctx;
+
+	if (!v->got) {
+		v->msg = *m;
+		v->got = true;
+	}
+}
+
+static struct dns_view *dns_view(const Netspy__V1__Dns *d)
+{
+	struct dns_view *v = calloc(1, sizeof(*v));
+
+	if (!v || !d->data.len)
+		goto none;
+	if (d->ip_proto == 6) {
+		if (dns_parse_stream(d->data.data, d->data.len, keep_first, v, &v->scratch) < 0)
+			goto none;
+	} else {
+		v->got = dns_parse(d->data.data, d->data.len, &v->msg) == 0;
+	}
+	if (v->got)
+		return v;
+none:
+	free(v);
+	return NULL;
+}
+
+static void dns_to_json(json_object *o, const Netspy__V1__Dns *d)
+{
+	struct dns_view *v = dns_view(d);
+	char b[16];
+
+	add_str(o, "kind", "dns");
+	add_process(o, d->attributed, d->pid, &d->comm);
+	add_str(o, "protocol", fmt_protocol(d->ip_proto));
+	add_str(o, "family", fmt_family(d->family));
+	add_endpoint(o, "source_ip", "source_port", d->family, &d->src_addr, d->src_port);
+	add_endpoint(o, "destination_ip", "destination_port", d->family, &d->dst_addr,
+		     d->dst_port);
+	add_str(o, "direction", d->received ? "received" : "sent");
+	json_object_object_add(o, "truncated",
+			       json_object_new_boolean(d->data.len < d->length));
+	if (!v) {
+		add_str(o, "message", NULL);
+		return;
+	}
+	add_str(o, "message", v->msg.response ? "response" : "query");
+	add_int(o, "id", v->msg.id);
+	add_str(o, "name", v->msg.has_question ? v->msg.qname : NULL);
+	add_str(o, "type", v->msg.has_question ? dns_type_name(v->msg.qtype, b, sizeof(b)) : NULL);
+	if (v->msg.response) {
+		json_object *a = json_object_new_array();
+
+		add_str(o, "rcode", dns_rcode_name(v->msg.rcode, b, sizeof(b)));
+		for (size_t i = 0; i < v->msg.n_answers; i++)
+			json_object_array_add(a, json_object_new_string(v->msg.answers[i].data));
+		json_object_object_add(o, "answers", a);
+	}
+	free(v);
+}
+
 json_object *event_to_json(const Netspy__V1__Event *ev)
 {
 	json_object *o = json_object_new_object();
@@ -320,6 +376,7 @@ json_object *event_to_json(const Netspy__V1__Event *ev)
 
 		add_str(o, "kind", "drop");
 		add_str(o, "reason", d->reason_name);
+		add_int(o, "count", d->count > 1 ? d->count : 1);
 		add_str(o, "protocol", fmt_protocol(d->ip_proto));
 		add_str(o, "family", fmt_family(d->family));
 		add_endpoint(o, "source_ip", "source_port", d->family, &d->src_addr, d->src_port);
@@ -327,7 +384,6 @@ json_object *event_to_json(const Netspy__V1__Event *ev)
 			     d->dst_port);
 		add_process(o, d->attributed, d->pid, &d->comm);
 		json_object_object_add(o, "by_flow", json_object_new_boolean(d->by_flow));
-		add_int(o, "count", d->count ? d->count : 1);
 		add_int(o, "ifindex", d->ifindex);
 		add_int(o, "netns", d->netns);
 	} else if (ev->kind_case == NETSPY__V1__EVENT__KIND_TCP_ACCEPT ||
@@ -335,6 +391,8 @@ json_object *event_to_json(const Netspy__V1__Event *ev)
 		   ev->kind_case == NETSPY__V1__EVENT__KIND_TCP_RETRANSMIT ||
 		   ev->kind_case == NETSPY__V1__EVENT__KIND_TCP_RESET) {
 		lifecycle_to_json(o, ev);
+	} else if (ev->kind_case == NETSPY__V1__EVENT__KIND_DNS) {
+		dns_to_json(o, ev->dns);
 	} else {
 		add_str(o, "kind", "unknown");
 	}
@@ -353,22 +411,47 @@ static void endpoint(char *buf, size_t len, uint32_t family, const ProtobufCBina
 		snprintf(buf, len, "%s:%u", ip, port);
 }
 
-/* " x 12,000" for a record folded during a flood, "" for one event. */
-static const char *times(char *buf, size_t len, uint32_t count)
+/* "query A example.com" / "NXDOMAIN A example.com" / "NOERROR A example.com: 192.0.2.1, ...",
+ * with the server (the end at port 53) and the socket's owner. */
+static void dns_print_line(FILE *f, const char *t, const Netspy__V1__Dns *d)
 {
-	char n[FMT_COUNT_LEN];
+	struct dns_view *v = dns_view(d);
+	char name[FMT_COMM_LEN], server[FMT_ADDR_LEN + 8], rc[16], ty[16], q[4 * DNS_NAME_LEN];
 
-	if (count <= 1)
-		return "";
-	fmt_thousands(n, sizeof(n), count);
-	snprintf(buf, len, " x %s", n);
-	return buf;
+	if (d->received)
+		endpoint(server, sizeof(server), d->family, &d->src_addr, d->src_port);
+	else
+		endpoint(server, sizeof(server), d->family, &d->dst_addr, d->dst_port);
+	fprintf(f, "%s | dns     | %-24s | %-4s | ", t, server, fmt_protocol(d->ip_proto));
+	if (!v) {
+		fprintf(f, "%s, %u bytes, not a readable DNS message", d->received ? "in" : "out",
+			d->length);
+	} else {
+		fmt_sanitize(q, sizeof(q), (const uint8_t *)v->msg.qname, strlen(v->msg.qname));
+		fprintf(f, "%s %s %s",
+			v->msg.response ? dns_rcode_name(v->msg.rcode, rc, sizeof(rc)) : "query",
+			v->msg.has_question ? dns_type_name(v->msg.qtype, ty, sizeof(ty)) : "-",
+			v->msg.has_question ? q : "(no question)");
+		for (size_t i = 0; i < v->msg.n_answers && i < 4; i++) {
+			fmt_sanitize(q, sizeof(q), (const uint8_t *)v->msg.answers[i].data,
+				     strlen(v->msg.answers[i].data));
+			fprintf(f, "%s%s", i ? ", " : ": ", q);
+		}
+		if (v->msg.n_answers > 4)
+			fprintf(f, ", ... (%zu answers)", v->msg.n_answers);
+		free(v);
+	}
+	if (d->attributed) {
+		fmt_sanitize(name, sizeof(name), d->comm.data, d->comm.len);
+		fprintf(f, " | %s[%u]\n", name, d->pid);
+	} else {
+		fprintf(f, " | (process unknown)\n");
+	}
 }
 
 void event_print_line(FILE *f, const Netspy__V1__Event *ev)
 {
 	char t[16], name[FMT_COMM_LEN], dst[FMT_ADDR_LEN + 8], src[FMT_ADDR_LEN + 8];
-	char x[FMT_COUNT_LEN + 4];
 
 	fmt_clock(t, sizeof(t), ev->timestamp_ns);
 	if (ev->kind_case == NETSPY__V1__EVENT__KIND_CONNECT) {
@@ -397,9 +480,11 @@ void event_print_line(FILE *f, const Netspy__V1__Event *ev)
 		fmt_sanitize(name, sizeof(name), d->comm.data, d->comm.len);
 		endpoint(src, sizeof(src), d->family, &d->src_addr, d->src_port);
 		endpoint(dst, sizeof(dst), d->family, &d->dst_addr, d->dst_port);
-		fprintf(f, "%s | drop    | %-24s | %-4s | %s%s | from %s | ", t, dst,
-			fmt_protocol(d->ip_proto), d->reason_name, times(x, sizeof(x), d->count),
-			src);
+		fprintf(f, "%s | drop    | %-24s | %-4s | %s", t, dst, fmt_protocol(d->ip_proto),
+			d->reason_name);
+		if (d->count > 1)
+			fprintf(f, " x %s", text_thousands(d->count));
+		fprintf(f, " | from %s | ", src);
 		if (d->attributed)
 			fprintf(f, "%s[%u]\n", name, d->pid);
 		else
@@ -426,6 +511,8 @@ void event_print_line(FILE *f, const Netspy__V1__Event *ev)
 		if (!e->start_unknown)
 			fprintf(f, ", %u ms", e->duration_ms);
 		fputc('\n', f);
+	} else if (ev->kind_case == NETSPY__V1__EVENT__KIND_DNS) {
+		dns_print_line(f, t, ev->dns);
 	} else if (ev->kind_case == NETSPY__V1__EVENT__KIND_TCP_RETRANSMIT ||
 		   ev->kind_case == NETSPY__V1__EVENT__KIND_TCP_RESET) {
 		bool reset = ev->kind_case == NETSPY__V1__EVENT__KIND_TCP_RESET;
@@ -434,12 +521,14 @@ void event_print_line(FILE *f, const Netspy__V1__Event *ev)
 		fmt_sanitize(name, sizeof(name), g->comm.data, g->comm.len);
 		endpoint(dst, sizeof(dst), g->family, &g->peer_addr, g->peer_port);
 		if (reset)
-			fprintf(f, "%s | reset   | %-24s | TCP  | %s%s | %s[%u]\n", t, dst,
-				g->received ? "received" : "sent", times(x, sizeof(x), g->count),
-				g->pid ? name : "?", g->pid);
+			fprintf(f, "%s | reset   | %-24s | TCP  | %s", t, dst,
+				g->received ? "received" : "sent");
 		else
-			fprintf(f, "%s | retrans | %-24s | TCP  | %u segment%s%s | %s[%u]\n", t,
-				dst, g->segments > 1 ? g->segments : 1, g->segments > 1 ? "s" : "",
-				times(x, sizeof(x), g->count), g->pid ? name : "?", g->pid);
+			fprintf(f, "%s | retrans | %-24s | TCP  | %u segment%s", t, dst,
+				g->segments > 1 ? g->segments : 1, g->segments > 1 ? "s" : "");
+		/* Folded during a flood: the retransmissions or resets it stands for. */
+		if (g->count > 1)
+			fprintf(f, " x %s", text_thousands(g->count));
+		fprintf(f, " | %s[%u]\n", g->pid ? name : "?", g->pid);
 	}
 }

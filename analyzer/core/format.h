@@ -48,10 +48,6 @@ const char *fmt_errno_name(int err);  /* "ENETUNREACH", ...; NULL when not an er
 #define FMT_END_ENUM_JSON "[\"open\",\"closed\",\"reset_sent\",\"reset_received\",\"timeout\"]"
 const char *fmt_end(int end); /* "open", "closed", "reset_sent", ... */
 
-/* "12,000": a count with thousands separators. */
-#define FMT_COUNT_LEN 32
-void fmt_thousands(char *buf, size_t len, int64_t n);
-
 /* One JSON object for an event, for `watch --json` and tests. */
 json_object *event_to_json(const Netspy__V1__Event *ev);
 /* One readable line for an event, for `watch`. */

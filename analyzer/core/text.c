@@ -156,3 +156,20 @@ char *text_clean(const char *in, size_t len)
 	out[n] = '\0';
 	return out;
 }
+
+const char *text_thousands(int64_t n)
+{
+	static char buf[32];
+	char tmp[32];
+	int len = snprintf(tmp, sizeof(tmp), "%lld", (long long)(n < 0 ? -n : n)), o = 0;
+
+	if (n < 0)
+		buf[o++] = '-';
+	for (int i = 0; i < len; i++) {
+		if (i && (len - i) % 3 == 0)
+			buf[o++] = ',';
+		buf[o++] = tmp[i];
+	}
+	buf[o] = 0;
+	return buf;
+}

@@ -6,11 +6,15 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* A malloc'd printf; NULL when out of memory (callers pass it on as a message that may be
  * NULL, see "Error text" in docs/HACKING.md). */
 char *text_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 char *text_vprintf(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
+
+/* "12,000": a count with thousands separators (a static buffer: one use per statement). */
+const char *text_thousands(int64_t n);
 
 /* Removes terminal escape sequences (CSI, OSC, DCS and other ESC forms), C0/C1 control characters
  * (but newline and tab), DEL and invalid UTF-8 from text that may arrive in pieces. */

@@ -256,8 +256,15 @@ int live_watch(const struct live_opts *o)
 	}
 	if (o->replay_seconds)
 		sub.replay_since_ns = clock_ns(CLOCK_REALTIME) - o->replay_seconds * 1000000000ull;
-	sub.kinds = netspy_known_kinds;
-	sub.n_kinds = netspy_n_known_kinds;
+	/* Every kind this client knows, DNS messages included (parsed here, per line). */
+	int kinds[16];
+	size_t n_kinds = 0;
+
+	for (size_t i = 0; i < netspy_n_known_kinds && n_kinds < 15; i++)
+		kinds[n_kinds++] = netspy_known_kinds[i];
+	kinds[n_kinds++] = NETSPY__V1__EVENT_KIND__EVENT_KIND_DNS;
+	sub.kinds = kinds;
+	sub.n_kinds = n_kinds;
 	r = netspy_client_subscribe(&c, &sub);
 	if (r < 0) {
 		fprintf(stderr, "netspyctl: subscribing: %s\n", strerror(-r));

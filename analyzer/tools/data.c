@@ -1085,14 +1085,6 @@ void text_table(FILE *f, const char *indent, char ***rows, size_t n_rows, size_t
 	}
 }
 
-const char *text_thousands(int64_t n)
-{
-	static char buf[FMT_COUNT_LEN];
-
-	fmt_thousands(buf, sizeof(buf), n);
-	return buf;
-}
-
 void text_coverage(FILE *f, json_object *result)
 {
 	char clock[16];

@@ -11,6 +11,7 @@
 
 #include "tools/context.h"
 #include "core/store.h"
+#include "core/text.h"
 
 /* ---- schema pieces (JSON text) ---- */
 #define ARG_PID                                                            \
@@ -266,8 +267,6 @@ void text_table(FILE *f, const char *indent, char ***rows, size_t n_rows, size_t
  * events-lost warning. */
 void text_coverage(FILE *f, json_object *result);
 void text_events_lost(FILE *f, json_object *result);
-/* "12,000": a count with thousands separators (a static buffer: one use per statement). */
-const char *text_thousands(int64_t n);
 struct text_rows {
 	char ***rows;
 	size_t n, cols;
