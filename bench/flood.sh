@@ -8,14 +8,16 @@
 # program there). Then exactness: one flood from one core and one from two cores at once, the
 # namespace's `Udp: NoPorts` growth against the NO_SOCKET drops netspyd counted for the window;
 # and the kernel's own accounting (bpf_stats) of the kfree_skb programs, ns per run.
-# Last, the TCP retransmit flood (a loopback bulk transfer that an nftables rule robs of a quarter
-# of its data segments, in a namespace of its own): bare, netspyd folding retransmits
-# (--flood-threshold 500, far below the flood's rate) and netspyd delivering each one
-# (--flood-threshold 0), alternated; ratios of bytes moved per second of the workload's CPU time,
-# and bpf_stats ns per run of tp_tcp_retransmit_skb in each mode.
+# Last, the TCP retransmit flood (a loopback bulk transfer in a namespace of its own, with a
+# 1500-byte MTU and a 5 ms minimum RTO, that an nftables rule robs of a tenth of its data packets,
+# as tests/flood.test.sh does): bare, netspyd folding retransmits (--flood-threshold 100, below the
+# flood's rate per CPU) and netspyd delivering each one (--flood-threshold 0), alternated; ratios
+# of bytes moved per second of the workload's CPU time, and bpf_stats ns per run of
+# tp_tcp_retransmit_skb in each mode.
 # Run as root from the top of the tree after `make bench-build` (bench/run.sh runs it).
 # Knobs: BENCH_SECONDS (one run, default 2), BENCH_REPS (rounds, default 5), BENCH_CPU (default 1),
-# BENCH_FLOOD_THRESHOLD (netspyd's --flood-threshold, default netspyd's own).
+# BENCH_FLOOD_THRESHOLD (netspyd's --flood-threshold, default netspyd's own), BENCH_FLOOD_ONLY=rtx
+# (the retransmit flood alone).
 set -u
 . bench/lib.sh
 NS=nsbenchflood$$
@@ -78,6 +80,18 @@ run() { # run CONFIG WORKLOAD
 	esac
 }
 
+col() { awk -v c="$2" '{ print $c }' "$T/$1" | median; }
+# bpf_stats: ns per run of a program of that process (the kfree_skb programs during one flood,
+# netspyd's and the empty one's; tp_tcp_retransmit_skb during a lossy transfer).
+kfree_ns() { # kfree_ns PID PROGNAME
+	local id
+	for id in $(grep -h '^prog_id:' /proc/"$1"/fdinfo/* 2>/dev/null | awk '{ print $2 }' | sort -un); do
+		bpftool prog show id "$id" | head -1
+	done | grep "$2" | sed -n 's/.*run_time_ns \([0-9]*\) run_cnt \([0-9]*\).*/\1 \2/p' |
+		awk '$2 > 0 { printf "%.1f\n", $1 / $2 }'
+}
+
+if [ "${BENCH_FLOOD_ONLY:-}" != rtx ]; then
 for w in flood storm; do
 	for ((i = 0; i < REPS; i++)); do
 		if ((i % 2 == 0)); then order="bare netspyd empty"; else order="empty netspyd bare"; fi
@@ -86,7 +100,6 @@ for w in flood storm; do
 			awk '{ printf "%.4f %.4f %.4f\n", $2 / $1, $3 / $1, $2 / $3 }' >>"$T/$w.ratio"
 	done
 done
-col() { awk -v c="$2" '{ print $c }' "$T/$1" | median; }
 
 # Exactness: floods against netspyd, the namespace's NoPorts against netspyd's NO_SOCKET count
 # for a window that holds the flood (folded counts arrive within two fold intervals).
@@ -111,14 +124,6 @@ exact() { # exact NCPUS: prints "noports_growth no_socket_counted"
 read -r g1 c1 < <(exact 1)
 read -r g2 c2 < <(exact 2)
 
-# bpf_stats: ns per run of the kfree_skb programs during one flood (netspyd's, then the empty one).
-kfree_ns() { # kfree_ns PID PROGNAME
-	local id
-	for id in $(grep -h '^prog_id:' /proc/"$1"/fdinfo/* 2>/dev/null | awk '{ print $2 }' | sort -un); do
-		bpftool prog show id "$id" | head -1
-	done | grep "$2" | sed -n 's/.*run_time_ns \([0-9]*\) run_cnt \([0-9]*\).*/\1 \2/p' |
-		awk '$2 > 0 { printf "%.1f\n", $1 / $2 }'
-}
 was=$(sysctl -n kernel.bpf_stats_enabled)
 for ((i = 0; i < 3; i++)); do
 	sysctl -q kernel.bpf_stats_enabled=1
@@ -147,13 +152,16 @@ echo "| two cores at once, ${SECS}s | $g2 | $c2 | $((g2 - c2)) |"
 echo
 echo "kfree_skb program, ns per run during the flood (bpf_stats, 3 floods each): netspyd tp_kfree_skb $(tr '\n' ' ' <"$T/ns.netspyd")(median $(median <"$T/ns.netspyd")); empty program $(tr '\n' ' ' <"$T/ns.empty")(median $(median <"$T/ns.empty"))."
 echo "NO_SOCKET counts are host-wide: another process's drops on this host during the window add to them (never subtract)."
+fi
 
 # ---- the TCP retransmit flood -------------------------------------------------------------------
-if ! ip netns add "$NSR" || ! ip -n "$NSR" link set lo up || ! ip netns exec "$NSR" nft -f - <<NFT
+if ! ip netns add "$NSR" || ! ip -n "$NSR" link set lo up || ! ip -n "$NSR" link set lo mtu 1500 ||
+	! ip -n "$NSR" route replace local 127.0.0.1 dev lo proto kernel scope host src 127.0.0.1 \
+		table local rto_min 5ms || ! ip netns exec "$NSR" nft -f - <<NFT
 table inet nsbrtx {
 	chain in {
 		type filter hook input priority 0;
-		tcp flags & (syn | fin | rst) == 0 meta length > 200 numgen random mod 4 == 0 drop
+		tcp flags & (syn | fin | rst) == 0 meta length > 200 numgen random mod 10 == 0 drop
 	}
 }
 NFT
@@ -173,7 +181,7 @@ rtx_work() { # one pinned lossy transfer; prints "cpu_rate retransmits_per_secon
 rtx_run() { # rtx_run bare|fold|nofold
 	case $1 in
 	bare) rtx_work ;;
-	fold) opts=(--flood-threshold 500); start_netspyd; rtx_work; stop_netspyd ;;
+	fold) opts=(--flood-threshold 100); start_netspyd; rtx_work; stop_netspyd ;;
 	nofold) opts=(--flood-threshold 0); start_netspyd; rtx_work; stop_netspyd ;;
 	esac
 }
@@ -188,7 +196,7 @@ was=$(sysctl -n kernel.bpf_stats_enabled)
 for ((i = 0; i < 3; i++)); do
 	for m in fold nofold; do
 		sysctl -q kernel.bpf_stats_enabled=1
-		if [ $m = fold ]; then opts=(--flood-threshold 500); else opts=(--flood-threshold 0); fi
+		if [ $m = fold ]; then opts=(--flood-threshold 100); else opts=(--flood-threshold 0); fi
 		start_netspyd
 		rtx_work >/dev/null
 		kfree_ns "$DPID" tp_tcp_retrans >>"$T/rns.$m"
@@ -199,7 +207,7 @@ for ((i = 0; i < 3; i++)); do
 	done
 done
 echo
-echo "| retransmit flood, one core (median of $REPS) | bare | netspyd folding (--flood-threshold 500) | netspyd, every retransmit a record (--flood-threshold 0) |"
+echo "| retransmit flood, one core (median of $REPS) | bare | netspyd folding (--flood-threshold 100) | netspyd, every retransmit a record (--flood-threshold 0) |"
 echo "| --- | --- | --- | --- |"
 echo "| bytes per CPU second | $(col rtx.bare 1 | awk '{ printf "%.0f", $1 }') | $(col rtx.fold 1 | awk '{ printf "%.0f", $1 }') | $(col rtx.nofold 1 | awk '{ printf "%.0f", $1 }') |"
 echo "| ratio to bare | 1 | $(col rtx.ratio 1) (rounds: $(awk '{ print $1 }' "$T/rtx.ratio" | tr '\n' ' ')) | $(col rtx.ratio 2) (rounds: $(awk '{ print $2 }' "$T/rtx.ratio" | tr '\n' ' ')) |"
