@@ -1,6 +1,6 @@
 /* Fuzzes the history database as the recorder and netspyctl read it: the input is the file's
  * bytes. The first byte picks the reader: netspyctl's read-only queries (window summary, drops,
- * info) or the recorder's start (quick_check, a damaged file moved aside and replaced, one minute
+ * DNS, TCP quality, info; a schema 1 file, migrated) or the recorder's start (quick_check, a damaged file moved aside and replaced, one minute
  * written). Every reader must fail cleanly or answer; nothing may crash. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,6 +55,31 @@ static void read_only(const char *path)
 	if (history_drop_stats(h, &(struct history_query){ 0, UINT32_MAX }, &ds, &err) == 0)
 		history_drop_stats_free(&ds);
 	free(err);
+	err = NULL;
+	{
+		struct history_dns_stats dn;
+		struct history_tcp_stats tc;
+
+		if (history_dns_stats(h, &(struct history_query){ 0, UINT32_MAX, .name = "a.test" },
+				      &dn, &err) == 0) {
+			history_tops_sort(&dn.failing);
+			history_dns_stats_free(&dn);
+		}
+		free(err);
+		err = NULL;
+		if (history_dns_stats(h, &(struct history_query){ 0, UINT32_MAX }, &dn, &err) == 0)
+			history_dns_stats_free(&dn);
+		free(err);
+		err = NULL;
+		if (history_tcp_stats(h, &(struct history_query){ 0, UINT32_MAX, .direction = 2 },
+				      &tc, &err) == 0)
+			history_tcp_stats_free(&tc);
+		free(err);
+		err = NULL;
+		if (history_tcp_stats(h, &(struct history_query){ 0, UINT32_MAX }, &tc, &err) == 0)
+			history_tcp_stats_free(&tc);
+		free(err);
+	}
 	history_close(h);
 }
 
@@ -78,6 +103,17 @@ static void read_write(const char *path)
 	strcpy(c.destination, "10.0.0.1:443");
 	rollup_init(&r, 1795975200, 4);
 	rollup_add_conn(&r, &c);
+	{
+		struct rollup_dns d = { .rcode = 3, .latency_us = 500 };
+		struct rollup_tcp x = { .end = 1, .bytes_sent = 10, .rtt_us = 100, .retransmits = 1 };
+
+		strcpy(d.process, "curl");
+		strcpy(d.name, "nope.test");
+		rollup_add_dns(&r, &d);
+		strcpy(x.process, "curl");
+		strcpy(x.destination, "10.0.0.1:443");
+		rollup_add_tcp(&r, &x);
+	}
 	if (rollup_rows(&r) == 0 && history_write_minute(h, &r.out, &err) < 0)
 		free(err);
 	rollup_fini(&r);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The offline analyst understands the question (netspyctl --offline ask against a real netspyd):
 # a process named in it scopes the report and its pids are grouped; a unit, a host and a port
-# named in it scope the report too; a window longer than the data held is said to be so.
+# named in it scope the report too; a window longer than the data held is said to be so; what
+# changed (find_anomalies: a new listening port) is among the unusual activity it reports.
 # Known traffic from uniquely named generators in a private cgroup; every check reads the
 # report's first lines or its findings.
 . "$(dirname "$0")/lib.sh"
@@ -15,7 +16,9 @@ CGROOT=$(awk '$9 == "cgroup2" { print $5; exit }' /proc/self/mountinfo)
 CG=$CGROOT/netspy-analyst-$$.slice
 mkdir -p "$CG/nsana.service" || { fail "cannot create a test cgroup under $CGROOT"; exit 1; }
 on_exit "rmdir '$CG/nsana.service' '$CG'"
-start_daemon --cgroup "$CG" || exit 1
+# A backlog large enough that drops elsewhere on the machine (a flood: drops are not limited to
+# the cgroup) cannot push the baseline out of it.
+start_daemon --cgroup "$CG" --backlog-events 1048576 || exit 1
 in_cg() { sh -c 'echo $$ > "$0/cgroup.procs" && exec "$@"' "$CG/nsana.service" "$@"; }
 
 A=$(unique_gen "nsa$$"); A_NAME=${A##*/}; A_NAME=${A_NAME:0:15}
@@ -51,7 +54,7 @@ check "its pids are grouped among the top talkers too" \
 ctl --offline ask "is nsana.service healthy?" --duration 300 --json >"$T/u.json"
 check "a unit named in the question scopes the report" \
 	grep -q "Scope: unit nsana.service" <<<"$(answer <"$T/u.json")"
-check_eq "the unit's connections are counted (both processes)" 12 \
+check_eq "the unit's connections are counted (both processes; B's accepted ones too)" 17 \
 	"$(findings 'd["total_connections"]' <"$T/u.json")"
 ctl --offline ask "why is 127.0.0.1:$P2 refusing $A_NAME?" --duration 300 --json >"$T/p.json"
 check "a host and port named in the question scope the report" \
@@ -68,3 +71,17 @@ check "a window longer than the data held is said to be so" \
 ctl --offline ask "what did $A_NAME do?" --duration 1 --json >"$T/n.json"
 check "no such note when the data covers the window" bash -c '! grep -q "holds events only" <<<"$1"' \
 	_ "$(answer <"$T/n.json")"
+
+# ---- what changed: the anomalies the report opens with ------------------------------------------
+# B accepted connections on one port at the start; now, past the anomaly window (a quarter of the
+# question's 40 s, at least 10 s), it accepts on a new one (tcp-local: a port the kernel picks).
+sleep 12
+in_cg "$B" tcp-local 127.0.0.1 2 >"$T/b2.out"
+NEWPORT=$(sed -n 's/.*port=\([0-9]*\).*/\1/p' "$T/b2.out")
+ctl --offline ask "what is $B_NAME doing?" --duration 40 --json >"$T/b.json"
+answer <"$T/b.json" | sed -n '/^Unusual activity/,/^$/p' | sed 's/^/# /'
+check "the report names the new listening port among the unusual activity" \
+	grep -q "^- $B_NAME accepts connections on port $NEWPORT, where it accepted none in the baseline" \
+	<<<"$(answer <"$T/b.json")"
+check_eq "the findings carry it with its evidence" "True" \
+	"$(findings 'any(f["kind"] == "new_listening_port" and f["port"] == '"${NEWPORT:-0}"' and f["evidence"]["recent_connections"] == 2 and f["evidence"]["process_baseline_connections"] == 5 for f in d["anomalies"])' <"$T/b.json")"

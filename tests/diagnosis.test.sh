@@ -4,8 +4,9 @@
 # to a destination it never used — and for each, `netspyctl ask` names the cause, the process and
 # the evidence in the first lines of its answer: offline (the analyst's rules), and through the
 # model loop with a scripted model (tests/tools/fake_openai.py) whose answer is built from the
-# tool results the loop gave it. Faults that need data netspy does not collect yet (NXDOMAIN, a
-# slow resolver, a lossy link) join this suite with the DNS and TCP-quality events.
+# tool results the loop gave it. Then, offline: a name the application needs returns NXDOMAIN and
+# a resolver answers slowly (a DNS responder of the test's, tests/tools/dns_responder.py, in a
+# namespace), and a link loses packets (an nftables rule dropping a share of the data segments).
 . "$(dirname "$0")/lib.sh"
 require_root
 SECRET=sk-test-$RANDOM$RANDOM
@@ -36,7 +37,9 @@ CGROOT=$(awk '$9 == "cgroup2" { print $5; exit }' /proc/self/mountinfo)
 CG=$CGROOT/netspy-diag-$$.slice
 mkdir -p "$CG/nsdiag.service" || { fail "cannot create a test cgroup under $CGROOT"; exit 1; }
 on_exit "rmdir '$CG/nsdiag.service' '$CG'"
-start_daemon --cgroup "$CG" || exit 1
+# A backlog large enough that drops elsewhere on the machine (a flood: drops are not limited to
+# the cgroup) cannot push the baseline out of it.
+start_daemon --cgroup "$CG" --backlog-events 1048576 || exit 1
 in_cg() { sh -c 'echo $$ > "$0/cgroup.procs" && exec "$@"' "$CG/nsdiag.service" "$@"; }
 
 # ---- 1. a service port refuses ------------------------------------------------------------------
@@ -107,3 +110,64 @@ check "new destination, offline: the process, the new destination and the counts
 	has "$T/new.json" 10 "Unusual activity" \
 	"$NEW_NAME connects to 127.0.0.1:$NEW_PORT, which it did not use in the baseline" \
 	"3 connects since"
+
+# ---- 4. a name the application needs does not resolve (NXDOMAIN); 5. a slow resolver ----------
+# In a network and mount namespace: a DNS responder on 127.0.0.1:53 named by /etc/resolv.conf.
+echo "nameserver 127.0.0.1" >"$T/resolv.conf"
+echo "options timeout:1 attempts:1" >>"$T/resolv.conf"
+cat >"$T/app.py" <<'PY'
+import socket, sys
+open("/proc/thread-self/comm", "w").write(sys.argv[1])
+for _ in range(int(sys.argv[3])):
+    try:
+        addr = socket.getaddrinfo(sys.argv[2], 9, socket.AF_INET, socket.SOCK_DGRAM)[0][4]
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.connect(addr)
+        s.close()
+    except socket.gaierror:
+        pass
+PY
+BAD=nsbad$$; SLOW=nsslow$$
+in_cg unshare -n -m bash -c "ip link set lo up
+	mount --bind '$T/resolv.conf' /etc/resolv.conf
+	python3 '$PWD/tests/tools/dns_responder.py' 127.0.0.1 >'$T/responder.log' 2>&1 &
+	for i in \$(seq 1 50); do grep -q ready '$T/responder.log' && break; sleep 0.1; done
+	python3 '$T/app.py' $BAD api.nx.test. 3
+	python3 '$T/app.py' $SLOW slow.test. 3
+	kill %1"
+ctl --offline ask "why does $BAD fail?" --duration 300 --json >"$T/bad.json"
+first_lines "$T/bad.json" 4 | sed 's/^/# /'
+check "bad name, offline: the process, the name, NXDOMAIN and the resolver in the first lines" \
+	has "$T/bad.json" 4 "$BAD (pid" "the name api.nx.test does not resolve: NXDOMAIN from the resolver 127.0.0.1:53" \
+	"3 lookups failed"
+ctl --offline ask "why is $SLOW slow?" --duration 300 --json >"$T/slow.json"
+first_lines "$T/slow.json" 4 | sed 's/^/# /'
+check "slow resolver, offline: the process, slow DNS, the resolver and its time in the first lines" \
+	has "$T/slow.json" 4 "$SLOW (pid" "slow DNS: the resolver 127.0.0.1:53 took" "to answer 3 lookups (slow.test)"
+check "slow resolver, offline: the diagnosis in the answer's findings" python3 -c \
+	'import json,sys; d=json.load(open(sys.argv[1]))["findings"]["diagnosis"]; sys.exit(0 if any(x["cause"] == "slow_dns" and x["process"] == sys.argv[2] and x["destination"] == "127.0.0.1:53" for x in d) else 1)' \
+	"$T/slow.json" "$SLOW"
+
+# ---- 6. a link loses packets (retransmits) ------------------------------------------------------
+LOSS_SRV=nslsrv$$; LOSS_CLI=nslcli$$; LP=$((PORT + 3))
+PEER="python3 $PWD/tests/tools/lifepeer.py"
+if in_netns "nft add table inet nstest" 2>/dev/null; then
+	# An Ethernet MTU on loopback: segments of 1448 bytes, a tenth of them lost.
+	in_netns "ip link set lo mtu 1500 && nft -f - <<'NFT'
+table inet nsloss {
+	chain in {
+		type filter hook input priority 0;
+		tcp dport $LP tcp flags & (syn | fin | rst) == 0 meta length > 200 numgen random mod 10 == 0 drop
+	}
+}
+NFT
+	$PEER $LOSS_SRV server $LP 2 10 >/dev/null & sleep 0.3
+	$PEER $LOSS_CLI client $LP 1000000 1000000; wait" >/dev/null 2>&1
+	ctl --offline ask "why is $LOSS_CLI slow?" --duration 300 --json >"$T/loss.json"
+	first_lines "$T/loss.json" 4 | sed 's/^/# /'
+	check "lossy link, offline: the process, the destination and the retransmits in the first lines" \
+		has "$T/loss.json" 4 "$LOSS_CLI (pid" "packets to 127.0.0.1:$LP are lost on the way" \
+		"TCP segments retransmitted over"
+else
+	skip "lossy link: nftables is not available here"
+fi

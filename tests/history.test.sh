@@ -1,6 +1,6 @@
 # The recorder against a real netspyd: known traffic becomes exact per-minute rollups in SQLite
 # (connections by process, unit, destination, protocol and outcome; latency; drops by reason and
-# process), a SIGKILL of the recorder mid-write loses nothing netspyd still holds, and after
+# process; DNS queries by rcode; TCP connection ends with their bytes), a SIGKILL of the recorder mid-write loses nothing netspyd still holds, and after
 # netspyd and the recorder restart the earlier traffic is still found with --since (source
 # "history"). A damaged database is moved aside, reported in the journal and replaced.
 # Waits for minutes to complete: about four minutes in all.
@@ -56,6 +56,24 @@ T_A=$(date +%s)
 in_cg "$GEN" tcp 127.0.0.1 1 3 >/dev/null             # 3 refused
 in_cg "$GEN" tcp-local 127.0.0.1 2 >/dev/null          # 2 established, with latency
 in_cg "$GEN" udp 127.0.0.1 "$UPORT" 2 send >/dev/null  # 2 UDP sends, 2 NO_SOCKET drops
+# TCP quality: 2 connections of known sizes between two processes of their own.
+PEER="python3 $PWD/tests/tools/lifepeer.py"
+SRV=nshS$$; SRV=${SRV:0:15}; CLI=nshC$$; CLI=${CLI:0:15}
+LPORT=$((UPORT + 1))
+in_cg $PEER "$SRV" server "$LPORT" 2 777 >"$T/srv.out" &
+SRVPID=$!
+for i in $(seq 100); do grep -q listening "$T/srv.out" 2>/dev/null && break; sleep 0.05; done
+in_cg $PEER "$CLI" client "$LPORT" 1000 20000
+wait "$SRVPID"
+# DNS: a client under a name of its own asks a responder in a namespace of this suite's:
+# 3 NOERROR, 2 NXDOMAIN, 1 never answered.
+DN=nshD$$; DN=${DN:0:15}
+in_cg unshare -n bash -c "
+	ip link set lo up
+	python3 '$PWD/tests/tools/dns_responder.py' 127.0.0.1 >'$T/responder.log' 2>&1 &
+	for i in \$(seq 1 50); do grep -q ready '$T/responder.log' && break; sleep 0.1; done
+	python3 '$PWD/tests/tools/dnsquery.py' '$DN' a.test a.test a.test nope.nx.test nope.nx.test never.silent.test
+	kill %1"
 check "the minute of the traffic is written (within 130 s)" wait_history "$A" 7
 
 # ---- the rollups, read with sqlite3 through the documented views ----
@@ -72,6 +90,13 @@ check_eq "latency histogram holds the 2 handshakes" "2" "$(q "SELECT sum(count) 
 # The refused connects' SYNs found no socket: NO_SOCKET drops attributed to the generator.
 check_eq "drops by reason, protocol, process and unit" "3" \
 	"$(q "SELECT sum(count) FROM drops WHERE process='$A' AND unit='histtest.service' AND reason='NO_SOCKET' AND protocol=6")"
+check_eq "TCP ends roll up: the client's 2 connections, closed, bytes sent and received" "2|21000|1554" \
+	"$(q "SELECT sum(ended), sum(bytes_sent), sum(bytes_received) FROM tcp_quality WHERE process='$CLI' AND direction='outbound'")"
+check_eq "  the server's side: 2 accepted, on the port it listens on" "2|1554|21000|127.0.0.1:$LPORT" \
+	"$(q "SELECT sum(ended), sum(bytes_sent), sum(bytes_received), max(destination) FROM tcp_quality WHERE process='$SRV' AND direction='inbound'")"
+	check_eq "DNS queries roll up by rcode (0: NOERROR, 3: NXDOMAIN)" "0:3 3:2 unanswered:1" \
+		"$(q "SELECT rcode || ':' || sum(count) FROM dns_queries WHERE process='$DN' GROUP BY rcode ORDER BY rcode" | tr '\n' ' ' | sed 's/ $//')"
+check_eq "schema version 2" "2" "$(q "SELECT value FROM meta WHERE key='schema_version'")"
 check_eq "journal mode is WAL" "wal" "$(q 'PRAGMA journal_mode')"
 check_eq "the database file is not world-readable" "640" "$(stat -c %a "$DB")"
 
@@ -108,6 +133,26 @@ check_eq "  granularity is a minute" 60 "$(echo "$S" | json 'd["granularity_seco
 check_eq "  the covered window starts at the traffic's minute" "$SINCE" \
 	"$(echo "$S" | json 'd["covered_start"].replace(".000000","")')"
 check_eq "  latency count from the histogram" 2 "$(echo "$S" | json 'd["latency_ms"]["count"]')"
+check_eq "  by direction from the history (2 accepted)" "{'outbound': 7, 'inbound': 2}" "$(echo "$S" | json 'd["by_direction"]')"
+Q=$(ctl quality --process "$CLI" --since "$SINCE" --json)
+check_eq "quality --since from history: 2 connections ended, bytes exact" "2 21000 1554" \
+	"$(echo "$Q" | json '" ".join(str(d[k]) for k in ("connections_ended","bytes_sent","bytes_received"))')"
+check_eq "  source and granularity" "True 60" "$(echo "$Q" | json 'str(d["source"] in ("history","live+history")) + " " + str(d["granularity_seconds"])')"
+check "  the answer says what the history cannot give" grep -q "when they ended" <<<"$(echo "$Q" | json 'd["history_note"]')"
+Q=$(ctl quality --process "$SRV" --direction in --since "$SINCE" --json)
+check_eq "quality --direction in --since: the server's 2 accepted connections" "2 1554" \
+	"$(echo "$Q" | json '" ".join(str(d[k]) for k in ("connections_ended","bytes_sent"))')"
+	N=$(ctl dns --process "$DN" --since "$SINCE" --json)
+	check_eq "dns --since from history: 6 queries, 2 failed, 1 unanswered" "6 2 1" \
+		"$(echo "$N" | json '" ".join(str(d[k]) for k in ("total_queries","failed_queries","unanswered_queries"))')"
+	check_eq "  by rcode" "{'NOERROR': 3, 'NXDOMAIN': 2}" "$(echo "$N" | json 'd["by_rcode"]')"
+	check_eq "  failing names with their last failure" "nope.nx.test:2:NXDOMAIN never.silent.test:1:unanswered" \
+		"$(echo "$N" | json '" ".join("%s:%d:%s" % (e["name"], e["count"], e["last_failure"]) for e in d["failing_names"])')"
+	check_eq "  latency of the 5 answered from the histogram" 5 "$(echo "$N" | json 'd["latency_ms"]["count"]')"
+	check_eq "  --name filters the history too" 2 "$(ctl dns --process "$DN" --name nx.test --since "$SINCE" --json | json 'd["total_queries"]')"
+S=$(ctl summary --process "$A" --port 1 --since "$SINCE" --json)
+check "a filter the rollups do not keep (--port) is said, not answered wrongly" \
+	grep -q "cannot answer a port filter" <<<"$(echo "$S" | json 'd["history_note"]')"
 LOCAL=$(date -d "@$((T_A - T_A % 60))" '+%Y-%m-%d %H:%M')
 S=$(ctl analyze --process "$A" --since "$LOCAL" --json)
 check_eq "analyze --since 'YYYY-MM-DD HH:MM' (local): refused destination" "127.0.0.1:1" \

@@ -197,6 +197,7 @@ enum {
 	STEP_DROP_LIST,
 	STEP_PATTERNS,
 	STEP_DNS,
+	STEP_DNS_LIST,
 	STEP_ANOMALIES,
 	STEP_QUALITY,
 	STEP_DROPS_ALL, /* last: the plan stops before it when it is not wanted */
@@ -213,6 +214,9 @@ static const char *const plan[N_STEPS] = {
 	"analyze_patterns",
 	/* Names that fail to resolve and slow resolvers. */
 	"get_dns_summary",
+	/* The lookups themselves: which process asked which name of which resolver, and how
+	 * long the answer took. */
+	"list_dns_queries",
 	/* What changed in the last quarter of the window against what came before (skipped when
 	 * the tool list has no find_anomalies). */
 	"find_anomalies",
@@ -278,7 +282,7 @@ static int run_plan(struct tool_context *ctx, json_object *focus, struct offline
 		if (i == STEP_DROPS_ALL && !want_drops_all(focus, o))
 			break;
 		t = tool_lookup(ctx->tools, plan[i], false);
-		if (!t && i == STEP_ANOMALIES)
+		if (!t && (i == STEP_ANOMALIES || i == STEP_DNS_LIST))
 			continue;
 		if (!t) {
 			o->errors[i] = text_printf("%s is not available", plan[i]);
@@ -511,6 +515,251 @@ static int diag_cmp(const void *a, const void *b)
 	return (ny > nx) - (ny < nx);
 }
 
+/* ---- diagnosis: names that do not resolve, slow resolvers, lost packets -------------------- */
+
+/* A resolver whose answers take this long (ms) slows every connection that needs a name. */
+#define SLOW_DNS_MS 100.0
+/* Retransmitted segments of one process and destination worth a diagnosis line. */
+#define LOSS_MIN_RETRANSMITS 10
+
+/* One (process, name) whose lookups fail, one (process, resolver) that answers slowly, or one
+ * (process, destination) whose segments are retransmitted. */
+struct dnsdiag {
+	char process[80], subject[260], server[96], why[24], pids[64], names[160];
+	long count, connections;
+	double ms[64], retrans, bytes;
+	size_t n_ms;
+};
+
+static struct dnsdiag *dnsdiag_get(struct dnsdiag *d, size_t *n, const char *process,
+				   const char *subject)
+{
+	for (size_t i = 0; i < *n; i++)
+		if (!strcmp(d[i].process, process) && !strcmp(d[i].subject, subject))
+			return &d[i];
+	if (*n >= DIAG_MAX)
+		return NULL;
+	memset(&d[*n], 0, sizeof(d[*n]));
+	snprintf(d[*n].process, sizeof(d[*n].process), "%s", process);
+	snprintf(d[*n].subject, sizeof(d[*n].subject), "%s", subject);
+	return &d[(*n)++];
+}
+
+static int dnsdiag_cmp(const void *a, const void *b)
+{
+	const struct dnsdiag *x = a, *y = b;
+
+	return (y->count > x->count) - (y->count < x->count);
+}
+
+static int double_cmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* The failed lookups by (process, name) and the slow ones by (process, resolver). */
+static void dns_diagnose(struct offline *o, struct dnsdiag *fail, size_t *n_fail,
+			 struct dnsdiag *slow, size_t *n_slow)
+{
+	json_object *qs = field(o->results[STEP_DNS_LIST], "queries");
+	size_t n = json_object_is_type(qs, json_type_array) ? json_object_array_length(qs) : 0;
+
+	*n_fail = *n_slow = 0;
+	for (size_t i = 0; i < n; i++) {
+		json_object *q = json_object_array_get_idx(qs, i);
+		const char *proc = field_string(q, "process"), *name = field_string(q, "name");
+		const char *rcode = field_string(q, "rcode"), *status = field_string(q, "status");
+		const char *ip = field_string(q, "server_ip");
+		double pid = 0, port = 0, ms = -1;
+		char server[96];
+		struct dnsdiag *d = NULL;
+
+		if (!proc || !name || !status)
+			continue;
+		field_number(q, "pid", &pid);
+		field_number(q, "server_port", &port);
+		field_number(q, "latency_ms", &ms);
+		snprintf(server, sizeof(server), strchr(ip ? ip : "", ':') ? "[%s]:%.0f" : "%s:%.0f",
+			 ip ? ip : "?", port);
+		if (!strcmp(status, "unanswered") || (rcode && strcmp(rcode, "NOERROR"))) {
+			d = dnsdiag_get(fail, n_fail, proc, name);
+			if (d && !d->why[0]) /* newest first: the latest failure */
+				snprintf(d->why, sizeof(d->why), "%s",
+					 rcode ? rcode : "unanswered");
+		} else if (!strcmp(status, "answered") && ms >= SLOW_DNS_MS) {
+			d = dnsdiag_get(slow, n_slow, proc, server);
+			if (d && d->n_ms < sizeof(d->ms) / sizeof(d->ms[0]))
+				d->ms[d->n_ms++] = ms;
+			if (d && !strstr(d->names, name) &&
+			    strlen(d->names) + strlen(name) + 8 < sizeof(d->names))
+				snprintf(d->names + strlen(d->names),
+					 sizeof(d->names) - strlen(d->names), "%s%s",
+					 d->names[0] ? ", " : "", name);
+		}
+		if (!d)
+			continue;
+		d->count++;
+		if (!d->server[0])
+			snprintf(d->server, sizeof(d->server), "%s", server);
+		if (pid > 0)
+			pids_add(d->pids, sizeof(d->pids), (long)pid);
+	}
+	if (*n_fail)
+		qsort(fail, *n_fail, sizeof(*fail), dnsdiag_cmp);
+	if (*n_slow)
+		qsort(slow, *n_slow, sizeof(*slow), dnsdiag_cmp);
+}
+
+/* The connections that retransmitted by (process, remote end). */
+static size_t loss_diagnose(struct offline *o, struct dnsdiag *d)
+{
+	json_object *evs = field(o->results[STEP_CONNECTIONS], "events");
+	size_t n = 0, ne = json_object_is_type(evs, json_type_array) ? json_object_array_length(evs) : 0;
+
+	for (size_t i = 0; i < ne; i++) {
+		json_object *ev = json_object_array_get_idx(evs, i);
+		const char *proc = field_string(ev, "process"), *dir = field_string(ev, "direction");
+		double rtx = 0, pid = 0, bytes = 0;
+		char dest[96];
+		struct dnsdiag *x;
+
+		if (!proc || !field_number(ev, "retransmits", &rtx) || rtx <= 0)
+			continue;
+		if (dir && !strcmp(dir, "inbound")) { /* the remote end is the peer */
+			const char *ip = field_string(ev, "source_ip");
+			double port = 0;
+
+			field_number(ev, "destination_port", &port);
+			snprintf(dest, sizeof(dest), "%s (connected to port %.0f)", ip ? ip : "?",
+				 port);
+		} else {
+			destination(dest, sizeof(dest), ev);
+		}
+		field_number(ev, "pid", &pid);
+		field_number(ev, "bytes_sent", &bytes);
+		x = dnsdiag_get(d, &n, proc, dest);
+		if (!x)
+			continue;
+		x->retrans += rtx;
+		x->bytes += bytes;
+		x->connections++;
+		x->count = (long)x->retrans;
+		if (pid > 0)
+			pids_add(x->pids, sizeof(x->pids), (long)pid);
+	}
+	if (n)
+		qsort(d, n, sizeof(*d), dnsdiag_cmp);
+	while (n && d[n - 1].retrans < LOSS_MIN_RETRANSMITS)
+		n--;
+	return n;
+}
+
+static bool more_diagnoses(struct offline *o)
+{
+	struct dnsdiag *a = calloc(3 * DIAG_MAX, sizeof(*a));
+	size_t nf = 0, ns = 0, nl = 0;
+
+	if (!a)
+		return false;
+	dns_diagnose(o, a, &nf, a + DIAG_MAX, &ns);
+	nl = loss_diagnose(o, a + 2 * DIAG_MAX);
+	free(a);
+	return nf || ns || nl;
+}
+
+static const char *rcode_explanation(const char *why)
+{
+	if (!strcmp(why, "NXDOMAIN"))
+		return "the name does not exist: a typo, or a record that was removed";
+	if (!strcmp(why, "SERVFAIL"))
+		return "the resolver could not get an answer: an upstream or DNSSEC problem";
+	if (!strcmp(why, "REFUSED"))
+		return "the resolver refuses to answer this client";
+	if (!strcmp(why, "unanswered"))
+		return "no response within 5 s: the resolver is down or unreachable";
+	return "an error answer";
+}
+
+static void diag_json(json_object *arr, const struct dnsdiag *d, const char *cause,
+		      const char *dest, long failed)
+{
+	json_object *e = json_object_new_object();
+
+	json_object_object_add(e, "process", json_object_new_string(d->process));
+	json_object_object_add(e, "pids", json_object_new_string(d->pids));
+	json_object_object_add(e, "destination", json_object_new_string(dest));
+	json_object_object_add(e, "cause", json_object_new_string(cause));
+	json_object_object_add(e, "failed", json_object_new_int64(failed));
+	json_object_object_add(e, "firewall_drops", json_object_new_int64(0));
+	json_object_array_add(arr, e);
+}
+
+/* "- curl (pid 12): the name x.example does not resolve: NXDOMAIN from the resolver ..." and
+ * "- curl (pid 12): slow DNS: the resolver 10.0.0.53:53 took 850 ms ...". */
+static void report_dns_diagnosis(FILE *f, struct offline *o, json_object *arr)
+{
+	struct dnsdiag *fail = calloc(2 * DIAG_MAX, sizeof(*fail)), *slow = fail + DIAG_MAX;
+	size_t nf = 0, ns = 0;
+	char who[160];
+
+	if (!fail)
+		return;
+	dns_diagnose(o, fail, &nf, slow, &ns);
+	for (size_t i = 0; i < nf && i < 10; i++) {
+		struct dnsdiag *d = &fail[i];
+
+		who_text(who, sizeof(who), d->process, d->pids[0] ? d->pids : "?");
+		fprintf(f, "- %s: the name %s does not resolve: %s from the resolver %s (%s). %ld "
+			   "lookup%s failed, so the connection that needs it cannot start.\n",
+			who, d->subject, d->why, d->server, rcode_explanation(d->why), d->count,
+			d->count == 1 ? "" : "s");
+		diag_json(arr, d, "dns_failure", d->server, d->count);
+	}
+	for (size_t i = 0; i < ns && i < 10; i++) {
+		struct dnsdiag *d = &slow[i];
+
+		qsort(d->ms, d->n_ms, sizeof(d->ms[0]), double_cmp);
+		who_text(who, sizeof(who), d->process, d->pids[0] ? d->pids : "?");
+		fprintf(f, "- %s: slow DNS: the resolver %s took %.0f ms (median; up to %.0f ms) to "
+			   "answer %ld lookup%s (%s): every connection that needs a name waits that "
+			   "long before it starts.\n",
+			who, d->server, d->ms[(d->n_ms - 1) / 2], d->ms[d->n_ms - 1], d->count,
+			d->count == 1 ? "" : "s", d->names);
+		diag_json(arr, d, "slow_dns", d->server, 0);
+	}
+	free(fail);
+}
+
+/* "- scp (pid 12): packets to 10.0.0.2:22 are lost on the way: 57 TCP segments retransmitted". */
+static void report_loss_diagnosis(FILE *f, struct offline *o, json_object *arr)
+{
+	struct dnsdiag *d = calloc(DIAG_MAX, sizeof(*d));
+	double rate = -1;
+	size_t n;
+	char who[160];
+
+	if (!d)
+		return;
+	n = loss_diagnose(o, d);
+	if (o->results[STEP_QUALITY])
+		field_number(o->results[STEP_QUALITY], "retransmit_rate", &rate);
+	for (size_t i = 0; i < n && i < 10; i++) {
+		who_text(who, sizeof(who), d[i].process, d[i].pids[0] ? d[i].pids : "?");
+		fprintf(f, "- %s: packets to %s are lost on the way: %.0f TCP segments "
+			   "retransmitted over %ld connection%s",
+			who, d[i].subject, d[i].retrans, d[i].connections,
+			d[i].connections == 1 ? "" : "s");
+		if (rate > 0 && n == 1)
+			fprintf(f, " (%.1f%% of the segments sent)", 100 * rate);
+		fprintf(f, ": a lossy link, congestion or a firewall dropping some packets; "
+			   "each loss stalls the transfer, which makes it slow.\n");
+		diag_json(arr, &d[i], "packet_loss", d[i].subject, 0);
+	}
+	free(d);
+}
+
 /* The report's first lines: for each failing process and destination, the cause. */
 static void report_diagnosis(FILE *f, struct offline *o)
 {
@@ -521,7 +770,7 @@ static void report_diagnosis(FILE *f, struct offline *o)
 
 	if (n)
 		qsort(d, n, sizeof(d[0]), diag_cmp);
-	if (n)
+	if (n || more_diagnoses(o))
 		fprintf(f, "\nDiagnosis:\n");
 	for (i = 0; i < n && i < 10; i++) {
 		enum cause c = diag_cause(&d[i]);
@@ -561,6 +810,8 @@ static void report_diagnosis(FILE *f, struct offline *o)
 				       json_object_new_int64(d[i].firewall_drops));
 		json_object_array_add(arr, e);
 	}
+	report_dns_diagnosis(f, o, arr);
+	report_loss_diagnosis(f, o, arr);
 	json_object_object_add(o->findings, "diagnosis", arr);
 }
 
@@ -999,10 +1250,11 @@ static char *write_report(json_object *focus, struct offline *o)
 	return clean;
 }
 
-/* Whether the data has connects of a process named word. */
+/* Whether the data has connects (or else DNS lookups) of a process named word. */
 static bool process_seen(struct tool_context *ctx, const struct tool *summary, json_object *focus,
 			 const char *word)
 {
+	const struct tool *dns = tool_lookup(ctx->tools, plan[STEP_DNS], false);
 	json_object *probe = json_object_new_object(), *args, *res = NULL;
 	char *err = NULL;
 	double total = 0;
@@ -1015,8 +1267,19 @@ static bool process_seen(struct tool_context *ctx, const struct tool *summary, j
 		field_number(res, "total_connections", &total);
 	json_object_put(res);
 	json_object_put(args);
-	json_object_put(probe);
 	free(err);
+	err = NULL;
+	res = NULL;
+	/* A process whose names do not resolve may never connect. */
+	if (total <= 0 && dns) {
+		args = plan_args(dns, probe);
+		if (tool_invoke(dns, ctx, args, &res, &err) >= 0)
+			field_number(res, "total_queries", &total);
+		json_object_put(res);
+		json_object_put(args);
+		free(err);
+	}
+	json_object_put(probe);
 	return total > 0;
 }
 

@@ -179,6 +179,91 @@ void rollup_describe_drop(struct store *s, uint64_t abs, struct rollup_drop *ret
 		comm_of(s, d->comm, ret->process, sizeof(ret->process));
 }
 
+void rollup_describe_dns(struct store *s, uint64_t abs, struct rollup_dns *ret)
+{
+	const struct store_dns *q = store_dns_at(s, abs);
+	const struct store_cgroup_info *cg = store_cgroup(s, q->cgroup);
+	const char *unit = cg ? (cg->unit ? cg->unit : cg->container) : NULL;
+	const char *name = store_name(s, q->name);
+
+	comm_of(s, q->comm, ret->process, sizeof(ret->process));
+	snprintf(ret->unit, sizeof(ret->unit), "%s", unit ? unit : "");
+	fmt_sanitize(ret->name, sizeof(ret->name), (const uint8_t *)name,
+		     strnlen(name, STORE_NAME_LEN));
+	if (q->flags & STORE_DNS_ANSWERED) {
+		ret->rcode = q->rcode & 0xfff;
+		ret->latency_us = q->latency_us;
+	} else {
+		ret->rcode = -1;
+		ret->latency_us = 0;
+	}
+}
+
+static void endpoint_text(struct store *s, uint32_t id, char *buf, size_t len)
+{
+	const struct store_endpoint *e = store_endpoint(s, id);
+	char ip[FMT_ADDR_LEN] = "";
+
+	if (e->family == AF_INET || e->family == AF_INET6)
+		inet_ntop(e->family, e->addr, ip, sizeof(ip));
+	snprintf(buf, len, e->family == AF_INET6 ? "[%s]:%u" : "%s:%u", ip, e->port);
+}
+
+bool rollup_describe_end(struct store *s, uint64_t abs, struct rollup_tcp *ret)
+{
+	const struct store_end_ref *ref = store_end_at(s, abs);
+	const struct store_conn *c;
+	const struct store_cgroup_info *cg;
+	const struct store_life *l;
+	const char *unit;
+
+	memset(ret, 0, sizeof(*ret));
+	if (ref->conn + s->conns.count < s->conns.head || ref->conn >= s->conns.head)
+		return false;
+	c = store_conn_at(s, ref->conn);
+	l = store_conn_life(s, ref->conn);
+	if (!l || !l->ended)
+		return false;
+	cg = store_cgroup(s, c->cgroup);
+	unit = cg ? (cg->unit ? cg->unit : cg->container) : NULL;
+	comm_of(s, c->comm, ret->process, sizeof(ret->process));
+	snprintf(ret->unit, sizeof(ret->unit), "%s", unit ? unit : "");
+	/* an accepted connection's dst is the local end: the port it was accepted on */
+	endpoint_text(s, c->dst, ret->destination, sizeof(ret->destination));
+	ret->direction =
+	    (c->flags & STORE_CONN_INBOUND) ? HISTORY_DIR_INBOUND : HISTORY_DIR_OUTBOUND;
+	ret->end = l->end >= STORE_END_CLOSED && l->end < STORE_N_ENDS ? l->end : STORE_END_CLOSED;
+	ret->bytes_sent = l->bytes_sent;
+	ret->bytes_received = l->bytes_received;
+	ret->segs_out = l->segs_out;
+	ret->end_retransmits = l->retrans;
+	ret->rtt_us = l->rtt_us;
+	return true;
+}
+
+void rollup_describe_signal(struct store *s, uint64_t abs, const char *unit,
+			    struct rollup_tcp *ret)
+{
+	const struct store_signal *g = store_signal_at(s, abs);
+	/* A record folded during a flood counts as the retransmissions or resets it stands for. */
+	uint64_t n = g->kind == STORE_SIG_RETRANSMIT ? store_signal_segments(g) : store_signal_count(g);
+
+	memset(ret, 0, sizeof(*ret));
+	if (g->pid)
+		comm_of(s, g->comm, ret->process, sizeof(ret->process));
+	snprintf(ret->unit, sizeof(ret->unit), "%s", unit ? unit : "");
+	endpoint_text(s, g->peer, ret->destination, sizeof(ret->destination));
+	ret->direction = g->inbound ? HISTORY_DIR_INBOUND : HISTORY_DIR_OUTBOUND;
+	if (n > UINT32_MAX) /* more than the rollup's fields hold for one record: never in practice */
+		n = UINT32_MAX;
+	if (g->kind == STORE_SIG_RETRANSMIT)
+		ret->retransmits = (uint32_t)n;
+	else if (g->kind == STORE_SIG_RESET_SENT)
+		ret->resets_sent = (uint32_t)n;
+	else
+		ret->resets_received = (uint32_t)n;
+}
+
 /* ---- the minute ---- */
 
 /* Keys held in memory before the cap: new keys past it go to "other" at once. */
@@ -195,6 +280,22 @@ void rollup_init(struct rollup *r, uint64_t minute_start, unsigned max_keys)
 	kmap_init(&r->conns, sizeof(struct rollup_conn_val));
 	kmap_init(&r->latency, sizeof(struct rollup_latency_val));
 	kmap_init(&r->drops, sizeof(uint64_t));
+	kmap_init(&r->dns, sizeof(uint64_t));
+	kmap_init(&r->dns_latency, sizeof(struct rollup_latency_val));
+	kmap_init(&r->tcp, sizeof(struct rollup_tcp_val));
+	kmap_init(&r->rtt, sizeof(struct rollup_latency_val));
+}
+
+static void free_out(struct rollup *r)
+{
+	free(r->out.conns);
+	free(r->out.latency);
+	free(r->out.drops);
+	free(r->out.dns);
+	free(r->out.dns_latency);
+	free(r->out.tcp);
+	free(r->out.rtt);
+	memset(&r->out, 0, sizeof(r->out));
 }
 
 void rollup_fini(struct rollup *r)
@@ -202,10 +303,11 @@ void rollup_fini(struct rollup *r)
 	kmap_fini(&r->conns);
 	kmap_fini(&r->latency);
 	kmap_fini(&r->drops);
-	free(r->out.conns);
-	free(r->out.latency);
-	free(r->out.drops);
-	memset(&r->out, 0, sizeof(r->out));
+	kmap_fini(&r->dns);
+	kmap_fini(&r->dns_latency);
+	kmap_fini(&r->tcp);
+	kmap_fini(&r->rtt);
+	free_out(r);
 }
 
 static void small_fields(struct keybuf *k, uint8_t a, uint8_t b, uint8_t c, int n)
@@ -259,6 +361,21 @@ static void *get_capped(struct rollup *r, struct kmap *m, struct keybuf *k,
 	return kmap_get(m, k->b, k->n, NULL);
 }
 
+static void latency_add(struct rollup *r, struct kmap *m, const char *process, const char *unit,
+			uint32_t us)
+{
+	struct keybuf k, o;
+	struct rollup_latency_val *l;
+
+	lat_key(&k, process, unit);
+	lat_key(&o, HISTORY_OTHER, HISTORY_OTHER);
+	l = get_capped(r, m, &k, &o);
+	if (l) {
+		l->buckets[history_bucket_of(us)]++;
+		l->sum_us += us;
+	}
+}
+
 struct rollup_conn_val *rollup_add_conn(struct rollup *r, const struct rollup_conn *c)
 {
 	struct keybuf k, o;
@@ -273,17 +390,8 @@ struct rollup_conn_val *rollup_add_conn(struct rollup *r, const struct rollup_co
 	v->count++;
 	v->failed += c->failed;
 	r->events++;
-	if (c->latency_us && c->outcome == 1) {
-		struct rollup_latency_val *l;
-
-		lat_key(&k, c->process, c->unit);
-		lat_key(&o, HISTORY_OTHER, HISTORY_OTHER);
-		l = get_capped(r, &r->latency, &k, &o);
-		if (l) {
-			l->buckets[history_bucket_of(c->latency_us)]++;
-			l->sum_us += c->latency_us;
-		}
-	}
+	if (c->latency_us && c->outcome == 1)
+		latency_add(r, &r->latency, c->process, c->unit, c->latency_us);
 	return v;
 }
 
@@ -299,6 +407,74 @@ int rollup_add_drop(struct rollup *r, const struct rollup_drop *d, const char *u
 		return -ENOMEM;
 	*v += d->count ? d->count : 1; /* a folded record counts as the drops it stands for */
 	r->events++;
+	return 0;
+}
+
+static void dns_key(struct keybuf *k, const char *process, const char *unit, const char *name,
+		    int rcode)
+{
+	char buf[16];
+
+	snprintf(buf, sizeof(buf), "%d", rcode);
+	keybuf_reset(k);
+	keybuf_add(k, process && process[0] ? process : NULL);
+	keybuf_add(k, unit && unit[0] ? unit : NULL);
+	keybuf_add(k, name);
+	keybuf_add(k, buf);
+}
+
+int rollup_add_dns(struct rollup *r, const struct rollup_dns *d)
+{
+	struct keybuf k, o;
+	uint64_t *v;
+
+	dns_key(&k, d->process, d->unit, d->name, d->rcode);
+	dns_key(&o, HISTORY_OTHER, HISTORY_OTHER, HISTORY_OTHER, d->rcode);
+	v = get_capped(r, &r->dns, &k, &o);
+	if (!v)
+		return -ENOMEM;
+	(*v)++;
+	r->events++;
+	if (d->rcode >= 0)
+		latency_add(r, &r->dns_latency, d->process, d->unit,
+			    d->latency_us);
+	return 0;
+}
+
+static void tcp_key(struct keybuf *k, const char *process, const char *unit, const char *dst,
+		    uint8_t dir)
+{
+	keybuf_reset(k);
+	keybuf_add(k, process && process[0] ? process : NULL);
+	keybuf_add(k, unit && unit[0] ? unit : NULL);
+	keybuf_add(k, dst);
+	small_fields(k, dir, 0, 0, 1);
+}
+
+int rollup_add_tcp(struct rollup *r, const struct rollup_tcp *x)
+{
+	struct keybuf k, o;
+	struct rollup_tcp_val *v;
+
+	tcp_key(&k, x->process, x->unit, x->destination, x->direction);
+	tcp_key(&o, HISTORY_OTHER, HISTORY_OTHER, HISTORY_OTHER, x->direction);
+	v = get_capped(r, &r->tcp, &k, &o);
+	if (!v)
+		return -ENOMEM;
+	r->events++;
+	if (x->end && x->end < STORE_N_ENDS) {
+		v->ended[x->end]++;
+		v->bytes_sent += x->bytes_sent;
+		v->bytes_received += x->bytes_received;
+		v->segs_out += x->segs_out;
+		v->end_retransmits += x->end_retransmits;
+		if (x->rtt_us)
+			latency_add(r, &r->rtt, x->process, x->unit,
+				    x->rtt_us);
+	}
+	v->retransmits += x->retransmits;
+	v->resets_sent += x->resets_sent;
+	v->resets_received += x->resets_received;
 	return 0;
 }
 
@@ -424,10 +600,11 @@ static int conn_rows(struct rollup *r)
 	return 0;
 }
 
-static int latency_rows(struct rollup *r)
+static int latency_rows(struct rollup *r, const struct kmap *m, struct history_latency_row **ret,
+			size_t *ret_n)
 {
-	struct ranked *v = rank(&r->latency, lat_count);
-	struct history_latency_row *out = calloc(r->latency.n + 1, sizeof(*out)), *other = NULL;
+	struct ranked *v = rank(m, lat_count);
+	struct history_latency_row *out = calloc(m->n + 1, sizeof(*out)), *other = NULL;
 	size_t n = 0, kept = 0;
 
 	if (!v || !out) {
@@ -435,7 +612,7 @@ static int latency_rows(struct rollup *r)
 		free(out);
 		return -ENOMEM;
 	}
-	for (size_t i = 0; i < r->latency.n; i++) {
+	for (size_t i = 0; i < m->n; i++) {
 		const struct kmap_entry *e = v[i].e;
 		const struct rollup_latency_val *val = e->value;
 		const char *proc = key_field(e->key, e->klen, 0);
@@ -458,8 +635,8 @@ static int latency_rows(struct rollup *r)
 		row->sum_us += val->sum_us;
 	}
 	free(v);
-	r->out.latency = out;
-	r->out.n_latency = n;
+	*ret = out;
+	*ret_n = n;
 	return 0;
 }
 
@@ -518,22 +695,149 @@ static int drop_rows(struct rollup *r)
 	return 0;
 }
 
+static uint64_t tcp_count(const void *v)
+{
+	const struct rollup_tcp_val *x = v;
+	uint64_t n = x->retransmits + x->resets_sent + x->resets_received;
+
+	for (int i = 0; i < STORE_N_ENDS; i++)
+		n += x->ended[i];
+	return n;
+}
+
+static int dns_rows(struct rollup *r)
+{
+	struct ranked *v = rank(&r->dns, drop_count);
+	struct history_dns_row *out = calloc(r->dns.n + 1, sizeof(*out));
+	size_t n = 0, kept = 0;
+
+	if (!v || !out) {
+		free(v);
+		free(out);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < r->dns.n; i++) {
+		const struct kmap_entry *e = v[i].e;
+		const char *proc = key_field(e->key, e->klen, 0);
+		struct history_dns_row row = {
+			.process = proc,
+			.unit = key_field(e->key, e->klen, 1),
+			.name = key_field(e->key, e->klen, 2),
+			.rcode = atoi(key_field(e->key, e->klen, 3)),
+			.count = *(const uint64_t *)e->value,
+		};
+		size_t j;
+
+		if (kept < r->max_keys && !is_other(proc)) {
+			kept++;
+			out[n++] = row;
+			continue;
+		}
+		/* past the cap: one "other" row per rcode */
+		for (j = 0; j < n; j++)
+			if (is_other(out[j].process) && out[j].rcode == row.rcode)
+				break;
+		if (j == n) {
+			struct history_dns_row *grown = realloc(out, (n + 2) * sizeof(*out));
+
+			if (!grown) {
+				free(out);
+				free(v);
+				return -ENOMEM;
+			}
+			out = grown;
+			out[n++] = (struct history_dns_row){ .process = HISTORY_OTHER,
+							     .unit = HISTORY_OTHER,
+							     .name = HISTORY_OTHER,
+							     .rcode = row.rcode };
+		}
+		out[j].count += row.count;
+	}
+	free(v);
+	r->out.dns = out;
+	r->out.n_dns = n;
+	return 0;
+}
+
+static void tcp_sum(struct history_tcp_row *to, const struct rollup_tcp_val *x)
+{
+	for (int i = 0; i < STORE_N_ENDS; i++)
+		to->ended[i] += x->ended[i];
+	to->bytes_sent += x->bytes_sent;
+	to->bytes_received += x->bytes_received;
+	to->segs_out += x->segs_out;
+	to->end_retransmits += x->end_retransmits;
+	to->retransmits += x->retransmits;
+	to->resets_sent += x->resets_sent;
+	to->resets_received += x->resets_received;
+}
+
+static int tcp_rows(struct rollup *r)
+{
+	struct ranked *v = rank(&r->tcp, tcp_count);
+	struct history_tcp_row *out = calloc(r->tcp.n + 2, sizeof(*out));
+	size_t n = 0, kept = 0;
+
+	if (!v || !out) {
+		free(v);
+		free(out);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < r->tcp.n; i++) {
+		const struct kmap_entry *e = v[i].e;
+		const char *proc = key_field(e->key, e->klen, 0);
+		uint8_t dir = (uint8_t)atoi(key_field(e->key, e->klen, 3));
+		size_t j;
+
+		if (kept < r->max_keys && !is_other(proc)) {
+			kept++;
+			out[n] = (struct history_tcp_row){
+				.process = proc,
+				.unit = key_field(e->key, e->klen, 1),
+				.destination = key_field(e->key, e->klen, 2),
+				.direction = dir,
+			};
+			tcp_sum(&out[n++], e->value);
+			continue;
+		}
+		/* past the cap: one "other" row per direction (at most two: room was made) */
+		for (j = 0; j < n; j++)
+			if (is_other(out[j].process) && out[j].direction == dir)
+				break;
+		if (j == n)
+			out[n++] = (struct history_tcp_row){ .process = HISTORY_OTHER,
+							     .unit = HISTORY_OTHER,
+							     .destination = HISTORY_OTHER,
+							     .direction = dir };
+		tcp_sum(&out[j], e->value);
+	}
+	free(v);
+	r->out.tcp = out;
+	r->out.n_tcp = n;
+	return 0;
+}
+
 int rollup_rows(struct rollup *r)
 {
 	int err;
 
-	free(r->out.conns);
-	free(r->out.latency);
-	free(r->out.drops);
-	memset(&r->out, 0, sizeof(r->out));
+	free_out(r);
 	r->out.t = r->t;
 	r->out.events = r->events;
 	r->out.lost = r->lost;
 	r->out.unaccounted = r->unaccounted;
 	err = conn_rows(r);
 	if (err == 0)
-		err = latency_rows(r);
+		err = latency_rows(r, &r->latency, &r->out.latency, &r->out.n_latency);
 	if (err == 0)
 		err = drop_rows(r);
+	if (err == 0)
+		err = dns_rows(r);
+	if (err == 0)
+		err = latency_rows(r, &r->dns_latency, &r->out.dns_latency, &r->out.n_dns_latency);
+	if (err == 0)
+		err = tcp_rows(r);
+	if (err == 0)
+		err = latency_rows(r, &r->rtt, &r->out.rtt, &r->out.n_rtt);
 	return err;
 }

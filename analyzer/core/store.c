@@ -209,6 +209,8 @@ int store_init(struct store *s, size_t capacity, const char *cgroup_root)
 	if (r == 0)
 		r = ring_init(&s->signals, sizeof(struct store_signal), capacity);
 	if (r == 0)
+		r = ring_init(&s->ends, sizeof(struct store_end_ref), capacity);
+	if (r == 0)
 		r = cookie_map_init(&s->open, max_pending ? max_pending : 1);
 	if (r == 0)
 		r = cookie_map_init(&s->ended, 4096);
@@ -247,6 +249,7 @@ void store_fini(struct store *s)
 	free(s->drops.v);
 	free(s->lives.v);
 	free(s->signals.v);
+	free(s->ends.v);
 	free(s->open.slots);
 	free(s->ended.slots);
 	free(s->dns.v);
@@ -885,6 +888,24 @@ static void end_totals(struct store_life *l, const Netspy__V1__TcpEnd *e)
 	l->ended = 1;
 }
 
+/* Notes where an end is, in arrival order; an index, not an event: a wrap is not an eviction. */
+static void end_push(struct store *s, uint64_t ts, uint64_t conn)
+{
+	struct store_ring *r = &s->ends;
+	struct store_end_ref *e;
+
+	if (r->count == r->mask + 1 && r->mask + 1 < r->max && r->head == r->count)
+		ring_grow(r);
+	if (r->count && ts < store_end_at(s, r->head - 1)->ts_ns)
+		ts = store_end_at(s, r->head - 1)->ts_ns;
+	e = (struct store_end_ref *)(r->v + (r->head & r->mask) * r->elem);
+	if (r->count < r->mask + 1)
+		r->count++;
+	r->head++;
+	e->ts_ns = ts;
+	e->conn = conn;
+}
+
 static void add_end(struct store *s, uint64_t ts, const Netspy__V1__TcpEnd *e)
 {
 	uint64_t abs = 0;
@@ -913,6 +934,7 @@ static void add_end(struct store *s, uint64_t ts, const Netspy__V1__TcpEnd *e)
 	}
 	end_totals(l, e);
 	cookie_put(&s->ended, e->cookie, abs);
+	end_push(s, ts, abs);
 }
 
 static void add_signal(struct store *s, uint64_t ts, const Netspy__V1__TcpSignal *g, uint8_t kind)
@@ -1068,6 +1090,7 @@ size_t store_memory(const struct store *s)
 {
 	return (s->conns.mask + 1) * s->conns.elem + (s->drops.mask + 1) * s->drops.elem +
 	       (s->lives.mask + 1) * s->lives.elem + (s->signals.mask + 1) * s->signals.elem +
+	       (s->ends.mask + 1) * s->ends.elem +
 	       (s->dns.mask + 1) * s->dns.elem + intern_memory(&s->names) +
 	       s->dns_pending.n_slots * sizeof(struct cookie_slot) +
 	       s->ipnames.n_slots * sizeof(*s->ipnames.slots) +

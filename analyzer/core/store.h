@@ -90,6 +90,13 @@ struct store_signal {
 };
 _Static_assert(sizeof(struct store_signal) == 32, "store_signal stays 32 bytes");
 
+/* Where a TCP connection's end is: its connect record, in the order the ends arrived (the
+ * recorder rolls a connection's totals up at its end). */
+struct store_end_ref {
+	uint64_t ts_ns; /* the end */
+	uint64_t conn;	/* absolute index of its connect record */
+};
+
 #define STORE_SIG_RETRANSMIT 1
 #define STORE_SIG_RESET_SENT 2
 #define STORE_SIG_RESET_RECEIVED 3
@@ -191,6 +198,7 @@ struct cookie_map {
 
 struct store {
 	struct store_ring conns, drops, lives, signals, dns;
+	struct store_ring ends; /* struct store_end_ref, not counted as events */
 	struct intern comms, endpoints, cgroups, reasons;
 	struct intern names; /* DNS names and answers' text, STORE_NAME_LEN bytes; id 0 = none */
 	struct cookie_map dns_pending; /* a query's (client port, id, server) -> its record */
@@ -296,6 +304,7 @@ struct store_quality {
 	uint64_t bytes_sent, bytes_received;
 	uint64_t rtt_count;
 	double rtt_p50_ms, rtt_p90_ms, rtt_p99_ms;
+	uint64_t rtt_buckets[STORE_LATENCY_BUCKETS]; /* for merging with the history's */
 	struct store_quality_dest worst[STORE_TOP_N];
 	size_t n_worst;
 	struct store_quality_proc processes[STORE_TOP_N];
@@ -307,6 +316,7 @@ struct store_dns_stats {
 	uint64_t by_rcode[4096]; /* by rcode, 12 bits with EDNS */
 	uint64_t latency_count;
 	double latency_p50_ms, latency_p90_ms, latency_p99_ms;
+	uint64_t latency_buckets[STORE_LATENCY_BUCKETS]; /* for merging with the history's */
 	struct store_top names[STORE_TOP_N];	 /* key: name id; failed: rcode not NOERROR */
 	struct store_top processes[STORE_TOP_N]; /* key: comm id */
 	struct store_top servers[STORE_TOP_N];	 /* key: endpoint id; failed: unanswered */
@@ -383,6 +393,10 @@ int store_quality(struct store *s, const struct store_filter *f, struct store_qu
 const struct store_life *store_conn_life(const struct store *s, uint64_t abs);
 /* The remote end of connect record abs: its destination, or an inbound one's peer. */
 uint32_t store_conn_remote(const struct store *s, uint64_t abs);
+static inline const struct store_end_ref *store_end_at(const struct store *s, uint64_t abs)
+{
+	return store_ring_at(&s->ends, abs);
+}
 static inline const struct store_signal *store_signal_at(const struct store *s, uint64_t abs)
 {
 	return (const struct store_signal *)(s->signals.v + (abs & s->signals.mask) * s->signals.elem);

@@ -725,6 +725,7 @@ int store_quality(struct store *s, const struct store_filter *f, struct store_qu
 		p->bytes_received += l->bytes_received;
 		if (l->rtt_us) {
 			rtts[n_rtts++] = l->rtt_us;
+			ret->rtt_buckets[store_latency_bucket(l->rtt_us)]++;
 			quality_rtt_add(&dests[remote], l->rtt_us);
 		}
 	}
@@ -841,6 +842,7 @@ int store_dns_stats(struct store *s, const struct store_filter *f, uint64_t now_
 			failed = q->rcode != 0;
 			ret->failed += failed;
 			ret->by_rcode[q->rcode & 0xfff]++;
+			ret->latency_buckets[store_latency_bucket(q->latency_us)]++;
 			names[q->name].failed += failed;
 			if (failed)
 				names[q->name].last_fail = q->rcode;

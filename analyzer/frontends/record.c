@@ -8,11 +8,13 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <syslog.h>
 #include <time.h>
@@ -23,20 +25,31 @@
 
 #include "clock.h"
 #include "core/analyzer.h"
+#include "core/dns.h"
 #include "core/format.h"
 #include "core/history.h"
 #include "core/rollup.h"
 #include "core/text.h"
 #include "frontends/frontend.h"
 #include "frontends/record.h"
+#include "tools/context.h"
+#include "tools/tool.h"
 
 #define NS 1000000000ull
 #define PID_UNITS_MAX 65536
+#define ANOMALY_KEYS_MAX 4096
+
+struct tcp_metric {
+	uint64_t retransmits, bytes_sent, bytes_received, resets_sent, resets_received;
+};
 
 struct metrics {
 	pthread_mutex_t lock;
 	unsigned max_series;
 	struct kmap conns, latency, drops; /* uint64_t, rollup_latency_val, uint64_t */
+	struct kmap dns;		   /* {process, rcode}: uint64_t */
+	struct kmap tcp;		   /* {process, unit}: struct tcp_metric */
+	struct kmap ends;		   /* {process, unit, end}: uint64_t */
 	uint64_t lost_kernel, lost_client, lost_recorder;
 	uint64_t scrapes;
 };
@@ -61,12 +74,18 @@ struct recorder {
 	struct rollup cur;
 	bool cur_valid;
 	uint64_t conn_next, drop_next; /* store records not rolled up yet */
+	uint64_t dns_next, end_next, signal_next;
 	uint64_t watermark_ns;	       /* every event before it is rolled up */
 	uint64_t resume_ns;	       /* events before it are stored already */
 	uint64_t lost_at_flush;	       /* analyzer_events_lost() at the last minute written */
 	uint64_t unaccounted;	       /* events never rolled up (evicted or late) */
 	uint64_t events, minutes_written, write_failures;
 	struct kmap pid_units; /* pid -> unit (char[128]) of its latest connect */
+	const char *db_path;
+	struct kmap anomalies_seen; /* a finding's key -> when it was journaled (s, monotonic) */
+	uint64_t anomaly_last_us;
+	uint64_t anomalies_journaled;
+	bool anomaly_warned;
 	struct MHD_Daemon *tcp, *unix_d;
 	int unix_fd;
 };
@@ -155,6 +174,46 @@ static void metrics_drop(struct metrics *m, const struct rollup_drop *d, const c
 	pthread_mutex_unlock(&m->lock);
 }
 
+static void metrics_dns(struct metrics *m, const struct rollup_dns *d)
+{
+	char rc[16];
+	const char *v[2] = { d->process,
+			     d->rcode < 0 ? "unanswered"
+					  : dns_rcode_name((uint16_t)d->rcode, rc, sizeof(rc)) };
+	uint64_t *n;
+
+	pthread_mutex_lock(&m->lock);
+	n = metric_get(m, &m->dns, v, 2, 0);
+	if (n)
+		(*n)++;
+	pthread_mutex_unlock(&m->lock);
+}
+
+static void metrics_tcp(struct metrics *m, const struct rollup_tcp *x)
+{
+	const char *v[3] = { x->process, x->unit, fmt_end(x->end) };
+	struct tcp_metric *t;
+
+	pthread_mutex_lock(&m->lock);
+	t = metric_get(m, &m->tcp, v, 2, 0);
+	if (t) {
+		t->retransmits += x->retransmits;
+		t->resets_sent += x->resets_sent;
+		t->resets_received += x->resets_received;
+		t->bytes_sent += x->bytes_sent;
+		t->bytes_received += x->bytes_received;
+	}
+	if (x->end) {
+		uint64_t *n;
+
+		v[0] = x->process; /* metric_get may have set it to "other" */
+		n = metric_get(m, &m->ends, v, 3, 0);
+		if (n)
+			(*n)++;
+	}
+	pthread_mutex_unlock(&m->lock);
+}
+
 /* A label value as the text exposition format wants it: \\, \" and \n escaped. */
 static void label(FILE *f, const char *name, const char *v, bool comma)
 {
@@ -186,6 +245,24 @@ static void render(struct metrics *m, FILE *f)
 					      "direction" };
 	static const char *const lat_l[] = { "process", "unit" };
 	static const char *const drop_l[] = { "reason", "protocol", "process", "unit" };
+	static const char *const dns_l[] = { "process", "rcode" };
+	static const char *const end_l[] = { "process", "unit", "end" };
+	static const struct {
+		const char *name, *help;
+		size_t off;
+	} tcp_metrics[] = {
+		{ "netspy_tcp_retransmits_total", "TCP segments retransmitted.",
+		  offsetof(struct tcp_metric, retransmits) },
+		{ "netspy_tcp_bytes_sent_total",
+		  "Bytes the peer acknowledged, counted when the connection ends.",
+		  offsetof(struct tcp_metric, bytes_sent) },
+		{ "netspy_tcp_bytes_received_total", "Bytes received, counted when the connection "
+		  "ends.", offsetof(struct tcp_metric, bytes_received) },
+		{ "netspy_tcp_resets_sent_total", "TCP resets sent.",
+		  offsetof(struct tcp_metric, resets_sent) },
+		{ "netspy_tcp_resets_received_total", "TCP resets received.",
+		  offsetof(struct tcp_metric, resets_received) },
+	};
 
 	pthread_mutex_lock(&m->lock);
 	m->scrapes++;
@@ -238,6 +315,46 @@ static void render(struct metrics *m, FILE *f)
 			continue;
 		fputs("netspy_packet_drops_total{", f);
 		labels(f, e, drop_l, 4);
+		fprintf(f, "} %llu\n", (unsigned long long)*(uint64_t *)e->value);
+	}
+	fputs("# HELP netspy_dns_queries_total DNS queries processes made, by the response's rcode "
+	      "(unanswered: none within 5 s).\n# TYPE netspy_dns_queries_total counter\n",
+	      f);
+	for (size_t i = 0; i < m->dns.cap; i++) {
+		const struct kmap_entry *e = &m->dns.v[i];
+
+		if (!e->key)
+			continue;
+		fputs("netspy_dns_queries_total{", f);
+		labels(f, e, dns_l, 2);
+		fprintf(f, "} %llu\n", (unsigned long long)*(uint64_t *)e->value);
+	}
+	for (size_t k = 0; k < sizeof(tcp_metrics) / sizeof(tcp_metrics[0]); k++) {
+		fprintf(f, "# HELP %s %s\n# TYPE %s counter\n", tcp_metrics[k].name,
+			tcp_metrics[k].help, tcp_metrics[k].name);
+		for (size_t i = 0; i < m->tcp.cap; i++) {
+			const struct kmap_entry *e = &m->tcp.v[i];
+
+			if (!e->key)
+				continue;
+			fprintf(f, "%s{", tcp_metrics[k].name);
+			labels(f, e, lat_l, 2);
+			fprintf(f, "} %llu\n",
+				(unsigned long long)*(const uint64_t *)((const char *)e->value +
+									tcp_metrics[k].off));
+		}
+	}
+	fputs("# HELP netspy_tcp_connections_ended_total TCP connections that ended, by how "
+	      "(closed, reset_sent, reset_received, timeout).\n"
+	      "# TYPE netspy_tcp_connections_ended_total counter\n",
+	      f);
+	for (size_t i = 0; i < m->ends.cap; i++) {
+		const struct kmap_entry *e = &m->ends.v[i];
+
+		if (!e->key)
+			continue;
+		fputs("netspy_tcp_connections_ended_total{", f);
+		labels(f, e, end_l, 3);
 		fprintf(f, "} %llu\n", (unsigned long long)*(uint64_t *)e->value);
 	}
 	fprintf(f,
@@ -521,43 +638,100 @@ static void account_drop(struct recorder *rc, uint64_t abs)
 	rc->events++;
 }
 
+static void account_dns(struct recorder *rc, uint64_t abs)
+{
+	const struct store_dns *q = store_dns_at(&rc->an.store, abs);
+	struct rollup_dns d;
+
+	if (q->ts_ns < rc->resume_ns || !minute_for(rc, q->ts_ns))
+		return;
+	rollup_describe_dns(&rc->an.store, abs, &d);
+	if (rollup_add_dns(&rc->cur, &d) < 0)
+		rc->unaccounted++;
+	metrics_dns(&rc->m, &d);
+	rc->events++;
+}
+
+/* A TCP connection's end (counted at its end) or a retransmit or reset. */
+static void account_tcp(struct recorder *rc, uint64_t abs, bool end)
+{
+	struct store *s = &rc->an.store;
+	uint64_t ts = end ? store_end_at(s, abs)->ts_ns : store_signal_at(s, abs)->ts_ns;
+	struct rollup_tcp x;
+
+	if (ts < rc->resume_ns || !minute_for(rc, ts))
+		return;
+	if (end) {
+		if (!rollup_describe_end(s, abs, &x)) { /* its connection is gone already */
+			rc->unaccounted++;
+			return;
+		}
+	} else {
+		const struct store_signal *g = store_signal_at(s, abs);
+
+		rollup_describe_signal(s, abs, g->pid ? pid_unit(rc, g->pid) : NULL, &x);
+	}
+	if (rollup_add_tcp(&rc->cur, &x) < 0)
+		rc->unaccounted++;
+	metrics_tcp(&rc->m, &x);
+	rc->events++;
+}
+
 /* Rolls up every stored event older than the grace time (or sooner when the store fills). */
 static void process(struct recorder *rc, uint64_t now_ns)
 {
 	struct store *s = &rc->an.store;
 	uint64_t limit = now_ns - (uint64_t)rc->o->grace_s * NS;
 
-	for (;;) {
-		uint64_t clo = s->conns.head - s->conns.count, dlo = s->drops.head - s->drops.count;
-		uint64_t tc = UINT64_MAX, td = UINT64_MAX, ts;
-		bool pressure, conn;
+	/* every ring the recorder rolls up, in the order of the switch below */
+	struct store_ring *rings[] = { &s->conns, &s->drops, &s->dns, &s->ends, &s->signals };
+	uint64_t *next[] = { &rc->conn_next, &rc->drop_next, &rc->dns_next, &rc->end_next,
+			     &rc->signal_next };
 
-		if (rc->conn_next < clo) { /* evicted before it was rolled up */
-			rc->unaccounted += clo - rc->conn_next;
-			rc->conn_next = clo;
+	for (;;) {
+		uint64_t best = UINT64_MAX;
+		bool pressure = false;
+		int k = -1;
+
+		for (int i = 0; i < (int)(sizeof(rings) / sizeof(rings[0])); i++) {
+			const struct store_ring *r = rings[i];
+			uint64_t lo = r->head - r->count, ts;
+
+			if (*next[i] < lo) { /* evicted before it was rolled up */
+				rc->unaccounted += lo - *next[i];
+				*next[i] = lo;
+			}
+			if (*next[i] >= r->head)
+				continue;
+			ts = *(const uint64_t *)store_ring_at(r, *next[i]);
+			if (ts < best) {
+				best = ts;
+				k = i;
+			}
+			if (r->head - *next[i] > r->max / 2)
+				pressure = true;
 		}
-		if (rc->drop_next < dlo) {
-			rc->unaccounted += dlo - rc->drop_next;
-			rc->drop_next = dlo;
-		}
-		if (rc->conn_next < s->conns.head)
-			tc = store_conn_at(s, rc->conn_next)->ts_ns;
-		if (rc->drop_next < s->drops.head)
-			td = store_drop_at(s, rc->drop_next)->ts_ns;
-		if (tc == UINT64_MAX && td == UINT64_MAX)
+		if (k < 0 || (best > limit && !pressure))
 			break;
-		conn = tc <= td;
-		ts = conn ? tc : td;
-		pressure = s->conns.head - rc->conn_next > s->conns.max / 2 ||
-			   s->drops.head - rc->drop_next > s->drops.max / 2;
-		if (ts > limit && !pressure)
-			break;
-		if (conn)
+		switch (k) {
+		case 0:
 			account_conn(rc, rc->conn_next++);
-		else
+			break;
+		case 1:
 			account_drop(rc, rc->drop_next++);
-		if (ts > rc->watermark_ns)
-			rc->watermark_ns = ts;
+			break;
+		case 2:
+			account_dns(rc, rc->dns_next++);
+			break;
+		case 3:
+			account_tcp(rc, rc->end_next++, true);
+			break;
+		default:
+			account_tcp(rc, rc->signal_next++, false);
+			break;
+		}
+		if (best > rc->watermark_ns)
+			rc->watermark_ns = best;
 	}
 	/* Time passes even without events, but only while netspyd is followed. */
 	if (rc->an.connected && limit > rc->watermark_ns)
@@ -571,15 +745,135 @@ static void process(struct recorder *rc, uint64_t now_ns)
 	pthread_mutex_unlock(&rc->m.lock);
 }
 
+/* ---- anomalies ---- */
+
+/* A finding's identity: the same kind about the same process, unit and subject. */
+static void anomaly_key(json_object *f, struct keybuf *k)
+{
+	static const char *const fields[] = { "kind", "process", "unit", "destination",
+					      "reason", "port", "name" };
+	json_object *v;
+
+	keybuf_reset(k);
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+		keybuf_add(k, json_object_object_get_ex(f, fields[i], &v) && v
+				  ? json_object_get_string(v)
+				  : NULL);
+}
+
+/* NETSPY_RECENT_CONNECTIONS from recent_connections. */
+static char *journal_field(const char *key, const char *value)
+{
+	char *s = text_printf("NETSPY_%s=%s", key, value);
+
+	for (char *c = s ? s + 7 : NULL; c && *c && *c != '='; c++)
+		*c = (char)(*c >= 'a' && *c <= 'z' ? *c - 'a' + 'A' : (*c == '-' ? '_' : *c));
+	return s;
+}
+
+/* One journald record for a finding: its summary as the message, everything else as fields. */
+static void journal_anomaly(json_object *f, json_object *result)
+{
+	static const char *const strings[] = { "process", "unit", "destination", "reason",
+					       "port",	  "name", "rcode",	 "first_seen" };
+	json_object *v, *ev = json_object_object_get(f, "evidence");
+	json_object *base = json_object_object_get(result, "baseline");
+	char *fields[64];
+	struct iovec iov[64];
+	size_t n = 0;
+
+	fields[n++] = text_printf("MESSAGE=netspy-recorder: anomaly: %s",
+				  json_object_get_string(json_object_object_get(f, "summary")));
+	fields[n++] = text_printf("MESSAGE_ID=%s", RECORD_MSGID_ANOMALY);
+	fields[n++] = text_printf("PRIORITY=%d", LOG_WARNING);
+	fields[n++] = text_printf("SYSLOG_IDENTIFIER=netspy-recorder");
+	fields[n++] = journal_field("ANOMALY_KIND",
+				    json_object_get_string(json_object_object_get(f, "kind")));
+	for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]); i++)
+		if (json_object_object_get_ex(f, strings[i], &v) && v)
+			fields[n++] = journal_field(strings[i], json_object_get_string(v));
+	if (json_object_is_type(ev, json_type_object)) {
+		json_object_object_foreach (ev, key, val) {
+			if (n >= 60)
+				break;
+			fields[n++] = journal_field(key, json_object_get_string(val));
+		}
+	}
+	fields[n++] = journal_field("WINDOW_SECONDS",
+				    json_object_get_string(json_object_object_get(
+					json_object_object_get(result, "recent"), "seconds")));
+	fields[n++] = journal_field("BASELINE_SECONDS",
+				    json_object_get_string(json_object_object_get(base, "seconds")));
+	fields[n++] = journal_field("BASELINE_SOURCE",
+				    json_object_get_string(json_object_object_get(base, "source")));
+	for (size_t i = 0; i < n; i++) {
+		iov[i].iov_base = fields[i] ? fields[i] : (char *)"NETSPY_UNKNOWN=";
+		iov[i].iov_len = strlen(iov[i].iov_base);
+	}
+	fprintf(stderr, "netspyctl record: anomaly: %s\n",
+		json_object_get_string(json_object_object_get(f, "summary")));
+	sd_journal_sendv(iov, (int)n);
+	for (size_t i = 0; i < n; i++)
+		free(fields[i]);
+}
+
+/* Runs find_anomalies over the last window and journals each finding not journaled in the last
+ * max(interval, window) seconds. */
+static void check_anomalies(struct recorder *rc)
+{
+	const struct tool *t = tool_find("find_anomalies");
+	struct tool_context ctx = { .an = &rc->an, .history = rc->db_path, .tools = tool_registry };
+	uint64_t now = clock_ns(CLOCK_MONOTONIC) / NS, expiry = rc->o->anomaly_interval_s;
+	json_object *args = json_object_new_object(), *res = NULL, *list;
+	char *err = NULL;
+	int r;
+
+	if (rc->o->anomaly_window_s > expiry)
+		expiry = rc->o->anomaly_window_s;
+	json_object_object_add(args, "duration",
+			       json_object_new_int64((int64_t)rc->o->anomaly_window_s));
+	r = t ? tool_invoke(t, &ctx, args, &res, &err) : -ENOSYS;
+	json_object_put(args);
+	if (r < 0) {
+		if (!rc->anomaly_warned)
+			logmsg(LOG_WARNING, NULL, "find_anomalies: %s", err ? err : strerror(-r));
+		rc->anomaly_warned = true;
+		free(err);
+		return;
+	}
+	rc->anomaly_warned = false;
+	if (rc->anomalies_seen.n >= ANOMALY_KEYS_MAX) {
+		kmap_fini(&rc->anomalies_seen);
+		kmap_init(&rc->anomalies_seen, sizeof(uint64_t));
+	}
+	list = json_object_object_get(res, "findings");
+	for (size_t i = 0; list && i < json_object_array_length(list); i++) {
+		json_object *f = json_object_array_get_idx(list, i);
+		struct keybuf k;
+		uint64_t *seen;
+		bool created;
+
+		anomaly_key(f, &k);
+		seen = kmap_get(&rc->anomalies_seen, k.b, k.n, &created);
+		if (!seen || (!created && now - *seen < expiry))
+			continue;
+		*seen = now;
+		rc->anomalies_journaled++;
+		journal_anomaly(f, res);
+	}
+	json_object_put(res);
+}
+
 /* ---- the service ---- */
 
 static void status(struct recorder *rc)
 {
 	sd_notifyf(0,
 		   "STATUS=%s netspyd; %llu events rolled up, %llu minutes written, %llu "
-		   "unaccounted",
+		   "unaccounted, %llu anomalies journaled",
 		   rc->an.connected ? "following" : "waiting for", (unsigned long long)rc->events,
-		   (unsigned long long)rc->minutes_written, (unsigned long long)rc->unaccounted);
+		   (unsigned long long)rc->minutes_written, (unsigned long long)rc->unaccounted,
+		   (unsigned long long)rc->anomalies_journaled);
 }
 
 int record_main(const struct record_opts *o)
@@ -602,7 +896,11 @@ int record_main(const struct record_opts *o)
 	kmap_init(&rc->m.conns, sizeof(uint64_t));
 	kmap_init(&rc->m.latency, sizeof(struct rollup_latency_val));
 	kmap_init(&rc->m.drops, sizeof(uint64_t));
+	kmap_init(&rc->m.dns, sizeof(uint64_t));
+	kmap_init(&rc->m.tcp, sizeof(struct tcp_metric));
+	kmap_init(&rc->m.ends, sizeof(uint64_t));
 	kmap_init(&rc->pid_units, 128);
+	kmap_init(&rc->anomalies_seen, sizeof(uint64_t));
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
@@ -640,6 +938,7 @@ int record_main(const struct record_opts *o)
 			goto out;
 		}
 	}
+	rc->db_path = path;
 	rc->resume_ns = history_resume_point(rc->h) * NS;
 	ao.replay_since_ns = rc->resume_ns;
 	r = analyzer_init(&rc->an, &ao);
@@ -683,6 +982,12 @@ int record_main(const struct record_opts *o)
 			sd_notify(0, "WATCHDOG=1");
 			last_ping = now_us;
 		}
+		if (o->anomaly_interval_s && rc->an.connected &&
+		    now_us - rc->anomaly_last_us >= o->anomaly_interval_s * 1000000ull) {
+			if (rc->anomaly_last_us) /* the first interval collects a baseline */
+				check_anomalies(rc);
+			rc->anomaly_last_us = now_us;
+		}
 		if (now_us - last_status >= 10000000) {
 			status(rc);
 			last_status = now_us;
@@ -706,7 +1011,11 @@ out:
 	kmap_fini(&rc->m.conns);
 	kmap_fini(&rc->m.latency);
 	kmap_fini(&rc->m.drops);
+	kmap_fini(&rc->m.dns);
+	kmap_fini(&rc->m.tcp);
+	kmap_fini(&rc->m.ends);
 	kmap_fini(&rc->pid_units);
+	kmap_fini(&rc->anomalies_seen);
 	pthread_mutex_destroy(&rc->m.lock);
 	free(path);
 	free(moved);
@@ -734,10 +1043,16 @@ static void record_usage(FILE *f)
 	    "      --metrics-socket PATH  also serve /metrics on a Unix socket (mode 0660, the\n"
 	    "                             recorder's group): the guarded listener\n"
 	    "      --max-series N         series per metric; past it process=\"other\" "
-	    "(default %d)\n",
+	    "(default %d)\n"
+	    "      --grace SECONDS        roll an event up once this old (default 15)\n"
+	    "      --anomaly-interval SECONDS  run find_anomalies this often and journal each\n"
+	    "                             finding (MESSAGE_ID=%s) at most once per interval\n"
+	    "                             or window (default %d; 0: never)\n"
+	    "      --anomaly-window SECONDS    the recent window it checks (default %d)\n",
 	    RECORD_DEFAULT_STATE_DIR, RECORD_DEFAULT_RETENTION_DAYS,
 	    (unsigned long long)RECORD_DEFAULT_MAX_SIZE, RECORD_DEFAULT_MAX_KEYS,
-	    RECORD_DEFAULT_LISTEN, RECORD_DEFAULT_MAX_SERIES);
+	    RECORD_DEFAULT_LISTEN, RECORD_DEFAULT_MAX_SERIES, RECORD_MSGID_ANOMALY,
+	    RECORD_DEFAULT_ANOMALY_INTERVAL, RECORD_DEFAULT_ANOMALY_WINDOW);
 }
 
 static int number(const char *opt, const char *s, uint64_t max, uint64_t *ret)
@@ -758,7 +1073,8 @@ static int number(const char *opt, const char *s, uint64_t max, uint64_t *ret)
 
 int record_parse(int argc, char **argv, struct record_opts *ret)
 {
-	enum { O_STATE = 256, O_RET, O_SIZE, O_KEYS, O_LISTEN, O_USOCK, O_SERIES, O_GRACE };
+	enum { O_STATE = 256, O_RET, O_SIZE, O_KEYS, O_LISTEN, O_USOCK, O_SERIES, O_GRACE,
+	       O_AINTERVAL, O_AWINDOW };
 	static const struct option opts[] = {
 		{ "state-dir", required_argument, NULL, O_STATE },
 		{ "retention", required_argument, NULL, O_RET },
@@ -768,6 +1084,8 @@ int record_parse(int argc, char **argv, struct record_opts *ret)
 		{ "metrics-socket", required_argument, NULL, O_USOCK },
 		{ "max-series", required_argument, NULL, O_SERIES },
 		{ "grace", required_argument, NULL, O_GRACE },
+		{ "anomaly-interval", required_argument, NULL, O_AINTERVAL },
+		{ "anomaly-window", required_argument, NULL, O_AWINDOW },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -783,6 +1101,8 @@ int record_parse(int argc, char **argv, struct record_opts *ret)
 		.max_keys = RECORD_DEFAULT_MAX_KEYS,
 		.max_series = RECORD_DEFAULT_MAX_SERIES,
 		.grace_s = 15,
+		.anomaly_interval_s = RECORD_DEFAULT_ANOMALY_INTERVAL,
+		.anomaly_window_s = RECORD_DEFAULT_ANOMALY_WINDOW,
 	};
 	optind = 0;
 	while ((opt = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
@@ -828,6 +1148,21 @@ int record_parse(int argc, char **argv, struct record_opts *ret)
 			if (number("--grace", optarg, 600, &v))
 				return 1;
 			ret->grace_s = (unsigned)v;
+			break;
+		case O_AINTERVAL:
+			if (number("--anomaly-interval", optarg, 86400, &v))
+				return 1;
+			ret->anomaly_interval_s = (unsigned)v;
+			break;
+		case O_AWINDOW:
+			if (number("--anomaly-window", optarg, 86400, &v))
+				return 1;
+			if (!v) {
+				fprintf(stderr, "netspyctl record: --anomaly-window must be at "
+						"least 1\n");
+				return 1;
+			}
+			ret->anomaly_window_s = (unsigned)v;
 			break;
 		case 'h':
 			record_usage(stdout);

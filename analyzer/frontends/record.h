@@ -18,6 +18,10 @@
 #define RECORD_MSGID_CORRUPT "774081282d1747edbcfc2ce12e28fe33"
 #define RECORD_MSGID_STARTED "9491d0b9929b43b6b1d4b9417a4d7e9e"
 #define RECORD_MSGID_WRITE_FAILED "04e184a8c2c34f0683a9f030afa08d85"
+/* One per find_anomalies finding (kind, process, unit, destination and evidence as fields). */
+#define RECORD_MSGID_ANOMALY "7f1ebd95b1a04b0a8ed3f17bd0f12fb4"
+#define RECORD_DEFAULT_ANOMALY_INTERVAL 60
+#define RECORD_DEFAULT_ANOMALY_WINDOW 300
 
 struct record_opts {
 	const char *socket;	    /* netspyd's socket (NULL: default) */
@@ -28,6 +32,10 @@ struct record_opts {
 	uint64_t max_size;
 	unsigned max_keys, max_series;
 	unsigned grace_s; /* an event is rolled up once this old (default 15) */
+	/* find_anomalies runs every anomaly_interval_s seconds (0: never) over the last
+	 * anomaly_window_s seconds; each finding is journaled at most once per the longer of
+	 * the two. */
+	unsigned anomaly_interval_s, anomaly_window_s;
 };
 
 /* Parses `netspyctl record`'s options (argv[0] is the command's name). 0, or 1 on a usage error

@@ -320,12 +320,49 @@ static void covered_merge(struct data_query *q, uint64_t h_since, uint64_t h_unt
 		q->covered_since_ns = q->a.since_ns;
 }
 
+/* The history could not answer this query: the older part of the window stays uncovered. */
+static void history_unused(struct data_query *q, char *why)
+{
+	char *note = why;
+
+	if (q->note && why) {
+		note = text_printf("%s; %s", q->note, why);
+		free(why);
+	}
+	set_note(q, note);
+	history_close(q->h);
+	q->h = NULL;
+	if (!strcmp(q->source, "live+history"))
+		q->source = "live";
+	else if (!strcmp(q->source, "history"))
+		q->covered_since_ns = q->covered_until_ns = 0;
+}
+
+/* Filters the rollups do not keep: then the history does not answer (rather than wrongly). */
+static bool history_filters_ok(struct data_query *q, bool tcp)
+{
+	const char *what = q->a.dest	       ? "a dest filter"
+			   : q->a.port	       ? "a port filter"
+			   : q->a.protocol && !tcp ? "a protocol filter"
+			   : q->a.outcome >= 0 ? "an outcome filter"
+			   : q->a.reason       ? "a reason filter"
+			   : q->a.direction && !tcp ? "a direction filter"
+						    : NULL;
+
+	if (!what)
+		return true;
+	history_unused(q, text_printf("the history's per-minute rollups cannot answer %s: the "
+				      "window's part before netspyd's events is not covered",
+				      what));
+	return false;
+}
+
 int data_history_conns(struct data_query *q, struct store_conn_stats *st, char **ret_error)
 {
 	struct history_query hq;
 	int r;
 
-	if (!q->h)
+	if (!q->h || !history_filters_ok(q, false))
 		return 0;
 	q->hc = calloc(1, sizeof(*q->hc));
 	if (!q->hc)
@@ -345,6 +382,7 @@ int data_history_conns(struct data_query *q, struct store_conn_stats *st, char *
 		st->by_proto[i] += q->hc->by_proto[i];
 	for (int i = 0; i < STORE_N_OUTCOMES; i++)
 		st->by_outcome[i] += q->hc->by_outcome[i];
+	st->inbound += q->hc->by_direction[HISTORY_DIR_INBOUND];
 	return 0;
 }
 
@@ -353,7 +391,7 @@ int data_history_drops(struct data_query *q, struct store_drop_stats *st, char *
 	struct history_query hq;
 	int r;
 
-	if (!q->h)
+	if (!q->h || !history_filters_ok(q, false))
 		return 0;
 	q->hd = calloc(1, sizeof(*q->hd));
 	if (!q->hd)
@@ -373,9 +411,90 @@ int data_history_drops(struct data_query *q, struct store_drop_stats *st, char *
 	return 0;
 }
 
+int data_history_dns(struct data_query *q, char **ret_error)
+{
+	struct history_query hq;
+	char *err = NULL;
+	int r;
+
+	if (!q->h || !history_filters_ok(q, false))
+		return 0;
+	q->hdns = calloc(1, sizeof(*q->hdns));
+	if (!q->hdns)
+		return data_error(-ENOMEM, ret_error);
+	hq = history_window(q);
+	hq.name = q->a.name;
+	r = history_dns_stats(q->h, &hq, q->hdns, &err);
+	if (r < 0) {
+		free(q->hdns);
+		q->hdns = NULL;
+		if (r == -ENODATA) { /* an older database: say so, answer the rest */
+			history_unused(q, err);
+			return 0;
+		}
+		*ret_error = err;
+		return r;
+	}
+	covered_merge(q, q->hdns->covered_since, q->hdns->covered_until, q->hdns->granularity);
+	return 0;
+}
+
+int data_history_tcp(struct data_query *q, char **ret_error)
+{
+	struct history_query hq;
+	char *err = NULL;
+	int r;
+
+	if (!q->h || !history_filters_ok(q, true))
+		return 0;
+	q->htcp = calloc(1, sizeof(*q->htcp));
+	if (!q->htcp)
+		return data_error(-ENOMEM, ret_error);
+	hq = history_window(q);
+	hq.direction = q->a.direction;
+	r = history_tcp_stats(q->h, &hq, q->htcp, &err);
+	if (r < 0) {
+		free(q->htcp);
+		q->htcp = NULL;
+		if (r == -ENODATA) {
+			history_unused(q, err);
+			return 0;
+		}
+		*ret_error = err;
+		return r;
+	}
+	covered_merge(q, q->htcp->covered_since, q->htcp->covered_until, q->htcp->granularity);
+	return 0;
+}
+
+void data_note_add(struct data_query *q, const char *text)
+{
+	char *note = q->note ? text_printf("%s; %s", q->note, text) : strdup(text);
+
+	if (note)
+		set_note(q, note);
+}
+
+json_object *data_latency_buckets(const uint64_t b[STORE_LATENCY_BUCKETS])
+{
+	json_object *l = json_object_new_object();
+	uint64_t n = 0;
+
+	for (int i = 0; i < STORE_LATENCY_BUCKETS; i++)
+		n += b[i];
+	json_object_object_add(l, "count", json_object_new_int64((int64_t)n));
+	json_object_object_add(l, "p50", n ? json_number(history_percentile_ms(b, 0.50), 3) : NULL);
+	json_object_object_add(l, "p90", n ? json_number(history_percentile_ms(b, 0.90), 3) : NULL);
+	json_object_object_add(l, "p99", n ? json_number(history_percentile_ms(b, 0.99), 3) : NULL);
+	return l;
+}
+
+void data_merge_top(json_object *o, const char *field, const char *key,
+		    const struct history_tops *h, bool with_failed);
+
 /* Adds a history top list to a result's top list ({key, count, failed}), keeps the first
  * STORE_TOP_N by count. */
-static void merge_top(json_object *o, const char *field, const char *key,
+void data_merge_top(json_object *o, const char *field, const char *key,
 		      const struct history_tops *h, bool with_failed)
 {
 	struct history_tops t = { 0 };
@@ -470,16 +589,16 @@ static json_object *time_or_null(uint64_t ns)
 void data_finish(struct data_query *q, json_object *o)
 {
 	if (q->hc) {
-		merge_top(o, "processes", "process", &q->hc->processes, true);
-		merge_top(o, "top_talkers", "process", &q->hc->processes, true);
-		merge_top(o, "top_destinations", "destination", &q->hc->destinations, true);
-		merge_top(o, "refused_destinations", "destination", &q->hc->refused, true);
-		merge_top(o, "unreachable_destinations", "destination", &q->hc->unreachable, true);
+		data_merge_top(o, "processes", "process", &q->hc->processes, true);
+		data_merge_top(o, "top_talkers", "process", &q->hc->processes, true);
+		data_merge_top(o, "top_destinations", "destination", &q->hc->destinations, true);
+		data_merge_top(o, "refused_destinations", "destination", &q->hc->refused, true);
+		data_merge_top(o, "unreachable_destinations", "destination", &q->hc->unreachable, true);
 		merge_latency(o, q->live_stats, q->hc);
 	}
 	if (q->hd) {
 		merge_counts(o, "by_reason", &q->hd->reasons);
-		merge_top(o, "by_process", "process", &q->hd->processes, true);
+		data_merge_top(o, "by_process", "process", &q->hd->processes, true);
 	}
 	json_object_object_add(o, "source", json_object_new_string(q->source ? q->source : "live"));
 	json_object_object_add(o, "covered_start", time_or_null(q->covered_since_ns));
@@ -499,10 +618,20 @@ void data_query_free(struct data_query *q)
 		history_drop_stats_free(q->hd);
 		free(q->hd);
 	}
+	if (q->hdns) {
+		history_dns_stats_free(q->hdns);
+		free(q->hdns);
+	}
+	if (q->htcp) {
+		history_tcp_stats_free(q->htcp);
+		free(q->htcp);
+	}
 	history_close(q->h);
 	free(q->note_buf);
 	q->hc = NULL;
 	q->hd = NULL;
+	q->hdns = NULL;
+	q->htcp = NULL;
 	q->h = NULL;
 	q->note = q->note_buf = NULL;
 }

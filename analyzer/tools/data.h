@@ -148,6 +148,9 @@ int data_store(struct tool_context *ctx, struct store **ret, char **ret_error);
 struct history;
 struct history_conn_stats;
 struct history_drop_stats;
+struct history_dns_stats;
+struct history_tcp_stats;
+struct history_tops;
 /* Everything a data tool's run() starts from. When the window starts before netspyd's backlog,
  * the store answers from live_from_ns on and the history database (if any) before it. */
 struct data_query {
@@ -165,11 +168,26 @@ struct data_query {
 	uint64_t live_from_ns;			     /* the store answers [live_from_ns, end) */
 	struct history_conn_stats *hc;
 	struct history_drop_stats *hd;
+	struct history_dns_stats *hdns;
+	struct history_tcp_stats *htcp;
 };
 /* Adds what the history holds to live connection / drop statistics (a no-op when it is not
  * used); data_finish merges the rest into the result object and frees the query's history. */
 int data_history_conns(struct data_query *q, struct store_conn_stats *st, char **ret_error);
 int data_history_drops(struct data_query *q, struct store_drop_stats *st, char **ret_error);
+/* The history's DNS queries and TCP quality for the window's older part, in q->hdns / q->htcp
+ * (left NULL when the history is not used or cannot answer: then history_note says why). The
+ * tool merges them into its answer. */
+int data_history_dns(struct data_query *q, char **ret_error);
+int data_history_tcp(struct data_query *q, char **ret_error);
+/* Adds what the history's part of an answer cannot give to history_note. */
+void data_note_add(struct data_query *q, const char *text);
+/* Merges a history top list into the result's top list field ({key, count, failed}). */
+void data_merge_top(json_object *o, const char *field, const char *key,
+		    const struct history_tops *h, bool with_failed);
+/* A latency object ({count, p50, p90, p99}) from histogram buckets (bucket bounds
+ * interpolated: what a history answer can give). */
+json_object *data_latency_buckets(const uint64_t b[STORE_LATENCY_BUCKETS]);
 /* Top lists, latency and by_reason merged with the history's; the source fields set. */
 void data_finish(struct data_query *q, json_object *result);
 void data_query_free(struct data_query *q);

@@ -9,6 +9,7 @@
 #include "clock.h"
 #include "core/dns.h"
 #include "core/format.h"
+#include "core/history.h"
 #include "tools/tool.h"
 #include "tools/data.h"
 
@@ -50,6 +51,106 @@ static json_object *top_names(const struct store *s, const struct store_top *top
 	return a;
 }
 
+/* The history's failing names merged into the live ones (the live entry's last failure is the
+ * newer one), the STORE_TOP_N with the most failures kept. */
+struct failing {
+	const char *name;
+	uint64_t count;
+	char last[16];
+};
+
+static int failing_cmp(const void *a, const void *b)
+{
+	const struct failing *x = a, *y = b;
+
+	if (x->count != y->count)
+		return x->count < y->count ? 1 : -1;
+	return strcmp(x->name, y->name);
+}
+
+static void merge_failing(json_object *o, const struct history_tops *h)
+{
+	json_object *arr = json_object_object_get(o, "failing_names"), *out;
+	size_t nl = arr ? json_object_array_length(arr) : 0, n = 0;
+	struct failing *v = calloc(nl + h->n + 1, sizeof(*v));
+
+	if (!v)
+		return;
+	for (size_t i = 0; i < nl; i++) {
+		json_object *e = json_object_array_get_idx(arr, i);
+
+		v[n].name = json_str(e, "name", "");
+		v[n].count = (uint64_t)json_int(e, "count");
+		snprintf(v[n++].last, sizeof(v->last), "%s", json_str(e, "last_failure", ""));
+	}
+	for (size_t i = 0; i < h->n; i++) {
+		size_t j;
+
+		for (j = 0; j < n && strcmp(v[j].name, h->v[i].name); j++)
+			;
+		if (j == n) {
+			char buf[16];
+
+			v[n].name = h->v[i].name;
+			snprintf(v[n].last, sizeof(v->last), "%s",
+				 h->v[i].tag < 0 ? "unanswered"
+						 : dns_rcode_name((uint16_t)h->v[i].tag, buf,
+								  sizeof(buf)));
+			n++;
+		}
+		v[j].count += h->v[i].count;
+	}
+	qsort(v, n, sizeof(*v), failing_cmp);
+	out = json_object_new_array();
+	for (size_t i = 0; i < n && i < STORE_TOP_N; i++) {
+		json_object *e = json_object_new_object();
+
+		json_object_object_add(e, "name", json_object_new_string(v[i].name));
+		json_object_object_add(e, "count", json_object_new_int64((int64_t)v[i].count));
+		json_object_object_add(e, "last_failure", json_object_new_string(v[i].last));
+		json_object_array_add(out, e);
+	}
+	free(v); /* names point into arr and h: used above, before arr is replaced */
+	json_object_object_add(o, "failing_names", out);
+}
+
+/* Adds the history's part of the window (q->hdns) to the live answer o. */
+static void merge_history(struct data_query *q, const struct store_dns_stats *st, json_object *o)
+{
+	const struct history_dns_stats *h = q->hdns;
+	json_object *rc = json_object_object_get(o, "by_rcode");
+	uint64_t b[STORE_LATENCY_BUCKETS], hn = 0;
+
+	json_object_object_add(o, "total_queries",
+			       json_object_new_int64((int64_t)(st->total + h->total)));
+	json_object_object_add(o, "failed_queries",
+			       json_object_new_int64((int64_t)(st->failed + h->failed)));
+	json_object_object_add(o, "unanswered_queries",
+			       json_object_new_int64((int64_t)(st->unanswered + h->unanswered)));
+	for (size_t i = 0; i < 4096; i++) {
+		char buf[16];
+
+		if (h->by_rcode[i])
+			json_object_object_add(
+			    rc, dns_rcode_name((uint16_t)i, buf, sizeof(buf)),
+			    json_object_new_int64((int64_t)(st->by_rcode[i] + h->by_rcode[i])));
+	}
+	for (int i = 0; i < STORE_LATENCY_BUCKETS; i++) {
+		b[i] = st->latency_buckets[i] + h->buckets[i];
+		hn += h->buckets[i];
+	}
+	if (hn)
+		json_object_object_add(o, "latency_ms", data_latency_buckets(b));
+	data_merge_top(o, "top_names", "name", &h->names, true);
+	data_merge_top(o, "processes", "process", &h->processes, true);
+	merge_failing(o, &h->failing);
+	data_note_add(q, h->latency_filtered_out
+			     ? "from the history: latency is not kept by name (netspyd's "
+			       "queries only); servers and pending queries are not kept"
+			     : "from the history: latency percentiles are interpolated inside "
+			       "histogram buckets; servers and pending queries are not kept");
+}
+
 static int dns_summary_run(struct tool_context *ctx, json_object *args, json_object **ret,
 			   char **ret_error)
 {
@@ -63,7 +164,10 @@ static int dns_summary_run(struct tool_context *ctx, json_object *args, json_obj
 	r = data_begin(ctx, args, 0, &q, ret_error);
 	if (r == 0 && (r = store_dns_stats(q.s, &q.f, q.a.now_ns, st)) < 0)
 		r = data_error(r, ret_error);
+	if (r == 0)
+		r = data_history_dns(&q, ret_error);
 	if (r < 0) {
+		data_query_free(&q);
 		free(st);
 		return r;
 	}
@@ -102,6 +206,8 @@ static int dns_summary_run(struct tool_context *ctx, json_object *args, json_obj
 		json_object_array_add(servers, e);
 	}
 	json_object_object_add(o, "servers", servers);
+	if (q.hdns)
+		merge_history(&q, st, o);
 	free(st);
 	data_finish(&q, o);
 	*ret = o;
@@ -246,7 +352,7 @@ static void list_dns_print(FILE *f, json_object *r)
 	text_list_print(f, r, &l);
 }
 
-#define DNS_ARGS ARG_PID "," ARG_PROCESS "," ARG_DURATION "," ARG_UNIT "," ARG_NAME
+#define DNS_ARGS ARG_PID "," ARG_PROCESS "," ARG_WINDOW "," ARG_UNIT "," ARG_NAME
 #define S_TOP_NAME                                                                                 \
 	"{\"type\":\"array\",\"items\":{\"type\":\"object\",\"properties\":{\"name\":" S_STRING    \
 	",\"count\":" S_COUNT ",\"failed\":" S_COUNT "},\"required\":[\"name\",\"count\"]}}"

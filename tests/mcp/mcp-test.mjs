@@ -241,6 +241,19 @@ async function main() {
 	if (sc)
 		check('list-drops: max_events bounds the list', (sc.drops ?? []).length <= 5, sc);
 
+	// find_anomalies: the six kinds, each checked against the baseline it says it used.
+	sc = await callData(client, 'find_anomalies', { duration: 60, baseline: 600 });
+	if (sc) {
+		const kinds = ['new_destination', 'failure_spike', 'drop_spike', 'new_listening_port',
+			'retransmit_spike', 'dns_failure_burst'];
+		check('find_anomalies: every kind checked, each with its baseline (history or live)',
+			kinds.every((k) => (sc.kinds ?? []).some((x) => x.kind === k && x.available &&
+				['history', 'live'].includes(x.baseline))), sc.kinds);
+		check('find_anomalies: the baseline says its source and window',
+			['history', 'live'].includes(sc.baseline?.source) &&
+			Number.isInteger(sc.baseline?.seconds), sc.baseline);
+	}
+
 	sc = await callData(client, 'ai_insights', { summary_text: summaryText });
 	if (sc)
 		check('insights: answered by the offline analyst', sc.offline === true && !!sc.insights, sc);

@@ -71,9 +71,14 @@ static int64_t get_int(json_object *o, const char *path)
 	char buf[128], *save = NULL;
 
 	snprintf(buf, sizeof(buf), "%s", path);
-	for (char *k = strtok_r(buf, ".", &save); k && v; k = strtok_r(NULL, ".", &save))
+	for (char *k = strtok_r(buf, ".", &save); k && v; k = strtok_r(NULL, ".", &save)) {
+		if (json_object_is_type(v, json_type_array)) { /* "findings.1.kind" */
+			v = json_object_array_get_idx(v, (size_t)atoi(k));
+			continue;
+		}
 		if (!json_object_object_get_ex(v, k, &v))
 			return -1;
+	}
 	return v ? json_object_get_int64(v) : -1;
 }
 
@@ -391,6 +396,80 @@ static void test_lifecycle(void)
 	analyzer_close(&an);
 }
 
+/* find_anomalies over synthetic events: each kind finds what the window made new, and nothing for
+ * what the baseline already had. */
+static void test_anomalies(void)
+{
+	struct analyzer an;
+	struct analyzer_opts o = { .capacity = 1024, .cgroup_root = "/nonexistent" };
+	struct tool_context ctx = { .an = &an, .tools = tool_registry };
+	const struct tool *t = tool_find("anomalies");
+	uint64_t now = (uint64_t)time(NULL) * SEC;
+	uint8_t a4[4] = { 10, 0, 0, 20 };
+	char seen[1024] = "";
+	json_object *r, *list;
+
+	setenv("NETSPY_HISTORY", "/nonexistent/history.db", 1);
+	analyzer_init(&an, &o);
+	an.store.resolve_procs = false;
+	/* The baseline, 100 to 30 s ago. */
+	for (int i = 0; i < 2; i++) {
+		synth_accept(&an.store, now - (100 - i) * SEC, 300, "srv", 500 + i, 80, 9, 5000 + i);
+		synth_connect(&an.store, now - (90 - i) * SEC, 301, "cli", 6, 7, 443, 600 + i, 0);
+		synth_outcome(&an.store, now - (90 - i) * SEC, 600 + i, 1, 1000000);
+		synth_lookup(&an.store, now - (80 - i) * SEC, 302, "dnsapp", 4000 + i, 70 + i,
+			     "ok.test", NULL, a4, 0, 1000000, 60);
+	}
+	synth_signal(&an.store, now - 50 * SEC, false, false, 303, "rtx", 700, 9, 22, 1);
+	/* The window, the last 10 s: srv accepts on 80 and on a new port, cli connects to its old
+	 * destination and a new one, dnsapp's lookups fail, rtx retransmits 12 segments. */
+	synth_accept(&an.store, now - 8 * SEC, 300, "srv", 510, 80, 9, 5010);
+	synth_accept(&an.store, now - 7 * SEC, 300, "srv", 511, 8080, 9, 5011);
+	synth_accept(&an.store, now - 6 * SEC, 300, "srv", 512, 8080, 8, 5012);
+	synth_connect(&an.store, now - 8 * SEC, 301, "cli", 6, 7, 443, 610, 0);
+	synth_outcome(&an.store, now - 8 * SEC, 610, 1, 1000000);
+	synth_connect(&an.store, now - 7 * SEC, 301, "cli", 6, 8, 443, 611, 0);
+	synth_outcome(&an.store, now - 7 * SEC, 611, 1, 1000000);
+	for (int i = 0; i < 3; i++)
+		synth_lookup(&an.store, now - (6 - i) * SEC, 302, "dnsapp", 4010 + i, 80 + i,
+			     "bad.test", NULL, NULL, 3, 1000000, 60);
+	for (int i = 0; i < 6; i++)
+		synth_signal(&an.store, now - (9 - i) * SEC, false, false, 303, "rtx", 701, 9, 22, 2);
+
+	r = run_valid(&ctx, t, "{\"duration\":10}");
+	list = json_object_object_get(r, "findings");
+	for (size_t i = 0; list && i < json_object_array_length(list); i++) {
+		json_object *f = json_object_array_get_idx(list, i), *v;
+
+		snprintf(seen + strlen(seen), sizeof(seen) - strlen(seen), "%s%s %s", i ? "; " : "",
+			 json_object_get_string(json_object_object_get(f, "kind")),
+			 json_object_get_string(json_object_object_get(f, "process")));
+		if (json_object_object_get_ex(f, "destination", &v) ||
+		    json_object_object_get_ex(f, "port", &v) || json_object_object_get_ex(f, "name", &v))
+			snprintf(seen + strlen(seen), sizeof(seen) - strlen(seen), " %s",
+				 json_object_get_string(v));
+	}
+	CHECK(!strcmp(seen, "new_destination cli 10.0.0.8:443; new_listening_port srv 8080; "
+			    "retransmit_spike rtx 10.0.0.9:22; dns_failure_burst dnsapp bad.test"),
+	      "anomalies: one finding per kind for what the window made new (%s)", seen);
+	CHECK(get_int(r, "findings.1.evidence.recent_connections") == 2 &&
+		  get_int(r, "findings.1.evidence.process_baseline_connections") == 2 &&
+		  get_int(r, "findings.2.evidence.recent_retransmits") == 12 &&
+		  get_int(r, "findings.2.evidence.baseline_retransmits") == 1 &&
+		  get_int(r, "findings.3.evidence.recent_failed") == 3 &&
+		  get_int(r, "findings.3.evidence.baseline_lookups") == 2 &&
+		  !strcmp(json_object_get_string(json_object_object_get(
+			      json_object_array_get_idx(list, 3), "rcode")),
+			  "NXDOMAIN"),
+	      "anomalies: the evidence numbers, and the failed lookups' rcode");
+	CHECK(!strcmp(json_object_get_string(json_object_object_get(
+			  json_object_object_get(r, "baseline"), "source")),
+		      "live"),
+	      "anomalies: without a history the baseline is netspyd's earlier events");
+	json_object_put(r);
+	analyzer_close(&an);
+}
+
 /* Retransmits and resets folded during a flood count as their count everywhere quality looks:
  * the totals, the worst destinations and the processes. */
 static void test_folded_signals(void)
@@ -432,5 +511,6 @@ int main(void)
 	test_cliargs();
 	test_lifecycle();
 	test_folded_signals();
+	test_anomalies();
 	return CHECK_DONE();
 }
