@@ -164,13 +164,17 @@ for line in open(sys.argv[1]):
     if e.get("kind")!=sys.argv[2]: continue
     n+=1; f+=e["count"]>1; t+=e["count"]*e.get("segments",1)
 print(n,f,t,l)' "$1" "$2"; }
-# check_total WHAT EXPECTED GOT: GOT equals the kernel's count EXPECTED; when the kernel lost
-# records meanwhile (a storm elsewhere on this machine fills the ring buffer before this CPU
-# folds), what is missing must be no more than what netspyd counted as lost.
+# check_total WHAT EXPECTED GOT ANSWER: GOT equals the kernel's count EXPECTED; when the kernel
+# lost records meanwhile (a storm elsewhere on this machine fills the ring buffer before this CPU
+# folds), what is missing must be no more than what netspyd counted as lost; when the answer
+# (file ANSWER) says it is partial (a storm elsewhere pushed events out of the backlog before the
+# query replayed it), the check cannot be made, and says so.
 check_total() {
 	local lost
 	lost=$("$NETSPYCTL" --socket "$SOCK" --json status | jget events_lost)
-	if [ "$lost" = 0 ] || [ "$2" = "$3" ]; then
+	if [ "$2" != "$3" ] && [ "$(jget events_evicted <"$4")" -gt 0 ] 2>/dev/null; then
+		skip "$1: the answer is partial ($(jget events_evicted <"$4") events evicted from the backlog meanwhile)"
+	elif [ "$lost" = 0 ] || [ "$2" = "$3" ]; then
 		check_eq "$1" "$2" "$3"
 	elif [ "$3" -le "$2" ] && [ $(($2 - $3)) -le "$lost" ]; then
 		pass "$1: $(($2 - $3)) missing, within the $lost events netspyd counted as lost"
@@ -212,11 +216,12 @@ then
 	# map may have evicted the socket's entry by the end).
 	"$NETSPYCTL" --socket "$SOCK" --json quality --port "$BPORT" --duration "$win" >"$T/rtx.q.json"
 	"$NETSPYCTL" --socket "$SOCK" --json quality --process nsf-rtx --duration "$win" >"$T/rtx.qp.json"
-	"$NETSPYCTL" --socket "$SOCK" --json watch --replay "$win" --process nsf-rtx --timeout 3 >"$T/rtx.watch"
-	"$NETSPYCTL" --socket "$SOCK" watch --replay "$win" --process nsf-rtx --timeout 3 >"$T/rtx.watch.txt"
+	"$NETSPYCTL" --socket "$SOCK" --json watch --replay "$win" --process nsf-rtx --timeout 5 >"$T/rtx.watch"
+	"$NETSPYCTL" --socket "$SOCK" watch --replay "$win" --process nsf-rtx --timeout 5 >"$T/rtx.watch.txt"
 	check_ge "the kernel retransmitted a flood of segments ($made; $(cat "$T/bulk.out"))" 2000 "$made"
 	got=$(jget retransmits <"$T/rtx.q.json")
-	check_total "quality: retransmits equal the namespace's TcpRetransSegs (0 unaccounted)" "$made" "$got"
+	check_total "quality: retransmits equal the namespace's TcpRetransSegs (0 unaccounted)" "$made" "$got" \
+		"$T/rtx.q.json"
 	read -r n f t l < <(folded_records "$T/rtx.watch" tcp_retransmit)
 	check_ge "retransmit records folded ($f of $n records stand for more than one)" 1 "$f"
 	check_replay_sum "the retransmit records' counts x segments add up to quality's for the process" \
@@ -239,11 +244,12 @@ sleep 3
 win=$(($(date +%s) - since + 2))
 "$NETSPYCTL" --socket "$SOCK" --json quality --port "$RPORT" --duration "$win" >"$T/rst.q.json"
 "$NETSPYCTL" --socket "$SOCK" --json quality --process nsf-rst --duration "$win" >"$T/rst.qp.json"
-"$NETSPYCTL" --socket "$SOCK" --json watch --replay "$win" --process nsf-rst --timeout 10 >"$T/rst.watch"
+"$NETSPYCTL" --socket "$SOCK" --json watch --replay "$win" --process nsf-rst --timeout 15 >"$T/rst.watch"
 check_ge "a flood of refused connects ($refused)" 1000 "$refused"
 check_eq "each refused connect failed an attempt in the namespace's counters" "$refused" $((a1 - a0))
 got=$(jget resets_received <"$T/rst.q.json")
-check_total "quality: resets received equal the refused connects (0 unaccounted)" "$refused" "$got"
+check_total "quality: resets received equal the refused connects (0 unaccounted)" "$refused" "$got" \
+	"$T/rst.q.json"
 read -r n f t l < <(folded_records "$T/rst.watch" tcp_reset_received)
 check_ge "reset records folded ($f of $n records stand for more than one)" 1 "$f"
 check_replay_sum "the reset records' counts add up to quality's for the process" \
