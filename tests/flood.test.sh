@@ -216,8 +216,10 @@ then
 	# map may have evicted the socket's entry by the end).
 	"$NETSPYCTL" --socket "$SOCK" --json quality --port "$BPORT" --duration "$win" >"$T/rtx.q.json"
 	"$NETSPYCTL" --socket "$SOCK" --json quality --process nsf-rtx --duration "$win" >"$T/rtx.qp.json"
-	"$NETSPYCTL" --socket "$SOCK" --json watch --replay "$win" --process nsf-rtx --timeout 5 >"$T/rtx.watch"
-	"$NETSPYCTL" --socket "$SOCK" watch --replay "$win" --process nsf-rtx --timeout 5 >"$T/rtx.watch.txt"
+	# The replays reach further back than the window: each watch runs for its --timeout, and the
+	# process's events are the only ones they take (the daemon started just before).
+	"$NETSPYCTL" --socket "$SOCK" --json watch --replay $((win + 30)) --process nsf-rtx --timeout 5 >"$T/rtx.watch"
+	"$NETSPYCTL" --socket "$SOCK" watch --replay $((win + 30)) --process nsf-rtx --timeout 5 >"$T/rtx.watch.txt"
 	check_ge "the kernel retransmitted a flood of segments ($made; $(cat "$T/bulk.out"))" 2000 "$made"
 	got=$(jget retransmits <"$T/rtx.q.json")
 	check_total "quality: retransmits equal the namespace's TcpRetransSegs (0 unaccounted)" "$made" "$got" \
@@ -244,7 +246,7 @@ sleep 3
 win=$(($(date +%s) - since + 2))
 "$NETSPYCTL" --socket "$SOCK" --json quality --port "$RPORT" --duration "$win" >"$T/rst.q.json"
 "$NETSPYCTL" --socket "$SOCK" --json quality --process nsf-rst --duration "$win" >"$T/rst.qp.json"
-"$NETSPYCTL" --socket "$SOCK" --json watch --replay "$win" --process nsf-rst --timeout 15 >"$T/rst.watch"
+"$NETSPYCTL" --socket "$SOCK" --json watch --replay $((win + 30)) --process nsf-rst --timeout 15 >"$T/rst.watch"
 check_ge "a flood of refused connects ($refused)" 1000 "$refused"
 check_eq "each refused connect failed an attempt in the namespace's counters" "$refused" $((a1 - a0))
 got=$(jget resets_received <"$T/rst.q.json")
