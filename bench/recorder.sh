@@ -18,7 +18,7 @@ DB=$T/state/history.db
 
 cputicks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 bench_daemon_start "$BUILD/netspyd"
-"$BUILD/netspyctl" --socket "$SOCK" record --state-dir "$T/state" \
+"$BUILD/netspyctl" --socket "$SOCK" record --api-socket none --state-dir "$T/state" \
 	--metrics-listen "127.0.0.1:$PORT" >"$T/recorder.log" 2>&1 &
 RPID=$!
 trap 'kill $RPID 2>/dev/null; wait $RPID 2>/dev/null; bench_cleanup' EXIT

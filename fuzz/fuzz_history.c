@@ -23,6 +23,13 @@ static void cleanup(void)
 		fprintf(stderr, "fuzz_history: cannot remove %s\n", dir);
 }
 
+/* A history_sums() row: its strings are read as a caller would. */
+static int sum_row(void *arg, const char *process, const char *key, uint64_t count, uint64_t failed)
+{
+	*(uint64_t *)arg += count + failed + (process ? strlen(process) : 0) + (key ? strlen(key) : 0);
+	return 0;
+}
+
 static void read_only(const char *path)
 {
 	struct history *h;
@@ -79,6 +86,20 @@ static void read_only(const char *path)
 		if (history_tcp_stats(h, &(struct history_query){ 0, UINT32_MAX }, &tc, &err) == 0)
 			history_tcp_stats_free(&tc);
 		free(err);
+		err = NULL;
+	}
+	/* find_anomalies' baselines: every series, with and without a process filter. */
+	for (int k = 0; k < HISTORY_N_SERIES; k++) {
+		uint64_t a, b, n = 0;
+
+		history_sums(h, &(struct history_query){ 0, UINT32_MAX }, (enum history_series)k,
+			     sum_row, &n, &a, &b, &err);
+		free(err);
+		err = NULL;
+		history_sums(h, &(struct history_query){ 0, UINT32_MAX, .process = "curl" },
+			     (enum history_series)k, sum_row, &n, &a, &b, &err);
+		free(err);
+		err = NULL;
 	}
 	history_close(h);
 }

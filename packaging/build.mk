@@ -9,6 +9,7 @@ INSTALL_FILES := \
 	$(MANDIR)/man1/netspyctl.1 \
 	$(UNITDIR)/netspyd.service \
 	$(UNITDIR)/netspy-recorder.service \
+	$(UNITDIR)/netspy-recorder.socket \
 	$(SYSUSERSDIR)/netspy.conf \
 	$(COMPLETIONDIR)/netspyctl
 
@@ -26,6 +27,7 @@ install: all
 	sed 's|^ExecStart=/usr/bin/netspyctl|ExecStart=$(BINDIR)/netspyctl|' \
 		systemd/netspy-recorder.service > $(DESTDIR)$(UNITDIR)/netspy-recorder.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/netspy-recorder.service
+	$(INSTALL) -m 0644 systemd/netspy-recorder.socket $(DESTDIR)$(UNITDIR)/netspy-recorder.socket
 	$(INSTALL) -m 0644 systemd/netspy.sysusers $(DESTDIR)$(SYSUSERSDIR)/netspy.conf
 	$(INSTALL) -m 0644 packaging/bash-completion/netspyctl $(DESTDIR)$(COMPLETIONDIR)/netspyctl
 

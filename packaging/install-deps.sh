@@ -37,11 +37,14 @@ apt-get install -y -qq --no-install-recommends libclang-rt-14-dev valgrind bpftr
 # busybox and this machine's programs.
 apt-get install -y -qq --no-install-recommends qemu-system-x86 busybox-static cpio >/dev/null
 
-# The MCP tests drive netspyctl with the official MCP SDK, which needs Node.js 18 or newer.
+# The MCP tests drive netspyctl with the official MCP SDK, which needs Node.js 18 or newer; the API
+# suite validates the recorder's OpenAPI document with an OpenAPI validator (tests/api).
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
 	apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
 fi
-if [ -f tests/mcp/package.json ]; then
-	(cd tests/mcp && npm ci --no-audit --no-fund --loglevel=error)
-fi
+for d in tests/mcp tests/api; do
+	if [ -f "$d/package.json" ]; then
+		(cd "$d" && npm ci --no-audit --no-fund --loglevel=error)
+	fi
+done
 echo "install-deps.sh: build and test dependencies are installed"

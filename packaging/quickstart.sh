@@ -46,10 +46,17 @@ else
 	rec=$(dirname "$sock")/netspy-recorder
 	install -m 0755 build/netspyctl "$rec"
 	reclog=$(dirname "$sock")/netspy-recorder.log
+	# The API socket: user netspy cannot create files beside netspyd's socket (as under systemd,
+	# where netspy-recorder.socket makes it), so it binds one in a directory of its own, and
+	# api.sock beside netspyd's socket points there.
+	apidir=$(dirname "$sock")/api
+	install -d -o netspy -g netspy -m 0750 "$apidir"
+	[ -S "$(dirname "$sock")/api.sock" ] || ln -sfn "$apidir/api.sock" "$(dirname "$sock")/api.sock"
 	nohup setpriv --reuid netspy --regid netspy --init-groups "$rec" --socket "$sock" record \
-		>"$reclog" 2>&1 &
+		--api-socket "$apidir/api.sock" >"$reclog" 2>&1 &
 	echo "quickstart: netspy-recorder started (pid $!, log $reclog); metrics at" \
-		"http://127.0.0.1:9464/metrics"
+		"http://127.0.0.1:9464/metrics, the API on $(dirname "$sock")/api.sock" \
+		"(curl --unix-socket $(dirname "$sock")/api.sock http://localhost/health)"
 fi
 
 # A few connections on loopback so that there is something to see even on an idle machine:

@@ -151,7 +151,7 @@ done
 # the ones to $PH2 are new. The database is the recorder's (its schema), the rows the test's.
 command -v sqlite3 >/dev/null || { fail "sqlite3 is not installed (packaging/install-deps.sh)"; exit 1; }
 HIS=$(unique_gen "nsh$$"); HIS_NAME=$(name_of "$HIS"); PH1=$((P1 + 5)); PH2=$((P1 + 6))
-"$NETSPYCTL" --socket "$SOCK" record --state-dir "$T/hist" --metrics-listen none \
+"$NETSPYCTL" --socket "$SOCK" record --api-socket none --state-dir "$T/hist" --metrics-listen none \
 	--anomaly-interval 0 >"$T/hist-recorder.log" 2>&1 &
 hrec=$!
 for _ in $(seq 50); do [ -s "$T/hist/history.db" ] && break; sleep 0.1; done
@@ -172,6 +172,12 @@ check_eq "history baseline: the one new destination, against the history's 5 con
 check_eq "history baseline: the answer says so, for every kind (retransmits and DNS lookups from the schema 2 tables)" \
 	"history live+history True history history history" \
 	"$(jq_ '" ".join(str(x) for x in (d["baseline"]["source"], d["source"], d["baseline"]["seconds"] >= 1140 and d["baseline"]["note"] is None, *[k["baseline"] for k in d["kinds"] if k["kind"] in ("new_destination", "retransmit_spike", "dns_failure_burst")]))' <"$T/his.json")"
+cp "$T/hist/history.db" "$T/old.db"
+sqlite3 "$T/old.db" "DROP VIEW IF EXISTS dns_queries; DROP TABLE dns_minute; DROP TABLE dns_hour;"
+ctl --history "$T/old.db" anomalies --duration 10 --process "$HIS_NAME" --json >"$T/his-old.json"
+check_eq "a history without the DNS table: that kind compares with netspyd's events, and says so" \
+	"history live True 1" \
+	"$(jq_ '" ".join(str(x) for x in (d["baseline"]["source"], [k["baseline"] for k in d["kinds"] if k["kind"] == "dns_failure_burst"][0], "dns_failure_burst" in (d["baseline"]["note"] or ""), len(d["findings"])))' <"$T/his-old.json")"
 ctl anomalies --duration 10 --process "$HIS_NAME" --json >"$T/his-live.json"
 check_eq "without the history: no baseline for that process, no finding" 0 \
 	"$(jq_ 'len(d["findings"])' <"$T/his-live.json")"
@@ -180,7 +186,7 @@ check_eq "without the history: no baseline for that process, no finding" 0 \
 if ensure_journald; then
 	REC=$(unique_gen "nsj$$"); REC_NAME=$(name_of "$REC"); PJ1=$((P1 + 7)); PJ2=$((P1 + 8))
 	in_cg "$REC" tcp 127.0.0.1 "$PJ1" 3 >/dev/null
-	"$NETSPYCTL" --socket "$SOCK" record --state-dir "$T/rec" --metrics-listen none --grace 1 \
+	"$NETSPYCTL" --socket "$SOCK" record --api-socket none --state-dir "$T/rec" --metrics-listen none --grace 1 \
 		--anomaly-interval 1 --anomaly-window 8 >"$T/recorder.log" 2>&1 &
 	rec=$!
 	on_exit "kill $rec 2>/dev/null"

@@ -105,14 +105,15 @@ check_eq "analyze --json top destination" "127.0.0.1:1 3" \
 check_eq "analyze --json protocols" "{'TCP': 5, 'UDP': 2}" "$(echo "$A" | json 'd["protocols"]')"
 check_eq "analyze --json failure_rate" "0.4286" "$(echo "$A" | json 'd["failure_rate"]')"
 check_eq "analyze --json refused destinations" "127.0.0.1:1" "$(echo "$A" | json 'd["refused_destinations"][0]["destination"]')"
-check "analyze human" grep -qE "^    127\.0\.0\.1:1 +\| 3 connections" <<<"$(ctl analyze --direction out --process "$NAME")"
+check "analyze human" grep -qE "^    127\.0\.0\.1:1 +\| 3 connections" <<<"$(ctl analyze --direction out --process "$NAME" --duration 600)"
 
-# ---- the original's --tool form ----
+# ---- the original's --tool form (from here on the traffic can be more than the default 60 s old
+# on a loaded machine: the windows reach back 600 s) ----
 check_eq "--tool get_network_summary" 7 \
-	"$(ctl --tool get_network_summary --direction out --process "$NAME" --json | json 'd["total_connections"]')"
+	"$(ctl --tool get_network_summary --direction out --process "$NAME" --duration 600 --json | json 'd["total_connections"]')"
 check_eq "--tool list_connections --max-events 3" 3 \
-	"$(ctl --tool list_connections --direction out --process "$NAME" --max-events 3 --json | json 'len(d["events"])')"
-check "--tool analyze_patterns (human)" grep -q "127.0.0.1:1" <<<"$(ctl --tool analyze_patterns --direction out --process "$NAME")"
+	"$(ctl --tool list_connections --direction out --process "$NAME" --max-events 3 --duration 600 --json | json 'len(d["events"])')"
+check "--tool analyze_patterns (human)" grep -q "127.0.0.1:1" <<<"$(ctl --tool analyze_patterns --direction out --process "$NAME" --duration 600)"
 check_eq "--tool with an unknown tool: usage error" 1 "$(ctl --tool nosuch >/dev/null 2>&1; echo $?)"
 
 # ---- sanitized process names ----
@@ -136,7 +137,7 @@ check_eq "--process with the full long name" 1 \
 # ---- status and watch still work ----
 check "status --json" bash -c '"$@" | python3 -c "import json,sys; d=json.load(sys.stdin); assert d[\"events_total\"] >= 7"' _ "$NETSPYCTL" --socket "$SOCK" status --json
 check_ge "watch --replay --json sees our events" 7 \
-	"$(ctl --json watch --replay 60 --process "$NAME" --timeout 1 | wc -l)"
+	"$(ctl --json watch --replay 600 --process "$NAME" --timeout 1 | wc -l)"
 
 # ---- usage errors ----
 out=$(ctl summary --pid abc 2>&1); rc=$?

@@ -21,7 +21,7 @@ SUITE=bookworm
 # What the container needs besides the package: systemd to boot, and the package's libraries so
 # that installing needs no download when they have not changed.
 INCLUDE=systemd,systemd-sysv,dbus,passwd,util-linux,libbpf1,libprotobuf-c1,libjson-c5,libcurl4
-INCLUDE=$INCLUDE,libedit2,libsystemd0,libsqlite3-0,libmicrohttpd12
+INCLUDE=$INCLUDE,libedit2,libsystemd0,libsqlite3-0,libmicrohttpd12,curl
 
 MSGID_STARTED=1a8d1eafe18a43f18a3d7158fbd3ec7d
 MSGID_READY=26554b27536e4623b53fc15b15975e8e
@@ -55,7 +55,7 @@ DEB=$(ls "$BUILD"/deb/netspy_*_*.deb 2>/dev/null | head -1)
 [ -n "$DEB" ] || { fail "no .deb in $BUILD/deb"; exit 1; }
 dpkg -c "$DEB" >"$T/contents"
 for f in ./usr/sbin/netspyd ./usr/bin/netspyctl ./lib/systemd/system/netspyd.service \
-	./lib/systemd/system/netspy-recorder.service \
+	./lib/systemd/system/netspy-recorder.service ./lib/systemd/system/netspy-recorder.socket \
 	./usr/lib/sysusers.d/netspy.conf ./usr/share/man/man8/netspyd.8.gz \
 	./usr/share/man/man1/netspyctl.1.gz ./usr/share/bash-completion/completions/netspyctl; do
 	check "package ships ${f#.}" grep -q " $f\$" "$T/contents"
@@ -225,6 +225,17 @@ check "/metrics answers on 127.0.0.1:9464" ns_grep '^netspy_events_lost_total' b
 out=$(as alice netspyctl status 2>&1)
 check "netspyctl status shows the recorder's history to a member of netspy" \
 	grep -q 'recorder history /var/lib/netspy/history.db' <<<"$out"
+# The API: /run/netspy/api.sock from netspy-recorder.socket, root:netspy 0660, beside netspyd's.
+check_eq "netspy-recorder.socket is active" active "$(ns systemctl is-active netspy-recorder.socket 2>/dev/null)"
+check_eq "/run/netspy/api.sock is root:netspy 0660" "root:netspy 660" \
+	"$(ns stat -c '%U:%G %a' /run/netspy/api.sock 2>/dev/null)"
+out=$(as alice curl -s --max-time 30 --unix-socket /run/netspy/api.sock http://localhost/health 2>&1)
+check "a member of netspy calls the API (/health)" grep -q '"netspyd_reachable": *true' <<<"$out"
+out=$(as alice curl -s --max-time 60 --unix-socket /run/netspy/api.sock \
+	-d '{"process_name":"bash","duration":600}' http://localhost/api/v1/tools/get_network_summary 2>&1)
+check "  and a tool (get_network_summary)" grep -q '"total_connections"' <<<"$out"
+as mallory curl -s --max-time 30 --unix-socket /run/netspy/api.sock http://localhost/health >/dev/null 2>&1
+check "a user outside netspy is refused by the API socket (curl exit $?)" test $? -ne 0
 
 # 7. The journal.
 for id in STARTED READY; do

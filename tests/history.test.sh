@@ -25,7 +25,7 @@ DB=$STATE/history.db
 PORT=$((30000 + $$ % 20000))
 REC_PID=
 start_recorder() {
-	"$NETSPYCTL" --socket "$SOCK" record --state-dir "$STATE" --grace 1 \
+	"$NETSPYCTL" --socket "$SOCK" record --api-socket none --state-dir "$STATE" --grace 1 \
 		--metrics-listen "127.0.0.1:$PORT" >>"$T/recorder.log" 2>&1 &
 	REC_PID=$!
 	local i
@@ -43,6 +43,17 @@ wait_history() {
 	local i n
 	for i in $(seq 1 260); do
 		n=$(q "SELECT coalesce(sum(count),0) FROM connections WHERE process='$1'")
+		[ "${n:-0}" -ge "$2" ] && return 0
+		sleep 0.5
+	done
+	return 1
+}
+
+# wait_sql QUERY N: until the query's number reaches N (130 s at most).
+wait_sql() {
+	local i n
+	for i in $(seq 1 260); do
+		n=$(q "$1")
 		[ "${n:-0}" -ge "$2" ] && return 0
 		sleep 0.5
 	done
@@ -75,6 +86,9 @@ in_cg unshare -n bash -c "
 	python3 '$PWD/tests/tools/dnsquery.py' '$DN' a.test a.test a.test nope.nx.test nope.nx.test never.silent.test
 	kill %1"
 check "the minute of the traffic is written (within 130 s)" wait_history "$A" 7
+# the TCP and DNS traffic came after A's: its minute may be the next one
+check "the minute of the TCP traffic is written" wait_sql "SELECT coalesce(sum(ended),0) FROM tcp_quality WHERE process='$SRV'" 2
+check "the minute of the DNS traffic is written" wait_sql "SELECT coalesce(sum(count),0) FROM dns_queries WHERE process='$DN'" 6
 
 # ---- the rollups, read with sqlite3 through the documented views ----
 check_eq "refused rollup (process, unit, destination, outcome)" "3" \

@@ -13,7 +13,7 @@ for f in usr/sbin/netspyd usr/bin/netspyctl; do
 done
 for f in usr/share/man/man8/netspyd.8 usr/share/man/man1/netspyctl.1 \
 	lib/systemd/system/netspyd.service lib/systemd/system/netspy-recorder.service \
-	usr/lib/sysusers.d/netspy.conf \
+	lib/systemd/system/netspy-recorder.socket usr/lib/sysusers.d/netspy.conf \
 	usr/share/bash-completion/completions/netspyctl; do
 	check_eq "installed /$f mode 644" 644 "$(stat -c %a "$R/$f" 2>/dev/null)"
 done
@@ -42,8 +42,13 @@ check_eq "the recorder's ExecStart follows BINDIR" "ExecStart=/usr/local/bin/net
 	"$(grep '^ExecStart=' "$T/local/lib/systemd/system/netspy-recorder.service")"
 sed "s|^ExecStart=.*|ExecStart=$R/usr/bin/netspyctl record|" \
 	"$R/lib/systemd/system/netspy-recorder.service" >"$T/netspy-recorder.service"
+cp "$R/lib/systemd/system/netspy-recorder.socket" "$T/"
 out=$(MANPATH="$R/usr/share/man" systemd-analyze verify "$T/netspy-recorder.service" 2>&1)
 check "systemd-analyze verify netspy-recorder.service is clean${out:+: $out}" test -z "$out"
+out=$(MANPATH="$R/usr/share/man" systemd-analyze verify "$T/netspy-recorder.socket" 2>&1)
+check "systemd-analyze verify netspy-recorder.socket is clean${out:+: $out}" test -z "$out"
+check "the API socket is group netspy, mode 0660" \
+	sh -c "grep -qx 'SocketGroup=netspy' systemd/netspy-recorder.socket && grep -qx 'SocketMode=0660' systemd/netspy-recorder.socket"
 rscore=$(systemd-analyze security --offline=yes systemd/netspy-recorder.service 2>/dev/null |
 	sed -n 's/.*Overall exposure level for netspy-recorder.service: \([0-9.]*\).*/\1/p')
 check "netspy-recorder.service is hardened at least as well as netspyd ($rscore <= $score)" \

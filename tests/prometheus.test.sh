@@ -24,7 +24,7 @@ start_daemon --cgroup "$CG" || exit 1
 PORT=$((30000 + $$ % 15000))
 PPORT=$((PORT + 15000))
 USOCK=$T/metrics.sock
-"$NETSPYCTL" --socket "$SOCK" record --state-dir "$T/state" --metrics-listen "127.0.0.1:$PORT" \
+"$NETSPYCTL" --socket "$SOCK" record --api-socket none --state-dir "$T/state" --metrics-listen "127.0.0.1:$PORT" \
 	--metrics-socket "$USOCK" >"$T/recorder.log" 2>&1 &
 REC=$!
 on_exit "kill $REC"
@@ -35,7 +35,7 @@ done
 check "the recorder serves /metrics on 127.0.0.1:$PORT" curl -fsS -o /dev/null "http://127.0.0.1:$PORT/metrics"
 # A second recorder with --max-series 5, following from now on (netspyd's backlog may lose this
 # suite's first events to drops elsewhere on the machine before a late start could replay them).
-"$NETSPYCTL" --socket "$SOCK" record --state-dir "$T/state2" --metrics-listen "127.0.0.1:$((PORT + 1))" \
+"$NETSPYCTL" --socket "$SOCK" record --api-socket none --state-dir "$T/state2" --metrics-listen "127.0.0.1:$((PORT + 1))" \
 	--max-series 5 >"$T/recorder2.log" 2>&1 &
 REC2=$!
 on_exit "kill $REC2"

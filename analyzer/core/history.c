@@ -1130,6 +1130,8 @@ static void filter_ids(struct history *h, const struct history_query *q, struct 
 }
 
 #define FILTER_SQL " AND (?4=-2 OR process=?4) AND (?5=0 OR unit=?6 OR unit=?7)"
+/* A direction filter (?8: 0 any, 1 outbound, 2 inbound), for the tables with a direction. */
+#define DIR_SQL " AND (?8=0 OR direction=?8-1)"
 
 static void bind_filter(sqlite3_stmt *st, const struct filter_ids *f)
 {
@@ -1179,6 +1181,12 @@ static void covered(struct history *h, uint64_t since, uint64_t until, uint64_t 
 	}
 }
 
+/* The ?8 of DIR_SQL for a STORE_DIR_* filter. */
+static int history_dir(uint8_t direction)
+{
+	return direction == STORE_DIR_OUT ? 1 : direction == STORE_DIR_IN ? 2 : 0;
+}
+
 static void align(const struct history_query *q, uint64_t *since, uint64_t *until)
 {
 	*since = q->since / 60 * 60;
@@ -1190,9 +1198,9 @@ int history_conn_stats(struct history *h, const struct history_query *q,
 {
 	static const char *const conn_sql[2] = {
 		"SELECT process, destination, protocol, outcome, count, failed, direction FROM"
-		" conn_minute WHERE t>=?1 AND t<?2" FILTER_SQL,
+		" conn_minute WHERE t>=?1 AND t<?2" FILTER_SQL DIR_SQL,
 		"SELECT process, destination, protocol, outcome, count, failed, direction FROM"
-		" conn_hour WHERE t>=?1 AND t<?2" FILTER_SQL,
+		" conn_hour WHERE t>=?1 AND t<?2" FILTER_SQL DIR_SQL,
 	};
 	static const char *const lat_sql[2] = {
 		"SELECT bucket, sum(count), sum(sum_us) FROM latency_minute WHERE t>=?1 AND "
@@ -1230,6 +1238,7 @@ int history_conn_stats(struct history *h, const struct history_query *q,
 		sqlite3_bind_int64(st, 1, (int64_t)spans[k].a);
 		sqlite3_bind_int64(st, 2, (int64_t)spans[k].b);
 		bind_filter(st, &f);
+		sqlite3_bind_int(st, 8, history_dir(q->direction));
 		while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 			int64_t proc = sqlite3_column_int64(st, 0),
 				dst = sqlite3_column_int64(st, 1);
@@ -1256,6 +1265,9 @@ int history_conn_stats(struct history *h, const struct history_query *q,
 				r = idsums_add(&unreach, dst, fl, fl);
 		}
 		sqlite3_reset(st);
+		/* handshake latency is an outbound connect's: none for accepted connections */
+		if (q->direction == STORE_DIR_IN)
+			continue;
 		st = ls[lv];
 		sqlite3_bind_int64(st, 1, (int64_t)spans[k].a);
 		sqlite3_bind_int64(st, 2, (int64_t)spans[k].b);
@@ -1695,7 +1707,6 @@ int history_tcp_stats(struct history *h, const struct history_query *q,
 	"SELECT process, destination, ended_closed, ended_reset_sent, ended_reset_received,"    \
 	" ended_timeout, bytes_sent, bytes_received, segs_out, end_retransmits, retransmits,"   \
 	" resets_sent, resets_received FROM "
-#define DIR_SQL " AND (?8=0 OR direction=?8-1)"
 	static const char *const sql[2] = {
 		TCP_SELECT "tcp_minute WHERE t>=?1 AND t<?2" FILTER_SQL DIR_SQL,
 		TCP_SELECT "tcp_hour WHERE t>=?1 AND t<?2" FILTER_SQL DIR_SQL,
@@ -1706,7 +1717,7 @@ int history_tcp_stats(struct history *h, const struct history_query *q,
 	struct filter_ids f;
 	sqlite3_stmt *ts[2] = { 0 }, *rs[2] = { 0 };
 	uint64_t since, until;
-	int dir = q->direction == STORE_DIR_OUT ? 1 : q->direction == STORE_DIR_IN ? 2 : 0;
+	int dir = history_dir(q->direction);
 	size_t n;
 	int r;
 

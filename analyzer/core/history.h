@@ -114,7 +114,7 @@ struct history_query {
 	const char *process, *unit;
 	bool detail;	  /* destinations, refused and unreachable too (analyze) */
 	const char *name; /* DNS: this name or below it, NULL: any */
-	uint8_t direction; /* TCP quality: STORE_DIR_*, 0: any */
+	uint8_t direction; /* connections, TCP quality: STORE_DIR_*, 0: any */
 };
 /* Top lists carry at most this many entries (the largest), by_reason too. */
 #define HISTORY_TOPS_MAX 256

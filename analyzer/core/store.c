@@ -815,7 +815,8 @@ static void on_dns_msg(void *ctx, const struct dns_msg *m)
 
 static int add_dns(struct store *s, uint64_t ts, const Netspy__V1__Dns *d)
 {
-	static struct dns_msg m; /* 10 KiB: not on the stack */
+	/* 10 KiB: not on the stack; one per thread (the recorder's API runs tools beside it). */
+	static _Thread_local struct dns_msg m;
 	struct dns_ctx x = { s, ts, d, d->data.len < d->length };
 
 	if (d->data.len == 0) {

@@ -79,6 +79,10 @@ static int convert(const char *opt, const char *type, const char *val, json_obje
 		if (!*val || *end)
 			return fail(ret_error, "%s needs a number, not '%s'", opt, val);
 		*ret = json_object_new_double(d);
+	} else if (!strcmp(type, "boolean")) {
+		if (strcmp(val, "true") && strcmp(val, "false"))
+			return fail(ret_error, "%s needs true or false, not '%s'", opt, val);
+		*ret = json_object_new_boolean(!strcmp(val, "true"));
 	} else {
 		*ret = json_object_new_string(val);
 	}
@@ -201,6 +205,46 @@ int tool_args_from_argv(const struct tool *t, int argc, char **argv, json_object
 	}
 	args = json_object_new_object();
 	r = parse_words(t, schema, props, argc, argv, args, ret_error);
+	json_object_put(schema);
+	if (r < 0) {
+		json_object_put(args);
+		return r;
+	}
+	*ret = args;
+	return 0;
+}
+
+int tool_args_from_pairs(const struct tool *t, size_t n, const char *const *keys,
+			 const char *const *values, json_object **ret, char **ret_error)
+{
+	json_object *schema = json_tokener_parse(t->input_schema), *props = NULL, *args;
+	int r = 0;
+
+	if (!schema || !json_object_object_get_ex(schema, "properties", &props)) {
+		json_object_put(schema);
+		return fail(ret_error, "internal error: %s has no argument schema", t->name);
+	}
+	args = json_object_new_object();
+	for (size_t i = 0; i < n && r == 0; i++) {
+		const char *k = keys[i] ? keys[i] : "", *val = values[i] ? values[i] : "";
+		json_object *prop, *v = NULL;
+
+		if (!json_object_object_get_ex(props, k, &prop)) {
+			char list[512] = "";
+
+			json_object_object_foreach (props, name, unused) {
+				(void)unused;
+				snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s",
+					 list[0] ? ", " : "", name);
+			}
+			r = fail(ret_error, "unknown parameter '%.64s' (its parameters: %s)", k,
+				 list[0] ? list : "none");
+		} else if (json_object_object_get_ex(args, k, NULL)) {
+			r = fail(ret_error, "parameter '%s' is given twice", k);
+		} else if ((r = convert(k, type_of(prop), val, &v, ret_error)) == 0) {
+			json_object_object_add(args, k, v);
+		}
+	}
 	json_object_put(schema);
 	if (r < 0) {
 		json_object_put(args);

@@ -15,6 +15,12 @@
  * checked here: tool_invoke() validates them against the schema. */
 int tool_args_from_argv(const struct tool *t, int argc, char **argv, json_object **ret,
 			char **ret_error);
+/* Query parameters (GET /api/list-connections?pid=1&process_name=curl: names as the schema's
+ * properties, values as text) -> the tool's JSON arguments, typed by the schema like options.
+ * n pairs; a NULL value is an empty one. 0 with *ret set, or -EINVAL with *ret_error naming the
+ * parameter (unknown, given twice, or not of its type). Not range checked: tool_invoke() is. */
+int tool_args_from_pairs(const struct tool *t, size_t n, const char *const *keys,
+			 const char *const *values, json_object **ret, char **ret_error);
 /* The option spelling of an argument: process_name -> "--process", max_events -> "--max-events". */
 void cliargs_option_name(const char *property, char *buf, size_t len);
 /* Usage of one tool, generated from its descriptor (netspyctl COMMAND --help, the shell's help). */

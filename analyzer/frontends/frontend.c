@@ -1,5 +1,6 @@
 /* What netspyctl's frontends share: exit codes, refreshing before an answer, Ctrl-C. */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "frontends/frontend.h"
@@ -51,4 +52,19 @@ void frontend_refresh(struct analyzer *an, FILE *err, const char *notice_prefix,
 	if (r < 0)
 		fprintf(err, "%s%s%s\n", failure_prefix, an->error[0] ? an->error : strerror(-r),
 			failure_suffix);
+}
+
+void frontend_push_down_filter(const struct tool *t, json_object *args, struct analyzer_opts *o,
+			       char comm[16])
+{
+	json_object *v;
+
+	if (t->open_world)
+		return;
+	if (json_object_object_get_ex(args, "pid", &v))
+		o->pid = (uint32_t)json_object_get_int64(v);
+	if (json_object_object_get_ex(args, "process_name", &v)) {
+		snprintf(comm, 16, "%s", json_object_get_string(v));
+		o->process = comm;
+	}
 }

@@ -11,7 +11,10 @@
 #include <signal.h>
 #include <stdio.h>
 
+#include <json-c/json.h>
+
 #include "core/analyzer.h"
+#include "tools/tool.h"
 
 /* Exit codes of the user-facing contract (DESIGN.md). */
 enum netspy_exit {
@@ -35,6 +38,12 @@ void frontend_refresh(struct analyzer *an, FILE *err, const char *notice_prefix,
 		      const char *failure_prefix, const char *failure_suffix);
 /* Writes an's pending notice (what a tool's poll noticed) to err after notice_prefix, once. */
 void frontend_report_notice(struct analyzer *an, FILE *err, const char *notice_prefix);
+
+/* One-shot queries (netspyctl TOOL, the recorder's API) ask the daemon only for the process the
+ * arguments name (pid, process_name: the kernel's comm, at most 15 bytes, kept in comm). The AI
+ * tools may look at anything and are not narrowed. */
+void frontend_push_down_filter(const struct tool *t, json_object *args, struct analyzer_opts *o,
+			       char comm[16]);
 
 /* Set by frontend_on_interrupt, the SIGINT (and SIGTERM) handler of the frontends. */
 extern volatile sig_atomic_t frontend_interrupted;

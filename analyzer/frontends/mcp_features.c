@@ -426,7 +426,10 @@ static const struct prompt {
 	  "protocol mix and the failure rate.\n"
 	  "2. Call list_connections with the same arguments and \"max_events\": 100 to see which "
 	  "process talks to which address and port.\n"
-	  "3. Call get_network_summary with the same arguments for the processes involved.\n\n"
+	  "3. Call get_network_summary with the same arguments for the processes involved.\n"
+	  "4. Call find_anomalies with the same arguments: destinations a process did not use "
+	  "before, new listening ports, failure, drop and retransmit spikes, bursts of failed "
+	  "DNS lookups, each with its evidence against the baseline.\n\n"
 	  "Then list anything unusual: destinations only one process uses, uncommon ports, many "
 	  "failures to one address, traffic from processes that should not need the network. "
 	  "Name the process, the destination and the counts for each." },
@@ -441,9 +444,13 @@ static const struct prompt {
 	  "2. Call list_connections with the same arguments and \"max_events\": 100; compare "
 	  "latency_ms by destination and look for timeouts.\n"
 	  "3. Call list_packet_drops with the same arguments: drops on the path cause "
-	  "retransmissions and slow handshakes.\n\n"
+	  "retransmissions and slow handshakes.\n"
+	  "4. Call get_tcp_quality with the same arguments: retransmitted segments and resets "
+	  "(a lossy link makes every transfer slow).\n"
+	  "5. Call get_dns_summary with the process (if any) and the duration: a slow resolver "
+	  "or a name that does not resolve delays every connection that needs it.\n\n"
 	  "Then say which destinations are slow, by how much (the numbers), and the likely "
-	  "cause (a slow or distant server, timeouts, drops)." },
+	  "cause (a slow or distant server, timeouts, drops, lost packets, slow DNS)." },
 };
 
 static json_object *prompt_json(const struct prompt *p)

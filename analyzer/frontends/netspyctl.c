@@ -54,7 +54,7 @@ static void usage(FILE *f)
 	    "  %-16s print events as they happen (--replay S, --timeout S, --max-events N)\n"
 	    "  %-16s interactive prompt accepting the same commands (default on a terminal)\n"
 	    "  %-16s Model Context Protocol server on stdin/stdout\n"
-	    "  %-16s the recorder service: per-minute history and Prometheus metrics\n"
+	    "  %-16s the recorder service: per-minute history, Prometheus metrics, HTTP API\n"
 	    "\nFilters (tool commands): --pid N, --process NAME, --duration SECONDS (default "
 	    "60),\n  --max-events N (lists, default 100), --unit UNIT (systemd unit or container),\n"
 	    "  --dest ADDR|NAME, --port N, --protocol tcp|udp (connections, drops),\n"
@@ -186,23 +186,6 @@ static void print_result(const struct cli *c, const struct tool *t, json_object 
 		t->print(stdout, result);
 }
 
-/* One-shot queries ask the daemon only for the process they are about (names as the kernel keeps
- * them: at most 15 bytes). */
-static void push_down_filter(const struct tool *t, json_object *args, struct analyzer_opts *o)
-{
-	static char comm[16];
-	json_object *v;
-
-	if (t->open_world)
-		return; /* the AI tools may look at anything */
-	if (json_object_object_get_ex(args, "pid", &v))
-		o->pid = (uint32_t)json_object_get_int64(v);
-	if (json_object_object_get_ex(args, "process_name", &v)) {
-		snprintf(comm, sizeof(comm), "%s", json_object_get_string(v));
-		o->process = comm;
-	}
-}
-
 static int invoke(const struct cli *c, const struct tool *t, struct tool_context *ctx,
 		  json_object *args)
 {
@@ -234,7 +217,7 @@ static int run_tool(struct cli *c, const struct tool *t)
 	};
 	struct analyzer an;
 	json_object *args = NULL;
-	char *err = NULL;
+	char *err = NULL, comm[16];
 	int r;
 
 	if (tool_args_from_argv(t, c->argc, c->argv, &args, &err) < 0 ||
@@ -247,7 +230,7 @@ static int run_tool(struct cli *c, const struct tool *t)
 	}
 	ctx.ai.stream = !c->json && isatty(STDOUT_FILENO);
 	ctx.stream_out = ctx.ai.stream ? stdout : NULL;
-	push_down_filter(t, args, &o);
+	frontend_push_down_filter(t, args, &o, comm);
 	r = analyzer_open(&an, &o, 60000);
 	if (r < 0 && !t->open_world) {
 		fprintf(stderr, "netspyctl: %s\n", an.error);

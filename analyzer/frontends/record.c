@@ -1,5 +1,7 @@
 /* netspyctl record: the recorder service (see record.h). One thread follows netspyd and writes the
- * history database; libmicrohttpd's thread answers /metrics from counters kept under a mutex. */
+ * history database; libmicrohttpd's thread answers /metrics from counters kept under a mutex, and
+ * the API's threads (frontends/api.c) answer tool calls over connections of their own to netspyd,
+ * reading only the health figures from here (under the same mutex). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
@@ -30,6 +32,7 @@
 #include "core/history.h"
 #include "core/rollup.h"
 #include "core/text.h"
+#include "frontends/api.h"
 #include "frontends/frontend.h"
 #include "frontends/record.h"
 #include "tools/context.h"
@@ -52,6 +55,10 @@ struct metrics {
 	struct kmap ends;		   /* {process, unit, end}: uint64_t */
 	uint64_t lost_kernel, lost_client, lost_recorder;
 	uint64_t scrapes;
+	/* for the API's /health */
+	bool connected;
+	uint64_t events, minutes_written, write_failures;
+	uint64_t last_event_ms; /* CLOCK_MONOTONIC of the last event received, 0: none yet */
 };
 
 /* The last connection's key, as store ids: a storm repeats one key, and the counters it went
@@ -88,6 +95,8 @@ struct recorder {
 	bool anomaly_warned;
 	struct MHD_Daemon *tcp, *unix_d;
 	int unix_fd;
+	struct api *api;
+	uint64_t last_event_ms;
 };
 
 __attribute__((format(printf, 3, 4))) static void logmsg(int prio, const char *msgid,
@@ -418,41 +427,20 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char
 
 static struct MHD_Daemon *listen_tcp(struct metrics *m, const char *spec, char **ret_error)
 {
-	struct sockaddr_storage ss = { 0 };
-	char host[128];
-	const char *colon = strrchr(spec, ':');
-	char *end;
-	long port;
+	struct sockaddr_storage ss;
 	struct MHD_Daemon *d;
 	unsigned flags = MHD_FLAGS;
+	uint16_t port;
 
-	if (!colon || (size_t)(colon - spec) >= sizeof(host)) {
-		*ret_error = text_printf("--metrics-listen %s: expected ADDR:PORT", spec);
+	if (api_parse_address("--metrics-listen", spec, &ss, ret_error) < 0)
 		return NULL;
-	}
-	memcpy(host, spec, (size_t)(colon - spec));
-	host[colon - spec] = 0;
-	port = strtol(colon + 1, &end, 10);
-	if (*end || port < 1 || port > 65535) {
-		*ret_error = text_printf("--metrics-listen %s: bad port", spec);
-		return NULL;
-	}
-	if (host[0] == '[' && host[strlen(host) - 1] == ']') {
-		memmove(host, host + 1, strlen(host));
-		host[strlen(host) - 1] = 0;
-	}
-	if (inet_pton(AF_INET, host, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
-		ss.ss_family = AF_INET;
-		((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)port);
-	} else if (inet_pton(AF_INET6, host, &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1) {
-		ss.ss_family = AF_INET6;
-		((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)port);
+	if (ss.ss_family == AF_INET6) {
 		flags |= MHD_USE_IPv6;
+		port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
 	} else {
-		*ret_error = text_printf("--metrics-listen %s: not a numeric address", spec);
-		return NULL;
+		port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
 	}
-	d = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, answer, m, MHD_OPTION_SOCK_ADDR,
+	d = MHD_start_daemon(flags, port, NULL, NULL, answer, m, MHD_OPTION_SOCK_ADDR,
 			     (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT, (unsigned)32,
 			     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10, MHD_OPTION_END);
 	if (!d)
@@ -742,7 +730,104 @@ static void process(struct recorder *rc, uint64_t now_ns)
 	rc->m.lost_kernel = rc->an.lost_kernel;
 	rc->m.lost_client = rc->an.lost_client;
 	rc->m.lost_recorder = rc->unaccounted;
+	rc->m.connected = rc->an.connected;
+	rc->m.events = rc->events;
+	rc->m.minutes_written = rc->minutes_written;
+	rc->m.write_failures = rc->write_failures;
+	rc->m.last_event_ms = rc->last_event_ms;
 	pthread_mutex_unlock(&rc->m.lock);
+}
+
+/* ---- the API's /health ---- */
+
+#define FLOWING_S 60 /* events are flowing when one arrived this recently */
+
+static bool health(void *data, json_object *out)
+{
+	struct metrics *m = data, c;
+	json_object *lost = json_object_new_object();
+	uint64_t now = (uint64_t)clock_ms(CLOCK_MONOTONIC), ago;
+
+	pthread_mutex_lock(&m->lock);
+	c.connected = m->connected;
+	c.events = m->events;
+	c.minutes_written = m->minutes_written;
+	c.write_failures = m->write_failures;
+	c.last_event_ms = m->last_event_ms;
+	c.lost_kernel = m->lost_kernel;
+	c.lost_client = m->lost_client;
+	c.lost_recorder = m->lost_recorder;
+	pthread_mutex_unlock(&m->lock);
+	ago = c.last_event_ms && now > c.last_event_ms ? (now - c.last_event_ms) / 1000 : 0;
+	json_object_object_add(out, "status",
+			       json_object_new_string(c.connected ? "ok" : "unavailable"));
+	json_object_object_add(out, "netspyd_reachable", json_object_new_boolean(c.connected));
+	json_object_object_add(out, "events_flowing",
+			       json_object_new_boolean(c.connected && c.last_event_ms &&
+						       ago < FLOWING_S));
+	json_object_object_add(out, "seconds_since_last_event",
+			       c.last_event_ms ? json_object_new_int64((int64_t)ago) : NULL);
+	json_object_object_add(out, "events_rolled_up", json_object_new_int64((int64_t)c.events));
+	json_object_object_add(out, "minutes_written",
+			       json_object_new_int64((int64_t)c.minutes_written));
+	json_object_object_add(out, "write_failures",
+			       json_object_new_int64((int64_t)c.write_failures));
+	json_object_object_add(lost, "kernel", json_object_new_int64((int64_t)c.lost_kernel));
+	json_object_object_add(lost, "client", json_object_new_int64((int64_t)c.lost_client));
+	json_object_object_add(lost, "recorder", json_object_new_int64((int64_t)c.lost_recorder));
+	json_object_object_add(out, "events_lost", lost);
+	return c.connected;
+}
+
+/* The API socket systemd passed for path (netspy-recorder.socket), or -1. */
+static int passed_socket(const char *path)
+{
+	int n = sd_listen_fds(0);
+
+	for (int fd = SD_LISTEN_FDS_START; path && fd < SD_LISTEN_FDS_START + n; fd++)
+		if (sd_is_socket_unix(fd, SOCK_STREAM, 1, path, 0) > 0)
+			return fd;
+	return -1;
+}
+
+/* Starts the API; 0, or a usage error (already logged). The default socket is best effort: when
+ * it cannot be bound (no /run/netspy, another recorder) the API is off and the log says why. */
+static int start_api(struct recorder *rc, const char *history_path)
+{
+	const struct record_opts *o = rc->o;
+	struct api_opts ao = {
+		.socket_path = o->api_socket,
+		.socket_fd = passed_socket(o->api_socket),
+		.listen = o->api_listen,
+		.token_file = o->api_token_file,
+		.daemon_socket = o->socket,
+		.history = history_path,
+		.ai = o->api_ai,
+		.health = health,
+		.health_data = &rc->m,
+	};
+	char *err = NULL;
+	int r;
+
+	if (!ao.socket_path && !ao.listen) {
+		if (ao.token_file) {
+			logmsg(LOG_ERR, NULL, "--api-token-file is for --api-listen");
+			return NETSPY_EXIT_USAGE;
+		}
+		return 0;
+	}
+	r = api_start(&ao, &rc->api, &err);
+	if (r < 0 && !o->api_socket_given && !ao.listen && !ao.token_file) {
+		logmsg(LOG_WARNING, NULL, "the API is off: %s", err ? err : strerror(-r));
+		free(err);
+		return 0;
+	}
+	if (r < 0) {
+		logmsg(LOG_ERR, NULL, "%s", err ? err : strerror(-r));
+		free(err);
+		return NETSPY_EXIT_USAGE;
+	}
+	return 0;
 }
 
 /* ---- anomalies ---- */
@@ -939,6 +1024,9 @@ int record_main(const struct record_opts *o)
 		}
 	}
 	rc->db_path = path;
+	ret = start_api(rc, path);
+	if (ret)
+		goto out;
 	rc->resume_ns = history_resume_point(rc->h) * NS;
 	ao.replay_since_ns = rc->resume_ns;
 	r = analyzer_init(&rc->an, &ao);
@@ -949,10 +1037,14 @@ int record_main(const struct record_opts *o)
 	}
 	logmsg(LOG_INFO, RECORD_MSGID_STARTED,
 	       "recording into %s (retention %u days, max size %llu bytes, %u keys per minute); "
-	       "metrics on %s%s%s",
+	       "metrics on %s%s%s; API on %s%s%s%s",
 	       path, o->retention_days, (unsigned long long)o->max_size, o->max_keys,
 	       o->metrics_listen, o->metrics_socket ? " and " : "",
-	       o->metrics_socket ? o->metrics_socket : "");
+	       o->metrics_socket ? o->metrics_socket : "",
+	       rc->api && o->api_socket ? o->api_socket : rc->api ? "" : "none",
+	       rc->api && o->api_socket && o->api_listen ? " and " : "",
+	       rc->api && o->api_listen ? o->api_listen : "",
+	       rc->api && o->api_ai ? " (AI tools on)" : "");
 	sd_notify(0, "READY=1");
 	if (sd_watchdog_enabled(0, &watchdog_us) <= 0)
 		watchdog_us = 0;
@@ -960,6 +1052,8 @@ int record_main(const struct record_opts *o)
 		uint64_t now_us;
 
 		r = analyzer_poll(&rc->an, 250);
+		if (r > 0)
+			rc->last_event_ms = (uint64_t)clock_ms(CLOCK_MONOTONIC);
 		if (r < 0) {
 			if (!warned)
 				logmsg(LOG_WARNING, NULL, "%s (retrying)", rc->an.error);
@@ -997,6 +1091,7 @@ int record_main(const struct record_opts *o)
 	/* The current minute is left unwritten: a restart replays it from netspyd's backlog. */
 	analyzer_close(&rc->an);
 out:
+	api_stop(rc->api); /* first: its calls may still be running */
 	if (rc->tcp)
 		MHD_stop_daemon(rc->tcp);
 	if (rc->unix_d)
@@ -1048,11 +1143,19 @@ static void record_usage(FILE *f)
 	    "      --anomaly-interval SECONDS  run find_anomalies this often and journal each\n"
 	    "                             finding (MESSAGE_ID=%s) at most once per interval\n"
 	    "                             or window (default %d; 0: never)\n"
-	    "      --anomaly-window SECONDS    the recent window it checks (default %d)\n",
+	    "      --anomaly-window SECONDS    the recent window it checks (default %d)\n"
+	    "      --api-socket PATH      the HTTP + JSON API on a Unix socket (mode 0660, the\n"
+	    "                             recorder's group; default %s;\n"
+	    "                             \"none\": off); see docs/api.md\n"
+	    "      --api-listen ADDR:PORT also serve the API over TCP (needs --api-token-file)\n"
+	    "      --api-token-file FILE  the bearer token TCP clients must send (one line; the\n"
+	    "                             file must not be readable by others)\n"
+	    "      --api-ai               also offer the AI tools (ai_insights,\n"
+	    "                             contextual_analysis) over the API\n",
 	    RECORD_DEFAULT_STATE_DIR, RECORD_DEFAULT_RETENTION_DAYS,
 	    (unsigned long long)RECORD_DEFAULT_MAX_SIZE, RECORD_DEFAULT_MAX_KEYS,
 	    RECORD_DEFAULT_LISTEN, RECORD_DEFAULT_MAX_SERIES, RECORD_MSGID_ANOMALY,
-	    RECORD_DEFAULT_ANOMALY_INTERVAL, RECORD_DEFAULT_ANOMALY_WINDOW);
+	    RECORD_DEFAULT_ANOMALY_INTERVAL, RECORD_DEFAULT_ANOMALY_WINDOW, API_DEFAULT_SOCKET);
 }
 
 static int number(const char *opt, const char *s, uint64_t max, uint64_t *ret)
@@ -1073,8 +1176,22 @@ static int number(const char *opt, const char *s, uint64_t max, uint64_t *ret)
 
 int record_parse(int argc, char **argv, struct record_opts *ret)
 {
-	enum { O_STATE = 256, O_RET, O_SIZE, O_KEYS, O_LISTEN, O_USOCK, O_SERIES, O_GRACE,
-	       O_AINTERVAL, O_AWINDOW };
+	enum {
+		O_STATE = 256,
+		O_RET,
+		O_SIZE,
+		O_KEYS,
+		O_LISTEN,
+		O_USOCK,
+		O_SERIES,
+		O_GRACE,
+		O_API_SOCK,
+		O_API_LISTEN,
+		O_API_TOKEN,
+		O_API_AI,
+		O_AINTERVAL,
+		O_AWINDOW,
+	};
 	static const struct option opts[] = {
 		{ "state-dir", required_argument, NULL, O_STATE },
 		{ "retention", required_argument, NULL, O_RET },
@@ -1084,6 +1201,10 @@ int record_parse(int argc, char **argv, struct record_opts *ret)
 		{ "metrics-socket", required_argument, NULL, O_USOCK },
 		{ "max-series", required_argument, NULL, O_SERIES },
 		{ "grace", required_argument, NULL, O_GRACE },
+		{ "api-socket", required_argument, NULL, O_API_SOCK },
+		{ "api-listen", required_argument, NULL, O_API_LISTEN },
+		{ "api-token-file", required_argument, NULL, O_API_TOKEN },
+		{ "api-ai", no_argument, NULL, O_API_AI },
 		{ "anomaly-interval", required_argument, NULL, O_AINTERVAL },
 		{ "anomaly-window", required_argument, NULL, O_AWINDOW },
 		{ "help", no_argument, NULL, 'h' },
@@ -1101,6 +1222,7 @@ int record_parse(int argc, char **argv, struct record_opts *ret)
 		.max_keys = RECORD_DEFAULT_MAX_KEYS,
 		.max_series = RECORD_DEFAULT_MAX_SERIES,
 		.grace_s = 15,
+		.api_socket = API_DEFAULT_SOCKET,
 		.anomaly_interval_s = RECORD_DEFAULT_ANOMALY_INTERVAL,
 		.anomaly_window_s = RECORD_DEFAULT_ANOMALY_WINDOW,
 	};
@@ -1115,6 +1237,19 @@ int record_parse(int argc, char **argv, struct record_opts *ret)
 			break;
 		case O_USOCK:
 			ret->metrics_socket = optarg;
+			break;
+		case O_API_SOCK:
+			ret->api_socket = strcmp(optarg, "none") ? optarg : NULL;
+			ret->api_socket_given = true;
+			break;
+		case O_API_LISTEN:
+			ret->api_listen = optarg;
+			break;
+		case O_API_TOKEN:
+			ret->api_token_file = optarg;
+			break;
+		case O_API_AI:
+			ret->api_ai = true;
 			break;
 		case O_RET:
 			if (number("--retention", optarg, 36500, &v))

@@ -32,6 +32,12 @@ struct record_opts {
 	uint64_t max_size;
 	unsigned max_keys, max_series;
 	unsigned grace_s; /* an event is rolled up once this old (default 15) */
+	/* The HTTP + JSON API (frontends/api.h): its Unix socket (NULL: none; the default is best
+	 * effort unless given), TCP ADDR:PORT (NULL: none) with its token file, the AI tools. */
+	const char *api_socket;
+	bool api_socket_given;
+	const char *api_listen, *api_token_file;
+	bool api_ai;
 	/* find_anomalies runs every anomaly_interval_s seconds (0: never) over the last
 	 * anomaly_window_s seconds; each finding is journaled at most once per the longer of
 	 * the two. */

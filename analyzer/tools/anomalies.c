@@ -140,6 +140,8 @@ static int hist_row(void *arg, const char *process, const char *key, uint64_t n,
 	}
 	if (a->k == SER_DROP)
 		process = NULL; /* drop spikes are per reason */
+	else if (!process)
+		process = ""; /* an unknown owner, as netspyd's events name it */
 	count(a->c, a->k, BASE, process, key, n, failed);
 	return a->c->err;
 }
@@ -172,8 +174,15 @@ static void baseline_from_history(struct tool_context *ctx, struct anomaly_ctx *
 		if (series[k].history < 0)
 			continue;
 		if (history_sums(h, &hq, (enum history_series)series[k].history, hist_row, &arg,
-				 &since, &until, &err) < 0)
-			break;
+				 &since, &until, &err) < 0) {
+			/* A history written before the series had its table: netspyd's events
+			 * answer this one. */
+			free(err);
+			err = NULL;
+			kmap_fini(&c->cells[k]);
+			kmap_init(&c->cells[k], sizeof(struct cell));
+			continue;
+		}
 		if (!since || since * NS >= live_from) { /* no further back than netspyd's */
 			*note = "the recorder's history does not reach further back than netspyd's "
 				"events";

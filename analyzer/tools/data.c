@@ -221,7 +221,7 @@ static void plan_sources(struct tool_context *ctx, struct data_query *q, bool ag
 {
 	uint64_t l = live_start(ctx->an, q->s, clock_ns(CLOCK_REALTIME)), b, end = q->a.now_ns;
 	char when[FMT_TIME_LEN], *err = NULL;
-	const char *path;
+	const char *path, *what;
 	int r;
 
 	q->source = "live";
@@ -244,6 +244,20 @@ static void plan_sources(struct tool_context *ctx, struct data_query *q, bool ag
 		set_note(q, text_printf("netspyd's events start at %s; the history keeps no "
 					"process ids (filter by process name instead)",
 					when));
+		return;
+	}
+	what = q->a.dest	       ? "a dest filter"
+	       : q->a.port	       ? "a port filter"
+	       : q->a.protocol	       ? "a protocol filter"
+	       : q->a.outcome >= 0 ? "an outcome filter"
+	       : q->a.reason	       ? "a reason filter"
+				       : NULL;
+	if (what) {
+		/* rather than answer the older part unfiltered */
+		set_note(q, text_printf("netspyd's events start at %s; the history's per-minute "
+					"rollups cannot answer %s: the window's part before that is "
+					"not covered",
+					when, what));
 		return;
 	}
 	path = history_path(ctx->history);
@@ -338,37 +352,19 @@ static void history_unused(struct data_query *q, char *why)
 		q->covered_since_ns = q->covered_until_ns = 0;
 }
 
-/* Filters the rollups do not keep: then the history does not answer (rather than wrongly). */
-static bool history_filters_ok(struct data_query *q, bool tcp)
-{
-	const char *what = q->a.dest	       ? "a dest filter"
-			   : q->a.port	       ? "a port filter"
-			   : q->a.protocol && !tcp ? "a protocol filter"
-			   : q->a.outcome >= 0 ? "an outcome filter"
-			   : q->a.reason       ? "a reason filter"
-			   : q->a.direction && !tcp ? "a direction filter"
-						    : NULL;
-
-	if (!what)
-		return true;
-	history_unused(q, text_printf("the history's per-minute rollups cannot answer %s: the "
-				      "window's part before netspyd's events is not covered",
-				      what));
-	return false;
-}
-
 int data_history_conns(struct data_query *q, struct store_conn_stats *st, char **ret_error)
 {
 	struct history_query hq;
 	int r;
 
-	if (!q->h || !history_filters_ok(q, false))
+	if (!q->h)
 		return 0;
 	q->hc = calloc(1, sizeof(*q->hc));
 	if (!q->hc)
 		return data_error(-ENOMEM, ret_error);
 	hq = history_window(q);
 	hq.detail = q->detail;
+	hq.direction = q->a.direction;
 	r = history_conn_stats(q->h, &hq, q->hc, ret_error);
 	if (r < 0) {
 		free(q->hc);
@@ -391,7 +387,7 @@ int data_history_drops(struct data_query *q, struct store_drop_stats *st, char *
 	struct history_query hq;
 	int r;
 
-	if (!q->h || !history_filters_ok(q, false))
+	if (!q->h)
 		return 0;
 	q->hd = calloc(1, sizeof(*q->hd));
 	if (!q->hd)
@@ -417,7 +413,7 @@ int data_history_dns(struct data_query *q, char **ret_error)
 	char *err = NULL;
 	int r;
 
-	if (!q->h || !history_filters_ok(q, false))
+	if (!q->h)
 		return 0;
 	q->hdns = calloc(1, sizeof(*q->hdns));
 	if (!q->hdns)
@@ -445,7 +441,7 @@ int data_history_tcp(struct data_query *q, char **ret_error)
 	char *err = NULL;
 	int r;
 
-	if (!q->h || !history_filters_ok(q, true))
+	if (!q->h)
 		return 0;
 	q->htcp = calloc(1, sizeof(*q->htcp));
 	if (!q->htcp)

@@ -146,6 +146,13 @@ async function sdk1() {
 		check(`prompts/get ${n} renders a user message`, r.messages?.[0]?.role === 'user' &&
 			r.messages[0].content.text.length > 100);
 	}
+	const rev = await client.getPrompt({ name: 'review_outbound_destinations', arguments: {} });
+	check('prompts/get review_outbound_destinations calls find_anomalies',
+		(rev.messages?.[0]?.content?.text ?? '').includes('find_anomalies'), rev.messages);
+	const slow = await client.getPrompt({ name: 'explain_slow_connections', arguments: {} });
+	check('prompts/get explain_slow_connections calls get_tcp_quality and get_dns_summary',
+		['get_tcp_quality', 'get_dns_summary'].every((t) =>
+			(slow.messages?.[0]?.content?.text ?? '').includes(t)), slow.messages);
 	await expectRpcError('prompts/get without a required argument is error -32602',
 		client.getPrompt({ name: 'diagnose_process', arguments: {} }), -32602);
 	await expectRpcError('prompts/get with a bad duration is error -32602',

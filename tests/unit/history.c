@@ -541,6 +541,14 @@ static void test_migrate(void)
 	      "its connections are intact after the upgrade (%llu of 12, %llu inbound)",
 	      (unsigned long long)cs.total, (unsigned long long)cs.by_direction[1]);
 	history_conn_stats_free(&cs);
+	r = history_conn_stats(h,
+			       &(struct history_query){ all.since, all.until,
+							.direction = STORE_DIR_IN },
+			       &cs, &err);
+	CHECK(r == 0 && cs.total == 5 && cs.buckets[3] == 0,
+	      "a direction filter: the 5 accepted, no handshake latency (%llu)",
+	      (unsigned long long)cs.total);
+	history_conn_stats_free(&cs);
 	r = history_drop_stats(h, &all, &dr, &err);
 	CHECK(r == 0 && dr.total == 1 && dr.attributed == 1, "its drops are intact");
 	history_drop_stats_free(&dr);
