@@ -306,7 +306,7 @@ echo
 echo "dns.sh (the DNS hooks, cgroup_skb ingress and egress: ratios with and without them, their bpf_stats, and a DNS query storm counted):"
 BENCH_SECONDS=$SECS BENCH_REPS=$REPS BENCH_CPU=$CPU NETSPY_BUILD=$BUILD \
 	bash "$(dirname "$0")/dns.sh" 2>&1 | sed 's/^/    /'
-echo "flood.sh (UDP drop flood and connect storm: netspyd and the empty programs on the same hooks, the physical limit, against bare; exactness against Udp: NoPorts):"
+echo "flood.sh (UDP drop flood and connect storm: netspyd and the empty programs on the same hooks, the physical limit, against bare; exactness against Udp: NoPorts; the TCP retransmit flood with and without folding):"
 NETSPY_BUILD=$BUILD BENCH_SECONDS=$SECS BENCH_REPS=$REPS BENCH_CPU=$CPU \
 	bash "$(dirname "$0")/flood.sh" 2>&1 | sed 's/^/    /'
 echo

@@ -44,7 +44,7 @@ volatile __u32 fold_epoch;
 /* Set by netspyd when it cannot read the hash (a kernel that refuses map syscalls to a process
  * without capabilities): spills then go to the ring buffer at once. */
 volatile __u32 fold_no_hash;
-struct netspy_fold_cpu fold_cpu[NETSPY_FOLD_CPUS];
+struct netspy_fold_cpu fold_cpu[NETSPY_FOLD_KINDS][NETSPY_FOLD_CPUS];
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -1248,6 +1248,20 @@ static __always_inline bool flooding(struct netspy_fold_cpu *fc)
 	return fc->flood;
 }
 
+/* This CPU's fold state for a kind of event when the CPU floods with it (the event is counted
+ * into the kind's rate window), else NULL. */
+static __always_inline struct netspy_fold_cpu *flood_state(__u32 kind)
+{
+	__u32 cpu;
+
+	if (!flood_window_events)
+		return NULL;
+	cpu = bpf_get_smp_processor_id();
+	if (cpu >= NETSPY_FOLD_CPUS || !flooding(&fold_cpu[kind][cpu]))
+		return NULL;
+	return &fold_cpu[kind][cpu];
+}
+
 static __always_inline bool fold_key_equal(const struct netspy_fold_key *a,
 					   const struct netspy_fold_key *b)
 {
@@ -1260,7 +1274,7 @@ static __always_inline bool fold_key_equal(const struct netspy_fold_key *a,
 	return !d;
 }
 
-/* A folded count that cannot wait for netspyd: one drop record with its count, now. */
+/* A folded count that cannot wait for netspyd: one record with its count, now. */
 static __always_inline void fold_emit(const struct netspy_fold_key *k,
 				      const struct netspy_fold_val *v, __u64 n)
 {
@@ -1277,6 +1291,19 @@ static __always_inline void fold_emit(const struct netspy_fold_key *k,
 
 /* Moves n folded events of the cache's key into the hash (same epoch only: older epochs belong to
  * netspyd's flush, so they go out as a record at once; so does a spill the full hash refuses). */
+/* Adds n events to this CPU's slot of a hash entry. An entry another CPU created has this CPU's
+ * slot zeroed: the first count here also gives it the cache's owner and time (netspyd takes the
+ * record's owner and time from the slot with the earliest first event). */
+static __always_inline void fold_hash_add(struct netspy_fold_val *v, const struct netspy_fold_val *val,
+					  __u64 n)
+{
+	if (!v->count) {
+		*v = *val;
+		v->count = 0;
+	}
+	v->count += n;
+}
+
 static __always_inline void fold_spill(struct netspy_fold_cpu *fc, __u64 n, __u32 epoch)
 {
 	struct netspy_fold_key k = fc->key;
@@ -1285,7 +1312,7 @@ static __always_inline void fold_spill(struct netspy_fold_cpu *fc, __u64 n, __u3
 	if (k.epoch == epoch && !fold_no_hash) {
 		v = bpf_map_lookup_elem(&fold_hash, &k);
 		if (v) {
-			v->count += n;
+			fold_hash_add(v, &fc->val, n);
 			return;
 		}
 		struct netspy_fold_val nv = fc->val;
@@ -1295,7 +1322,7 @@ static __always_inline void fold_spill(struct netspy_fold_cpu *fc, __u64 n, __u3
 			return;
 		v = bpf_map_lookup_elem(&fold_hash, &k); /* another CPU created it meanwhile */
 		if (v) {
-			v->count += n;
+			fold_hash_add(v, &fc->val, n);
 			return;
 		}
 	}
@@ -1382,7 +1409,9 @@ static __always_inline void fold(struct netspy_fold_cpu *fc, struct netspy_fold_
 	fc->val.first_ns = bpf_ktime_get_boot_ns();
 	cookie = k->cookie;
 	o = cookie ? bpf_map_lookup_elem(&owners, &cookie) : NULL;
-	if (!o && (k->ip_proto == IPPROTO_TCP || k->ip_proto == IPPROTO_UDP)) {
+	/* A drop's packet may have lost its socket on the way; a TCP signal names its own. */
+	if (!o && k->type == NETSPY_EV_DROP &&
+	    (k->ip_proto == IPPROTO_TCP || k->ip_proto == IPPROTO_UDP)) {
 		struct netspy_event e = {};
 
 		e.family = k->family;
@@ -1440,6 +1469,7 @@ int tp_kfree_skb(__u64 *ctx)
 {
 	struct sk_buff *skb = (struct sk_buff *)ctx[0];
 	enum skb_drop_reason reason = (enum skb_drop_reason)ctx[2];
+	struct netspy_fold_cpu *fc;
 	struct net_device *dev;
 	struct netspy_owner *o;
 	struct netspy_event *e;
@@ -1448,13 +1478,10 @@ int tp_kfree_skb(__u64 *ctx)
 
 	if (!is_drop(reason))
 		return 0;
-	if (flood_window_events) {
-		__u32 cpu = bpf_get_smp_processor_id();
-
-		if (cpu < NETSPY_FOLD_CPUS && flooding(&fold_cpu[cpu])) {
-			fold_drop(&fold_cpu[cpu], skb, (__u32)reason);
-			return 0;
-		}
+	fc = flood_state(NETSPY_FOLD_DROP);
+	if (fc) {
+		fold_drop(fc, skb, (__u32)reason);
+		return 0;
 	}
 	sk = BPF_CORE_READ(skb, sk);
 	if (!sk && kfree_skb_has_rx_sk)
@@ -1527,16 +1554,53 @@ static __always_inline void sock_event_fill(struct netspy_event *e, const struct
 	}
 }
 
+/* Folds a TCP signal of a socket: the key is the socket (cookie and tuple), its kind and its
+ * discriminator (a retransmit's segments, a reset's direction). The tuple is read with plain loads
+ * of the common part every socket has (timewait and request sockets too); the local port of a
+ * socket already unhashed as it closes (a reset sent by SO_LINGER 0) from inet_sport. */
+static __always_inline void fold_sock(struct netspy_fold_cpu *fc, const struct sock *sk, __u8 type,
+				      __u32 reason)
+{
+	struct netspy_fold_key k = {};
+	__u16 family = sk->__sk_common.skc_family;
+
+	k.type = type;
+	k.epoch = fold_epoch;
+	k.reason = reason;
+	k.ip_proto = IPPROTO_TCP;
+	k.cookie = sk->__sk_common.skc_cookie.counter;
+	if (family == AF_INET || family == AF_INET6) {
+		k.family = (__u8)family;
+		k.dport = bpf_ntohs(sk->__sk_common.skc_dport);
+		k.sport = sk->__sk_common.skc_num;
+		if (!k.sport)
+			k.sport =
+			    bpf_ntohs(BPF_CORE_READ((const struct inet_sock *)sk, inet_sport));
+		if (family == AF_INET) {
+			__u32 s = sk->__sk_common.skc_rcv_saddr, d = sk->__sk_common.skc_daddr;
+
+			__builtin_memcpy(k.saddr, &s, 4);
+			__builtin_memcpy(k.daddr, &d, 4);
+		} else {
+			__builtin_memcpy(k.saddr, &sk->__sk_common.skc_v6_rcv_saddr, 16);
+			__builtin_memcpy(k.daddr, &sk->__sk_common.skc_v6_daddr, 16);
+		}
+	}
+	fold(fc, &k);
+}
+
 /* One record per retransmission (SYN retransmissions of a connect included), with the number of
  * segments it carried: the kernel retransmits a GSO packet of several segments at once, and counts
  * (total_retrans, TcpRetransSegs) segments. Kernels that also trace failed attempts pass the
- * result as a third argument: those sent nothing. */
+ * result as a third argument: those sent nothing. During a flood of them on this CPU, identical
+ * ones (same socket, same segments) are folded. */
 SEC("tp_btf/tcp_retransmit_skb")
 int tp_tcp_retransmit_skb(__u64 *ctx)
 {
 	const struct sock *sk = (const struct sock *)ctx[0];
 	const struct sk_buff *skb = (const struct sk_buff *)ctx[1];
 	const struct tcp_skb_cb *cb;
+	struct netspy_fold_cpu *fc;
 	struct netspy_owner *o;
 	struct netspy_event *e;
 	__u64 cookie;
@@ -1546,16 +1610,23 @@ int tp_tcp_retransmit_skb(__u64 *ctx)
 		return 0;
 	if (retransmit_has_err && (int)ctx[2])
 		return 0;
-	o = sock_owner(sk, &cookie);
-	if (!o && known_sockets_only)
-		return 0;
 	cb = (const struct tcp_skb_cb *)&skb->cb[0];
 	segs = BPF_CORE_READ(cb, tcp_gso_segs);
+	if (!segs)
+		segs = 1;
+	if (known_sockets_only && !sock_owner(sk, &cookie))
+		return 0;
+	fc = flood_state(NETSPY_FOLD_RETRANSMIT);
+	if (fc) {
+		fold_sock(fc, sk, NETSPY_EV_TCP_RETRANSMIT, segs);
+		return 0;
+	}
+	o = sock_owner(sk, &cookie);
 	e = reserve(NETSPY_EV_TCP_RETRANSMIT);
 	if (!e)
 		return 0;
 	sock_event_fill(e, sk, cookie, o);
-	e->life.retrans = segs ? segs : 1;
+	e->sig.segs = segs;
 	submit(e, NETSPY_CNT_RETRANSMIT);
 	return 0;
 }
@@ -1563,19 +1634,26 @@ int tp_tcp_retransmit_skb(__u64 *ctx)
 /* A reset sent by a socket: actively (it closes with unread data or SO_LINGER 0, or aborts) or in
  * answer to a segment. A reset answering a segment for no socket at all has no owner and no
  * connection: it is the refused connect the peer sees (and a NO_SOCKET drop here), not reported
- * again. */
+ * again. During a flood of resets on this CPU, identical ones (same socket, same direction) are
+ * folded, sent and received alike. */
 SEC("tp_btf/tcp_send_reset")
 int BPF_PROG(tp_tcp_send_reset, const struct sock *sk, const struct sk_buff *skb)
 {
+	struct netspy_fold_cpu *fc;
 	struct netspy_owner *o;
 	struct netspy_event *e;
 	__u64 cookie;
 
 	if (!sk)
 		return 0;
-	o = sock_owner(sk, &cookie);
-	if (!o && known_sockets_only)
+	if (known_sockets_only && !sock_owner(sk, &cookie))
 		return 0;
+	fc = flood_state(NETSPY_FOLD_RESET);
+	if (fc) {
+		fold_sock(fc, sk, NETSPY_EV_TCP_RESET, 0);
+		return 0;
+	}
+	o = sock_owner(sk, &cookie);
 	e = reserve(NETSPY_EV_TCP_RESET);
 	if (!e)
 		return 0;
@@ -1588,6 +1666,7 @@ int BPF_PROG(tp_tcp_send_reset, const struct sock *sk, const struct sk_buff *skb
 SEC("tp_btf/tcp_receive_reset")
 int BPF_PROG(tp_tcp_receive_reset, struct sock *sk)
 {
+	struct netspy_fold_cpu *fc;
 	struct netspy_owner *o;
 	struct netspy_event *e;
 	__u64 cookie;
@@ -1599,6 +1678,11 @@ int BPF_PROG(tp_tcp_receive_reset, struct sock *sk)
 		o->flags |= NETSPY_OWNER_RESET_RECV;
 	else if (known_sockets_only)
 		return 0;
+	fc = flood_state(NETSPY_FOLD_RESET);
+	if (fc) {
+		fold_sock(fc, sk, NETSPY_EV_TCP_RESET, 1);
+		return 0;
+	}
 	e = reserve(NETSPY_EV_TCP_RESET);
 	if (!e)
 		return 0;

@@ -120,14 +120,19 @@ struct netspy_event {
 		/* The end of an established TCP connection (NETSPY_EV_TCP_END); how it ended is in
 		 * outcome (enum netspy_end), its direction in flags (NETSPY_F_INBOUND), its sent
 		 * segments and duration (connect() or handshake to CLOSE) in life_segs_out and
-		 * life_duration_ms: the record stays 128 bytes. Retransmits (NETSPY_EV_TCP_RETRANSMIT)
-		 * carry their segments in retrans. */
+		 * life_duration_ms: the record stays 128 bytes. */
 		struct {
 			__u64 bytes_sent;     /* payload bytes the peer acknowledged */
 			__u64 bytes_received; /* payload bytes received */
 			__u32 retrans;	      /* total_retrans: segments retransmitted */
 			__u32 srtt_us;	      /* smoothed RTT */
 		} life;
+		/* A retransmit or a reset (NETSPY_EV_TCP_RETRANSMIT, NETSPY_EV_TCP_RESET). */
+		struct {
+			__u64 pad4[2];
+			__u32 segs;  /* retransmits: segments each retransmission carried */
+			__u32 count; /* events this record stands for: 0 or 1 = one, more: folded */
+		} sig;
 		/* A DNS message (UDP or TCP, port 53): the addresses and ports are the packet's,
 		 * NETSPY_F_INGRESS says which way it went, NETSPY_F_ATTRIBUTED whether pid, tid
 		 * and comm name the socket's owner. */
@@ -159,15 +164,27 @@ struct netspy_dns_record {
  * into the per-CPU hash "fold_hash", and netspyd turns both into records with a count once their
  * epoch (fold_epoch, bumped by netspyd every interval) is two behind. Nothing is evicted: a spill
  * the hash cannot take goes to the ring buffer at once as a record with its count. The key names
- * the event type, so other event types can fold the same way. */
+ * the event type: drops, TCP retransmits and TCP resets fold the same way, each kind with its own
+ * rate window and cache on every CPU (fold_cpu[kind][cpu]), so that one kind's flood neither
+ * starts folding for another nor makes their keys evict each other from the cache. */
 #define NETSPY_FOLD_CPUS 512
+
+/* The kinds of events that fold: the first index of fold_cpu. */
+enum netspy_fold_kind {
+	NETSPY_FOLD_DROP = 0,
+	NETSPY_FOLD_RETRANSMIT = 1,
+	NETSPY_FOLD_RESET = 2,
+	NETSPY_FOLD_KINDS = 3,
+};
+
 #define NETSPY_FOLD_GEN_SHIFT 40 /* netspy_fold_cpu.word: generation << 40 | count */
 #define NETSPY_FOLD_COUNT_MASK ((1ull << NETSPY_FOLD_GEN_SHIFT) - 1)
 
 struct netspy_fold_key {
 	__u64 cookie;
 	__u32 epoch;
-	__u32 reason; /* drops: the drop reason */
+	__u32 reason; /* drops: the drop reason; retransmits: segments each carried; resets: 1 when
+		       * received, 0 when sent */
 	__u32 ifindex;
 	__u32 netns;
 	__u8 type; /* enum netspy_event_type */
@@ -209,6 +226,8 @@ static inline __attribute__((always_inline)) void
 netspy_fold_fill(struct netspy_event *e, const struct netspy_fold_key *k,
 		 const struct netspy_fold_val *v, __u64 n)
 {
+	__u32 count = n > 0xffffffffull ? 0xffffffffu : (__u32)n;
+
 	e->type = k->type;
 	e->ts_ns = v->first_ns;
 	e->family = k->family;
@@ -219,13 +238,43 @@ netspy_fold_fill(struct netspy_event *e, const struct netspy_fold_key *k,
 	e->cookie = k->cookie;
 	__builtin_memcpy(e->saddr, k->saddr, 16);
 	__builtin_memcpy(e->daddr, k->daddr, 16);
-	e->drop.reason = k->reason;
-	e->drop.ifindex = k->ifindex;
-	e->drop.count = n > 0xffffffffull ? 0xffffffffu : (__u32)n;
 	e->pid = v->pid;
 	e->tid = v->tid;
 	e->flags = v->flags;
 	__builtin_memcpy(e->comm, v->comm, sizeof(e->comm));
+	if (k->type == NETSPY_EV_DROP) {
+		e->drop.reason = k->reason;
+		e->drop.ifindex = k->ifindex;
+		e->drop.count = count;
+		return;
+	}
+	/* A TCP retransmit or reset. */
+	e->sock_type = 1; /* SOCK_STREAM */
+	e->sig.count = count;
+	if (k->type == NETSPY_EV_TCP_RETRANSMIT)
+		e->sig.segs = k->reason;
+	else if (k->reason)
+		e->flags |= NETSPY_F_INBOUND;
+}
+
+/* The count field of a record of a kind that folds (0 in a record that was not folded). */
+static inline __attribute__((always_inline)) __u32
+netspy_event_fold_count(const struct netspy_event *e)
+{
+	if (e->type == NETSPY_EV_DROP)
+		return e->drop.count;
+	if (e->type == NETSPY_EV_TCP_RETRANSMIT || e->type == NETSPY_EV_TCP_RESET)
+		return e->sig.count;
+	return 0;
+}
+
+/* How many events a record stands for: its count when folded, else 1. Every total counts a
+ * record so. */
+static inline __attribute__((always_inline)) __u32 netspy_event_count(const struct netspy_event *e)
+{
+	__u32 n = netspy_event_fold_count(e);
+
+	return n ? n : 1;
 }
 
 /* Connect events, the bulk of the traffic, do not go through the shared ring buffer: each CPU has

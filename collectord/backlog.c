@@ -45,7 +45,7 @@ void backlog_fini(struct backlog *b)
 
 static void evict(struct backlog *b, const struct netspy_event *ev)
 {
-	b->evicted += ev->type == NETSPY_EV_DROP && ev->drop.count ? ev->drop.count : 1;
+	b->evicted += netspy_event_count(ev);
 	if (ev->ts_ns > b->evicted_newest_ns)
 		b->evicted_newest_ns = ev->ts_ns;
 }

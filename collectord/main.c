@@ -67,6 +67,7 @@ struct daemon {
 	uint64_t boot_id;
 	uint64_t events_total;
 	uint64_t by_type[NETSPY_EV_MAX];
+	uint64_t retrans_segments; /* segments the retransmit events carried */
 	uint64_t kernel_lost;
 	uint64_t last_loss_log_mono;
 	uint64_t loss_unlogged;
@@ -79,6 +80,7 @@ struct daemon {
 	bool flood;
 	uint64_t flood_since_ns, flood_rate, flood_peak, flood_episodes, flood_folded_at_start;
 	unsigned flood_cpus;
+	unsigned flood_kinds; /* kinds (1 << enum netspy_fold_kind) that folded in this flood */
 	unsigned seconds_to_flush;
 	/* Storage for the latest Counters answer. */
 	Netspy__V1__Counter *ct;
@@ -118,9 +120,10 @@ static void usage(FILE *f)
 	    "root)\n"
 	    "      --no-drops           do not trace packet drops\n"
 	    "      --no-dns             do not trace DNS messages (queries and responses)\n"
-	    "      --flood-threshold N  drops per second on one CPU above which identical drops\n"
-	    "                           are folded into one record with a count (default 10000;\n"
-	    "                           0: never fold)\n"
+	    "      --flood-threshold N  events of one kind per second on one CPU (drops, TCP\n"
+	    "                           retransmits, TCP resets) above which identical ones\n"
+	    "                           are folded into one record with a count (default\n"
+	    "                           10000; 0: never fold)\n"
 	    "      --flood-interval SECS  seconds one folded record spans at most (default 1)\n"
 	    "\n"
 	    "Logging:\n"
@@ -221,7 +224,7 @@ static int parse_numeric(int opt, const char *arg, struct config *c)
 	case OPT_FLOOD_THRESHOLD:
 		if (parse_size(arg, 0, 100000000, &v) < 0)
 			return bad_value("--flood-threshold", arg,
-					 "0 to 100000000 drops per second");
+					 "0 to 100000000 events per second");
 		c->flood_threshold = (unsigned)v;
 		return 0;
 	case OPT_FLOOD_INTERVAL:
@@ -329,14 +332,16 @@ static void on_event(void *ctx, const struct netspy_event *ev)
 	struct netspy_event *stored = &d->bl.ring[seq & (d->bl.cap - 1)];
 
 	/* A folded record stands for count events: every total counts it so. */
-	uint64_t weight = ev->type == NETSPY_EV_DROP && ev->drop.count ? ev->drop.count : 1;
+	uint64_t weight = netspy_event_count(ev);
 
 	stored->ts_ns = (uint64_t)((int64_t)ev->ts_ns + d->boot_to_real_ns);
 	d->events_total += weight;
-	if (weight > 1 || (ev->type == NETSPY_EV_DROP && ev->drop.count))
+	if (netspy_event_fold_count(ev))
 		d->events_folded += weight;
 	if (ev->type < NETSPY_EV_MAX)
 		d->by_type[ev->type] += weight;
+	if (ev->type == NETSPY_EV_TCP_RETRANSMIT)
+		d->retrans_segments += weight * (ev->sig.segs ? ev->sig.segs : 1);
 	tally_event(&d->tally, ev, stored->ts_ns, weight);
 }
 
@@ -409,7 +414,7 @@ static void fill_stats(void *ctx, Netspy__V1__Stats *st)
 	st->drops_total = d->by_type[NETSPY_EV_DROP];
 	st->tcp_accepts_total = d->by_type[NETSPY_EV_TCP_ACCEPT];
 	st->tcp_ends_total = d->by_type[NETSPY_EV_TCP_END];
-	st->tcp_retransmits_total = d->by_type[NETSPY_EV_TCP_RETRANSMIT];
+	st->tcp_retransmits_total = d->retrans_segments;
 	st->tcp_resets_total = d->by_type[NETSPY_EV_TCP_RESET];
 	st->clients_refused = d->srv.cnt.refused;
 	st->clients_dropped_events = d->srv.cnt.client_lost_events;
@@ -427,35 +432,58 @@ static void fill_stats(void *ctx, Netspy__V1__Stats *st)
 }
 
 /* Flood mode starts when a CPU begins folding and ends when none has for a second: one journal
- * record each, with the rate. */
+ * record each, with the rate; a kind that begins folding during a flood gets a start record of
+ * its own. */
 static void check_flood(struct daemon *d)
 {
-	char f1[48], f2[48], f3[48], f4[48];
+	static const char *const kinds[NETSPY_FOLD_KINDS] = { "drops", "retransmits", "resets" };
+	char f1[48], f2[48], f3[48], f4[64], rates[160], names[40] = "";
 	const char *fields[] = { f1, f2, f3, f4, NULL };
-	unsigned cpus;
-	uint64_t rate;
+	uint64_t rate = 0, by_kind[NETSPY_FOLD_KINDS];
+	unsigned cpus, folding;
+	size_t off = 0;
 
-	probes_flood_state(&d->probes, &cpus, &rate);
+	probes_flood_state(&d->probes, &cpus, &folding, by_kind);
+	for (int k = 0; k < NETSPY_FOLD_KINDS; k++)
+		rate += by_kind[k];
 	d->flood_cpus = cpus;
 	if (cpus) {
 		d->flood_rate = rate;
 		if (rate > d->flood_peak)
 			d->flood_peak = rate;
 	}
-	if (cpus && !d->flood) {
-		d->flood = true;
-		d->flood_since_ns = clock_ns(CLOCK_REALTIME);
-		d->flood_episodes++;
-		d->flood_peak = rate;
-		d->flood_folded_at_start = d->events_folded;
+	if (cpus && (!d->flood || (folding & ~d->flood_kinds))) {
+		if (!d->flood) {
+			d->flood = true;
+			d->flood_since_ns = clock_ns(CLOCK_REALTIME);
+			d->flood_episodes++;
+			d->flood_peak = rate;
+			d->flood_folded_at_start = d->events_folded;
+			d->flood_kinds = 0;
+		}
+		folding &= ~d->flood_kinds; /* the kinds this record announces */
+		d->flood_kinds |= folding;
 		snprintf(f1, sizeof(f1), "FLOOD_RATE=%" PRIu64, rate);
 		snprintf(f2, sizeof(f2), "FLOOD_CPUS=%u", cpus);
 		snprintf(f3, sizeof(f3), "FLOOD_THRESHOLD=%u", d->cfg.flood_threshold);
-		fields[3] = NULL;
+		/* The kinds folding, and each one's rate: "12000 drops/s, 3000 retransmits/s". */
+		rates[0] = 0;
+		for (int k = 0; k < NETSPY_FOLD_KINDS; k++) {
+			size_t n = strlen(names);
+
+			if (!(folding & (1u << k)))
+				continue;
+			snprintf(names + n, sizeof(names) - n, "%s%s", n ? "," : "", kinds[k]);
+			if (off < sizeof(rates))
+				off += (size_t)snprintf(rates + off, sizeof(rates) - off,
+							"%s%" PRIu64 " %s/s", off ? ", " : "",
+							by_kind[k], kinds[k]);
+		}
+		snprintf(f4, sizeof(f4), "FLOOD_KINDS=%s", names);
 		log_record(LOG_WARNING, MSGID_FLOOD_STARTED, fields,
-			   "flood mode: %" PRIu64 " drops/s on %u CPU%s (threshold %u per CPU): "
-			   "identical drops are folded into records with a count",
-			   rate, cpus, cpus == 1 ? "" : "s", d->cfg.flood_threshold);
+			   "flood mode: %s on %u CPU%s (threshold %u per CPU and kind): identical "
+			   "events are folded into records with a count",
+			   rates, cpus, cpus == 1 ? "" : "s", d->cfg.flood_threshold);
 	} else if (!cpus && d->flood) {
 		uint64_t secs = (clock_ns(CLOCK_REALTIME) - d->flood_since_ns) / 1000000000ull;
 
@@ -467,7 +495,7 @@ static void check_flood(struct daemon *d)
 		snprintf(f4, sizeof(f4), "FLOOD_RECORDS=%" PRIu64, d->probes.folded_records);
 		log_record(LOG_NOTICE, MSGID_FLOOD_ENDED, fields,
 			   "flood mode ended after %" PRIu64 " s: peak %" PRIu64
-			   " drops/s, %" PRIu64 " drops folded so far, every drop delivered one by "
+			   " events/s, %" PRIu64 " events folded so far, every event delivered one by "
 			   "one again",
 			   secs, d->flood_peak, d->events_folded - d->flood_folded_at_start);
 	}

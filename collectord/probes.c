@@ -401,10 +401,11 @@ static int setup_folding(struct probes *p, unsigned threshold)
 {
 	uint64_t window;
 
-	p->fold_seen = calloc((size_t)p->ncpus, sizeof(*p->fold_seen));
+	p->fold_seen = calloc((size_t)p->ncpus * NETSPY_FOLD_KINDS, sizeof(*p->fold_seen));
 	if (!p->fold_seen)
 		return fail(p, -ENOMEM, "allocating the flood state");
-	if (!threshold || !p->drops)
+	/* Drops, TCP retransmits and resets fold (the latter two are always traced). */
+	if (!threshold)
 		return 0;
 	p->hz = measure_hz(p);
 	window = p->hz / 10 ? p->hz / 10 : 1;
@@ -504,10 +505,10 @@ static int flush_hash(struct probes *p, uint32_t epoch)
  * then spills the count itself). */
 static int flush_caches(struct probes *p, uint32_t epoch)
 {
-	int made = 0;
+	int ncpus = p->ncpus < NETSPY_FOLD_CPUS ? p->ncpus : NETSPY_FOLD_CPUS, made = 0;
 
-	for (int c = 0; c < p->ncpus && c < NETSPY_FOLD_CPUS; c++) {
-		struct netspy_fold_cpu *fc = &p->skel->bss->fold_cpu[c];
+	for (int i = 0; i < NETSPY_FOLD_KINDS * ncpus; i++) {
+		struct netspy_fold_cpu *fc = &p->skel->bss->fold_cpu[i / ncpus][i % ncpus];
 		uint64_t w = __atomic_load_n(&fc->word, __ATOMIC_ACQUIRE);
 		struct netspy_fold_key k;
 		struct netspy_fold_val v;
@@ -536,27 +537,37 @@ int probes_fold_flush(struct probes *p)
 	return flush_hash(p, epoch) + flush_caches(p, epoch);
 }
 
-void probes_flood_state(struct probes *p, unsigned *ret_cpus, uint64_t *ret_rate)
+void probes_flood_state(struct probes *p, unsigned *ret_cpus, unsigned *ret_kinds,
+			uint64_t ret_rate[NETSPY_FOLD_KINDS])
 {
-	unsigned cpus = 0;
-	uint64_t rate = 0;
+	unsigned cpus = 0, kinds = 0;
 
+	for (int kind = 0; kind < NETSPY_FOLD_KINDS; kind++)
+		ret_rate[kind] = 0;
 	for (int c = 0; p->skel && p->fold_seen && c < p->ncpus && c < NETSPY_FOLD_CPUS; c++) {
-		struct netspy_fold_cpu *fc = &p->skel->bss->fold_cpu[c];
-		/* The window's start and count change with every event the CPU sees. */
-		uint64_t seen =
-		    __atomic_load_n(&fc->win_start, __ATOMIC_RELAXED) * 0x9e3779b97f4a7c15ull ^
-		    __atomic_load_n(&fc->win_n, __ATOMIC_RELAXED);
-		bool active = seen != p->fold_seen[c];
+		bool folding = false;
 
-		p->fold_seen[c] = seen;
-		if (active && __atomic_load_n(&fc->flood, __ATOMIC_RELAXED)) {
-			cpus++;
-			rate += (uint64_t)__atomic_load_n(&fc->last_n, __ATOMIC_RELAXED) * 10;
+		for (int kind = 0; kind < NETSPY_FOLD_KINDS; kind++) {
+			struct netspy_fold_cpu *fc = &p->skel->bss->fold_cpu[kind][c];
+			uint64_t *last = &p->fold_seen[kind * p->ncpus + c];
+			/* The window's start and count change with every event the CPU sees. */
+			uint64_t seen = __atomic_load_n(&fc->win_start, __ATOMIC_RELAXED) *
+					    0x9e3779b97f4a7c15ull ^
+					__atomic_load_n(&fc->win_n, __ATOMIC_RELAXED);
+			bool active = seen != *last;
+
+			*last = seen;
+			if (active && __atomic_load_n(&fc->flood, __ATOMIC_RELAXED)) {
+				folding = true;
+				kinds |= 1u << kind;
+				ret_rate[kind] +=
+				    (uint64_t)__atomic_load_n(&fc->last_n, __ATOMIC_RELAXED) * 10;
+			}
 		}
+		cpus += folding;
 	}
 	*ret_cpus = cpus;
-	*ret_rate = rate;
+	*ret_kinds = kinds;
 }
 
 static int init_steps(struct probes *p, const struct probes_opts *o)

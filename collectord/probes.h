@@ -93,11 +93,13 @@ int probes_drain(struct probes *p);
 uint64_t probes_jiffies_to_boot_ns(const struct netspy_clock_sample *first,
 				   const struct netspy_clock_sample *latest, uint64_t jiffies);
 /* Flood folding: advances the epoch and turns every folded count at least two epochs old into a
- * drop record with its count (through on_event). Returns records made or -errno. */
+ * record with its count (through on_event). Returns records made or -errno. */
 int probes_fold_flush(struct probes *p);
-/* CPUs folding right now (their window saw events since the previous call) and the events per
- * second their last complete windows saw, all CPUs together. */
-void probes_flood_state(struct probes *p, unsigned *ret_cpus, uint64_t *ret_rate);
+/* CPUs folding right now, any kind (their window saw events since the previous call), the kinds
+ * folding (bit 1 << enum netspy_fold_kind) and the events per second of each kind on them, as
+ * their last complete windows measured it, all CPUs together. */
+void probes_flood_state(struct probes *p, unsigned *ret_cpus, unsigned *ret_kinds,
+			uint64_t ret_rate[NETSPY_FOLD_KINDS]);
 /* Sums the per-CPU counters (enum netspy_counter) into out. */
 int probes_counters(const struct probes *p, uint64_t out[NETSPY_CNT_MAX]);
 /* The kernel BTF, for drop-reason names. */

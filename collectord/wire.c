@@ -185,7 +185,8 @@ static uint8_t *signal_body(uint8_t *p, const struct netspy_event *e)
 	p = put_bytes(p, 4, e->comm, comm_len(e->comm));
 	p = tuple_body(p, 5, e);
 	p = put_uint(p, 10, e->type == NETSPY_EV_TCP_RESET && (e->flags & NETSPY_F_INBOUND));
-	return put_uint(p, 11, e->type == NETSPY_EV_TCP_RETRANSMIT ? e->life.retrans : 0);
+	p = put_uint(p, 11, e->type == NETSPY_EV_TCP_RETRANSMIT ? e->sig.segs : 0);
+	return put_uint(p, 70, e->sig.count);
 }
 
 size_t wire_event(uint8_t *out, const struct netspy_event *e, uint64_t seq,

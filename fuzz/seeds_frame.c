@@ -263,6 +263,45 @@ static int counters_seeds(void)
 	       save_frames("server_event_batch_folded_drop", all + 2, 1, 0);
 }
 
+/* Folded TCP signals: a retransmit record standing for 4,000 retransmissions of 2 segments, and
+ * a received reset standing for 300. */
+static int folded_signal_seeds(void)
+{
+	Netspy__V1__ServerMessage bm = NETSPY__V1__SERVER_MESSAGE__INIT;
+	Netspy__V1__EventBatch b = NETSPY__V1__EVENT_BATCH__INIT;
+	Netspy__V1__Event ev[2] = { NETSPY__V1__EVENT__INIT, NETSPY__V1__EVENT__INIT };
+	Netspy__V1__Event *evp[2] = { &ev[0], &ev[1] };
+	Netspy__V1__TcpSignal g[2] = { NETSPY__V1__TCP_SIGNAL__INIT, NETSPY__V1__TCP_SIGNAL__INIT };
+	uint8_t a4[4] = { 10, 0, 0, 1 }, p4[4] = { 10, 0, 0, 2 };
+	ProtobufCMessage *all[] = { &bm.base };
+
+	for (int i = 0; i < 2; i++) {
+		g[i].cookie = 4096 + (uint64_t)i;
+		g[i].pid = 4242;
+		g[i].comm = (ProtobufCBinaryData){ 4, (uint8_t *)"curl" };
+		g[i].family = 2;
+		g[i].local_addr = (ProtobufCBinaryData){ 4, a4 };
+		g[i].local_port = 40000;
+		g[i].peer_addr = (ProtobufCBinaryData){ 4, p4 };
+		g[i].peer_port = 443;
+		ev[i].seq = 9 + (uint64_t)i;
+		ev[i].timestamp_ns = 1700000000000000000ull;
+	}
+	g[0].segments = 2;
+	g[0].count = 4000;
+	ev[0].kind_case = NETSPY__V1__EVENT__KIND_TCP_RETRANSMIT;
+	ev[0].tcp_retransmit = &g[0];
+	g[1].received = 1;
+	g[1].count = 300;
+	ev[1].kind_case = NETSPY__V1__EVENT__KIND_TCP_RESET;
+	ev[1].tcp_reset = &g[1];
+	b.n_events = 2;
+	b.events = evp;
+	bm.msg_case = NETSPY__V1__SERVER_MESSAGE__MSG_EVENTS;
+	bm.events = &b;
+	return save_frames("server_event_batch_folded_signals", all, 1, 0);
+}
+
 static int raw_seeds(void)
 {
 	static const uint8_t oversized[] = { 0x7f, 0xff, 0xff, 0xff, 0x0a, 0x00 };
@@ -285,5 +324,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	dir = argv[1];
-	return client_seeds() || server_seeds() || counters_seeds() || raw_seeds() ? 1 : 0;
+	return client_seeds() || server_seeds() || counters_seeds() || folded_signal_seeds() ||
+		       raw_seeds()
+		   ? 1
+		   : 0;
 }

@@ -250,6 +250,8 @@ static void lifecycle_to_json(json_object *o, const Netspy__V1__Event *ev)
 			add_str(o, "kind", "tcp_retransmit");
 		if (ev->kind_case == NETSPY__V1__EVENT__KIND_TCP_RETRANSMIT)
 			add_int(o, "segments", g->segments ? g->segments : 1);
+		/* Folded during a flood: the retransmissions or resets it stands for. */
+		add_int(o, "count", g->count ? g->count : 1);
 		add_process(o, g->pid != 0, g->pid, &g->comm);
 		add_tuple(o, g->family, &g->local_addr, g->local_port, &g->peer_addr, g->peer_port);
 		add_int(o, "cookie", (int64_t)g->cookie);
@@ -518,9 +520,15 @@ void event_print_line(FILE *f, const Netspy__V1__Event *ev)
 
 		fmt_sanitize(name, sizeof(name), g->comm.data, g->comm.len);
 		endpoint(dst, sizeof(dst), g->family, &g->peer_addr, g->peer_port);
-		fprintf(f, "%s | %-7s | %-24s | TCP  | %s | %s[%u]\n", t,
-			reset ? "reset" : "retrans", dst,
-			reset ? (g->received ? "received" : "sent") : "segment", g->pid ? name : "?",
-			g->pid);
+		if (reset)
+			fprintf(f, "%s | reset   | %-24s | TCP  | %s", t, dst,
+				g->received ? "received" : "sent");
+		else
+			fprintf(f, "%s | retrans | %-24s | TCP  | %u segment%s", t, dst,
+				g->segments > 1 ? g->segments : 1, g->segments > 1 ? "s" : "");
+		/* Folded during a flood: the retransmissions or resets it stands for. */
+		if (g->count > 1)
+			fprintf(f, " x %s", text_thousands(g->count));
+		fprintf(f, " | %s[%u]\n", g->pid ? name : "?", g->pid);
 	}
 }

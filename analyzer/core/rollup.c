@@ -245,6 +245,8 @@ void rollup_describe_signal(struct store *s, uint64_t abs, const char *unit,
 			    struct rollup_tcp *ret)
 {
 	const struct store_signal *g = store_signal_at(s, abs);
+	/* A record folded during a flood counts as the retransmissions or resets it stands for. */
+	uint64_t n = g->kind == STORE_SIG_RETRANSMIT ? store_signal_segments(g) : store_signal_count(g);
 
 	memset(ret, 0, sizeof(*ret));
 	if (g->pid)
@@ -252,12 +254,14 @@ void rollup_describe_signal(struct store *s, uint64_t abs, const char *unit,
 	snprintf(ret->unit, sizeof(ret->unit), "%s", unit ? unit : "");
 	endpoint_text(s, g->peer, ret->destination, sizeof(ret->destination));
 	ret->direction = g->inbound ? HISTORY_DIR_INBOUND : HISTORY_DIR_OUTBOUND;
+	if (n > UINT32_MAX) /* more than the rollup's fields hold for one record: never in practice */
+		n = UINT32_MAX;
 	if (g->kind == STORE_SIG_RETRANSMIT)
-		ret->retransmits = g->segs ? g->segs : 1;
+		ret->retransmits = (uint32_t)n;
 	else if (g->kind == STORE_SIG_RESET_SENT)
-		ret->resets_sent = 1;
+		ret->resets_sent = (uint32_t)n;
 	else
-		ret->resets_received = 1;
+		ret->resets_received = (uint32_t)n;
 }
 
 /* ---- the minute ---- */

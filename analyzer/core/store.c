@@ -953,6 +953,7 @@ static void add_signal(struct store *s, uint64_t ts, const Netspy__V1__TcpSignal
 	r->local_port = (uint16_t)g->local_port;
 	r->kind = kind;
 	r->segs = (uint16_t)(g->segments ? g->segments : 1);
+	r->count = g->count ? g->count : 1; /* folded during a flood: the events it stands for */
 	if (kind == STORE_SIG_RESET_SENT) {
 		/* Sent as its socket closed: the connection that just ended ended with it. */
 		uint64_t abs = 0;

@@ -76,7 +76,7 @@ struct store_life {
 	uint8_t pad[2];
 };
 
-/* A retransmitted segment or a reset. */
+/* A retransmission or a reset; during a flood, several identical ones folded into one record. */
 struct store_signal {
 	uint64_t ts_ns;
 	uint32_t pid; /* 0 when the owner is not known */
@@ -85,9 +85,10 @@ struct store_signal {
 	uint16_t local_port;
 	uint8_t kind; /* STORE_SIG_* */
 	uint8_t inbound;
-	uint16_t segs; /* retransmits: segments it carried */
-	uint8_t pad[4];
+	uint16_t segs;	/* retransmits: segments each retransmission carried */
+	uint32_t count; /* retransmissions or resets this record stands for, at least 1 */
 };
+_Static_assert(sizeof(struct store_signal) == 32, "store_signal stays 32 bytes");
 
 /* Where a TCP connection's end is: its connect record, in the order the ends arrived (the
  * recorder rolls a connection's totals up at its end). */
@@ -99,6 +100,19 @@ struct store_end_ref {
 #define STORE_SIG_RETRANSMIT 1
 #define STORE_SIG_RESET_SENT 2
 #define STORE_SIG_RESET_RECEIVED 3
+
+/* What a signal counts for, folded or not: every total (the tools, the recorder's rollups and
+ * metrics) reads it through these. */
+static inline uint64_t store_signal_count(const struct store_signal *g)
+{
+	return g->count ? g->count : 1;
+}
+
+/* Retransmitted segments of a retransmit record (0 for a reset). */
+static inline uint64_t store_signal_segments(const struct store_signal *g)
+{
+	return g->kind == STORE_SIG_RETRANSMIT ? store_signal_count(g) * g->segs : 0;
+}
 
 /* Happy Eyeballs (RFC 8305): parallel attempts start at most 2 s apart (its largest attempt
  * delay); the one that loses is abandoned by design. */
@@ -283,7 +297,7 @@ struct store_quality_proc {
 };
 
 struct store_quality {
-	uint64_t retransmits;	    /* retransmit signals */
+	uint64_t retransmits;	    /* segments the retransmit signals carried */
 	uint64_t resets_sent, resets_received;
 	uint64_t ended, open;	    /* TCP connections that ended / are still open */
 	uint64_t ended_retrans, ended_segs_out; /* totals of those that ended */

@@ -737,19 +737,24 @@ int store_quality(struct store *s, const struct store_filter *f, struct store_qu
 			continue;
 		p = quality_proc(procs, g->comm);
 		p->comm = g->comm;
+		/* A record folded during a flood counts as the events it stands for. */
 		if (g->kind == STORE_SIG_RETRANSMIT) {
-			ret->retransmits += g->segs;
-			p->retransmits += g->segs;
-			dests[g->peer].retransmits += g->segs;
+			uint64_t segs = store_signal_segments(g);
+
+			ret->retransmits += segs;
+			p->retransmits += segs;
+			dests[g->peer].retransmits += segs;
 		} else {
+			uint64_t n = store_signal_count(g);
+
 			if (g->kind == STORE_SIG_RESET_SENT) {
-				ret->resets_sent++;
-				p->resets_sent++;
+				ret->resets_sent += n;
+				p->resets_sent += n;
 			} else {
-				ret->resets_received++;
-				p->resets_received++;
+				ret->resets_received += n;
+				p->resets_received += n;
 			}
-			dests[g->peer].resets++;
+			dests[g->peer].resets += n;
 		}
 	}
 	/* The RTT percentiles, as the connect latencies' (microseconds in, milliseconds out). */

@@ -166,11 +166,13 @@ int live_status(const struct live_opts *o)
 		printf("  backlog:       %" PRIu64 " of %" PRIu64 " events\n", st->backlog_events,
 		       st->backlog_capacity);
 		if (st->flood_active)
-			printf("  flood mode:    on, %" PRIu64 " drops/s (threshold %" PRIu64
-			       " per CPU): identical drops are folded into records with a count\n",
+			printf("  flood mode:    on, %" PRIu64 " events/s (threshold %" PRIu64
+			       " per CPU and kind): identical drops, retransmits or resets are "
+			       "folded into records with a count\n",
 			       st->flood_rate, st->flood_threshold);
 		else
-			printf("  flood mode:    off (threshold %" PRIu64 " drops/s per CPU%s)\n",
+			printf("  flood mode:    off (threshold %" PRIu64
+			       " events/s per CPU and kind%s)\n",
 			       st->flood_threshold, st->flood_threshold ? "" : ": never folds");
 		if (st->events_folded)
 			printf("  folded:        %" PRIu64 " events in %" PRIu64 " flood%s\n",

@@ -390,7 +390,8 @@ static int collect(struct anomaly_ctx *c, const struct store_filter *f0)
 		if (g->kind == STORE_SIG_RETRANSMIT)
 			row_add(c, &r, (struct row){ .ts = g->ts_ns, .k = SER_RETRANS,
 						     .a = g->comm, .b = g->peer,
-						     .n = g->segs ? g->segs : 1, .cgroup = -1 });
+						     .n = (uint32_t)store_signal_segments(g),
+						     .cgroup = -1 });
 	}
 	free(idx);
 	if (!ret)

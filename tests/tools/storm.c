@@ -9,8 +9,13 @@
  *                                  (a NO_SOCKET drop each)
  *   storm tcpshort SECONDS [COMM]  short TCP connections on loopback: connect to a listener of
  *                                  its own, accept, close both
- *   storm bulk SECONDS [COMM]      a loopback TCP bulk transfer: one connection, 64 KiB writes, a
- *                                  second thread reads; ops are bytes
+ *   storm bulk SECONDS [COMM [PORT]]  a loopback TCP bulk transfer: one connection (to a
+ *                                  listener of its own on PORT, default any free port), 64 KiB
+ *                                  writes, a second thread reads; ops are bytes
+ *   storm rstflood SECONDS [COMM [PORT]]  one TCP socket, bound to a local port of its own,
+ *                                  connects to 127.0.0.1:PORT (default 9), where nothing listens,
+ *                                  again and again: each connect receives a reset (refused);
+ *                                  ops are refused connects
  *   storm dns SECONDS [COMM]       DNS queries over UDP to a responder thread of its own on
  *                                  127.0.0.153:53 (root), one at a time, each answered (A
  *                                  record); ops are answered queries; "sent=" queries sent
@@ -55,10 +60,11 @@ static int open_target(int v6, struct sockaddr_storage *ss, socklen_t *len)
 	return socket(ss->ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 }
 
-enum { M_GETPPID, M_CONNECT, M_FLOOD, M_TCPSHORT, M_BULK, M_DNS };
+enum { M_GETPPID, M_CONNECT, M_FLOOD, M_TCPSHORT, M_BULK, M_DNS, M_RSTFLOOD };
 
 static volatile int stop;
 static int listen_fd = -1, bulk_rd = -1, dns_srv = -1;
+static uint16_t listen_port; /* bulk: the listener's port, 0: any */
 static uint64_t dns_sent;
 
 static struct sockaddr_in lo4(const char *ip, uint16_t port)
@@ -137,6 +143,7 @@ static int setup(int mode, int *fd)
 		return *fd < 0 ? -1 : 0;
 	case M_TCPSHORT:
 	case M_BULK:
+		a.sin_port = htons(listen_port);
 		listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		setsockopt(listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 		if (listen_fd < 0 || bind(listen_fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
@@ -151,6 +158,19 @@ static int setup(int mode, int *fd)
 		bulk_rd = accept(listen_fd, NULL, NULL);
 		*fd = p[0];
 		return bulk_rd < 0 || pthread_create(&th, NULL, bulk_reader, NULL) ? -1 : 0;
+	case M_RSTFLOOD:
+		/* A port of its own, bound by number: a failed connect then keeps it (and the
+		 * socket its tuple), so every reset it receives is the same socket's. */
+		*fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (*fd < 0 || bind(*fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+		    getsockname(*fd, (struct sockaddr *)&a, &al) < 0)
+			return -1;
+		close(*fd);
+		*fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (*fd < 0)
+			return -1;
+		setsockopt(*fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		return bind(*fd, (struct sockaddr *)&a, sizeof(a));
 	case M_DNS:
 		a = lo4("127.0.0.153", 53);
 		dns_srv = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -195,6 +215,8 @@ static uint64_t one_op(int mode, int fd, const struct sockaddr_storage *ss, sock
 	}
 	case M_DNS:
 		return (uint64_t)dns_query(fd, ++id);
+	case M_RSTFLOOD:
+		return connect(fd, (const struct sockaddr *)ss, len) < 0 && errno == ECONNREFUSED;
 	default:
 		return 0;
 	}
@@ -246,8 +268,8 @@ int main(int argc, char **argv)
 	uint64_t start, cpu0, n;
 
 	if (argc < 3 || argc > 5 || (secs = atof(argv[2])) <= 0) {
-		fprintf(stderr, "usage: storm connect|connect6|getppid|flood|tcpshort|bulk|dns SECONDS "
-				"[COMM [PORT]]\n");
+		fprintf(stderr, "usage: storm connect|connect6|getppid|flood|rstflood|tcpshort|bulk|dns "
+				"SECONDS [COMM [PORT]]\n");
 		return 2;
 	}
 	/* Named first: the workloads' sockets are owned under this name. */
@@ -271,11 +293,22 @@ int main(int argc, char **argv)
 		}
 		if (argc == 5)
 			((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)atoi(argv[4]));
+	} else if (!strcmp(argv[1], "rstflood")) {
+		mode = M_RSTFLOOD;
+		close(open_target(0, &ss, &len)); /* the address only */
+		if (argc == 5)
+			((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)atoi(argv[4]));
+		if (setup(mode, &fd) < 0) {
+			perror("storm: setting up the workload");
+			return 1;
+		}
 	} else if (!strcmp(argv[1], "getppid")) {
 		mode = M_GETPPID;
 	} else if (!strcmp(argv[1], "tcpshort") || !strcmp(argv[1], "bulk") ||
 		   !strcmp(argv[1], "dns")) {
 		mode = !strcmp(argv[1], "tcpshort") ? M_TCPSHORT : !strcmp(argv[1], "bulk") ? M_BULK : M_DNS;
+		if (mode == M_BULK && argc == 5)
+			listen_port = (uint16_t)atoi(argv[4]);
 		close(open_target(0, &ss, &len)); /* the address only */
 		if (setup(mode, &fd) < 0) {
 			perror("storm: setting up the workload");

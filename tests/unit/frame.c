@@ -273,6 +273,41 @@ static void test_counters(void)
 	CHECK(decode_event(&ev, &why) == 0, "a folded drop (count 12000) passes");
 }
 
+/* Folded TCP signals: TcpSignal.count survives the round trip; segments keep their bound. */
+static void test_folded_signal(void)
+{
+	Netspy__V1__Event ev = NETSPY__V1__EVENT__INIT;
+	Netspy__V1__TcpSignal g = NETSPY__V1__TCP_SIGNAL__INIT;
+	Netspy__V1__ServerMessage m = NETSPY__V1__SERVER_MESSAGE__INIT, *got = NULL;
+	Netspy__V1__EventBatch batch = NETSPY__V1__EVENT_BATCH__INIT;
+	Netspy__V1__Event *evs[1] = { &ev };
+	uint8_t a4[4] = { 10, 0, 0, 1 };
+	const char *why = NULL;
+
+	g.family = 2;
+	g.local_addr = (ProtobufCBinaryData){ 4, a4 };
+	g.peer_addr = (ProtobufCBinaryData){ 4, a4 };
+	g.local_port = 40000;
+	g.peer_port = 80;
+	g.segments = 2;
+	g.count = 4000000000u;
+	ev.kind_case = NETSPY__V1__EVENT__KIND_TCP_RETRANSMIT;
+	ev.tcp_retransmit = &g;
+	batch.n_events = 1;
+	batch.events = evs;
+	m.msg_case = NETSPY__V1__SERVER_MESSAGE__MSG_EVENTS;
+	m.events = &batch;
+	CHECK(decode_server_msg(&m, &why, &got) == 0 &&
+		  got->events->events[0]->tcp_retransmit->count == 4000000000u &&
+		  got->events->events[0]->tcp_retransmit->segments == 2,
+	      "a folded retransmit keeps its count and segments (%s)", why);
+	if (got)
+		netspy__v1__server_message__free_unpacked(got, NULL);
+	g.segments = 65536;
+	CHECK(decode_event(&ev, &why) == -EBADMSG && strstr(why, "segments"),
+	      "a folded retransmit's segments stay within their bound");
+}
+
 static void test_garbage(void)
 {
 	static const uint8_t junk[] = { 0xff, 0xfe, 0x01, 0x99, 0x42 };
@@ -291,6 +326,7 @@ int main(void)
 	test_validation();
 	test_outcome_validation();
 	test_counters();
+	test_folded_signal();
 	test_garbage();
 	return CHECK_DONE();
 }

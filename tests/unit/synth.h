@@ -296,9 +296,10 @@ static inline void synth_end(struct store *s, uint64_t ts, uint64_t cookie, int 
 	store_add(s, &ev);
 }
 
-static inline void synth_signal(struct store *s, uint64_t ts, bool reset, bool received,
-				uint32_t pid, const char *comm, uint64_t cookie, uint8_t peer,
-				uint32_t pport, uint32_t segments)
+/* count: a record folded during a flood stands for that many (0: one). */
+static inline void synth_signal_n(struct store *s, uint64_t ts, bool reset, bool received,
+				  uint32_t pid, const char *comm, uint64_t cookie, uint8_t peer,
+				  uint32_t pport, uint32_t segments, uint32_t count)
 {
 	Netspy__V1__Event ev = NETSPY__V1__EVENT__INIT;
 	Netspy__V1__TcpSignal g = NETSPY__V1__TCP_SIGNAL__INIT;
@@ -312,6 +313,7 @@ static inline void synth_signal(struct store *s, uint64_t ts, bool reset, bool r
 	g.peer_port = pport;
 	g.received = received;
 	g.segments = segments;
+	g.count = count;
 	ev.timestamp_ns = ts;
 	ev.kind_case = reset ? NETSPY__V1__EVENT__KIND_TCP_RESET : NETSPY__V1__EVENT__KIND_TCP_RETRANSMIT;
 	if (reset)
@@ -319,6 +321,13 @@ static inline void synth_signal(struct store *s, uint64_t ts, bool reset, bool r
 	else
 		ev.tcp_retransmit = &g;
 	store_add(s, &ev);
+}
+
+static inline void synth_signal(struct store *s, uint64_t ts, bool reset, bool received,
+				uint32_t pid, const char *comm, uint64_t cookie, uint8_t peer,
+				uint32_t pport, uint32_t segments)
+{
+	synth_signal_n(s, ts, reset, received, pid, comm, cookie, peer, pport, segments, 0);
 }
 
 #endif

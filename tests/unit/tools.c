@@ -470,6 +470,39 @@ static void test_anomalies(void)
 	analyzer_close(&an);
 }
 
+/* Retransmits and resets folded during a flood count as their count everywhere quality looks:
+ * the totals, the worst destinations and the processes. */
+static void test_folded_signals(void)
+{
+	struct analyzer an;
+	struct analyzer_opts o = { .capacity = 1024, .cgroup_root = "/nonexistent" };
+	struct tool_context ctx = { .an = &an, .tools = tool_registry };
+	const struct tool *quality = tool_find("quality");
+	uint64_t now = (uint64_t)time(NULL) * SEC;
+	json_object *r, *e;
+
+	analyzer_init(&an, &o);
+	an.store.resolve_procs = false;
+	/* 12,000 retransmissions of 2 segments folded, 1 of 3 on its own; 300 resets received
+	 * folded, 1 sent on its own. */
+	synth_signal_n(&an.store, now - 4 * SEC, false, false, 400, "bulk", 700, 5, 8080, 2, 12000);
+	synth_signal_n(&an.store, now - 4 * SEC, false, false, 400, "bulk", 700, 5, 8080, 3, 0);
+	synth_signal_n(&an.store, now - 3 * SEC, true, true, 401, "retry", 701, 6, 9, 0, 300);
+	synth_signal_n(&an.store, now - 3 * SEC, true, false, 401, "retry", 702, 6, 9, 0, 1);
+	r = run_valid(&ctx, quality, "{}");
+	CHECK(get_int(r, "retransmits") == 24003 && get_int(r, "resets_received") == 300 &&
+		  get_int(r, "resets_sent") == 1,
+	      "quality: folded records count as count x segments and count (24003, 300, 1)");
+	e = json_object_array_get_idx(json_object_object_get(r, "worst_destinations"), 0);
+	CHECK(e && get_int(e, "retransmits") == 24003, "quality: worst destination's 24003");
+	e = json_object_array_get_idx(json_object_object_get(r, "processes"), 1);
+	CHECK(e && !strcmp(json_object_get_string(json_object_object_get(e, "process")), "retry") &&
+		  get_int(e, "resets_received") == 300 && get_int(e, "resets_sent") == 1,
+	      "quality: the process's 300 resets received and 1 sent");
+	json_object_put(r);
+	analyzer_close(&an);
+}
+
 int main(void)
 {
 	test_registry();
@@ -477,6 +510,7 @@ int main(void)
 	test_schema();
 	test_cliargs();
 	test_lifecycle();
+	test_folded_signals();
 	test_anomalies();
 	return CHECK_DONE();
 }

@@ -121,12 +121,13 @@ static void ref_build(struct ref *r, const struct netspy_event *e, uint64_t seq,
 		r->g.local_port = e->sport;
 		r->g.peer_addr = bin(e->daddr, al);
 		r->g.peer_port = e->dport;
+		r->g.count = e->sig.count;
 		if (e->type == NETSPY_EV_TCP_RESET) {
 			r->g.received = !!(e->flags & NETSPY_F_INBOUND);
 			r->ev.kind_case = NETSPY__V1__EVENT__KIND_TCP_RESET;
 			r->ev.tcp_reset = &r->g;
 		} else {
-			r->g.segments = e->life.retrans;
+			r->g.segments = e->sig.segs;
 			r->ev.kind_case = NETSPY__V1__EVENT__KIND_TCP_RETRANSMIT;
 			r->ev.tcp_retransmit = &r->g;
 		}
@@ -217,9 +218,11 @@ static struct netspy_event sample(int i)
 		e.life_segs_out = (uint32_t)i * 3;
 		e.life_duration_ms = (uint32_t)(i % 3 ? i * 101 : 0);
 	} else if (e.type == NETSPY_EV_TCP_RETRANSMIT) {
-		e.life.retrans = (uint32_t)(1 + i % 44);
+		e.sig.segs = (uint32_t)(1 + i % 44);
+		e.sig.count = i % 3 == 0 ? (uint32_t)i * 1000003u : i % 3 == 1 ? 1 : 0;
 	} else if (e.type == NETSPY_EV_TCP_RESET) {
 		e.flags = i % 2 ? NETSPY_F_INBOUND : 0;
+		e.sig.count = i % 5 == 0 ? (uint32_t)i * 7u : 0;
 	} else if (e.type == NETSPY_EV_DROP) {
 		e.flags = i % 2 ? NETSPY_F_ATTRIBUTED : 0;
 		e.flags |= i % 3 == 2 ? NETSPY_F_BY_FLOW : 0;
