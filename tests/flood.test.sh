@@ -101,7 +101,7 @@ check_eq "status: flood over" false "$(jget flood_active <"$T/status.json")"
 check "flood start logged with its rate" grep -q 'flood mode: [0-9]* drops/s' "$T/netspyd.log"
 check "flood end logged" grep -q 'flood mode ended after' "$T/netspyd.log"
 check "list-drops shows folded records as 'x N'" grep -q "NO_SOCKET x [0-9,]* .*:$PORT " "$T/list.txt"
-timeout 20 "$NETSPYCTL" --socket "$SOCK" watch --replay 30 --timeout 2 >"$T/watch.txt" 2>&1
+timeout 20 "$NETSPYCTL" --socket "$SOCK" watch --replay 300 --timeout 3 >"$T/watch.txt" 2>&1
 check "watch shows folded records as 'x N' too" grep -q "| drop    | 127.0.0.1:$PORT .*| UDP  | NO_SOCKET x [0-9,]* | from " "$T/watch.txt"
 
 # The same flood from two CPUs at once: nothing unaccounted.
