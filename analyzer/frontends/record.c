@@ -610,6 +610,28 @@ static void account_conn(struct recorder *rc, uint64_t abs)
 	cc->valid = cc->valid && cc->metric;
 }
 
+/* The unit of an attributed drop's process: that of its latest connect rolled up, else that of
+ * one of its connects still waiting to be rolled up. The store stamps a record no earlier than
+ * the one before it in its ring, so a connect drained late from netspyd's connect rings (after
+ * an accepted connection, which arrives at once) can sort after the drops of its own packets. */
+static const char *drop_unit(struct recorder *rc, uint32_t pid)
+{
+	struct store *s = &rc->an.store;
+	const char *u = pid_unit(rc, pid);
+
+	for (uint64_t i = rc->conn_next, n = 0; !u && pid && i < s->conns.head && n < 64; i++, n++) {
+		struct rollup_conn c;
+
+		if (store_conn_at(s, i)->pid != pid)
+			continue;
+		rollup_describe_conn(s, i, &c);
+		remember_unit(rc, pid, c.unit);
+		u = pid_unit(rc, pid);
+		break;
+	}
+	return u;
+}
+
 static void account_drop(struct recorder *rc, uint64_t abs)
 {
 	struct rollup_drop d;
@@ -619,7 +641,7 @@ static void account_drop(struct recorder *rc, uint64_t abs)
 	if (r->ts_ns < rc->resume_ns || !minute_for(rc, r->ts_ns))
 		return;
 	rollup_describe_drop(&rc->an.store, abs, &d);
-	unit = d.attributed ? pid_unit(rc, r->pid) : NULL;
+	unit = d.attributed ? drop_unit(rc, r->pid) : NULL;
 	if (rollup_add_drop(&rc->cur, &d, unit) < 0)
 		rc->unaccounted++;
 	metrics_drop(&rc->m, &d, unit);
