@@ -305,7 +305,13 @@ check_eq "TCP without a token: 401" 401 "$(tcode "http://127.0.0.1:$PORT/health"
 check "  with WWW-Authenticate: Bearer" sh -c "curl -s -D - -o /dev/null http://127.0.0.1:$PORT/health | grep -qi '^WWW-Authenticate: Bearer'"
 check_eq "TCP with a wrong token: 401" 401 "$(tcode -H "Authorization: Bearer ${TOKEN}x" "http://127.0.0.1:$PORT/health")"
 check_eq "TCP with a token one character short: 401" 401 "$(tcode -H "Authorization: Bearer ${TOKEN%?}" "http://127.0.0.1:$PORT/health")"
-check_eq "TCP with the token: 200" 200 "$(tcode -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$PORT/health")"
+# 503 until this recorder follows netspyd (slow under the sanitizers): the token is accepted either way.
+for i in $(seq 1 150); do
+	code=$(tcode -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$PORT/health")
+	[ "$code" = 200 ] && break
+	sleep 0.1
+done
+check_eq "TCP with the token: 200" 200 "$code"
 check_eq "TCP with the token: a tool answers" 200 "$(tcode -H "Authorization: Bearer $TOKEN" -d "{\"process_name\":\"$NAME\",\"duration\":600}" "http://127.0.0.1:$PORT/api/v1/tools/get_network_summary")"
 check_eq "  the same count as on the socket" "$TOTAL" "$(jget "$T/body" 'J["total_connections"]')"
 check "the token never appears in the recorder's command line or log" \
