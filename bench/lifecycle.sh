@@ -15,14 +15,7 @@ set -u
 . bench/lib.sh
 REF=${BENCH_BEFORE_REF:-85fe33d}
 
-BEFORE=${BENCH_BEFORE:-}
-if [ -z "$BEFORE" ]; then
-	mkdir -p "$T/before-tree"
-	git archive "$REF" | tar -x -C "$T/before-tree" &&
-		make -C "$T/before-tree" -j"$(nproc)" build/netspyd >"$T/before-build.log" 2>&1 ||
-		{ echo "cannot build netspyd at $REF: $(tail -3 "$T/before-build.log" 2>/dev/null)" >&2; exit 1; }
-	BEFORE=$T/before-tree/build/netspyd
-fi
+bench_before_netspyd "$REF"
 declare -A BIN=([before]=$BEFORE [now]=$BUILD/netspyd)
 
 # workload NAME OUT: one run of storm (UDP connects), short or bulk, pinned to $CPU
@@ -42,17 +35,9 @@ run() {
 }
 # cost CONFIG: "name ns_per_run runs_per_connection" for each program of netspyd CONFIG that ran
 cost() {
-	local was id n
 	bench_daemon_start "${BIN[$1]}"
-	was=$(sysctl -n kernel.bpf_stats_enabled)
-	sysctl -q kernel.bpf_stats_enabled=1
-	workload short "$T/cost.out"
-	n=$(field ops "$T/cost.out")
-	for id in $(grep -h '^prog_id:' /proc/"$DPID"/fdinfo/* | awk '{ print $2 }' | sort -un); do
-		bpftool prog show id "$id" | head -1
-	done | sed -n 's/.*: \([a-z_]*\) *name \([a-z0-9_]*\) .*run_time_ns \([0-9]*\) run_cnt \([0-9]*\).*/\2 \3 \4/p' |
-		awk -v n="$n" '$3 > 0 { printf "%s %.1f %.3f\n", $1, $2 / $3, $3 / (n ? n : 1) }'
-	sysctl -q kernel.bpf_stats_enabled="$was"
+	bench_with_stats workload short "$T/cost.out"
+	bench_prog_costs "$DPID" "$(field ops "$T/cost.out")"
 	bench_daemon_stop
 }
 
