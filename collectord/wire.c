@@ -9,6 +9,10 @@
 
 enum { WT_VARINT = 0, WT_LEN = 2 };
 
+/* For the pieces several messages share: inlined where they are used, as if written out there
+ * (this is netspyd's hot path). */
+#define ALWAYS_INLINE __attribute__((always_inline))
+
 static inline uint8_t *put_varint(uint8_t *p, uint64_t v)
 {
 	while (v >= 0x80) {
@@ -49,7 +53,8 @@ static size_t comm_len(const char *c)
 
 /* The addresses and ports, at fields first to first + 3: source address and port, destination
  * address and port (a socket's local and remote end). */
-static inline uint8_t *addrs_body(uint8_t *p, unsigned first, const struct netspy_event *e)
+static inline ALWAYS_INLINE uint8_t *addrs_body(uint8_t *p, unsigned first,
+						const struct netspy_event *e)
 {
 	p = put_bytes(p, first, e->saddr, addr_len(e));
 	p = put_uint(p, first + 1, e->sport);
@@ -58,7 +63,8 @@ static inline uint8_t *addrs_body(uint8_t *p, unsigned first, const struct netsp
 }
 
 /* The task, at fields first to first + 2: pid, tid and comm. */
-static inline uint8_t *task_body(uint8_t *p, unsigned first, const struct netspy_event *e)
+static inline ALWAYS_INLINE uint8_t *task_body(uint8_t *p, unsigned first,
+					       const struct netspy_event *e)
 {
 	p = put_uint(p, first, e->pid);
 	p = put_uint(p, first + 1, e->tid);
@@ -66,7 +72,8 @@ static inline uint8_t *task_body(uint8_t *p, unsigned first, const struct netspy
 }
 
 /* The socket, at fields first to first + 3: its cgroup, cookie, family and IP protocol. */
-static inline uint8_t *socket_body(uint8_t *p, unsigned first, const struct netspy_event *e)
+static inline ALWAYS_INLINE uint8_t *socket_body(uint8_t *p, unsigned first,
+						 const struct netspy_event *e)
 {
 	p = put_uint(p, first, e->cgroup_id);
 	p = put_uint(p, first + 1, e->cookie);
