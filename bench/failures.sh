@@ -53,12 +53,5 @@ echo "| before ($REF) | $(median <"$T/before") | $(col 1) |"
 echo "| now (connect failures reported) | $(median <"$T/now") | $(col 2) |"
 echo "| difference (now - before, median of triples) | | $(col 3) (triples: $(awk '{ printf "%s ", $3 }' "$T/ratio")) |"
 echo
-echo "| program (bpf_stats over one storm, median of $REPS) | before: ns per run | now: ns per run | now: runs per connect |"
-echo "| --- | ---: | ---: | ---: |"
-for p in $(awk '{ print $1 }' "$T/ns.now" "$T/ns.before" | sort -u); do
-	b=$(awk -v p="$p" '$1 == p { print $2 }' "$T/ns.before" | median)
-	a=$(awk -v p="$p" '$1 == p { print $2 }' "$T/ns.now" | median)
-	r=$(awk -v p="$p" '$1 == p { print $3 }' "$T/ns.now" | median)
-	echo "| $p | ${b/nan/-} | ${a/nan/-} | ${r/nan/-} |"
-done
+bench_prog_table "one storm" connect
 echo "Load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)."

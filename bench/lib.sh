@@ -75,3 +75,17 @@ bench_prog_stats() {
 bench_prog_costs() {
 	bench_prog_stats "$1" | awk -v n="$2" '$3 > 0 { printf "%s %.1f %.3f\n", $1, $2 / $3, $3 / (n ? n : 1) }'
 }
+# bench_prog_table RUN PER: the table of the costs bench_prog_costs wrote to $T/ns.before and
+# $T/ns.now, one row per program: medians of ns per run before and now, and of runs per PER now
+# (RUN says what they ran during).
+bench_prog_table() {
+	local p b a r
+	echo "| program (bpf_stats over $1, median of $REPS) | before: ns per run | now: ns per run | now: runs per $2 |"
+	echo "| --- | ---: | ---: | ---: |"
+	for p in $(awk '{ print $1 }' "$T/ns.now" "$T/ns.before" | sort -u); do
+		b=$(awk -v p="$p" '$1 == p { print $2 }' "$T/ns.before" | median)
+		a=$(awk -v p="$p" '$1 == p { print $2 }' "$T/ns.now" | median)
+		r=$(awk -v p="$p" '$1 == p { print $3 }' "$T/ns.now" | median)
+		echo "| $p | ${b/nan/-} | ${a/nan/-} | ${r/nan/-} |"
+	done
+}

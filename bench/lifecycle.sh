@@ -65,12 +65,5 @@ for w in short bulk storm; do
 	echo "| $label | $(median <"$T/$w.bare") | $(median <"$T/$w.before") | $(median <"$T/$w.now") | $(col $w 1) | $(col $w 2) | $(col $w 3) |"
 done
 echo
-echo "| program (bpf_stats over one short-connection run, median of $REPS) | before: ns per run | now: ns per run | now: runs per connection |"
-echo "| --- | ---: | ---: | ---: |"
-for p in $(awk '{ print $1 }' "$T/ns.now" "$T/ns.before" | sort -u); do
-	b=$(awk -v p="$p" '$1 == p { print $2 }' "$T/ns.before" | median)
-	a=$(awk -v p="$p" '$1 == p { print $2 }' "$T/ns.now" | median)
-	r=$(awk -v p="$p" '$1 == p { print $3 }' "$T/ns.now" | median)
-	echo "| $p | ${b/nan/-} | ${a/nan/-} | ${r/nan/-} |"
-done
+bench_prog_table "one short-connection run" connection
 echo "Load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)."
