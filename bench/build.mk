@@ -28,6 +28,9 @@ $(BUILD)/bench/empty_loader: bench/empty_loader.c $(BUILD)/bench/empty_hooks.ske
 	$(CC) $(NS_CPPFLAGS) $(CPPFLAGS) -I$(BUILD)/bench $(NS_CFLAGS) $(NS_LDFLAGS) -o $@ $< \
 		$(NETSPYD_LIBS)
 
+# Header dependencies of the programs above (-MMD -MP): bench_wire.c includes collectord/wire.c.
+-include $(wildcard $(BUILD)/bench/*.d)
+
 .PHONY: bench-build
 bench-build: all $(BENCH_BINS) $(BENCH_HELPERS)
 

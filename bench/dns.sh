@@ -40,18 +40,12 @@ run() { # run WORKLOAD CONFIG: appends the CPU-time rate to $T/WORKLOAD.CONFIG
 }
 # progs WORKLOAD: "name ns_per_run runs_per_op" of the DNS programs over one run under netspyd
 progs() {
-	local was n
+	local n
 	start dns
-	was=$(sysctl -n kernel.bpf_stats_enabled)
-	sysctl -q kernel.bpf_stats_enabled=1
-	taskset -c "$CPU" "$STORM" "$1" "$SECS" "$COMM" >"$T/pout"
+	bench_with_stats taskset -c "$CPU" "$STORM" "$1" "$SECS" "$COMM" >"$T/pout"
 	n=$(field ops "$T/pout")
 	[ "$1" = bulk ] && n=$((n / 65536)) # per 64 KiB write
-	for id in $(grep -h '^prog_id:' /proc/"$DPID"/fdinfo/* | awk '{ print $2 }' | sort -un); do
-		bpftool prog show id "$id" | head -1
-	done | sed -n 's/.*name \([a-z0-9_]*\) .*run_time_ns \([0-9]*\) run_cnt \([0-9]*\).*/\1 \2 \3/p' |
-		awk -v n="$n" '$1 ~ /dns/ && $3 > 0 { printf "%s %.1f %.3f\n", $1, $2 / $3, $3 / (n ? n : 1) }'
-	sysctl -q kernel.bpf_stats_enabled="$was"
+	bench_prog_costs "$DPID" "$n" | awk '$1 ~ /dns/'
 	bench_daemon_stop
 }
 

@@ -14,14 +14,7 @@ set -u
 . bench/lib.sh
 REF=${BENCH_BEFORE_REF:-669e2c0}
 
-BEFORE=${BENCH_BEFORE:-}
-if [ -z "$BEFORE" ]; then
-	mkdir -p "$T/before-tree"
-	git archive "$REF" | tar -x -C "$T/before-tree" &&
-		make -C "$T/before-tree" -j"$(nproc)" build/netspyd >"$T/before-build.log" 2>&1 ||
-		{ echo "cannot build netspyd at $REF: $(tail -3 "$T/before-build.log" 2>/dev/null)" >&2; exit 1; }
-	BEFORE=$T/before-tree/build/netspyd
-fi
+bench_before_netspyd "$REF"
 declare -A BIN=([before]=$BEFORE [now]=$BUILD/netspyd)
 
 start() { bench_daemon_start "${BIN[$1]}"; }
@@ -36,17 +29,9 @@ storm() {
 }
 # cost CONFIG: "name ns_per_run runs_per_connect" for each program of netspyd CONFIG that ran
 cost() {
-	local was id n
 	start "$1"
-	was=$(sysctl -n kernel.bpf_stats_enabled)
-	sysctl -q kernel.bpf_stats_enabled=1
-	taskset -c "$CPU" "$BUILD/tests/storm" connect "$SECS" nsfailbench >"$T/cstorm.out"
-	n=$(field ops "$T/cstorm.out")
-	for id in $(grep -h '^prog_id:' /proc/"$DPID"/fdinfo/* | awk '{ print $2 }' | sort -un); do
-		bpftool prog show id "$id" | head -1
-	done | sed -n 's/.*: \([a-z_]*\) *name \([a-z0-9_]*\) .*run_time_ns \([0-9]*\) run_cnt \([0-9]*\).*/\2 \3 \4/p' |
-		awk -v n="$n" '$3 > 0 { printf "%s %.1f %.3f\n", $1, $2 / $3, $3 / (n ? n : 1) }'
-	sysctl -q kernel.bpf_stats_enabled="$was"
+	bench_with_stats taskset -c "$CPU" "$BUILD/tests/storm" connect "$SECS" nsfailbench >"$T/cstorm.out"
+	bench_prog_costs "$DPID" "$(field ops "$T/cstorm.out")"
 	stop
 }
 
@@ -68,12 +53,5 @@ echo "| before ($REF) | $(median <"$T/before") | $(col 1) |"
 echo "| now (connect failures reported) | $(median <"$T/now") | $(col 2) |"
 echo "| difference (now - before, median of triples) | | $(col 3) (triples: $(awk '{ printf "%s ", $3 }' "$T/ratio")) |"
 echo
-echo "| program (bpf_stats over one storm, median of $REPS) | before: ns per run | now: ns per run | now: runs per connect |"
-echo "| --- | ---: | ---: | ---: |"
-for p in $(awk '{ print $1 }' "$T/ns.now" "$T/ns.before" | sort -u); do
-	b=$(awk -v p="$p" '$1 == p { print $2 }' "$T/ns.before" | median)
-	a=$(awk -v p="$p" '$1 == p { print $2 }' "$T/ns.now" | median)
-	r=$(awk -v p="$p" '$1 == p { print $3 }' "$T/ns.now" | median)
-	echo "| $p | ${b/nan/-} | ${a/nan/-} | ${r/nan/-} |"
-done
+bench_prog_table "one storm" connect
 echo "Load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)."

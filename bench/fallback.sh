@@ -26,16 +26,9 @@ storm() {
 }
 # cost PATH: ns per run of that path's connect4 program, from the kernel's accounting
 cost() {
-	local was id
 	start "$1"
-	was=$(sysctl -n kernel.bpf_stats_enabled)
-	sysctl -q kernel.bpf_stats_enabled=1
-	taskset -c "$CPU" "$BUILD/tests/storm" connect "$SECS" nsfallback >/dev/null
-	for id in $(grep -h '^prog_id:' /proc/"$DPID"/fdinfo/* | awk '{ print $2 }' | sort -un); do
-		bpftool prog show id "$id" | head -1
-	done | grep cgroup_connect4 | sed -n 's/.*run_time_ns \([0-9]*\) run_cnt \([0-9]*\).*/\1 \2/p' |
-		awk '{ printf "%.1f\n", $1 / $2 }'
-	sysctl -q kernel.bpf_stats_enabled="$was"
+	bench_with_stats taskset -c "$CPU" "$BUILD/tests/storm" connect "$SECS" nsfallback >/dev/null
+	bench_prog_costs "$DPID" 0 | awk '$1 ~ /cgroup_connect4/ { print $2 }'
 	stop
 }
 

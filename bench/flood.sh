@@ -84,11 +84,7 @@ col() { awk -v c="$2" '{ print $c }' "$T/$1" | median; }
 # bpf_stats: ns per run of a program of that process (the kfree_skb programs during one flood,
 # netspyd's and the empty one's; tp_tcp_retransmit_skb during a lossy transfer).
 kfree_ns() { # kfree_ns PID PROGNAME
-	local id
-	for id in $(grep -h '^prog_id:' /proc/"$1"/fdinfo/* 2>/dev/null | awk '{ print $2 }' | sort -un); do
-		bpftool prog show id "$id" | head -1
-	done | grep "$2" | sed -n 's/.*run_time_ns \([0-9]*\) run_cnt \([0-9]*\).*/\1 \2/p' |
-		awk '$2 > 0 { printf "%.1f\n", $1 / $2 }'
+	bench_prog_costs "$1" 0 | awk -v p="$2" 'index($1, p) { print $2 }'
 }
 
 if [ "${BENCH_FLOOD_ONLY:-}" != rtx ]; then

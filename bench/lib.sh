@@ -1,6 +1,7 @@
 # What the benchmark scripts (bench/*.sh) share: the knobs, a private directory removed at exit
 # (run.sh adds its own cleanup on top), the median of alternated runs and reading a key=value field
-# of a tool's output. Source it first, from the top of the tree: . bench/lib.sh
+# of a tool's output, starting netspyd, building the netspyd to compare with, and the kernel's
+# accounting of BPF programs. Source it first, from the top of the tree: . bench/lib.sh
 # Knobs (environment): BENCH_SECONDS (one storm, default 2), BENCH_REPS (alternated runs per
 # configuration, default 5), BENCH_CPU (core the storm is pinned to, default 1).
 BUILD=${NETSPY_BUILD:-build}
@@ -36,3 +37,55 @@ bench_daemon_start() {
 	exit 1
 }
 bench_daemon_stop() { kill "$DPID"; wait "$DPID" 2>/dev/null; DPID=; }
+
+# bench_before_netspyd REF: sets BEFORE to the netspyd to compare with: $BENCH_BEFORE when set
+# (a binary), else netspyd built from commit REF, exported to $T/before-tree; exits when it does
+# not build.
+bench_before_netspyd() {
+	BEFORE=${BENCH_BEFORE:-}
+	[ -n "$BEFORE" ] && return
+	mkdir -p "$T/before-tree"
+	git archive "$1" | tar -x -C "$T/before-tree" &&
+		make -C "$T/before-tree" -j"$(nproc)" build/netspyd >"$T/before-build.log" 2>&1 ||
+		{ echo "cannot build netspyd at $1: $(tail -3 "$T/before-build.log" 2>/dev/null)" >&2; exit 1; }
+	BEFORE=$T/before-tree/build/netspyd
+}
+
+# bench_with_stats CMD...: runs CMD with the kernel's own accounting of BPF programs on
+# (kernel.bpf_stats_enabled is global, it times every program on the machine: on only meanwhile).
+bench_with_stats() {
+	local was rc
+	was=$(sysctl -n kernel.bpf_stats_enabled)
+	sysctl -q kernel.bpf_stats_enabled=1
+	"$@"
+	rc=$?
+	sysctl -q kernel.bpf_stats_enabled="$was"
+	return $rc
+}
+# bench_prog_stats PID: "NAME RUN_TIME_NS RUN_CNT" for each BPF program process PID holds, as
+# counted while the accounting was on.
+bench_prog_stats() {
+	local id
+	for id in $(grep -h '^prog_id:' /proc/"$1"/fdinfo/* 2>/dev/null | awk '{ print $2 }' | sort -un); do
+		bpftool prog show id "$id" | head -1
+	done | sed -n 's/.*name \([a-z0-9_]*\) .*run_time_ns \([0-9]*\) run_cnt \([0-9]*\).*/\1 \2 \3/p'
+}
+# bench_prog_costs PID OPS: "NAME NS_PER_RUN RUNS_PER_OP" for each program of PID that ran, OPS
+# being how many operations the workload made meanwhile.
+bench_prog_costs() {
+	bench_prog_stats "$1" | awk -v n="$2" '$3 > 0 { printf "%s %.1f %.3f\n", $1, $2 / $3, $3 / (n ? n : 1) }'
+}
+# bench_prog_table RUN PER: the table of the costs bench_prog_costs wrote to $T/ns.before and
+# $T/ns.now, one row per program: medians of ns per run before and now, and of runs per PER now
+# (RUN says what they ran during).
+bench_prog_table() {
+	local p b a r
+	echo "| program (bpf_stats over $1, median of $REPS) | before: ns per run | now: ns per run | now: runs per $2 |"
+	echo "| --- | ---: | ---: | ---: |"
+	for p in $(awk '{ print $1 }' "$T/ns.now" "$T/ns.before" | sort -u); do
+		b=$(awk -v p="$p" '$1 == p { print $2 }' "$T/ns.before" | median)
+		a=$(awk -v p="$p" '$1 == p { print $2 }' "$T/ns.now" | median)
+		r=$(awk -v p="$p" '$1 == p { print $3 }' "$T/ns.now" | median)
+		echo "| $p | ${b/nan/-} | ${a/nan/-} | ${r/nan/-} |"
+	done
+}

@@ -181,17 +181,9 @@ log "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 # ---- the cost of netspyd's connect hook itself, from the kernel's own accounting -------------
 # kernel.bpf_stats_enabled is global (it times every program on the machine): on only briefly.
 prog_cost() {
-	local was id ids line
 	start_netspyd
-	ids=$(for f in /proc/"$TOOL_PID"/fdinfo/*; do sed -n 's/^prog_id:[[:space:]]*//p' "$f"; done | sort -un)
-	was=$(sysctl -n kernel.bpf_stats_enabled)
-	sysctl -q kernel.bpf_stats_enabled=1
-	storm connect "$T/storm.out" >/dev/null
-	for id in $ids; do
-		line=$(bpftool prog show id "$id" | head -1)
-		case $line in *cgroup_connect4*) echo "$line" ;; esac
-	done | sed -n 's/.*run_time_ns \([0-9]*\) run_cnt \([0-9]*\).*/\1 \2/p' >"$T/progcost"
-	sysctl -q kernel.bpf_stats_enabled="$was"
+	bench_with_stats storm connect "$T/storm.out" >/dev/null
+	bench_prog_stats "$TOOL_PID" | awk '$1 ~ /cgroup_connect4/ { print $2, $3 }' >"$T/progcost"
 	stop_tool
 }
 prog_cost

@@ -9,6 +9,10 @@
 
 enum { WT_VARINT = 0, WT_LEN = 2 };
 
+/* For the pieces several messages share: inlined where they are used, as if written out there
+ * (this is netspyd's hot path). */
+#define ALWAYS_INLINE __attribute__((always_inline))
+
 static inline uint8_t *put_varint(uint8_t *p, uint64_t v)
 {
 	while (v >= 0x80) {
@@ -47,39 +51,58 @@ static size_t comm_len(const char *c)
 	return strnlen(c, NETSPY_COMM_LEN_BPF);
 }
 
+/* The addresses and ports, at fields first to first + 3: source address and port, destination
+ * address and port (a socket's local and remote end). */
+static inline ALWAYS_INLINE uint8_t *addrs_body(uint8_t *p, unsigned first,
+						const struct netspy_event *e)
+{
+	p = put_bytes(p, first, e->saddr, addr_len(e));
+	p = put_uint(p, first + 1, e->sport);
+	p = put_bytes(p, first + 2, e->daddr, addr_len(e));
+	return put_uint(p, first + 3, e->dport);
+}
+
+/* The task, at fields first to first + 2: pid, tid and comm. */
+static inline ALWAYS_INLINE uint8_t *task_body(uint8_t *p, unsigned first,
+					       const struct netspy_event *e)
+{
+	p = put_uint(p, first, e->pid);
+	p = put_uint(p, first + 1, e->tid);
+	return put_bytes(p, first + 2, e->comm, comm_len(e->comm));
+}
+
+/* The socket, at fields first to first + 3: its cgroup, cookie, family and IP protocol. */
+static inline ALWAYS_INLINE uint8_t *socket_body(uint8_t *p, unsigned first,
+						 const struct netspy_event *e)
+{
+	p = put_uint(p, first, e->cgroup_id);
+	p = put_uint(p, first + 1, e->cookie);
+	p = put_uint(p, first + 2, e->family);
+	return put_uint(p, first + 3, e->ip_proto);
+}
+
 static uint8_t *connect_body(uint8_t *p, const struct netspy_event *e)
 {
 	p = put_uint(p, 1, e->pid);
 	p = put_uint(p, 2, e->tid);
 	p = put_uint(p, 3, e->uid);
 	p = put_bytes(p, 4, e->comm, comm_len(e->comm));
-	p = put_uint(p, 5, e->cgroup_id);
-	p = put_uint(p, 6, e->cookie);
-	p = put_uint(p, 7, e->family);
-	p = put_uint(p, 8, e->ip_proto);
+	p = socket_body(p, 5, e);
 	p = put_uint(p, 9, e->sock_type);
-	p = put_bytes(p, 10, e->saddr, addr_len(e));
-	p = put_uint(p, 11, e->sport);
-	p = put_bytes(p, 12, e->daddr, addr_len(e));
-	p = put_uint(p, 13, e->dport);
+	p = addrs_body(p, 10, e);
 	return put_uint(p, 14, e->netns);
 }
 
 static uint8_t *outcome_body(uint8_t *p, const struct netspy_event *e)
 {
 	p = put_uint(p, 1, e->cookie);
-	p = put_uint(p, 2, e->pid);
-	p = put_uint(p, 3, e->tid);
-	p = put_bytes(p, 4, e->comm, comm_len(e->comm));
+	p = task_body(p, 2, e);
 	p = put_uint(p, 5, e->outcome);
 	/* int32: a negative value is sign-extended to 64 bits, as protobuf-c does. */
 	p = put_uint(p, 6, (uint64_t)(int64_t)e->tcp.err);
 	p = put_uint(p, 7, e->tcp.latency_ns);
 	p = put_uint(p, 8, e->family);
-	p = put_bytes(p, 9, e->saddr, addr_len(e));
-	p = put_uint(p, 10, e->sport);
-	p = put_bytes(p, 11, e->daddr, addr_len(e));
-	p = put_uint(p, 12, e->dport);
+	p = addrs_body(p, 9, e);
 	p = put_uint(p, 13, e->ip_proto);
 	p = put_uint(p, 14, !!(e->flags & NETSPY_F_SYNC));
 	p = put_uint(p, 15, !!(e->flags & NETSPY_F_ABANDONED));
@@ -96,10 +119,7 @@ static uint8_t *drop_body(uint8_t *p, const struct netspy_event *e, const struct
 	p = put_bytes(p, 2, name, strnlen(name, 64));
 	p = put_uint(p, 3, e->family);
 	p = put_uint(p, 4, e->ip_proto);
-	p = put_bytes(p, 5, e->saddr, addr_len(e));
-	p = put_uint(p, 6, e->sport);
-	p = put_bytes(p, 7, e->daddr, addr_len(e));
-	p = put_uint(p, 8, e->dport);
+	p = addrs_body(p, 5, e);
 	p = put_uint(p, 9, e->drop.ifindex);
 	p = put_uint(p, 10, e->netns);
 	p = put_uint(p, 11, e->cookie);
@@ -120,41 +140,28 @@ static uint8_t *dns_body(uint8_t *p, const struct netspy_event *e, const uint8_t
 
 	if (!data || data_len > NETSPY_DNS_MAX || data_len > e->dns.len)
 		data_len = 0;
-	if (attributed) {
-		p = put_uint(p, 1, e->pid);
-		p = put_uint(p, 2, e->tid);
-		p = put_bytes(p, 3, e->comm, comm_len(e->comm));
-	}
-	p = put_uint(p, 4, e->cgroup_id);
-	p = put_uint(p, 5, e->cookie);
-	p = put_uint(p, 6, e->family);
-	p = put_uint(p, 7, e->ip_proto);
-	p = put_bytes(p, 8, e->saddr, addr_len(e));
-	p = put_uint(p, 9, e->sport);
-	p = put_bytes(p, 10, e->daddr, addr_len(e));
-	p = put_uint(p, 11, e->dport);
+	if (attributed)
+		p = task_body(p, 1, e);
+	p = socket_body(p, 4, e);
+	p = addrs_body(p, 8, e);
 	p = put_uint(p, 12, !!(e->flags & NETSPY_F_INGRESS));
 	p = put_uint(p, 13, attributed);
 	p = put_uint(p, 14, e->dns.len);
 	return put_bytes(p, 15, data, data_len);
 }
 
-/* Local and peer of a socket's tuple (saddr/sport are the local side). */
+/* Local and peer of a socket's tuple (saddr/sport are the local side): the family, then the
+ * addresses and ports. */
 static uint8_t *tuple_body(uint8_t *p, unsigned first, const struct netspy_event *e)
 {
 	p = put_uint(p, first, e->family);
-	p = put_bytes(p, first + 1, e->saddr, addr_len(e));
-	p = put_uint(p, first + 2, e->sport);
-	p = put_bytes(p, first + 3, e->daddr, addr_len(e));
-	return put_uint(p, first + 4, e->dport);
+	return addrs_body(p, first + 1, e);
 }
 
 static uint8_t *accept_body(uint8_t *p, const struct netspy_event *e)
 {
 	p = put_uint(p, 1, e->cookie);
-	p = put_uint(p, 2, e->pid);
-	p = put_uint(p, 3, e->tid);
-	p = put_bytes(p, 4, e->comm, comm_len(e->comm));
+	p = task_body(p, 2, e);
 	p = put_uint(p, 5, e->cgroup_id);
 	return tuple_body(p, 6, e);
 }
@@ -162,9 +169,7 @@ static uint8_t *accept_body(uint8_t *p, const struct netspy_event *e)
 static uint8_t *end_body(uint8_t *p, const struct netspy_event *e)
 {
 	p = put_uint(p, 1, e->cookie);
-	p = put_uint(p, 2, e->pid);
-	p = put_uint(p, 3, e->tid);
-	p = put_bytes(p, 4, e->comm, comm_len(e->comm));
+	p = task_body(p, 2, e);
 	p = put_uint(p, 5, !!(e->flags & NETSPY_F_INBOUND));
 	p = tuple_body(p, 6, e);
 	p = put_uint(p, 11, e->outcome);
@@ -180,9 +185,7 @@ static uint8_t *end_body(uint8_t *p, const struct netspy_event *e)
 static uint8_t *signal_body(uint8_t *p, const struct netspy_event *e)
 {
 	p = put_uint(p, 1, e->cookie);
-	p = put_uint(p, 2, e->pid);
-	p = put_uint(p, 3, e->tid);
-	p = put_bytes(p, 4, e->comm, comm_len(e->comm));
+	p = task_body(p, 2, e);
 	p = tuple_body(p, 5, e);
 	p = put_uint(p, 10, e->type == NETSPY_EV_TCP_RESET && (e->flags & NETSPY_F_INBOUND));
 	p = put_uint(p, 11, e->type == NETSPY_EV_TCP_RETRANSMIT ? e->sig.segs : 0);

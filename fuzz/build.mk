@@ -10,16 +10,20 @@ FUZZ_REPLAY_BINS := $(FUZZ_NAMES:%=$(BUILD)/fuzz/replay_%)
 FUZZ_BINS := $(FUZZ_NAMES:%=$(BUILD)/fuzz/fuzz_%)
 FUZZ_SECONDS ?= 60
 
-$(BUILD)/fuzz/replay_%: fuzz/fuzz_%.c fuzz/replay_main.c $(ANALYZER_ARCHIVES) $(GEN_HEADERS)
+# replay_main.c is an object of its own (the main build's rule), so that each command below
+# compiles one source and -MMD writes that source's headers into $@.d.
+FUZZ_REPLAY_MAIN := $(BUILD)/obj/fuzz/replay_main.o
+
+$(BUILD)/fuzz/replay_%: fuzz/fuzz_%.c $(FUZZ_REPLAY_MAIN) $(ANALYZER_ARCHIVES) $(GEN_HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(NS_CPPFLAGS) $(CPPFLAGS) -Ifuzz $(NS_CFLAGS) $(NS_LDFLAGS) -o $@ $< \
-		fuzz/replay_main.c $(ANALYZER_ARCHIVES) $(ANALYZER_LIBS)
+		$(FUZZ_REPLAY_MAIN) $(ANALYZER_ARCHIVES) $(ANALYZER_LIBS)
 
 # libFuzzer objects: the analyzer library and the protocol code rebuilt with coverage and
 # sanitizers (clang's warnings differ from gcc's, so they do not fail this build).
 FUZZ_OBJDIR := $(BUILD)/fuzz/obj
 FUZZ_CFLAGS := -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined \
-	-fno-sanitize-recover=all
+	-fno-sanitize-recover=all -MMD -MP
 FUZZ_LIB_SRCS := $(ANALYZER_SRCS) $(COMMON_SRCS) proto/frame.c $(BUILD)/proto/netspy.pb-c.c
 FUZZ_LIB_OBJS := $(FUZZ_LIB_SRCS:%.c=$(FUZZ_OBJDIR)/%.o)
 
@@ -33,6 +37,11 @@ $(BUILD)/fuzz/fuzz_%: fuzz/fuzz_%.c $(FUZZ_LIB_OBJS)
 	$(CLANG) -D_GNU_SOURCE -DNETSPY_VERSION='"$(VERSION)"' -I$(BUILD)/proto -Iproto -Ibpf -Icommon \
 		-Ianalyzer -Ifuzz $(PC_CFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< \
 		$(FUZZ_LIB_OBJS) $(ANALYZER_LIBS)
+
+# Header dependencies: every object and program above is compiled with -MMD -MP (NS_CFLAGS,
+# FUZZ_CFLAGS), which writes the headers it included next to it as a .d file, as the main
+# build's objects have them; without these a changed header left stale objects behind.
+-include $(shell find $(BUILD)/fuzz -name '*.d' 2>/dev/null)
 
 .PHONY: fuzz fuzz-build fuzz-replay-build
 fuzz-replay-build: $(FUZZ_REPLAY_BINS)

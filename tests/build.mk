@@ -19,6 +19,10 @@ $(BUILD)/tests/%: tests/tools/%.c $(ANALYZER_ARCHIVES) $(GEN_HEADERS)
 	$(Q)$(CC) $(NS_CPPFLAGS) $(CPPFLAGS) $(NS_CFLAGS) $(NS_LDFLAGS) -o $@ $< \
 		$(ANALYZER_ARCHIVES) $(ANALYZER_LIBS)
 
+# Header dependencies of the programs above (each compiled from one source with -MMD -MP): a
+# unit test that includes a .c of netspyd's (tests/unit/wire.c) is rebuilt when that file changes.
+-include $(wildcard $(BUILD)/tests/*.d)
+
 .PHONY: check check-unit check-build
 check-build: all $(UNIT_BINS) $(TOOL_BINS)
 

@@ -348,68 +348,6 @@ static void drop_key(struct keybuf *k, const char *reason, uint8_t proto, const 
 	keybuf_add(k, unit && unit[0] ? unit : NULL);
 }
 
-/* The value under key, or under other when the key is new and the map is at its hold cap. */
-static void *get_capped(struct rollup *r, struct kmap *m, struct keybuf *k,
-			const struct keybuf *other)
-{
-	void *v = kmap_find(m, k->b, k->n);
-
-	if (v)
-		return v;
-	if (m->n >= hold_cap(r))
-		return kmap_get(m, other->b, other->n, NULL);
-	return kmap_get(m, k->b, k->n, NULL);
-}
-
-static void latency_add(struct rollup *r, struct kmap *m, const char *process, const char *unit,
-			uint32_t us)
-{
-	struct keybuf k, o;
-	struct rollup_latency_val *l;
-
-	lat_key(&k, process, unit);
-	lat_key(&o, HISTORY_OTHER, HISTORY_OTHER);
-	l = get_capped(r, m, &k, &o);
-	if (l) {
-		l->buckets[history_bucket_of(us)]++;
-		l->sum_us += us;
-	}
-}
-
-struct rollup_conn_val *rollup_add_conn(struct rollup *r, const struct rollup_conn *c)
-{
-	struct keybuf k, o;
-	struct rollup_conn_val *v;
-
-	conn_key(&k, c->process, c->unit, c->destination, c->protocol, c->outcome, c->direction);
-	conn_key(&o, HISTORY_OTHER, HISTORY_OTHER, HISTORY_OTHER, c->protocol, c->outcome,
-		 c->direction);
-	v = get_capped(r, &r->conns, &k, &o);
-	if (!v)
-		return NULL;
-	v->count++;
-	v->failed += c->failed;
-	r->events++;
-	if (c->latency_us && c->outcome == 1)
-		latency_add(r, &r->latency, c->process, c->unit, c->latency_us);
-	return v;
-}
-
-int rollup_add_drop(struct rollup *r, const struct rollup_drop *d, const char *unit)
-{
-	struct keybuf k, o;
-	uint64_t *v;
-
-	drop_key(&k, d->reason, d->protocol, d->attributed ? d->process : NULL, unit);
-	drop_key(&o, d->reason, d->protocol, HISTORY_OTHER, HISTORY_OTHER);
-	v = get_capped(r, &r->drops, &k, &o);
-	if (!v)
-		return -ENOMEM;
-	*v += d->count ? d->count : 1; /* a folded record counts as the drops it stands for */
-	r->events++;
-	return 0;
-}
-
 static void dns_key(struct keybuf *k, const char *process, const char *unit, const char *name,
 		    int rcode)
 {
@@ -423,24 +361,6 @@ static void dns_key(struct keybuf *k, const char *process, const char *unit, con
 	keybuf_add(k, buf);
 }
 
-int rollup_add_dns(struct rollup *r, const struct rollup_dns *d)
-{
-	struct keybuf k, o;
-	uint64_t *v;
-
-	dns_key(&k, d->process, d->unit, d->name, d->rcode);
-	dns_key(&o, HISTORY_OTHER, HISTORY_OTHER, HISTORY_OTHER, d->rcode);
-	v = get_capped(r, &r->dns, &k, &o);
-	if (!v)
-		return -ENOMEM;
-	(*v)++;
-	r->events++;
-	if (d->rcode >= 0)
-		latency_add(r, &r->dns_latency, d->process, d->unit,
-			    d->latency_us);
-	return 0;
-}
-
 static void tcp_key(struct keybuf *k, const char *process, const char *unit, const char *dst,
 		    uint8_t dir)
 {
@@ -451,14 +371,272 @@ static void tcp_key(struct keybuf *k, const char *process, const char *unit, con
 	small_fields(k, dir, 0, 0, 1);
 }
 
+/* ---- the key cap ---- */
+
+/* A key as a row shows it: its own fields, or "other" for the fields an "other" row sums over. */
+struct row_key {
+	const char *key;
+	size_t klen;
+	unsigned folded; /* bit i: field i reads HISTORY_OTHER */
+};
+
+static const char *row_field(const struct row_key *k, unsigned i)
+{
+	return k->folded & 1u << i ? HISTORY_OTHER : key_field(k->key, k->klen, i);
+}
+
+static uint8_t row_small(const struct row_key *k, unsigned i)
+{
+	return (uint8_t)atoi(row_field(k, i));
+}
+
+/* What folding needs to know of a table. Past the cap a key goes to the "other" row of the
+ * fields that are not folded: one per protocol, outcome and direction for connections, per
+ * reason and protocol for drops, per rcode for DNS, per direction for TCP, one for latency. */
+struct table {
+	/* the key fields an "other" row sums over (bit i: field i); the first is the process */
+	unsigned folded;
+	size_t row_size; /* of its rows in struct history_minute */
+	/* what ranks its keys; a new row's key fields; a key's counters added to a row */
+	uint64_t (*count)(const void *value);
+	void (*row)(void *row, const struct row_key *k);
+	void (*add)(void *row, const void *value);
+};
+
+static uint64_t conn_count(const void *v)
+{
+	return ((const struct rollup_conn_val *)v)->count;
+}
+
+static void conn_row(void *row, const struct row_key *k)
+{
+	*(struct history_conn_row *)row = (struct history_conn_row){
+		.process = row_field(k, 0),
+		.unit = row_field(k, 1),
+		.destination = row_field(k, 2),
+		.protocol = row_small(k, 3),
+		.outcome = row_small(k, 4),
+		.direction = row_small(k, 5),
+	};
+}
+
+static void conn_add(void *row, const void *value)
+{
+	struct history_conn_row *to = row;
+	const struct rollup_conn_val *v = value;
+
+	to->count += v->count;
+	to->failed += v->failed;
+}
+
+static const struct table conn_table = { 0x7, sizeof(struct history_conn_row), conn_count, conn_row,
+					 conn_add };
+
+static uint64_t lat_count(const void *v)
+{
+	const struct rollup_latency_val *l = v;
+	uint64_t n = 0;
+
+	for (int i = 0; i < HISTORY_N_BUCKETS; i++)
+		n += l->buckets[i];
+	return n;
+}
+
+static void lat_row(void *row, const struct row_key *k)
+{
+	*(struct history_latency_row *)row = (struct history_latency_row){
+		.process = row_field(k, 0),
+		.unit = row_field(k, 1),
+	};
+}
+
+static void lat_add(void *row, const void *value)
+{
+	struct history_latency_row *to = row;
+	const struct rollup_latency_val *v = value;
+
+	for (int b = 0; b < HISTORY_N_BUCKETS; b++)
+		to->buckets[b] += v->buckets[b];
+	to->sum_us += v->sum_us;
+}
+
+static const struct table latency_table = { 0x3, sizeof(struct history_latency_row), lat_count,
+					    lat_row, lat_add };
+
+static uint64_t plain_count(const void *v)
+{
+	return *(const uint64_t *)v;
+}
+
+static void drop_row(void *row, const struct row_key *k)
+{
+	*(struct history_drop_row *)row = (struct history_drop_row){
+		.reason = row_field(k, 0),
+		.protocol = row_small(k, 1),
+		.process = row_field(k, 2),
+		.unit = row_field(k, 3),
+	};
+}
+
+static void drop_add(void *row, const void *value)
+{
+	((struct history_drop_row *)row)->count += *(const uint64_t *)value;
+}
+
+static const struct table drop_table = { 0xc, sizeof(struct history_drop_row), plain_count,
+					 drop_row, drop_add };
+
+static void dns_row(void *row, const struct row_key *k)
+{
+	*(struct history_dns_row *)row = (struct history_dns_row){
+		.process = row_field(k, 0),
+		.unit = row_field(k, 1),
+		.name = row_field(k, 2),
+		.rcode = atoi(row_field(k, 3)),
+	};
+}
+
+static void dns_add(void *row, const void *value)
+{
+	((struct history_dns_row *)row)->count += *(const uint64_t *)value;
+}
+
+static const struct table dns_table = { 0x7, sizeof(struct history_dns_row), plain_count, dns_row,
+					dns_add };
+
+static uint64_t tcp_count(const void *v)
+{
+	const struct rollup_tcp_val *x = v;
+	uint64_t n = x->retransmits + x->resets_sent + x->resets_received;
+
+	for (int i = 0; i < STORE_N_ENDS; i++)
+		n += x->ended[i];
+	return n;
+}
+
+static void tcp_row(void *row, const struct row_key *k)
+{
+	*(struct history_tcp_row *)row = (struct history_tcp_row){
+		.process = row_field(k, 0),
+		.unit = row_field(k, 1),
+		.destination = row_field(k, 2),
+		.direction = row_small(k, 3),
+	};
+}
+
+static void tcp_add(void *row, const void *value)
+{
+	struct history_tcp_row *to = row;
+	const struct rollup_tcp_val *x = value;
+
+	for (int i = 0; i < STORE_N_ENDS; i++)
+		to->ended[i] += x->ended[i];
+	to->bytes_sent += x->bytes_sent;
+	to->bytes_received += x->bytes_received;
+	to->segs_out += x->segs_out;
+	to->end_retransmits += x->end_retransmits;
+	to->retransmits += x->retransmits;
+	to->resets_sent += x->resets_sent;
+	to->resets_received += x->resets_received;
+}
+
+static const struct table tcp_table = { 0x7, sizeof(struct history_tcp_row), tcp_count, tcp_row,
+					tcp_add };
+
+/* The key of the "other" row that key is summed under: its folded fields read "other". */
+static void other_key(struct keybuf *o, const char *key, size_t klen, unsigned folded)
+{
+	keybuf_reset(o);
+	for (size_t i = 0, off = 0; off < klen; i++, off += strlen(key + off) + 1)
+		keybuf_add(o, folded & 1u << i ? HISTORY_OTHER : key + off);
+}
+
+/* The value under key, or under its "other" key when the key is new and the map is at its hold
+ * cap. */
+static void *get_capped(struct rollup *r, struct kmap *m, const struct keybuf *k,
+			const struct table *t)
+{
+	void *v = kmap_find(m, k->b, k->n);
+	struct keybuf o;
+
+	if (v)
+		return v;
+	if (m->n < hold_cap(r))
+		return kmap_get(m, k->b, k->n, NULL);
+	other_key(&o, k->b, k->n, t->folded);
+	return kmap_get(m, o.b, o.n, NULL);
+}
+
+/* ---- adding events ---- */
+
+static void latency_add(struct rollup *r, struct kmap *m, const char *process, const char *unit,
+			uint32_t us)
+{
+	struct keybuf k;
+	struct rollup_latency_val *l;
+
+	lat_key(&k, process, unit);
+	l = get_capped(r, m, &k, &latency_table);
+	if (l) {
+		l->buckets[history_bucket_of(us)]++;
+		l->sum_us += us;
+	}
+}
+
+struct rollup_conn_val *rollup_add_conn(struct rollup *r, const struct rollup_conn *c)
+{
+	struct keybuf k;
+	struct rollup_conn_val *v;
+
+	conn_key(&k, c->process, c->unit, c->destination, c->protocol, c->outcome, c->direction);
+	v = get_capped(r, &r->conns, &k, &conn_table);
+	if (!v)
+		return NULL;
+	v->count++;
+	v->failed += c->failed;
+	r->events++;
+	if (c->latency_us && c->outcome == 1)
+		latency_add(r, &r->latency, c->process, c->unit, c->latency_us);
+	return v;
+}
+
+int rollup_add_drop(struct rollup *r, const struct rollup_drop *d, const char *unit)
+{
+	struct keybuf k;
+	uint64_t *v;
+
+	drop_key(&k, d->reason, d->protocol, d->attributed ? d->process : NULL, unit);
+	v = get_capped(r, &r->drops, &k, &drop_table);
+	if (!v)
+		return -ENOMEM;
+	*v += d->count ? d->count : 1; /* a folded record counts as the drops it stands for */
+	r->events++;
+	return 0;
+}
+
+int rollup_add_dns(struct rollup *r, const struct rollup_dns *d)
+{
+	struct keybuf k;
+	uint64_t *v;
+
+	dns_key(&k, d->process, d->unit, d->name, d->rcode);
+	v = get_capped(r, &r->dns, &k, &dns_table);
+	if (!v)
+		return -ENOMEM;
+	(*v)++;
+	r->events++;
+	if (d->rcode >= 0)
+		latency_add(r, &r->dns_latency, d->process, d->unit, d->latency_us);
+	return 0;
+}
+
 int rollup_add_tcp(struct rollup *r, const struct rollup_tcp *x)
 {
-	struct keybuf k, o;
+	struct keybuf k;
 	struct rollup_tcp_val *v;
 
 	tcp_key(&k, x->process, x->unit, x->destination, x->direction);
-	tcp_key(&o, HISTORY_OTHER, HISTORY_OTHER, HISTORY_OTHER, x->direction);
-	v = get_capped(r, &r->tcp, &k, &o);
+	v = get_capped(r, &r->tcp, &k, &tcp_table);
 	if (!v)
 		return -ENOMEM;
 	r->events++;
@@ -469,14 +647,15 @@ int rollup_add_tcp(struct rollup *r, const struct rollup_tcp *x)
 		v->segs_out += x->segs_out;
 		v->end_retransmits += x->end_retransmits;
 		if (x->rtt_us)
-			latency_add(r, &r->rtt, x->process, x->unit,
-				    x->rtt_us);
+			latency_add(r, &r->rtt, x->process, x->unit, x->rtt_us);
 	}
 	v->retransmits += x->retransmits;
 	v->resets_sent += x->resets_sent;
 	v->resets_received += x->resets_received;
 	return 0;
 }
+
+/* ---- the rows ---- */
 
 /* Entries sorted by a count, descending (ties by key, so that the cut is deterministic). */
 struct ranked {
@@ -510,334 +689,80 @@ static struct ranked *rank(const struct kmap *m, uint64_t (*count)(const void *)
 	return v;
 }
 
-static uint64_t conn_count(const void *v)
-{
-	return ((const struct rollup_conn_val *)v)->count;
-}
-
-static uint64_t lat_count(const void *v)
-{
-	const struct rollup_latency_val *l = v;
-	uint64_t n = 0;
-
-	for (int i = 0; i < HISTORY_N_BUCKETS; i++)
-		n += l->buckets[i];
-	return n;
-}
-
-static uint64_t drop_count(const void *v)
-{
-	return *(const uint64_t *)v;
-}
-
 static bool is_other(const char *f)
 {
 	return f && !strcmp(f, HISTORY_OTHER);
 }
 
-static int conn_rows(struct rollup *r)
-{
-	struct ranked *v = rank(&r->conns, conn_count);
-	struct history_conn_row *out;
-	size_t n = 0, kept = 0;
-
-	out = calloc(r->conns.n + 1, sizeof(*out));
-	if (!v || !out) {
-		free(v);
-		free(out);
-		return -ENOMEM;
-	}
-	for (size_t i = 0; i < r->conns.n; i++) {
-		const struct kmap_entry *e = v[i].e;
-		const struct rollup_conn_val *val = e->value;
-		const char *proc = key_field(e->key, e->klen, 0);
-		struct history_conn_row row = {
-			.process = proc,
-			.unit = key_field(e->key, e->klen, 1),
-			.destination = key_field(e->key, e->klen, 2),
-			.protocol = (uint8_t)atoi(key_field(e->key, e->klen, 3)),
-			.outcome = (uint8_t)atoi(key_field(e->key, e->klen, 4)),
-			.direction = (uint8_t)atoi(key_field(e->key, e->klen, 5)),
-			.count = val->count,
-			.failed = val->failed,
-		};
-		size_t j;
-
-		if (kept < r->max_keys && !is_other(proc)) {
-			kept++;
-			out[n++] = row;
-			continue;
-		}
-		/* past the cap: one "other" row per protocol, outcome and direction */
-		for (j = 0; j < n; j++)
-			if (is_other(out[j].process) && out[j].protocol == row.protocol &&
-			    out[j].outcome == row.outcome && out[j].direction == row.direction)
-				break;
-		if (j == n) {
-			struct history_conn_row *grown = realloc(out, (n + 2) * sizeof(*out));
-
-			if (!grown) {
-				free(out);
-				free(v);
-				return -ENOMEM;
-			}
-			out = grown;
-			out[n++] = (struct history_conn_row){
-				.process = HISTORY_OTHER,
-				.unit = HISTORY_OTHER,
-				.destination = HISTORY_OTHER,
-				.protocol = row.protocol,
-				.outcome = row.outcome,
-				.direction = row.direction,
-			};
-		}
-		out[j].count += row.count;
-		out[j].failed += row.failed;
-	}
-	free(v);
-	r->out.conns = out;
-	r->out.n_conns = n;
-	return 0;
-}
-
-static int latency_rows(struct rollup *r, const struct kmap *m, struct history_latency_row **ret,
+/* A table's rows: its keys by count, the first max_keys of them (not "other") as they are, the
+ * rest summed under their "other" rows (which the keys made "other" at the hold cap join), in
+ * the order of each row's first key. NULL when out of memory. The rows point into m's keys. */
+static void *table_rows(const struct rollup *r, const struct kmap *m, const struct table *t,
 			size_t *ret_n)
 {
-	struct ranked *v = rank(m, lat_count);
-	struct history_latency_row *out = calloc(m->n + 1, sizeof(*out)), *other = NULL;
+	unsigned process = (unsigned)__builtin_ctz(t->folded);
+	struct ranked *v = rank(m, t->count);
+	char *out = calloc(m->n + 1, t->row_size); /* at most one row per key */
+	struct kmap others;			   /* an "other" row's key -> its index */
 	size_t n = 0, kept = 0;
+	bool ok = v && out;
 
-	if (!v || !out) {
-		free(v);
-		free(out);
-		return -ENOMEM;
-	}
-	for (size_t i = 0; i < m->n; i++) {
+	kmap_init(&others, sizeof(size_t));
+	for (size_t i = 0; ok && i < m->n; i++) {
 		const struct kmap_entry *e = v[i].e;
-		const struct rollup_latency_val *val = e->value;
-		const char *proc = key_field(e->key, e->klen, 0);
-		struct history_latency_row *row;
+		struct row_key k = { e->key, e->klen, 0 };
+		size_t at = n;
 
-		if (kept < r->max_keys && !is_other(proc)) {
+		if (kept < r->max_keys && !is_other(key_field(e->key, e->klen, process))) {
 			kept++;
-			row = &out[n++];
-			row->process = proc;
-			row->unit = key_field(e->key, e->klen, 1);
 		} else {
-			if (!other) {
-				other = &out[n++];
-				other->process = other->unit = HISTORY_OTHER;
+			struct keybuf o;
+			bool created;
+			size_t *slot;
+
+			other_key(&o, e->key, e->klen, t->folded);
+			slot = kmap_get(&others, o.b, o.n, &created);
+			if (!slot) {
+				ok = false;
+				break;
 			}
-			row = other;
+			if (created)
+				*slot = n;
+			at = *slot;
+			k.folded = t->folded;
 		}
-		for (int b = 0; b < HISTORY_N_BUCKETS; b++)
-			row->buckets[b] += val->buckets[b];
-		row->sum_us += val->sum_us;
+		if (at == n)
+			t->row(out + n++ * t->row_size, &k);
+		t->add(out + at * t->row_size, e->value);
 	}
+	kmap_fini(&others);
 	free(v);
-	*ret = out;
+	if (!ok) {
+		free(out);
+		return NULL;
+	}
 	*ret_n = n;
-	return 0;
-}
-
-static int drop_rows(struct rollup *r)
-{
-	struct ranked *v = rank(&r->drops, drop_count);
-	struct history_drop_row *out = calloc(r->drops.n + 1, sizeof(*out));
-	size_t n = 0, kept = 0;
-
-	if (!v || !out) {
-		free(v);
-		free(out);
-		return -ENOMEM;
-	}
-	for (size_t i = 0; i < r->drops.n; i++) {
-		const struct kmap_entry *e = v[i].e;
-		const char *proc = key_field(e->key, e->klen, 2);
-		struct history_drop_row row = {
-			.reason = key_field(e->key, e->klen, 0),
-			.protocol = (uint8_t)atoi(key_field(e->key, e->klen, 1)),
-			.process = proc,
-			.unit = key_field(e->key, e->klen, 3),
-			.count = *(const uint64_t *)e->value,
-		};
-		size_t j;
-
-		if (kept < r->max_keys && !is_other(proc)) {
-			kept++;
-			out[n++] = row;
-			continue;
-		}
-		/* past the cap: the reason and protocol stay, process and unit become "other" */
-		for (j = 0; j < n; j++)
-			if (is_other(out[j].process) && out[j].protocol == row.protocol &&
-			    !strcmp(out[j].reason, row.reason))
-				break;
-		if (j == n) {
-			struct history_drop_row *grown = realloc(out, (n + 2) * sizeof(*out));
-
-			if (!grown) {
-				free(out);
-				free(v);
-				return -ENOMEM;
-			}
-			out = grown;
-			out[n++] = (struct history_drop_row){ .reason = row.reason,
-							      .protocol = row.protocol,
-							      .process = HISTORY_OTHER,
-							      .unit = HISTORY_OTHER };
-		}
-		out[j].count += row.count;
-	}
-	free(v);
-	r->out.drops = out;
-	r->out.n_drops = n;
-	return 0;
-}
-
-static uint64_t tcp_count(const void *v)
-{
-	const struct rollup_tcp_val *x = v;
-	uint64_t n = x->retransmits + x->resets_sent + x->resets_received;
-
-	for (int i = 0; i < STORE_N_ENDS; i++)
-		n += x->ended[i];
-	return n;
-}
-
-static int dns_rows(struct rollup *r)
-{
-	struct ranked *v = rank(&r->dns, drop_count);
-	struct history_dns_row *out = calloc(r->dns.n + 1, sizeof(*out));
-	size_t n = 0, kept = 0;
-
-	if (!v || !out) {
-		free(v);
-		free(out);
-		return -ENOMEM;
-	}
-	for (size_t i = 0; i < r->dns.n; i++) {
-		const struct kmap_entry *e = v[i].e;
-		const char *proc = key_field(e->key, e->klen, 0);
-		struct history_dns_row row = {
-			.process = proc,
-			.unit = key_field(e->key, e->klen, 1),
-			.name = key_field(e->key, e->klen, 2),
-			.rcode = atoi(key_field(e->key, e->klen, 3)),
-			.count = *(const uint64_t *)e->value,
-		};
-		size_t j;
-
-		if (kept < r->max_keys && !is_other(proc)) {
-			kept++;
-			out[n++] = row;
-			continue;
-		}
-		/* past the cap: one "other" row per rcode */
-		for (j = 0; j < n; j++)
-			if (is_other(out[j].process) && out[j].rcode == row.rcode)
-				break;
-		if (j == n) {
-			struct history_dns_row *grown = realloc(out, (n + 2) * sizeof(*out));
-
-			if (!grown) {
-				free(out);
-				free(v);
-				return -ENOMEM;
-			}
-			out = grown;
-			out[n++] = (struct history_dns_row){ .process = HISTORY_OTHER,
-							     .unit = HISTORY_OTHER,
-							     .name = HISTORY_OTHER,
-							     .rcode = row.rcode };
-		}
-		out[j].count += row.count;
-	}
-	free(v);
-	r->out.dns = out;
-	r->out.n_dns = n;
-	return 0;
-}
-
-static void tcp_sum(struct history_tcp_row *to, const struct rollup_tcp_val *x)
-{
-	for (int i = 0; i < STORE_N_ENDS; i++)
-		to->ended[i] += x->ended[i];
-	to->bytes_sent += x->bytes_sent;
-	to->bytes_received += x->bytes_received;
-	to->segs_out += x->segs_out;
-	to->end_retransmits += x->end_retransmits;
-	to->retransmits += x->retransmits;
-	to->resets_sent += x->resets_sent;
-	to->resets_received += x->resets_received;
-}
-
-static int tcp_rows(struct rollup *r)
-{
-	struct ranked *v = rank(&r->tcp, tcp_count);
-	struct history_tcp_row *out = calloc(r->tcp.n + 2, sizeof(*out));
-	size_t n = 0, kept = 0;
-
-	if (!v || !out) {
-		free(v);
-		free(out);
-		return -ENOMEM;
-	}
-	for (size_t i = 0; i < r->tcp.n; i++) {
-		const struct kmap_entry *e = v[i].e;
-		const char *proc = key_field(e->key, e->klen, 0);
-		uint8_t dir = (uint8_t)atoi(key_field(e->key, e->klen, 3));
-		size_t j;
-
-		if (kept < r->max_keys && !is_other(proc)) {
-			kept++;
-			out[n] = (struct history_tcp_row){
-				.process = proc,
-				.unit = key_field(e->key, e->klen, 1),
-				.destination = key_field(e->key, e->klen, 2),
-				.direction = dir,
-			};
-			tcp_sum(&out[n++], e->value);
-			continue;
-		}
-		/* past the cap: one "other" row per direction (at most two: room was made) */
-		for (j = 0; j < n; j++)
-			if (is_other(out[j].process) && out[j].direction == dir)
-				break;
-		if (j == n)
-			out[n++] = (struct history_tcp_row){ .process = HISTORY_OTHER,
-							     .unit = HISTORY_OTHER,
-							     .destination = HISTORY_OTHER,
-							     .direction = dir };
-		tcp_sum(&out[j], e->value);
-	}
-	free(v);
-	r->out.tcp = out;
-	r->out.n_tcp = n;
-	return 0;
+	return out;
 }
 
 int rollup_rows(struct rollup *r)
 {
-	int err;
+	struct history_minute *o = &r->out;
 
 	free_out(r);
-	r->out.t = r->t;
-	r->out.events = r->events;
-	r->out.lost = r->lost;
-	r->out.unaccounted = r->unaccounted;
-	err = conn_rows(r);
-	if (err == 0)
-		err = latency_rows(r, &r->latency, &r->out.latency, &r->out.n_latency);
-	if (err == 0)
-		err = drop_rows(r);
-	if (err == 0)
-		err = dns_rows(r);
-	if (err == 0)
-		err = latency_rows(r, &r->dns_latency, &r->out.dns_latency, &r->out.n_dns_latency);
-	if (err == 0)
-		err = tcp_rows(r);
-	if (err == 0)
-		err = latency_rows(r, &r->rtt, &r->out.rtt, &r->out.n_rtt);
-	return err;
+	o->t = r->t;
+	o->events = r->events;
+	o->lost = r->lost;
+	o->unaccounted = r->unaccounted;
+	o->conns = table_rows(r, &r->conns, &conn_table, &o->n_conns);
+	o->latency = table_rows(r, &r->latency, &latency_table, &o->n_latency);
+	o->drops = table_rows(r, &r->drops, &drop_table, &o->n_drops);
+	o->dns = table_rows(r, &r->dns, &dns_table, &o->n_dns);
+	o->dns_latency = table_rows(r, &r->dns_latency, &latency_table, &o->n_dns_latency);
+	o->tcp = table_rows(r, &r->tcp, &tcp_table, &o->n_tcp);
+	o->rtt = table_rows(r, &r->rtt, &latency_table, &o->n_rtt);
+	if (!o->conns || !o->latency || !o->drops || !o->dns || !o->dns_latency || !o->tcp ||
+	    !o->rtt)
+		return -ENOMEM;
+	return 0;
 }

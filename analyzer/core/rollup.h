@@ -100,7 +100,7 @@ void rollup_describe_conn(struct store *s, uint64_t abs, struct rollup_conn *ret
 void rollup_describe_dns(struct store *s, uint64_t abs, struct rollup_dns *ret);
 /* An end (index into s->ends): false when its connection is no longer stored. */
 bool rollup_describe_end(struct store *s, uint64_t abs, struct rollup_tcp *ret);
-/* A signal; its unit is the caller's (the owner's latest connect's). */
+/* A signal; its unit is the caller's (that of a connect of its owner). */
 void rollup_describe_signal(struct store *s, uint64_t abs, const char *unit,
 			    struct rollup_tcp *ret);
 void rollup_describe_drop(struct store *s, uint64_t abs, struct rollup_drop *ret);

@@ -487,13 +487,6 @@ fail:
 
 /* ---- rolling up ---- */
 
-static const char *pid_unit(struct recorder *rc, uint32_t pid)
-{
-	const char *u = kmap_find(&rc->pid_units, &pid, sizeof(pid));
-
-	return u && u[0] ? u : NULL;
-}
-
 static void remember_unit(struct recorder *rc, uint32_t pid, const char *unit)
 {
 	char *u;
@@ -610,26 +603,31 @@ static void account_conn(struct recorder *rc, uint64_t abs)
 	cc->valid = cc->valid && cc->metric;
 }
 
-/* The unit of an attributed drop's process: that of its latest connect rolled up, else that of
- * one of its connects still waiting to be rolled up. The store stamps a record no earlier than
- * the one before it in its ring, so a connect drained late from netspyd's connect rings (after
- * an accepted connection, which arrives at once) can sort after the drops of its own packets. */
-static const char *drop_unit(struct recorder *rc, uint32_t pid)
+/* The unit of a process, for the events that name only their process (attributed drops,
+ * retransmits and resets): that of its latest connect rolled up, else that of one of its
+ * connects still waiting to be rolled up (within the next 64). The store stamps a record no
+ * earlier than the one before it in its ring, so a connect drained late from netspyd's connect
+ * rings (after an accepted connection, which arrives at once) can sort after the events of its
+ * own socket. NULL when the pid is 0 (not known) or no connect of it has a unit. */
+static const char *unit_of_pid(struct recorder *rc, uint32_t pid)
 {
 	struct store *s = &rc->an.store;
-	const char *u = pid_unit(rc, pid);
+	const char *u;
 
-	for (uint64_t i = rc->conn_next, n = 0; !u && pid && i < s->conns.head && n < 64; i++, n++) {
+	if (!pid)
+		return NULL;
+	u = kmap_find(&rc->pid_units, &pid, sizeof(pid));
+	for (uint64_t i = rc->conn_next, n = 0; !u && i < s->conns.head && n < 64; i++, n++) {
 		struct rollup_conn c;
 
 		if (store_conn_at(s, i)->pid != pid)
 			continue;
 		rollup_describe_conn(s, i, &c);
 		remember_unit(rc, pid, c.unit);
-		u = pid_unit(rc, pid);
+		u = kmap_find(&rc->pid_units, &pid, sizeof(pid));
 		break;
 	}
-	return u;
+	return u && u[0] ? u : NULL;
 }
 
 static void account_drop(struct recorder *rc, uint64_t abs)
@@ -641,7 +639,7 @@ static void account_drop(struct recorder *rc, uint64_t abs)
 	if (r->ts_ns < rc->resume_ns || !minute_for(rc, r->ts_ns))
 		return;
 	rollup_describe_drop(&rc->an.store, abs, &d);
-	unit = d.attributed ? drop_unit(rc, r->pid) : NULL;
+	unit = d.attributed ? unit_of_pid(rc, r->pid) : NULL;
 	if (rollup_add_drop(&rc->cur, &d, unit) < 0)
 		rc->unaccounted++;
 	metrics_drop(&rc->m, &d, unit);
@@ -677,9 +675,7 @@ static void account_tcp(struct recorder *rc, uint64_t abs, bool end)
 			return;
 		}
 	} else {
-		const struct store_signal *g = store_signal_at(s, abs);
-
-		rollup_describe_signal(s, abs, g->pid ? pid_unit(rc, g->pid) : NULL, &x);
+		rollup_describe_signal(s, abs, unit_of_pid(rc, store_signal_at(s, abs)->pid), &x);
 	}
 	if (rollup_add_tcp(&rc->cur, &x) < 0)
 		rc->unaccounted++;
@@ -983,6 +979,38 @@ static void status(struct recorder *rc)
 		   (unsigned long long)rc->anomalies_journaled);
 }
 
+/* The recorder's own state: counters, rollup, metrics and the unit of each process. */
+static void recorder_init(struct recorder *rc, const struct record_opts *o)
+{
+	rc->o = o;
+	rc->unix_fd = -1;
+	pthread_mutex_init(&rc->m.lock, NULL);
+	rc->m.max_series = o->max_series;
+	kmap_init(&rc->m.conns, sizeof(uint64_t));
+	kmap_init(&rc->m.latency, sizeof(struct rollup_latency_val));
+	kmap_init(&rc->m.drops, sizeof(uint64_t));
+	kmap_init(&rc->m.dns, sizeof(uint64_t));
+	kmap_init(&rc->m.tcp, sizeof(struct tcp_metric));
+	kmap_init(&rc->m.ends, sizeof(uint64_t));
+	kmap_init(&rc->pid_units, 128);
+	kmap_init(&rc->anomalies_seen, sizeof(uint64_t));
+}
+
+static void recorder_fini(struct recorder *rc)
+{
+	if (rc->cur_valid)
+		rollup_fini(&rc->cur);
+	kmap_fini(&rc->m.conns);
+	kmap_fini(&rc->m.latency);
+	kmap_fini(&rc->m.drops);
+	kmap_fini(&rc->m.dns);
+	kmap_fini(&rc->m.tcp);
+	kmap_fini(&rc->m.ends);
+	kmap_fini(&rc->pid_units);
+	kmap_fini(&rc->anomalies_seen);
+	pthread_mutex_destroy(&rc->m.lock);
+}
+
 int record_main(const struct record_opts *o)
 {
 	struct recorder *rc = calloc(1, sizeof(*rc));
@@ -996,18 +1024,7 @@ int record_main(const struct record_opts *o)
 
 	if (!rc)
 		return NETSPY_EXIT_UNREACHABLE;
-	rc->o = o;
-	rc->unix_fd = -1;
-	pthread_mutex_init(&rc->m.lock, NULL);
-	rc->m.max_series = o->max_series;
-	kmap_init(&rc->m.conns, sizeof(uint64_t));
-	kmap_init(&rc->m.latency, sizeof(struct rollup_latency_val));
-	kmap_init(&rc->m.drops, sizeof(uint64_t));
-	kmap_init(&rc->m.dns, sizeof(uint64_t));
-	kmap_init(&rc->m.tcp, sizeof(struct tcp_metric));
-	kmap_init(&rc->m.ends, sizeof(uint64_t));
-	kmap_init(&rc->pid_units, 128);
-	kmap_init(&rc->anomalies_seen, sizeof(uint64_t));
+	recorder_init(rc, o);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
@@ -1122,18 +1139,8 @@ out:
 		close(rc->unix_fd);
 		unlink(o->metrics_socket);
 	}
-	if (rc->cur_valid)
-		rollup_fini(&rc->cur);
 	history_close(rc->h);
-	kmap_fini(&rc->m.conns);
-	kmap_fini(&rc->m.latency);
-	kmap_fini(&rc->m.drops);
-	kmap_fini(&rc->m.dns);
-	kmap_fini(&rc->m.tcp);
-	kmap_fini(&rc->m.ends);
-	kmap_fini(&rc->pid_units);
-	kmap_fini(&rc->anomalies_seen);
-	pthread_mutex_destroy(&rc->m.lock);
+	recorder_fini(rc);
 	free(path);
 	free(moved);
 	free(err);

@@ -121,8 +121,7 @@ const struct tool tool_analyze_patterns = {
 		       "(ip:port with counts), protocols, failure rate, refused and unreachable "
 		       "destinations, top talkers, TCP handshake latency percentiles, and short "
 		       "observations.",
-	.input_schema = ARGS_SCHEMA(ARG_PID "," ARG_PROCESS "," ARG_WINDOW "," ARG_UNIT
-				    "," ARGS_CONN_FILTERS),
+	.input_schema = ARGS_SCHEMA(ARGS_SUBJECT "," ARGS_CONN_FILTERS),
 	/* clang-format off: one property per line reads better than the formatter's wrapping */
 	.output_schema = "{\"type\":\"object\",\"properties\":{" OUT_COMMON OUT_TOTALS
 			 ",\"total_connections\":" S_COUNT

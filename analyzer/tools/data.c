@@ -1343,36 +1343,58 @@ void text_destination(struct text_rows *t, size_t row, size_t col, const char *e
 		text_rows_set(t, row, col, "%s (%.*s)%s", name, (int)iplen, endpoint, colon);
 }
 
+/* The rows of an array's entries, aligned under indent. */
+static void array_rows(FILE *f, const char *indent, json_object *arr, size_t cols, text_row_fn row,
+		       const void *arg)
+{
+	size_t n = arr ? json_object_array_length(arr) : 0;
+	struct text_rows *t = text_rows_new(n, cols);
+
+	for (size_t i = 0; t && i < n; i++)
+		row(t, i, json_object_array_get_idx(arr, i), arg);
+	text_rows_print(f, indent, t);
+	text_rows_free(t);
+}
+
+void text_section(FILE *f, const char *label, json_object *arr, size_t cols, text_row_fn row,
+		  const void *arg)
+{
+	if (!arr || !json_object_array_length(arr))
+		return;
+	fprintf(f, "  %s:\n", label);
+	array_rows(f, "    ", arr, cols, row, arg);
+}
+
+struct top_list {
+	const char *key, *unit;
+};
+
+static void top_row(struct text_rows *t, size_t i, json_object *e, const void *arg)
+{
+	const struct top_list *l = arg;
+	long long count = json_int(e, "count");
+	size_t ul = strlen(l->unit);
+
+	text_destination(t, i, 0, json_str(e, l->key, "?"), json_str(e, "destination_name", NULL));
+	/* "1 connection", "2 connections", "1 query" (units that are not plurals stay as they
+	 * are) */
+	if (count == 1 && ul > 3 && !strcmp(l->unit + ul - 3, "ies"))
+		text_rows_set(t, i, 1, "%lld %.*sy", count, (int)(ul - 3), l->unit);
+	else if (count == 1 && ul > 1 && l->unit[ul - 1] == 's')
+		text_rows_set(t, i, 1, "%lld %.*s", count, (int)(ul - 1), l->unit);
+	else
+		text_rows_set(t, i, 1, "%lld %s", count, l->unit);
+	text_rows_set(t, i, 2, "%lld failed", (long long)json_int(e, "failed"));
+}
+
 void text_top(FILE *f, const char *label, json_object *top, const char *key, const char *unit)
 {
-	size_t n = top ? json_object_array_length(top) : 0;
-	struct text_rows *t;
+	const struct top_list l = { key, unit };
+	/* the failed column when the list has one */
+	bool failed = top && json_object_array_length(top) &&
+		      json_object_object_get_ex(json_object_array_get_idx(top, 0), "failed", NULL);
 
-	if (!n)
-		return;
-	t = text_rows_new(n, 3);
-	fprintf(f, "  %s:\n", label);
-	for (size_t i = 0; i < n; i++) {
-		json_object *e = json_object_array_get_idx(top, i);
-
-		text_destination(t, i, 0, json_str(e, key, "?"), json_str(e, "destination_name", NULL));
-		long long count = json_int(e, "count");
-		size_t ul = strlen(unit);
-
-		/* "1 connection", "2 connections", "1 query" (units that are not plurals stay
-		 * as they are) */
-		if (count == 1 && ul > 3 && !strcmp(unit + ul - 3, "ies"))
-			text_rows_set(t, i, 1, "%lld %.*sy", count, (int)(ul - 3), unit);
-		else if (count == 1 && ul > 1 && unit[ul - 1] == 's')
-			text_rows_set(t, i, 1, "%lld %.*s", count, (int)(ul - 1), unit);
-		else
-			text_rows_set(t, i, 1, "%lld %s", count, unit);
-		text_rows_set(t, i, 2, "%lld failed", (long long)json_int(e, "failed"));
-	}
-	if (t && !json_object_object_get_ex(json_object_array_get_idx(top, 0), "failed", NULL))
-		t->cols = 2;
-	text_rows_print(f, "    ", t);
-	text_rows_free(t);
+	text_section(f, label, top, failed ? 3 : 2, top_row, &l);
 }
 
 void text_latency(FILE *f, json_object *result)
@@ -1390,12 +1412,16 @@ void text_latency(FILE *f, json_object *result)
 		(long long)json_int(l, "count"));
 }
 
+static void list_row(struct text_rows *t, size_t i, json_object *e, const void *arg)
+{
+	((const struct text_list *)arg)->row(t, i, e);
+}
+
 void text_list_print(FILE *f, json_object *result, const struct text_list *l)
 {
 	json_object *arr = json_object_object_get(result, l->key);
 	size_t n = arr ? json_object_array_length(arr) : 0;
 	int64_t total = json_int(result, "total_matching");
-	struct text_rows *t;
 	char subject[256];
 
 	if (!n) {
@@ -1406,11 +1432,7 @@ void text_list_print(FILE *f, json_object *result, const struct text_list *l)
 		return;
 	}
 	fprintf(f, "Recent %s (%lld total, newest first):\n", l->noun, (long long)total);
-	t = text_rows_new(n, l->cols);
-	for (size_t i = 0; i < n; i++)
-		l->row(t, i, json_object_array_get_idx(arr, i));
-	text_rows_print(f, "  ", t);
-	text_rows_free(t);
+	array_rows(f, "  ", arr, l->cols, list_row, l);
 	if (l->more_hint && (int64_t)n < total)
 		fprintf(f, "  (%lld more: raise --max-events)\n", (long long)(total - (int64_t)n));
 	text_events_lost(f, result);

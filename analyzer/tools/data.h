@@ -36,6 +36,8 @@
 #define ARG_UNIT                                                           \
 	"\"unit\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":127," \
 	"\"description\":\"Only this systemd unit (nginx.service, or nginx) or container id\"}"
+/* Whose traffic over which window: the arguments the summary tools start with. */
+#define ARGS_SUBJECT ARG_PID "," ARG_PROCESS "," ARG_WINDOW "," ARG_UNIT
 #define ARG_MAX_EVENTS                                                          \
 	"\"max_events\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":10000," \
 	"\"description\":\"Return at most this many events, newest first (default 100)\"}"
@@ -295,6 +297,11 @@ __attribute__((format(printf, 4, 5))) void text_rows_set(struct text_rows *t, si
 /* Prints the rows aligned (cells never set print as ""). */
 void text_rows_print(FILE *f, const char *indent, struct text_rows *t);
 void text_rows_free(struct text_rows *t);
+/* Sets row i's cells from one entry of an array (arg: what the caller passed along). */
+typedef void (*text_row_fn)(struct text_rows *t, size_t i, json_object *entry, const void *arg);
+/* "  LABEL:" then one aligned line of cols cells per entry of arr (nothing when it is empty). */
+void text_section(FILE *f, const char *label, json_object *arr, size_t cols, text_row_fn row,
+		  const void *arg);
 /* How a list tool's result prints: the array under key, one row of cols cells per entry. */
 struct text_list {
 	const char *key;  /* "events", "drops" */

@@ -352,7 +352,7 @@ static void list_dns_print(FILE *f, json_object *r)
 	text_list_print(f, r, &l);
 }
 
-#define DNS_ARGS ARG_PID "," ARG_PROCESS "," ARG_WINDOW "," ARG_UNIT "," ARG_NAME
+#define DNS_ARGS ARGS_SUBJECT "," ARG_NAME
 #define S_TOP_NAME                                                                                 \
 	"{\"type\":\"array\",\"items\":{\"type\":\"object\",\"properties\":{\"name\":" S_STRING    \
 	",\"count\":" S_COUNT ",\"failed\":" S_COUNT "},\"required\":[\"name\",\"count\"]}}"

@@ -116,8 +116,7 @@ const struct tool tool_get_packet_drop_summary = {
 	    "hour, however few events are kept; totals_exact says whether they cover the whole "
 	    "window); by_process and unattributed come from the kept events "
 	    "(by_process_partial says when those do not cover everything).",
-	.input_schema = ARGS_SCHEMA(ARG_PID "," ARG_PROCESS "," ARG_WINDOW "," ARG_UNIT
-				    "," ARGS_REMOTE "," ARG_REASON),
+	.input_schema = ARGS_SCHEMA(ARGS_SUBJECT "," ARGS_REMOTE "," ARG_REASON),
 	.output_schema =
 	    "{\"type\":\"object\",\"properties\":{" OUT_COMMON ",\"total_drops\":" S_COUNT
 	    ",\"by_reason\":" S_COUNTS ",\"by_protocol\":" S_COUNTS ",\"by_process\":" S_TOP(

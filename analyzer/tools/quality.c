@@ -259,11 +259,31 @@ static int quality_run(struct tool_context *ctx, json_object *args, json_object 
 	return 0;
 }
 
+static void worst_row(struct text_rows *t, size_t i, json_object *e, const void *arg)
+{
+	text_rows_set(t, i, 0, "%s", json_str(e, "destination", "?"));
+	text_rows_set(t, i, 1, "%lld retransmits", (long long)json_int(e, "retransmits"));
+	text_rows_set(t, i, 2, "%lld resets", (long long)json_int(e, "resets"));
+	text_rows_set(t, i, 3, "%lld connections", (long long)json_int(e, "connections"));
+	if (json_object_object_get(e, "rtt_ms"))
+		text_rows_set(t, i, 4, "rtt %.3f ms",
+			      json_object_get_double(json_object_object_get(e, "rtt_ms")));
+}
+
+static void process_row(struct text_rows *t, size_t i, json_object *e, const void *arg)
+{
+	text_rows_set(t, i, 0, "%s", json_str(e, "process", "?"));
+	text_rows_set(t, i, 1, "%lld connections", (long long)json_int(e, "connections"));
+	text_rows_set(t, i, 2, "%lld retransmits", (long long)json_int(e, "retransmits"));
+	text_rows_set(t, i, 3, "%lld resets sent, %lld received",
+		      (long long)json_int(e, "resets_sent"),
+		      (long long)json_int(e, "resets_received"));
+}
+
 static void quality_print(FILE *f, json_object *r)
 {
 	char subject[256];
-	json_object *rtt = json_object_object_get(r, "rtt_ms"), *worst, *procs;
-	size_t n;
+	json_object *rtt = json_object_object_get(r, "rtt_ms");
 
 	fprintf(f, "%s: TCP quality over the last %lld seconds\n",
 		text_subject(r, subject, sizeof(subject)), (long long)json_int(r, "duration"));
@@ -282,45 +302,9 @@ static void quality_print(FILE *f, json_object *r)
 			json_object_get_double(json_object_object_get(rtt, "p90")),
 			json_object_get_double(json_object_object_get(rtt, "p99")),
 			(long long)json_int(rtt, "count"));
-	worst = json_object_object_get(r, "worst_destinations");
-	n = worst ? json_object_array_length(worst) : 0;
-	if (n) {
-		struct text_rows *t = text_rows_new(n, 5);
-
-		fputs("  worst remote ends:\n", f);
-		for (size_t i = 0; t && i < n; i++) {
-			json_object *e = json_object_array_get_idx(worst, i);
-
-			text_rows_set(t, i, 0, "%s", json_str(e, "destination", "?"));
-			text_rows_set(t, i, 1, "%lld retransmits", (long long)json_int(e, "retransmits"));
-			text_rows_set(t, i, 2, "%lld resets", (long long)json_int(e, "resets"));
-			text_rows_set(t, i, 3, "%lld connections", (long long)json_int(e, "connections"));
-			if (json_object_object_get(e, "rtt_ms"))
-				text_rows_set(t, i, 4, "rtt %.3f ms",
-					      json_object_get_double(json_object_object_get(e, "rtt_ms")));
-		}
-		text_rows_print(f, "    ", t);
-		text_rows_free(t);
-	}
-	procs = json_object_object_get(r, "processes");
-	n = procs ? json_object_array_length(procs) : 0;
-	if (n) {
-		struct text_rows *t = text_rows_new(n, 4);
-
-		fputs("  by process:\n", f);
-		for (size_t i = 0; t && i < n; i++) {
-			json_object *e = json_object_array_get_idx(procs, i);
-
-			text_rows_set(t, i, 0, "%s", json_str(e, "process", "?"));
-			text_rows_set(t, i, 1, "%lld connections", (long long)json_int(e, "connections"));
-			text_rows_set(t, i, 2, "%lld retransmits", (long long)json_int(e, "retransmits"));
-			text_rows_set(t, i, 3, "%lld resets sent, %lld received",
-				      (long long)json_int(e, "resets_sent"),
-				      (long long)json_int(e, "resets_received"));
-		}
-		text_rows_print(f, "    ", t);
-		text_rows_free(t);
-	}
+	text_section(f, "worst remote ends", json_object_object_get(r, "worst_destinations"), 5,
+		     worst_row, NULL);
+	text_section(f, "by process", json_object_object_get(r, "processes"), 4, process_row, NULL);
 	text_events_lost(f, r);
 }
 
@@ -348,8 +332,7 @@ const struct tool tool_get_tcp_quality = {
 	    "that ended), resets sent and received, smoothed RTT percentiles in milliseconds, "
 	    "the worst remote ends (most retransmits, then resets, then RTT) and the processes "
 	    "behind them.",
-	.input_schema = ARGS_SCHEMA(ARG_PID "," ARG_PROCESS "," ARG_WINDOW "," ARG_UNIT
-				    "," ARG_DIRECTION "," ARG_PORT),
+	.input_schema = ARGS_SCHEMA(ARGS_SUBJECT "," ARG_DIRECTION "," ARG_PORT),
 	.output_schema =
 	    "{\"type\":\"object\",\"properties\":{" OUT_COMMON ",\"retransmits\":" S_COUNT
 	    ",\"retransmit_rate\":" S_NUMBER ",\"resets_sent\":" S_COUNT

@@ -108,8 +108,7 @@ const struct tool tool_get_network_summary = {
 		       "TCP connections how they ended (by_end: open, closed, reset_sent, "
 		       "reset_received, timeout) with the bytes and retransmitted segments of "
 		       "those that ended.",
-	.input_schema = ARGS_SCHEMA(ARG_PID "," ARG_PROCESS "," ARG_WINDOW "," ARG_UNIT
-				    "," ARGS_CONN_FILTERS),
+	.input_schema = ARGS_SCHEMA(ARGS_SUBJECT "," ARGS_CONN_FILTERS),
 	.output_schema =
 	    "{\"type\":\"object\",\"properties\":{" OUT_COMMON ",\"total_connections\":" S_COUNT
 	    ",\"failed_connections\":" S_COUNT ",\"failure_rate\":" S_NUMBER

@@ -505,6 +505,80 @@ static int make_db(const char *path, const char *sql)
 	return rc == SQLITE_OK ? 0 : -1;
 }
 
+/* Rows named "other" in a table, and the sum of a counter over all its rows. */
+#define TALLY(rows, n, counter, ret_other, ret_sum)                                         \
+	do {                                                                                \
+		ret_other = ret_sum = 0;                                                    \
+		for (size_t i_ = 0; i_ < (n); i_++) {                                       \
+			ret_other +=                                                        \
+			    !strcmp((rows)[i_].process ? (rows)[i_].process : "", "other"); \
+			ret_sum += (rows)[i_].counter;                                      \
+		}                                                                           \
+	} while (0)
+
+/* Every table past a cap of 2 keys, with a process named "other" (any process may call itself
+ * that) counted most: 2 keys kept, the rest in one "other" row per value of the fields that
+ * stay (drops: reason and protocol), totals exact. Then a table past its hold cap. */
+static void test_rollup_tables(void)
+{
+	const char *procs[] = { "other", "a", "b", "c", "d" }; /* 9, 8, 7, 6 and 5 events */
+	struct rollup r;
+	uint64_t other, sum;
+	int csum = 0, nosock = 0;
+
+	rollup_init(&r, 600, 2);
+	for (int p = 0; p < 5; p++)
+		for (int i = 0; i < 9 - p; i++) {
+			conn(&r, procs[p], "app.service", "10.0.0.1:80", 6, 1, false, 1000);
+			drop(&r, p % 2 ? "NO_SOCKET" : "TCP_CSUM", procs[p], "app.service");
+			dns(&r, procs[p], "x.test", i % 2 ? 3 : 0, 100);
+			tcp(&r, procs[p], "10.0.0.1:443", (uint8_t)(i % 2), 0, 0, 0, 1, 0);
+		}
+	CHECK(rollup_rows(&r) == 0, "rollup_rows");
+	TALLY(r.out.conns, r.out.n_conns, count, other, sum);
+	CHECK(r.out.n_conns == 3 && other == 1 && sum == 35 && r.out.conns[0].count == 20,
+	      "connections: 2 kept and other (%zu rows, %llu other, %llu)", r.out.n_conns,
+	      (unsigned long long)other, (unsigned long long)sum);
+	TALLY(r.out.latency, r.out.n_latency, buckets[history_bucket_of(1000)], other, sum);
+	CHECK(r.out.n_latency == 3 && other == 1 && sum == 35,
+	      "latency: 2 kept and one other (%zu rows, %llu)", r.out.n_latency,
+	      (unsigned long long)sum);
+	TALLY(r.out.drops, r.out.n_drops, count, other, sum);
+	for (size_t i = 0; i < r.out.n_drops; i++)
+		if (!strcmp(r.out.drops[i].process, "other") && r.out.drops[i].protocol == 17 &&
+		    !strcmp(r.out.drops[i].unit, "other")) {
+			csum += !strcmp(r.out.drops[i].reason, "TCP_CSUM") &&
+				r.out.drops[i].count == 14;
+			nosock += !strcmp(r.out.drops[i].reason, "NO_SOCKET") &&
+				  r.out.drops[i].count == 6;
+		}
+	CHECK(r.out.n_drops == 4 && other == 2 && sum == 35 && csum == 1 && nosock == 1,
+	      "drops: 2 kept, other per reason and protocol (%zu rows, %llu)", r.out.n_drops,
+	      (unsigned long long)sum);
+	TALLY(r.out.dns, r.out.n_dns, count, other, sum);
+	CHECK(r.out.n_dns == 4 && other == 2 && sum == 35,
+	      "DNS: 2 kept, other per rcode (%zu rows)", r.out.n_dns);
+	TALLY(r.out.tcp, r.out.n_tcp, retransmits, other, sum);
+	CHECK(r.out.n_tcp == 4 && other == 2 && sum == 35,
+	      "TCP: 2 kept, other per direction (%zu rows)", r.out.n_tcp);
+	rollup_fini(&r);
+
+	/* past the hold cap (4096 keys in memory) a new key goes to its "other" key at once */
+	rollup_init(&r, 600, 1);
+	for (int i = 0; i < 5000; i++) {
+		char p[16];
+
+		snprintf(p, sizeof(p), "p%d", i);
+		drop(&r, "NO_SOCKET", p, "app.service");
+	}
+	CHECK(r.drops.n == 4097, "the hold cap: 4096 keys and other (%zu)", r.drops.n);
+	CHECK(rollup_rows(&r) == 0 && r.out.n_drops == 2 && r.out.drops[0].count == 4999 &&
+		  !strcmp(r.out.drops[0].process, "other") &&
+		  !strcmp(r.out.drops[0].reason, "NO_SOCKET") && r.out.drops[0].protocol == 17,
+	      "past the hold cap: 1 kept, 4999 under other with their reason and protocol");
+	rollup_fini(&r);
+}
+
 static void test_migrate(void)
 {
 	struct history_rw_opts o = { .max_keys = 100 };
@@ -607,6 +681,7 @@ int main(void)
 	test_bounds();
 	test_corrupt();
 	test_dns_tcp();
+	test_rollup_tables();
 	test_migrate();
 	test_time();
 	{

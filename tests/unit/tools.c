@@ -11,6 +11,7 @@
 #include "check.h"
 #include "frontends/cliargs.h"
 #include "tools/context.h"
+#include "tools/data.h"
 #include "synth.h"
 #include "tools/tool.h"
 
@@ -503,6 +504,50 @@ static void test_folded_signals(void)
 	analyzer_close(&an);
 }
 
+/* The printers of arrays as aligned rows: a top list without its failed column (a unit in the
+ * singular for a count of 1) and with it (the name a destination was looked up by), a section
+ * with a row function of its own, and nothing for an empty or missing list. */
+static void section_row(struct text_rows *t, size_t i, json_object *e, const void *arg)
+{
+	text_rows_set(t, i, 0, "%s%s", (const char *)arg, json_str(e, "name", "?"));
+	text_rows_set(t, i, 1, "#%zu", i);
+}
+
+static void test_text_arrays(void)
+{
+	json_object *names = json_tokener_parse("[{\"name\":\"a.test\",\"count\":1},"
+						"{\"name\":\"bb.test\",\"count\":12}]");
+	json_object *dests = json_tokener_parse(
+	    "[{\"destination\":\"10.0.0.1:443\",\"destination_name\":\"example.com\","
+	    "\"count\":2,\"failed\":1},{\"destination\":\"[::1]:53\",\"count\":1,\"failed\":0}]");
+	json_object *empty = json_object_new_array();
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&out, &len);
+
+	text_top(f, "top names", names, "name", "queries");
+	text_top(f, "top destinations", dests, "destination", "connections");
+	text_top(f, "none", empty, "name", "queries");
+	text_top(f, "missing", NULL, "name", "queries");
+	text_section(f, "names", names, 2, section_row, "name ");
+	text_section(f, "none", empty, 2, section_row, "");
+	fclose(f);
+	CHECK(out && !strcmp(out, "  top names:\n"
+				  "    a.test  | 1 query\n"
+				  "    bb.test | 12 queries\n"
+				  "  top destinations:\n"
+				  "    example.com (10.0.0.1):443 | 2 connections | 1 failed\n"
+				  "    [::1]:53                   | 1 connection  | 0 failed\n"
+				  "  names:\n"
+				  "    name a.test  | #0\n"
+				  "    name bb.test | #1\n"),
+	      "arrays print as aligned rows:\n%s", out ? out : "");
+	free(out);
+	json_object_put(names);
+	json_object_put(dests);
+	json_object_put(empty);
+}
+
 int main(void)
 {
 	test_registry();
@@ -512,5 +557,6 @@ int main(void)
 	test_lifecycle();
 	test_folded_signals();
 	test_anomalies();
+	test_text_arrays();
 	return CHECK_DONE();
 }
