@@ -100,10 +100,11 @@ else
 	nohup build/netspyd --socket "$sock" </dev/null >"$log" 2>&1 &
 	pid=$!
 	echo "$pid" >"$netspyd_pidfile"
+	# Up to 30 s: loading the programs takes the verifier a while on a busy machine.
 	i=0
 	until build/netspyctl --socket "$sock" status >/dev/null 2>&1; do
 		i=$((i + 1))
-		if [ "$i" -gt 50 ] || ! kill -0 "$pid" 2>/dev/null; then
+		if [ "$i" -gt 300 ] || ! kill -0 "$pid" 2>/dev/null; then
 			echo "quickstart: netspyd did not start; its log ($log) says:" >&2
 			cat "$log" >&2
 			kill "$pid" 2>/dev/null || true
@@ -142,7 +143,7 @@ else
 	i=0
 	until curl -fsS -o /dev/null http://127.0.0.1:9464/metrics 2>/dev/null; do
 		i=$((i + 1))
-		if [ "$i" -gt 100 ] || ! kill -0 "$pid" 2>/dev/null; then
+		if [ "$i" -gt 300 ] || ! kill -0 "$pid" 2>/dev/null; then
 			echo "quickstart: the recorder did not start; its log ($reclog) says:" >&2
 			cat "$reclog" >&2
 			kill "$pid" 2>/dev/null || true
