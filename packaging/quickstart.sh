@@ -158,9 +158,13 @@ else
 fi
 
 # A few connections on loopback so that there is something to see even on an idle machine:
-# one TCP connect to a port where nothing listens (refused) and one UDP datagram to it (dropped).
-python3 - <<'PY' &
-import socket
+# one TCP connect to a port where nothing listens (refused) and one UDP datagram to it (dropped),
+# from a process named "quickstart" so that watch shows exactly these (on a busy machine the last
+# minute holds many others; a pid would not do: netspy shows the kernel's pids, not a
+# container's).
+python3 - <<'PY' || echo "quickstart: the test traffic (python3) failed" >&2
+import ctypes, socket
+ctypes.CDLL(None).prctl(15, b"quickstart", 0, 0, 0)  # PR_SET_NAME: the name netspy shows
 s = socket.socket()
 try:
     s.connect(("127.0.0.1", 9))
@@ -170,18 +174,15 @@ u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 u.connect(("127.0.0.1", 9))
 u.send(b"netspy quickstart")
 PY
-traffic=$!
-wait "$traffic" || echo "quickstart: the test traffic (python3) failed" >&2
 sleep 0.5
 
 echo
 echo "== netspyctl status"
 build/netspyctl --socket "$sock" status
 echo
-# Only this traffic's events (its pid): on a busy machine the last minute holds many others.
-echo "== netspyctl watch --replay 60 --pid $traffic (the connects above: refused, and dropped)"
-build/netspyctl --socket "$sock" watch --replay 60 --pid "$traffic" --max-events 15 --timeout 2 ||
-	true
+echo "== netspyctl watch --replay 60 --process quickstart (the connects above: refused, and dropped)"
+build/netspyctl --socket "$sock" watch --replay 60 --process quickstart --max-events 15 \
+	--timeout 2 || true
 if build/netspyctl summary --help >/dev/null 2>&1; then
 	echo
 	echo "== netspyctl summary"
