@@ -95,6 +95,7 @@ distro_boot() {
 
 # At exit: a container still running is asked to stop (SIGTERM: nspawn shuts it down), then killed.
 kill_container() {
+	local i
 	kill -TERM "$NSPAWN" 2>/dev/null || return 0
 	for i in $(seq 1 100); do kill -0 "$NSPAWN" 2>/dev/null || break; sleep 0.1; done
 	kill -KILL "$NSPAWN" 2>/dev/null

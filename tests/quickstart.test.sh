@@ -84,6 +84,8 @@ check "it says netspyd started" has_line "$out1" \
 check "it says the recorder started, with its metrics and API" has_line "$out1" \
 	'^quickstart: netspy-recorder started \(pid [0-9]+, .*http://127.0.0.1:9464/metrics, the API on /run/netspy/api.sock'
 check "it shows netspyctl status" has_line "$out1" '^netspyd [0-9.]+ on /run/netspy/netspyd.sock$'
+check "  with the recorder's history" has_line "$out1" '^recorder history /var/lib/netspy/history.db$'
+check "  and no '(null)' for minutes not written yet" lacks_line "$out1" '\(null\)'
 # The events it promises: its TCP connect to port 9 refused, its UDP datagram there dropped.
 ev='^[0-9:]{8} \| '
 check "it shows its TCP connect to 127.0.0.1:9" has_line "$out1" \
