@@ -476,20 +476,29 @@ static uint32_t intern_or_zero(struct store *s, struct intern *t, const void *ke
 	return id < 0 ? 0 : (uint32_t)id;
 }
 
+/* A process name as the 16-byte key of the comms table. An event without one (an unattributed
+ * drop) has no bytes at all: protobuf-c leaves its data NULL. */
+static void comm_key(uint8_t key[16], const ProtobufCBinaryData *c)
+{
+	memset(key, 0, 16);
+	if (c->len && c->data)
+		memcpy(key, c->data, c->len < 16 ? c->len : 16);
+}
+
 static uint16_t comm_id(struct store *s, const ProtobufCBinaryData *c)
 {
-	uint8_t key[16] = { 0 };
+	uint8_t key[16];
 
-	memcpy(key, c->data, c->len < 16 ? c->len : 16);
+	comm_key(key, c);
 	return (uint16_t)intern_or_zero(s, &s->comms, key);
 }
 
 /* The process's name id, and its identity read now if it is new (it may be gone by query time). */
 static uint16_t proc_id(struct store *s, uint32_t pid, const ProtobufCBinaryData *c)
 {
-	uint8_t key[16] = { 0 };
+	uint8_t key[16];
 
-	memcpy(key, c->data, c->len < 16 ? c->len : 16);
+	comm_key(key, c);
 	if (s->resolve_procs)
 		procinfo_note(&s->procs, pid, key);
 	return (uint16_t)intern_or_zero(s, &s->comms, key);
