@@ -41,9 +41,10 @@ deb:
 rpm:
 	packaging/build-rpm.sh
 
-# Builds the .deb, boots it in a minimal Debian under systemd-nspawn and checks the service there.
+# Builds the .deb, boots it in a minimal Debian under systemd-nspawn and checks the service there;
+# then runs packaging/quickstart.sh in another fresh copy of that Debian (tests/quickstart.test.sh).
 check-distro: all
-	NETSPY_CHECK_DISTRO=1 NETSPY_BUILD=$(BUILD) tests/run-all distro
+	NETSPY_CHECK_DISTRO=1 NETSPY_BUILD=$(BUILD) tests/run-all distro quickstart
 
 # Boots each kernel of tests/kernels/list (Debian's packages) under qemu with this build and runs
 # the integration suites inside (tests/kernels.test.sh).

@@ -1,22 +1,38 @@
 #!/bin/sh
 # Installs everything netspy needs to build and run its tests on Debian 12 (run as root).
-# Used by .ci/run and by packaging/quickstart.sh; safe to run again.
+# Used by .ci/run; safe to run again. With --build-only, only what building and running netspy
+# needs (packaging/quickstart.sh): not the test, packaging and benchmark tools.
 set -eu
 export DEBIAN_FRONTEND=noninteractive
 
+build_only=
+case ${1:-} in
+'') ;;
+--build-only) build_only=1 ;;
+*)
+	echo "Usage: $0 [--build-only]" >&2
+	exit 1
+	;;
+esac
 if [ "$(id -u)" -ne 0 ]; then
 	echo "install-deps.sh: run as root (sudo $0)" >&2
 	exit 1
 fi
 
 apt-get update -qq
+# Building and running (curl and python3: the quick start's checks and traffic).
 apt-get install -y -qq --no-install-recommends \
 	make gcc clang llvm pkg-config \
 	libbpf-dev bpftool libelf-dev zlib1g-dev \
 	protobuf-c-compiler libprotobuf-c-dev \
 	libcurl4-openssl-dev libjson-c-dev libsystemd-dev libedit-dev \
-	libsqlite3-dev libmicrohttpd-dev sqlite3 curl \
-	iproute2 procps python3 ca-certificates nftables dnsutils >/dev/null
+	libsqlite3-dev libmicrohttpd-dev curl python3 ca-certificates >/dev/null
+if [ -n "$build_only" ]; then
+	echo "install-deps.sh: build dependencies are installed"
+	exit 0
+fi
+apt-get install -y -qq --no-install-recommends \
+	sqlite3 iproute2 procps nftables dnsutils >/dev/null
 # (sqlite3 and curl: the history and Prometheus suites read the recorder's database and
 # /metrics with them.)
 # (nftables: the firewall scenario of tests/failures.test.sh; dnsutils: dig, the DNS client of

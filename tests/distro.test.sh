@@ -11,17 +11,8 @@ if [ "${NETSPY_CHECK_DISTRO:-}" != 1 ]; then
 	exit 0
 fi
 require_root
-BUILD=${NETSPY_BUILD:-build}
-# The debootstrapped base is kept here between runs (NETSPY_DISTRO_CACHE moves it, e.g. to a
-# directory a CI runner keeps).
-CACHE=${NETSPY_DISTRO_CACHE:-$PWD/$BUILD/distro}
-BASE=$CACHE/base
+. "$(dirname "$0")/distro_lib.sh"
 ROOT=$CACHE/root
-SUITE=bookworm
-# What the container needs besides the package: systemd to boot, and the package's libraries so
-# that installing needs no download when they have not changed.
-INCLUDE=systemd,systemd-sysv,dbus,passwd,util-linux,libbpf1,libprotobuf-c1,libjson-c5,libcurl4
-INCLUDE=$INCLUDE,libedit2,libsystemd0,libsqlite3-0,libmicrohttpd12,curl
 
 MSGID_STARTED=1a8d1eafe18a43f18a3d7158fbd3ec7d
 MSGID_READY=26554b27536e4623b53fc15b15975e8e
@@ -33,19 +24,6 @@ for tool in debootstrap systemd-nspawn dpkg-buildpackage nsenter bpftool; do
 		exit 1
 	fi
 done
-
-# The Debian mirror this machine's apt uses (deb822 sources first, then the one-line format).
-apt_mirror() {
-	local f
-	for f in /etc/apt/sources.list.d/*.sources; do
-		[ -f "$f" ] || continue
-		awk '/^URIs:/ { u = $2 } /^Suites:/ && / '"$SUITE"'( |$)/ && u { print u; exit }
-		     /^$/ { u = "" }' "$f"
-	done | head -1 | grep . && return 0
-	cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
-		awk '$1 == "deb" && $0 ~ " '"$SUITE"' " { for (i = 2; i <= NF; i++)
-			if ($i ~ /^[a-z]+:\/\//) { print $i; exit } }' | grep .
-}
 
 # 1. The package, built from a clean copy of the tree, lintian clean of errors.
 packaging/build-deb.sh >"$T/build-deb.log" 2>&1
@@ -70,30 +48,11 @@ for bin in usr/sbin/netspyd usr/bin/netspyctl; do
 done
 
 # 2. A minimal Debian 12, debootstrapped once and kept.
-STAMP=$BASE/.netspy-base-complete
-if [ ! -e "$STAMP" ] || [ "$(cat "$STAMP")" != "$INCLUDE" ]; then
-	mirror=$(apt_mirror)
-	if [ -z "$mirror" ]; then
-		fail "no $SUITE mirror in this machine's apt sources"
-		exit 1
-	fi
-	rm -rf "$BASE" "$BASE.tmp"
-	mkdir -p "$CACHE"
-	if ! debootstrap --variant=minbase --include="$INCLUDE" "$SUITE" "$BASE.tmp" "$mirror" \
-		>"$CACHE/debootstrap.log" 2>&1; then
-		fail "debootstrap failed: $(tail -3 "$CACHE/debootstrap.log")"
-		exit 1
-	fi
-	echo "$INCLUDE" >"$BASE.tmp/.netspy-base-complete"
-	mv "$BASE.tmp" "$BASE"
-fi
-pass "minimal Debian $SUITE in $BASE"
+distro_base || exit 1
 
 # 3. A fresh copy of it with the package installed (apt resolves the dependencies).
-rm -rf "$ROOT"
-cp -a "$BASE" "$ROOT"
+distro_copy "$ROOT" netspy-distro-test
 cp "$DEB" "$ROOT/var/cache/netspy.deb"
-echo netspy-distro-test >"$ROOT/etc/hostname"
 chroot "$ROOT" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q /var/cache/netspy.deb \
 	>"$T/install.log" 2>&1
 check "apt-get install of the package in the container tree" test $? -eq 0 ||
@@ -104,49 +63,8 @@ check "installing enabled netspyd.service" \
 chroot "$ROOT" useradd -m -G netspy alice
 chroot "$ROOT" useradd -m mallory
 
-# 4. Boot it. eBPF inside the container needs: CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN in the
-# container's bounding set (nspawn keeps none of them by default) and bpf() and perf_event_open()
-# allowed by nspawn's seccomp filter. The container shares the host's network (loopback traffic)
-# and gets its own cgroup2 subtree, which is the cgroup root netspyd attaches to.
-NSPAWN_OPTS=(--boot --directory="$ROOT" --machine=netspy-distro-test --register=no --keep-unit
-	--console=passive --capability=CAP_BPF,CAP_PERFMON,CAP_NET_ADMIN
-	"--system-call-filter=bpf perf_event_open")
-systemd-nspawn "${NSPAWN_OPTS[@]}" >"$T/nspawn.log" 2>&1 &
-NSPAWN=$!
-# At exit: a container still running is asked to stop (SIGTERM: nspawn shuts it down), then killed.
-kill_container() {
-	kill -TERM "$NSPAWN" 2>/dev/null || return 0
-	for i in $(seq 1 100); do kill -0 "$NSPAWN" 2>/dev/null || break; sleep 0.1; done
-	kill -KILL "$NSPAWN" 2>/dev/null
-	wait "$NSPAWN"
-}
-on_exit kill_container
-CPID=
-for i in $(seq 1 100); do
-	# nspawn forks helpers first: the container is the child that runs systemd.
-	CPID=$(pgrep -P "$NSPAWN" -x systemd | head -1)
-	[ -n "$CPID" ] && break
-	kill -0 "$NSPAWN" 2>/dev/null || break
-	sleep 0.1
-done
-if [ -z "$CPID" ]; then
-	fail "systemd-nspawn --boot did not start: $(tail -5 "$T/nspawn.log")"
-	exit 1
-fi
-# ns CMD...: runs CMD inside the container (as root, outside any unit).
-ns() { timeout 60 nsenter --target "$CPID" --all "$@"; }
-# as USER CMD...: runs CMD as USER in a transient unit, i.e. inside the container's cgroups.
-as() { local u=$1; shift; ns systemd-run --quiet --wait --pipe --collect -p User="$u" "$@"; }
-
-# is-system-running answers only once the container's systemd listens; --wait then waits for boot.
-state=
-deadline=$((SECONDS + 120))
-while [ $SECONDS -lt $deadline ]; do
-	state=$(ns systemctl is-system-running --wait 2>/dev/null)
-	[ -n "$state" ] && break
-	sleep 0.2
-done
-check "container booted (system state '$state')" test "$state" = running -o "$state" = degraded
+# 4. Boot it.
+distro_boot "$ROOT" netspy-distro-test || exit 1
 
 # 5. The service.
 for i in $(seq 1 100); do

@@ -104,16 +104,19 @@ static json_object *recorder_json(const char *path, char **ret_error)
 
 static void recorder_print(json_object *rec, const char *err)
 {
+	const char *oldest, *newest;
+
 	if (!rec) {
 		printf("recorder: %s\n", err ? err : "no history");
 		return;
 	}
 	printf("recorder history %s\n",
 	       json_object_get_string(json_object_object_get(rec, "history")));
-	printf("  oldest minute: %s\n",
-	       json_object_get_string(json_object_object_get(rec, "oldest_minute")));
-	printf("  newest minute: %s\n",
-	       json_object_get_string(json_object_object_get(rec, "newest_minute")));
+	oldest = json_object_get_string(json_object_object_get(rec, "oldest_minute"));
+	newest = json_object_get_string(json_object_object_get(rec, "newest_minute"));
+	/* A recorder that has just started has written no minute yet (null in --json). */
+	printf("  oldest minute: %s\n", oldest ? oldest : "none yet");
+	printf("  newest minute: %s\n", newest ? newest : "none yet");
 	printf("  minutes kept:  %s (%s hourly aggregates)\n",
 	       json_object_get_string(json_object_object_get(rec, "minutes")),
 	       json_object_get_string(json_object_object_get(rec, "hours")));
