@@ -248,11 +248,12 @@ static __always_inline void connect_daddr(struct bpf_sock_addr *ctx, __u8 family
 	}
 }
 
-static __always_inline void remember_owner(__u64 cookie, __u32 tgid, __u32 tid, __u8 flags)
+static __always_inline void remember_owner(__u64 cookie, bool new_cookie, __u32 tgid, __u32 tid,
+					   __u8 flags)
 {
 	struct netspy_owner *o, fresh = {};
 
-	o = bpf_map_lookup_elem(&owners, &cookie);
+	o = new_cookie ? NULL : bpf_map_lookup_elem(&owners, &cookie);
 	if (o && o->tid == tid) {
 		o->flags |= flags;
 		return;
@@ -266,13 +267,16 @@ static __always_inline void remember_owner(__u64 cookie, __u32 tgid, __u32 tid, 
 
 /* A TCP connect: its owner, its start (the handshake latency is measured from it) and its
  * destination (for a failure reported before the socket has one). A previous connect of the same
- * socket still pending without a SYN failed inside its syscall: reported now. */
-static __always_inline void remember_tcp_connect(__u64 cookie, __u32 tgid, __u32 tid, __u64 now,
-						 __u8 family, const __u32 d[4], __u16 dport)
+ * socket still pending without a SYN failed inside its syscall: reported now. A socket whose
+ * cookie was made just now has no entry (every entry is keyed by a cookie netspy had made): the
+ * lookup, a miss in a large map on every new socket, is skipped. */
+static __always_inline void remember_tcp_connect(__u64 cookie, bool new_cookie, __u32 tgid,
+						 __u32 tid, __u64 now, __u8 family,
+						 const __u32 d[4], __u16 dport)
 {
 	struct netspy_owner *o, fresh = {};
 
-	o = bpf_map_lookup_elem(&owners, &cookie);
+	o = new_cookie ? NULL : bpf_map_lookup_elem(&owners, &cookie);
 	if (o && o->tid == tid) {
 		if (o->connect_ts_ns && !(o->flags & NETSPY_OWNER_SYN_SENT))
 			emit_sync_failure(cookie, o, now);
@@ -298,15 +302,16 @@ static __always_inline void remember_tcp_connect(__u64 cookie, __u32 tgid, __u32
  * connects again from the same thread on the same CPU already has its owner recorded: the hint
  * saves the hash lookup. (If the LRU evicted the entry meanwhile, the socket's drops go
  * unattributed until another socket's connect on this CPU replaces the hint.) */
-static __always_inline void remember_connect_hint(__u64 cookie, __u32 tgid, __u32 tid, __u8 proto,
-						  __u8 family, const __u32 d[4], __u16 dport)
+static __always_inline void remember_connect_hint(__u64 cookie, bool new_cookie, __u32 tgid,
+						  __u32 tid, __u8 proto, __u8 family,
+						  const __u32 d[4], __u16 dport)
 {
 	__u32 zero = 0;
 	struct owner_hint *hint = bpf_map_lookup_elem(&owner_hints, &zero);
 
 	if (!hint) {
 		if (proto != IPPROTO_TCP)
-			remember_owner(cookie, tgid, tid, NETSPY_OWNER_UDP_CONNECT);
+			remember_owner(cookie, new_cookie, tgid, tid, NETSPY_OWNER_UDP_CONNECT);
 		return;
 	}
 	/* Plain stores to a line this CPU already holds: cheaper than comparing first. */
@@ -320,7 +325,7 @@ static __always_inline void remember_connect_hint(__u64 cookie, __u32 tgid, __u3
 	if (hint->cookie == cookie && hint->tid == tid)
 		return;
 	if (proto != IPPROTO_TCP)
-		remember_owner(cookie, tgid, tid, NETSPY_OWNER_UDP_CONNECT);
+		remember_owner(cookie, new_cookie, tgid, tid, NETSPY_OWNER_UDP_CONNECT);
 	hint->cookie = cookie;
 	hint->tid = tid;
 }
@@ -396,18 +401,24 @@ static __always_inline struct netspy_event *claim_slot(__u64 *pos, __u64 *filled
 /* Helper calls are the dearest part of the connect hook (a call and a return each, ~15-20 ns on
  * CPUs whose return-stack mitigations make every return expensive): the task and the cookie are
  * read with plain loads where the kernel allows it. Reading the cookie needs the kernel's socket,
- * which only the bpf_cast_to_kern_ctx kfunc (Linux 6.2) reaches; before it, the helper. */
-static __always_inline __u64 socket_cookie(struct bpf_sock_addr *ctx, bool kern_ctx)
+ * which only the bpf_cast_to_kern_ctx kfunc (Linux 6.2) reaches; before it, the helper (and then
+ * whether the cookie is new is not known). */
+static __always_inline __u64 socket_cookie(struct bpf_sock_addr *ctx, bool kern_ctx,
+					   bool *new_cookie)
 {
 	struct bpf_sock_addr_kern *kctx;
 	__u64 cookie;
 
+	*new_cookie = false;
 	if (!kern_ctx)
 		return bpf_get_socket_cookie(ctx);
 	kctx = bpf_cast_to_kern_ctx(ctx);
 	cookie = kctx->sk->__sk_common.skc_cookie.counter;
-	/* 0: no cookie yet, the helper makes one. */
-	return cookie ? cookie : bpf_get_socket_cookie(ctx);
+	if (cookie)
+		return cookie;
+	/* No cookie yet: the helper makes one, and no owner entry can be keyed by it. */
+	*new_cookie = true;
+	return bpf_get_socket_cookie(ctx);
 }
 
 static __always_inline void emit_connect(struct bpf_sock_addr *ctx, __u8 family, bool kern_ctx)
@@ -420,16 +431,17 @@ static __always_inline void emit_connect(struct bpf_sock_addr *ctx, __u8 family,
 	__u32 d[4];
 	__u16 dport;
 	__u8 flags = 0;
+	bool new_cookie;
 
 	if (tgid == ignore_tgid)
 		return;
-	cookie = socket_cookie(ctx, kern_ctx);
+	cookie = socket_cookie(ctx, kern_ctx, &new_cookie);
 	dport = bpf_ntohs((__u16)ctx->user_port);
 	connect_daddr(ctx, family, d);
 	if (ctx->protocol == IPPROTO_TCP) {
 		/* Nanoseconds: the handshake latency is measured from here. */
 		now = bpf_ktime_get_boot_ns();
-		remember_tcp_connect(cookie, tgid, tid, now, family, d, dport);
+		remember_tcp_connect(cookie, new_cookie, tgid, tid, now, family, d, dport);
 	} else {
 		/* A UDP connect costs the kernel well under a microsecond, and a clock read (a
 		 * helper call) would add a twentieth of that: the jiffies counter (one load) dates
@@ -437,7 +449,7 @@ static __always_inline void emit_connect(struct bpf_sock_addr *ctx, __u8 family,
 		now = bpf_jiffies64();
 		flags = NETSPY_F_JIFFIES_TS;
 	}
-	remember_connect_hint(cookie, tgid, tid, ctx->protocol, family, d, dport);
+	remember_connect_hint(cookie, new_cookie, tgid, tid, ctx->protocol, family, d, dport);
 
 	e = claim_slot(&pos, &filled);
 	if (!e)
@@ -571,7 +583,7 @@ static __always_inline void note_bind(struct bpf_sock *sk)
 	struct bound_port key = {};
 	struct netspy_owner o = {};
 
-	remember_owner(cookie, pid_tgid >> 32, (__u32)pid_tgid, 0);
+	remember_owner(cookie, false, pid_tgid >> 32, (__u32)pid_tgid, 0);
 	if (sk->protocol != IPPROTO_TCP || !sk->src_port)
 		return;
 	key.netns_cookie = bpf_get_netns_cookie(sk);
@@ -597,31 +609,42 @@ int cgroup_post_bind6(struct bpf_sock *sk)
 	return 1;
 }
 
+/* A socket's flow tuple, from the common part every socket has (timewait and request sockets
+ * too), with plain loads: the socket is a BTF pointer (a tp_btf argument, or a field of one), which
+ * the kernel reads without a helper call. The local port of a socket already unhashed (a failed
+ * connect reaching CLOSE, a reset sent by SO_LINGER 0) comes from inet_sport. Only inet sockets
+ * have addresses worth reporting: false for the others (AF_UNIX, netlink...). */
+static __always_inline bool sock_tuple(const struct sock *sk, __u8 *family, __u16 *sport,
+				       __u16 *dport, __u8 *saddr, __u8 *daddr)
+{
+	__u16 f = sk->__sk_common.skc_family;
+
+	if (f != AF_INET && f != AF_INET6)
+		return false;
+	*family = (__u8)f;
+	*dport = bpf_ntohs(sk->__sk_common.skc_dport);
+	*sport = sk->__sk_common.skc_num;
+	if (!*sport)
+		*sport = bpf_ntohs(BPF_CORE_READ((const struct inet_sock *)sk, inet_sport));
+	if (f == AF_INET) {
+		__u32 s = sk->__sk_common.skc_rcv_saddr, d = sk->__sk_common.skc_daddr;
+
+		__builtin_memcpy(saddr, &s, 4);
+		__builtin_memcpy(daddr, &d, 4);
+	} else {
+		__builtin_memcpy(saddr, &sk->__sk_common.skc_v6_rcv_saddr, 16);
+		__builtin_memcpy(daddr, &sk->__sk_common.skc_v6_daddr, 16);
+	}
+	return true;
+}
+
 static __always_inline void copy_sock_tuple(struct netspy_event *e, const struct sock *sk)
 {
-	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
-
-	/* Only inet sockets have addresses worth reporting (AF_UNIX, netlink... do not). */
-	if (family != AF_INET && family != AF_INET6) {
+	if (!sock_tuple(sk, &e->family, &e->sport, &e->dport, e->saddr, e->daddr)) {
 		e->family = 0;
 		return;
 	}
-	e->family = family;
-	e->ip_proto = BPF_CORE_READ(sk, sk_protocol);
-	/* inet_sport, not skc_num: the port is unhashed (skc_num 0) by the time a socket that
-	 * failed to connect reaches CLOSE. */
-	e->sport = bpf_ntohs(BPF_CORE_READ((const struct inet_sock *)sk, inet_sport));
-	e->dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
-	if (e->family == AF_INET) {
-		__u32 s = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
-		__u32 d = BPF_CORE_READ(sk, __sk_common.skc_daddr);
-
-		__builtin_memcpy(e->saddr, &s, 4);
-		__builtin_memcpy(e->daddr, &d, 4);
-	} else {
-		BPF_CORE_READ_INTO(&e->saddr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
-		BPF_CORE_READ_INTO(&e->daddr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
-	}
+	e->ip_proto = (__u8)sk->sk_protocol;
 }
 
 static __always_inline __u8 outcome_of(int newstate, int err)
@@ -656,8 +679,8 @@ static __always_inline void accepted(const struct sock *sk)
 	struct netspy_event *e;
 	__u64 cookie, now = bpf_ktime_get_boot_ns();
 
-	key.netns_cookie = BPF_CORE_READ(sk, __sk_common.skc_net.net, net_cookie);
-	key.port = BPF_CORE_READ(sk, __sk_common.skc_num);
+	key.netns_cookie = sk->__sk_common.skc_net.net->net_cookie;
+	key.port = sk->__sk_common.skc_num;
 	o = bpf_map_lookup_elem(&bound_ports, &key);
 	if (o)
 		fresh = *o;
@@ -700,18 +723,17 @@ static __always_inline bool was_established(int state)
  * tcp_fin() sets it); ours was acknowledged when we sent one (a state past ESTABLISHED on our
  * side) and snd_una reached write_seq. An established outbound connection's SYN was acknowledged:
  * the connecting side's snd_una starts at its ISN, the accepting side's one past it. */
-static __always_inline void payload_bytes(struct netspy_event *e, const struct sock *sk,
+static __always_inline void payload_bytes(struct netspy_event *e, const struct tcp_sock *tp,
 					  int oldstate, bool inbound)
 {
-	const struct tcp_sock *tp = (const struct tcp_sock *)sk;
-	__u64 acked = BPF_CORE_READ(tp, bytes_acked), received = BPF_CORE_READ(tp, bytes_received);
-	unsigned long flags = BPF_CORE_READ(sk, __sk_common.skc_flags);
+	__u64 acked = tp->bytes_acked, received = tp->bytes_received;
+	unsigned long flags = tp->inet_conn.icsk_inet.sk.__sk_common.skc_flags;
 	bool fin_sent = oldstate == TCP_FIN_WAIT1 || oldstate == TCP_FIN_WAIT2 ||
 			oldstate == TCP_CLOSING || oldstate == TCP_LAST_ACK;
 
 	if (!inbound && acked)
 		acked--;
-	if (fin_sent && acked && BPF_CORE_READ(tp, snd_una) == BPF_CORE_READ(tp, write_seq))
+	if (fin_sent && acked && tp->snd_una == tp->write_seq)
 		acked--;
 	if (received && (flags & (1ul << bpf_core_enum_value(enum sock_flags, SOCK_DONE))))
 		received--;
@@ -721,14 +743,17 @@ static __always_inline void payload_bytes(struct netspy_event *e, const struct s
 
 static __always_inline void connection_end(const struct sock *sk, int oldstate)
 {
-	const struct tcp_sock *tp = (const struct tcp_sock *)sk;
+	/* One helper call gives the TCP socket's own fields as plain loads. */
+	const struct tcp_sock *tp = bpf_skc_to_tcp_sock((void *)sk);
 	struct netspy_owner *o;
 	struct netspy_event *e;
 	__u64 cookie, now = bpf_ktime_get_boot_ns();
 	bool inbound = false;
 	int err;
 
-	cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
+	if (!tp)
+		return; /* not a full TCP socket: cannot happen on this transition */
+	cookie = sk->__sk_common.skc_cookie.counter;
 	o = cookie ? bpf_map_lookup_elem(&owners, &cookie) : NULL;
 	if (!o && known_sockets_only)
 		return;
@@ -739,10 +764,10 @@ static __always_inline void connection_end(const struct sock *sk, int oldstate)
 	e->ts_ns = now;
 	e->cookie = cookie;
 	copy_sock_tuple(e, sk);
-	e->life.retrans = BPF_CORE_READ(tp, total_retrans);
-	e->life.srtt_us = BPF_CORE_READ(tp, srtt_us) >> 3;
-	e->life_segs_out = BPF_CORE_READ(tp, segs_out);
-	err = BPF_CORE_READ(sk, sk_err);
+	e->life.retrans = tp->total_retrans;
+	e->life.srtt_us = tp->srtt_us >> 3;
+	e->life_segs_out = tp->segs_out;
+	err = sk->sk_err;
 	e->outcome = NETSPY_END_CLOSED;
 	if (err == ECONNRESET || err == EPIPE)
 		e->outcome = NETSPY_END_RESET_RECEIVED;
@@ -765,7 +790,7 @@ static __always_inline void connection_end(const struct sock *sk, int oldstate)
 	} else {
 		e->flags |= NETSPY_F_NO_START;
 	}
-	payload_bytes(e, sk, oldstate, inbound);
+	payload_bytes(e, tp, oldstate, inbound);
 	submit(e, NETSPY_CNT_TCP_END);
 }
 
@@ -781,10 +806,12 @@ static __always_inline void connection_end(const struct sock *sk, int oldstate)
 static __always_inline void closed_without_error(struct netspy_event *e, const struct sock *sk,
 						 __u64 waited_ns)
 {
-	const struct tcp_sock *tp = (const struct tcp_sock *)sk;
+	const struct tcp_sock *tp = bpf_skc_to_tcp_sock((void *)sk);
 	int soft;
 
-	if (!BPF_CORE_READ(tp, retrans_stamp)) {
+	if (!tp)
+		return;
+	if (!tp->retrans_stamp) {
 		e->flags |= NETSPY_F_SYNC;
 		e->outcome = NETSPY_OUT_ERROR;
 		if (!e->sport)
@@ -792,9 +819,8 @@ static __always_inline void closed_without_error(struct netspy_event *e, const s
 		return;
 	}
 	e->flags |= NETSPY_F_ABANDONED;
-	e->tcp.syn_retrans =
-	    BPF_CORE_READ((const struct inet_connection_sock *)sk, icsk_retransmits);
-	soft = BPF_CORE_READ(sk, sk_err_soft);
+	e->tcp.syn_retrans = tp->inet_conn.icsk_retransmits;
+	soft = sk->sk_err_soft;
 	if (soft) {
 		e->tcp.err = soft;
 		e->outcome = failure_outcome(soft);
@@ -806,7 +832,7 @@ static __always_inline void closed_without_error(struct netspy_event *e, const s
 /* The socket sends its SYN: the pending connect got past the syscall's failures. */
 static __always_inline void syn_sent(const struct sock *sk)
 {
-	__u64 cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
+	__u64 cookie = sk->__sk_common.skc_cookie.counter;
 	struct netspy_owner *o = cookie ? bpf_map_lookup_elem(&owners, &cookie) : NULL;
 
 	if (o)
@@ -824,7 +850,14 @@ int BPF_PROG(tp_inet_sock_set_state, const struct sock *sk, int oldstate, int ne
 	struct netspy_event *e;
 	__u64 now, cookie, waited = 0;
 
-	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+	/* Most transitions of a connection (the closing handshake's, a child socket's creation) are
+	 * none of those below: they return on the states alone, before any load. */
+	if (!(oldstate == TCP_SYN_RECV && newstate == TCP_ESTABLISHED) &&
+	    !(oldstate == TCP_CLOSE && newstate == TCP_SYN_SENT) &&
+	    !(newstate == TCP_CLOSE && was_established(oldstate)) &&
+	    !(oldstate == TCP_SYN_SENT && (newstate == TCP_ESTABLISHED || newstate == TCP_CLOSE)))
+		return 0;
+	if (sk->sk_protocol != IPPROTO_TCP)
 		return 0;
 	if (oldstate == TCP_SYN_RECV && newstate == TCP_ESTABLISHED) {
 		accepted(sk);
@@ -838,12 +871,9 @@ int BPF_PROG(tp_inet_sock_set_state, const struct sock *sk, int oldstate, int ne
 		connection_end(sk, oldstate);
 		return 0;
 	}
-	if (oldstate != TCP_SYN_SENT)
-		return 0;
-	if (newstate != TCP_ESTABLISHED && newstate != TCP_CLOSE)
-		return 0;
+	/* Left: SYN_SENT -> ESTABLISHED or CLOSE. */
 	now = bpf_ktime_get_boot_ns();
-	cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
+	cookie = sk->__sk_common.skc_cookie.counter;
 	o = cookie ? bpf_map_lookup_elem(&owners, &cookie) : NULL;
 	if (!o && known_sockets_only) /* not a connect of the cgroup netspyd watches */
 		return 0;
@@ -856,7 +886,7 @@ int BPF_PROG(tp_inet_sock_set_state, const struct sock *sk, int oldstate, int ne
 	e->ts_ns = now;
 	e->cookie = cookie;
 	copy_sock_tuple(e, sk);
-	e->tcp.err = newstate == TCP_ESTABLISHED ? 0 : BPF_CORE_READ(sk, sk_err);
+	e->tcp.err = newstate == TCP_ESTABLISHED ? 0 : sk->sk_err;
 	e->outcome = outcome_of(newstate, e->tcp.err);
 	if (o) {
 		e->pid = o->pid;
@@ -1022,7 +1052,7 @@ SEC("tp_btf/fib6_table_lookup")
 int BPF_PROG(tp_fib6_table_lookup, const struct net *net, const struct fib6_result *res,
 	     struct fib6_table *table, const struct flowi6 *flp)
 {
-	__u8 type = BPF_CORE_READ(res, fib6_type);
+	__u8 type = res->fib6_type;
 	__u32 d[4];
 	int err;
 
@@ -1135,51 +1165,6 @@ int sockops_tcp_connect(struct bpf_sock_ops *skops)
 	cookie = bpf_get_socket_cookie(skops);
 	bpf_map_update_elem(&flows, &key, &cookie, BPF_ANY);
 	return 1;
-}
-
-/* Fills addresses and ports from the packet's own headers. Returns false when the packet is not
- * (or not yet) IPv4/IPv6. */
-static __always_inline bool parse_packet(struct netspy_event *e, struct sk_buff *skb)
-{
-	unsigned char *head = BPF_CORE_READ(skb, head);
-	__u16 nh = BPF_CORE_READ(skb, network_header);
-	__u16 th = BPF_CORE_READ(skb, transport_header);
-	__u16 proto = bpf_ntohs(BPF_CORE_READ(skb, protocol));
-	__u16 ports[2];
-
-	if (!head || nh == (__u16)~0U)
-		return false;
-	if (proto == ETH_P_IP) {
-		struct iphdr ip;
-
-		if (bpf_probe_read_kernel(&ip, sizeof(ip), head + nh) || ip.version != 4)
-			return false;
-		e->family = AF_INET;
-		e->ip_proto = ip.protocol;
-		__builtin_memcpy(e->saddr, &ip.saddr, 4);
-		__builtin_memcpy(e->daddr, &ip.daddr, 4);
-		if (th == (__u16)~0U || th <= nh)
-			th = nh + ip.ihl * 4;
-	} else if (proto == ETH_P_IPV6) {
-		struct ipv6hdr ip6;
-
-		if (bpf_probe_read_kernel(&ip6, sizeof(ip6), head + nh) || ip6.version != 6)
-			return false;
-		e->family = AF_INET6;
-		e->ip_proto = ip6.nexthdr;
-		__builtin_memcpy(e->saddr, &ip6.saddr, 16);
-		__builtin_memcpy(e->daddr, &ip6.daddr, 16);
-		if (th == (__u16)~0U || th <= nh)
-			th = nh + sizeof(ip6);
-	} else {
-		return false;
-	}
-	if ((e->ip_proto == IPPROTO_TCP || e->ip_proto == IPPROTO_UDP) &&
-	    !bpf_probe_read_kernel(ports, sizeof(ports), head + th)) {
-		e->sport = bpf_ntohs(ports[0]);
-		e->dport = bpf_ntohs(ports[1]);
-	}
-	return true;
 }
 
 static __always_inline bool is_drop(enum skb_drop_reason reason)
@@ -1329,10 +1314,10 @@ static __always_inline void fold_spill(struct netspy_fold_cpu *fc, __u64 n, __u3
 	fold_emit(&fc->key, &fc->val, n);
 }
 
-/* Reads the packet's addresses and ports with plain loads where the kernel allows them (tp_btf
- * arguments are trusted pointers) and, for an IPv4 header without options, one read of the header
- * and the ports together. */
-static __always_inline void fold_parse(struct netspy_fold_key *k, struct sk_buff *skb)
+/* A packet's flow tuple, from its own headers (skb fields with plain loads, the headers with one
+ * read for an IPv4 packet and its ports). False when the packet is not (or not yet) IPv4/IPv6. */
+static __always_inline bool packet_tuple(const struct sk_buff *skb, __u8 *family, __u8 *ip_proto,
+					 __u16 *sport, __u16 *dport, __u8 *saddr, __u8 *daddr)
 {
 	unsigned char *head = skb->head;
 	__u16 nh = skb->network_header, th = skb->transport_header;
@@ -1340,7 +1325,7 @@ static __always_inline void fold_parse(struct netspy_fold_key *k, struct sk_buff
 	__u16 ports[2];
 
 	if (!head || nh == (__u16)~0U)
-		return;
+		return false;
 	if (proto == ETH_P_IP) {
 		struct {
 			struct iphdr ip;
@@ -1348,38 +1333,39 @@ static __always_inline void fold_parse(struct netspy_fold_key *k, struct sk_buff
 		} h;
 
 		if (bpf_probe_read_kernel(&h, sizeof(h), head + nh) || h.ip.version != 4)
-			return;
-		k->family = AF_INET;
-		k->ip_proto = h.ip.protocol;
-		__builtin_memcpy(k->saddr, &h.ip.saddr, 4);
-		__builtin_memcpy(k->daddr, &h.ip.daddr, 4);
+			return false;
+		*family = AF_INET;
+		*ip_proto = h.ip.protocol;
+		__builtin_memcpy(saddr, &h.ip.saddr, 4);
+		__builtin_memcpy(daddr, &h.ip.daddr, 4);
 		if (th == (__u16)~0U || th <= nh)
 			th = nh + h.ip.ihl * 4;
 		if (th == nh + sizeof(h.ip) &&
 		    (h.ip.protocol == IPPROTO_TCP || h.ip.protocol == IPPROTO_UDP)) {
-			k->sport = bpf_ntohs(h.ports[0]);
-			k->dport = bpf_ntohs(h.ports[1]);
-			return;
+			*sport = bpf_ntohs(h.ports[0]);
+			*dport = bpf_ntohs(h.ports[1]);
+			return true;
 		}
 	} else if (proto == ETH_P_IPV6) {
 		struct ipv6hdr ip6;
 
 		if (bpf_probe_read_kernel(&ip6, sizeof(ip6), head + nh) || ip6.version != 6)
-			return;
-		k->family = AF_INET6;
-		k->ip_proto = ip6.nexthdr;
-		__builtin_memcpy(k->saddr, &ip6.saddr, 16);
-		__builtin_memcpy(k->daddr, &ip6.daddr, 16);
+			return false;
+		*family = AF_INET6;
+		*ip_proto = ip6.nexthdr;
+		__builtin_memcpy(saddr, &ip6.saddr, 16);
+		__builtin_memcpy(daddr, &ip6.daddr, 16);
 		if (th == (__u16)~0U || th <= nh)
 			th = nh + sizeof(ip6);
 	} else {
-		return;
+		return false;
 	}
-	if ((k->ip_proto == IPPROTO_TCP || k->ip_proto == IPPROTO_UDP) &&
+	if ((*ip_proto == IPPROTO_TCP || *ip_proto == IPPROTO_UDP) &&
 	    !bpf_probe_read_kernel(ports, sizeof(ports), head + th)) {
-		k->sport = bpf_ntohs(ports[0]);
-		k->dport = bpf_ntohs(ports[1]);
+		*sport = bpf_ntohs(ports[0]);
+		*dport = bpf_ntohs(ports[1]);
 	}
+	return true;
 }
 
 /* Folds one event of key k into this CPU's cache: a hit is one atomic add; a new key spills the
@@ -1451,7 +1437,7 @@ static __always_inline void fold_drop(struct netspy_fold_cpu *fc, struct sk_buff
 	} else {
 		k.ifindex = skb->skb_iif;
 	}
-	fold_parse(&k, skb);
+	packet_tuple(skb, &k.family, &k.ip_proto, &k.sport, &k.dport, k.saddr, k.daddr);
 	if (sk) {
 		k.cookie = sk->__sk_common.skc_cookie.counter;
 		if (!k.netns)
@@ -1483,7 +1469,7 @@ int tp_kfree_skb(__u64 *ctx)
 		fold_drop(fc, skb, (__u32)reason);
 		return 0;
 	}
-	sk = BPF_CORE_READ(skb, sk);
+	sk = skb->sk;
 	if (!sk && kfree_skb_has_rx_sk)
 		sk = (struct sock *)ctx[3];
 
@@ -1493,15 +1479,17 @@ int tp_kfree_skb(__u64 *ctx)
 	e->ts_ns = bpf_ktime_get_boot_ns();
 	e->drop.reason = (__u32)reason;
 	e->drop.location = ctx[1];
-	dev = BPF_CORE_READ(skb, dev);
-	e->drop.ifindex = dev ? BPF_CORE_READ(dev, ifindex) : BPF_CORE_READ(skb, skb_iif);
-	e->netns = dev ? BPF_CORE_READ(dev, nd_net.net, ns.inum) : 0;
-	if (!parse_packet(e, skb) && sk)
+	dev = skb->dev;
+	e->drop.ifindex = dev ? dev->ifindex : skb->skb_iif;
+	e->netns = dev ? dev->nd_net.net->ns.inum : 0;
+	if (!packet_tuple(skb, &e->family, &e->ip_proto, &e->sport, &e->dport, e->saddr,
+			  e->daddr) &&
+	    sk)
 		copy_sock_tuple(e, sk);
 	if (sk) {
 		if (!e->netns)
-			e->netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
-		cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
+			e->netns = sk->__sk_common.skc_net.net->ns.inum;
+		cookie = sk->__sk_common.skc_cookie.counter;
 	}
 	/* The key from the stack: Linux 6.1's verifier takes map keys only from the stack or a
 	 * map, not from ring-buffer memory. */
@@ -1532,7 +1520,7 @@ int tp_kfree_skb(__u64 *ctx)
  * checked again after a helper returned it. */
 static __always_inline struct netspy_owner *sock_owner(const struct sock *sk, __u64 *ret_cookie)
 {
-	__u64 cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
+	__u64 cookie = sk->__sk_common.skc_cookie.counter;
 
 	*ret_cookie = cookie;
 	return cookie ? bpf_map_lookup_elem(&owners, &cookie) : NULL;
@@ -1555,37 +1543,18 @@ static __always_inline void sock_event_fill(struct netspy_event *e, const struct
 }
 
 /* Folds a TCP signal of a socket: the key is the socket (cookie and tuple), its kind and its
- * discriminator (a retransmit's segments, a reset's direction). The tuple is read with plain loads
- * of the common part every socket has (timewait and request sockets too); the local port of a
- * socket already unhashed as it closes (a reset sent by SO_LINGER 0) from inet_sport. */
+ * discriminator (a retransmit's segments, a reset's direction). */
 static __always_inline void fold_sock(struct netspy_fold_cpu *fc, const struct sock *sk, __u8 type,
 				      __u32 reason)
 {
 	struct netspy_fold_key k = {};
-	__u16 family = sk->__sk_common.skc_family;
 
 	k.type = type;
 	k.epoch = fold_epoch;
 	k.reason = reason;
 	k.ip_proto = IPPROTO_TCP;
 	k.cookie = sk->__sk_common.skc_cookie.counter;
-	if (family == AF_INET || family == AF_INET6) {
-		k.family = (__u8)family;
-		k.dport = bpf_ntohs(sk->__sk_common.skc_dport);
-		k.sport = sk->__sk_common.skc_num;
-		if (!k.sport)
-			k.sport =
-			    bpf_ntohs(BPF_CORE_READ((const struct inet_sock *)sk, inet_sport));
-		if (family == AF_INET) {
-			__u32 s = sk->__sk_common.skc_rcv_saddr, d = sk->__sk_common.skc_daddr;
-
-			__builtin_memcpy(k.saddr, &s, 4);
-			__builtin_memcpy(k.daddr, &d, 4);
-		} else {
-			__builtin_memcpy(k.saddr, &sk->__sk_common.skc_v6_rcv_saddr, 16);
-			__builtin_memcpy(k.daddr, &sk->__sk_common.skc_v6_daddr, 16);
-		}
-	}
+	sock_tuple(sk, &k.family, &k.sport, &k.dport, k.saddr, k.daddr);
 	fold(fc, &k);
 }
 
