@@ -186,6 +186,10 @@ check_total() {
 		fail "$1 (expected '$2', got '$3', $lost lost)"
 	fi
 }
+# rfc3339 EPOCH_SECONDS: the time as --since takes it. The TCP checks ask with a fixed start
+# rather than --duration: polling on a slow (sanitizer) build lasts long enough for a --duration
+# window to slide past the flood.
+rfc3339() { date -u -d "@$1" +%Y-%m-%dT%H:%M:%SZ; }
 # quality_until FILE FIELD EXPECTED ARGS...: `quality --json ARGS` into FILE until its FIELD reaches
 # EXPECTED, for up to 15 s. Folded counts become records once their epoch is two fold intervals
 # old (one second each by default): the last ones of a flood arrive up to about 3 s after it,
@@ -230,8 +234,8 @@ then
 	# By port: the count is checked here, not the attribution (on a machine this busy, the owners
 	# map may have evicted the socket's entry by the end).
 	win=$(($(date +%s) - since + 20))
-	quality_until "$T/rtx.q.json" retransmits "$made" --port "$BPORT" --duration "$win"
-	"$NETSPYCTL" --socket "$SOCK" --json quality --process nsf-rtx --duration "$win" >"$T/rtx.qp.json"
+	quality_until "$T/rtx.q.json" retransmits "$made" --port "$BPORT" --since "$(rfc3339 $((since - 20)))"
+	"$NETSPYCTL" --socket "$SOCK" --json quality --process nsf-rtx --since "$(rfc3339 $((since - 20)))" >"$T/rtx.qp.json"
 	# The replays reach further back than the window: each watch runs for its --timeout, and the
 	# process's events are the only ones they take (the daemon started just before).
 	"$NETSPYCTL" --socket "$SOCK" --json watch --replay $((win + 30)) --process nsf-rtx --timeout 5 >"$T/rtx.watch"
@@ -259,8 +263,8 @@ ip netns exec "$NSR" "$STORM" rstflood 2 nsf-rst "$RPORT" >"$T/rst.out"
 a1=$(tcp_stat AttemptFails)
 refused=$(sed -n 's/^ops=\([0-9]*\) .*/\1/p' "$T/rst.out")
 win=$(($(date +%s) - since + 20))
-quality_until "$T/rst.q.json" resets_received "$refused" --port "$RPORT" --duration "$win"
-"$NETSPYCTL" --socket "$SOCK" --json quality --process nsf-rst --duration "$win" >"$T/rst.qp.json"
+quality_until "$T/rst.q.json" resets_received "$refused" --port "$RPORT" --since "$(rfc3339 $((since - 20)))"
+"$NETSPYCTL" --socket "$SOCK" --json quality --process nsf-rst --since "$(rfc3339 $((since - 20)))" >"$T/rst.qp.json"
 "$NETSPYCTL" --socket "$SOCK" --json watch --replay $((win + 30)) --process nsf-rst --timeout 15 >"$T/rst.watch"
 check_ge "a flood of refused connects ($refused)" 1000 "$refused"
 check_eq "each refused connect failed an attempt in the namespace's counters" "$refused" $((a1 - a0))
