@@ -345,6 +345,15 @@ static void on_event(void *ctx, const struct netspy_event *ev)
 	tally_event(&d->tally, ev, stored->ts_ns, weight);
 }
 
+/* Wall clock from which folded counts may still be in the kernel (0: none pending). */
+static uint64_t folded_pending_since(void *ctx)
+{
+	struct daemon *d = ctx;
+	uint64_t t = probes_fold_pending_since(&d->probes);
+
+	return t ? (uint64_t)((int64_t)t + d->boot_to_real_ns) : 0;
+}
+
 static void fill_counters(void *ctx, const Netspy__V1__CountersRequest *req,
 			  Netspy__V1__Counters *out)
 {
@@ -357,6 +366,7 @@ static void fill_counters(void *ctx, const Netspy__V1__CountersRequest *req,
 	if (tally_query(&d->tally, req->since_ns, req->until_ns, &e, &n, &since) < 0)
 		n = 0;
 	out->since_ns = since;
+	out->folded_pending_since_ns = folded_pending_since(d);
 	if (n > d->ct_cap) {
 		free(d->ct);
 		free(d->ct_ptrs);
@@ -429,6 +439,7 @@ static void fill_stats(void *ctx, Netspy__V1__Stats *st)
 	st->events_folded = d->events_folded;
 	st->flood_threshold = d->probes.hz ? d->cfg.flood_threshold : 0;
 	st->flood_episodes = d->flood_episodes;
+	st->folded_pending_since_ns = folded_pending_since(d);
 }
 
 /* Flood mode starts when a CPU begins folding and ends when none has for a second: one journal
@@ -808,6 +819,7 @@ static int setup(struct daemon *d)
 		return r;
 	}
 	d->srv.counters = fill_counters;
+	d->srv.folded_pending = folded_pending_since;
 	d->srv.started_real_ns = d->tally.start_sec * 1000000000ull;
 	check_socket_group(d->cfg.socket_path, so.gid, d->cfg.group);
 	return 0;

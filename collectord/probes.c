@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/mman.h>
 #include <bpf/bpf.h>
@@ -396,6 +397,20 @@ static unsigned measure_hz(struct probes *p)
 	return best;
 }
 
+static uint64_t boot_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void fold_epoch_began(struct probes *p, uint32_t epoch)
+{
+	p->fold_epochs[epoch & 3].epoch = epoch;
+	p->fold_epochs[epoch & 3].start_ns = boot_ns();
+}
+
 /* Rate windows of a tenth of a second; the threshold per window follows. */
 static int setup_folding(struct probes *p, unsigned threshold)
 {
@@ -404,6 +419,7 @@ static int setup_folding(struct probes *p, unsigned threshold)
 	p->fold_seen = calloc((size_t)p->ncpus * NETSPY_FOLD_KINDS, sizeof(*p->fold_seen));
 	if (!p->fold_seen)
 		return fail(p, -ENOMEM, "allocating the flood state");
+	fold_epoch_began(p, 0);
 	/* Drops, TCP retransmits and resets fold (the latter two are always traced). */
 	if (!threshold)
 		return 0;
@@ -534,7 +550,60 @@ int probes_fold_flush(struct probes *p)
 	if (!p->skel || !p->skel->bss)
 		return 0;
 	epoch = __atomic_add_fetch(&p->skel->bss->fold_epoch, 1, __ATOMIC_SEQ_CST);
+	fold_epoch_began(p, epoch);
 	return flush_hash(p, epoch) + flush_caches(p, epoch);
+}
+
+/* When epoch began; for an epoch older than those remembered, the oldest start remembered (an
+ * earlier time: the answer errs towards "not final"). */
+static uint64_t fold_epoch_start(const struct probes *p, uint32_t epoch)
+{
+	uint64_t oldest = 0;
+
+	for (int i = 0; i < 4; i++) {
+		if (!p->fold_epochs[i].start_ns)
+			continue;
+		if (p->fold_epochs[i].epoch == epoch)
+			return p->fold_epochs[i].start_ns;
+		if (!oldest || p->fold_epochs[i].start_ns < oldest)
+			oldest = p->fold_epochs[i].start_ns;
+	}
+	return oldest;
+}
+
+uint64_t probes_fold_pending_since(const struct probes *p)
+{
+	int ncpus = p->ncpus < NETSPY_FOLD_CPUS ? p->ncpus : NETSPY_FOLD_CPUS;
+	struct netspy_fold_key next;
+	uint32_t now, oldest = 0;
+	bool any = false;
+
+	if (!p->skel || !p->skel->bss)
+		return 0;
+	now = __atomic_load_n(&p->skel->bss->fold_epoch, __ATOMIC_ACQUIRE);
+	/* A CPU's cache: a count not taken yet, of its key's epoch. */
+	for (int i = 0; i < NETSPY_FOLD_KINDS * ncpus; i++) {
+		const struct netspy_fold_cpu *fc = &p->skel->bss->fold_cpu[i / ncpus][i % ncpus];
+		uint32_t e;
+
+		if (!(__atomic_load_n(&fc->word, __ATOMIC_ACQUIRE) & NETSPY_FOLD_COUNT_MASK))
+			continue;
+		e = fc->key.epoch;
+		if (!any || (int32_t)(e - oldest) < 0)
+			oldest = e;
+		any = true;
+	}
+	/* The hash: each flush takes every key two epochs old, so what it holds is at most one
+	 * epoch older than the current one (one bpf() call: whether it holds anything). */
+	if (!p->skel->bss->fold_no_hash &&
+	    !bpf_map_get_next_key(bpf_map__fd(p->skel->maps.fold_hash), NULL, &next)) {
+		uint32_t e = (int32_t)(next.epoch - (now - 1)) < 0 ? next.epoch : now - 1;
+
+		if (!any || (int32_t)(e - oldest) < 0)
+			oldest = e;
+		any = true;
+	}
+	return any ? fold_epoch_start(p, oldest) : 0;
 }
 
 void probes_flood_state(struct probes *p, unsigned *ret_cpus, unsigned *ret_kinds,

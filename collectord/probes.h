@@ -65,6 +65,11 @@ struct probes {
 	/* Flood folding: what netspyd last saw of each CPU's rate window. */
 	uint64_t *fold_seen;
 	uint64_t folded_records; /* records made from folded counts by the flush */
+	/* When the last epochs began (boot clock), by epoch & 3: what a pending count dates from. */
+	struct {
+		uint32_t epoch;
+		uint64_t start_ns;
+	} fold_epochs[4];
 	probes_event_fn on_event;
 	void *ctx;
 };
@@ -95,6 +100,10 @@ uint64_t probes_jiffies_to_boot_ns(const struct netspy_clock_sample *first,
 /* Flood folding: advances the epoch and turns every folded count at least two epochs old into a
  * record with its count (through on_event). Returns records made or -errno. */
 int probes_fold_flush(struct probes *p);
+/* Boot-clock start of the oldest fold epoch whose counts may not all have become records yet
+ * (still in a CPU's cache or in the hash, or never flushed), 0 when nothing folded is pending:
+ * totals from then on are not final. */
+uint64_t probes_fold_pending_since(const struct probes *p);
 /* CPUs folding right now, any kind (their window saw events since the previous call), the kinds
  * folding (bit 1 << enum netspy_fold_kind) and the events per second of each kind on them, as
  * their last complete windows measured it, all CPUs together. */

@@ -308,6 +308,7 @@ static void queue_replay_done(struct client *c)
 	d.evicted = c->srv->bl->evicted;
 	d.complete_since_ns =
 	    c->srv->bl->evicted ? c->srv->bl->evicted_newest_ns + 1 : c->srv->started_real_ns;
+	d.folded_pending_since_ns = c->srv->folded_pending ? c->srv->folded_pending(c->srv->stats_ctx) : 0;
 	m.msg_case = NETSPY__V1__SERVER_MESSAGE__MSG_REPLAY_DONE;
 	m.replay_done = &d;
 	queue_msg(c, &m);

@@ -61,6 +61,9 @@ struct server {
 	struct server_counters cnt;
 	server_stats_fn stats;
 	server_counters_fn counters; /* set after server_init(); NULL: answered empty */
+	/* Wall clock from which folded counts may still be in the kernel, 0: none (ctx: stats_ctx;
+	 * set after server_init(), NULL: never) */
+	uint64_t (*folded_pending)(void *ctx);
 	uint64_t started_real_ns;    /* the daemon's start, wall clock (set after server_init()) */
 	void *stats_ctx;
 	uint64_t kernel_lost_total;

@@ -70,8 +70,39 @@ sleep 1
 t0=$("$NETSPYCTL" --socket "$SOCK" --json status | jget drops_total)
 n0=$(noports)
 ip netns exec "$NS" taskset -c 1 "$STORM" flood 2 nsflood "$PORT" >"$T/flood.out"
+# At once: the last folded counts stay in the kernel for one to two fold intervals.
+"$NETSPYCTL" --socket "$SOCK" --json status >"$T/early.status.json"
+"$NETSPYCTL" --socket "$SOCK" --json drops --duration 30 >"$T/early.json"
 n1=$(noports)
 check "folded counts arrive" settle $((t0 + n1 - n0))
+# Right after the flood an answer either has every drop or says from when its counts are not
+# final: never a silent undercount.
+if [ -n "$(jget folded_pending_since <"$T/early.status.json")" ]; then
+	pass "right after the flood, status says folded counts are still in the kernel"
+elif [ "$(jget drops_total <"$T/early.status.json")" -ge $((t0 + n1 - n0)) ]; then
+	skip "every folded count had arrived before status was asked"
+else
+	fail "right after the flood, status neither has every drop nor says some are pending"
+fi
+if [ -n "$(jget coverage_end <"$T/early.json")" ]; then
+	check_eq "right after the flood, drops says its counts are not final (complete false)" false \
+		"$(jget complete <"$T/early.json")"
+elif [ "$(jget total_drops <"$T/early.json")" -ge $((n1 - n0)) ]; then
+	skip "every folded count had arrived before drops was asked"
+else
+	fail "right after the flood, drops has $(jget total_drops <"$T/early.json") of $((n1 - n0)) drops and says nothing pending"
+fi
+# pending_clears: status stops naming pending counts (up to 5 s; folding of other drops on this
+# host meanwhile would keep it).
+pending_clears() {
+	local i
+	for i in $(seq 1 50); do
+		[ -z "$("$NETSPYCTL" --socket "$SOCK" --json status | jget folded_pending_since)" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+check "once every count arrived, nothing is pending" pending_clears
 # First, while the folded records are the newest the small backlog holds.
 "$NETSPYCTL" --socket "$SOCK" list-drops --duration 30 --max-events 10000 >"$T/list.txt"
 "$NETSPYCTL" --socket "$SOCK" --json status >"$T/status.json"
@@ -95,6 +126,7 @@ check_ge "drops: events evicted from the small backlog" 1 "$(jget events_evicted
 check_eq "drops: per-process detail labelled partial" true \
 	"$(jget by_process_partial <"$T/drops.json")"
 check "drops (text) says the answer is partial" grep -q 'partial: the events kept begin' "$T/drops.txt"
+check_eq "drops: no coverage_end once nothing is pending" "" "$(jget coverage_end <"$T/drops.json")"
 check_ge "status: most of the flood's drops arrived folded" $((grew / 2)) "$(jget events_folded <"$T/status.json")"
 check_eq "status: one flood episode" 1 "$(jget flood_episodes <"$T/status.json")"
 check_eq "status: flood over" false "$(jget flood_active <"$T/status.json")"

@@ -1213,6 +1213,11 @@ static void report_scope(FILE *f, json_object *focus, struct offline *o)
 			   "those %s.\n", asked, have, have);
 		json_object_object_add(o->findings, "data_seconds", json_count(held));
 	}
+	if (field_string(o->results[STEP_SUMMARY], "coverage_end"))
+		fprintf(f, "Note: a flood's newest folded counts (since %s) are still on their way "
+			   "from the kernel: the counts below will still grow (within two fold "
+			   "intervals, two seconds by default).\n",
+			field_string(o->results[STEP_SUMMARY], "coverage_end"));
 }
 
 static char *write_report(json_object *focus, struct offline *o)

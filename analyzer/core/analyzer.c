@@ -33,6 +33,8 @@ static int handle(struct analyzer *an, const Netspy__V1__ServerMessage *m)
 		an->replayed += m->replay_done->replayed;
 		an->daemon_evicted = m->replay_done->evicted;
 		an->daemon_complete_since_ns = m->replay_done->complete_since_ns;
+		an->daemon_pending_since_ns = m->replay_done->folded_pending_since_ns;
+		an->replay_done_mono_ns = clock_ns(CLOCK_MONOTONIC);
 		an->backlog_oldest_ns = m->replay_done->oldest_ns;
 		return 0;
 	case NETSPY__V1__SERVER_MESSAGE__MSG_LOSS:
@@ -221,6 +223,23 @@ int analyzer_counters(struct analyzer *an, uint64_t since_ns, uint64_t until_ns,
 		r = netspy_client_get_counters(&c, since_ns, until_ns, 2000, ret, ret_owner);
 	netspy_client_close(&c);
 	return r;
+}
+
+uint64_t analyzer_folded_pending_since(struct analyzer *an)
+{
+	Netspy__V1__ServerMessage *owner = NULL;
+	Netspy__V1__Counters *c = NULL;
+	uint64_t now = clock_ns(CLOCK_REALTIME), t = 0;
+
+	/* A one-shot answer follows its replay at once: no second question. */
+	if (an->replay_done_mono_ns &&
+	    clock_ns(CLOCK_MONOTONIC) - an->replay_done_mono_ns < 500000000ull)
+		return an->daemon_pending_since_ns;
+	if (analyzer_counters(an, now, now, &c, &owner) == 0) {
+		t = c->folded_pending_since_ns;
+		netspy__v1__server_message__free_unpacked(owner, NULL);
+	}
+	return t;
 }
 
 uint64_t analyzer_events_lost(const struct analyzer *an)

@@ -38,6 +38,9 @@ struct analyzer {
 	/* The daemon's backlog at the latest replay: events it had pushed out, and the time from
 	 * which it held every event (0: not known, an older daemon). */
 	uint64_t daemon_evicted, daemon_complete_since_ns;
+	/* Its folded counts still pending at the latest replay (wall clock, 0: none), and when
+	 * that replay ended (CLOCK_MONOTONIC). */
+	uint64_t daemon_pending_since_ns, replay_done_mono_ns;
 	unsigned reconnects;
 	char notice[512]; /* something the user should know (reconnected, ...), "" when none */
 	char error[512];  /* why the last call failed */
@@ -64,6 +67,10 @@ int analyzer_fd(const struct analyzer *an);
 /* The time from which the analyzer holds every event the daemon saw (its replay and its own
  * store both reach back that far); 0 when that is not known. */
 uint64_t analyzer_complete_since(const struct analyzer *an);
+/* The time from which the daemon's folded counts may still be in the kernel (they arrive within
+ * two fold intervals), 0 when none are pending or there is no daemon: counts from then on are not
+ * final. Taken from a replay that just ended, else asked of the daemon. */
+uint64_t analyzer_folded_pending_since(struct analyzer *an);
 /* Events neither the daemon's backlog nor the analyzer's store hold any more. */
 uint64_t analyzer_events_evicted(const struct analyzer *an);
 /* The daemon's exact per-second counters for [since_ns, until_ns), over a connection of its own:

@@ -73,6 +73,14 @@ json_object *live_stats_json(const Netspy__V1__Stats *st)
 			       json_object_new_int64((int64_t)st->flood_episodes));
 	json_object_object_add(o, "events_folded",
 			       json_object_new_int64((int64_t)st->events_folded));
+	if (st->folded_pending_since_ns) {
+		char buf[FMT_TIME_LEN];
+
+		fmt_rfc3339(buf, sizeof(buf), st->folded_pending_since_ns);
+		json_object_object_add(o, "folded_pending_since", json_object_new_string(buf));
+	} else {
+		json_object_object_add(o, "folded_pending_since", NULL);
+	}
 	return o;
 }
 
@@ -181,6 +189,14 @@ int live_status(const struct live_opts *o)
 			printf("  folded:        %" PRIu64 " events in %" PRIu64 " flood%s\n",
 			       st->events_folded, st->flood_episodes,
 			       st->flood_episodes == 1 ? "" : "s");
+		if (st->folded_pending_since_ns) {
+			char buf[FMT_TIME_LEN];
+
+			fmt_rfc3339(buf, sizeof(buf), st->folded_pending_since_ns);
+			printf("  pending:       events folded since %s are still in the kernel (they "
+			       "arrive within two fold intervals)\n",
+			       buf);
+		}
 		recorder_print(rec, rec_err);
 	}
 	json_object_put(rec);

@@ -703,7 +703,8 @@ void data_totals(struct tool_context *ctx, const struct data_query *q, json_obje
 	t->have = true;
 	t->since_ns = c->since_ns;
 	t->lost = c->events_lost;
-	t->exact = c->since_ns <= q->a.since_ns && !c->events_lost;
+	t->exact = c->since_ns <= q->a.since_ns && !c->events_lost &&
+		   !(c->folded_pending_since_ns && c->folded_pending_since_ns < q->a.now_ns);
 	/* Whether a tool reports these as its totals: when they cover the window, or when nothing
 	 * but netspyd answers (before the counters start there was nothing to count); with the
 	 * recorder's history in the answer, its rollups count what the counters do not reach. */
@@ -771,14 +772,22 @@ void data_conn_totals(struct tool_context *ctx, const struct data_query *q, json
 	}
 }
 
-/* The one place every data tool's answer says what it covers (see OUT_COMMON). */
+/* The one place every data tool's answer says what it covers (see OUT_COMMON): from when the
+ * kept events cover the window, and until when its counts are final (coverage_end, only when
+ * folded counts from inside the window are still on their way from the kernel). */
 static void data_add_coverage(struct tool_context *ctx, const struct data_args *a, json_object *o)
 {
 	uint64_t held = ctx && ctx->an ? analyzer_complete_since(ctx->an) : 0;
-	bool complete = held <= a->since_ns;
+	uint64_t pending = ctx && ctx->an ? analyzer_folded_pending_since(ctx->an) : 0;
+	bool start_covered = held <= a->since_ns;
+	bool arriving = pending && pending < a->now_ns;
 
-	json_object_object_add(o, "coverage_start", rfc3339(complete ? a->since_ns : held));
-	json_object_object_add(o, "complete", json_object_new_boolean(complete));
+	json_object_object_add(o, "coverage_start", rfc3339(start_covered ? a->since_ns : held));
+	if (arriving)
+		json_object_object_add(o, "coverage_end",
+				       rfc3339(pending > a->since_ns ? pending : a->since_ns));
+	json_object_object_add(o, "complete",
+			       json_object_new_boolean(start_covered && !arriving));
 	json_object_object_add(
 	    o, "events_evicted",
 	    json_object_new_int64(ctx && ctx->an ? (int64_t)analyzer_events_evicted(ctx->an) : 0));
@@ -1212,9 +1221,20 @@ void text_table(FILE *f, const char *indent, char ***rows, size_t n_rows, size_t
 
 void text_coverage(FILE *f, json_object *result)
 {
+	const char *end = json_str(result, "coverage_end", NULL);
 	char clock[16];
 
 	if (!json_object_object_get_ex(result, "complete", NULL) || json_flag(result, "complete"))
+		return;
+	if (end) {
+		text_clock(end, clock, sizeof(clock));
+		fprintf(f,
+			"  not final: events folded during a flood since %s are still on their way "
+			"from the kernel (they arrive within two fold intervals); counts from then on "
+			"will grow\n",
+			clock);
+	}
+	if (!strcmp(json_str(result, "coverage_start", ""), json_str(result, "window_start", "")))
 		return;
 	text_clock(json_str(result, "coverage_start", ""), clock, sizeof(clock));
 	fprintf(

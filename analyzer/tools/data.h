@@ -91,15 +91,18 @@
  * ("live": netspyd's backlog, "history": the recorder's rollups, or both), the part of the
  * window the sources covered and their granularity (0: single events, 60 or 3600 seconds); and what the kept events cover:
  * coverage_start is when they begin (later than window_start when the window reaches before the
- * oldest event still held), complete whether they cover the whole window, events_evicted how
- * many the daemon's backlog and the analyzer's store no longer hold. */
+ * oldest event still held), coverage_end (only when some are pending) from when events folded in
+ * the kernel during a flood are still to arrive, complete whether they cover the whole window
+ * with final counts, events_evicted how many the daemon's backlog and the analyzer's store no
+ * longer hold. */
 #define OUT_COMMON                                                                        \
 	"\"duration\":" S_COUNT ",\"window_start\":" S_STRING ",\"window_end\":" S_STRING \
 	",\"filter\":" S_FILTER ",\"events_lost\":" S_COUNT                               \
 	",\"source\":{\"enum\":[\"live\",\"history\",\"live+history\"]}"                  \
 	",\"covered_start\":" S_STRING_OR_NULL ",\"covered_end\":" S_STRING_OR_NULL       \
 	",\"granularity_seconds\":" S_COUNT ",\"history_note\":" S_STRING_OR_NULL        \
-	",\"coverage_start\":" S_STRING ",\"complete\":{\"type\":\"boolean\"}"              \
+	",\"coverage_start\":" S_STRING ",\"coverage_end\":" S_STRING                      \
+	",\"complete\":{\"type\":\"boolean\"}"                                           \
 	",\"events_evicted\":" S_COUNT
 #define OUT_COMMON_REQUIRED                                                                   \
 	"\"duration\",\"window_start\",\"window_end\",\"filter\",\"events_lost\",\"source\"," \
