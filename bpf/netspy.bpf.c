@@ -851,7 +851,9 @@ int BPF_PROG(tp_inet_sock_set_state, const struct sock *sk, int oldstate, int ne
 	__u64 now, cookie, waited = 0;
 
 	/* Most transitions of a connection (the closing handshake's, a child socket's creation) are
-	 * none of those below: they return on the states alone, before any load. */
+	 * none of those below: they return on the states alone, before any load. The tests are
+	 * repeated below rather than kept in booleans: clang materializes such booleans, which
+	 * adds instructions to this filter, and it runs at every state change of every socket. */
 	if (!(oldstate == TCP_SYN_RECV && newstate == TCP_ESTABLISHED) &&
 	    !(oldstate == TCP_CLOSE && newstate == TCP_SYN_SENT) &&
 	    !(newstate == TCP_CLOSE && was_established(oldstate)) &&
