@@ -136,6 +136,16 @@ then
 	server_start "$T/rtx.out" nsl-rtx-srv server $P4 3 10
 	in_ns $PEER nsl-rtx-cli client $P4 1000000 2000000 500000
 	wait "$SERVER"
+	# A socket may retransmit on after its process is done: wait (up to 10 s) until no
+	# connection to the port is left but TIME-WAIT ones and the count stopped moving.
+	last=-1
+	for _ in $(seq 40); do
+		now=$(retrans_segs)
+		[ "$now" = "$last" ] &&
+			! in_ns ss -Htan "( sport = :$P4 or dport = :$P4 )" | grep -qv TIME-WAIT && break
+		last=$now
+		sleep 0.25
+	done
 	after=$(retrans_segs) fails=$(($(retrans_fails) - fails_before))
 	dropped=$(in_ns nft list ruleset | sed -n 's/.*counter packets \([0-9]*\).*/\1/p')
 	made=$((after - before))
