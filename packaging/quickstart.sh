@@ -92,6 +92,24 @@ sh packaging/install-deps.sh --build-only
 make -j"$(nproc)"
 
 getent group netspy >/dev/null || groupadd --system netspy
+# wait_ready NAME PID LOG PIDFILE COMMAND...: waits up to 30 s for COMMAND to succeed while PID
+# lives; otherwise shows LOG, stops PID and exits 2.
+wait_ready() {
+	wr_name=$1 wr_pid=$2 wr_log=$3 wr_pidfile=$4 wr_i=0
+	shift 4
+	until "$@" >/dev/null 2>&1; do
+		wr_i=$((wr_i + 1))
+		if [ "$wr_i" -gt 300 ] || ! kill -0 "$wr_pid" 2>/dev/null; then
+			echo "quickstart: $wr_name did not start; its log ($wr_log) says:" >&2
+			cat "$wr_log" >&2
+			kill "$wr_pid" 2>/dev/null || true
+			rm -f "$wr_pidfile"
+			exit 2
+		fi
+		sleep 0.1
+	done
+}
+
 if build/netspyctl --socket "$sock" status >/dev/null 2>&1; then
 	echo "quickstart: netspyd is already running on $sock"
 else
@@ -101,18 +119,8 @@ else
 	pid=$!
 	echo "$pid" >"$netspyd_pidfile"
 	# Up to 30 s: loading the programs takes the verifier a while on a busy machine.
-	i=0
-	until build/netspyctl --socket "$sock" status >/dev/null 2>&1; do
-		i=$((i + 1))
-		if [ "$i" -gt 300 ] || ! kill -0 "$pid" 2>/dev/null; then
-			echo "quickstart: netspyd did not start; its log ($log) says:" >&2
-			cat "$log" >&2
-			kill "$pid" 2>/dev/null || true
-			rm -f "$netspyd_pidfile"
-			exit 2
-		fi
-		sleep 0.1
-	done
+	wait_ready netspyd "$pid" "$log" "$netspyd_pidfile" \
+		build/netspyctl --socket "$sock" status
 	echo "quickstart: netspyd started (pid $pid, log $log)"
 fi
 
@@ -140,18 +148,8 @@ else
 		--api-socket "$apidir/api.sock" </dev/null >"$reclog" 2>&1 &
 	pid=$!
 	echo "$pid" >"$recorder_pidfile"
-	i=0
-	until curl -fsS -o /dev/null http://127.0.0.1:9464/metrics 2>/dev/null; do
-		i=$((i + 1))
-		if [ "$i" -gt 300 ] || ! kill -0 "$pid" 2>/dev/null; then
-			echo "quickstart: the recorder did not start; its log ($reclog) says:" >&2
-			cat "$reclog" >&2
-			kill "$pid" 2>/dev/null || true
-			rm -f "$recorder_pidfile"
-			exit 2
-		fi
-		sleep 0.1
-	done
+	wait_ready "the recorder" "$pid" "$reclog" "$recorder_pidfile" \
+		curl -fsS -o /dev/null http://127.0.0.1:9464/metrics
 	echo "quickstart: netspy-recorder started (pid $pid, log $reclog); metrics at" \
 		"http://127.0.0.1:9464/metrics, the API on $run/api.sock" \
 		"(curl --unix-socket $run/api.sock http://localhost/health)"
