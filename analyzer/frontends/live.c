@@ -28,6 +28,19 @@ static int connect_or_explain(struct netspy_client *c, const struct live_opts *o
 	return 0;
 }
 
+/* key: the time ns (wall clock) as RFC 3339, or null when 0. */
+static void add_time(json_object *o, const char *key, uint64_t ns)
+{
+	char buf[FMT_TIME_LEN];
+
+	if (!ns) {
+		json_object_object_add(o, key, NULL);
+		return;
+	}
+	fmt_rfc3339(buf, sizeof(buf), ns);
+	json_object_object_add(o, key, json_object_new_string(buf));
+}
+
 json_object *live_stats_json(const Netspy__V1__Stats *st)
 {
 	json_object *o = json_object_new_object();
@@ -59,28 +72,14 @@ json_object *live_stats_json(const Netspy__V1__Stats *st)
 			       json_object_new_int64((int64_t)st->dns_payloads_evicted));
 	json_object_object_add(o, "flood_active", json_object_new_boolean(st->flood_active));
 	json_object_object_add(o, "flood_rate", json_object_new_int64((int64_t)st->flood_rate));
-	if (st->flood_since_ns) {
-		char buf[FMT_TIME_LEN];
-
-		fmt_rfc3339(buf, sizeof(buf), st->flood_since_ns);
-		json_object_object_add(o, "flood_since", json_object_new_string(buf));
-	} else {
-		json_object_object_add(o, "flood_since", NULL);
-	}
+	add_time(o, "flood_since", st->flood_since_ns);
 	json_object_object_add(o, "flood_threshold",
 			       json_object_new_int64((int64_t)st->flood_threshold));
 	json_object_object_add(o, "flood_episodes",
 			       json_object_new_int64((int64_t)st->flood_episodes));
 	json_object_object_add(o, "events_folded",
 			       json_object_new_int64((int64_t)st->events_folded));
-	if (st->folded_pending_since_ns) {
-		char buf[FMT_TIME_LEN];
-
-		fmt_rfc3339(buf, sizeof(buf), st->folded_pending_since_ns);
-		json_object_object_add(o, "folded_pending_since", json_object_new_string(buf));
-	} else {
-		json_object_object_add(o, "folded_pending_since", NULL);
-	}
+	add_time(o, "folded_pending_since", st->folded_pending_since_ns);
 	return o;
 }
 
