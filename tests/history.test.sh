@@ -70,10 +70,12 @@ in_cg "$GEN" udp 127.0.0.1 "$UPORT" 2 send >/dev/null  # 2 UDP sends, 2 NO_SOCKE
 # TCP quality: 2 connections of known sizes between two processes of their own.
 PEER="python3 $PWD/tests/tools/lifepeer.py"
 SRV=nshS$$; SRV=${SRV:0:15}; CLI=nshC$$; CLI=${CLI:0:15}
-LPORT=$((UPORT + 1))
+# A port the kernel has free now: a fixed one may be some connection's source port on this host.
+LPORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 in_cg $PEER "$SRV" server "$LPORT" 2 777 >"$T/srv.out" &
 SRVPID=$!
 for i in $(seq 100); do grep -q listening "$T/srv.out" 2>/dev/null && break; sleep 0.05; done
+grep -q listening "$T/srv.out" || fail "the server did not start listening on $LPORT"
 in_cg $PEER "$CLI" client "$LPORT" 1000 20000
 wait "$SRVPID"
 # DNS: a client under a name of its own asks a responder in a namespace of this suite's:

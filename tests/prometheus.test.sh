@@ -74,17 +74,21 @@ in_cg "$GEN" udp 127.0.0.1 "$UPORT" 2 send >/dev/null
 PEER="python3 $PWD/tests/tools/lifepeer.py"
 SRV=nspS$$; SRV=${SRV:0:15}; CLI=nspC$$; CLI=${CLI:0:15}
 RSTC=nspR$$; RSTC=${RSTC:0:15}; HOLDS=nspH$$; HOLDS=${HOLDS:0:15}
-LPORT=$((UPORT + 1))
+# Ports the kernel has free now: a fixed one may be some connection's source port on this host
+# (the listener then cannot bind, and a client connecting there may even connect to itself).
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+LPORT=$(free_port) HPORT=$(free_port)
 serve() {
 	in_cg $PEER "$@" >"$T/srv.out" &
 	SRVPID=$!
 	for i in $(seq 100); do grep -q listening "$T/srv.out" 2>/dev/null && return 0; sleep 0.05; done
+	fail "$1 did not start listening"
 }
 serve "$SRV" server "$LPORT" 2 777
 in_cg $PEER "$CLI" client "$LPORT" 1000 20000
 wait "$SRVPID"
-serve "$HOLDS" hold-server "$((LPORT + 1))"
-in_cg $PEER "$RSTC" rst-client "$((LPORT + 1))"
+serve "$HOLDS" hold-server "$HPORT"
+in_cg $PEER "$RSTC" rst-client "$HPORT"
 wait "$SRVPID"
 # DNS: 3 NOERROR, 2 NXDOMAIN, 1 never answered, to a responder in a namespace of the suite's.
 DN=nspD$$; DN=${DN:0:15}
