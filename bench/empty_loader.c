@@ -1,9 +1,11 @@
 /* Loads bench/empty_hooks.bpf.c's empty programs: kfree_skb everywhere, connect4 on the cgroup2
- * directory given (the cgroup2 root for the benchmarks). Prints "ready" once attached and exits
- * on SIGTERM or SIGINT. A benchmark baseline, not part of netspy. */
+ * directory given (the cgroup2 root for the benchmarks); with "fib" after it, the empty
+ * fib_table_lookup program alone instead. Prints "ready" once attached and exits on SIGTERM or
+ * SIGINT. A benchmark baseline, not part of netspy. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -25,8 +27,10 @@ int main(int argc, char **argv)
 	struct bpf_link *l1 = NULL, *l2 = NULL;
 	int cg, r = 1;
 
-	if (argc != 2) {
-		fprintf(stderr, "usage: empty_loader CGROUP2_DIR\n");
+	bool fib = argc == 3 && !strcmp(argv[2], "fib");
+
+	if (argc != 2 && !fib) {
+		fprintf(stderr, "usage: empty_loader CGROUP2_DIR [fib]\n");
 		return 2;
 	}
 	cg = open(argv[1], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -39,8 +43,13 @@ int main(int argc, char **argv)
 		fprintf(stderr, "empty_loader: loading: %s\n", strerror(errno));
 		return 1;
 	}
-	l1 = bpf_program__attach(skel->progs.empty_kfree_skb);
-	l2 = bpf_program__attach_cgroup(skel->progs.empty_connect4, cg);
+	if (fib) {
+		l1 = bpf_program__attach(skel->progs.empty_fib_table_lookup);
+		l2 = l1;
+	} else {
+		l1 = bpf_program__attach(skel->progs.empty_kfree_skb);
+		l2 = bpf_program__attach_cgroup(skel->progs.empty_connect4, cg);
+	}
 	if (!l1 || !l2) {
 		fprintf(stderr, "empty_loader: attaching: %s\n", strerror(errno));
 		goto out;
@@ -53,7 +62,8 @@ int main(int argc, char **argv)
 		pause();
 	r = 0;
 out:
-	bpf_link__destroy(l2);
+	if (l2 != l1)
+		bpf_link__destroy(l2);
 	bpf_link__destroy(l1);
 	empty_hooks_bpf__destroy(skel);
 	close(cg);
