@@ -152,12 +152,12 @@ check "slow resolver, offline: the diagnosis in the answer's findings" python3 -
 LOSS_SRV=nslsrv$$; LOSS_CLI=nslcli$$; LP=$((PORT + 3))
 PEER="python3 $PWD/tests/tools/lifepeer.py"
 if in_netns "nft add table inet nstest" 2>/dev/null; then
-	# An Ethernet MTU on loopback: segments of 1448 bytes, a tenth of them lost.
+	# An Ethernet MTU on loopback: segments of 1448 bytes, every tenth of them lost.
 	in_netns "ip link set lo mtu 1500 && nft -f - <<'NFT'
 table inet nsloss {
 	chain in {
 		type filter hook input priority 0;
-		tcp dport $LP tcp flags & (syn | fin | rst) == 0 meta length > 200 numgen random mod 10 == 0 drop
+		tcp dport $LP tcp flags & (syn | fin | rst) == 0 meta length > 200 numgen inc mod 10 == 0 drop
 	}
 }
 NFT

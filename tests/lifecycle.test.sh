@@ -121,13 +121,13 @@ check_eq "--outcome established keeps the connection" 1 "$(py 'r["total_matching
 ctl list --process nsl-holdc --outcome refused >"$T/ref.json"
 check_eq "--outcome refused leaves it out" 0 "$(py 'r["total_matching"]' "$T/ref.json")"
 
-# --- retransmissions: an nftables rule drops a tenth of the data segments to one port ---------
+# --- retransmissions: an nftables rule drops every tenth data segment to one port -------------
 P4=$((base + 3))
 if in_ns nft -f - <<NFT
 table inet nsl {
 	chain in {
 		type filter hook input priority 0;
-		tcp dport $P4 tcp flags & (syn | fin | rst) == 0 meta length > 200 numgen random mod 10 == 0 counter drop
+		tcp dport $P4 tcp flags & (syn | fin | rst) == 0 meta length > 200 numgen inc mod 10 == 0 counter drop
 	}
 }
 NFT
