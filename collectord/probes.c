@@ -8,13 +8,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 #include <sys/mman.h>
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
+#include "clock.h"
 #include "mountinfo.h"
 #include "probes.h"
 #include "netspy.skel.h"
@@ -397,18 +397,10 @@ static unsigned measure_hz(struct probes *p)
 	return best;
 }
 
-static uint64_t boot_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_BOOTTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static void fold_epoch_began(struct probes *p, uint32_t epoch)
 {
 	p->fold_epochs[epoch & 3].epoch = epoch;
-	p->fold_epochs[epoch & 3].start_ns = boot_ns();
+	p->fold_epochs[epoch & 3].start_ns = clock_ns(CLOCK_BOOTTIME);
 }
 
 /* Rate windows of a tenth of a second; the threshold per window follows. */
