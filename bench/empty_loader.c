@@ -1,7 +1,8 @@
 /* Loads bench/empty_hooks.bpf.c's empty programs: kfree_skb everywhere, connect4 on the cgroup2
  * directory given (the cgroup2 root for the benchmarks); with "fib" after it, the empty
- * fib_table_lookup program alone instead. Prints "ready" once attached and exits on SIGTERM or
- * SIGINT. A benchmark baseline, not part of netspy. */
+ * fib_table_lookup program alone instead; with "all", an empty program on every hook netspyd
+ * attaches (the cgroup ones on that directory). Prints "ready" once attached and exits on SIGTERM
+ * or SIGINT. A benchmark baseline, not part of netspy. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -24,13 +25,14 @@ static void on_signal(int sig)
 int main(int argc, char **argv)
 {
 	struct empty_hooks_bpf *skel;
-	struct bpf_link *l1 = NULL, *l2 = NULL;
-	int cg, r = 1;
-
+	struct bpf_link *links[16] = { NULL };
+	struct bpf_program *prog;
+	int cg, r = 1, n = 0, i;
 	bool fib = argc == 3 && !strcmp(argv[2], "fib");
+	bool all = argc == 3 && !strcmp(argv[2], "all");
 
-	if (argc != 2 && !fib) {
-		fprintf(stderr, "usage: empty_loader CGROUP2_DIR [fib]\n");
+	if (argc != 2 && !fib && !all) {
+		fprintf(stderr, "usage: empty_loader CGROUP2_DIR [fib|all]\n");
 		return 2;
 	}
 	cg = open(argv[1], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -43,16 +45,21 @@ int main(int argc, char **argv)
 		fprintf(stderr, "empty_loader: loading: %s\n", strerror(errno));
 		return 1;
 	}
-	if (fib) {
-		l1 = bpf_program__attach(skel->progs.empty_fib_table_lookup);
-		l2 = l1;
-	} else {
-		l1 = bpf_program__attach(skel->progs.empty_kfree_skb);
-		l2 = bpf_program__attach_cgroup(skel->progs.empty_connect4, cg);
-	}
-	if (!l1 || !l2) {
-		fprintf(stderr, "empty_loader: attaching: %s\n", strerror(errno));
-		goto out;
+	bpf_object__for_each_program(prog, skel->obj) {
+		bool tracing = bpf_program__type(prog) == BPF_PROG_TYPE_TRACING;
+		bool wanted = all || (fib ? prog == skel->progs.empty_fib_table_lookup
+					  : prog == skel->progs.empty_kfree_skb ||
+						    prog == skel->progs.empty_connect4);
+
+		if (!wanted)
+			continue;
+		links[n] = tracing ? bpf_program__attach(prog) : bpf_program__attach_cgroup(prog, cg);
+		if (!links[n]) {
+			fprintf(stderr, "empty_loader: attaching %s: %s\n", bpf_program__name(prog),
+				strerror(errno));
+			goto out;
+		}
+		n++;
 	}
 	signal(SIGTERM, on_signal);
 	signal(SIGINT, on_signal);
@@ -62,9 +69,8 @@ int main(int argc, char **argv)
 		pause();
 	r = 0;
 out:
-	if (l2 != l1)
-		bpf_link__destroy(l2);
-	bpf_link__destroy(l1);
+	for (i = 0; i < n; i++)
+		bpf_link__destroy(links[i]);
 	empty_hooks_bpf__destroy(skel);
 	close(cg);
 	return r;

@@ -20,35 +20,21 @@ REF=${BENCH_BEFORE_REF:-669e2c0}
 bench_before_netspyd "$REF"
 declare -A BIN=([before]=$BEFORE [now]=$BUILD/netspyd)
 
-CGROOT=$(awk '$9 == "cgroup2" && $4 == "/" { print $5; exit }' /proc/self/mountinfo)
 start() { bench_daemon_start "${BIN[$1]}"; }
 stop() { bench_daemon_stop; }
-EPID=
-trap '[ -n "$EPID" ] && kill "$EPID" 2>/dev/null; bench_cleanup' EXIT
-start_emptyfib() {
-	"$BUILD/bench/empty_loader" "$CGROOT" fib >"$T/empty.out" 2>&1 &
-	EPID=$!
-	for _ in $(seq 100); do grep -q '^ready' "$T/empty.out" && return; sleep 0.1; done
-	echo "failures.sh: empty program: $(cat "$T/empty.out")" >&2
-	exit 1
-}
 # storm CONFIG: one storm bare, under the empty fib program or under netspyd CONFIG; appends its
 # CPU-time rate to $T/CONFIG
 storm() {
 	case $1 in
 	bare) ;;
-	emptyfib) start_emptyfib ;;
+	emptyfib) bench_empty_start fib ;;
 	*) start "$1" ;;
 	esac
 	taskset -c "$CPU" "$BUILD/tests/storm" connect "$SECS" nsfailbench >"$T/storm.out"
 	field cpu_rate "$T/storm.out" >>"$T/$1"
 	case $1 in
 	bare) ;;
-	emptyfib)
-		kill "$EPID"
-		wait "$EPID" 2>/dev/null
-		EPID=
-		;;
+	emptyfib) bench_empty_stop ;;
 	*) stop ;;
 	esac
 	return 0

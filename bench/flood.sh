@@ -23,13 +23,10 @@ set -u
 NS=nsbenchflood$$
 NSR=nsbenchrtx$$
 PORT=9
-CGROOT=$(awk '$9 == "cgroup2" && $4 == "/" { print $5; exit }' /proc/self/mountinfo)
-EPID=
 SPID=
 OTHER_CPU=$((CPU == 0 ? 1 : 0))
 cleanup_flood() {
 	[ -n "$SPID" ] && kill "$SPID" 2>/dev/null
-	[ -n "$EPID" ] && kill "$EPID" 2>/dev/null && wait "$EPID" 2>/dev/null
 	ip netns del "$NS" 2>/dev/null
 	ip netns del "$NSR" 2>/dev/null
 	bench_cleanup
@@ -55,14 +52,6 @@ stop_netspyd() {
 	kill "$SPID" 2>/dev/null; wait "$SPID" 2>/dev/null; SPID=
 	bench_daemon_stop
 }
-start_empty() {
-	"$BUILD/bench/empty_loader" "$CGROOT" >"$T/empty.out" 2>&1 &
-	EPID=$!
-	for _ in $(seq 100); do grep -q '^ready' "$T/empty.out" && return; sleep 0.1; done
-	echo "flood.sh: empty programs: $(cat "$T/empty.out")" >&2
-	exit 1
-}
-stop_empty() { kill "$EPID"; wait "$EPID" 2>/dev/null; EPID=; }
 # work WORKLOAD: one pinned run; prints its CPU-time rate
 work() {
 	if [ "$1" = flood ]; then
@@ -76,7 +65,7 @@ run() { # run CONFIG WORKLOAD
 	case $1 in
 	bare) work "$2" ;;
 	netspyd) start_netspyd; work "$2"; stop_netspyd ;;
-	empty) start_empty; work "$2"; stop_empty ;;
+	empty) bench_empty_start; work "$2"; bench_empty_stop ;;
 	esac
 }
 
@@ -120,18 +109,17 @@ exact() { # exact NCPUS: prints "noports_growth no_socket_counted"
 read -r g1 c1 < <(exact 1)
 read -r g2 c2 < <(exact 2)
 
-was=$(sysctl -n kernel.bpf_stats_enabled)
 for ((i = 0; i < 3; i++)); do
 	sysctl -q kernel.bpf_stats_enabled=1
 	start_netspyd
 	work flood >/dev/null
 	kfree_ns "$DPID" tp_kfree_skb >>"$T/ns.netspyd"
 	stop_netspyd
-	start_empty
+	bench_empty_start
 	work flood >/dev/null
 	kfree_ns "$EPID" empty_kfree_skb >>"$T/ns.empty"
-	stop_empty
-	sysctl -q kernel.bpf_stats_enabled="$was"
+	bench_empty_stop
+	sysctl -q kernel.bpf_stats_enabled=0
 done
 
 v() { awk -v v="$1" -v t="$2" 'BEGIN { print (v + 0 >= t + 0) ? "met" : "MISSED" }'; }
@@ -188,7 +176,6 @@ for ((i = 0; i < REPS; i++)); do
 		awk '{ printf "%.4f %.4f\n", $3 / $1, $5 / $1 }' >>"$T/rtx.ratio"
 done
 # bpf_stats of tp_tcp_retransmit_skb, 3 transfers per mode, and the records each mode made.
-was=$(sysctl -n kernel.bpf_stats_enabled)
 for ((i = 0; i < 3; i++)); do
 	for m in fold nofold; do
 		sysctl -q kernel.bpf_stats_enabled=1
@@ -199,7 +186,7 @@ for ((i = 0; i < 3; i++)); do
 		"$BUILD/netspyctl" --socket "$SOCK" --json status >"$T/st.json"
 		python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d.get("events_folded", 0), d.get("events_lost", 0))' "$T/st.json" >>"$T/rst.$m"
 		stop_netspyd
-		sysctl -q kernel.bpf_stats_enabled="$was"
+		sysctl -q kernel.bpf_stats_enabled=0
 	done
 done
 echo
