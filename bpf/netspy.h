@@ -215,7 +215,9 @@ struct netspy_fold_cpu {
 	__u32 win_n;	 /* events in the rate window */
 	__u32 last_n;	 /* events in the last complete window */
 	__u32 flood;	 /* 1 while this CPU folds */
-	__u32 pad;
+	/* 1 when the fold hash refused this CPU an entry (full) in this rate window: until the next
+	 * window a spill that finds no entry goes out as a record without trying to add one. */
+	__u32 hash_full;
 	struct netspy_fold_key key;
 	struct netspy_fold_val val; /* val.count unused: the count is in word */
 } __attribute__((aligned(64)));

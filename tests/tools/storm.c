@@ -7,6 +7,9 @@
  *   storm flood SECONDS [COMM [PORT]]  sendto() a 16-byte datagram from an unconnected UDP
  *                                  socket to 127.0.0.1:PORT (default 9), where nothing listens
  *                                  (a NO_SOCKET drop each)
+ *   storm spray SECONDS [COMM]     the same to every port from 1024 to 65535 in turn, for a
+ *                                  network namespace where nothing listens: drops that all
+ *                                  differ (a NO_SOCKET drop each; no two alike within 64,512)
  *   storm tcpshort SECONDS [COMM]  short TCP connections on loopback: connect to a listener of
  *                                  its own, accept, close both
  *   storm bulk SECONDS [COMM [PORT]]  a loopback TCP bulk transfer: one connection (to a
@@ -60,7 +63,7 @@ static int open_target(int v6, struct sockaddr_storage *ss, socklen_t *len)
 	return socket(ss->ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 }
 
-enum { M_GETPPID, M_CONNECT, M_FLOOD, M_TCPSHORT, M_BULK, M_DNS, M_RSTFLOOD };
+enum { M_GETPPID, M_CONNECT, M_FLOOD, M_TCPSHORT, M_BULK, M_DNS, M_RSTFLOOD, M_SPRAY };
 
 static volatile int stop;
 static int listen_fd = -1, bulk_rd = -1, dns_srv = -1;
@@ -198,6 +201,14 @@ static uint64_t one_op(int mode, int fd, const struct sockaddr_storage *ss, sock
 	case M_FLOOD:
 		(void)sendto(fd, buf, 16, 0, (const struct sockaddr *)ss, len);
 		return 1;
+	case M_SPRAY: {
+		static uint32_t next;
+		struct sockaddr_in to = *(const struct sockaddr_in *)ss;
+
+		to.sin_port = htons((uint16_t)(1024 + next++ % (65536 - 1024)));
+		(void)sendto(fd, buf, 16, 0, (const struct sockaddr *)&to, sizeof(to));
+		return 1;
+	}
 	case M_TCPSHORT:
 		getsockname(listen_fd, (struct sockaddr *)&a, &al);
 		c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -268,7 +279,7 @@ int main(int argc, char **argv)
 	uint64_t start, cpu0, n;
 
 	if (argc < 3 || argc > 5 || (secs = atof(argv[2])) <= 0) {
-		fprintf(stderr, "usage: storm connect|connect6|getppid|flood|rstflood|tcpshort|bulk|dns "
+		fprintf(stderr, "usage: storm connect|connect6|getppid|flood|spray|rstflood|tcpshort|bulk|dns "
 				"SECONDS [COMM [PORT]]\n");
 		return 2;
 	}
@@ -284,8 +295,8 @@ int main(int argc, char **argv)
 			perror("storm: socket");
 			return 1;
 		}
-	} else if (!strcmp(argv[1], "flood")) {
-		mode = M_FLOOD;
+	} else if (!strcmp(argv[1], "flood") || !strcmp(argv[1], "spray")) {
+		mode = !strcmp(argv[1], "flood") ? M_FLOOD : M_SPRAY;
 		fd = open_target(0, &ss, &len);
 		if (fd < 0) {
 			perror("storm: socket");
