@@ -302,7 +302,7 @@ echo "flood.sh (UDP drop flood and connect storm: netspyd and the empty programs
 NETSPY_BUILD=$BUILD BENCH_SECONDS=$SECS BENCH_REPS=$REPS BENCH_CPU=$CPU \
 	bash "$(dirname "$0")/flood.sh" 2>&1 | sed 's/^/    /'
 echo
-echo "lifecycle.sh (the TCP lifecycle: inbound connections, every connection's end, retransmit and reset events, against netspyd before them):"
+echo "lifecycle.sh (the TCP lifecycle: inbound connections, every connection's end, retransmit and reset events, against netspyd before them and against empty programs on every hook, the floor):"
 NETSPY_BUILD=$BUILD BENCH_SECONDS=$SECS BENCH_REPS=$REPS BENCH_CPU=$CPU \
 	bash "$(dirname "$0")/lifecycle.sh" 2>&1 | sed 's/^/    /'
 echo
