@@ -10,93 +10,28 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
-SEC("tp_btf/kfree_skb")
-int empty_kfree_skb(__u64 *ctx)
-{
-	return 0;
-}
+/* One empty program: cgroup programs return 1 (allow), tracing programs 0. */
+#define EMPTY(sec, name, ctx_type, ret)                                                           \
+	SEC(sec)                                                                                   \
+	int name(ctx_type *ctx)                                                                    \
+	{                                                                                          \
+		return ret;                                                                        \
+	}
 
-SEC("cgroup/connect4")
-int empty_connect4(struct bpf_sock_addr *ctx)
-{
-	return 1;
-}
-
-SEC("tp_btf/fib_table_lookup")
-int empty_fib_table_lookup(__u64 *ctx)
-{
-	return 0;
-}
+EMPTY("tp_btf/kfree_skb", empty_kfree_skb, __u64, 0)
+EMPTY("cgroup/connect4", empty_connect4, struct bpf_sock_addr, 1)
+EMPTY("tp_btf/fib_table_lookup", empty_fib_table_lookup, __u64, 0)
 
 /* The rest of netspyd's hooks, for the "all" set. */
-SEC("cgroup/connect6")
-int empty_connect6(struct bpf_sock_addr *ctx)
-{
-	return 1;
-}
-
-SEC("cgroup/post_bind4")
-int empty_post_bind4(struct bpf_sock *sk)
-{
-	return 1;
-}
-
-SEC("cgroup/post_bind6")
-int empty_post_bind6(struct bpf_sock *sk)
-{
-	return 1;
-}
-
-SEC("cgroup/sock_release")
-int empty_sock_release(struct bpf_sock *sk)
-{
-	return 1;
-}
-
-SEC("sockops")
-int empty_sockops(struct bpf_sock_ops *skops)
-{
-	return 1;
-}
-
-SEC("cgroup_skb/egress")
-int empty_skb_egress(struct __sk_buff *skb)
-{
-	return 1;
-}
-
-SEC("cgroup_skb/ingress")
-int empty_skb_ingress(struct __sk_buff *skb)
-{
-	return 1;
-}
-
-SEC("tp_btf/inet_sock_set_state")
-int empty_inet_sock_set_state(__u64 *ctx)
-{
-	return 0;
-}
-
-SEC("tp_btf/fib6_table_lookup")
-int empty_fib6_table_lookup(__u64 *ctx)
-{
-	return 0;
-}
-
-SEC("tp_btf/tcp_retransmit_skb")
-int empty_tcp_retransmit_skb(__u64 *ctx)
-{
-	return 0;
-}
-
-SEC("tp_btf/tcp_send_reset")
-int empty_tcp_send_reset(__u64 *ctx)
-{
-	return 0;
-}
-
-SEC("tp_btf/tcp_receive_reset")
-int empty_tcp_receive_reset(__u64 *ctx)
-{
-	return 0;
-}
+EMPTY("cgroup/connect6", empty_connect6, struct bpf_sock_addr, 1)
+EMPTY("cgroup/post_bind4", empty_post_bind4, struct bpf_sock, 1)
+EMPTY("cgroup/post_bind6", empty_post_bind6, struct bpf_sock, 1)
+EMPTY("cgroup/sock_release", empty_sock_release, struct bpf_sock, 1)
+EMPTY("sockops", empty_sockops, struct bpf_sock_ops, 1)
+EMPTY("cgroup_skb/egress", empty_skb_egress, struct __sk_buff, 1)
+EMPTY("cgroup_skb/ingress", empty_skb_ingress, struct __sk_buff, 1)
+EMPTY("tp_btf/inet_sock_set_state", empty_inet_sock_set_state, __u64, 0)
+EMPTY("tp_btf/fib6_table_lookup", empty_fib6_table_lookup, __u64, 0)
+EMPTY("tp_btf/tcp_retransmit_skb", empty_tcp_retransmit_skb, __u64, 0)
+EMPTY("tp_btf/tcp_send_reset", empty_tcp_send_reset, __u64, 0)
+EMPTY("tp_btf/tcp_receive_reset", empty_tcp_receive_reset, __u64, 0)
