@@ -115,30 +115,77 @@ static uint64_t jiffies_to_boot(struct probes *p, uint64_t jiffies)
 	return probes_jiffies_to_boot_ns(&p->clk0, &p->clk, jiffies);
 }
 
-/* Drains one CPU's connect ring. The tail is published every 1024 slots so that the kernel can
- * refill a long ring while it is being read. */
-static int drain_conn_ring(struct probes *p, int cpu)
+/* One CPU's connect ring as drain_conn_rings() reads it: the next slot and the end of what it may
+ * read this drain, the records taken since the tail was last published, and the next record (when
+ * committed), dated. */
+struct ring_cursor {
+	uint64_t t, end;
+	unsigned taken;
+	bool ready;
+	struct netspy_event ev;
+};
+
+/* Loads the cursor's next record if the kernel has committed it. UDP connects are dated in
+ * jiffies by the program: converted here, so that records of every CPU compare by time. */
+static bool cursor_peek(struct probes *p, int cpu, struct ring_cursor *c)
 {
-	struct netspy_ring_ctl *ctl = &p->conn_ctl[cpu];
 	struct netspy_event *ring = p->conn_ring + ((size_t)cpu << p->conn_order);
-	uint64_t mask = (1ull << p->conn_order) - 1, t = ctl->tail, end = t + mask + 1;
-	int n = 0;
+	struct netspy_event *slot = &ring[c->t & ((1ull << p->conn_order) - 1)];
 
-	for (; t != end; t++) {
-		struct netspy_event *slot = &ring[t & mask], ev;
-
-		if (__atomic_load_n(&slot->commit, __ATOMIC_ACQUIRE) != (uint32_t)(t + 1))
-			break;
-		ev = *slot;
-		if (ev.flags & NETSPY_F_JIFFIES_TS) {
-			ev.ts_ns = jiffies_to_boot(p, ev.ts_ns);
-			ev.flags &= (uint8_t)~NETSPY_F_JIFFIES_TS;
-		}
-		p->on_event(p->ctx, &ev);
-		if (!(++n & 1023))
-			__atomic_store_n(&ctl->tail, t + 1, __ATOMIC_RELEASE);
+	c->ready = c->t != c->end &&
+		   __atomic_load_n(&slot->commit, __ATOMIC_ACQUIRE) == (uint32_t)(c->t + 1);
+	if (!c->ready)
+		return false;
+	c->ev = *slot;
+	if (c->ev.flags & NETSPY_F_JIFFIES_TS) {
+		c->ev.ts_ns = jiffies_to_boot(p, c->ev.ts_ns);
+		c->ev.flags &= (uint8_t)~NETSPY_F_JIFFIES_TS;
 	}
-	__atomic_store_n(&ctl->tail, t, __ATOMIC_RELEASE);
+	return true;
+}
+
+/* Hands the cursor's record on and moves past it. The tail is published every 1024 slots so that
+ * the kernel can refill a long ring while it is being read. */
+static void cursor_take(struct probes *p, int cpu, struct ring_cursor *c)
+{
+	p->on_event(p->ctx, &c->ev);
+	c->t++;
+	if (++c->taken == 1024) {
+		__atomic_store_n(&p->conn_ctl[cpu].tail, c->t, __ATOMIC_RELEASE);
+		c->taken = 0;
+	}
+	cursor_peek(p, cpu, c);
+}
+
+/* Drains the CPUs' connect rings, in time order across them: each ring is in its CPU's time order,
+ * and the records of a process that moved between CPUs during one drain must not come out CPU by
+ * CPU (a connection listed before one made earlier, and dated by the store no earlier than it).
+ * While one ring alone has records, they are taken without comparing. */
+static int drain_conn_rings(struct probes *p)
+{
+	struct ring_cursor cur[p->ncpus];
+	int n = 0, ready = 0;
+
+	for (int cpu = 0; cpu < p->ncpus; cpu++) {
+		cur[cpu].t = p->conn_ctl[cpu].tail;
+		cur[cpu].end = cur[cpu].t + (1ull << p->conn_order);
+		cur[cpu].taken = 0;
+		ready += cursor_peek(p, cpu, &cur[cpu]);
+	}
+	while (ready) {
+		int best = -1;
+
+		for (int cpu = 0; cpu < p->ncpus; cpu++)
+			if (cur[cpu].ready && (best < 0 || cur[cpu].ev.ts_ns < cur[best].ev.ts_ns))
+				best = cpu;
+		do {
+			cursor_take(p, best, &cur[best]);
+			n++;
+		} while (ready == 1 && cur[best].ready);
+		ready -= !cur[best].ready;
+	}
+	for (int cpu = 0; cpu < p->ncpus; cpu++)
+		__atomic_store_n(&p->conn_ctl[cpu].tail, cur[cpu].t, __ATOMIC_RELEASE);
 	return n;
 }
 
@@ -726,8 +773,7 @@ int probes_drain(struct probes *p)
 		return n;
 	if (p->conn_ring) {
 		p->clk_fresh = false;
-		for (int cpu = 0; cpu < p->ncpus; cpu++)
-			n += drain_conn_ring(p, cpu);
+		n += drain_conn_rings(p);
 	}
 	for (size_t i = 0; i < p->n_held; i++)
 		p->on_event(p->ctx, &p->held[i]);

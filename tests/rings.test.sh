@@ -102,6 +102,33 @@ print(ok if len(got) == len(runs) else -len(got))")"
 done
 stop_daemon
 
+# ---- one process moving between CPUs: its connects in time order ----------------------------
+# A process that moves from CPU to CPU leaves its connects in several rings. With the drain timer
+# at 2 s, one drain holds them all: netspyd must deliver them in the order they were made, not
+# CPU by CPU. TCP connects (dated in nanoseconds) to 127.0.1.1, .2, ... port 9, refused.
+if [ "$NCPUS" -ge 2 ]; then
+	start_daemon --flush-interval 2000 || exit 1
+	dump_start "$T/hop.json" comm nsr-hop
+	python3 - "$NCPUS" <<'PY'
+import ctypes, os, socket, sys
+ctypes.CDLL(None).prctl(15, b"nsr-hop", 0, 0, 0)  # PR_SET_NAME
+for i in range(40):
+    os.sched_setaffinity(0, {i % int(sys.argv[1])})
+    s = socket.socket()
+    s.connect_ex(("127.0.1.%d" % (i + 1), 9))
+    s.close()
+PY
+	sleep 2.5
+	dump_stop "$T/hop.json"
+	check_eq "40 TCP connects made on alternating CPUs arrive in the order they were made" \
+		"40 $(seq -s ' ' 1 40)" "$(py "$T/hop.json" "
+got = [int(e['destination_ip'].split('.')[3]) for e in events if e['kind'] == 'connect']
+print(len(got), ' '.join(map(str, got)))")"
+	stop_daemon
+else
+	skip "one CPU only: connects cannot move between rings"
+fi
+
 # ---- a filling ring wakes netspyd ----------------------------------------------------------------
 # With the drain timer at 10 s, only the kernel's wakeup (when a ring is a quarter full) can bring a
 # storm's events out in time.
