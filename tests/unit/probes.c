@@ -85,8 +85,8 @@ int main(void)
 	CHECK(probes_jiffies_to_boot_ns(&a, &b, 0) == 600000000ull,
 	      "jiffy 0 maps before the first sample");
 
-	/* Draining: every CPU, in claim order, stopping at a slot that is claimed but not complete.
-	 */
+	/* Draining: every CPU, each in claim order and all merged in time order, stopping at a slot
+	 * that is claimed but not complete. */
 	setup(&p);
 	produce(&p, 0, NETSPY_EV_CONNECT, 1, 10, 0, true);
 	produce(&p, 1, NETSPY_EV_CONNECT, 2, 20, 0, true);
@@ -95,7 +95,9 @@ int main(void)
 	produce(&p, 0, NETSPY_EV_CONNECT, 5, 50, 0, true);
 	n = probes_drain(&p);
 	CHECK(n == 3 && n_got == 3, "three complete records drained (%d)", n);
-	CHECK(got[0].pid == 1 && got[1].pid == 3 && got[2].pid == 2, "CPU 0 in order, then CPU 1");
+	CHECK(got[0].pid == 1 && got[1].pid == 2 && got[2].pid == 3,
+	      "CPU 0's and CPU 1's records in time order (%u %u %u)", got[0].pid, got[1].pid,
+	      got[2].pid);
 	CHECK(p.conn_ctl[0].tail == 2 && p.conn_ctl[1].tail == 1,
 	      "tails stop at the incomplete slot and are published");
 	p.conn_ring[2].commit = 3; /* the writer finishes position 2 */
@@ -115,6 +117,21 @@ int main(void)
 	produce(&p, 1, NETSPY_EV_CONNECT, 200, 0, 0, false);
 	n_got = 0;
 	CHECK(probes_drain(&p) == 0, "a slot holding last lap's record is not read again");
+	teardown(&p);
+
+	/* A process that moved between CPUs: its records interleave across the rings. */
+	setup(&p);
+	produce(&p, 0, NETSPY_EV_CONNECT, 1, 100, 0, true);
+	produce(&p, 1, NETSPY_EV_CONNECT, 2, 200, 0, true);
+	produce(&p, 1, NETSPY_EV_CONNECT, 3, 300, 0, true);
+	produce(&p, 0, NETSPY_EV_CONNECT, 4, 400, 0, true);
+	produce(&p, 1, NETSPY_EV_CONNECT, 5, 500, 0, true);
+	produce(&p, 0, NETSPY_EV_CONNECT, 6, 600, 0, true);
+	n = probes_drain(&p);
+	CHECK(n == 6 && got[0].pid == 1 && got[1].pid == 2 && got[2].pid == 3 && got[3].pid == 4 &&
+		  got[4].pid == 5 && got[5].pid == 6,
+	      "interleaved records of two CPUs come out in time order");
+	CHECK(p.conn_ctl[0].tail == 3 && p.conn_ctl[1].tail == 3, "both tails published");
 	teardown(&p);
 
 	/* Jiffies-dated records get boot time and lose the flag. */
