@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /* netspy's kernel side: connection attempts (cgroup sock_addr hooks), TCP connect outcomes
- * (inet_sock_set_state) and packet drops with the kernel's reason (kfree_skb). Connects go to
- * per-CPU rings netspyd maps (see struct netspy_ring_ctl), everything else to one ring buffer;
- * every record that does not fit is counted. */
+ * (inet_sock_set_state) and packet drops with the kernel's reason (kfree_skb). Records go to
+ * per-CPU rings netspyd maps (see struct netspy_ring_ctl), claimed without a lock; DNS messages
+ * (longer records), the folded counts spilled during a flood and the wakeups go to one ring
+ * buffer. Every record that does not fit is counted. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
@@ -32,7 +33,7 @@ extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym __weak;
 const volatile __u64 wakeup_bytes = 1 << 20;	 /* wake the reader once this much is queued */
 const volatile bool kfree_skb_has_rx_sk = false; /* kernel passes the receiving socket */
 const volatile __u32 ignore_tgid = 0;		 /* netspyd itself */
-const volatile __u32 conn_ring_order = 3;	 /* log2 of the connect ring slots per CPU */
+const volatile __u32 conn_ring_order = 3;	 /* log2 of the ring slots per CPU */
 const volatile bool retransmit_has_err = false;	 /* tcp_retransmit_skb passes its result */
 const volatile bool known_sockets_only = false;	 /* TCP lifecycle: only sockets with an owner */
 /* Flood folding (bpf/netspy.h), written by netspyd through its mapping of .bss once it knows the
@@ -58,7 +59,7 @@ struct {
 	__type(value, __u64);
 } counters SEC(".maps");
 
-/* The per-CPU connect rings: (number of CPUs << conn_ring_order) slots, sized by netspyd. */
+/* The per-CPU rings: (number of CPUs << conn_ring_order) slots, sized by netspyd. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(map_flags, BPF_F_MMAPABLE);
@@ -117,33 +118,137 @@ struct {
 	__type(value, struct owner_hint);
 } owner_hints SEC(".maps");
 
-/* Socket cookie -> the process that connected or bound it. */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 65536);
-	__type(key, __u64);
-	__type(value, struct netspy_owner);
-} owners SEC(".maps");
+/* Socket cookie -> the process that connected, bound or accepted it: a table of OWNER_SLOTS slots
+ * indexed by the cookie's low bits, each holding the cookie it is for. A hash map would take a
+ * lock with interrupts off at every insert (two for an LRU map), the dearest part of a short
+ * connection; a slot is written with plain stores. The kernel hands cookies out in increasing
+ * order (in batches per CPU), so the socket whose entry a new one replaces is about OWNER_SLOTS
+ * cookies older: the table forgets the oldest sockets first, as the LRU map it replaced did. A
+ * socket whose entry was replaced loses its owner (its later events go unattributed and are
+ * counted so), never gets another's: every reader compares the cookie. */
+#define OWNER_SLOTS 65536
 
-/* A TCP connection's flow tuple, as its packets carry it, -> its socket cookie. A packet that
- * crosses loopback or a veth into another namespace loses its socket (skb->sk is NULL where it is
- * dropped): its flow still names the socket that sent it. Filled when the connect sends its SYN. */
-struct flow_key {
-	__u8 family;
-	__u8 proto;
-	__u16 sport; /* host order */
-	__u16 dport;
-	__u16 pad;
-	__u8 saddr[16];
-	__u8 daddr[16];
+struct owner_slot {
+	__u64 cookie; /* 0: empty, or being rewritten */
+	struct netspy_owner o;
 };
 
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 65536);
-	__type(key, struct flow_key);
-	__type(value, __u64);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, OWNER_SLOTS);
+	__type(key, __u32);
+	__type(value, struct owner_slot);
+} owners SEC(".maps");
+
+/* A connection's flow tuple, as its packets carry it, -> its socket. A packet that crosses
+ * loopback or a veth into another namespace loses its socket (skb->sk is NULL where it is
+ * dropped): its flow still names the socket that sent it. Recorded when a TCP connect sends its
+ * SYN (and for UDP at the connect's route lookup), in the socket's owner entry, which the flow's
+ * packets are checked against, and in this index: FLOW_SETS sets of FLOW_WAYS cookies, the set
+ * chosen by a hash of the tuple, newest first. A flow is forgotten once FLOW_WAYS newer flows of
+ * its set were recorded (about 65536 newer flows in all for an even chance), when its owner
+ * entry is, or, rarely, when two CPUs record into its set at once; a flow the index names wrongly
+ * fails the check. */
+#define FLOW_SETS 16384
+#define FLOW_WAYS 4
+
+struct flow_set {
+	__u64 cookie[FLOW_WAYS];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, FLOW_SETS);
+	__type(key, __u32);
+	__type(value, struct flow_set);
 } flows SEC(".maps");
+
+/* The owner entry of a socket, or NULL. */
+static __always_inline struct netspy_owner *owner_get(__u64 cookie)
+{
+	__u32 idx = (__u32)cookie & (OWNER_SLOTS - 1);
+	struct owner_slot *s = bpf_map_lookup_elem(&owners, &idx);
+
+	return s && cookie && s->cookie == cookie ? &s->o : NULL;
+}
+
+/* Makes *o the owner entry of a socket (cookie != 0), replacing what its slot held. The cookie
+ * is cleared while the entry is rewritten: a reader on another CPU finds no entry rather than
+ * half of one. */
+static __always_inline void owner_put(__u64 cookie, const struct netspy_owner *o)
+{
+	__u32 idx = (__u32)cookie & (OWNER_SLOTS - 1);
+	struct owner_slot *s = bpf_map_lookup_elem(&owners, &idx);
+
+	if (!s)
+		return;
+	*(volatile __u64 *)&s->cookie = 0;
+	__builtin_memcpy(&s->o, o, sizeof(s->o));
+	*(volatile __u64 *)&s->cookie = cookie;
+}
+
+/* The set of a flow tuple in the index: a multiplicative hash of the tuple's five words. */
+static __always_inline __u32 flow_set_of(const struct netspy_flow *k)
+{
+	const __u64 *w = (const __u64 *)k;
+	__u64 h = 0;
+
+	for (int i = 0; i < (int)(sizeof(*k) / 8); i++) {
+		h = (h ^ w[i]) * 0x9e3779b97f4a7c15ull;
+		h ^= h >> 29;
+	}
+	return (__u32)(h >> 32) & (FLOW_SETS - 1);
+}
+
+/* Records the flow of a socket that has an owner entry (a flow without one could attribute
+ * nothing). A subprogram: inlined, clang may turn the callers' context reads into pointer
+ * arithmetic the verifier refuses. */
+static __noinline void flow_put(const struct netspy_flow *k, __u64 cookie)
+{
+	struct netspy_owner *o = owner_get(cookie);
+	__u32 idx = flow_set_of(k);
+	struct flow_set *set;
+
+	if (!o)
+		return;
+	__builtin_memcpy(&o->flow, k, sizeof(o->flow));
+	set = bpf_map_lookup_elem(&flows, &idx);
+	if (!set || set->cookie[0] == cookie)
+		return;
+	set->cookie[3] = set->cookie[2];
+	set->cookie[2] = set->cookie[1];
+	set->cookie[1] = set->cookie[0];
+	set->cookie[0] = cookie;
+}
+
+static __always_inline bool flow_equal(const struct netspy_flow *a, const struct netspy_flow *b)
+{
+	const __u64 *x = (const __u64 *)a, *y = (const __u64 *)b;
+	__u64 d = 0;
+
+	for (int i = 0; i < (int)(sizeof(*a) / 8); i++)
+		d |= x[i] ^ y[i];
+	return !d;
+}
+
+/* The cookie of the socket a flow tuple was recorded for (its owner entry has that flow), or 0. */
+static __noinline __u64 flow_get(const struct netspy_flow *k)
+{
+	__u32 idx = flow_set_of(k);
+	struct flow_set *set = bpf_map_lookup_elem(&flows, &idx);
+	struct netspy_owner *o;
+	__u64 cookie;
+
+	if (!set)
+		return 0;
+	for (int i = 0; i < FLOW_WAYS; i++) {
+		cookie = set->cookie[i];
+		o = owner_get(cookie);
+		if (o && flow_equal(&o->flow, k))
+			return cookie;
+	}
+	return 0;
+}
 
 /* Folded counts of the current epoch, per CPU (bpf/netspy.h). */
 struct {
@@ -174,28 +279,82 @@ static __always_inline void record_init(struct netspy_event *e, __u8 type)
 	e->type = type;
 }
 
-static __always_inline struct netspy_event *reserve(__u8 type)
+/* Publishes a filled slot: every store to it must be visible before the commit word is. x86 keeps
+ * stores in order (and the JIT emits them in program order); elsewhere an atomic exchange is a full
+ * barrier. */
+static __always_inline void commit_slot(struct netspy_event *e, __u32 value)
 {
-	struct netspy_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+#if defined(__TARGET_ARCH_x86)
+	asm volatile("" ::: "memory");
+	*(volatile __u32 *)&e->commit = value;
+#else
+	__sync_lock_test_and_set(&e->commit, value);
+#endif
+}
 
-	if (!e) {
+/* Wakes netspyd through the shared ring buffer. */
+static __always_inline void kick(void)
+{
+	struct netspy_kick k = { .type = NETSPY_EV_KICK };
+
+	bpf_ringbuf_output(&events, &k, sizeof(k), BPF_RB_FORCE_WAKEUP);
+}
+
+/* Claims this CPU's next ring slot, or counts the record lost. *filled is the number of slots in
+ * use once this one is. A program that interrupted this one on its CPU (softirq over a syscall,
+ * hardirq over softirq) between its reading the head and claiming it has claimed that slot and
+ * moved the head on: the claim is tried again, up to three levels of nesting deep. */
+static __always_inline struct netspy_event *claim_slot(__u64 *pos, __u64 *filled)
+{
+	__u32 cpu = bpf_get_smp_processor_id(), idx;
+	__u64 slots = 1ull << conn_ring_order, h, t;
+	struct netspy_ring_ctl *ctl;
+	struct netspy_event *e;
+
+	ctl = bpf_map_lookup_elem(&conn_ctl, &cpu);
+	if (!ctl) { /* a CPU beyond those netspyd sized the rings for: cannot happen */
 		count(NETSPY_CNT_LOST);
 		return NULL;
 	}
-	record_init(e, type);
+	for (int i = 0; i < 3; i++) {
+		h = ctl->head;
+		t = *(volatile __u64 *)&ctl->tail;
+		if (h - t >= slots)
+			break;
+		idx = (cpu << conn_ring_order) | ((__u32)h & (__u32)(slots - 1));
+		e = bpf_map_lookup_elem(&conn_ring, &idx);
+		if (!e)
+			break;
+		if (__sync_val_compare_and_swap(&ctl->head, h, h + 1) == h) {
+			*pos = h;
+			*filled = h + 1 - t;
+			return e;
+		}
+	}
+	count(NETSPY_CNT_LOST);
+	return NULL;
+}
+
+/* A record in this CPU's ring: claimed and cleared, with its type. */
+static __always_inline struct netspy_event *ring_reserve(__u8 type, __u64 *pos, __u64 *filled)
+{
+	struct netspy_event *e = claim_slot(pos, filled);
+
+	if (e)
+		record_init(e, type);
 	return e;
 }
 
-/* Wake the reader only when a batch worth reading has piled up; netspyd also drains on a short
- * timer, so a lone event is never stuck. A wakeup per event costs more than the event. */
-static __always_inline void submit(struct netspy_event *e, __u32 counter)
+/* Publishes a ring record and counts it. Wakes netspyd at every quarter of a ring (a quarter, a
+ * half, three quarters): a ring that refilled past a quarter while netspyd was still reading it
+ * must wake it again, not wait for the drain timer. The timer drains the last partial quarter. */
+static __always_inline void ring_submit(struct netspy_event *e, __u64 pos, __u64 filled,
+					__u32 counter)
 {
-	__u64 flags = BPF_RB_NO_WAKEUP;
-
-	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes)
-		flags = BPF_RB_FORCE_WAKEUP;
-	bpf_ringbuf_submit(e, flags);
+	commit_slot(e, (__u32)pos + 1);
 	count(counter);
+	if (!(filled & (((1ull << conn_ring_order) >> 2) - 1)))
+		kick();
 }
 
 static __always_inline __u8 failure_outcome(int err)
@@ -210,10 +369,11 @@ static __always_inline __u8 failure_outcome(int err)
 static __always_inline void emit_sync_failure(__u64 cookie, struct netspy_owner *o, __u64 now)
 {
 	struct netspy_event *e;
+	__u64 pos, filled;
 	__u64 start = o->connect_ts_ns;
 
 	o->connect_ts_ns = 0;
-	e = reserve(NETSPY_EV_TCP_OUTCOME);
+	e = ring_reserve(NETSPY_EV_TCP_OUTCOME, &pos, &filled);
 	if (!e)
 		return;
 	e->family = o->family;
@@ -231,7 +391,7 @@ static __always_inline void emit_sync_failure(__u64 cookie, struct netspy_owner 
 	e->outcome = failure_outcome(o->sync_err);
 	if (start <= now)
 		e->tcp.latency_ns = now - start;
-	submit(e, NETSPY_CNT_OUTCOME);
+	ring_submit(e, pos, filled, NETSPY_CNT_OUTCOME);
 }
 
 /* The destination a connect asks for, as 4 words (an IPv4 address in the first). */
@@ -248,12 +408,23 @@ static __always_inline void connect_daddr(struct bpf_sock_addr *ctx, __u8 family
 	}
 }
 
+/* The connect hook runs on every connect of the machine: the comm is read straight from the
+ * task (two loads) rather than through bpf_get_current_comm(), which copies it byte by byte. */
+static __always_inline void copy_current_comm(char *dst, struct task_struct *task)
+{
+	__u64 *d = (__u64 *)dst;
+	const __u64 *src = (const __u64 *)task->comm;
+
+	d[0] = src[0];
+	d[1] = src[1];
+}
+
 static __always_inline void remember_owner(__u64 cookie, bool new_cookie, __u32 tgid, __u32 tid,
 					   __u8 flags)
 {
 	struct netspy_owner *o, fresh = {};
 
-	o = new_cookie ? NULL : bpf_map_lookup_elem(&owners, &cookie);
+	o = new_cookie ? NULL : owner_get(cookie);
 	if (o && o->tid == tid) {
 		o->flags |= flags;
 		return;
@@ -262,21 +433,21 @@ static __always_inline void remember_owner(__u64 cookie, bool new_cookie, __u32 
 	fresh.tid = tid;
 	fresh.flags = flags;
 	bpf_get_current_comm(fresh.comm, sizeof(fresh.comm));
-	bpf_map_update_elem(&owners, &cookie, &fresh, BPF_ANY);
+	owner_put(cookie, &fresh);
 }
 
 /* A TCP connect: its owner, its start (the handshake latency is measured from it) and its
  * destination (for a failure reported before the socket has one). A previous connect of the same
  * socket still pending without a SYN failed inside its syscall: reported now. A socket whose
  * cookie was made just now has no entry (every entry is keyed by a cookie netspy had made): the
- * lookup, a miss in a large map on every new socket, is skipped. */
-static __always_inline void remember_tcp_connect(__u64 cookie, bool new_cookie, __u32 tgid,
-						 __u32 tid, __u64 now, __u8 family,
-						 const __u32 d[4], __u16 dport)
+ * lookup, a miss in a large table on every new socket, is skipped. */
+static __always_inline void remember_tcp_connect(struct task_struct *task, __u64 cookie,
+						 bool new_cookie, __u32 tgid, __u32 tid, __u64 now,
+						 __u8 family, const __u32 d[4], __u16 dport)
 {
 	struct netspy_owner *o, fresh = {};
 
-	o = new_cookie ? NULL : bpf_map_lookup_elem(&owners, &cookie);
+	o = new_cookie ? NULL : owner_get(cookie);
 	if (o && o->tid == tid) {
 		if (o->connect_ts_ns && !(o->flags & NETSPY_OWNER_SYN_SENT))
 			emit_sync_failure(cookie, o, now);
@@ -294,13 +465,13 @@ static __always_inline void remember_tcp_connect(__u64 cookie, bool new_cookie, 
 	fresh.family = family;
 	fresh.dport = dport;
 	__builtin_memcpy(fresh.daddr, d, 16);
-	bpf_get_current_comm(fresh.comm, sizeof(fresh.comm));
-	bpf_map_update_elem(&owners, &cookie, &fresh, BPF_ANY);
+	copy_current_comm(fresh.comm, task);
+	owner_put(cookie, &fresh);
 }
 
 /* Points this CPU's hint at the connect under way (see struct owner_hint). A UDP socket that
  * connects again from the same thread on the same CPU already has its owner recorded: the hint
- * saves the hash lookup. (If the LRU evicted the entry meanwhile, the socket's drops go
+ * saves the table lookup. (If a newer socket's entry replaced it meanwhile, the socket's drops go
  * unattributed until another socket's connect on this CPU replaces the hint.) */
 static __always_inline void remember_connect_hint(__u64 cookie, bool new_cookie, __u32 tgid,
 						  __u32 tid, __u8 proto, __u8 family,
@@ -328,74 +499,6 @@ static __always_inline void remember_connect_hint(__u64 cookie, bool new_cookie,
 		remember_owner(cookie, new_cookie, tgid, tid, NETSPY_OWNER_UDP_CONNECT);
 	hint->cookie = cookie;
 	hint->tid = tid;
-}
-
-/* The connect hook runs on every connect of the machine: the comm is read straight from the
- * task (two loads) rather than through bpf_get_current_comm(), which copies it byte by byte. */
-static __always_inline void copy_current_comm(char *dst, struct task_struct *task)
-{
-	__u64 *d = (__u64 *)dst;
-	const __u64 *src = (const __u64 *)task->comm;
-
-	d[0] = src[0];
-	d[1] = src[1];
-}
-
-/* Publishes a filled slot: every store to it must be visible before the commit word is. x86 keeps
- * stores in order (and the JIT emits them in program order); elsewhere an atomic exchange is a full
- * barrier. */
-static __always_inline void commit_slot(struct netspy_event *e, __u32 value)
-{
-#if defined(__TARGET_ARCH_x86)
-	asm volatile("" ::: "memory");
-	*(volatile __u32 *)&e->commit = value;
-#else
-	__sync_lock_test_and_set(&e->commit, value);
-#endif
-}
-
-/* Wakes netspyd through the shared ring buffer. */
-static __always_inline void kick(void)
-{
-	struct netspy_kick k = { .type = NETSPY_EV_KICK };
-
-	bpf_ringbuf_output(&events, &k, sizeof(k), BPF_RB_FORCE_WAKEUP);
-}
-
-/* Claims this CPU's next connect slot, or counts the event lost. *filled is the number of slots
- * in use once this one is. */
-static __always_inline struct netspy_event *claim_slot(__u64 *pos, __u64 *filled)
-{
-	__u32 cpu = bpf_get_smp_processor_id(), idx;
-	__u64 slots = 1ull << conn_ring_order, h, t;
-	struct netspy_ring_ctl *ctl;
-	struct netspy_event *e;
-
-	ctl = bpf_map_lookup_elem(&conn_ctl, &cpu);
-	if (!ctl) { /* a CPU beyond those netspyd sized the rings for: cannot happen */
-		count(NETSPY_CNT_LOST);
-		return NULL;
-	}
-	h = ctl->head;
-	t = *(volatile __u64 *)&ctl->tail;
-	if (h - t >= slots) {
-		count(NETSPY_CNT_LOST);
-		return NULL;
-	}
-	idx = (cpu << conn_ring_order) | ((__u32)h & (__u32)(slots - 1));
-	e = bpf_map_lookup_elem(&conn_ring, &idx);
-	if (!e) {
-		count(NETSPY_CNT_LOST);
-		return NULL;
-	}
-	/* Fails only when another program on this CPU claimed h after we read it (preemption). */
-	if (__sync_val_compare_and_swap(&ctl->head, h, h + 1) != h) {
-		count(NETSPY_CNT_LOST);
-		return NULL;
-	}
-	*pos = h;
-	*filled = h + 1 - t;
-	return e;
 }
 
 /* Helper calls are the dearest part of the connect hook (a call and a return each, ~15-20 ns on
@@ -441,7 +544,7 @@ static __always_inline void emit_connect(struct bpf_sock_addr *ctx, __u8 family,
 	if (ctx->protocol == IPPROTO_TCP) {
 		/* Nanoseconds: the handshake latency is measured from here. */
 		now = bpf_ktime_get_boot_ns();
-		remember_tcp_connect(cookie, new_cookie, tgid, tid, now, family, d, dport);
+		remember_tcp_connect(task, cookie, new_cookie, tgid, tid, now, family, d, dport);
 	} else {
 		/* A UDP connect costs the kernel well under a microsecond, and a clock read (a
 		 * helper call) would add a twentieth of that: the jiffies counter (one load) dates
@@ -451,10 +554,9 @@ static __always_inline void emit_connect(struct bpf_sock_addr *ctx, __u8 family,
 	}
 	remember_connect_hint(cookie, new_cookie, tgid, tid, ctx->protocol, family, d, dport);
 
-	e = claim_slot(&pos, &filled);
+	e = ring_reserve(NETSPY_EV_CONNECT, &pos, &filled);
 	if (!e)
 		return;
-	record_init(e, NETSPY_EV_CONNECT);
 	e->family = family;
 	e->ip_proto = ctx->protocol;
 	e->sock_type = ctx->type;
@@ -487,13 +589,7 @@ static __always_inline void emit_connect(struct bpf_sock_addr *ctx, __u8 family,
 		flags |= NETSPY_F_SRC_BOUND;
 	e->flags = flags;
 	copy_current_comm(e->comm, task);
-	commit_slot(e, (__u32)pos + 1);
-	count(NETSPY_CNT_CONNECT);
-	/* Wake netspyd at every quarter of a ring (a quarter, a half, three quarters): a ring that
-	 * refilled past a quarter while netspyd was still reading it must wake it again, not wait
-	 * for the drain timer. The timer drains the last partial quarter. */
-	if (!(filled & (((1ull << conn_ring_order) >> 2) - 1)))
-		kick();
+	ring_submit(e, pos, filled, NETSPY_CNT_CONNECT);
 }
 
 /* netspyd's clock sample (BPF_PROG_TEST_RUN), pairing jiffies with boot time. */
@@ -677,6 +773,7 @@ static __always_inline void accepted(const struct sock *sk)
 	struct bound_port key = {};
 	struct netspy_owner *o, fresh = {};
 	struct netspy_event *e;
+	__u64 pos, filled;
 	__u64 cookie, now = bpf_ktime_get_boot_ns();
 
 	key.netns_cookie = sk->__sk_common.skc_net.net->net_cookie;
@@ -690,9 +787,9 @@ static __always_inline void accepted(const struct sock *sk)
 	fresh.flags = NETSPY_OWNER_INBOUND;
 	fresh.start_ts_ns = now;
 	cookie = bpf_get_socket_cookie((void *)sk);
-	bpf_map_update_elem(&owners, &cookie, &fresh, BPF_ANY);
+	owner_put(cookie, &fresh);
 
-	e = reserve(NETSPY_EV_TCP_ACCEPT);
+	e = ring_reserve(NETSPY_EV_TCP_ACCEPT, &pos, &filled);
 	if (!e)
 		return;
 	e->sock_type = SOCK_STREAM;
@@ -704,7 +801,7 @@ static __always_inline void accepted(const struct sock *sk)
 	e->tid = fresh.tid;
 	e->cgroup_id = fresh.cgroup_id;
 	__builtin_memcpy(e->comm, fresh.comm, sizeof(e->comm));
-	submit(e, NETSPY_CNT_ACCEPT);
+	ring_submit(e, pos, filled, NETSPY_CNT_ACCEPT);
 }
 
 /* The states an established connection passes through before CLOSE. */
@@ -747,6 +844,7 @@ static __always_inline void connection_end(const struct sock *sk, int oldstate)
 	const struct tcp_sock *tp = bpf_skc_to_tcp_sock((void *)sk);
 	struct netspy_owner *o;
 	struct netspy_event *e;
+	__u64 pos, filled;
 	__u64 cookie, now = bpf_ktime_get_boot_ns();
 	bool inbound = false;
 	int err;
@@ -754,10 +852,10 @@ static __always_inline void connection_end(const struct sock *sk, int oldstate)
 	if (!tp)
 		return; /* not a full TCP socket: cannot happen on this transition */
 	cookie = sk->__sk_common.skc_cookie.counter;
-	o = cookie ? bpf_map_lookup_elem(&owners, &cookie) : NULL;
+	o = cookie ? owner_get(cookie) : NULL;
 	if (!o && known_sockets_only)
 		return;
-	e = reserve(NETSPY_EV_TCP_END);
+	e = ring_reserve(NETSPY_EV_TCP_END, &pos, &filled);
 	if (!e)
 		return;
 	e->sock_type = SOCK_STREAM;
@@ -791,7 +889,7 @@ static __always_inline void connection_end(const struct sock *sk, int oldstate)
 		e->flags |= NETSPY_F_NO_START;
 	}
 	payload_bytes(e, tp, oldstate, inbound);
-	submit(e, NETSPY_CNT_TCP_END);
+	ring_submit(e, pos, filled, NETSPY_CNT_TCP_END);
 }
 
 /* The initial retransmission timeout (TCP_TIMEOUT_INIT): a connect that waited this long got
@@ -833,7 +931,7 @@ static __always_inline void closed_without_error(struct netspy_event *e, const s
 static __always_inline void syn_sent(const struct sock *sk)
 {
 	__u64 cookie = sk->__sk_common.skc_cookie.counter;
-	struct netspy_owner *o = cookie ? bpf_map_lookup_elem(&owners, &cookie) : NULL;
+	struct netspy_owner *o = cookie ? owner_get(cookie) : NULL;
 
 	if (o)
 		o->flags |= NETSPY_OWNER_SYN_SENT;
@@ -848,6 +946,7 @@ int BPF_PROG(tp_inet_sock_set_state, const struct sock *sk, int oldstate, int ne
 {
 	struct netspy_owner *o;
 	struct netspy_event *e;
+	__u64 pos, filled;
 	__u64 now, cookie, waited = 0;
 
 	/* Most transitions of a connection (the closing handshake's, a child socket's creation) are
@@ -876,11 +975,11 @@ int BPF_PROG(tp_inet_sock_set_state, const struct sock *sk, int oldstate, int ne
 	/* Left: SYN_SENT -> ESTABLISHED or CLOSE. */
 	now = bpf_ktime_get_boot_ns();
 	cookie = sk->__sk_common.skc_cookie.counter;
-	o = cookie ? bpf_map_lookup_elem(&owners, &cookie) : NULL;
+	o = cookie ? owner_get(cookie) : NULL;
 	if (!o && known_sockets_only) /* not a connect of the cgroup netspyd watches */
 		return 0;
 
-	e = reserve(NETSPY_EV_TCP_OUTCOME);
+	e = ring_reserve(NETSPY_EV_TCP_OUTCOME, &pos, &filled);
 	if (!e)
 		return 0;
 	e->ip_proto = IPPROTO_TCP;
@@ -903,7 +1002,7 @@ int BPF_PROG(tp_inet_sock_set_state, const struct sock *sk, int oldstate, int ne
 	}
 	if (e->outcome == NETSPY_OUT_ABORTED)
 		closed_without_error(e, sk, waited);
-	submit(e, NETSPY_CNT_OUTCOME);
+	ring_submit(e, pos, filled, NETSPY_CNT_OUTCOME);
 	return 0;
 }
 
@@ -919,6 +1018,7 @@ static __always_inline void route_failed(__u8 family, const __u32 d[4], __u16 dp
 	struct netspy_owner *o;
 	struct owner_hint *hint;
 	struct netspy_event *e;
+	__u64 pos, filled;
 	__u32 zero = 0;
 	__u64 cookie, now;
 	__u8 proto;
@@ -930,7 +1030,7 @@ static __always_inline void route_failed(__u8 family, const __u32 d[4], __u16 dp
 		return;
 	cookie = hint->cookie;
 	proto = hint->proto;
-	o = bpf_map_lookup_elem(&owners, &cookie);
+	o = owner_get(cookie);
 	if (!final) {
 		if (o && proto == IPPROTO_TCP)
 			o->sync_err = err;
@@ -945,7 +1045,7 @@ static __always_inline void route_failed(__u8 family, const __u32 d[4], __u16 dp
 	}
 	if (o)
 		o->flags |= NETSPY_OWNER_REPORTED;
-	e = reserve(NETSPY_EV_TCP_OUTCOME);
+	e = ring_reserve(NETSPY_EV_TCP_OUTCOME, &pos, &filled);
 	if (!e)
 		return;
 	e->family = family;
@@ -961,7 +1061,7 @@ static __always_inline void route_failed(__u8 family, const __u32 d[4], __u16 dp
 	__builtin_memcpy(e->daddr, d, 16);
 	e->tcp.err = err;
 	e->outcome = failure_outcome(err);
-	submit(e, NETSPY_CNT_OUTCOME);
+	ring_submit(e, pos, filled, NETSPY_CNT_OUTCOME);
 }
 
 /* A route lookup that succeeded, in the connecting thread, for the UDP connect under way on this
@@ -973,7 +1073,7 @@ static __always_inline void route_failed(__u8 family, const __u32 d[4], __u16 dp
 static __noinline void record_udp_flow(struct owner_hint *hint, __u32 family, const __u32 *saddr,
 					__u32 sport)
 {
-	struct flow_key key = {};
+	struct netspy_flow key = {};
 	__u64 cookie = hint->cookie;
 
 	key.family = (__u8)family;
@@ -989,7 +1089,7 @@ static __noinline void record_udp_flow(struct owner_hint *hint, __u32 family, co
 		__builtin_memcpy(key.saddr, saddr, 16);
 		__builtin_memcpy(key.daddr, hint->daddr, 16);
 	}
-	bpf_map_update_elem(&flows, &key, &cookie, BPF_ANY);
+	flow_put(&key, cookie);
 	hint->flow_cookie = cookie;
 	hint->flow_daddr = hint->daddr[0];
 	hint->flow_dport = hint->dport;
@@ -1087,9 +1187,10 @@ int BPF_PROG(tp_fib6_table_lookup, const struct net *net, const struct fib6_resu
 static __always_inline void udp_release(struct bpf_sock *sk, __u64 cookie, struct netspy_owner *o)
 {
 	struct netspy_event *e;
+	__u64 pos, filled;
 
 	o->flags |= NETSPY_OWNER_REPORTED;
-	e = reserve(NETSPY_EV_TCP_OUTCOME);
+	e = ring_reserve(NETSPY_EV_TCP_OUTCOME, &pos, &filled);
 	if (!e)
 		return;
 	e->family = (__u8)sk->family;
@@ -1102,7 +1203,7 @@ static __always_inline void udp_release(struct bpf_sock *sk, __u64 cookie, struc
 	e->tid = o->tid;
 	__builtin_memcpy(e->comm, o->comm, sizeof(e->comm));
 	e->outcome = NETSPY_OUT_ERROR;
-	submit(e, NETSPY_CNT_OUTCOME);
+	ring_submit(e, pos, filled, NETSPY_CNT_OUTCOME);
 }
 
 /* A socket closes. A TCP connect still pending on it that never sent its SYN failed inside its
@@ -1110,8 +1211,7 @@ static __always_inline void udp_release(struct bpf_sock *sk, __u64 cookie, struc
  * pending past its socket's life. One still in SYN_SENT is being abandoned: the SYN_SENT -> CLOSE
  * transition that follows reports it. A UDP socket left unconnected: see udp_release(). Runs for
  * every inet socket that closes: those in no such state return after one owners lookup at most. */
-SEC("cgroup/sock_release")
-int cgroup_sock_release(struct bpf_sock *sk)
+static __always_inline int sock_release(struct bpf_sock *sk, bool kern_ctx)
 {
 	struct netspy_owner *o;
 	__u64 cookie;
@@ -1119,7 +1219,7 @@ int cgroup_sock_release(struct bpf_sock *sk)
 	if (sk->protocol == IPPROTO_UDP && sk->state != BPF_TCP_ESTABLISHED &&
 	    (sk->family == AF_INET || sk->family == AF_INET6)) {
 		cookie = bpf_get_socket_cookie(sk);
-		o = bpf_map_lookup_elem(&owners, &cookie);
+		o = owner_get(cookie);
 		if (o && (o->flags & (NETSPY_OWNER_UDP_CONNECT | NETSPY_OWNER_REPORTED)) ==
 			     NETSPY_OWNER_UDP_CONNECT)
 			udp_release(sk, cookie, o);
@@ -1127,11 +1227,30 @@ int cgroup_sock_release(struct bpf_sock *sk)
 	}
 	if (sk->protocol != IPPROTO_TCP || sk->state != BPF_TCP_CLOSE)
 		return 1;
-	cookie = bpf_get_socket_cookie(sk);
-	o = bpf_map_lookup_elem(&owners, &cookie);
+	/* Every TCP socket that closes: its cookie with a plain load where the kernel allows it (a
+	 * socket without one was never netspy's, and has no entry). */
+	if (kern_ctx)
+		cookie = ((struct sock *)bpf_cast_to_kern_ctx(sk))->__sk_common.skc_cookie.counter;
+	else
+		cookie = bpf_get_socket_cookie(sk);
+	o = owner_get(cookie);
 	if (o && o->connect_ts_ns && !(o->flags & NETSPY_OWNER_SYN_SENT))
 		emit_sync_failure(cookie, o, bpf_ktime_get_boot_ns());
 	return 1;
+}
+
+/* Two variants, as for the connect hooks: netspyd loads the first on kernels with
+ * bpf_cast_to_kern_ctx (6.2+), the _compat one elsewhere. */
+SEC("cgroup/sock_release")
+int cgroup_sock_release(struct bpf_sock *sk)
+{
+	return sock_release(sk, true);
+}
+
+SEC("cgroup/sock_release")
+int cgroup_sock_release_compat(struct bpf_sock *sk)
+{
+	return sock_release(sk, false);
 }
 
 /* A TCP connect sends its SYN: the first moment its flow tuple is complete (the local port is
@@ -1139,7 +1258,7 @@ int cgroup_sock_release(struct bpf_sock *sk)
 SEC("sockops")
 int sockops_tcp_connect(struct bpf_sock_ops *skops)
 {
-	struct flow_key key = {};
+	struct netspy_flow key = {};
 	__u64 cookie;
 
 	if (skops->op != BPF_SOCK_OPS_TCP_CONNECT_CB)
@@ -1165,7 +1284,7 @@ int sockops_tcp_connect(struct bpf_sock_ops *skops)
 		return 1;
 	}
 	cookie = bpf_get_socket_cookie(skops);
-	bpf_map_update_elem(&flows, &key, &cookie, BPF_ANY);
+	flow_put(&key, cookie);
 	return 1;
 }
 
@@ -1184,8 +1303,8 @@ static __always_inline bool is_drop(enum skb_drop_reason reason)
  * tuple as is) or on its way to it (reversed). Paid only by drops whose socket is not known. */
 static __always_inline bool flow_owner(const struct netspy_event *e, __u64 *ret_cookie)
 {
-	struct flow_key key = {};
-	__u64 *c;
+	struct netspy_flow key = {};
+	__u64 c;
 
 	key.family = e->family;
 	key.proto = e->ip_proto;
@@ -1193,13 +1312,13 @@ static __always_inline bool flow_owner(const struct netspy_event *e, __u64 *ret_
 	key.dport = e->dport;
 	__builtin_memcpy(key.saddr, e->saddr, 16);
 	__builtin_memcpy(key.daddr, e->daddr, 16);
-	c = bpf_map_lookup_elem(&flows, &key);
+	c = flow_get(&key);
 	if (!c) {
 		key.sport = e->dport;
 		key.dport = e->sport;
 		__builtin_memcpy(key.saddr, e->daddr, 16);
 		__builtin_memcpy(key.daddr, e->saddr, 16);
-		c = bpf_map_lookup_elem(&flows, &key);
+		c = flow_get(&key);
 	}
 	if (!c && key.proto == IPPROTO_UDP && key.family == AF_INET6) {
 		/* A UDP socket's IPv6 flow recorded before its source address was chosen. */
@@ -1207,11 +1326,11 @@ static __always_inline bool flow_owner(const struct netspy_event *e, __u64 *ret_
 		key.dport = e->dport;
 		__builtin_memset(key.saddr, 0, 16);
 		__builtin_memcpy(key.daddr, e->daddr, 16);
-		c = bpf_map_lookup_elem(&flows, &key);
+		c = flow_get(&key);
 	}
 	if (!c)
 		return false;
-	*ret_cookie = *c;
+	*ret_cookie = c;
 	return true;
 }
 
@@ -1266,7 +1385,8 @@ static __always_inline bool fold_key_equal(const struct netspy_fold_key *a,
 static __always_inline void fold_emit(const struct netspy_fold_key *k,
 				      const struct netspy_fold_val *v, __u64 n)
 {
-	struct netspy_event *e = reserve(NETSPY_EV_DROP);
+	__u64 pos, filled;
+	struct netspy_event *e = ring_reserve(NETSPY_EV_DROP, &pos, &filled);
 
 	if (!e) {
 		/* Counted as one lost record; its other drops with it. */
@@ -1274,7 +1394,7 @@ static __always_inline void fold_emit(const struct netspy_fold_key *k,
 		return;
 	}
 	netspy_fold_fill(e, k, v, n);
-	submit(e, NETSPY_CNT_FOLD_SPILL);
+	ring_submit(e, pos, filled, NETSPY_CNT_FOLD_SPILL);
 }
 
 /* Moves n folded events of the cache's key into the hash (same epoch only: older epochs belong to
@@ -1403,7 +1523,7 @@ static __always_inline void fold(struct netspy_fold_cpu *fc, struct netspy_fold_
 	__builtin_memset(&fc->val, 0, sizeof(fc->val));
 	fc->val.first_ns = bpf_ktime_get_boot_ns();
 	cookie = k->cookie;
-	o = cookie ? bpf_map_lookup_elem(&owners, &cookie) : NULL;
+	o = cookie ? owner_get(cookie) : NULL;
 	/* A drop's packet may have lost its socket on the way; a TCP signal names its own. */
 	if (!o && k->type == NETSPY_EV_DROP &&
 	    (k->ip_proto == IPPROTO_TCP || k->ip_proto == IPPROTO_UDP)) {
@@ -1416,7 +1536,7 @@ static __always_inline void fold(struct netspy_fold_cpu *fc, struct netspy_fold_
 		__builtin_memcpy(e.saddr, k->saddr, 16);
 		__builtin_memcpy(e.daddr, k->daddr, 16);
 		if (flow_owner(&e, &cookie)) {
-			o = bpf_map_lookup_elem(&owners, &cookie);
+			o = owner_get(cookie);
 			if (o)
 				fc->val.flags |= NETSPY_F_BY_FLOW;
 		}
@@ -1468,6 +1588,7 @@ int tp_kfree_skb(__u64 *ctx)
 	struct net_device *dev;
 	struct netspy_owner *o;
 	struct netspy_event *e;
+	__u64 pos, filled;
 	struct sock *sk;
 	__u64 cookie = 0;
 
@@ -1482,7 +1603,7 @@ int tp_kfree_skb(__u64 *ctx)
 	if (!sk && kfree_skb_has_rx_sk)
 		sk = (struct sock *)ctx[3];
 
-	e = reserve(NETSPY_EV_DROP);
+	e = ring_reserve(NETSPY_EV_DROP, &pos, &filled);
 	if (!e)
 		return 0;
 	e->ts_ns = bpf_ktime_get_boot_ns();
@@ -1500,12 +1621,10 @@ int tp_kfree_skb(__u64 *ctx)
 			e->netns = sk->__sk_common.skc_net.net->ns.inum;
 		cookie = sk->__sk_common.skc_cookie.counter;
 	}
-	/* The key from the stack: Linux 6.1's verifier takes map keys only from the stack or a
-	 * map, not from ring-buffer memory. */
-	o = cookie ? bpf_map_lookup_elem(&owners, &cookie) : NULL;
+	o = cookie ? owner_get(cookie) : NULL;
 	if (!o && (e->ip_proto == IPPROTO_TCP || e->ip_proto == IPPROTO_UDP) &&
 	    flow_owner(e, &cookie)) {
-		o = bpf_map_lookup_elem(&owners, &cookie);
+		o = owner_get(cookie);
 		if (o)
 			e->flags |= NETSPY_F_BY_FLOW;
 	}
@@ -1518,7 +1637,7 @@ int tp_kfree_skb(__u64 *ctx)
 	} else {
 		count(NETSPY_CNT_OWNER_MISS);
 	}
-	submit(e, NETSPY_CNT_DROP);
+	ring_submit(e, pos, filled, NETSPY_CNT_DROP);
 	return 0;
 }
 
@@ -1532,7 +1651,7 @@ static __always_inline struct netspy_owner *sock_owner(const struct sock *sk, __
 	__u64 cookie = sk->__sk_common.skc_cookie.counter;
 
 	*ret_cookie = cookie;
-	return cookie ? bpf_map_lookup_elem(&owners, &cookie) : NULL;
+	return cookie ? owner_get(cookie) : NULL;
 }
 
 static __always_inline void sock_event_fill(struct netspy_event *e, const struct sock *sk,
@@ -1581,6 +1700,7 @@ int tp_tcp_retransmit_skb(__u64 *ctx)
 	struct netspy_fold_cpu *fc;
 	struct netspy_owner *o;
 	struct netspy_event *e;
+	__u64 pos, filled;
 	__u64 cookie;
 	__u16 segs;
 
@@ -1600,12 +1720,12 @@ int tp_tcp_retransmit_skb(__u64 *ctx)
 		return 0;
 	}
 	o = sock_owner(sk, &cookie);
-	e = reserve(NETSPY_EV_TCP_RETRANSMIT);
+	e = ring_reserve(NETSPY_EV_TCP_RETRANSMIT, &pos, &filled);
 	if (!e)
 		return 0;
 	sock_event_fill(e, sk, cookie, o);
 	e->sig.segs = segs;
-	submit(e, NETSPY_CNT_RETRANSMIT);
+	ring_submit(e, pos, filled, NETSPY_CNT_RETRANSMIT);
 	return 0;
 }
 
@@ -1620,6 +1740,7 @@ int BPF_PROG(tp_tcp_send_reset, const struct sock *sk, const struct sk_buff *skb
 	struct netspy_fold_cpu *fc;
 	struct netspy_owner *o;
 	struct netspy_event *e;
+	__u64 pos, filled;
 	__u64 cookie;
 
 	if (!sk)
@@ -1632,11 +1753,11 @@ int BPF_PROG(tp_tcp_send_reset, const struct sock *sk, const struct sk_buff *skb
 		return 0;
 	}
 	o = sock_owner(sk, &cookie);
-	e = reserve(NETSPY_EV_TCP_RESET);
+	e = ring_reserve(NETSPY_EV_TCP_RESET, &pos, &filled);
 	if (!e)
 		return 0;
 	sock_event_fill(e, sk, cookie, o);
-	submit(e, NETSPY_CNT_RESET);
+	ring_submit(e, pos, filled, NETSPY_CNT_RESET);
 	return 0;
 }
 
@@ -1647,6 +1768,7 @@ int BPF_PROG(tp_tcp_receive_reset, struct sock *sk)
 	struct netspy_fold_cpu *fc;
 	struct netspy_owner *o;
 	struct netspy_event *e;
+	__u64 pos, filled;
 	__u64 cookie;
 
 	if (!sk)
@@ -1661,12 +1783,12 @@ int BPF_PROG(tp_tcp_receive_reset, struct sock *sk)
 		fold_sock(fc, sk, NETSPY_EV_TCP_RESET, 1);
 		return 0;
 	}
-	e = reserve(NETSPY_EV_TCP_RESET);
+	e = ring_reserve(NETSPY_EV_TCP_RESET, &pos, &filled);
 	if (!e)
 		return 0;
 	sock_event_fill(e, sk, cookie, o);
 	e->flags |= NETSPY_F_INBOUND;
-	submit(e, NETSPY_CNT_RESET);
+	ring_submit(e, pos, filled, NETSPY_CNT_RESET);
 	return 0;
 }
 
@@ -1745,7 +1867,7 @@ static __noinline int dns_capture(struct __sk_buff *skb, __u32 l4off, __u8 famil
 	e->cgroup_id = bpf_skb_cgroup_id(skb);
 	cookie = bpf_get_socket_cookie(skb);
 	e->cookie = cookie;
-	o = cookie ? bpf_map_lookup_elem(&owners, &cookie) : NULL;
+	o = cookie ? owner_get(cookie) : NULL;
 	if (o) {
 		e->pid = o->pid;
 		e->tid = o->tid;
@@ -1767,7 +1889,7 @@ static __noinline int dns_capture(struct __sk_buff *skb, __u32 l4off, __u8 famil
 			e->tid = fresh.tid;
 			__builtin_memcpy(e->comm, fresh.comm, sizeof(e->comm));
 			e->flags |= NETSPY_F_ATTRIBUTED;
-			bpf_map_update_elem(&owners, &cookie, &fresh, BPF_NOEXIST);
+			owner_put(cookie, &fresh);
 		}
 	}
 	flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP

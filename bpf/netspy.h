@@ -12,7 +12,7 @@ enum netspy_event_type {
 	NETSPY_EV_CONNECT = 1,
 	NETSPY_EV_TCP_OUTCOME = 2,
 	NETSPY_EV_DROP = 3,
-	NETSPY_EV_KICK = 4, /* struct netspy_kick: "drain the connect rings", never an event */
+	NETSPY_EV_KICK = 4, /* struct netspy_kick: "drain the per-CPU rings", never an event */
 	NETSPY_EV_DNS = 5,	      /* struct netspy_dns_record: a DNS message and its bytes */
 	NETSPY_EV_TCP_ACCEPT = 6,     /* a server's connection completed its handshake */
 	NETSPY_EV_TCP_END = 7,	      /* an established TCP connection reached CLOSE */
@@ -90,11 +90,11 @@ struct netspy_event {
 		__u32 uid;
 		__u32 life_segs_out; /* TCP end: segments sent, retransmissions included */
 	};
-	__u32 netns;
 	union {
-		__u32 commit; /* connect rings: slot position + 1 once the record is complete */
-		__u32 life_duration_ms; /* TCP end (shared ring buffer: never committed) */
+		__u32 netns;
+		__u32 life_duration_ms; /* TCP end */
 	};
+	__u32 commit; /* per-CPU rings: slot position + 1 once the record is complete */
 	__u64 ts_ns;  /* bpf_ktime_get_boot_ns(), or jiffies with NETSPY_F_JIFFIES_TS */
 	__u64 cookie;
 	__u64 cgroup_id;
@@ -279,11 +279,12 @@ static inline __attribute__((always_inline)) __u32 netspy_event_count(const stru
 	return n ? n : 1;
 }
 
-/* Connect events, the bulk of the traffic, do not go through the shared ring buffer: each CPU has
- * its own ring of netspy_event slots in the mmapable array "conn_ring" (slots
- * [cpu << order, (cpu + 1) << order)), whose positions live in "conn_ctl". The BPF program on that
- * CPU is the only producer (it claims a slot with a compare-and-swap on head, so a program
- * preempted by another on the same CPU cannot share a slot), netspyd the only consumer. A slot is
+/* Records (all but DNS messages) do not go through the shared ring buffer, whose reservation takes
+ * a lock with interrupts off: each CPU has its own ring of netspy_event slots in the mmapable array
+ * "conn_ring" (slots [cpu << order, (cpu + 1) << order)), whose positions live in "conn_ctl". The
+ * BPF programs on that CPU are the only producers (a program claims a slot with a
+ * compare-and-swap on head, so one interrupted or preempted by another on the same CPU cannot
+ * share a slot), netspyd the only consumer. A slot is
  * complete when its commit word equals its position + 1. head and tail sit on separate cache lines:
  * the kernel writes one, netspyd the other. */
 struct netspy_ring_ctl {
@@ -293,7 +294,7 @@ struct netspy_ring_ctl {
 	__u64 pad2[7];
 };
 
-/* Written to the shared ring buffer, with a forced wakeup, when a CPU's connect ring is a quarter
+/* Written to the shared ring buffer, with a forced wakeup, when a CPU's ring is a quarter
  * full: it only wakes netspyd, which then drains every ring. */
 struct netspy_kick {
 	__u8 type; /* NETSPY_EV_KICK */
@@ -314,6 +315,17 @@ struct netspy_clock_sample {
 #define NETSPY_OWNER_INBOUND 0x8     /* an accepted TCP connection */
 #define NETSPY_OWNER_RESET_RECV 0x10 /* the connection received a reset */
 
+/* A flow tuple as a connection's packets carry it (sport/saddr the socket's own side). */
+struct netspy_flow {
+	__u8 family; /* 0: none recorded */
+	__u8 proto;
+	__u16 sport; /* host order */
+	__u16 dport;
+	__u16 pad;
+	__u8 saddr[16];
+	__u8 daddr[16];
+};
+
 /* What netspyd knows about a socket's owner, keyed by socket cookie. */
 struct netspy_owner {
 	__u64 connect_ts_ns; /* start of the latest TCP connect, 0 when none pending */
@@ -327,6 +339,7 @@ struct netspy_owner {
 	__u8 daddr[16]; /* the pending connect's destination */
 	__u64 start_ts_ns; /* the established connection's start (connect() or handshake), or 0 */
 	__u64 cgroup_id;   /* bound_ports entries: the cgroup of the process that bound the port */
+	struct netspy_flow flow; /* the socket's flow, once recorded (see "flows") */
 };
 
 #endif

@@ -113,8 +113,9 @@ static void usage(FILE *f)
 	    "      --backlog-age SECS   drop backlog events older than this (default 3600)\n"
 	    "      --ringbuf-size BYTES kernel event buffers, power of two (default 16777216): "
 	    "half\n"
-	    "                           for the connect rings (split over the CPUs), half for the\n"
-	    "                           ring buffer of TCP outcomes and drops\n"
+	    "                           for the per-CPU rings of connects, outcomes, the TCP\n"
+	    "                           lifecycle and drops, half for the ring buffer of DNS\n"
+	    "                           messages\n"
 	    "      --flush-interval MS  drain the kernel buffers at least this often (default 20)\n"
 	    "      --cgroup PATH        cgroup2 directory to attach to (default: the cgroup2 "
 	    "root)\n"
@@ -794,8 +795,8 @@ static int setup(struct daemon *d)
 	}
 	log_kernel(d);
 	log_info(
-	    "kernel buffers: connect rings of %u slots on each of %d CPUs, a %zu KiB ring buffer "
-	    "for outcomes and drops (--ringbuf-size %zu)",
+	    "kernel buffers: rings of %u slots on each of %d CPUs, a %zu KiB ring buffer for DNS "
+	    "messages (--ringbuf-size %zu)",
 	    1u << d->probes.conn_order, d->probes.ncpus,
 	    probes_shared_ring_bytes(d->cfg.ringbuf_bytes) / 1024, d->cfg.ringbuf_bytes);
 	r = dropnames_load(probes_btf(&d->probes), &d->names);

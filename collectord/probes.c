@@ -1,7 +1,7 @@
 /* Loading and attaching netspy's eBPF programs (one table, probe_table, says which and how):
  * cgroup sock_addr, sock_release and sockops hooks on the cgroup2 root, tp_btf/inet_sock_set_state,
  * the route lookup tracepoints, the tcp retransmit and reset tracepoints and tp_btf/kfree_skb;
- * per-CPU connect rings and one ring buffer, drained in batches. */
+ * per-CPU rings and one ring buffer (DNS messages), drained in batches. */
 #include <errno.h>
 #include <stdarg.h>
 #include <fcntl.h>
@@ -50,25 +50,6 @@ static int on_sample(void *ctx, void *data, size_t size)
 		return 0;
 	if (e->type == NETSPY_EV_DNS && size < sizeof(struct netspy_dns_record))
 		return 0;
-	/* TCP outcomes follow their connect, which the connect rings deliver: held until the rings
-	 * are drained. The connection's later events (its end, its resets) stay behind it. */
-	if (e->type == NETSPY_EV_TCP_OUTCOME || e->type == NETSPY_EV_TCP_END ||
-	    e->type == NETSPY_EV_TCP_RESET || e->type == NETSPY_EV_TCP_ACCEPT ||
-	    e->type == NETSPY_EV_TCP_RETRANSMIT) {
-		if (p->n_held == p->cap_held) {
-			size_t cap = p->cap_held ? p->cap_held * 2 : 256;
-			struct netspy_event *n = realloc(p->held, cap * sizeof(*n));
-
-			if (!n) { /* out of memory: deliver now rather than lose it */
-				p->on_event(p->ctx, e);
-				return 0;
-			}
-			p->held = n;
-			p->cap_held = cap;
-		}
-		p->held[p->n_held++] = *e;
-		return 0;
-	}
 	p->on_event(p->ctx, e);
 	return 0;
 }
@@ -115,7 +96,7 @@ static uint64_t jiffies_to_boot(struct probes *p, uint64_t jiffies)
 	return probes_jiffies_to_boot_ns(&p->clk0, &p->clk, jiffies);
 }
 
-/* One CPU's connect ring as drain_conn_rings() reads it: the next slot and the end of what it may
+/* One CPU's ring as drain_conn_rings() reads it: the next slot and the end of what it may
  * read this drain, the records taken since the tail was last published, and the next record (when
  * committed), dated. */
 struct ring_cursor {
@@ -157,7 +138,7 @@ static void cursor_take(struct probes *p, int cpu, struct ring_cursor *c)
 	cursor_peek(p, cpu, c);
 }
 
-/* Drains the CPUs' connect rings, in time order across them: each ring is in its CPU's time order,
+/* Drains the CPUs' rings, in time order across them: each ring is in its CPU's time order,
  * and the records of a process that moved between CPUs during one drain must not come out CPU by
  * CPU (a connection listed before one made earlier, and dated by the store no earlier than it).
  * While one ring alone has records, they are taken without comparing. */
@@ -237,7 +218,8 @@ static const struct probe_def probe_table[] = {
 	{ "tp_inet_sock_set_state", PROBE_TRACE, .feature = KERNEL_F_MAX },
 	{ "tp_fib_table_lookup", PROBE_TRACE, .feature = KERNEL_F_MAX },
 	{ "tp_fib6_table_lookup", PROBE_TRACE, .feature = KERNEL_F_MAX },
-	{ "cgroup_sock_release", PROBE_CGROUP, .feature = KERNEL_F_MAX },
+	{ "cgroup_sock_release", PROBE_CGROUP, .feature = KERNEL_F_KERN_CTX },
+	{ "cgroup_sock_release_compat", PROBE_CGROUP, .fallback = true, .feature = KERNEL_F_KERN_CTX },
 	{ "sockops_tcp_connect", PROBE_CGROUP, .feature = KERNEL_F_MAX },
 	{ "tp_tcp_retransmit_skb", PROBE_TRACE, .feature = KERNEL_F_MAX },
 	{ "tp_tcp_send_reset", PROBE_TRACE, .feature = KERNEL_F_MAX },
@@ -399,7 +381,7 @@ static void *map_array(int fd, size_t len, int prot, size_t *ret_len)
 	return mmap(NULL, *ret_len, prot, MAP_SHARED, fd, 0);
 }
 
-/* Maps the connect rings (read-only) and their positions (netspyd writes the tails). */
+/* Maps the per-CPU rings (read-only) and their positions (netspyd writes the tails). */
 static int map_conn_rings(struct probes *p)
 {
 	void *m;
@@ -408,13 +390,13 @@ static int map_conn_rings(struct probes *p)
 		      ((size_t)p->ncpus << p->conn_order) * sizeof(struct netspy_event), PROT_READ,
 		      &p->conn_ring_len);
 	if (m == MAP_FAILED)
-		return fail(p, -errno, "mapping the connect rings");
+		return fail(p, -errno, "mapping the per-CPU rings");
 	p->conn_ring = m;
 	m = map_array(bpf_map__fd(p->skel->maps.conn_ctl),
 		      (size_t)p->ncpus * sizeof(struct netspy_ring_ctl), PROT_READ | PROT_WRITE,
 		      &p->conn_ctl_len);
 	if (m == MAP_FAILED)
-		return fail(p, -errno, "mapping the connect ring positions");
+		return fail(p, -errno, "mapping the per-CPU ring positions");
 	p->conn_ctl = m;
 	return 0;
 }
@@ -742,11 +724,8 @@ void probes_fini(struct probes *p)
 		munmap(p->conn_ctl, p->conn_ctl_len);
 	p->conn_ring = NULL;
 	p->conn_ctl = NULL;
-	free(p->held);
-	p->held = NULL;
 	free(p->fold_seen);
 	p->fold_seen = NULL;
-	p->n_held = p->cap_held = 0;
 	while (p->n_links)
 		bpf_link__destroy(p->links[--p->n_links]);
 	free(p->links);
@@ -775,9 +754,6 @@ int probes_drain(struct probes *p)
 		p->clk_fresh = false;
 		n += drain_conn_rings(p);
 	}
-	for (size_t i = 0; i < p->n_held; i++)
-		p->on_event(p->ctx, &p->held[i]);
-	p->n_held = 0;
 	return n;
 }
 

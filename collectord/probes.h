@@ -15,15 +15,15 @@ struct ring_buffer;
 struct btf;
 struct bpf_link;
 
-/* Called for every record drained from the kernel, in an order that keeps every TCP outcome after
- * its connect. */
+/* Called for every record drained from the kernel, in time order across the CPUs' rings (so every
+ * TCP outcome after its connect). */
 /* A NETSPY_EV_DNS event is the head of a struct netspy_dns_record: its bytes follow it. */
 typedef void (*probes_event_fn)(void *ctx, const struct netspy_event *ev);
 
 struct probes_opts {
-	/* Kernel buffer budget, a power of two of at least two pages: half for the shared ring
-	 * buffer (outcomes, drops), half for the per-CPU connect rings (see probes_conn_slots()).
-	 */
+	/* Kernel buffer budget, a power of two of at least two pages: half for the per-CPU rings
+	 * (every record but DNS messages; see probes_conn_slots()), half for the shared ring buffer
+	 * (DNS messages, with their bytes). */
 	size_t ringbuf_bytes;
 	size_t wakeup_bytes;	   /* queued bytes that make the kernel wake netspyd */
 	const char *cgroup_root;   /* NULL: find the cgroup2 mount */
@@ -43,7 +43,7 @@ struct probes {
 	struct kernel_features features; /* what the running kernel offers */
 	bool drops;			 /* drops are traced */
 	bool dns;			 /* DNS messages are traced */
-	/* The connect rings (struct netspy_ring_ctl in bpf/netspy.h), mapped from the kernel. */
+	/* The per-CPU rings (struct netspy_ring_ctl in bpf/netspy.h), mapped from the kernel. */
 	struct netspy_event *conn_ring;
 	struct netspy_ring_ctl *conn_ctl;
 	size_t conn_ring_len, conn_ctl_len;
@@ -52,10 +52,6 @@ struct probes {
 	 * latest. */
 	struct netspy_clock_sample clk0, clk;
 	bool clk_fresh; /* clk was sampled during this drain */
-	/* TCP outcomes drained from the ring buffer wait here until the connect rings are drained.
-	 */
-	struct netspy_event *held;
-	size_t n_held, cap_held;
 	size_t n_links;
 	int cgroup_fd;
 	int ncpus;
@@ -82,17 +78,17 @@ struct probes {
 int probes_init(struct probes *p, const struct probes_opts *o, char **ret_error);
 /* Detaches everything (links are closed, so nothing stays attached). Accepts a zeroed struct. */
 void probes_fini(struct probes *p);
-/* Slots per CPU in the connect rings for a budget of ringbuf_bytes: the largest power of two that
+/* Slots per CPU in the per-CPU rings for a budget of ringbuf_bytes: the largest power of two that
  * fits half the budget over all CPUs, at least 8. */
 uint32_t probes_conn_slots(size_t ringbuf_bytes, int ncpus);
 /* Bytes of the shared ring buffer for a budget of ringbuf_bytes. */
 size_t probes_shared_ring_bytes(size_t ringbuf_bytes);
 /* fd that becomes readable when the kernel asks to be drained. */
 int probes_fd(const struct probes *p);
-/* Drains every queued record into on_event: the ring buffer first (outcomes held back), then
- * every CPU's connect ring, then the held outcomes. A connect is complete in its ring before the
- * handshake it starts can produce an outcome, so draining in this order never delivers an outcome
- * before its connect. Returns the number drained or -errno. */
+/* Drains every queued record into on_event: the ring buffer's DNS messages first, then the CPUs'
+ * rings merged in time order. A connect is complete in its ring before the handshake it starts
+ * can produce an outcome, and its time is earlier, so no outcome (or later event of the
+ * connection) comes before its connect. Returns the number drained or -errno. */
 int probes_drain(struct probes *p);
 /* The boot time of a jiffies count, from the clock samples: accurate to a clock tick. */
 uint64_t probes_jiffies_to_boot_ns(const struct netspy_clock_sample *first,

@@ -282,7 +282,7 @@ then
 	ip netns exec "$NSR" nft flush ruleset
 	made=$((r1 - r0 - fails))
 	# By port: the count is checked here, not the attribution (on a machine this busy, the owners
-	# map may have evicted the socket's entry by the end).
+	# table may have replaced the socket's entry by the end).
 	win=$(($(date +%s) - since + 20))
 	quality_until "$T/rtx.q.json" retransmits "$made" --port "$BPORT" --since "$(rfc3339 $((since - 20)))"
 	"$NETSPYCTL" --socket "$SOCK" --json quality --process nsf-rtx --since "$(rfc3339 $((since - 20)))" >"$T/rtx.qp.json"

@@ -45,15 +45,16 @@ if [ ! -s "$btf_dump" ] || [ -n "$missing" ]; then
 fi
 
 # ---- the programs this kernel calls for ------------------------------------------------------------
+# The programs with a fast path and a fallback (the connects', the socket release's), sorted.
+ctx_progs() { grep -E '^cgroup_(connect|sock_release)' | sort | tr '\n' ' ' | sed 's/ $//'; }
 if bpftool btf dump file /sys/kernel/btf/vmlinux 2>/dev/null | grep -q "^\[[0-9]*\] FUNC 'bpf_cast_to_kern_ctx'"; then
-	connect_progs="cgroup_connect4 cgroup_connect6"
+	connect_progs="cgroup_connect4 cgroup_connect6 cgroup_sock_release"
 else
-	connect_progs="cgroup_connect4_compat cgroup_connect6_compat"
+	connect_progs="cgroup_connect4_compat cgroup_connect6_compat cgroup_sock_release_compat"
 fi
 start_daemon || exit 1
-names=$(prog_names_of "$DAEMON_PID" | tr '\n' ' ')
-check_eq "the connect programs suit this kernel ($(uname -r))" "$connect_progs" \
-	"$(tr ' ' '\n' <<<"$names" | grep '^cgroup_connect' | tr '\n' ' ' | sed 's/ $//')"
+check_eq "the connect and socket release programs suit this kernel ($(uname -r))" "$connect_progs" \
+	"$(prog_names_of "$DAEMON_PID" | ctx_progs)"
 if [ "${connect_progs#*compat}" != "$connect_progs" ]; then
 	check "netspyd says the kernel lacks bpf_cast_to_kern_ctx (Linux 6.2)" \
 		grep -q "lacks the bpf_cast_to_kern_ctx and bpf_rdonly_cast kfuncs (Linux 6.2 or newer)" \
@@ -67,9 +68,9 @@ stop_daemon
 export NETSPYD_TEST_HIDE_FEATURES=kern_ctx
 start_daemon || exit 1
 unset NETSPYD_TEST_HIDE_FEATURES
-check_eq "without bpf_cast_to_kern_ctx the _compat connect programs are loaded" \
-	"cgroup_connect4_compat cgroup_connect6_compat" \
-	"$(prog_names_of "$DAEMON_PID" | grep '^cgroup_connect' | tr '\n' ' ' | sed 's/ $//')"
+check_eq "without bpf_cast_to_kern_ctx the _compat connect and socket release programs are loaded" \
+	"cgroup_connect4_compat cgroup_connect6_compat cgroup_sock_release_compat" \
+	"$(prog_names_of "$DAEMON_PID" | ctx_progs)"
 dump_start "$T/compat.json" comm nsk-compat
 gen=$(unique_gen nsk-compat)
 "$gen" tcp-local 127.0.0.1 3 >/dev/null

@@ -1,4 +1,4 @@
-# The per-CPU connect rings against the real kernel: connects made on every CPU arrive exactly once,
+# The per-CPU rings against the real kernel: connects made on every CPU arrive exactly once,
 # a TCP outcome never arrives before its connect (they travel through different buffers), UDP
 # connects dated from the jiffies counter carry the right time, and a filling ring wakes netspyd
 # without waiting for its drain timer.
@@ -152,6 +152,6 @@ check_eq "no event lost in the kernel or on the way" "0 0" "$kl $cl"
 # fits half of it over all CPUs.
 slots=8
 while [ $((slots * 2 * 120 * NCPUS)) -le 524288 ]; do slots=$((slots * 2)); done
-check "more events than the connect rings hold ($((slots * NCPUS))) arrived before the 10 s drain timer ($c of $gen)" \
+check "more events than the per-CPU rings hold ($((slots * NCPUS))) arrived before the 10 s drain timer ($c of $gen)" \
 	test "$c" -gt $((slots * NCPUS)) -a "$c" -le "$gen"
 stop_daemon

@@ -1,6 +1,6 @@
 /* The recorder's rolling up (frontends/record.c): the events that name only their process (an
  * attributed drop, a retransmit, a reset) take the systemd unit of that process's connect even
- * when the connect sorts after them (drained late from netspyd's connect rings), and what is
+ * when the connect sorts after them (drained late from netspyd's per-CPU rings), and what is
  * rolled up is counted once. */
 #include <stdlib.h>
 #include <sys/stat.h>
