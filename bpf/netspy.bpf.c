@@ -1397,11 +1397,6 @@ static __always_inline void fold_emit(const struct netspy_fold_key *k,
 	ring_submit(e, pos, filled, NETSPY_CNT_FOLD_SPILL);
 }
 
-/* Moves n folded events of the cache's key into the hash (same epoch only: older epochs belong to
- * netspyd's flush, so they go out as a record at once; so does a spill the full hash refuses). A
- * flood of distinct events (every drop from another socket or source) fills the hash early in an
- * epoch: once it refused an entry, the CPU stops trying for the rest of its rate window, which
- * saves a failed insert (two interrupt-disabled sections) and a lookup per spill. */
 /* Adds n events to this CPU's slot of a hash entry. An entry another CPU created has this CPU's
  * slot zeroed: the first count here also gives it the cache's owner and time (netspyd takes the
  * record's owner and time from the slot with the earliest first event). */
@@ -1415,6 +1410,11 @@ static __always_inline void fold_hash_add(struct netspy_fold_val *v, const struc
 	v->count += n;
 }
 
+/* Moves n folded events of the cache's key into the hash (same epoch only: older epochs belong to
+ * netspyd's flush, so they go out as a record at once; so does a spill the full hash refuses). A
+ * flood of distinct events (every drop from another socket or source) fills the hash early in an
+ * epoch: once it refused an entry, the CPU stops trying for the rest of its rate window, which
+ * saves a failed insert (two interrupt-disabled sections) and a lookup per spill. */
 static __always_inline void fold_spill(struct netspy_fold_cpu *fc, __u64 n, __u32 epoch)
 {
 	struct netspy_fold_key k = fc->key;

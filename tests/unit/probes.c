@@ -159,8 +159,9 @@ int main(void)
 	produce(&p, 0, NETSPY_EV_CONNECT, 98, 100, 0, true);
 	produce(&p, 0, NETSPY_EV_TCP_END, 98, 400, 0, true);
 	probes_drain(&p);
-	CHECK(n_got == 4 && got[0].type == NETSPY_EV_CONNECT && got[1].type == NETSPY_EV_TCP_OUTCOME &&
-		  got[2].type == NETSPY_EV_DROP && got[3].type == NETSPY_EV_TCP_END,
+	CHECK(n_got == 4 && got[0].type == NETSPY_EV_CONNECT &&
+		  got[1].type == NETSPY_EV_TCP_OUTCOME && got[2].type == NETSPY_EV_DROP &&
+		  got[3].type == NETSPY_EV_TCP_END,
 	      "connect, outcome, drop, end: in time order across the CPUs");
 	teardown(&p);
 	return CHECK_DONE();
